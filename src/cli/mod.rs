@@ -1,0 +1,199 @@
+//! The command layer: argument parsing, one file per command, and the one error type that
+//! turns failures into "error: ... / caused by: ... / hint: ..." and an exit code.
+
+mod demo;
+mod drive;
+mod list;
+mod status;
+#[path = "try.rs"]
+mod try_cmd;
+mod wait;
+
+
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a failure of the work (a fork failed, a merge conflicts).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for bad usage or input.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code after Ctrl-C.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ocfork",
+    version,
+    about = "Try several approaches to one task in parallel with OpenCode agents, each in its own git worktree",
+    after_help = "Example:\n  ocfork try -t \"Add a todo store\" \"redux=Use Redux\" \"context=Use the Context API\"\n  ocfork status"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Try(try_cmd::TryArgs),
+    Status(status::StatusArgs),
+    List(list::ListArgs),
+    Wait(wait::WaitArgs),
+    Demo(demo::DemoArgs),
+    #[command(name = "__drive", hide = true)]
+    Drive(drive::DriveArgs),
+}
+
+/// A failure as the user sees it.
+#[derive(Debug)]
+pub struct CommandError {
+    pub code: i32,
+    pub error: anyhow::Error,
+    pub hint: Option<String>,
+}
+
+impl CommandError {
+    pub fn usage(msg: impl Into<String>) -> CommandError {
+        CommandError {
+            code: EXIT_USAGE,
+            error: anyhow::anyhow!(msg.into()),
+            hint: None,
+        }
+    }
+
+    pub fn failure(msg: impl Into<String>) -> CommandError {
+        CommandError {
+            code: EXIT_FAILURE,
+            error: anyhow::anyhow!(msg.into()),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> CommandError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for CommandError {
+    fn from(e: E) -> CommandError {
+        let error: anyhow::Error = e.into();
+        let code = if is_bad_input(&error) {
+            EXIT_USAGE
+        } else {
+            EXIT_FAILURE
+        };
+        CommandError {
+            code,
+            error,
+            hint: None,
+        }
+    }
+}
+
+/// Errors that come from what the user asked for rather than from the work itself.
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    use crate::git::GitError;
+    use crate::state::StateError;
+    if let Some(g) = e.downcast_ref::<GitError>() {
+        return matches!(
+            g,
+            GitError::NotARepo(_)
+                | GitError::Bare(_)
+                | GitError::UnbornHead
+                | GitError::BadRevision { .. }
+        );
+    }
+    if let Some(s) = e.downcast_ref::<StateError>() {
+        return matches!(
+            s,
+            StateError::Taken(_) | StateError::UnknownRun { .. } | StateError::NoRuns
+        );
+    }
+    e.downcast_ref::<crate::opencode::ServerError>()
+        .is_some_and(|s| matches!(s, crate::opencode::ServerError::NotFound(_)))
+}
+
+pub type CmdResult = Result<i32, CommandError>;
+
+/// Parses the command line, runs the command and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Blocking tasks (git children) must not keep the process alive after the command ended.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e);
+            e.code
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CmdResult {
+    match cli.command {
+        Command::Try(a) => try_cmd::cmd_try(a).await,
+        Command::Status(a) => status::cmd_status(a).await,
+        Command::List(a) => list::cmd_list(a).await,
+        Command::Wait(a) => wait::cmd_wait(a).await,
+        Command::Demo(a) => demo::cmd_demo(a).await,
+        Command::Drive(a) => drive::cmd_drive(a).await,
+    }
+}
+
+fn report(e: &CommandError) {
+    eprintln!("error: {}", e.error);
+    for cause in e.error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(h) = &e.hint {
+        eprintln!("hint: {h}");
+    }
+}
+
+/// The repository around the current directory.
+pub fn current_repo() -> Result<crate::git::Repo, CommandError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CommandError::usage(format!("cannot read the current directory: {e}")))?;
+    Ok(crate::git::Repo::discover(&cwd)?)
+}
+
+/// The repository and its run store.
+pub fn repo_and_store() -> Result<(crate::git::Repo, crate::state::Store), CommandError> {
+    let repo = current_repo()?;
+    let store = crate::state::Store::new(&repo.common_dir);
+    Ok((repo, store))
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Exit code for a finished run: 0 when every fork is done, else 1.
+pub fn run_exit_code(run: &crate::state::Run) -> i32 {
+    match run.state {
+        crate::state::RunState::Done => 0,
+        _ => EXIT_FAILURE,
+    }
+}
+

@@ -1,0 +1,325 @@
+//! `ocfork try`: record a run of forks, one per approach (x model), and drive it to the end,
+//! or hand it to a background driver with `--detach`.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
+use crate::dispatch::{DriveOptions, drive};
+use crate::names;
+use crate::state::{Fork, ForkState, Run, RunState, SCHEMA, Store};
+
+/// Fork one task into several approaches, each an OpenCode session in its own worktree.
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  ocfork try -t \"Add a todo store in src/\" \"redux=Use Redux\" \"context=Use the Context API\"")]
+pub struct TryArgs {
+    /// Approaches: "prompt text" or "name=prompt text"
+    #[arg(required = true, value_name = "APPROACH")]
+    approaches: Vec<String>,
+    /// Shared task; each fork's prompt is the task plus its approach
+    #[arg(short = 't', long = "task", value_name = "TEXT")]
+    task: Option<String>,
+    /// Read the shared task from a file
+    #[arg(long, value_name = "PATH", conflicts_with = "task")]
+    task_file: Option<PathBuf>,
+    /// OpenCode agent for every fork
+    #[arg(short, long, value_name = "NAME", default_value = "build")]
+    agent: String,
+    /// Model as provider/model; repeat to try every approach with every model
+    #[arg(short, long = "model", value_name = "PROV/MODEL")]
+    models: Vec<String>,
+    /// Commit the forks start from
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    base: String,
+    /// Copy the main tree's uncommitted and untracked changes into every fork
+    #[arg(long)]
+    include_dirty: bool,
+    /// Name of the run
+    #[arg(short = 'n', long = "name", value_name = "RUN")]
+    name: Option<String>,
+    /// Forks prompting at once (default: all)
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    jobs: Option<usize>,
+    /// Command run in each worktree before prompting (e.g. "npm ci")
+    #[arg(long, value_name = "CMD")]
+    setup: Option<String>,
+    /// Command run in each worktree after its agent finished (e.g. "cargo test")
+    #[arg(long, value_name = "CMD")]
+    check: Option<String>,
+    /// Time limit per fork (e.g. 30m, 90s)
+    #[arg(long, value_name = "DURATION", default_value = "30m")]
+    timeout: String,
+    /// Use a running `opencode serve` (password from OPENCODE_SERVER_PASSWORD)
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// The opencode binary (else $OCFORK_OPENCODE, else `opencode` on PATH)
+    #[arg(long, value_name = "PATH")]
+    opencode: Option<PathBuf>,
+    /// Return once every fork is dispatched; `ocfork wait` picks it up
+    #[arg(long)]
+    detach: bool,
+    /// Print the run as JSON on stdout when it ends
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn cmd_try(args: TryArgs) -> CmdResult {
+    let (repo, store) = super::repo_and_store()?;
+    let run = plan(&args, &repo, &store)?;
+    if args.detach {
+        return detach(&repo, &store, run, args.json).await;
+    }
+    let driven = drive(
+        &repo,
+        &store,
+        run,
+        DriveOptions {
+            forks: Vec::new(),
+            progress: true,
+        },
+    )
+    .await?;
+    finish(&driven.run, args.json)?;
+    if driven.interrupted {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(super::run_exit_code(&driven.run))
+}
+
+/// Prints the run's result: JSON, or the status table.
+pub fn finish(run: &Run, json: bool) -> Result<(), CommandError> {
+    if json {
+        super::print_json(run)
+    } else {
+        print!("{}", crate::ui::status_table(run));
+        Ok(())
+    }
+}
+
+/// Checks everything the user gave and records the run with every fork pending.
+fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, CommandError> {
+    let task = match &args.task_file {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+            CommandError::usage(format!("cannot read the task file {}: {e}", p.display()))
+        })?),
+        None => args.task.clone(),
+    };
+    let timeout = humantime::parse_duration(&args.timeout).map_err(|e| {
+        CommandError::usage(format!("--timeout `{}` is not a duration: {e}", args.timeout))
+            .with_hint("use a value like 90s, 30m or 1h")
+    })?;
+    if timeout.is_zero() {
+        return Err(CommandError::usage("--timeout must be longer than zero"));
+    }
+    if args.jobs == Some(0) {
+        return Err(CommandError::usage("--jobs must be at least 1"));
+    }
+    for m in &args.models {
+        if crate::opencode::types::ModelRef::parse(m).is_none() {
+            return Err(CommandError::usage(format!(
+                "model `{m}` is not of the form provider/model"
+            )));
+        }
+    }
+    if args.agent.trim().is_empty() {
+        return Err(CommandError::usage("--agent must not be empty"));
+    }
+    if let Some(url) = &args.server {
+        crate::opencode::Client::new(url, None)?;
+    }
+    let opencode = match &args.server {
+        Some(_) => None,
+        None => Some(crate::opencode::find_binary(args.opencode.as_deref())?),
+    };
+    let approaches = args
+        .approaches
+        .iter()
+        .map(|a| names::parse_approach(a).map_err(CommandError::usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut seen = HashSet::new();
+    for a in approaches.iter().filter(|a| a.explicit) {
+        if !seen.insert(a.name.clone()) {
+            return Err(CommandError::usage(format!(
+                "two approaches are named `{}`",
+                a.name
+            )));
+        }
+    }
+
+    let head_or_base = repo.resolve_commit(&args.base);
+    let base = match head_or_base {
+        Ok(b) => b,
+        Err(e) if args.base == "HEAD" => {
+            repo.head()?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let start = if args.include_dirty {
+        repo.snapshot_dirty(&base)?.unwrap_or_else(|| base.clone())
+    } else {
+        base.clone()
+    };
+
+    // Fork names: approach names, made unique; with several models, one fork per pair.
+    let models: Vec<Option<String>> = if args.models.is_empty() {
+        vec![None]
+    } else {
+        args.models.iter().cloned().map(Some).collect()
+    };
+    let mut taken: HashSet<String> = approaches
+        .iter()
+        .filter(|a| a.explicit)
+        .map(|a| a.name.clone())
+        .collect();
+    let mut planned = Vec::new();
+    for a in &approaches {
+        for m in &models {
+            let base_name = match m {
+                Some(m) if models.len() > 1 => {
+                    let model_part = m.rsplit('/').next().unwrap_or(m);
+                    let want = names::slug(&format!("{}-{}", a.name, model_part), names::MAX_NAME);
+                    if want.is_empty() { a.name.clone() } else { want }
+                }
+                _ => a.name.clone(),
+            };
+            let name = if a.explicit && models.len() == 1 {
+                base_name
+            } else {
+                names::unique(&base_name, &taken)
+            };
+            taken.insert(name.clone());
+            planned.push((name, a.text.clone(), m.clone()));
+        }
+    }
+
+    let run_name = match &args.name {
+        Some(n) if names::is_valid(n) => n.clone(),
+        Some(n) => {
+            return Err(CommandError::usage(format!(
+                "run name `{n}` is not valid: use 1-40 of a-z, 0-9 and -, starting with a letter or digit"
+            )));
+        }
+        None => {
+            let existing: HashSet<String> = store.names()?.into_iter().collect();
+            let fork_names: Vec<String> = planned.iter().map(|p| p.0.clone()).collect();
+            names::unique(&names::run_name(&fork_names), &existing)
+        }
+    };
+    let root = crate::git::worktree_root(repo, &run_name);
+    let forks: Vec<Fork> = planned
+        .into_iter()
+        .map(|(name, text, model)| {
+            let prompt = match &task {
+                Some(t) if !t.trim().is_empty() => format!("{}\n\n{}", t.trim_end(), text),
+                _ => text,
+            };
+            Fork {
+                branch: format!("ocfork/{run_name}/{name}"),
+                worktree: root.join(&name),
+                name,
+                prompt,
+                agent: args.agent.clone(),
+                model,
+                state: ForkState::Pending,
+                merged: false,
+                session: None,
+                commit: None,
+                files_changed: 0,
+                insertions: 0,
+                deletions: 0,
+                check: None,
+                duration_ms: 0,
+                tokens: None,
+                cost: None,
+                error: None,
+                tool_calls: 0,
+                activity: None,
+            }
+        })
+        .collect();
+    for f in &forks {
+        if repo.branch_exists(&f.branch) {
+            return Err(CommandError::usage(format!(
+                "branch {} already exists; choose another run name with -n",
+                f.branch
+            )));
+        }
+        if f.worktree.exists() {
+            return Err(CommandError::usage(format!(
+                "{} already exists; choose another run name with -n or set OCFORK_WORKTREE_ROOT",
+                f.worktree.display()
+            )));
+        }
+    }
+    let run = Run {
+        schema: SCHEMA,
+        run: run_name,
+        repo: repo.workdir.clone(),
+        base,
+        start,
+        task,
+        state: RunState::Running,
+        created_at: crate::state::now_rfc3339(),
+        forks,
+        pid: Some(std::process::id()),
+        pid_start: crate::state::process_start_time(std::process::id()),
+        check_command: args.check.clone(),
+        setup_command: args.setup.clone(),
+        timeout_ms: Some(timeout.as_millis() as u64),
+        jobs: args.jobs,
+        server: args.server.clone(),
+        opencode,
+        dispatched: false,
+    };
+    store.create(&run).map_err(|e| {
+        CommandError::from(e).with_hint("pick another name with -n, or look at it with `ocfork status`")
+    })?;
+    Ok(run)
+}
+
+/// Starts a background driver for the run and returns once it dispatched every fork.
+async fn detach(
+    repo: &crate::git::Repo,
+    store: &Store,
+    run: Run,
+    json: bool,
+) -> CmdResult {
+    let exe = std::env::current_exe()?;
+    let log_path = store.dir().join(format!("{}.log", run.run));
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", log_path.display())))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["__drive", &run.run])
+        .current_dir(&repo.workdir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .process_group(0);
+    use std::os::unix::process::CommandExt;
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    loop {
+        let current = store.load(&run.run)?;
+        if current.dispatched || current.state != RunState::Running {
+            eprintln!(
+                "ocfork: run {} dispatched in the background (pid {pid}); `ocfork wait {}` picks it up",
+                run.run, run.run
+            );
+            finish(&current, json)?;
+            return Ok(0);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let current = store.load_checked(&run.run)?;
+            finish(&current, json)?;
+            return Err(CommandError::failure(format!(
+                "the background driver exited early ({status}); see {}",
+                log_path.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,190 @@
+//! Driving a recorded run to its end: worktrees, the shared OpenCode server, the queue of
+//! forks, live progress, Ctrl-C, and stopping the server afterwards.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::RunHandle;
+use super::fork::{Shared, run_fork};
+use crate::git::Repo;
+use crate::opencode::{Client, EventHub, Server};
+use crate::state::{ForkState, Run, Store};
+
+/// How to drive a run; the rest comes from its manifest.
+pub struct DriveOptions {
+    /// Forks to drive (all unfinished ones when empty).
+    pub forks: Vec<String>,
+    /// Show live progress on stderr.
+    pub progress: bool,
+}
+
+/// The outcome of driving a run.
+pub struct Driven {
+    pub run: Run,
+    /// Ctrl-C or SIGTERM stopped it.
+    pub interrupted: bool,
+}
+
+/// Drives the run's forks to finished states and returns the final record.
+pub async fn drive(repo: &Repo, store: &Store, mut run: Run, opts: DriveOptions) -> anyhow::Result<Driven> {
+    run.pid = Some(std::process::id());
+    run.pid_start = crate::state::process_start_time(std::process::id());
+    run.dispatched = false;
+    let names: Vec<String> = if opts.forks.is_empty() {
+        run.forks
+            .iter()
+            .filter(|f| !f.state.is_finished() || f.state == ForkState::Interrupted)
+            .map(|f| f.name.clone())
+            .collect()
+    } else {
+        opts.forks.clone()
+    };
+    for f in run.forks.iter_mut().filter(|f| names.contains(&f.name)) {
+        f.state = ForkState::Pending;
+        f.error = None;
+    }
+    run.refresh_state();
+    store.save(&run)?;
+    let handle = RunHandle::new(store.clone(), run.clone());
+
+    let cancel = CancellationToken::new();
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let sigterm = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = sigterm => {},
+            }
+            interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel();
+        });
+    }
+
+    let view = opts.progress.then(|| crate::ui::LiveView::start(handle.clone()));
+    let ready = make_worktrees(repo, &handle, &names).await;
+
+    // The server is spawned here, on the thread that runs the whole command, so its
+    // parent-death signal is tied to ocfork's life rather than to a worker thread.
+    let (client, server) = match connect(repo, &run).await {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = e.to_string();
+            for n in &ready {
+                handle.update(n, |f| {
+                    f.state = ForkState::Failed;
+                    f.error = Some(msg.clone());
+                });
+            }
+            if let Some(v) = view {
+                v.stop().await;
+            }
+            return Err(e);
+        }
+    };
+    let stop_events = CancellationToken::new();
+    let hub = EventHub::start(client.clone(), stop_events.clone());
+    let jobs = run.jobs.unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS);
+    let shared = Arc::new(Shared {
+        handle: handle.clone(),
+        client,
+        hub,
+        queue: Arc::new(Semaphore::new(jobs)),
+        cancel: cancel.clone(),
+        server_exit: server.as_ref().map(Server::exit_watch),
+        timeout: Duration::from_millis(run.timeout_ms.unwrap_or(30 * 60 * 1000)),
+        setup: run.setup_command.clone(),
+        check: run.check_command.clone(),
+        common_dir: repo.common_dir.clone(),
+    });
+    let tasks: Vec<_> = ready
+        .iter()
+        .map(|n| tokio::spawn(run_fork(shared.clone(), n.clone())))
+        .collect();
+    let _ = handle.update_run(|r| r.dispatched = true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    stop_events.cancel();
+    if let Some(s) = server {
+        s.stop().await;
+    }
+    if let Some(v) = view {
+        v.stop().await;
+    }
+    let _ = handle.update_run(|r| r.pid = None);
+    Ok(Driven {
+        run: handle.snapshot(),
+        interrupted: interrupted.load(std::sync::atomic::Ordering::SeqCst),
+    })
+}
+
+/// Creates the worktrees that do not exist yet, a few at a time. Returns the forks that have
+/// one; the others are marked failed with git's error.
+async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) -> Vec<String> {
+    let run = handle.snapshot();
+    let sem = Arc::new(Semaphore::new(4));
+    let mut tasks = Vec::new();
+    for name in names {
+        let Some(fork) = run.fork(name) else { continue };
+        let (path, branch, start) = (fork.worktree.clone(), fork.branch.clone(), run.start.clone());
+        let repo = repo.clone();
+        let sem = sem.clone();
+        let name = name.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let res = if path.join(".git").exists() {
+                Ok(())
+            } else {
+                tokio::task::spawn_blocking(move || repo.add_worktree(&path, &branch, &start))
+                    .await
+                    .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())))
+            };
+            (name, res)
+        }));
+    }
+    let mut ready = Vec::new();
+    for t in tasks {
+        let Ok((name, res)) = t.await else { continue };
+        match res {
+            Ok(()) => ready.push(name),
+            Err(e) => handle.update(&name, |f| {
+                f.state = ForkState::Failed;
+                f.error = Some(format!("could not create the worktree: {e}"));
+            }),
+        }
+    }
+    ready
+}
+
+/// Connects to the `--server` given, or spawns one.
+async fn connect(repo: &Repo, run: &Run) -> anyhow::Result<(Client, Option<Server>)> {
+    if let Some(url) = &run.server {
+        let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+        let client = Client::new(url, password.as_deref())?;
+        client.agents(&repo.workdir).await?;
+        return Ok((client, None));
+    }
+    let bin: PathBuf = match &run.opencode {
+        Some(p) => p.clone(),
+        None => crate::opencode::find_binary(None)?,
+    };
+    let server = Server::spawn(&bin, &repo.workdir).await?;
+    let client = Client::new(&server.url, Some(&server.password))?;
+    Ok((client, Some(server)))
+}

@@ -1,0 +1,296 @@
+//! One fork from its place in the queue to its final state: setup, the agent's turn, the
+//! check, and the commit that keeps its work on its branch whatever happened.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::RunHandle;
+use super::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
+use crate::opencode::server::ExitWatch;
+use crate::opencode::types::{ModelRef, PromptBody};
+use crate::opencode::{Client, EventHub};
+use crate::state::{Check, ForkState, Tokens};
+
+/// What every fork of a run shares.
+pub struct Shared {
+    pub handle: Arc<RunHandle>,
+    pub client: Client,
+    pub hub: EventHub,
+    pub queue: Arc<Semaphore>,
+    pub cancel: CancellationToken,
+    pub server_exit: Option<ExitWatch>,
+    pub timeout: Duration,
+    pub setup: Option<String>,
+    pub check: Option<String>,
+    pub common_dir: std::path::PathBuf,
+}
+
+/// Drives one fork to a finished state.
+pub async fn run_fork(shared: Arc<Shared>, name: String) {
+    let Some(fork) = shared.handle.snapshot().fork(&name).cloned() else {
+        return;
+    };
+    let dir = fork.worktree.clone();
+    let permit = tokio::select! {
+        p = shared.queue.clone().acquire_owned() => p.ok(),
+        _ = shared.cancel.cancelled() => None,
+    };
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + shared.timeout;
+    let Some(permit) = permit else {
+        finish(&shared, &name, &dir, ForkState::Cancelled, Some("cancelled before it started".into()), started).await;
+        return;
+    };
+
+    if let Some(cmd) = &shared.setup {
+        shared.handle.update(&name, |f| f.state = ForkState::Setup);
+        let res = tokio::select! {
+            r = run_shell(cmd, &dir) => Some(r),
+            _ = tokio::time::sleep_until(deadline) => None,
+            _ = shared.cancel.cancelled() => None,
+        };
+        let failure = match res {
+            Some(Ok(c)) if c.exit_code == Some(0) => None,
+            Some(Ok(c)) => Some(format!(
+                "setup `{cmd}` exited with {}",
+                c.exit_code.map_or("a signal".to_string(), |c| c.to_string())
+            )),
+            Some(Err(e)) => Some(format!("setup `{cmd}` could not run: {e}")),
+            None if shared.cancel.is_cancelled() => {
+                finish(&shared, &name, &dir, ForkState::Cancelled, Some("cancelled during setup".into()), started).await;
+                return;
+            }
+            None => {
+                finish(&shared, &name, &dir, ForkState::Timeout, Some("timed out during setup".into()), started).await;
+                return;
+            }
+        };
+        if let Some(err) = failure {
+            finish(&shared, &name, &dir, ForkState::Failed, Some(err), started).await;
+            return;
+        }
+    }
+
+    shared.handle.update(&name, |f| {
+        f.state = ForkState::Running;
+        f.error = None;
+    });
+    let end = agent_turn(&shared, &name, &dir, deadline).await;
+    drop(permit);
+    record_usage(&shared, &name, &dir).await;
+
+    let (state, error) = match end {
+        TurnEnd::Done => (ForkState::Done, None),
+        TurnEnd::Failed(e) => (ForkState::Failed, Some(e)),
+        TurnEnd::Timeout => (
+            ForkState::Timeout,
+            Some(format!("timed out after {}", crate::ui::duration(shared.timeout))),
+        ),
+        TurnEnd::Cancelled => (ForkState::Cancelled, Some("cancelled".into())),
+        TurnEnd::ServerExited(status) => (
+            ForkState::Failed,
+            Some(format!("OpenCode server exited ({status})")),
+        ),
+    };
+    if state == ForkState::Done
+        && let Some(cmd) = &shared.check
+    {
+        shared.handle.update(&name, |f| f.state = ForkState::Checking);
+        let check = match run_shell(cmd, &dir).await {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = format!("check `{cmd}` could not run: {e}");
+                shared.handle.update(&name, |f| f.error = Some(msg));
+                Check {
+                    command: cmd.clone(),
+                    exit_code: None,
+                    duration_ms: 0,
+                }
+            }
+        };
+        shared.handle.update(&name, |f| f.check = Some(check));
+    }
+    finish(&shared, &name, &dir, state, error, started).await;
+}
+
+/// Creates the session if needed, sends the prompt and follows the turn.
+async fn agent_turn(
+    shared: &Shared,
+    name: &str,
+    dir: &Path,
+    deadline: tokio::time::Instant,
+) -> TurnEnd {
+    let Some(fork) = shared.handle.snapshot().fork(name).cloned() else {
+        return TurnEnd::Failed("fork vanished from the run".into());
+    };
+    let run = shared.handle.snapshot().run;
+    let session = match fork.session.clone() {
+        Some(s) => s,
+        None => match shared
+            .client
+            .create_session(dir, &format!("ocfork {run}/{name}"))
+            .await
+        {
+            Ok(s) => {
+                shared.handle.update(name, |f| f.session = Some(s.id.clone()));
+                s.id
+            }
+            Err(e) => return TurnEnd::Failed(e.to_string()),
+        },
+    };
+    let before = match fork.session {
+        Some(_) => match shared.client.messages(&session, dir).await {
+            Ok(m) => m.len(),
+            Err(e) => return TurnEnd::Failed(e.to_string()),
+        },
+        None => 0,
+    };
+    let events = shared.hub.subscribe();
+    shared.hub.wait_connected(Duration::from_secs(10)).await;
+    let model = fork.model.as_deref().and_then(ModelRef::parse);
+    let body = PromptBody::text(Some(&fork.agent), model, &fork.prompt);
+    if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
+        return TurnEnd::Failed(e.to_string());
+    }
+    let watch = TurnWatch {
+        client: &shared.client,
+        events,
+        session: &session,
+        directory: dir,
+        before,
+        deadline,
+        cancel: shared.cancel.clone(),
+        server_exit: shared.server_exit.clone(),
+    };
+    follow_turn(watch, |p| match p {
+        Progress::ToolCalls(n) => shared.handle.touch(name, |f| f.tool_calls = n),
+        Progress::Activity(a) => shared.handle.update(name, |f| f.activity = a),
+    })
+    .await
+}
+
+/// Records tokens and cost from the session's assistant messages.
+async fn record_usage(shared: &Shared, name: &str, dir: &Path) {
+    let Some(session) = shared.handle.snapshot().fork(name).and_then(|f| f.session.clone()) else {
+        return;
+    };
+    let Ok(Ok(messages)) = tokio::time::timeout(
+        Duration::from_secs(10),
+        shared.client.messages(&session, dir),
+    )
+    .await
+    else {
+        return;
+    };
+    let mut tokens = Tokens::default();
+    let mut cost = 0.0;
+    for m in messages.iter().filter(|m| m.info.role == "assistant") {
+        if let Some(t) = &m.info.tokens {
+            tokens.input += t.input as u64;
+            tokens.output += t.output as u64;
+        }
+        cost += m.info.cost.unwrap_or(0.0);
+    }
+    shared.handle.update(name, |f| {
+        f.tokens = Some(tokens);
+        f.cost = Some(cost);
+    });
+}
+
+/// Commits the worktree, measures the change, and records the final state.
+async fn finish(
+    shared: &Shared,
+    name: &str,
+    dir: &Path,
+    state: ForkState,
+    error: Option<String>,
+    started: Instant,
+) {
+    let snapshot = shared.handle.snapshot();
+    let Some(fork) = snapshot.fork(name).cloned() else {
+        return;
+    };
+    let message = commit_message(&snapshot.run, name, &fork.prompt, state);
+    let start = snapshot.start.clone();
+    let worktree = dir.to_path_buf();
+    let common = shared.common_dir.clone();
+    let committed = tokio::task::spawn_blocking(move || {
+        crate::git::with_repo_lock(&common, || crate::git::commit_all(&worktree, &message))?;
+        let head = crate::git::worktree_head(&worktree)?;
+        let stats = crate::git::numstat(&worktree, &start, &head)?;
+        Ok::<_, crate::git::GitError>((head, stats))
+    })
+    .await;
+    let (state, error, commit, stats) = match committed {
+        Ok(Ok((head, stats))) => (state, error, Some(head), stats),
+        Ok(Err(e)) => (
+            ForkState::Failed,
+            Some(join_errors(error, format!("could not commit the fork's work: {e}"))),
+            None,
+            Vec::new(),
+        ),
+        Err(e) => (
+            ForkState::Failed,
+            Some(join_errors(error, format!("could not commit the fork's work: {e}"))),
+            None,
+            Vec::new(),
+        ),
+    };
+    let (files, ins, del) = crate::git::totals(&stats);
+    let elapsed = started.elapsed().as_millis() as u64;
+    shared.handle.update(name, |f| {
+        f.state = state;
+        f.activity = None;
+        f.error = error.or(f.error.take().filter(|_| state != ForkState::Done));
+        if commit.is_some() {
+            f.commit = commit;
+        }
+        f.files_changed = files;
+        f.insertions = ins;
+        f.deletions = del;
+        f.duration_ms = f.duration_ms.saturating_add(elapsed);
+    });
+}
+
+fn join_errors(first: Option<String>, second: String) -> String {
+    match first {
+        Some(f) => format!("{f}; {second}"),
+        None => second,
+    }
+}
+
+fn commit_message(run: &str, fork: &str, prompt: &str, state: ForkState) -> String {
+    let first = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let first: String = first.chars().take(60).collect();
+    let note = if state == ForkState::Done {
+        String::new()
+    } else {
+        format!(" ({})", state.as_str())
+    };
+    format!("ocfork {run}/{fork}{note}: {first}\n\nPrompt:\n{prompt}\n")
+}
+
+/// Runs a shell command in a worktree; output goes to ocfork's stderr.
+pub async fn run_shell(cmd: &str, dir: &Path) -> std::io::Result<Check> {
+    let started = Instant::now();
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .env("PWD", dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status()
+        .await?;
+    Ok(Check {
+        command: cmd.to_string(),
+        exit_code: status.code(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}

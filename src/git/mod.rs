@@ -1,0 +1,406 @@
+//! The git layer: finding the repository, snapshotting uncommitted work, fork worktrees and
+//! branches, committing a fork's work and measuring what it changed. Reads that git protects
+//! nothing by go through the git CLI too, so results match what users see from `git`.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("not inside a git repository ({0})")]
+    NotARepo(PathBuf),
+    #[error("{0} is a bare repository; ocfork needs a working tree")]
+    Bare(PathBuf),
+    #[error("the current branch has no commits yet; commit something before forking")]
+    UnbornHead,
+    #[error("`{rev}` is not a commit in this repository")]
+    BadRevision { rev: String },
+    #[error("cannot run git: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("`git {args}` failed in {dir}: {stderr}")]
+    Failed {
+        args: String,
+        dir: PathBuf,
+        stderr: String,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T> = std::result::Result<T, GitError>;
+
+/// Runs git in `dir` and returns its output when it exits 0.
+pub fn git<I, S>(dir: &Path, args: I) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    git_env(dir, args, &[])
+}
+
+/// Like [`git`], with extra environment variables.
+pub fn git_env<I, S>(dir: &Path, args: I, env: &[(&str, &OsStr)]) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .args(&args)
+        .stdin(Stdio::null())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().map_err(GitError::Spawn)?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(GitError::Failed {
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            dir: dir.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+fn stdout_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository as seen from the working tree the user is in.
+#[derive(Clone, Debug)]
+pub struct Repo {
+    /// Top of the working tree ocfork was started in.
+    pub workdir: PathBuf,
+    /// The common git dir shared by all worktrees (holds refs and `ocfork/`).
+    pub common_dir: PathBuf,
+}
+
+impl Repo {
+    /// Finds the repository containing `cwd`; refuses bare repositories.
+    pub fn discover(cwd: &Path) -> Result<Repo> {
+        let out = git(
+            cwd,
+            [
+                "rev-parse",
+                "--path-format=absolute",
+                "--is-bare-repository",
+                "--git-common-dir",
+            ],
+        )
+        .map_err(|e| match e {
+            GitError::Failed { .. } => GitError::NotARepo(cwd.to_path_buf()),
+            other => other,
+        })?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut lines = text.lines();
+        let bare = lines.next() == Some("true");
+        let common_dir = PathBuf::from(lines.next().unwrap_or_default());
+        if bare {
+            return Err(GitError::Bare(common_dir));
+        }
+        let top = git(cwd, ["rev-parse", "--show-toplevel"])
+            .map_err(|_| GitError::Bare(common_dir.clone()))?;
+        let workdir = PathBuf::from(stdout_line(&top));
+        if workdir.as_os_str().is_empty() {
+            return Err(GitError::Bare(common_dir));
+        }
+        Ok(Repo {
+            workdir,
+            common_dir,
+        })
+    }
+
+    /// Runs git at the top of the working tree.
+    pub fn git<I, S>(&self, args: I) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        git(&self.workdir, args)
+    }
+
+    /// The full id of the commit `rev` names.
+    pub fn resolve_commit(&self, rev: &str) -> Result<String> {
+        if rev.starts_with('-') {
+            return Err(GitError::BadRevision {
+                rev: rev.to_string(),
+            });
+        }
+        self.git([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{rev}^{{commit}}"),
+        ])
+        .map(|o| stdout_line(&o))
+        .map_err(|_| GitError::BadRevision {
+            rev: rev.to_string(),
+        })
+    }
+
+    /// The commit HEAD points at; an error on an unborn branch.
+    pub fn head(&self) -> Result<String> {
+        self.git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+            .map(|o| stdout_line(&o))
+            .map_err(|_| GitError::UnbornHead)
+    }
+
+    /// A commit on top of `base` holding the working tree as it is now (tracked changes,
+    /// staged or not, and untracked files git does not ignore), or None when the tree is
+    /// clean. Neither the index nor the working tree is touched: git works on a copy of the
+    /// index.
+    pub fn snapshot_dirty(&self, base: &str) -> Result<Option<String>> {
+        let status = self.git(["status", "--porcelain", "-z", "--untracked-files=all"])?;
+        if status.stdout.is_empty() {
+            return Ok(None);
+        }
+        let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
+        let real_index = self.git(["rev-parse", "--path-format=absolute", "--git-path", "index"])?;
+        let real_index = PathBuf::from(stdout_line(&real_index));
+        if real_index.exists() {
+            std::fs::copy(&real_index, index.path()).map_err(|e| {
+                GitError::Other(format!("cannot copy index {}: {e}", real_index.display()))
+            })?;
+        }
+        let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
+        git_env(&self.workdir, ["add", "-A", "--", "."], &env)?;
+        let tree = stdout_line(&git_env(&self.workdir, ["write-tree"], &env)?);
+        let head = self.head()?;
+        // The dirty tree is relative to HEAD; carry the same change onto the base.
+        let tree = if head == base {
+            tree
+        } else {
+            let out = self.git([
+                "merge-tree",
+                "--write-tree",
+                "--merge-base",
+                &head,
+                base,
+                &tree,
+            ]);
+            match out {
+                Ok(o) => stdout_line(&o).lines().next().unwrap_or_default().to_string(),
+                Err(_) => {
+                    return Err(GitError::Other(format!(
+                        "the uncommitted changes do not apply cleanly to the base {}",
+                        &base[..base.len().min(12)]
+                    )));
+                }
+            }
+        };
+        let commit = self.git([
+            "commit-tree",
+            &tree,
+            "-p",
+            base,
+            "-m",
+            "ocfork: uncommitted changes carried from the main working tree",
+        ])?;
+        Ok(Some(stdout_line(&commit)))
+    }
+
+    /// True when `refs/heads/<branch>` exists.
+    pub fn branch_exists(&self, branch: &str) -> bool {
+        self.git([
+            "show-ref",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ])
+        .is_ok()
+    }
+
+    /// Creates `branch` at `start` and a linked worktree for it at `path`. On failure nothing
+    /// stays registered: no branch, no worktree entry.
+    pub fn add_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                GitError::Other(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let res = self.git([
+            OsStr::new("worktree"),
+            OsStr::new("add"),
+            OsStr::new("--quiet"),
+            OsStr::new("-b"),
+            OsStr::new(branch),
+            path.as_os_str(),
+            OsStr::new(start),
+        ]);
+        if res.is_err() {
+            let _ = self.git([
+                OsStr::new("worktree"),
+                OsStr::new("remove"),
+                OsStr::new("--force"),
+                path.as_os_str(),
+            ]);
+            let _ = self.git(["worktree", "prune"]);
+            if self.branch_exists(branch) && !path.exists() {
+                let _ = self.git(["branch", "-D", "--", branch]);
+            }
+        }
+        res.map(|_| ())
+    }
+
+    /// `git diff --numstat` between two commits, one entry per file.
+    pub fn numstat(&self, from: &str, to: &str) -> Result<Vec<FileStat>> {
+        numstat(&self.workdir, from, to)
+    }
+}
+
+/// Changes of one file between two commits, as `git diff --numstat` counts them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    pub path: String,
+    /// None for binary files.
+    pub insertions: Option<u64>,
+    pub deletions: Option<u64>,
+}
+
+/// Totals of a list of file changes: (files, insertions, deletions).
+pub fn totals(stats: &[FileStat]) -> (u64, u64, u64) {
+    stats.iter().fold((0, 0, 0), |(f, i, d), s| {
+        (
+            f + 1,
+            i + s.insertions.unwrap_or(0),
+            d + s.deletions.unwrap_or(0),
+        )
+    })
+}
+
+/// `git diff --numstat -z from to`, parsed.
+pub fn numstat(dir: &Path, from: &str, to: &str) -> Result<Vec<FileStat>> {
+    let out = git(dir, ["diff", "--numstat", "-z", "-M", from, to, "--"])?;
+    Ok(parse_numstat_z(&out.stdout))
+}
+
+fn parse_numstat_z(raw: &[u8]) -> Vec<FileStat> {
+    let mut out = Vec::new();
+    let mut fields = raw.split(|b| *b == 0).peekable();
+    while let Some(head) = fields.next() {
+        if head.is_empty() {
+            continue;
+        }
+        let head = String::from_utf8_lossy(head);
+        let mut parts = head.splitn(3, '\t');
+        let ins = parts.next().and_then(|s| s.parse().ok());
+        let del = parts.next().and_then(|s| s.parse().ok());
+        let path = parts.next().unwrap_or_default();
+        let path = if path.is_empty() {
+            // A rename: the old and new paths follow as their own fields.
+            let _old = fields.next();
+            fields
+                .next()
+                .map(|p| String::from_utf8_lossy(p).to_string())
+                .unwrap_or_default()
+        } else {
+            path.to_string()
+        };
+        out.push(FileStat {
+            path,
+            insertions: ins,
+            deletions: del,
+        });
+    }
+    out
+}
+
+/// Commits everything in a fork's worktree (new, changed and deleted files) to its branch.
+/// Returns the new commit, or None when there was nothing to commit.
+pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
+    git(worktree, ["add", "-A", "--", "."])?;
+    let staged = git(worktree, ["diff", "--cached", "--quiet"]);
+    if staged.is_ok() {
+        return Ok(None);
+    }
+    let mut args: Vec<String> = Vec::new();
+    // Without an identity git refuses to commit; the work must still be saved.
+    if git(worktree, ["config", "user.email"]).is_err() {
+        args.extend(["-c".into(), "user.email=ocfork@localhost".into()]);
+    }
+    if git(worktree, ["config", "user.name"]).is_err() {
+        args.extend(["-c".into(), "user.name=ocfork".into()]);
+    }
+    args.extend([
+        "commit".into(),
+        "--quiet".into(),
+        "--no-verify".into(),
+        "-m".into(),
+        message.into(),
+    ]);
+    git(worktree, &args)?;
+    Ok(Some(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?)))
+}
+
+/// The commit a worktree's HEAD points at.
+pub fn worktree_head(worktree: &Path) -> Result<String> {
+    Ok(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?))
+}
+
+/// The default folder for a run's worktrees: `$OCFORK_WORKTREE_ROOT/<run>` or
+/// `<repo-parent>/<repo-name>.ocfork/<run>`.
+pub fn worktree_root(repo: &Repo, run: &str) -> PathBuf {
+    if let Some(root) = std::env::var_os("OCFORK_WORKTREE_ROOT").filter(|r| !r.is_empty()) {
+        let root = PathBuf::from(root);
+        let root = if root.is_absolute() {
+            root
+        } else {
+            repo.workdir.join(root)
+        };
+        return root.join(run);
+    }
+    let name = repo
+        .workdir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "repo".into());
+    let parent = repo.workdir.parent().unwrap_or(&repo.workdir);
+    parent.join(format!("{name}.ocfork")).join(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_numstat() {
+        let raw = b"3\t1\tsrc/a.rs\0-\t-\tlogo.png\x000\t0\t\0old.txt\0new.txt\0";
+        let stats = parse_numstat_z(raw);
+        assert_eq!(stats.len(), 3);
+        assert_eq!(stats[0].insertions, Some(3));
+        assert_eq!(stats[1].insertions, None);
+        assert_eq!(stats[2].path, "new.txt");
+    }
+}
+
+/// Holds an exclusive lock on `<common dir>/ocfork/git.lock` while `f` runs, so ocfork
+/// processes sharing a repository change its refs and worktree list one at a time.
+pub fn with_repo_lock<T>(common_dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let dir = common_dir.join("ocfork");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| GitError::Other(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join("git.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| GitError::Other(format!("cannot open {}: {e}", path.display())))?;
+    let mut lock = fd_lock::RwLock::new(file);
+    let _guard = lock
+        .write()
+        .map_err(|e| GitError::Other(format!("cannot lock {}: {e}", path.display())))?;
+    f()
+}

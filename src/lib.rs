@@ -1,0 +1,11 @@
+//! ocfork: try several approaches to one coding task in parallel with OpenCode agents,
+//! each in its own git worktree, then compare them and merge the winner back.
+
+pub mod cli;
+pub mod dispatch;
+pub mod git;
+pub mod names;
+pub mod opencode;
+pub mod scripted;
+pub mod state;
+pub mod ui;

@@ -1,0 +1,144 @@
+//! One subscription to OpenCode's `/global/event` stream shared by every fork. Events are
+//! fanned out on a broadcast channel; after a reconnect or a lag subscribers get
+//! [`Event::Resync`] and must reconcile with `GET /session/status`, since events are not replayed.
+
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::Client;
+
+/// One event from the server, or a marker that some events may have been missed.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Server {
+        directory: Option<String>,
+        kind: String,
+        properties: Value,
+    },
+    Resync,
+}
+
+impl Event {
+    pub fn kind(&self) -> &str {
+        match self {
+            Event::Server { kind, .. } => kind,
+            Event::Resync => "",
+        }
+    }
+
+    pub fn properties(&self) -> &Value {
+        match self {
+            Event::Server { properties, .. } => properties,
+            Event::Resync => &Value::Null,
+        }
+    }
+
+    /// The session an event is about, wherever the event type keeps it.
+    pub fn session_id(&self) -> Option<&str> {
+        let p = self.properties();
+        ["/sessionID", "/info/sessionID", "/part/sessionID", "/info/id"]
+            .iter()
+            .find_map(|ptr| p.pointer(ptr).and_then(Value::as_str))
+            .filter(|id| id.starts_with("ses"))
+    }
+
+    fn parse(data: &str) -> Option<Event> {
+        let v: Value = serde_json::from_str(data).ok()?;
+        let (directory, payload) = match v.get("payload") {
+            Some(p) => (
+                v.get("directory").and_then(Value::as_str).map(String::from),
+                p.clone(),
+            ),
+            None => (None, v),
+        };
+        let kind = payload.get("type")?.as_str()?.to_string();
+        if kind == "sync" {
+            return None;
+        }
+        let properties = payload.get("properties").cloned().unwrap_or(Value::Null);
+        Some(Event::Server {
+            directory,
+            kind,
+            properties,
+        })
+    }
+}
+
+/// The shared event stream.
+#[derive(Clone)]
+pub struct EventHub {
+    tx: broadcast::Sender<Event>,
+    connected: tokio::sync::watch::Receiver<bool>,
+}
+
+impl EventHub {
+    /// Starts following `/global/event` until `stop` is cancelled, reconnecting with backoff.
+    pub fn start(client: Client, stop: CancellationToken) -> EventHub {
+        let (tx, _) = broadcast::channel(8192);
+        let (conn_tx, connected) = tokio::sync::watch::channel(false);
+        let hub = EventHub { tx, connected };
+        let tx = hub.tx.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            let mut first = true;
+            while !stop.is_cancelled() {
+                let url = client.url("/global/event", None);
+                let resp = tokio::select! {
+                    r = client.http().get(url).header("accept", "text/event-stream").send() => r,
+                    _ = stop.cancelled() => break,
+                };
+                match resp {
+                    Ok(r) if r.status().is_success() => {
+                        backoff = Duration::from_millis(100);
+                        let _ = conn_tx.send(true);
+                        if !first {
+                            let _ = tx.send(Event::Resync);
+                        }
+                        first = false;
+                        let mut stream = r.bytes_stream().eventsource();
+                        loop {
+                            let item = tokio::select! {
+                                i = stream.next() => i,
+                                _ = stop.cancelled() => None,
+                            };
+                            match item {
+                                Some(Ok(ev)) => {
+                                    if let Some(e) = Event::parse(&ev.data) {
+                                        let _ = tx.send(e);
+                                    }
+                                }
+                                Some(Err(_)) | None => break,
+                            }
+                        }
+                        let _ = conn_tx.send(false);
+                    }
+                    _ => {}
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {},
+                    _ = stop.cancelled() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                let _ = tx.send(Event::Resync);
+            }
+        });
+        hub
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    /// Waits until the stream is connected (so events of a prompt sent next are not missed).
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        let mut rx = self.connected.clone();
+        tokio::time::timeout(limit, rx.wait_for(|c| *c))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}

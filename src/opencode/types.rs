@@ -1,0 +1,131 @@
+//! Serde shapes of the OpenCode API bodies ocfork sends and reads. Unknown fields are ignored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Session {
+    pub id: String,
+    #[serde(default)]
+    pub directory: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelRef {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+}
+
+impl ModelRef {
+    /// Parses `provider/model` (the model id may itself hold slashes).
+    pub fn parse(spec: &str) -> Option<ModelRef> {
+        let (p, m) = spec.split_once('/')?;
+        (!p.is_empty() && !m.is_empty()).then(|| ModelRef {
+            provider_id: p.to_string(),
+            model_id: m.to_string(),
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TextPart {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PromptBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRef>,
+    pub parts: Vec<TextPart>,
+}
+
+impl PromptBody {
+    pub fn text(agent: Option<&str>, model: Option<ModelRef>, text: &str) -> PromptBody {
+        PromptBody {
+            agent: agent.map(str::to_string),
+            model,
+            parts: vec![TextPart {
+                kind: "text",
+                text: text.to_string(),
+            }],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct MessageTime {
+    #[serde(default)]
+    pub created: Option<f64>,
+    #[serde(default)]
+    pub completed: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TokenCounts {
+    #[serde(default)]
+    pub input: f64,
+    #[serde(default)]
+    pub output: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MessageInfo {
+    pub id: String,
+    pub role: String,
+    #[serde(default)]
+    pub agent: Option<String>,
+    #[serde(default, rename = "providerID")]
+    pub provider_id: Option<String>,
+    #[serde(default, rename = "modelID")]
+    pub model_id: Option<String>,
+    #[serde(default)]
+    pub tokens: Option<TokenCounts>,
+    #[serde(default)]
+    pub cost: Option<f64>,
+    #[serde(default)]
+    pub time: MessageTime,
+    #[serde(default)]
+    pub error: Option<Value>,
+    #[serde(default)]
+    pub summary: Option<Value>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Message {
+    pub info: MessageInfo,
+    #[serde(default)]
+    pub parts: Vec<Value>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Agent {
+    pub name: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The readable text of an OpenCode error object (`{name, data: {message}}`).
+pub fn error_text(err: &Value) -> String {
+    let message = err
+        .pointer("/data/message")
+        .and_then(Value::as_str)
+        .or_else(|| err.get("message").and_then(Value::as_str));
+    let name = err.get("name").and_then(Value::as_str);
+    match (name, message) {
+        (Some(n), Some(m)) if !m.is_empty() => format!("{n}: {m}"),
+        (_, Some(m)) => m.to_string(),
+        (Some(n), None) => n.to_string(),
+        (None, None) => err.to_string(),
+    }
+}

@@ -1,0 +1,580 @@
+//! Tests of the scripted model server over real HTTP.
+
+use super::*;
+
+fn redux_script() -> Script {
+    Script {
+        rules: vec![
+            Rule {
+                when: "Redux".into(),
+                model: None,
+                steps: vec![
+                    Step {
+                        tool: "write".into(),
+                        args: json!({ "filePath": "src/store.js", "content": "export {}\n" }),
+                    },
+                    Step {
+                        tool: "bash".into(),
+                        args: json!({ "command": "ls", "description": "list" }),
+                    },
+                ],
+                reply: "Done with Redux.".into(),
+                fail: None,
+            },
+            Rule {
+                when: "Zustand".into(),
+                model: Some("other".into()),
+                steps: vec![],
+                reply: "Zustand on other.".into(),
+                fail: None,
+            },
+            Rule {
+                when: "flaky".into(),
+                model: None,
+                steps: vec![Step {
+                    tool: "write".into(),
+                    args: json!({ "filePath": "a.txt", "content": "a" }),
+                }],
+                reply: "ok".into(),
+                fail: Some(Failure {
+                    status: Some(500),
+                    message: Some("boom".into()),
+                    hang: false,
+                    times: Some(1),
+                }),
+            },
+            Rule {
+                when: "stuck".into(),
+                model: None,
+                steps: vec![],
+                reply: String::new(),
+                fail: Some(Failure {
+                    status: None,
+                    message: None,
+                    hang: true,
+                    times: None,
+                }),
+            },
+        ],
+        default_reply: "I have no script for that.".into(),
+    }
+}
+
+fn tools() -> Value {
+    json!([{ "type": "function", "function": { "name": "write", "parameters": { "type": "object" } } }])
+}
+
+fn agent_body(model: &str, messages: Value) -> Value {
+    json!({ "model": model, "stream": true, "stream_options": { "include_usage": true }, "tools": tools(), "messages": messages })
+}
+
+async fn post(server: &ModelServer, body: &Value) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/chat/completions", server.base_url()))
+        .json(body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
+/// The JSON chunks of an SSE body, checking it ends with `[DONE]`.
+fn chunks(sse: &str) -> Vec<Value> {
+    let datas: Vec<&str> = sse
+        .split("\n\n")
+        .filter_map(|ev| ev.trim().strip_prefix("data: "))
+        .collect();
+    assert_eq!(datas.last(), Some(&"[DONE]"), "{sse}");
+    datas[..datas.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).expect("chunk json"))
+        .collect()
+}
+
+fn finish_reason(chunks: &[Value]) -> String {
+    chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
+        .collect()
+}
+
+fn text_of(chunks: &[Value]) -> String {
+    chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+async fn start(script: Script) -> ModelServer {
+    ModelServer::start(script, Options::default())
+        .await
+        .expect("start")
+}
+
+#[tokio::test]
+async fn first_agent_turn_gets_step_zero_tool_call() {
+    let server = start(redux_script()).await;
+    let body = agent_body(
+        "scripted",
+        json!([
+            { "role": "system", "content": "You are OpenCode." },
+            { "role": "user", "content": "Please use Redux for state" },
+        ]),
+    );
+    let (status, sse) = post(&server, &body).await;
+    assert_eq!(status, 200);
+    let chunks = chunks(&sse);
+    assert_eq!(finish_reason(&chunks), "tool_calls");
+    let call = &chunks[0]["choices"][0]["delta"]["tool_calls"][0];
+    assert_eq!(call["index"], 0);
+    assert_eq!(call["type"], "function");
+    assert!(
+        call["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("call_"))
+    );
+    assert_eq!(call["function"]["name"], "write");
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().expect("string args"))
+            .expect("args json");
+    assert_eq!(args["filePath"], "src/store.js");
+    let usage = &chunks.last().expect("chunk")["usage"];
+    assert!(usage["total_tokens"].as_u64().is_some_and(|t| t > 0));
+
+    let resp = reqwest::Client::new()
+        .post(format!("{}/chat/completions", server.base_url()))
+        .header("x-session-id", "ses_abc")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let log = server.requests();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].session, None);
+    assert_eq!(log[1].session.as_deref(), Some("ses_abc"));
+    assert_eq!(log[0].system, "You are OpenCode.");
+    assert_eq!(log[0].rule.as_deref(), Some("Redux"));
+    assert_eq!(log[0].answer, "tool:write");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tool_messages_after_last_user_advance_steps() {
+    let server = start(redux_script()).await;
+    let user = json!({ "role": "user", "content": [{ "type": "text", "text": "Use " }, { "type": "text", "text": "Redux" }] });
+    let assistant = json!({ "role": "assistant", "content": null, "tool_calls": [] });
+    let tool = json!({ "role": "tool", "tool_call_id": "call_1", "content": "ok" });
+
+    // A tool message before the last user message does not count.
+    let body = agent_body(
+        "scripted",
+        json!([user, assistant, tool, { "role": "user", "content": "Redux again" }, assistant, tool]),
+    );
+    let chunks1 = chunks(&post(&server, &body).await.1);
+    assert_eq!(
+        chunks1[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+        "bash"
+    );
+
+    let body = agent_body("scripted", json!([user, assistant, tool, assistant, tool]));
+    let chunks2 = chunks(&post(&server, &body).await.1);
+    assert_eq!(finish_reason(&chunks2), "stop");
+    assert_eq!(text_of(&chunks2), "Done with Redux.");
+
+    let log = server.requests();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().any(|r| r.step == 1 && r.answer == "tool:bash"));
+    assert!(
+        log.iter()
+            .any(|r| r.step == 2 && r.answer == "text" && r.last_user == "Use Redux")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn requests_without_tools_get_plain_text() {
+    let server = start(redux_script()).await;
+    let messages = json!([
+        { "role": "system", "content": "You are a title generator." },
+        { "role": "user", "content": "Use Redux" },
+    ]);
+    let (status, body) = post(
+        &server,
+        &json!({ "model": "scripted", "messages": messages }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], AUX_REPLY);
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert!(v["usage"]["prompt_tokens"].as_u64().is_some());
+
+    let (_, sse) = post(
+        &server,
+        &json!({ "model": "scripted", "stream": true, "messages": messages }),
+    )
+    .await;
+    let chunks = chunks(&sse);
+    assert_eq!(text_of(&chunks), AUX_REPLY);
+    assert_eq!(finish_reason(&chunks), "stop");
+
+    let log = server.requests();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|r| !r.agent_turn && r.rule.is_none()));
+    assert_eq!(log[0].system, "You are a title generator.");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn failure_rule_fails_given_times_then_works() {
+    let server = start(redux_script()).await;
+    let body = agent_body(
+        "scripted",
+        json!([{ "role": "user", "content": "be flaky" }]),
+    );
+    let (status, text) = post(&server, &body).await;
+    assert_eq!(status, 500);
+    let err: Value = serde_json::from_str(&text).expect("error json");
+    assert_eq!(err["error"]["message"], "boom");
+    assert!(err["error"]["type"].is_string());
+
+    let (status, sse) = post(&server, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(finish_reason(&chunks(&sse)), "tool_calls");
+
+    // A new script resets the failure counters.
+    server.set_script(redux_script());
+    assert_eq!(post(&server, &body).await.0, 500);
+
+    let answers: Vec<String> = server.requests().into_iter().map(|r| r.answer).collect();
+    assert_eq!(answers, ["error:500", "tool:write", "error:500"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn model_filter_and_default_reply() {
+    let server = start(redux_script()).await;
+    let msgs = json!([{ "role": "user", "content": "Use Zustand" }]);
+    let on_other = chunks(&post(&server, &agent_body("other", msgs.clone())).await.1);
+    assert_eq!(text_of(&on_other), "Zustand on other.");
+    let on_default = chunks(&post(&server, &agent_body("scripted", msgs)).await.1);
+    assert_eq!(text_of(&on_default), "I have no script for that.");
+    let log = server.requests();
+    assert_eq!(log[0].rule.as_deref(), Some("Zustand"));
+    assert_eq!(log[1].rule, None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn non_streaming_agent_turn_gets_tool_call_message() {
+    let server = start(redux_script()).await;
+    let mut body = agent_body("scripted", json!([{ "role": "user", "content": "Redux" }]));
+    body["stream"] = json!(false);
+    let v: Value = serde_json::from_str(&post(&server, &body).await.1).expect("json");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        v["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "write"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn log_file_delay_and_timing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("requests.jsonl");
+    let server = ModelServer::start(
+        redux_script(),
+        Options {
+            delay: Duration::from_millis(150),
+            port: 0,
+            log_path: Some(log_path.clone()),
+        },
+    )
+    .await
+    .expect("start");
+    let t0 = Instant::now();
+    let body = agent_body("scripted", json!([{ "role": "user", "content": "Redux" }]));
+    let (a, b) = tokio::join!(post(&server, &body), post(&server, &body));
+    assert_eq!((a.0, b.0), (200, 200));
+    // Both were delayed, concurrently.
+    assert!(t0.elapsed() >= Duration::from_millis(150));
+    assert!(t0.elapsed() < Duration::from_millis(1500));
+
+    let log = server.requests();
+    assert_eq!(log.len(), 2);
+    for r in &log {
+        assert!(r.ended_ms >= r.started_ms + 150, "{r:?}");
+    }
+    let mut seqs: Vec<u64> = log.iter().map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, [0, 1]);
+
+    let text = std::fs::read_to_string(&log_path).expect("log file");
+    let from_file: Vec<LoggedRequest> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("log line"))
+        .collect();
+    assert_eq!(from_file, log);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hang_holds_the_request_until_stop() {
+    let server = start(redux_script()).await;
+    let url = format!("{}/chat/completions", server.base_url());
+    let body = agent_body("scripted", json!([{ "role": "user", "content": "stuck" }]));
+    let req = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!req.is_finished());
+    let log = server.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].answer, "hang");
+    tokio::time::timeout(Duration::from_secs(3), server.stop())
+        .await
+        .expect("stop does not wait for the hung request forever");
+    let status = tokio::time::timeout(Duration::from_secs(3), req)
+        .await
+        .expect("released");
+    assert!(!matches!(status, Ok(Ok(200))));
+}
+
+#[tokio::test]
+async fn client_that_goes_away_is_logged_as_aborted() {
+    let server = ModelServer::start(
+        redux_script(),
+        Options {
+            delay: Duration::from_secs(5),
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("start");
+    let body = agent_body("scripted", json!([{ "role": "user", "content": "Redux" }]));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .expect("client");
+    let res = client
+        .post(format!("{}/chat/completions", server.base_url()))
+        .json(&body)
+        .send()
+        .await;
+    assert!(res.is_err());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while server.requests().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = server.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].answer, "aborted");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn models_and_bad_requests() {
+    let server = start(Script::default()).await;
+    let client = reqwest::Client::new();
+    let models: Value = client
+        .get(format!("{}/models", server.base_url()))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert_eq!(ids, MODELS);
+
+    let bad = client
+        .post(format!("{}/chat/completions", server.base_url()))
+        .body("not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status().as_u16(), 400);
+    let missing = client
+        .get(format!("{}/nope", server.base_url()))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(missing.status().as_u16(), 404);
+    server.stop().await;
+}
+
+#[test]
+fn blocking_server_serves_and_stops_on_drop() {
+    use std::io::{Read, Write};
+    let server = BlockingModelServer::start(redux_script(), Options::default()).expect("start");
+    assert!(
+        server
+            .base_url()
+            .ends_with(&format!(":{}/v1", server.port()))
+    );
+    let body = agent_body("scripted", json!([{ "role": "user", "content": "Redux" }])).to_string();
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+    write!(
+        conn,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).expect("read");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("text/event-stream"));
+    assert!(resp.contains("\"tool_calls\""));
+    assert_eq!(server.requests().len(), 1);
+    server.set_script(Script::default());
+    let port = server.port();
+    drop(server);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn script_from_json_and_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("script.json");
+    std::fs::write(
+        &path,
+        r#"{"rules":[{"when":"Redux","steps":[{"tool":"write","args":{"filePath":"a","content":"b"}}],"reply":"done"}]}"#,
+    )
+    .expect("write");
+    let script = Script::from_json_file(&path).expect("parse");
+    assert_eq!(script.rules.len(), 1);
+    assert_eq!(script.rules[0].steps[0].tool, "write");
+    assert!(script.default_reply.is_empty());
+    assert!(Script::from_json_file(dir.path().join("missing.json")).is_err());
+    assert!(Script::from_json_str("{").is_err());
+
+    let cfg: Value =
+        serde_json::from_str(&opencode_config("http://127.0.0.1:9/v1")).expect("config json");
+    let provider = &cfg["provider"]["scripted"];
+    assert_eq!(provider["npm"], "@ai-sdk/openai-compatible");
+    assert_eq!(provider["options"]["baseURL"], "http://127.0.0.1:9/v1");
+    assert!(provider["models"]["scripted"].is_object());
+    assert!(provider["models"]["other"].is_object());
+    assert_eq!(cfg["model"], "scripted/scripted");
+    assert_eq!(cfg["permission"]["edit"], "allow");
+    assert_eq!(cfg["permission"]["bash"], "allow");
+    assert_eq!(cfg["permission"]["question"], "deny");
+    assert_eq!(cfg["autoupdate"], false);
+    assert_eq!(cfg["share"], "disabled");
+}
+
+/// Drives the real `opencode run` against the scripted model. Needs `OCFORK_OPENCODE_BIN`
+/// (e.g. `node_modules/.bin/opencode`); run with `cargo test scripted -- --ignored`.
+#[test]
+#[ignore = "needs a real opencode binary in OCFORK_OPENCODE_BIN"]
+fn real_opencode_run_writes_file() {
+    let Some(bin) = std::env::var_os("OCFORK_OPENCODE_BIN") else {
+        eprintln!("OCFORK_OPENCODE_BIN not set; skipping");
+        return;
+    };
+    let script = Script {
+        rules: vec![Rule {
+            when: "Redux".into(),
+            model: None,
+            steps: vec![Step {
+                tool: "write".into(),
+                args: json!({ "filePath": "src/store.js", "content": "export const store = {};\n" }),
+            }],
+            reply: "Wrote the Redux store.".into(),
+            fail: None,
+        }],
+        default_reply: "nothing to do".into(),
+    };
+    let server = BlockingModelServer::start(script, Options::default()).expect("start");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .expect("git");
+        assert!(st.success());
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("README.md"), "demo\n").expect("write");
+    git(&["add", "."]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "init",
+    ]);
+    let xdg = tmp.path().join("xdg");
+    let t0 = Instant::now();
+    let out = std::process::Command::new(bin)
+        .args(["run", "--model", "scripted/scripted", "Use Redux"])
+        .current_dir(&repo)
+        .env("PWD", &repo)
+        .env(
+            "OPENCODE_CONFIG_CONTENT",
+            opencode_config(&server.base_url()),
+        )
+        .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+        .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+        .env("XDG_CONFIG_HOME", xdg.join("config"))
+        .env("XDG_DATA_HOME", xdg.join("data"))
+        .env("XDG_CACHE_HOME", xdg.join("cache"))
+        .env("XDG_STATE_HOME", xdg.join("state"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run opencode");
+    let took = t0.elapsed();
+    eprintln!("opencode run took {took:?}, status {}", out.status);
+    eprintln!("stdout:\n{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    for r in server.requests() {
+        eprintln!(
+            "{} model={} agent={} step={} answer={} rule={:?} {}..{}ms user={:?} system={:?}",
+            r.seq,
+            r.model,
+            r.agent_turn,
+            r.step,
+            r.answer,
+            r.rule,
+            r.started_ms,
+            r.ended_ms,
+            truncate_chars(&r.last_user, 120),
+            truncate_chars(&r.system, 80)
+        );
+    }
+    assert!(out.status.success());
+    let written = std::fs::read_to_string(repo.join("src/store.js")).expect("file written");
+    assert_eq!(written, "export const store = {};\n");
+    let requests = server.requests();
+    assert!(requests.iter().all(|r| r.session.is_some()));
+    assert!(requests.iter().any(|r| r.answer == "tool:write"));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.agent_turn && r.step == 1 && r.answer == "text")
+    );
+}

@@ -1,0 +1,427 @@
+//! Run manifests: the schema-1 record of a run and its forks, stored atomically in the
+//! repository's common git dir under `ocfork/runs/`, one JSON file per run.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON written by `--json` and kept on disk.
+pub const SCHEMA: u32 = 1;
+
+/// Where a fork stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForkState {
+    Pending,
+    Setup,
+    Running,
+    Checking,
+    Done,
+    Failed,
+    Timeout,
+    Cancelled,
+    Interrupted,
+}
+
+impl ForkState {
+    /// True once the fork will not change by itself any more.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            ForkState::Done
+                | ForkState::Failed
+                | ForkState::Timeout
+                | ForkState::Cancelled
+                | ForkState::Interrupted
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForkState::Pending => "pending",
+            ForkState::Setup => "setup",
+            ForkState::Running => "running",
+            ForkState::Checking => "checking",
+            ForkState::Done => "done",
+            ForkState::Failed => "failed",
+            ForkState::Timeout => "timeout",
+            ForkState::Cancelled => "cancelled",
+            ForkState::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Where a run stands: `running` until every fork ended, then `done` or `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Running,
+    Done,
+    Failed,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Done => "done",
+            RunState::Failed => "failed",
+        }
+    }
+}
+
+/// The result of `--check` in one worktree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub command: String,
+    /// Exit code, or null when the command was killed by a signal or could not start.
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+}
+
+/// One approach of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Fork {
+    pub name: String,
+    pub prompt: String,
+    pub agent: String,
+    pub model: Option<String>,
+    pub state: ForkState,
+    #[serde(default)]
+    pub merged: bool,
+    pub branch: String,
+    pub worktree: PathBuf,
+    pub session: Option<String>,
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub files_changed: u64,
+    #[serde(default)]
+    pub insertions: u64,
+    #[serde(default)]
+    pub deletions: u64,
+    pub check: Option<Check>,
+    #[serde(default)]
+    pub duration_ms: u64,
+    pub tokens: Option<Tokens>,
+    pub cost: Option<f64>,
+    pub error: Option<String>,
+    /// Tool calls the agent made so far (progress only).
+    #[serde(default)]
+    pub tool_calls: u64,
+    /// What the fork is doing right now beyond its state, e.g. "retrying (attempt 2)".
+    #[serde(default)]
+    pub activity: Option<String>,
+}
+
+/// One `ocfork try`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Run {
+    pub schema: u32,
+    pub run: String,
+    pub repo: PathBuf,
+    pub base: String,
+    /// The commit every fork branch starts from: `base`, or a commit on top of it holding the
+    /// main tree's uncommitted changes (`--include-dirty`).
+    pub start: String,
+    pub task: Option<String>,
+    pub state: RunState,
+    pub created_at: String,
+    pub forks: Vec<Fork>,
+    /// Process that drives the run; when it is gone, unfinished forks are `interrupted`.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// Start time of `pid` (clock ticks since boot), so a reused pid is not taken for ours.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
+    /// Check command, kept so `resume` can run it.
+    #[serde(default)]
+    pub check_command: Option<String>,
+    #[serde(default)]
+    pub setup_command: Option<String>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Forks prompting at once (`-j`); None means all.
+    #[serde(default)]
+    pub jobs: Option<usize>,
+    /// URL of a server given with `--server` (never its password).
+    #[serde(default)]
+    pub server: Option<String>,
+    /// The opencode binary used to spawn a server.
+    #[serde(default)]
+    pub opencode: Option<PathBuf>,
+    /// Set once every fork has been handed to the relay queue (`--detach` returns then).
+    #[serde(default)]
+    pub dispatched: bool,
+}
+
+impl Run {
+    /// Recomputes the run state from its forks.
+    pub fn refresh_state(&mut self) {
+        self.state = if !self.forks.iter().all(|f| f.state.is_finished()) {
+            RunState::Running
+        } else if self.forks.iter().all(|f| f.state == ForkState::Done) {
+            RunState::Done
+        } else {
+            RunState::Failed
+        };
+    }
+
+    pub fn fork(&self, name: &str) -> Option<&Fork> {
+        self.forks.iter().find(|f| f.name == name)
+    }
+
+    pub fn fork_mut(&mut self, name: &str) -> Option<&mut Fork> {
+        self.forks.iter_mut().find(|f| f.name == name)
+    }
+
+    /// True while the process recorded as driving the run is alive.
+    pub fn owner_alive(&self) -> bool {
+        match self.pid {
+            Some(pid) => process_start_time(pid).is_some_and(|t| Some(t) == self.pid_start),
+            None => false,
+        }
+    }
+
+    /// Marks unfinished forks `interrupted` when the driving process is gone. Returns whether
+    /// anything changed.
+    pub fn mark_interrupted_if_orphaned(&mut self) -> bool {
+        if self.state != RunState::Running || self.owner_alive() {
+            return false;
+        }
+        let mut changed = false;
+        for fork in &mut self.forks {
+            if !fork.state.is_finished() {
+                fork.state = ForkState::Interrupted;
+                fork.error
+                    .get_or_insert_with(|| "ocfork stopped before this fork finished".into());
+                changed = true;
+            }
+        }
+        self.refresh_state();
+        changed
+    }
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of `/proc/PID/stat`), or None
+/// when there is no such process.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let state = rest.split_whitespace().next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read run state {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("run state {path} is not valid ocfork JSON: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot write run state {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a run named `{0}` already exists in this repository")]
+    Taken(String),
+    #[error("no run named `{name}`{}", list_hint(.known))]
+    UnknownRun { name: String, known: Vec<String> },
+    #[error("no runs in this repository yet; start one with `ocfork try`")]
+    NoRuns,
+}
+
+fn list_hint(known: &[String]) -> String {
+    if known.is_empty() {
+        String::new()
+    } else {
+        format!("; runs here: {}", known.join(", "))
+    }
+}
+
+/// The directory of run manifests of one repository.
+#[derive(Clone, Debug)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// The store inside a repository's common git dir.
+    pub fn new(common_dir: &Path) -> Store {
+        Store {
+            dir: common_dir.join("ocfork").join("runs"),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path(&self, run: &str) -> PathBuf {
+        self.dir.join(format!("{run}.json"))
+    }
+
+    fn ensure_dir(&self) -> Result<(), StateError> {
+        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write {
+            path: self.dir.clone(),
+            source,
+        })?;
+        restrict(&self.dir, 0o700);
+        Ok(())
+    }
+
+    /// Records a new run; refuses when the name is taken, even by a `try` racing this one.
+    pub fn create(&self, run: &Run) -> Result<(), StateError> {
+        self.ensure_dir()?;
+        let path = self.path(&run.run);
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => self.save(run),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(StateError::Taken(run.run.clone()))
+            }
+            Err(source) => Err(StateError::Write { path, source }),
+        }
+    }
+
+    /// Writes the manifest atomically: readers see the old or the new file, never a torn one.
+    pub fn save(&self, run: &Run) -> Result<(), StateError> {
+        self.ensure_dir()?;
+        let path = self.path(&run.run);
+        let err = |source| StateError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(err)?;
+        let json = serde_json::to_vec_pretty(run).map_err(|e| err(std::io::Error::other(e)))?;
+        tmp.write_all(&json).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist(&path).map_err(|e| err(e.error))?;
+        restrict(&path, 0o600);
+        Ok(())
+    }
+
+    pub fn load(&self, run: &str) -> Result<Run, StateError> {
+        let path = self.path(run);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::UnknownRun {
+                    name: run.to_string(),
+                    known: self.names().unwrap_or_default(),
+                });
+            }
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })
+    }
+
+    /// Loads a run and, when its driving process died, records its unfinished forks as
+    /// `interrupted`.
+    pub fn load_checked(&self, run: &str) -> Result<Run, StateError> {
+        let mut r = self.load(run)?;
+        if r.mark_interrupted_if_orphaned() {
+            self.save(&r)?;
+        }
+        Ok(r)
+    }
+
+    /// Names of every run, in no particular order.
+    pub fn names(&self) -> Result<Vec<String>, StateError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: self.dir.clone(),
+                    source,
+                });
+            }
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let stem = name.strip_suffix(".json")?;
+                crate::names::is_valid(stem).then(|| stem.to_string())
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Every readable run, newest first, plus the errors of those that could not be read.
+    pub fn all(&self) -> Result<(Vec<Run>, Vec<StateError>), StateError> {
+        let mut runs = Vec::new();
+        let mut bad = Vec::new();
+        for name in self.names()? {
+            match self.load_checked(&name) {
+                Ok(r) => runs.push(r),
+                Err(e) => bad.push(e),
+            }
+        }
+        runs.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.run.cmp(&a.run))
+        });
+        Ok((runs, bad))
+    }
+
+    /// The newest run.
+    pub fn latest(&self) -> Result<Run, StateError> {
+        let (runs, _) = self.all()?;
+        runs.into_iter().next().ok_or(StateError::NoRuns)
+    }
+
+    /// The named run, or the newest one.
+    pub fn resolve(&self, name: Option<&str>) -> Result<Run, StateError> {
+        match name {
+            Some(n) => self.load_checked(n),
+            None => self.latest(),
+        }
+    }
+}
+
+fn restrict(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    // Best effort: state stays private to the user even under a permissive umask.
+    let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+}
+
+/// The current time as RFC 3339 (UTC).
+pub fn now_rfc3339() -> String {
+    // Fixed width (milliseconds, `Z`) so the strings also sort by time.
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_default()
+}

@@ -1,0 +1,180 @@
+//! Terminal output: durations, the status table, and the live per-fork progress on stderr.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::dispatch::RunHandle;
+use crate::state::{Fork, ForkState, Run};
+
+/// A short human duration: `850ms`, `12.3s`, `4m05s`, `1h02m`.
+pub fn duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    } else {
+        format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60)
+    }
+}
+
+fn check_cell(f: &Fork) -> String {
+    match &f.check {
+        None => "-".into(),
+        Some(c) if c.exit_code == Some(0) => "pass".into(),
+        Some(c) => match c.exit_code {
+            Some(code) => format!("fail({code})"),
+            None => "fail".into(),
+        },
+    }
+}
+
+/// The `status` table: a header line for the run, then one line per fork.
+pub fn status_table(run: &Run) -> String {
+    let mut out = format!(
+        "run {}  base {}  {}  ({} fork{})\n",
+        run.run,
+        &run.base[..run.base.len().min(12)],
+        run.state.as_str(),
+        run.forks.len(),
+        if run.forks.len() == 1 { "" } else { "s" }
+    );
+    if let Some(task) = &run.task {
+        let first = task.lines().next().unwrap_or("");
+        out.push_str(&format!("task: {first}\n"));
+    }
+    let rows: Vec<[String; 7]> = run
+        .forks
+        .iter()
+        .map(|f| {
+            [
+                f.name.clone(),
+                f.state.as_str().to_string(),
+                duration(Duration::from_millis(f.duration_ms)),
+                f.files_changed.to_string(),
+                format!("+{} -{}", f.insertions, f.deletions),
+                check_cell(f),
+                f.error
+                    .as_deref()
+                    .or(f.activity.as_deref())
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            ]
+        })
+        .collect();
+    let header = ["FORK", "STATE", "TIME", "FILES", "+/-", "CHECK", "ERROR"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 7]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i == 6 {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    out.push_str(&line(header));
+    for row in &rows {
+        out.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    out
+}
+
+/// One progress line per fork while a run is driven: redrawn in place on a terminal, plain
+/// log lines on state changes otherwise.
+pub struct LiveView {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LiveView {
+    pub fn start(handle: Arc<RunHandle>) -> LiveView {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        let tty = std::io::stderr().is_terminal();
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let mut shown: HashMap<String, ForkState> = HashMap::new();
+            let multi = indicatif::MultiProgress::new();
+            let mut bars: HashMap<String, indicatif::ProgressBar> = HashMap::new();
+            loop {
+                let run = handle.snapshot();
+                for f in &run.forks {
+                    if tty {
+                        // Progress shows up only once the run takes longer than a moment.
+                        if started.elapsed() < Duration::from_millis(250) {
+                            continue;
+                        }
+                        let bar = bars.entry(f.name.clone()).or_insert_with(|| {
+                            let b = multi.add(indicatif::ProgressBar::new_spinner());
+                            b.enable_steady_tick(Duration::from_millis(120));
+                            b
+                        });
+                        bar.set_message(live_line(f, started.elapsed()));
+                        if f.state.is_finished() && !bar.is_finished() {
+                            bar.finish_with_message(live_line(f, started.elapsed()));
+                        }
+                    } else if shown.get(&f.name) != Some(&f.state) {
+                        shown.insert(f.name.clone(), f.state);
+                        let extra = f.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                        eprintln!("ocfork: {} {}{extra}", f.name, f.state.as_str());
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {},
+                    _ = token.cancelled() => break,
+                }
+            }
+            if tty {
+                let run = handle.snapshot();
+                for f in &run.forks {
+                    if let Some(b) = bars.get(&f.name) {
+                        b.finish_with_message(live_line(f, started.elapsed()));
+                    }
+                }
+            }
+        });
+        LiveView { stop, task }
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+fn live_line(f: &Fork, elapsed: Duration) -> String {
+    let time = if f.state.is_finished() {
+        duration(Duration::from_millis(f.duration_ms))
+    } else {
+        duration(elapsed)
+    };
+    let note = f
+        .error
+        .as_deref()
+        .or(f.activity.as_deref())
+        .map(|e| format!("  {}", e.lines().next().unwrap_or("")))
+        .unwrap_or_default();
+    format!(
+        "{:<20} {:<10} {:>8}  {} tool call{}{note}",
+        f.name,
+        f.state.as_str(),
+        time,
+        f.tool_calls,
+        if f.tool_calls == 1 { "" } else { "s" }
+    )
+}
