@@ -1,0 +1,174 @@
+//! Shared test harness: hermetic temp repos with fixed authors and dates, the scripted model on
+//! a free loopback port, the real `opencode` binary, and the real `ocfork` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+pub use ocfork::scripted::{BlockingModelServer, Failure, Options, Rule, Script, Step};
+
+/// The real opencode binary: `$OCFORK_OPENCODE`, else the project-local install. On CI a
+/// missing binary fails the test; elsewhere the test is skipped with a note.
+pub fn opencode_bin() -> Option<PathBuf> {
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/opencode/node_modules/.bin/opencode");
+    let found = std::env::var_os("OCFORK_OPENCODE")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| local.is_file().then_some(local));
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("opencode not found: set OCFORK_OPENCODE or run `bash scripts/install-opencode`");
+        }
+        eprintln!("skipping: opencode not installed (bash scripts/install-opencode)");
+    }
+    found
+}
+
+/// Runs git in `dir`, panicking with its stderr when it fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .envs(git_env())
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn git_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("GIT_AUTHOR_NAME", "Test Author"),
+        ("GIT_AUTHOR_EMAIL", "author@example.com"),
+        ("GIT_COMMITTER_NAME", "Test Author"),
+        ("GIT_COMMITTER_EMAIL", "author@example.com"),
+        ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"),
+        ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ]
+}
+
+/// A rule that writes one file per step and then replies.
+pub fn writes(when: &str, files: &[(&str, &str)]) -> Rule {
+    Rule {
+        when: when.to_string(),
+        model: None,
+        steps: files
+            .iter()
+            .map(|(path, content)| Step {
+                tool: "write".into(),
+                args: serde_json::json!({ "filePath": path, "content": content }),
+            })
+            .collect(),
+        reply: format!("Done with {when}."),
+        fail: None,
+    }
+}
+
+/// One hermetic world: a temp dir with a repo, OpenCode's config/data dirs and a scripted model.
+pub struct World {
+    pub tmp: tempfile::TempDir,
+    pub repo: PathBuf,
+    pub model: BlockingModelServer,
+    pub opencode: PathBuf,
+}
+
+impl World {
+    /// A repo with one commit (README.md, src/app.js) and a model following `script`.
+    /// None when opencode is not installed (and not on CI).
+    pub fn new(script: Script) -> Option<World> {
+        World::with_delay(script, Duration::ZERO)
+    }
+
+    pub fn with_delay(script: Script, delay: Duration) -> Option<World> {
+        let opencode = opencode_bin()?;
+        let tmp = tempfile::Builder::new().prefix("ocfork-test").tempdir().expect("tempdir");
+        let repo = tmp.path().join("app");
+        std::fs::create_dir_all(repo.join("src")).expect("mkdir");
+        std::fs::write(repo.join("README.md"), "# app\n").expect("write");
+        std::fs::write(repo.join("src/app.js"), "console.log('app');\n").expect("write");
+        std::fs::create_dir_all(tmp.path().join("home")).expect("mkdir");
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "initial"]);
+        let model = BlockingModelServer::start(
+            script,
+            Options {
+                delay,
+                ..Options::default()
+            },
+        )
+        .expect("scripted model starts");
+        Some(World {
+            tmp,
+            repo,
+            model,
+            opencode,
+        })
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    /// The ocfork binary, run in the repo with a hermetic environment.
+    pub fn ocfork(&self) -> Command {
+        self.ocfork_in(&self.repo)
+    }
+
+    pub fn ocfork_in(&self, dir: &Path) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocfork"));
+        cmd.current_dir(dir);
+        let t = self.tmp.path();
+        cmd.env("HOME", t.join("home"))
+            .env("XDG_CONFIG_HOME", t.join("xdg/config"))
+            .env("XDG_DATA_HOME", t.join("xdg/data"))
+            .env("XDG_CACHE_HOME", t.join("xdg/cache"))
+            .env("XDG_STATE_HOME", t.join("xdg/state"))
+            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+            .env("OPENCODE_CONFIG_CONTENT", ocfork::scripted::opencode_config(&self.model.base_url()))
+            .env("OCFORK_OPENCODE", &self.opencode)
+            .env_remove("OPENCODE_SERVER_PASSWORD")
+            .env_remove("OCFORK_WORKTREE_ROOT")
+            .env("NO_COLOR", "1");
+        for (k, v) in git_env() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs ocfork with `args` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ocfork().args(args).output().expect("ocfork runs")
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.repo, args)
+    }
+}
+
+/// Parses stdout as JSON, with the whole output in the panic message when it is not.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n--- stdout\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
