@@ -1,17 +1,149 @@
-//! `ocfork demo`: the whole flow offline, on the built-in scripted model, in a temp repo.
+//! `ocfork demo`: the whole flow offline — a temp repo with a small app, the built-in scripted
+//! model, a real OpenCode, a two-fork `try` with a check, then `status` and the next commands.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
 use clap::Args;
 
-use super::CmdResult;
+use super::{CmdResult, CommandError};
+use crate::scripted::{ModelServer, Options, Rule, Script, Step};
 
-/// Run a two-fork `try` offline against the built-in scripted model in a temporary repo.
+/// Run a two-fork `try` offline against the built-in scripted model in a new temp repo.
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  OCFORK_OPENCODE=.tools/opencode/node_modules/.bin/opencode ocfork demo")]
 pub struct DemoArgs {
-    /// Keep the demo repository instead of deleting it
-    #[arg(long)]
-    keep: bool,
+    /// The opencode binary (else $OCFORK_OPENCODE, else `opencode` on PATH)
+    #[arg(long, value_name = "PATH")]
+    opencode: Option<PathBuf>,
+    /// Where to create the demo (default: a new folder under the system temp dir)
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
-pub async fn cmd_demo(_args: DemoArgs) -> CmdResult {
-    Err(super::CommandError::failure("demo is not ready yet"))
+const APP: &str = "// A tiny todo app; the forks add src/store.js.\nconst store = require('./store');\nstore.add('write the demo');\nconsole.log(store.list());\n";
+const TEST: &str = "// The check both forks must pass.\nconst assert = require('assert');\nconst store = require('./src/store');\nstore.add('a');\nstore.add('b');\nassert.deepStrictEqual(store.list(), ['a', 'b']);\nconsole.log('ok');\n";
+const REDUX: &str = "// Redux-style: a pure reducer and a dispatch function.\nfunction reducer(state, action) {\n  switch (action.type) {\n    case 'add':\n      return [...state, action.text];\n    default:\n      return state;\n  }\n}\nlet state = [];\nfunction dispatch(action) {\n  state = reducer(state, action);\n}\nmodule.exports = {\n  add: (text) => dispatch({ type: 'add', text }),\n  list: () => state,\n};\n";
+const CONTEXT: &str = "// Context-style: one provider object holding the todos.\nclass TodoContext {\n  constructor() {\n    this.todos = [];\n  }\n  add(text) {\n    this.todos.push(text);\n  }\n  list() {\n    return this.todos.slice();\n  }\n}\nconst context = new TodoContext();\nmodule.exports = {\n  add: (text) => context.add(text),\n  list: () => context.list(),\n};\n";
+
+fn script() -> Script {
+    let write = |path: &str, content: &str| Step {
+        tool: "write".into(),
+        args: serde_json::json!({ "filePath": path, "content": content }),
+    };
+    Script {
+        rules: vec![
+            Rule {
+                when: "Redux".into(),
+                model: None,
+                steps: vec![write("src/store.js", REDUX)],
+                reply: "Added a Redux-style store in src/store.js.".into(),
+                fail: None,
+            },
+            Rule {
+                when: "Context API".into(),
+                model: None,
+                steps: vec![write("src/store.js", CONTEXT), write("src/README.md", "The store is a context object.\n")],
+                reply: "Added a Context-style store in src/store.js.".into(),
+                fail: None,
+            },
+        ],
+        default_reply: "Nothing to do.".into(),
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<(), CommandError> {
+    crate::git::git(dir, args)?;
+    Ok(())
+}
+
+pub async fn cmd_demo(args: DemoArgs) -> CmdResult {
+    let opencode = crate::opencode::find_binary(args.opencode.as_deref())?;
+    let root = match &args.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            tempfile::Builder::new().prefix("ocfork-demo-").tempdir_in(d)?.keep()
+        }
+        None => tempfile::Builder::new().prefix("ocfork-demo-").tempdir()?.keep(),
+    };
+    let repo = root.join("todo-app");
+    std::fs::create_dir_all(repo.join("src"))?;
+    std::fs::write(repo.join("src/app.js"), APP)?;
+    std::fs::write(repo.join("test.js"), TEST)?;
+    std::fs::write(repo.join("README.md"), "# todo-app\n\nA demo app for ocfork.\n")?;
+    git(&repo, &["init", "-q", "-b", "main"])?;
+    git(&repo, &["config", "user.name", "ocfork demo"])?;
+    git(&repo, &["config", "user.email", "demo@ocfork.invalid"])?;
+    git(&repo, &["add", "-A"])?;
+    git(&repo, &["commit", "-q", "-m", "A todo app without a store"])?;
+
+    let model = ModelServer::start(
+        script(),
+        Options {
+            delay: Duration::from_millis(150),
+            ..Options::default()
+        },
+    )
+    .await?;
+    eprintln!("ocfork demo: repo {}", repo.display());
+    eprintln!("ocfork demo: scripted model on {}", model.base_url());
+
+    let exe = std::env::current_exe()?;
+    let xdg = root.join("opencode-home");
+    let config = crate::scripted::opencode_config(&model.base_url());
+    let ocfork = |args: &[&str]| {
+        let mut cmd = Command::new(&exe);
+        cmd.args(args)
+            .current_dir(&repo)
+            .env("OCFORK_OPENCODE", &opencode)
+            .env("XDG_CONFIG_HOME", xdg.join("config"))
+            .env("XDG_DATA_HOME", xdg.join("data"))
+            .env("XDG_CACHE_HOME", xdg.join("cache"))
+            .env("XDG_STATE_HOME", xdg.join("state"))
+            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+            .env("OPENCODE_CONFIG_CONTENT", &config)
+            .env_remove("OPENCODE_SERVER_PASSWORD");
+        cmd
+    };
+    let task = "Add a todo store in src/store.js exporting add(text) and list()";
+    eprintln!("\n$ ocfork try -t \"{task}\" --check \"node test.js\" \"redux=Use Redux\" \"context=Use the Context API\"");
+    let status = tokio::task::spawn_blocking({
+        let mut cmd = ocfork(&[
+            "try",
+            "-t",
+            task,
+            "--check",
+            "node test.js",
+            "redux=Use Redux",
+            "context=Use the Context API",
+        ]);
+        move || cmd.status()
+    })
+    .await??;
+    model.stop().await;
+    println!("\n$ ocfork status");
+    let _ = tokio::task::spawn_blocking({
+        let mut cmd = ocfork(&["status"]);
+        move || cmd.status()
+    })
+    .await?;
+    println!("\nNext, in {}:", repo.display());
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("ocfork").is_file()));
+    if !on_path {
+        println!("  alias ocfork={}", exe.display());
+    }
+    println!("  cd {}", repo.display());
+    println!("  ocfork diff                    # both forks side by side");
+    println!("  ocfork diff redux --vs context  # the two approaches against each other");
+    println!("  ocfork merge redux             # the winner as one commit on main");
+    println!("  ocfork clean                   # worktrees gone, unmerged work kept");
+    match status.code() {
+        Some(0) => Ok(0),
+        _ => Err(CommandError::failure(
+            "the demo run did not finish cleanly; see the status above",
+        )),
+    }
 }
