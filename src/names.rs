@@ -111,8 +111,14 @@ mod tests {
 
     #[test]
     fn derives_names() {
-        assert_eq!(parse_approach("Context API").map(|a| a.name), Ok("context-api".into()));
-        assert_eq!(parse_approach("redux=Use Redux").map(|a| a.name), Ok("redux".into()));
+        assert_eq!(
+            parse_approach("Context API").map(|a| a.name),
+            Ok("context-api".into())
+        );
+        assert_eq!(
+            parse_approach("redux=Use Redux").map(|a| a.name),
+            Ok("redux".into())
+        );
         let a = parse_approach("Use x=5").map(|a| (a.name, a.text));
         assert_eq!(a, Ok(("use-x-5".into(), "Use x=5".into())));
         assert!(parse_approach("  ").is_err());
@@ -128,6 +134,9 @@ mod tests {
         assert!(is_valid(&u), "{u}");
         assert_ne!(u, "a".repeat(40));
         assert!(is_valid(&run_name(&["redux".into(), "context-api".into()])));
-        assert_eq!(run_name(&["redux".into(), "context-api".into()]), "redux-vs-context-api");
+        assert_eq!(
+            run_name(&["redux".into(), "context-api".into()]),
+            "redux-vs-context-api"
+        );
     }
 }

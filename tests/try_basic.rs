@@ -9,7 +9,10 @@ fn two_approaches_json() {
     let script = Script {
         rules: vec![
             writes("Use Redux", &[("src/store.js", "// redux store\n")]),
-            writes("Use the Context API", &[("src/context.js", "// context store\n")]),
+            writes(
+                "Use the Context API",
+                &[("src/context.js", "// context store\n")],
+            ),
         ],
         default_reply: "ok".into(),
     };
@@ -37,10 +40,26 @@ fn two_approaches_json() {
         assert_eq!(fork["files_changed"], 1);
     }
     assert_eq!(w.git(&["status", "--porcelain"]), status_before);
-    let prompts: Vec<String> = w.model.requests().iter().filter(|r| r.agent_turn).map(|r| r.last_user.clone()).collect();
-    assert!(prompts.iter().any(|p| p.contains("Add a todo store in src/") && p.contains("Use Redux")));
+    let prompts: Vec<String> = w
+        .model
+        .requests()
+        .iter()
+        .filter(|r| r.agent_turn)
+        .map(|r| r.last_user.clone())
+        .collect();
+    assert!(
+        prompts
+            .iter()
+            .any(|p| p.contains("Add a todo store in src/") && p.contains("Use Redux"))
+    );
     assert!(prompts.iter().any(|p| p.contains("Use the Context API")));
     let worktrees = w.git(&["worktree", "list"]);
-    assert!(worktrees.contains("ocfork/redux-vs-context/redux"), "{worktrees}");
-    assert!(worktrees.contains("ocfork/redux-vs-context/context"), "{worktrees}");
+    assert!(
+        worktrees.contains("ocfork/redux-vs-context/redux"),
+        "{worktrees}"
+    );
+    assert!(
+        worktrees.contains("ocfork/redux-vs-context/context"),
+        "{worktrees}"
+    );
 }

@@ -12,7 +12,9 @@ use crate::scripted::{ModelServer, Options, Rule, Script, Step};
 
 /// Run a two-fork `try` offline against the built-in scripted model in a new temp repo.
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  OCFORK_OPENCODE=.tools/opencode/node_modules/.bin/opencode ocfork demo")]
+#[command(
+    after_help = "Example:\n  OCFORK_OPENCODE=.tools/opencode/node_modules/.bin/opencode ocfork demo"
+)]
 pub struct DemoArgs {
     /// The opencode binary (else $OCFORK_OPENCODE, else `opencode` on PATH)
     #[arg(long, value_name = "PATH")]
@@ -44,7 +46,10 @@ fn script() -> Script {
             Rule {
                 when: "Context API".into(),
                 model: None,
-                steps: vec![write("src/store.js", CONTEXT), write("src/README.md", "The store is a context object.\n")],
+                steps: vec![
+                    write("src/store.js", CONTEXT),
+                    write("src/README.md", "The store is a context object.\n"),
+                ],
                 reply: "Added a Context-style store in src/store.js.".into(),
                 fail: None,
             },
@@ -63,15 +68,24 @@ pub async fn cmd_demo(args: DemoArgs) -> CmdResult {
     let root = match &args.dir {
         Some(d) => {
             std::fs::create_dir_all(d)?;
-            tempfile::Builder::new().prefix("ocfork-demo-").tempdir_in(d)?.keep()
+            tempfile::Builder::new()
+                .prefix("ocfork-demo-")
+                .tempdir_in(d)?
+                .keep()
         }
-        None => tempfile::Builder::new().prefix("ocfork-demo-").tempdir()?.keep(),
+        None => tempfile::Builder::new()
+            .prefix("ocfork-demo-")
+            .tempdir()?
+            .keep(),
     };
     let repo = root.join("todo-app");
     std::fs::create_dir_all(repo.join("src"))?;
     std::fs::write(repo.join("src/app.js"), APP)?;
     std::fs::write(repo.join("test.js"), TEST)?;
-    std::fs::write(repo.join("README.md"), "# todo-app\n\nA demo app for ocfork.\n")?;
+    std::fs::write(
+        repo.join("README.md"),
+        "# todo-app\n\nA demo app for ocfork.\n",
+    )?;
     git(&repo, &["init", "-q", "-b", "main"])?;
     git(&repo, &["config", "user.name", "ocfork demo"])?;
     git(&repo, &["config", "user.email", "demo@ocfork.invalid"])?;
@@ -108,7 +122,9 @@ pub async fn cmd_demo(args: DemoArgs) -> CmdResult {
         cmd
     };
     let task = "Add a todo store in src/store.js exporting add(text) and list()";
-    eprintln!("\n$ ocfork try -t \"{task}\" --check \"node test.js\" \"redux=Use Redux\" \"context=Use the Context API\"");
+    eprintln!(
+        "\n$ ocfork try -t \"{task}\" --check \"node test.js\" \"redux=Use Redux\" \"context=Use the Context API\""
+    );
     let status = tokio::task::spawn_blocking({
         let mut cmd = ocfork(&[
             "try",

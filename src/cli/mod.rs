@@ -9,8 +9,6 @@ mod status;
 mod try_cmd;
 mod wait;
 
-
-
 use clap::{Parser, Subcommand};
 
 /// Exit code for a failure of the work (a fork failed, a merge conflicts).
@@ -34,7 +32,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    Try(try_cmd::TryArgs),
+    Try(Box<try_cmd::TryArgs>),
     Status(status::StatusArgs),
     List(list::ListArgs),
     Wait(wait::WaitArgs),
@@ -149,7 +147,7 @@ pub fn main() -> i32 {
 
 async fn run(cli: Cli) -> CmdResult {
     match cli.command {
-        Command::Try(a) => try_cmd::cmd_try(a).await,
+        Command::Try(a) => try_cmd::cmd_try(*a).await,
         Command::Status(a) => status::cmd_status(a).await,
         Command::List(a) => list::cmd_list(a).await,
         Command::Wait(a) => wait::cmd_wait(a).await,
@@ -196,4 +194,3 @@ pub fn run_exit_code(run: &crate::state::Run) -> i32 {
         _ => EXIT_FAILURE,
     }
 }
-

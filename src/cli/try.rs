@@ -14,7 +14,9 @@ use crate::state::{Fork, ForkState, Run, RunState, SCHEMA, Store};
 
 /// Fork one task into several approaches, each an OpenCode session in its own worktree.
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  ocfork try -t \"Add a todo store in src/\" \"redux=Use Redux\" \"context=Use the Context API\"")]
+#[command(
+    after_help = "Example:\n  ocfork try -t \"Add a todo store in src/\" \"redux=Use Redux\" \"context=Use the Context API\""
+)]
 pub struct TryArgs {
     /// Approaches: "prompt text" or "name=prompt text"
     #[arg(required = true, value_name = "APPROACH")]
@@ -108,8 +110,11 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         None => args.task.clone(),
     };
     let timeout = humantime::parse_duration(&args.timeout).map_err(|e| {
-        CommandError::usage(format!("--timeout `{}` is not a duration: {e}", args.timeout))
-            .with_hint("use a value like 90s, 30m or 1h")
+        CommandError::usage(format!(
+            "--timeout `{}` is not a duration: {e}",
+            args.timeout
+        ))
+        .with_hint("use a value like 90s, 30m or 1h")
     })?;
     if timeout.is_zero() {
         return Err(CommandError::usage("--timeout must be longer than zero"));
@@ -182,7 +187,11 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
                 Some(m) if models.len() > 1 => {
                     let model_part = m.rsplit('/').next().unwrap_or(m);
                     let want = names::slug(&format!("{}-{}", a.name, model_part), names::MAX_NAME);
-                    if want.is_empty() { a.name.clone() } else { want }
+                    if want.is_empty() {
+                        a.name.clone()
+                    } else {
+                        want
+                    }
                 }
                 _ => a.name.clone(),
             };
@@ -276,18 +285,14 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         dispatched: false,
     };
     store.create(&run).map_err(|e| {
-        CommandError::from(e).with_hint("pick another name with -n, or look at it with `ocfork status`")
+        CommandError::from(e)
+            .with_hint("pick another name with -n, or look at it with `ocfork status`")
     })?;
     Ok(run)
 }
 
 /// Starts a background driver for the run and returns once it dispatched every fork.
-async fn detach(
-    repo: &crate::git::Repo,
-    store: &Store,
-    run: Run,
-    json: bool,
-) -> CmdResult {
+async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) -> CmdResult {
     let exe = std::env::current_exe()?;
     let log_path = store.dir().join(format!("{}.log", run.run));
     let log = std::fs::File::create(&log_path)

@@ -9,7 +9,9 @@ use crate::state::RunState;
 
 /// Wait for every fork of a run (the latest by default) to finish.
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  ocfork try --detach \"Use Redux\" \"Use MobX\" && ocfork wait --json")]
+#[command(
+    after_help = "Example:\n  ocfork try --detach \"Use Redux\" \"Use MobX\" && ocfork wait --json"
+)]
 pub struct WaitArgs {
     /// The run (default: the latest)
     run: Option<String>,

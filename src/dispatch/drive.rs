@@ -30,7 +30,12 @@ pub struct Driven {
 }
 
 /// Drives the run's forks to finished states and returns the final record.
-pub async fn drive(repo: &Repo, store: &Store, mut run: Run, opts: DriveOptions) -> anyhow::Result<Driven> {
+pub async fn drive(
+    repo: &Repo,
+    store: &Store,
+    mut run: Run,
+    opts: DriveOptions,
+) -> anyhow::Result<Driven> {
     run.pid = Some(std::process::id());
     run.pid_start = crate::state::process_start_time(std::process::id());
     run.dispatched = false;
@@ -76,7 +81,9 @@ pub async fn drive(repo: &Repo, store: &Store, mut run: Run, opts: DriveOptions)
         });
     }
 
-    let view = opts.progress.then(|| crate::ui::LiveView::start(handle.clone()));
+    let view = opts
+        .progress
+        .then(|| crate::ui::LiveView::start(handle.clone()));
     let ready = make_worktrees(repo, &handle, &names).await;
 
     // The server is spawned here, on the thread that runs the whole command, so its
@@ -99,7 +106,10 @@ pub async fn drive(repo: &Repo, store: &Store, mut run: Run, opts: DriveOptions)
     };
     let stop_events = CancellationToken::new();
     let hub = EventHub::start(client.clone(), stop_events.clone());
-    let jobs = run.jobs.unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS);
+    let jobs = run
+        .jobs
+        .unwrap_or(usize::MAX)
+        .clamp(1, Semaphore::MAX_PERMITS);
     let shared = Arc::new(Shared {
         handle: handle.clone(),
         client,
@@ -142,7 +152,11 @@ async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) 
     let mut tasks = Vec::new();
     for name in names {
         let Some(fork) = run.fork(name) else { continue };
-        let (path, branch, start) = (fork.worktree.clone(), fork.branch.clone(), run.start.clone());
+        let (path, branch, start) = (
+            fork.worktree.clone(),
+            fork.branch.clone(),
+            run.start.clone(),
+        );
         let repo = repo.clone();
         let sem = sem.clone();
         let name = name.clone();

@@ -42,7 +42,15 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + shared.timeout;
     let Some(permit) = permit else {
-        finish(&shared, &name, &dir, ForkState::Cancelled, Some("cancelled before it started".into()), started).await;
+        finish(
+            &shared,
+            &name,
+            &dir,
+            ForkState::Cancelled,
+            Some("cancelled before it started".into()),
+            started,
+        )
+        .await;
         return;
     };
 
@@ -57,15 +65,32 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             Some(Ok(c)) if c.exit_code == Some(0) => None,
             Some(Ok(c)) => Some(format!(
                 "setup `{cmd}` exited with {}",
-                c.exit_code.map_or("a signal".to_string(), |c| c.to_string())
+                c.exit_code
+                    .map_or("a signal".to_string(), |c| c.to_string())
             )),
             Some(Err(e)) => Some(format!("setup `{cmd}` could not run: {e}")),
             None if shared.cancel.is_cancelled() => {
-                finish(&shared, &name, &dir, ForkState::Cancelled, Some("cancelled during setup".into()), started).await;
+                finish(
+                    &shared,
+                    &name,
+                    &dir,
+                    ForkState::Cancelled,
+                    Some("cancelled during setup".into()),
+                    started,
+                )
+                .await;
                 return;
             }
             None => {
-                finish(&shared, &name, &dir, ForkState::Timeout, Some("timed out during setup".into()), started).await;
+                finish(
+                    &shared,
+                    &name,
+                    &dir,
+                    ForkState::Timeout,
+                    Some("timed out during setup".into()),
+                    started,
+                )
+                .await;
                 return;
             }
         };
@@ -88,7 +113,10 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         TurnEnd::Failed(e) => (ForkState::Failed, Some(e)),
         TurnEnd::Timeout => (
             ForkState::Timeout,
-            Some(format!("timed out after {}", crate::ui::duration(shared.timeout))),
+            Some(format!(
+                "timed out after {}",
+                crate::ui::duration(shared.timeout)
+            )),
         ),
         TurnEnd::Cancelled => (ForkState::Cancelled, Some("cancelled".into())),
         TurnEnd::ServerExited(status) => (
@@ -99,7 +127,9 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     if state == ForkState::Done
         && let Some(cmd) = &shared.check
     {
-        shared.handle.update(&name, |f| f.state = ForkState::Checking);
+        shared
+            .handle
+            .update(&name, |f| f.state = ForkState::Checking);
         let check = match run_shell(cmd, &dir).await {
             Ok(c) => c,
             Err(e) => {
@@ -136,7 +166,9 @@ async fn agent_turn(
             .await
         {
             Ok(s) => {
-                shared.handle.update(name, |f| f.session = Some(s.id.clone()));
+                shared
+                    .handle
+                    .update(name, |f| f.session = Some(s.id.clone()));
                 s.id
             }
             Err(e) => return TurnEnd::Failed(e.to_string()),
@@ -175,7 +207,12 @@ async fn agent_turn(
 
 /// Records tokens and cost from the session's assistant messages.
 async fn record_usage(shared: &Shared, name: &str, dir: &Path) {
-    let Some(session) = shared.handle.snapshot().fork(name).and_then(|f| f.session.clone()) else {
+    let Some(session) = shared
+        .handle
+        .snapshot()
+        .fork(name)
+        .and_then(|f| f.session.clone())
+    else {
         return;
     };
     let Ok(Ok(messages)) = tokio::time::timeout(
@@ -229,13 +266,19 @@ async fn finish(
         Ok(Ok((head, stats))) => (state, error, Some(head), stats),
         Ok(Err(e)) => (
             ForkState::Failed,
-            Some(join_errors(error, format!("could not commit the fork's work: {e}"))),
+            Some(join_errors(
+                error,
+                format!("could not commit the fork's work: {e}"),
+            )),
             None,
             Vec::new(),
         ),
         Err(e) => (
             ForkState::Failed,
-            Some(join_errors(error, format!("could not commit the fork's work: {e}"))),
+            Some(join_errors(
+                error,
+                format!("could not commit the fork's work: {e}"),
+            )),
             None,
             Vec::new(),
         ),

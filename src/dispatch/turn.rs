@@ -73,13 +73,17 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
                 Ok(ev) if ev.session_id() == Some(w.session) => {
                     let p = ev.properties();
                     match ev.kind() {
-                        "message.part.updated" => {
-                            if p.pointer("/part/type").and_then(Value::as_str) == Some("tool") {
-                                let id = p.pointer("/part/callID").or_else(|| p.pointer("/part/id"))
-                                    .and_then(Value::as_str).unwrap_or_default().to_string();
-                                if tools.insert(id) {
-                                    progress(Progress::ToolCalls(tools.len() as u64));
-                                }
+                        "message.part.updated"
+                            if p.pointer("/part/type").and_then(Value::as_str) == Some("tool") =>
+                        {
+                            let id = p
+                                .pointer("/part/callID")
+                                .or_else(|| p.pointer("/part/id"))
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string();
+                            if tools.insert(id) {
+                                progress(Progress::ToolCalls(tools.len() as u64));
                             }
                         }
                         "session.status" => match p.pointer("/status/type").and_then(Value::as_str) {
@@ -94,7 +98,8 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
                         },
                         "session.idle" => reconcile = true,
                         "session.error" => {
-                            if let Some(e) = p.get("error") {
+                            // The first error is the cause; OpenCode may follow it with a stack trace.
+                            if let Some(e) = p.get("error") && last_error.is_none() {
                                 last_error = Some(error_text(e));
                             }
                             reconcile = true;
@@ -149,7 +154,11 @@ async fn settled(w: &TurnWatch<'_>, last_error: Option<&str>) -> Option<TurnEnd>
         return None;
     }
     let messages = w.client.messages(w.session, w.directory).await.ok()?;
-    let answer = messages.iter().skip(w.before).rev().find(|m| m.info.role == "assistant");
+    let answer = messages
+        .iter()
+        .skip(w.before)
+        .rev()
+        .find(|m| m.info.role == "assistant");
     let last_is_answer = messages
         .last()
         .is_some_and(|m| m.info.role == "assistant" && messages.len() > w.before);

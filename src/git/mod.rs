@@ -167,7 +167,8 @@ impl Repo {
             return Ok(None);
         }
         let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
-        let real_index = self.git(["rev-parse", "--path-format=absolute", "--git-path", "index"])?;
+        let real_index =
+            self.git(["rev-parse", "--path-format=absolute", "--git-path", "index"])?;
         let real_index = PathBuf::from(stdout_line(&real_index));
         if real_index.exists() {
             std::fs::copy(&real_index, index.path()).map_err(|e| {
@@ -191,7 +192,11 @@ impl Repo {
                 &tree,
             ]);
             match out {
-                Ok(o) => stdout_line(&o).lines().next().unwrap_or_default().to_string(),
+                Ok(o) => stdout_line(&o)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
                 Err(_) => {
                     return Err(GitError::Other(format!(
                         "the uncommitted changes do not apply cleanly to the base {}",
@@ -226,9 +231,8 @@ impl Repo {
     /// stays registered: no branch, no worktree entry.
     pub fn add_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<()> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                GitError::Other(format!("cannot create {}: {e}", parent.display()))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| GitError::Other(format!("cannot create {}: {e}", parent.display())))?;
         }
         let res = self.git([
             OsStr::new("worktree"),
@@ -370,21 +374,6 @@ pub fn worktree_root(repo: &Repo, run: &str) -> PathBuf {
     parent.join(format!("{name}.ocfork")).join(run)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_numstat() {
-        let raw = b"3\t1\tsrc/a.rs\0-\t-\tlogo.png\x000\t0\t\0old.txt\0new.txt\0";
-        let stats = parse_numstat_z(raw);
-        assert_eq!(stats.len(), 3);
-        assert_eq!(stats[0].insertions, Some(3));
-        assert_eq!(stats[1].insertions, None);
-        assert_eq!(stats[2].path, "new.txt");
-    }
-}
-
 /// Holds an exclusive lock on `<common dir>/ocfork/git.lock` while `f` runs, so ocfork
 /// processes sharing a repository change its refs and worktree list one at a time.
 pub fn with_repo_lock<T>(common_dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -403,4 +392,19 @@ pub fn with_repo_lock<T>(common_dir: &Path, f: impl FnOnce() -> Result<T>) -> Re
         .write()
         .map_err(|e| GitError::Other(format!("cannot lock {}: {e}", path.display())))?;
     f()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_numstat() {
+        let raw = b"3\t1\tsrc/a.rs\0-\t-\tlogo.png\x000\t0\t\0old.txt\0new.txt\0";
+        let stats = parse_numstat_z(raw);
+        assert_eq!(stats.len(), 3);
+        assert_eq!(stats[0].insertions, Some(3));
+        assert_eq!(stats[1].insertions, None);
+        assert_eq!(stats[2].path, "new.txt");
+    }
 }

@@ -41,10 +41,15 @@ impl Event {
     /// The session an event is about, wherever the event type keeps it.
     pub fn session_id(&self) -> Option<&str> {
         let p = self.properties();
-        ["/sessionID", "/info/sessionID", "/part/sessionID", "/info/id"]
-            .iter()
-            .find_map(|ptr| p.pointer(ptr).and_then(Value::as_str))
-            .filter(|id| id.starts_with("ses"))
+        [
+            "/sessionID",
+            "/info/sessionID",
+            "/part/sessionID",
+            "/info/id",
+        ]
+        .iter()
+        .find_map(|ptr| p.pointer(ptr).and_then(Value::as_str))
+        .filter(|id| id.starts_with("ses"))
     }
 
     fn parse(data: &str) -> Option<Event> {

@@ -94,17 +94,23 @@ impl Server {
         let port = free_port().map_err(|e| ServerError::Start(e.to_string()))?;
         let password = random_password();
         let mut cmd = tokio::process::Command::new(bin);
-        cmd.args(["serve", "--hostname", "127.0.0.1", "--port", &port.to_string()])
-            .current_dir(cwd)
-            .env("PWD", cwd)
-            .env("OPENCODE_SERVER_PASSWORD", &password)
-            .env_remove("OPENCODE_SERVER_USERNAME")
-            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+        cmd.args([
+            "serve",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .current_dir(cwd)
+        .env("PWD", cwd)
+        .env("OPENCODE_SERVER_PASSWORD", &password)
+        .env_remove("OPENCODE_SERVER_USERNAME")
+        .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
         if std::env::var_os("OPENCODE_PERMISSION").is_none() {
             // Forks run headless in their own worktrees: nothing may wait on a question.
             cmd.env(
@@ -161,7 +167,9 @@ impl Server {
             Some(url) => Ok(Server { url, ..server }),
             None => {
                 let tail = server.log_tail();
-                let status = server.exit_status().unwrap_or_else(|| "no answer in 60 s".into());
+                let status = server
+                    .exit_status()
+                    .unwrap_or_else(|| "no answer in 60 s".into());
                 server.kill();
                 Err(ServerError::Start(format!("{status}; output: {tail}")))
             }

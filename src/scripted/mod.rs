@@ -90,7 +90,7 @@ pub struct Step {
     pub args: Value,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Failure {
     /// Answer this HTTP status (default 500) with an OpenAI-style error body.
     #[serde(default)]
@@ -103,6 +103,10 @@ pub struct Failure {
     /// Fail only the first N matching agent requests, then behave normally; `None` = always.
     #[serde(default)]
     pub times: Option<u32>,
+    /// Sent as a `retry-after-ms` header with the error, as real providers do; OpenCode then
+    /// waits that long before retrying instead of its own backoff of 2 s and more.
+    #[serde(default)]
+    pub retry_after_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -494,9 +498,16 @@ fn parse_request(body: &Value) -> Parsed {
 }
 
 enum Plan {
-    Tool { name: String, arguments: String },
+    Tool {
+        name: String,
+        arguments: String,
+    },
     Text(String),
-    Error { status: u16, message: String },
+    Error {
+        status: u16,
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
     Hang,
 }
 
@@ -535,7 +546,15 @@ fn plan(shared: &Shared, p: &Parsed) -> (Option<String>, Plan) {
                 .message
                 .clone()
                 .unwrap_or_else(|| format!("scripted failure ({status})"));
-            return (when, Plan::Error { status, message });
+            let retry_after_ms = fail.retry_after_ms;
+            return (
+                when,
+                Plan::Error {
+                    status,
+                    message,
+                    retry_after_ms,
+                },
+            );
         }
     }
     let plan = match rule.steps.get(p.step) {
@@ -632,7 +651,19 @@ async fn chat_completions(
 
     let label = plan.label();
     let response = match plan {
-        Plan::Error { status, message } => error_response(status, &message),
+        Plan::Error {
+            status,
+            message,
+            retry_after_ms,
+        } => {
+            let mut resp = error_response(status, &message);
+            if let Some(ms) = retry_after_ms
+                && let Ok(v) = axum::http::HeaderValue::from_str(&ms.to_string())
+            {
+                resp.headers_mut().insert("retry-after-ms", v);
+            }
+            resp
+        }
         Plan::Tool { name, arguments } => {
             let call_id = format!(
                 "call_{}_{}",

@@ -41,6 +41,7 @@ fn redux_script() -> Script {
                     message: Some("boom".into()),
                     hang: false,
                     times: Some(1),
+                    retry_after_ms: None,
                 }),
             },
             Rule {
@@ -53,6 +54,7 @@ fn redux_script() -> Script {
                     message: None,
                     hang: true,
                     times: None,
+                    retry_after_ms: None,
                 }),
             },
         ],

@@ -130,7 +130,11 @@ impl LiveView {
                         }
                     } else if shown.get(&f.name) != Some(&f.state) {
                         shown.insert(f.name.clone(), f.state);
-                        let extra = f.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                        let extra = f
+                            .error
+                            .as_deref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default();
                         eprintln!("ocfork: {} {}{extra}", f.name, f.state.as_str());
                     }
                 }

@@ -7,19 +7,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+#[allow(unused_imports)]
 pub use ocfork::scripted::{BlockingModelServer, Failure, Options, Rule, Script, Step};
 
 /// The real opencode binary: `$OCFORK_OPENCODE`, else the project-local install. On CI a
 /// missing binary fails the test; elsewhere the test is skipped with a note.
 pub fn opencode_bin() -> Option<PathBuf> {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/opencode/node_modules/.bin/opencode");
+    let local =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/opencode/node_modules/.bin/opencode");
     let found = std::env::var_os("OCFORK_OPENCODE")
         .map(PathBuf::from)
         .filter(|p| p.is_file())
         .or_else(|| local.is_file().then_some(local));
     if found.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("opencode not found: set OCFORK_OPENCODE or run `bash scripts/install-opencode`");
+            panic!(
+                "opencode not found: set OCFORK_OPENCODE or run `bash scripts/install-opencode`"
+            );
         }
         eprintln!("skipping: opencode not installed (bash scripts/install-opencode)");
     }
@@ -88,7 +92,10 @@ impl World {
 
     pub fn with_delay(script: Script, delay: Duration) -> Option<World> {
         let opencode = opencode_bin()?;
-        let tmp = tempfile::Builder::new().prefix("ocfork-test").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("ocfork-test")
+            .tempdir()
+            .expect("tempdir");
         let repo = tmp.path().join("app");
         std::fs::create_dir_all(repo.join("src")).expect("mkdir");
         std::fs::write(repo.join("README.md"), "# app\n").expect("write");
@@ -133,7 +140,10 @@ impl World {
             .env("XDG_STATE_HOME", t.join("xdg/state"))
             .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
             .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-            .env("OPENCODE_CONFIG_CONTENT", ocfork::scripted::opencode_config(&self.model.base_url()))
+            .env(
+                "OPENCODE_CONFIG_CONTENT",
+                ocfork::scripted::opencode_config(&self.model.base_url()),
+            )
             .env("OCFORK_OPENCODE", &self.opencode)
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .env_remove("OCFORK_WORKTREE_ROOT")
