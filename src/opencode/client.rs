@@ -31,6 +31,9 @@ pub enum ApiError {
     BadUrl(String),
 }
 
+/// Longest wait for one API call (the event stream has no limit).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A connection to one OpenCode server.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -96,6 +99,8 @@ impl Client {
             "DELETE" => self.http.delete(url),
             _ => self.http.post(url),
         };
+        // A server that accepted the connection while still booting was seen never answering.
+        req = req.timeout(REQUEST_TIMEOUT);
         if let Some(b) = body {
             req = req
                 .header("content-type", "application/json")
@@ -114,6 +119,11 @@ impl Client {
             .ok()
             .map(|v| super::types::error_text(&v))
             .unwrap_or(text);
+        let message = if status == reqwest::StatusCode::UNAUTHORIZED && message.is_empty() {
+            "wrong or missing password (set OPENCODE_SERVER_PASSWORD)".to_string()
+        } else {
+            message
+        };
         Err(ApiError::Status {
             method,
             route: route.to_string(),

@@ -107,8 +107,9 @@ impl EventHub {
                         first = false;
                         let mut stream = r.bytes_stream().eventsource();
                         loop {
+                            // The server sends a heartbeat every 10 s; silence means a dead link.
                             let item = tokio::select! {
-                                i = stream.next() => i,
+                                i = tokio::time::timeout(Duration::from_secs(35), stream.next()) => i.ok().flatten(),
                                 _ = stop.cancelled() => None,
                             };
                             match item {
