@@ -91,13 +91,19 @@ fn merge_squash_then_merge_commit_then_force_clean() {
     std::fs::write(w.repo.join("notes.txt"), "todo\n").unwrap();
     let dry = ok(&w.run(&["merge", "left", "--dry-run"]));
     assert!(dry.contains("would squash mrg/left"), "{dry}");
-    assert!(dry.contains("src/app.js") && dry.contains("src/left.js"), "{dry}");
+    assert!(
+        dry.contains("src/app.js") && dry.contains("src/left.js"),
+        "{dry}"
+    );
     assert_eq!(head(&w), head0);
     assert_eq!(read(&w, "src/app.js"), "console.log('app');\n");
 
     let merged = ok(&w.run(&["merge", "left"]));
-    assert!(merged.contains("merged mrg/left into main (squash)"), "{merged}");
-    assert_eq!(parents(&w), [head0.clone()]);
+    assert!(
+        merged.contains("merged mrg/left into main (squash)"),
+        "{merged}"
+    );
+    assert_eq!(parents(&w), vec![head0.clone()]);
     assert_eq!(
         w.git(&["diff-tree", "--no-commit-id", "--name-status", "-r", "HEAD"]),
         "M\tsrc/app.js\nA\tsrc/left.js\n"
@@ -109,11 +115,17 @@ fn merge_squash_then_merge_commit_then_force_clean() {
     let log = w.git(&["log", "-1", "--stat"]);
     assert!(log.contains("ocfork mrg/left: Improve the app"), "{log}");
     assert!(log.contains("Use the left approach"), "{log}");
-    assert!(log.contains("2 files changed, 2 insertions(+), 1 deletion(-)"), "{log}");
+    assert!(
+        log.contains("2 files changed, 2 insertions(+), 1 deletion(-)"),
+        "{log}"
+    );
     assert_eq!(read(&w, "src/app.js"), "console.log('left');\n");
     assert_eq!(read(&w, "README.md"), "# app\nmy notes\n");
     assert_eq!(read(&w, "notes.txt"), "todo\n");
-    assert_eq!(w.git(&["status", "--porcelain"]), " M README.md\n?? notes.txt\n");
+    assert_eq!(
+        w.git(&["status", "--porcelain"]),
+        " M README.md\n?? notes.txt\n"
+    );
     let status = json(&w.run(&["status", "--json"]));
     assert_eq!(fork(&status, "left")["merged"], true);
     assert_eq!(fork(&status, "right")["merged"], false);
@@ -131,11 +143,18 @@ fn merge_squash_then_merge_commit_then_force_clean() {
     // An edit left in a worktree: clean refuses and removes nothing.
     let left_wt = PathBuf::from(fork(&run, "left")["worktree"].as_str().unwrap());
     let right_wt = PathBuf::from(fork(&run, "right")["worktree"].as_str().unwrap());
-    std::fs::write(left_wt.join("src/left.js"), "export const left = 'edited';\n").unwrap();
+    std::fs::write(
+        left_wt.join("src/left.js"),
+        "export const left = 'edited';\n",
+    )
+    .unwrap();
     let out = w.run(&["clean"]);
     assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
     let err = stderr(&out);
-    assert!(err.contains(&left_wt.display().to_string()) && err.contains("src/left.js"), "{err}");
+    assert!(
+        err.contains(&left_wt.display().to_string()) && err.contains("src/left.js"),
+        "{err}"
+    );
     assert!(left_wt.exists() && right_wt.exists());
     assert_eq!(w.git(&["worktree", "list"]).lines().count(), 3);
     assert_eq!(w.git(&["branch", "--list", "ocfork/*"]).lines().count(), 2);
@@ -187,7 +206,10 @@ fn conflict_is_refused_and_clean_keeps_unmerged() {
         let out = w.run(args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains("conflict") && err.contains("src/app.js"), "{err}");
+        assert!(
+            err.contains("conflict") && err.contains("src/app.js"),
+            "{err}"
+        );
         assert_eq!(std::fs::read(&index).unwrap(), index_before, "{args:?}");
     }
     assert_eq!(head(&w), head1);
@@ -203,12 +225,18 @@ fn conflict_is_refused_and_clean_keeps_unmerged() {
     // clean: both worktrees go, the merged branch goes, the unmerged one stays.
     let out = ok(&w.run(&["clean"]));
     assert!(out.contains("deleted branch ocfork/cfl/add"), "{out}");
-    assert!(out.contains("kept branch ocfork/cfl/edit (not merged)"), "{out}");
+    assert!(
+        out.contains("kept branch ocfork/cfl/edit (not merged)"),
+        "{out}"
+    );
     assert_eq!(w.git(&["worktree", "list"]).lines().count(), 1);
     for f in run["forks"].as_array().unwrap() {
         assert!(!PathBuf::from(f["worktree"].as_str().unwrap()).exists());
     }
-    assert_eq!(w.git(&["branch", "--list", "ocfork/*"]).trim(), "ocfork/cfl/edit");
+    assert_eq!(
+        w.git(&["branch", "--list", "ocfork/*"]).trim(),
+        "ocfork/cfl/edit"
+    );
     // The run is still known, and the kept fork can be looked at and dropped later.
     ok(&w.run(&["status", "cfl"]));
     let patch = ok(&w.run(&["diff", "edit"]));
@@ -221,4 +249,34 @@ fn conflict_is_refused_and_clean_keeps_unmerged() {
     );
     assert_eq!(w.git(&["branch", "--list", "ocfork/*"]), "");
     assert_eq!(read(&w, "README.md"), "# app\nwip\n");
+}
+
+#[test]
+fn unfinished_forks_are_neither_merged_nor_cleaned() {
+    let script = Script {
+        rules: vec![writes("SLOW", &[("src/slow.js", "export const slow = 1;\n")])],
+        default_reply: "ok".into(),
+    };
+    let Some(w) = World::with_delay(script, std::time::Duration::from_secs(3)) else {
+        return;
+    };
+    let out = w.run(&["try", "--detach", "-n", "busy", "slow=SLOW"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let head0 = head(&w);
+
+    let out = w.run(&["merge", "slow"]);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
+    assert!(stderr(&out).contains("fork busy/slow is still"), "{}", stderr(&out));
+    let out = w.run(&["clean"]);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
+    assert!(stderr(&out).contains("run busy is still running"), "{}", stderr(&out));
+    assert_eq!(head(&w), head0);
+    assert_eq!(w.git(&["worktree", "list"]).lines().count(), 2);
+
+    ok(&w.run(&["wait", "busy"]));
+    ok(&w.run(&["merge", "slow"]));
+    let out = ok(&w.run(&["clean"]));
+    assert!(out.contains("deleted branch ocfork/busy/slow (merged"), "{out}");
+    assert!(out.contains("removed run busy"), "{out}");
+    assert_eq!(w.git(&["worktree", "list"]).lines().count(), 1);
 }

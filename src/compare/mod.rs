@@ -52,6 +52,9 @@ pub struct FileChange {
     new_mode: String,
 }
 
+/// What a fork left at a path: `(mode, blob)`, or None when it deleted the file.
+type Content = Option<(String, String)>;
+
 /// What one fork changed.
 #[derive(Clone, Debug)]
 pub struct ForkChanges {
@@ -59,9 +62,8 @@ pub struct ForkChanges {
     /// The commit compared; None when the fork has none yet.
     pub commit: Option<String>,
     pub files: Vec<FileChange>,
-    /// Every path the fork touched (a rename touches two) and what it holds there now:
-    /// `(mode, blob)`, or None when the fork deleted it.
-    touched: BTreeMap<String, Option<(String, String)>>,
+    /// Every path the fork touched (a rename touches two) and what it holds there now.
+    touched: BTreeMap<String, Content>,
     /// The changed lines, `path\t+line` / `path\t-line`, in path order.
     lines: Vec<String>,
 }
@@ -179,7 +181,7 @@ pub fn pair(a: &ForkChanges, b: &ForkChanges) -> Pair {
 
 /// Files more than one fork touched, with the forks grouped by what they left there.
 pub fn overlaps(forks: &[ForkChanges]) -> Vec<Overlap> {
-    let mut by_path: BTreeMap<&String, Vec<(&String, &Option<(String, String)>)>> = BTreeMap::new();
+    let mut by_path: BTreeMap<&String, Vec<(&String, &Content)>> = BTreeMap::new();
     for f in forks {
         for (path, now) in &f.touched {
             by_path.entry(path).or_default().push((&f.name, now));
@@ -189,7 +191,7 @@ pub fn overlaps(forks: &[ForkChanges]) -> Vec<Overlap> {
         .into_iter()
         .filter(|(_, v)| v.len() > 1)
         .map(|(path, forks)| {
-            let mut groups: Vec<(&Option<(String, String)>, Vec<String>)> = Vec::new();
+            let mut groups: Vec<(&Content, Vec<String>)> = Vec::new();
             for (name, now) in forks {
                 match groups.iter_mut().find(|(n, _)| *n == now) {
                     Some((_, g)) => g.push(name.clone()),

@@ -216,10 +216,10 @@ pub fn dirty_paths(dir: &Path) -> Result<Vec<String>> {
         let (xy, path) = entry.split_at(3);
         paths.push(String::from_utf8_lossy(path).to_string());
         // A rename or copy carries its source as the next field.
-        if xy[0] == b'R' || xy[0] == b'C' {
-            if let Some(src) = fields.next() {
-                paths.push(String::from_utf8_lossy(src).to_string());
-            }
+        if (xy[0] == b'R' || xy[0] == b'C')
+            && let Some(src) = fields.next()
+        {
+            paths.push(String::from_utf8_lossy(src).to_string());
         }
     }
     Ok(paths)
