@@ -254,7 +254,10 @@ fn conflict_is_refused_and_clean_keeps_unmerged() {
 #[test]
 fn unfinished_forks_are_neither_merged_nor_cleaned() {
     let script = Script {
-        rules: vec![writes("SLOW", &[("src/slow.js", "export const slow = 1;\n")])],
+        rules: vec![writes(
+            "SLOW",
+            &[("src/slow.js", "export const slow = 1;\n")],
+        )],
         default_reply: "ok".into(),
     };
     let Some(w) = World::with_delay(script, std::time::Duration::from_secs(3)) else {
@@ -266,17 +269,28 @@ fn unfinished_forks_are_neither_merged_nor_cleaned() {
 
     let out = w.run(&["merge", "slow"]);
     assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
-    assert!(stderr(&out).contains("fork busy/slow is still"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fork busy/slow is still"),
+        "{}",
+        stderr(&out)
+    );
     let out = w.run(&["clean"]);
     assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
-    assert!(stderr(&out).contains("run busy is still running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("run busy is still running"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(head(&w), head0);
     assert_eq!(w.git(&["worktree", "list"]).lines().count(), 2);
 
     ok(&w.run(&["wait", "busy"]));
     ok(&w.run(&["merge", "slow"]));
     let out = ok(&w.run(&["clean"]));
-    assert!(out.contains("deleted branch ocfork/busy/slow (merged"), "{out}");
+    assert!(
+        out.contains("deleted branch ocfork/busy/slow (merged"),
+        "{out}"
+    );
     assert!(out.contains("removed run busy"), "{out}");
     assert_eq!(w.git(&["worktree", "list"]).lines().count(), 1);
 }

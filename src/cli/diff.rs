@@ -127,7 +127,7 @@ fn tip(repo: &Repo, fork: &ForkRef) -> Result<String, CommandError> {
     }
     fork_tip(repo, f).ok_or_else(|| {
         CommandError::failure(format!(
-            "fork {} has no commit: its branch {} does not exist and the run recorded none",
+            "fork {} has no commit: its branch {} does not exist and git has no commit recorded for it",
             fork.qualified(),
             f.branch
         ))

@@ -56,7 +56,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     }
     let theirs = fork_tip(&repo, f).ok_or_else(|| {
         CommandError::failure(format!(
-            "fork {name} has no commit to merge: its branch {} is gone and the run recorded none",
+            "fork {name} has no commit to merge: its branch {} is gone and git has no commit recorded for it",
             f.branch
         ))
     })?;

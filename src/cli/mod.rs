@@ -202,10 +202,14 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
 }
 
 /// The commit holding a fork's work: the tip of its branch (which also has anything committed
-/// there after the run), or the commit recorded in the run once the branch is gone.
+/// there after the run), or the commit recorded in the run once the branch is gone and while
+/// git still has it.
 pub fn fork_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<String> {
-    repo.branch_tip(&fork.branch)
-        .or_else(|| fork.commit.clone())
+    repo.branch_tip(&fork.branch).or_else(|| {
+        fork.commit
+            .as_deref()
+            .and_then(|c| repo.resolve_commit(c).ok())
+    })
 }
 
 /// Exit code for a finished run: 0 when every fork is done, else 1.
