@@ -2,6 +2,7 @@
 //! each in its own git worktree, then compare them and merge the winner back.
 
 pub mod cli;
+pub mod compare;
 pub mod dispatch;
 pub mod git;
 pub mod names;

@@ -1,9 +1,12 @@
 //! The command layer: argument parsing, one file per command, and the one error type that
 //! turns failures into "error: ... / caused by: ... / hint: ..." and an exit code.
 
+mod clean;
 mod demo;
+mod diff;
 mod drive;
 mod list;
+mod merge;
 mod status;
 #[path = "try.rs"]
 mod try_cmd;
@@ -37,6 +40,9 @@ enum Command {
     List(list::ListArgs),
     Wait(wait::WaitArgs),
     Demo(demo::DemoArgs),
+    Diff(diff::DiffArgs),
+    Merge(merge::MergeArgs),
+    Clean(clean::CleanArgs),
     #[command(name = "__drive", hide = true)]
     Drive(drive::DriveArgs),
 }
@@ -104,7 +110,12 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
     if let Some(s) = e.downcast_ref::<StateError>() {
         return matches!(
             s,
-            StateError::Taken(_) | StateError::UnknownRun { .. } | StateError::NoRuns
+            StateError::Taken(_)
+                | StateError::UnknownRun { .. }
+                | StateError::NoRuns
+                | StateError::UnknownFork { .. }
+                | StateError::BadReference(_)
+                | StateError::UnknownName { .. }
         );
     }
     e.downcast_ref::<crate::opencode::ServerError>()
@@ -152,6 +163,9 @@ async fn run(cli: Cli) -> CmdResult {
         Command::List(a) => list::cmd_list(a).await,
         Command::Wait(a) => wait::cmd_wait(a).await,
         Command::Demo(a) => demo::cmd_demo(a).await,
+        Command::Diff(a) => diff::cmd_diff(a).await,
+        Command::Merge(a) => merge::cmd_merge(a).await,
+        Command::Clean(a) => clean::cmd_clean(a).await,
         Command::Drive(a) => drive::cmd_drive(a).await,
     }
 }
@@ -185,6 +199,17 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)?;
     println!("{text}");
     Ok(())
+}
+
+/// The commit holding a fork's work: the tip of its branch (which also has anything committed
+/// there after the run), or the commit recorded in the run once the branch is gone and while
+/// git still has it.
+pub fn fork_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<String> {
+    repo.branch_tip(&fork.branch).or_else(|| {
+        fork.commit
+            .as_deref()
+            .and_then(|c| repo.resolve_commit(c).ok())
+    })
 }
 
 /// Exit code for a finished run: 0 when every fork is done, else 1.

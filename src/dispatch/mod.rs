@@ -43,6 +43,14 @@ impl RunHandle {
         };
         f(&mut guard);
         guard.refresh_state();
+        // `ocfork merge` may record a finished fork as merged while others still run.
+        if let Ok(disk) = self.store.load(&guard.run) {
+            for fork in guard.forks.iter_mut() {
+                if disk.fork(&fork.name).is_some_and(|d| d.merged) {
+                    fork.merged = true;
+                }
+            }
+        }
         self.store.save(&guard)
     }
 

@@ -2,6 +2,13 @@
 //! branches, committing a fork's work and measuring what it changed. Reads that git protects
 //! nothing by go through the git CLI too, so results match what users see from `git`.
 
+mod merge;
+mod show;
+mod worktree;
+
+pub use merge::{MergeTree, dirty_paths};
+pub use show::{DiffView, show_diff};
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -249,6 +249,31 @@ pub enum StateError {
     UnknownRun { name: String, known: Vec<String> },
     #[error("no runs in this repository yet; start one with `ocfork try`")]
     NoRuns,
+    #[error("no fork `{fork}` in run `{run}`; its forks: {}", .known.join(", "))]
+    UnknownFork {
+        fork: String,
+        run: String,
+        known: Vec<String>,
+    },
+    #[error("`{0}` is not a fork reference; write FORK or RUN/FORK")]
+    BadReference(String),
+    #[error(
+        "`{name}` is neither a fork of the latest run `{latest}` (forks: {}) nor a run{}",
+        .forks.join(", "),
+        list_hint(.runs)
+    )]
+    UnknownName {
+        name: String,
+        latest: String,
+        forks: Vec<String>,
+        runs: Vec<String>,
+    },
+    #[error("cannot remove run state {path}")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn list_hint(known: &[String]) -> String {
@@ -407,6 +432,89 @@ impl Store {
             None => self.latest(),
         }
     }
+
+    /// The fork a reference names: `FORK` (in the latest run) or `RUN/FORK`. Unknown names
+    /// give an error listing the valid ones.
+    pub fn resolve_fork(&self, reference: &str) -> Result<ForkRef, StateError> {
+        let (run, fork) = match reference.split_once('/') {
+            Some((run, fork)) => {
+                if run.is_empty() || fork.is_empty() || fork.contains('/') {
+                    return Err(StateError::BadReference(reference.to_string()));
+                }
+                (self.load_checked(run)?, fork)
+            }
+            None => (self.latest()?, reference),
+        };
+        match run.forks.iter().position(|f| f.name == fork) {
+            Some(index) => Ok(ForkRef { run, index }),
+            None => Err(StateError::UnknownFork {
+                fork: fork.to_string(),
+                known: run.forks.iter().map(|f| f.name.clone()).collect(),
+                run: run.run,
+            }),
+        }
+    }
+
+    /// What a name on the command line means where either a run or a fork may stand: a
+    /// reference with `/` is a fork; a bare name is a fork of the latest run when it has one
+    /// of that name, else a run.
+    pub fn resolve_target(&self, name: &str) -> Result<Target, StateError> {
+        if name.contains('/') {
+            return self.resolve_fork(name).map(Target::Fork);
+        }
+        let latest = self.latest()?;
+        if let Some(index) = latest.forks.iter().position(|f| f.name == name) {
+            return Ok(Target::Fork(ForkRef { run: latest, index }));
+        }
+        match self.load_checked(name) {
+            Ok(run) => Ok(Target::Run(run)),
+            Err(StateError::UnknownRun { known, .. }) => Err(StateError::UnknownName {
+                name: name.to_string(),
+                forks: latest.forks.iter().map(|f| f.name.clone()).collect(),
+                latest: latest.run,
+                runs: known,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a run's manifest and the log of its background driver.
+    pub fn remove(&self, run: &str) -> Result<(), StateError> {
+        let log = self.dir.join(format!("{run}.log"));
+        for path in [self.path(run), log] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(StateError::Remove { path, source }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A fork found by its reference, with the run it belongs to.
+#[derive(Clone, Debug)]
+pub struct ForkRef {
+    pub run: Run,
+    index: usize,
+}
+
+impl ForkRef {
+    pub fn fork(&self) -> &Fork {
+        &self.run.forks[self.index]
+    }
+
+    /// `RUN/FORK`, the reference that names this fork in any context.
+    pub fn qualified(&self) -> String {
+        format!("{}/{}", self.run.run, self.fork().name)
+    }
+}
+
+/// A run or one of its forks, as named on the command line.
+#[derive(Clone, Debug)]
+pub enum Target {
+    Run(Run),
+    Fork(ForkRef),
 }
 
 fn restrict(path: &Path, mode: u32) {

@@ -1,5 +1,9 @@
 //! Terminal output: durations, the status table, and the live per-fork progress on stderr.
 
+mod diff;
+
+pub use diff::{diff_overlaps, diff_stat, diff_table};
+
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Arc;

@@ -1,0 +1,220 @@
+//! `ocfork diff`: every fork of a run against its start commit side by side, one fork's patch,
+//! or two forks against each other (`--vs`).
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::{CmdResult, CommandError, fork_tip};
+use crate::compare::{self, ForkChanges, Pair};
+use crate::git::{DiffView, Repo};
+use crate::state::{ForkRef, Run, Store, Target};
+
+/// Compare the forks of a run: a table of all of them, one fork's patch, or two forks.
+///
+/// A bare NAME is a fork of the latest run when it has one of that name, else a run.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  ocfork diff                        every fork of the latest run against the base
+  ocfork diff redux                  the patch of fork `redux` of the latest run
+  ocfork diff todo-store/redux --stat
+  ocfork diff redux --vs context     the two forks against each other
+  ocfork diff --json")]
+pub struct DiffArgs {
+    /// A run (all its forks) or a fork: FORK (latest run) or RUN/FORK
+    #[arg(value_name = "RUN|REF")]
+    target: Option<String>,
+    /// Compare the fork with this one instead of the base (FORK of the same run, or RUN/FORK)
+    #[arg(long, value_name = "REF")]
+    vs: Option<String>,
+    /// Per-file statistics instead of the patch
+    #[arg(long)]
+    stat: bool,
+    /// Print the comparison as JSON
+    #[arg(long)]
+    json: bool,
+    /// Never page the patch
+    #[arg(long)]
+    no_pager: bool,
+    /// Colour the patch: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, value_name = "WHEN", value_enum)]
+    color: Option<ColorWhen>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `diff --json`, as documented in CLI.md.
+#[derive(Serialize)]
+struct DiffJson<'a> {
+    run: &'a str,
+    base: &'a str,
+    /// The commit forks started from: `base`, or one holding uncommitted changes carried in.
+    start: &'a str,
+    forks: Vec<ForkJson<'a>>,
+    pairs: Vec<Pair>,
+}
+
+#[derive(Serialize)]
+struct ForkJson<'a> {
+    name: &'a str,
+    commit: Option<&'a str>,
+    state: &'a str,
+    merged: bool,
+    files: &'a [compare::FileChange],
+}
+
+pub async fn cmd_diff(args: DiffArgs) -> CmdResult {
+    let (repo, store) = super::repo_and_store()?;
+    let target = match &args.target {
+        Some(t) => store.resolve_target(t)?,
+        None => Target::Run(store.latest()?),
+    };
+    match target {
+        Target::Run(run) => {
+            if args.vs.is_some() {
+                return Err(
+                    CommandError::usage("--vs compares two forks; name the first one")
+                        .with_hint("ocfork diff FORK --vs OTHER"),
+                );
+            }
+            run_diff(&repo, &run, &args)
+        }
+        Target::Fork(fork) => match &args.vs {
+            Some(vs) => {
+                let other = resolve_vs(&store, &fork, vs)?;
+                vs_diff(&repo, &fork, &other, &args)
+            }
+            None => fork_diff(&repo, &fork, &args),
+        },
+    }
+}
+
+/// The fork `--vs` names: a bare name is looked up in the first fork's run.
+fn resolve_vs(store: &Store, first: &ForkRef, vs: &str) -> Result<ForkRef, CommandError> {
+    if vs.contains('/') {
+        return Ok(store.resolve_fork(vs)?);
+    }
+    Ok(store.resolve_fork(&format!("{}/{vs}", first.run.run))?)
+}
+
+fn view(args: &DiffArgs) -> DiffView {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    DiffView {
+        pager: !args.no_pager,
+        color: match args.color {
+            Some(ColorWhen::Always) => Some(true),
+            Some(ColorWhen::Never) => Some(false),
+            Some(ColorWhen::Auto) | None if no_color => Some(false),
+            Some(ColorWhen::Auto) | None => None,
+        },
+        stat: args.stat,
+    }
+}
+
+/// The fork's commit, or an error saying why it has none.
+fn tip(repo: &Repo, fork: &ForkRef) -> Result<String, CommandError> {
+    let f = fork.fork();
+    if !f.state.is_finished() {
+        eprintln!(
+            "ocfork: note: {} is still {}; showing what its branch holds so far",
+            fork.qualified(),
+            f.state.as_str()
+        );
+    }
+    fork_tip(repo, f).ok_or_else(|| {
+        CommandError::failure(format!(
+            "fork {} has no commit: its branch {} does not exist and git has no commit recorded for it",
+            fork.qualified(),
+            f.branch
+        ))
+    })
+}
+
+fn fork_diff(repo: &Repo, fork: &ForkRef, args: &DiffArgs) -> CmdResult {
+    let commit = tip(repo, fork)?;
+    if args.json {
+        let changes = compare::changes(
+            &repo.workdir,
+            &fork.run.start,
+            &[(fork.fork().name.clone(), Some(commit))],
+        )?;
+        print_comparison(&fork.run, &[fork.fork()], &changes)?;
+        return Ok(0);
+    }
+    Ok(crate::git::show_diff(
+        &repo.workdir,
+        &fork.run.start,
+        &commit,
+        view(args),
+    )?)
+}
+
+fn vs_diff(repo: &Repo, a: &ForkRef, b: &ForkRef, args: &DiffArgs) -> CmdResult {
+    let (ca, cb) = (tip(repo, a)?, tip(repo, b)?);
+    if args.json {
+        if a.run.run != b.run.run {
+            return Err(CommandError::usage(format!(
+                "--json compares forks of one run; {} and {} are from different runs",
+                a.qualified(),
+                b.qualified()
+            )));
+        }
+        let forks = [
+            (a.fork().name.clone(), Some(ca)),
+            (b.fork().name.clone(), Some(cb)),
+        ];
+        let changes = compare::changes(&repo.workdir, &a.run.start, &forks)?;
+        print_comparison(&a.run, &[a.fork(), b.fork()], &changes)?;
+        return Ok(0);
+    }
+    Ok(crate::git::show_diff(&repo.workdir, &ca, &cb, view(args))?)
+}
+
+fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
+    let forks: Vec<(String, Option<String>)> = run
+        .forks
+        .iter()
+        .map(|f| (f.name.clone(), fork_tip(repo, f)))
+        .collect();
+    let changes = compare::changes(&repo.workdir, &run.start, &forks)?;
+    if args.json {
+        let all: Vec<&crate::state::Fork> = run.forks.iter().collect();
+        print_comparison(run, &all, &changes)?;
+        return Ok(0);
+    }
+    print!("{}", crate::ui::diff_table(run, &changes));
+    if args.stat {
+        print!("{}", crate::ui::diff_stat(run, &changes));
+    }
+    print!("{}", crate::ui::diff_overlaps(&changes));
+    Ok(0)
+}
+
+fn print_comparison(
+    run: &Run,
+    forks: &[&crate::state::Fork],
+    changes: &[ForkChanges],
+) -> Result<(), CommandError> {
+    let json = DiffJson {
+        run: &run.run,
+        base: &run.base,
+        start: &run.start,
+        forks: forks
+            .iter()
+            .zip(changes)
+            .map(|(f, c)| ForkJson {
+                name: &f.name,
+                commit: c.commit.as_deref(),
+                state: f.state.as_str(),
+                merged: f.merged,
+                files: &c.files,
+            })
+            .collect(),
+        pairs: compare::pairs(changes),
+    };
+    super::print_json(&json)
+}

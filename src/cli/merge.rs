@@ -1,0 +1,221 @@
+//! `ocfork merge`: bring a finished fork into the current branch of the tree the user is in,
+//! as one squashed commit or a merge commit, after checking, without touching anything, that
+//! it neither conflicts nor overwrites uncommitted work.
+
+use clap::Args;
+
+use super::{CmdResult, CommandError, fork_tip};
+use crate::git::{MergeTree, Repo};
+use crate::state::{ForkRef, ForkState, Store};
+
+/// Bring a fork into the current branch: one squashed commit (default) or a merge commit.
+///
+/// Refuses, changing nothing, when the fork has not finished, when the merge would conflict
+/// (the conflicting files are listed), or when the files it would write hold uncommitted
+/// changes. Uncommitted changes in other files are left as they are.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  ocfork merge redux                      one commit with the changes of fork `redux`
+  ocfork merge todo-store/redux --merge   a merge commit keeping the fork's commit
+  ocfork merge redux --dry-run")]
+pub struct MergeArgs {
+    /// The fork: FORK (latest run) or RUN/FORK
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// One new commit on the current branch holding the fork's changes (the default)
+    #[arg(long, conflicts_with = "merge")]
+    squash: bool,
+    /// A merge commit whose second parent is the fork's commit
+    #[arg(long)]
+    merge: bool,
+    /// The commit message (default: names the run, the fork and its prompt)
+    #[arg(short = 'm', long, value_name = "TEXT")]
+    message: Option<String>,
+    /// Say what would happen and change nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
+    let (repo, store) = super::repo_and_store()?;
+    let fork = store.resolve_fork(&args.reference)?;
+    let name = fork.qualified();
+    let f = fork.fork();
+    if !f.state.is_finished() {
+        return Err(CommandError::failure(format!(
+            "fork {name} is still {}; only a finished fork can be merged",
+            f.state.as_str()
+        ))
+        .with_hint(format!("wait for it with `ocfork wait {}`", fork.run.run)));
+    }
+    if f.state != ForkState::Done {
+        eprintln!(
+            "ocfork: note: fork {name} ended {}; merging what it committed",
+            f.state.as_str()
+        );
+    }
+    let theirs = fork_tip(&repo, f).ok_or_else(|| {
+        CommandError::failure(format!(
+            "fork {name} has no commit to merge: its branch {} is gone and git has no commit recorded for it",
+            f.branch
+        ))
+    })?;
+    if same_dir(&repo.workdir, &f.worktree) {
+        return Err(CommandError::usage(format!(
+            "{} is the fork's own worktree; run `ocfork merge` in the tree to merge into",
+            f.worktree.display()
+        )));
+    }
+    if let Some(op) = repo.operation_in_progress()? {
+        return Err(CommandError::failure(format!(
+            "{op} is in progress in {}",
+            repo.workdir.display()
+        ))
+        .with_hint("finish or abort it first"));
+    }
+    let head = repo.head()?;
+    let into = repo
+        .current_branch()
+        .unwrap_or_else(|| "the detached HEAD".into());
+    let how = if args.merge { "merge" } else { "squash" };
+
+    let merged_tree = match repo.merge_tree(&fork.run.start, &head, &theirs)? {
+        MergeTree::Clean(tree) => tree,
+        MergeTree::Conflicts(paths) => {
+            return Err(CommandError::failure(format!(
+                "merging {name} into {into} would conflict in:\n  {}\nnothing was changed",
+                paths.join("\n  ")
+            ))
+            .with_hint(format!(
+                "these files changed on {into} since the run started too; merge by hand with `git merge {}`",
+                f.branch
+            )));
+        }
+    };
+    if merged_tree == repo.tree_of(&head)? {
+        println!("{into} already has every change of {name}; nothing to merge");
+        if !args.dry_run {
+            mark_merged(&repo, &store, &fork, &theirs)?;
+        }
+        return Ok(0);
+    }
+
+    let writes = repo.changed_paths(&head, &merged_tree)?;
+    let blocked = blocked_paths(&repo, &head, &writes)?;
+    if !blocked.is_empty() {
+        return Err(CommandError::failure(format!(
+            "the main tree has uncommitted changes in files merging {name} would write:\n  {}\nnothing was changed",
+            blocked.join("\n  ")
+        ))
+        .with_hint("commit or stash them (`git stash`), then merge again"));
+    }
+    if args.dry_run {
+        println!(
+            "would {how} {name} ({}) into {into}: no conflicts; it writes {} file{}:",
+            &theirs[..12.min(theirs.len())],
+            writes.len(),
+            if writes.len() == 1 { "" } else { "s" }
+        );
+        for p in &writes {
+            println!("  {p}");
+        }
+        return Ok(0);
+    }
+
+    let message = args
+        .message
+        .clone()
+        .unwrap_or_else(|| default_message(&fork, &theirs, args.merge));
+    let parents: Vec<&str> = if args.merge {
+        vec![&head, &theirs]
+    } else {
+        vec![&head]
+    };
+    let commit = crate::git::with_repo_lock(&repo.common_dir, || {
+        let commit = repo.commit_tree(&merged_tree, &parents, &message)?;
+        repo.advance_head(&head, &commit, &format!("ocfork merge ({how}): {name}"))?;
+        Ok(commit)
+    })?;
+    mark_merged(&repo, &store, &fork, &theirs)?;
+    let stats = repo.numstat(&head, &commit)?;
+    let (files, ins, del) = crate::git::totals(&stats);
+    println!(
+        "merged {name} into {into} ({how}) as {}: {files} file{}, +{ins} -{del}",
+        &commit[..12.min(commit.len())],
+        if files == 1 { "" } else { "s" }
+    );
+    Ok(0)
+}
+
+fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Paths the merge would write that hold the user's uncommitted work: modified, staged or
+/// untracked files, and files on disk git ignores but the merge would create.
+fn blocked_paths(repo: &Repo, head: &str, writes: &[String]) -> Result<Vec<String>, CommandError> {
+    let dirty = repo.dirty_paths()?;
+    let overlaps = |w: &str, d: &str| {
+        w == d
+            || d.strip_prefix(w).is_some_and(|r| r.starts_with('/'))
+            || w.strip_prefix(d).is_some_and(|r| r.starts_with('/'))
+    };
+    let mut blocked: Vec<String> = Vec::new();
+    for w in writes {
+        let hit = dirty.iter().any(|d| overlaps(w, d))
+            || (!repo.tracked_in(head, w) && repo.workdir.join(w).symlink_metadata().is_ok());
+        if hit {
+            blocked.push(w.clone());
+        }
+    }
+    Ok(blocked)
+}
+
+fn default_message(fork: &ForkRef, commit: &str, merge: bool) -> String {
+    let f = fork.fork();
+    let first = f
+        .prompt
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let first: String = first.chars().take(60).collect();
+    let name = fork.qualified();
+    if merge {
+        format!(
+            "Merge ocfork {name}: {first}\n\nBranch {}.\n\nPrompt:\n{}\n",
+            f.branch, f.prompt
+        )
+    } else {
+        format!(
+            "ocfork {name}: {first}\n\nSquashed from branch {} ({commit}).\n\nPrompt:\n{}\n",
+            f.branch, f.prompt
+        )
+    }
+}
+
+/// Records in the run that the fork was merged, and the commit that was.
+fn mark_merged(
+    repo: &Repo,
+    store: &Store,
+    fork: &ForkRef,
+    commit: &str,
+) -> Result<(), CommandError> {
+    let mut run = store.load(&fork.run.run)?;
+    let start = run.start.clone();
+    let Some(f) = run.fork_mut(&fork.fork().name) else {
+        return Ok(());
+    };
+    f.merged = true;
+    if f.commit.as_deref() != Some(commit) {
+        let (files, ins, del) = crate::git::totals(&repo.numstat(&start, commit)?);
+        f.commit = Some(commit.to_string());
+        f.files_changed = files;
+        f.insertions = ins;
+        f.deletions = del;
+    }
+    store.save(&run)?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Taking a fork's worktree and branch away again: which worktrees git knows, removing one
+//! the way `git worktree remove` does, and deleting a branch.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use super::{Repo, Result};
+
+impl Repo {
+    /// Paths of every worktree git has registered, the main one included.
+    pub fn worktrees(&self) -> Result<Vec<PathBuf>> {
+        let out = self.git(["worktree", "list", "--porcelain", "-z"])?;
+        Ok(out
+            .stdout
+            .split(|b| *b == 0)
+            .filter_map(|f| f.strip_prefix(b"worktree "))
+            .map(|p| PathBuf::from(String::from_utf8_lossy(p).to_string()))
+            .collect())
+    }
+
+    /// True when git has a worktree registered at `path`.
+    pub fn has_worktree(&self, path: &Path) -> Result<bool> {
+        let want = canonical(path);
+        Ok(self.worktrees()?.iter().any(|w| canonical(w) == want))
+    }
+
+    /// `git worktree remove [--force] PATH`; git refuses without `force` when the worktree
+    /// holds modified or untracked files.
+    pub fn remove_worktree(&self, path: &Path, force: bool) -> Result<()> {
+        let mut args = vec![OsStr::new("worktree"), OsStr::new("remove")];
+        if force {
+            args.push(OsStr::new("--force"));
+        }
+        args.push(path.as_os_str());
+        self.git(args).map(|_| ())
+    }
+
+    /// Forgets worktrees whose directories are gone.
+    pub fn prune_worktrees(&self) -> Result<()> {
+        self.git(["worktree", "prune"]).map(|_| ())
+    }
+
+    /// Deletes a local branch whatever it holds (callers decide whether that loses work).
+    pub fn delete_branch(&self, branch: &str) -> Result<()> {
+        self.git(["branch", "-D", "--", branch]).map(|_| ())
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}

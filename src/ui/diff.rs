@@ -1,0 +1,187 @@
+//! The text of `ocfork diff` for a whole run: one row per fork, per-file statistics, the files
+//! several forks changed, and how similar each two forks are.
+
+use std::time::Duration;
+
+use crate::compare::{self, ForkChanges, Overlap};
+use crate::state::{Fork, Run};
+
+/// Lays out rows in left-aligned columns two spaces apart, without trailing blanks.
+fn columns(rows: &[Vec<String>], indent: &str) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let w = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(old) => *old = (*old).max(w),
+                None => widths.push(w),
+            }
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = indent.to_string();
+        for (cell, w) in row.iter().zip(&widths) {
+            line.push_str(&format!("{cell:<w$}  "));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `1234` → `1234`, `12345` → `12.3k`, `1234567` → `1.2M`.
+fn count(n: u64) -> String {
+    match n {
+        0..10_000 => n.to_string(),
+        10_000..1_000_000 => format!("{:.1}k", n as f64 / 1000.0),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
+}
+
+fn check_cell(f: &Fork) -> String {
+    let Some(c) = &f.check else {
+        return "-".into();
+    };
+    let verdict = match c.exit_code {
+        Some(0) => "pass".to_string(),
+        Some(code) => format!("fail({code})"),
+        None => "fail".to_string(),
+    };
+    format!(
+        "{verdict} {}",
+        super::duration(Duration::from_millis(c.duration_ms))
+    )
+}
+
+/// The header of the run and one row per fork: state, files, +/-, check, cost, tokens.
+pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
+    let short = |c: &str| c[..c.len().min(12)].to_string();
+    let mut out = format!("run {}  base {}", run.run, short(&run.base));
+    if run.start != run.base {
+        out.push_str(&format!(
+            "  start {} (uncommitted changes carried in)",
+            short(&run.start)
+        ));
+    }
+    out.push_str(&format!("  {}\n", run.state.as_str()));
+    let mut rows = vec![
+        [
+            "FORK", "STATE", "COMMIT", "FILES", "+/-", "CHECK", "COST", "TOKENS",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for (f, c) in run.forks.iter().zip(changes) {
+        let (files, ins, del) = c.totals();
+        let state = if f.merged {
+            format!("{} (merged)", f.state.as_str())
+        } else {
+            f.state.as_str().to_string()
+        };
+        rows.push(vec![
+            f.name.clone(),
+            state,
+            c.commit.as_deref().map_or("-".into(), short),
+            files.to_string(),
+            format!("+{ins} -{del}"),
+            check_cell(f),
+            f.cost.map_or("-".into(), |c| format!("${c:.4}")),
+            f.tokens.as_ref().map_or("-".into(), |t| {
+                format!("{} in / {} out", count(t.input), count(t.output))
+            }),
+        ]);
+    }
+    out.push_str(&columns(&rows, ""));
+    out
+}
+
+/// For each fork, every file it changed with its status and counts.
+pub fn diff_stat(run: &Run, changes: &[ForkChanges]) -> String {
+    let mut out = String::new();
+    for (f, c) in run.forks.iter().zip(changes) {
+        let (files, ins, del) = c.totals();
+        out.push_str(&format!(
+            "\n{} ({}): {files} file{}, +{ins} -{del}\n",
+            f.name,
+            f.state.as_str(),
+            if files == 1 { "" } else { "s" }
+        ));
+        let rows: Vec<Vec<String>> = c
+            .files
+            .iter()
+            .map(|file| {
+                let path = match &file.old_path {
+                    Some(old) => format!("{old} -> {}", file.path),
+                    None => file.path.clone(),
+                };
+                let counts = if file.binary {
+                    "binary".to_string()
+                } else {
+                    format!("+{} -{}", file.insertions, file.deletions)
+                };
+                vec![file.status.as_str().to_string(), path, counts]
+            })
+            .collect();
+        out.push_str(&columns(&rows, "  "));
+    }
+    out
+}
+
+/// "a and b", "a, b and c".
+fn and_list(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn overlap_verdict(o: &Overlap) -> String {
+    if let [only] = o.groups.as_slice() {
+        return format!("same in {}", and_list(only));
+    }
+    if o.groups.iter().all(|g| g.len() == 1) {
+        let all: Vec<String> = o.groups.iter().flatten().cloned().collect();
+        return if all.len() == 2 {
+            format!("{} differ", and_list(&all))
+        } else {
+            format!("{} all differ", and_list(&all))
+        };
+    }
+    o.groups
+        .iter()
+        .map(|g| match g.as_slice() {
+            [one] => format!("{one} differs"),
+            _ => format!("{} agree", and_list(g)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Files more than one fork changed, which forks agree on them, and how similar each two
+/// forks' changes are.
+pub fn diff_overlaps(changes: &[ForkChanges]) -> String {
+    if changes.len() < 2 {
+        return String::new();
+    }
+    let overlaps = compare::overlaps(changes);
+    let mut out = String::from("\n");
+    if overlaps.is_empty() {
+        out.push_str("No file was changed by more than one fork.\n");
+    } else {
+        out.push_str("Files changed by more than one fork:\n");
+        let rows: Vec<Vec<String>> = overlaps
+            .iter()
+            .map(|o| vec![o.path.clone(), overlap_verdict(o)])
+            .collect();
+        out.push_str(&columns(&rows, "  "));
+    }
+    out.push_str("\nSimilarity of the changes (1 = identical):\n");
+    let rows: Vec<Vec<String>> = compare::pairs(changes)
+        .iter()
+        .map(|p| vec![format!("{} ~ {}", p.a, p.b), format!("{:.2}", p.similarity)])
+        .collect();
+    out.push_str(&columns(&rows, "  "));
+    out
+}
