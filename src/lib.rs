@@ -2,10 +2,12 @@
 //! each in its own git worktree, then compare them and merge the winner back.
 
 pub mod cli;
+pub mod config;
 pub mod dispatch;
 pub mod git;
 pub mod names;
 pub mod opencode;
+pub mod report;
 pub mod scripted;
 pub mod state;
 pub mod ui;

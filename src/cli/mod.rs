@@ -1,9 +1,16 @@
 //! The command layer: argument parsing, one file per command, and the one error type that
 //! turns failures into "error: ... / caused by: ... / hint: ..." and an exit code.
 
+mod attach;
+mod completions;
+mod config;
+#[path = "continue.rs"]
+mod continue_cmd;
 mod demo;
 mod drive;
 mod list;
+mod open;
+mod report;
 mod status;
 #[path = "try.rs"]
 mod try_cmd;
@@ -37,6 +44,14 @@ enum Command {
     List(list::ListArgs),
     Wait(wait::WaitArgs),
     Demo(demo::DemoArgs),
+    Continue(continue_cmd::ContinueArgs),
+    Open(open::OpenArgs),
+    Attach(attach::AttachArgs),
+    Report(report::ReportArgs),
+    Config(config::ConfigArgs),
+    Completions(completions::CompletionsArgs),
+    #[command(hide = true)]
+    Man(completions::ManArgs),
     #[command(name = "__drive", hide = true)]
     Drive(drive::DriveArgs),
 }
@@ -104,8 +119,15 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
     if let Some(s) = e.downcast_ref::<StateError>() {
         return matches!(
             s,
-            StateError::Taken(_) | StateError::UnknownRun { .. } | StateError::NoRuns
+            StateError::Taken(_)
+                | StateError::UnknownRun { .. }
+                | StateError::NoRuns
+                | StateError::UnknownFork { .. }
+                | StateError::BadRef(_)
         );
+    }
+    if e.downcast_ref::<crate::config::ConfigError>().is_some() {
+        return true;
     }
     e.downcast_ref::<crate::opencode::ServerError>()
         .is_some_and(|s| matches!(s, crate::opencode::ServerError::NotFound(_)))
@@ -152,6 +174,13 @@ async fn run(cli: Cli) -> CmdResult {
         Command::List(a) => list::cmd_list(a).await,
         Command::Wait(a) => wait::cmd_wait(a).await,
         Command::Demo(a) => demo::cmd_demo(a).await,
+        Command::Continue(a) => continue_cmd::cmd_continue(a).await,
+        Command::Open(a) => open::cmd_open(a).await,
+        Command::Attach(a) => attach::cmd_attach(a).await,
+        Command::Report(a) => report::cmd_report(a).await,
+        Command::Config(a) => config::cmd_config(a).await,
+        Command::Completions(a) => completions::cmd_completions(a),
+        Command::Man(a) => completions::cmd_man(a),
         Command::Drive(a) => drive::cmd_drive(a).await,
     }
 }

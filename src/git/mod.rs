@@ -2,6 +2,8 @@
 //! branches, committing a fork's work and measuring what it changed. Reads that git protects
 //! nothing by go through the git CLI too, so results match what users see from `git`.
 
+pub mod include;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -119,6 +119,10 @@ pub struct Fork {
     /// What the fork is doing right now beyond its state, e.g. "retrying (attempt 2)".
     #[serde(default)]
     pub activity: Option<String>,
+    /// Prompts sent later with `ocfork continue`, oldest first; the last is the one being
+    /// worked on (or re-sent by `resume`) while the fork runs again.
+    #[serde(default)]
+    pub follow_ups: Vec<String>,
 }
 
 /// One `ocfork try`.
@@ -160,6 +164,10 @@ pub struct Run {
     /// Set once every fork has been handed to the relay queue (`--detach` returns then).
     #[serde(default)]
     pub dispatched: bool,
+    /// `--copy` globs: ignored files copied from the main tree into each new worktree, on top
+    /// of those `.worktreeinclude` names.
+    #[serde(default)]
+    pub copy: Vec<String>,
 }
 
 impl Run {
@@ -249,6 +257,14 @@ pub enum StateError {
     UnknownRun { name: String, known: Vec<String> },
     #[error("no runs in this repository yet; start one with `ocfork try`")]
     NoRuns,
+    #[error("run `{run}` has no fork `{name}`; its forks: {}", .known.join(", "))]
+    UnknownFork {
+        run: String,
+        name: String,
+        known: Vec<String>,
+    },
+    #[error("`{0}` is not a fork reference; use FORK (in the latest run) or RUN/FORK")]
+    BadRef(String),
 }
 
 fn list_hint(known: &[String]) -> String {
@@ -398,6 +414,28 @@ impl Store {
     pub fn latest(&self) -> Result<Run, StateError> {
         let (runs, _) = self.all()?;
         runs.into_iter().next().ok_or(StateError::NoRuns)
+    }
+
+    /// The run and fork name a reference names: `FORK` (in the newest run) or `RUN/FORK`.
+    pub fn resolve_ref(&self, reference: &str) -> Result<(Run, String), StateError> {
+        let (run, fork) = match reference.split_once('/') {
+            Some((run, fork)) if !run.is_empty() && !fork.is_empty() => {
+                (self.load_checked(run)?, fork)
+            }
+            Some(_) => return Err(StateError::BadRef(reference.to_string())),
+            None if reference.is_empty() => {
+                return Err(StateError::BadRef(reference.to_string()));
+            }
+            None => (self.latest()?, reference),
+        };
+        if run.fork(fork).is_none() {
+            return Err(StateError::UnknownFork {
+                known: run.forks.iter().map(|f| f.name.clone()).collect(),
+                run: run.run,
+                name: fork.to_string(),
+            });
+        }
+        Ok((run, fork.to_string()))
     }
 
     /// The named run, or the newest one.
