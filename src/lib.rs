@@ -3,10 +3,12 @@
 
 pub mod cli;
 pub mod compare;
+pub mod config;
 pub mod dispatch;
 pub mod git;
 pub mod names;
 pub mod opencode;
+pub mod report;
 pub mod scripted;
 pub mod state;
 pub mod ui;

@@ -1,12 +1,19 @@
 //! The command layer: argument parsing, one file per command, and the one error type that
 //! turns failures into "error: ... / caused by: ... / hint: ..." and an exit code.
 
+mod attach;
 mod clean;
+mod completions;
+mod config;
+#[path = "continue.rs"]
+mod continue_cmd;
 mod demo;
 mod diff;
 mod drive;
 mod list;
 mod merge;
+mod open;
+mod report;
 mod status;
 #[path = "try.rs"]
 mod try_cmd;
@@ -43,6 +50,14 @@ enum Command {
     Diff(diff::DiffArgs),
     Merge(merge::MergeArgs),
     Clean(clean::CleanArgs),
+    Continue(continue_cmd::ContinueArgs),
+    Open(open::OpenArgs),
+    Attach(attach::AttachArgs),
+    Report(report::ReportArgs),
+    Config(config::ConfigArgs),
+    Completions(completions::CompletionsArgs),
+    #[command(hide = true)]
+    Man(completions::ManArgs),
     #[command(name = "__drive", hide = true)]
     Drive(drive::DriveArgs),
 }
@@ -118,6 +133,9 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
                 | StateError::UnknownName { .. }
         );
     }
+    if e.downcast_ref::<crate::config::ConfigError>().is_some() {
+        return true;
+    }
     e.downcast_ref::<crate::opencode::ServerError>()
         .is_some_and(|s| matches!(s, crate::opencode::ServerError::NotFound(_)))
 }
@@ -166,6 +184,13 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Diff(a) => diff::cmd_diff(a).await,
         Command::Merge(a) => merge::cmd_merge(a).await,
         Command::Clean(a) => clean::cmd_clean(a).await,
+        Command::Continue(a) => continue_cmd::cmd_continue(a).await,
+        Command::Open(a) => open::cmd_open(a).await,
+        Command::Attach(a) => attach::cmd_attach(a).await,
+        Command::Report(a) => report::cmd_report(a).await,
+        Command::Config(a) => config::cmd_config(a).await,
+        Command::Completions(a) => completions::cmd_completions(a),
+        Command::Man(a) => completions::cmd_man(a),
         Command::Drive(a) => drive::cmd_drive(a).await,
     }
 }

@@ -12,6 +12,11 @@ use crate::dispatch::{DriveOptions, drive};
 use crate::names;
 use crate::state::{Fork, ForkState, Run, RunState, SCHEMA, Store};
 
+/// `--agent` when neither the flag nor a config file names one.
+const DEFAULT_AGENT: &str = "build";
+/// `--timeout` when neither the flag nor a config file sets one.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// Fork one task into several approaches, each an OpenCode session in its own worktree.
 #[derive(Args, Debug)]
 #[command(
@@ -27,9 +32,9 @@ pub struct TryArgs {
     /// Read the shared task from a file
     #[arg(long, value_name = "PATH", conflicts_with = "task")]
     task_file: Option<PathBuf>,
-    /// OpenCode agent for every fork
-    #[arg(short, long, value_name = "NAME", default_value = "build")]
-    agent: String,
+    /// OpenCode agent for every fork [default: build]
+    #[arg(short, long, value_name = "NAME")]
+    agent: Option<String>,
     /// Model as provider/model; repeat to try every approach with every model
     #[arg(short, long = "model", value_name = "PROV/MODEL")]
     models: Vec<String>,
@@ -51,9 +56,13 @@ pub struct TryArgs {
     /// Command run in each worktree after its agent finished (e.g. "cargo test")
     #[arg(long, value_name = "CMD")]
     check: Option<String>,
-    /// Time limit per fork (e.g. 30m, 90s)
-    #[arg(long, value_name = "DURATION", default_value = "30m")]
-    timeout: String,
+    /// Time limit per fork (e.g. 30m, 90s) [default: 30m]
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// Copy ignored files matching GLOB (gitignore syntax) from the main tree into each fork,
+    /// as `.worktreeinclude` does; repeatable
+    #[arg(long = "copy", value_name = "GLOB")]
+    copy: Vec<String>,
     /// Use a running `opencode serve` (password from OPENCODE_SERVER_PASSWORD)
     #[arg(long, value_name = "URL")]
     server: Option<String>,
@@ -109,27 +118,45 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         })?),
         None => args.task.clone(),
     };
-    let timeout = humantime::parse_duration(&args.timeout).map_err(|e| {
-        CommandError::usage(format!(
-            "--timeout `{}` is not a duration: {e}",
-            args.timeout
-        ))
-        .with_hint("use a value like 90s, 30m or 1h")
-    })?;
+    let loaded = crate::config::Config::load(Some(&repo.workdir))?;
+    let configured_root = loaded.worktree_root(&repo.workdir);
+    let config = loaded.layer;
+    let timeout = match &args.timeout {
+        Some(t) => humantime::parse_duration(t).map_err(|e| {
+            CommandError::usage(format!("--timeout `{t}` is not a duration: {e}"))
+                .with_hint("use a value like 90s, 30m or 1h")
+        })?,
+        None => config.timeout.map_or(DEFAULT_TIMEOUT, |t| t.value),
+    };
     if timeout.is_zero() {
         return Err(CommandError::usage("--timeout must be longer than zero"));
     }
     if args.jobs == Some(0) {
         return Err(CommandError::usage("--jobs must be at least 1"));
     }
-    for m in &args.models {
+    crate::git::include::check_patterns(&repo.workdir, &args.copy)
+        .map_err(|e| CommandError::usage(e.to_string()))?;
+    let jobs = args.jobs.or(config.jobs.map(|j| j.value));
+    let agent = args
+        .agent
+        .clone()
+        .or(config.agent.map(|a| a.value))
+        .unwrap_or_else(|| DEFAULT_AGENT.to_string());
+    let setup = args.setup.clone().or(config.setup.map(|s| s.value));
+    let check = args.check.clone().or(config.check.map(|c| c.value));
+    let models = if args.models.is_empty() {
+        config.models.map(|m| m.value).unwrap_or_default()
+    } else {
+        args.models.clone()
+    };
+    for m in &models {
         if crate::opencode::types::ModelRef::parse(m).is_none() {
             return Err(CommandError::usage(format!(
                 "model `{m}` is not of the form provider/model"
             )));
         }
     }
-    if args.agent.trim().is_empty() {
+    if agent.trim().is_empty() {
         return Err(CommandError::usage("--agent must not be empty"));
     }
     if let Some(url) = &args.server {
@@ -170,10 +197,10 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
     };
 
     // Fork names: approach names, made unique; with several models, one fork per pair.
-    let models: Vec<Option<String>> = if args.models.is_empty() {
+    let models: Vec<Option<String>> = if models.is_empty() {
         vec![None]
     } else {
-        args.models.iter().cloned().map(Some).collect()
+        models.into_iter().map(Some).collect()
     };
     let mut taken: HashSet<String> = approaches
         .iter()
@@ -218,7 +245,10 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
             names::unique(&names::run_name(&fork_names), &existing)
         }
     };
-    let root = crate::git::worktree_root(repo, &run_name);
+    let root = match configured_root {
+        Some(r) => r.value.join(&run_name),
+        None => crate::git::worktree_root(repo, &run_name),
+    };
     let forks: Vec<Fork> = planned
         .into_iter()
         .map(|(name, text, model)| {
@@ -231,7 +261,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
                 worktree: root.join(&name),
                 name,
                 prompt,
-                agent: args.agent.clone(),
+                agent: agent.clone(),
                 model,
                 state: ForkState::Pending,
                 merged: false,
@@ -247,6 +277,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
                 error: None,
                 tool_calls: 0,
                 activity: None,
+                follow_ups: Vec::new(),
             }
         })
         .collect();
@@ -276,10 +307,11 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         forks,
         pid: Some(std::process::id()),
         pid_start: crate::state::process_start_time(std::process::id()),
-        check_command: args.check.clone(),
-        setup_command: args.setup.clone(),
+        check_command: check,
+        setup_command: setup,
         timeout_ms: Some(timeout.as_millis() as u64),
-        jobs: args.jobs,
+        jobs,
+        copy: args.copy.clone(),
         server: args.server.clone(),
         opencode,
         dispatched: false,

@@ -157,6 +157,7 @@ async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) 
             fork.branch.clone(),
             run.start.clone(),
         );
+        let copy = run.copy.clone();
         let repo = repo.clone();
         let sem = sem.clone();
         let name = name.clone();
@@ -165,9 +166,12 @@ async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) 
             let res = if path.join(".git").exists() {
                 Ok(())
             } else {
-                tokio::task::spawn_blocking(move || repo.add_worktree(&path, &branch, &start))
-                    .await
-                    .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())))
+                tokio::task::spawn_blocking(move || {
+                    repo.add_worktree(&path, &branch, &start)?;
+                    crate::git::include::copy_into_new_worktree(&repo.workdir, &path, &copy)
+                })
+                .await
+                .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())))
             };
             (name, res)
         }));

@@ -54,7 +54,8 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         return;
     };
 
-    if let Some(cmd) = &shared.setup {
+    // A follow-up (`ocfork continue`) works in a worktree that was set up already.
+    if let Some(cmd) = shared.setup.as_ref().filter(|_| fork.follow_ups.is_empty()) {
         shared.handle.update(&name, |f| f.state = ForkState::Setup);
         let res = tokio::select! {
             r = run_shell(cmd, &dir) => Some(r),
@@ -184,7 +185,7 @@ async fn agent_turn(
     let events = shared.hub.subscribe();
     shared.hub.wait_connected(Duration::from_secs(10)).await;
     let model = fork.model.as_deref().and_then(ModelRef::parse);
-    let body = PromptBody::text(Some(&fork.agent), model, &fork.prompt);
+    let body = PromptBody::text(Some(&fork.agent), model, current_prompt(&fork));
     if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
         return TurnEnd::Failed(e.to_string());
     }
@@ -251,7 +252,7 @@ async fn finish(
     let Some(fork) = snapshot.fork(name).cloned() else {
         return;
     };
-    let message = commit_message(&snapshot.run, name, &fork.prompt, state);
+    let message = commit_message(&snapshot.run, name, current_prompt(&fork), state);
     let start = snapshot.start.clone();
     let worktree = dir.to_path_buf();
     let common = shared.common_dir.clone();
@@ -297,6 +298,11 @@ async fn finish(
         f.deletions = del;
         f.duration_ms = f.duration_ms.saturating_add(elapsed);
     });
+}
+
+/// The prompt of the fork's current turn: its latest follow-up, else its first prompt.
+fn current_prompt(fork: &crate::state::Fork) -> &str {
+    fork.follow_ups.last().unwrap_or(&fork.prompt)
 }
 
 fn join_errors(first: Option<String>, second: String) -> String {

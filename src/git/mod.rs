@@ -8,6 +8,7 @@ mod worktree;
 
 pub use merge::{MergeTree, dirty_paths};
 pub use show::{DiffView, show_diff};
+pub mod include;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

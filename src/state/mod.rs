@@ -119,6 +119,10 @@ pub struct Fork {
     /// What the fork is doing right now beyond its state, e.g. "retrying (attempt 2)".
     #[serde(default)]
     pub activity: Option<String>,
+    /// Prompts sent later with `ocfork continue`, oldest first; the last is the one being
+    /// worked on (or re-sent by `resume`) while the fork runs again.
+    #[serde(default)]
+    pub follow_ups: Vec<String>,
 }
 
 /// One `ocfork try`.
@@ -160,6 +164,10 @@ pub struct Run {
     /// Set once every fork has been handed to the relay queue (`--detach` returns then).
     #[serde(default)]
     pub dispatched: bool,
+    /// `--copy` globs: ignored files copied from the main tree into each new worktree, on top
+    /// of those `.worktreeinclude` names.
+    #[serde(default)]
+    pub copy: Vec<String>,
 }
 
 impl Run {
@@ -502,6 +510,12 @@ pub struct ForkRef {
 impl ForkRef {
     pub fn fork(&self) -> &Fork {
         &self.run.forks[self.index]
+    }
+
+    /// The run and the fork's name.
+    pub fn into_parts(self) -> (Run, String) {
+        let name = self.fork().name.clone();
+        (self.run, name)
     }
 
     /// `RUN/FORK`, the reference that names this fork in any context.

@@ -1,0 +1,84 @@
+//! `ocfork continue REF TEXT`: a follow-up prompt to a fork's session, its result committed as
+//! a new commit on the fork's branch.
+
+use clap::Args;
+
+use super::{CmdResult, CommandError, EXIT_FAILURE, EXIT_INTERRUPTED};
+use crate::dispatch::{DriveOptions, drive};
+use crate::state::{ForkState, RunState};
+
+/// Send a follow-up prompt to a fork's OpenCode session and commit what it changes.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "The fork runs again through a spawned OpenCode server (or the run's --server), with the \
+run's timeout and --check; its worktree is committed afterwards and status shows the new totals.
+
+Example:
+  ocfork continue redux \"Also add unit tests for the reducer\"
+  ocfork continue redux-vs-context/context \"Rename the hook to useTodos\" --json"
+)]
+pub struct ContinueArgs {
+    /// The fork: FORK (in the latest run) or RUN/FORK
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// The follow-up prompt
+    #[arg(value_name = "TEXT")]
+    text: String,
+    /// Print the run as JSON (schema 1) when the fork is finished
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
+    let (repo, store) = super::repo_and_store()?;
+    if args.text.trim().is_empty() {
+        return Err(CommandError::usage("the follow-up prompt is empty"));
+    }
+    let (mut run, name) = store.resolve_fork(&args.reference)?.into_parts();
+    if run.state == RunState::Running && run.owner_alive() {
+        return Err(CommandError::usage(format!(
+            "run {} is still being driven (pid {})",
+            run.run,
+            run.pid.unwrap_or_default()
+        ))
+        .with_hint(format!("wait for it with `ocfork wait {}`", run.run)));
+    }
+    let Some(fork) = run.fork_mut(&name) else {
+        return Err(CommandError::usage(format!("run has no fork `{name}`")));
+    };
+    if fork.session.is_none() {
+        return Err(CommandError::usage(format!(
+            "{name} has no OpenCode session to continue (state {})",
+            fork.state.as_str()
+        ))
+        .with_hint("`ocfork resume` restarts forks that never got going"));
+    }
+    if !fork.worktree.join(".git").exists() {
+        return Err(CommandError::failure(format!(
+            "the worktree of {name} is gone ({})",
+            fork.worktree.display()
+        ))
+        .with_hint(format!("its work is on branch {}", fork.branch)));
+    }
+    fork.follow_ups.push(args.text.clone());
+    store.save(&run)?;
+    let driven = drive(
+        &repo,
+        &store,
+        run,
+        DriveOptions {
+            forks: vec![name.clone()],
+            progress: true,
+        },
+    )
+    .await?;
+    super::try_cmd::finish(&driven.run, args.json)?;
+    if driven.interrupted {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    let done = driven
+        .run
+        .fork(&name)
+        .is_some_and(|f| f.state == ForkState::Done);
+    Ok(if done { 0 } else { EXIT_FAILURE })
+}

@@ -1,0 +1,168 @@
+//! Ignored files a fork needs (`.env`, local config): those of the main tree that match
+//! `.worktreeinclude` (gitignore syntax) or a `--copy` glob are copied into a new worktree.
+//! Only files git ignores in the main tree AND would ignore in the worktree are copied, so
+//! `git add -A` in the fork can never commit them.
+
+use std::path::{Path, PathBuf};
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+use super::{GitError, Result, git};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// The file at the repo root that lists ignored files to copy into every fork.
+pub const INCLUDE_FILE: &str = ".worktreeinclude";
+
+/// What [`copy_ignored`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Copied {
+    /// Paths copied, relative to the tree's top.
+    pub copied: Vec<String>,
+    /// Matching paths left out because git would not ignore them in the worktree (tracked
+    /// there, or not ignored by the worktree's own `.gitignore`).
+    pub skipped: Vec<String>,
+}
+
+/// The patterns of `.worktreeinclude` in `main` plus `globs`; None when there are none.
+fn matcher(main: &Path, globs: &[String]) -> Result<Option<Gitignore>> {
+    let file = main.join(INCLUDE_FILE);
+    if !file.is_file() && globs.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GitignoreBuilder::new(main);
+    if file.is_file()
+        && let Some(e) = builder.add(&file)
+    {
+        return Err(GitError::Other(format!(
+            "cannot read {}: {e}",
+            file.display()
+        )));
+    }
+    for glob in globs {
+        builder
+            .add_line(None, glob)
+            .map_err(|e| GitError::Other(format!("--copy `{glob}` is not a valid pattern: {e}")))?;
+    }
+    let m = builder
+        .build()
+        .map_err(|e| GitError::Other(format!("bad pattern in {}: {e}", file.display())))?;
+    Ok(Some(m))
+}
+
+/// Checks `.worktreeinclude` and the globs without copying anything.
+pub fn check_patterns(main: &Path, globs: &[String]) -> Result<()> {
+    matcher(main, globs).map(|_| ())
+}
+
+/// Copies the ignored files of `main` that the patterns select into the same place in
+/// `worktree`.
+pub fn copy_ignored(main: &Path, worktree: &Path, globs: &[String]) -> Result<Copied> {
+    let Some(m) = matcher(main, globs)? else {
+        return Ok(Copied::default());
+    };
+    let out = git(
+        main,
+        [
+            "ls-files",
+            "-z",
+            "--others",
+            "--ignored",
+            "--exclude-standard",
+        ],
+    )?;
+    let wanted: Vec<String> = split_z(&out.stdout)
+        .filter(|p| m.matched_path_or_any_parents(p, false).is_ignore())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Copied::default());
+    }
+    let ignored_there = ignored_in(worktree, &wanted)?;
+    let mut result = Copied::default();
+    for path in wanted {
+        if !ignored_there.contains(&path) {
+            result.skipped.push(path);
+            continue;
+        }
+        copy_entry(&main.join(&path), &worktree.join(&path))?;
+        result.copied.push(path);
+    }
+    Ok(result)
+}
+
+/// Which of `paths` git ignores in `dir` (tracked files never count as ignored).
+fn ignored_in(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
+    let mut input = Vec::new();
+    for p in paths {
+        input.extend_from_slice(p.as_bytes());
+        input.push(0);
+    }
+    let failed = |stderr: String| GitError::Failed {
+        args: "check-ignore -z --stdin".into(),
+        dir: dir.to_path_buf(),
+        stderr,
+    };
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .args(["check-ignore", "-z", "--stdin"])
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(GitError::Spawn)?;
+    // A writer thread: git may fill its stdout pipe before it has read all of stdin.
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| failed("no stdin".into()))?;
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().map_err(GitError::Spawn)?;
+    let _ = writer.join();
+    // Exit 1 means "none of them is ignored".
+    match out.status.code() {
+        Some(0) | Some(1) => Ok(split_z(&out.stdout).collect()),
+        _ => Err(failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )),
+    }
+}
+
+fn split_z(raw: &[u8]) -> impl Iterator<Item = String> + '_ {
+    raw.split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+}
+
+/// Copies one file or symlink, making its parent folders.
+fn copy_entry(from: &Path, to: &Path) -> Result<()> {
+    let err = |what: &str, p: &Path, e: std::io::Error| {
+        GitError::Other(format!("cannot {what} {}: {e}", p.display()))
+    };
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| err("create", parent, e))?;
+    }
+    let meta = std::fs::symlink_metadata(from).map_err(|e| err("read", from, e))?;
+    if meta.file_type().is_symlink() {
+        let target: PathBuf = std::fs::read_link(from).map_err(|e| err("read", from, e))?;
+        std::os::unix::fs::symlink(&target, to).map_err(|e| err("create", to, e))?;
+    } else {
+        std::fs::copy(from, to).map_err(|e| err("copy to", to, e))?;
+    }
+    Ok(())
+}
+
+/// Copies into a freshly made worktree and warns on stderr about files left out.
+pub fn copy_into_new_worktree(main: &Path, worktree: &Path, globs: &[String]) -> Result<()> {
+    let done = copy_ignored(main, worktree, globs)?;
+    if !done.skipped.is_empty() {
+        eprintln!(
+            "ocfork: warning: not copied into {} because git would not ignore them there: {}",
+            worktree.display(),
+            done.skipped.join(", ")
+        );
+    }
+    Ok(())
+}
