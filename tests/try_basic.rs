@@ -63,3 +63,40 @@ fn two_approaches_json() {
         "{worktrees}"
     );
 }
+
+#[test]
+fn works_from_a_subdirectory_on_a_detached_head() {
+    let script = Script {
+        rules: vec![writes("Go", &[("done.txt", "done")])],
+        default_reply: "ok".into(),
+    };
+    let Some(w) = World::new(script) else { return };
+    w.git(&["checkout", "-q", "--detach", "HEAD"]);
+    let head = w.git(&["rev-parse", "HEAD"]);
+    let out = w
+        .ocfork_in(&w.repo.join("src"))
+        .args(["try", "--json", "a=Go"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_eq!(run["base"].as_str(), Some(head.trim()));
+    assert_eq!(run["repo"].as_str(), Some(w.repo.to_str().expect("utf-8")));
+    // Paths the agent writes are relative to the worktree root, not to where ocfork ran.
+    let wt = std::path::PathBuf::from(run["forks"][0]["worktree"].as_str().expect("worktree"));
+    assert!(wt.join("done.txt").exists());
+    assert!(
+        !wt.starts_with(&w.repo),
+        "worktree {} is inside the main tree",
+        wt.display()
+    );
+    // Without a terminal, progress is plain lines on stderr; stdout holds only the JSON.
+    assert!(
+        stderr(&out).contains("ocfork: a running"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("ocfork: a done"), "{}", stderr(&out));
+    assert_eq!(w.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(w.git(&["status", "--porcelain"]), "");
+}

@@ -115,6 +115,7 @@ impl LiveView {
             let mut shown: HashMap<String, ForkState> = HashMap::new();
             let multi = indicatif::MultiProgress::new();
             let mut bars: HashMap<String, indicatif::ProgressBar> = HashMap::new();
+            let mut last_round = false;
             loop {
                 let run = handle.snapshot();
                 for f in &run.forks {
@@ -142,9 +143,13 @@ impl LiveView {
                         eprintln!("ocfork: {} {}{extra}", f.name, f.state.as_str());
                     }
                 }
+                if last_round {
+                    break;
+                }
+                // One more round after the stop so the final states are shown too.
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {},
-                    _ = token.cancelled() => break,
+                    _ = token.cancelled() => last_round = true,
                 }
             }
             if tty {
