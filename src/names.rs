@@ -50,12 +50,19 @@ pub struct Approach {
     pub explicit: bool,
 }
 
-/// Parses `"prompt text"` or `"name=prompt text"`. The part before `=` counts as a name only when
-/// it is a valid name, so `"Use x=5"` stays a prompt.
+/// Parses `"prompt text"` or `"name=prompt text"`. Text before the first `=` with no
+/// whitespace in it is meant as a name and must be a valid one; with whitespace (`"Use x=5"`)
+/// the whole spec is prompt text.
 pub fn parse_approach(spec: &str) -> Result<Approach, String> {
     if let Some((head, rest)) = spec.split_once('=')
-        && is_valid(head)
+        && !head.is_empty()
+        && !head.contains(char::is_whitespace)
     {
+        if !is_valid(head) {
+            return Err(format!(
+                "fork name `{head}` is not valid: use 1-{MAX_NAME} of a-z, 0-9 and -, starting with a letter or digit"
+            ));
+        }
         if rest.trim().is_empty() {
             return Err(format!("approach `{spec}` has a name but no prompt text"));
         }
@@ -68,9 +75,11 @@ pub fn parse_approach(spec: &str) -> Result<Approach, String> {
     if spec.trim().is_empty() {
         return Err("an approach is empty; give prompt text or name=prompt".to_string());
     }
-    let mut name = slug(spec, MAX_NAME);
+    let name = slug(spec, MAX_NAME);
     if name.is_empty() {
-        name = "fork".to_string();
+        return Err(format!(
+            "no fork name can be made from `{spec}`; name it: \"name={spec}\""
+        ));
     }
     Ok(Approach {
         name,
@@ -123,7 +132,11 @@ mod tests {
         assert_eq!(a, Ok(("use-x-5".into(), "Use x=5".into())));
         assert!(parse_approach("  ").is_err());
         assert!(parse_approach("r=").is_err());
-        assert_eq!(parse_approach("日本語").map(|a| a.name), Ok("fork".into()));
+        assert!(parse_approach("日本語").is_err());
+        assert!(parse_approach("!!!").is_err());
+        assert!(parse_approach("a/b=x").is_err());
+        assert!(parse_approach("..=x").is_err());
+        assert_eq!(parse_approach("x=5").map(|a| a.name), Ok("x".into()));
     }
 
     #[test]

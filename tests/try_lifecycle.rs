@@ -246,6 +246,26 @@ fn uses_a_running_server() {
         std::fs::read_to_string(wt.join("r.txt")).expect("read"),
         "r"
     );
+    // A run name is used once.
+    let again = w
+        .ocfork()
+        .env("OPENCODE_SERVER_PASSWORD", "hunter2")
+        .args([
+            "try",
+            "--server",
+            &server.url,
+            "-n",
+            "served",
+            "a=Use Redux",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("a run named `served` already exists"),
+        "{}",
+        stderr(&again)
+    );
     // The user's server is still up afterwards: ocfork only stops servers it started.
     assert!(std::net::TcpStream::connect(server.url.trim_start_matches("http://")).is_ok());
 }

@@ -193,6 +193,10 @@ fn refuses_bad_input_clearly() {
             "cannot find the `opencode` binary at /nonexistent/opencode",
         ),
         (vec!["status", "nosuchrun"], "no run named `nosuchrun`"),
+        (vec!["try", "a/b=x"], "fork name `a/b` is not valid"),
+        (vec!["try", "..=x"], "fork name `..` is not valid"),
+        (vec!["try", "!!!"], "no fork name can be made from `!!!`"),
+        (vec!["try"], "required arguments were not provided"),
     ];
     for (args, msg) in cases {
         let out = w.run(&args);
@@ -251,9 +255,17 @@ fn refuses_bad_input_clearly() {
         "{}",
         stderr(&out)
     );
-    // Nothing was recorded by any of the refusals.
+    // Nothing was recorded by any of the refusals: no run, no branch, no worktree.
     let out = w.run(&["list", "--json"]);
     assert_eq!(json(&out), serde_json::json!([]));
+    assert_eq!(w.git(&["branch", "--list", "ocfork/*"]), "");
+    assert_eq!(
+        w.git(&["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1
+    );
+    assert!(!w.path("app.ocfork").exists());
 }
 
 #[test]

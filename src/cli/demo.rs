@@ -24,10 +24,10 @@ pub struct DemoArgs {
     dir: Option<PathBuf>,
 }
 
-const APP: &str = "// A tiny todo app; the forks add src/store.js.\nconst store = require('./store');\nstore.add('write the demo');\nconsole.log(store.list());\n";
-const TEST: &str = "// The check both forks must pass.\nconst assert = require('assert');\nconst store = require('./src/store');\nstore.add('a');\nstore.add('b');\nassert.deepStrictEqual(store.list(), ['a', 'b']);\nconsole.log('ok');\n";
-const REDUX: &str = "// Redux-style: a pure reducer and a dispatch function.\nfunction reducer(state, action) {\n  switch (action.type) {\n    case 'add':\n      return [...state, action.text];\n    default:\n      return state;\n  }\n}\nlet state = [];\nfunction dispatch(action) {\n  state = reducer(state, action);\n}\nmodule.exports = {\n  add: (text) => dispatch({ type: 'add', text }),\n  list: () => state,\n};\n";
-const CONTEXT: &str = "// Context-style: one provider object holding the todos.\nclass TodoContext {\n  constructor() {\n    this.todos = [];\n  }\n  add(text) {\n    this.todos.push(text);\n  }\n  list() {\n    return this.todos.slice();\n  }\n}\nconst context = new TodoContext();\nmodule.exports = {\n  add: (text) => context.add(text),\n  list: () => context.list(),\n};\n";
+const APP: &str = include_str!("../../fixtures/demo/app.js");
+const TEST: &str = include_str!("../../fixtures/demo/test.js");
+const REDUX: &str = include_str!("../../fixtures/demo/redux-store.js");
+const CONTEXT: &str = include_str!("../../fixtures/demo/context-store.js");
 
 fn script() -> Script {
     let write = |path: &str, content: &str| Step {

@@ -245,6 +245,12 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
             names::unique(&names::run_name(&fork_names), &existing)
         }
     };
+    if store.path(&run_name).exists() {
+        return Err(
+            CommandError::from(crate::state::StateError::Taken(run_name))
+                .with_hint("pick another name with -n, or look at it with `ocfork status`"),
+        );
+    }
     let root = match configured_root {
         Some(r) => r.value.join(&run_name),
         None => crate::git::worktree_root(repo, &run_name),

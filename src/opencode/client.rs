@@ -18,8 +18,9 @@ pub enum ApiError {
         #[source]
         source: reqwest::Error,
     },
-    #[error("OpenCode {method} {route} answered {status}: {message}")]
+    #[error("OpenCode at {url}: {method} {route} answered {status}: {message}")]
     Status {
+        url: String,
         method: &'static str,
         route: String,
         status: u16,
@@ -125,6 +126,7 @@ impl Client {
             message
         };
         Err(ApiError::Status {
+            url: self.base.to_string(),
             method,
             route: route.to_string(),
             status: status.as_u16(),
