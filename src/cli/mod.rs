@@ -1,6 +1,7 @@
 //! The command layer: argument parsing, one file per command, and the one error type that
 //! turns failures into "error: ... / caused by: ... / hint: ..." and an exit code.
 
+mod agents;
 mod attach;
 mod clean;
 mod completions;
@@ -13,7 +14,9 @@ mod drive;
 mod list;
 mod merge;
 mod open;
+mod plugin;
 mod report;
+mod session;
 mod status;
 #[path = "try.rs"]
 mod try_cmd;
@@ -60,6 +63,11 @@ enum Command {
     Man(completions::ManArgs),
     #[command(name = "__drive", hide = true)]
     Drive(drive::DriveArgs),
+    Session(session::SessionArgs),
+    Agents(agents::AgentsArgs),
+    Plugin(plugin::PluginArgs),
+    #[command(name = "__relay", hide = true)]
+    Relay(session::RelayArgs),
 }
 
 /// A failure as the user sees it.
@@ -192,6 +200,10 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Completions(a) => completions::cmd_completions(a),
         Command::Man(a) => completions::cmd_man(a),
         Command::Drive(a) => drive::cmd_drive(a).await,
+        Command::Session(a) => session::cmd_session(a).await,
+        Command::Agents(a) => agents::cmd_agents(a).await,
+        Command::Plugin(a) => plugin::cmd_plugin(a).await,
+        Command::Relay(a) => session::cmd_relay(a).await,
     }
 }
 

@@ -284,6 +284,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
                 tool_calls: 0,
                 activity: None,
                 follow_ups: Vec::new(),
+                driver: None,
             }
         })
         .collect();

@@ -121,6 +121,7 @@ pub async fn drive(
         setup: run.setup_command.clone(),
         check: run.check_command.clone(),
         common_dir: repo.common_dir.clone(),
+        prompt_metadata: None,
     });
     let tasks: Vec<_> = ready
         .iter()

@@ -27,6 +27,8 @@ pub struct Shared {
     pub setup: Option<String>,
     pub check: Option<String>,
     pub common_dir: std::path::PathBuf,
+    /// Metadata put on the prompt's text part (ocfork's relay marks), if any.
+    pub prompt_metadata: Option<serde_json::Value>,
 }
 
 /// Drives one fork to a finished state.
@@ -185,7 +187,8 @@ async fn agent_turn(
     let events = shared.hub.subscribe();
     shared.hub.wait_connected(Duration::from_secs(10)).await;
     let model = fork.model.as_deref().and_then(ModelRef::parse);
-    let body = PromptBody::text(Some(&fork.agent), model, current_prompt(&fork));
+    let body = PromptBody::text(Some(&fork.agent), model, current_prompt(&fork))
+        .with_metadata(shared.prompt_metadata.clone());
     if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
         return TurnEnd::Failed(e.to_string());
     }

@@ -7,6 +7,7 @@ mod fork;
 mod turn;
 
 pub use drive::{DriveOptions, drive};
+pub use fork::{Shared, run_fork};
 pub use turn::{TurnEnd, TurnWatch, follow_turn};
 
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,8 @@ use crate::state::{Fork, Run, StateError, Store};
 pub struct RunHandle {
     store: Store,
     run: Mutex<Run>,
+    /// Other processes change the run too: every update re-reads it under the store's lock.
+    shared: bool,
 }
 
 impl RunHandle {
@@ -24,6 +27,16 @@ impl RunHandle {
         Arc::new(RunHandle {
             store,
             run: Mutex::new(run),
+            shared: false,
+        })
+    }
+
+    /// A handle on a run other processes drive forks of at the same time.
+    pub fn shared(store: Store, run: Run) -> Arc<RunHandle> {
+        Arc::new(RunHandle {
+            store,
+            run: Mutex::new(run),
+            shared: true,
         })
     }
 
@@ -41,6 +54,13 @@ impl RunHandle {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        if self.shared {
+            let name = guard.run.clone();
+            if let Some(current) = self.store.update(&name, || None, f)? {
+                *guard = current;
+            }
+            return Ok(());
+        }
         f(&mut guard);
         guard.refresh_state();
         // `ocfork merge` may record a finished fork as merged while others still run.

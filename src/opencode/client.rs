@@ -165,6 +165,13 @@ impl Client {
             .await
     }
 
+    /// `DELETE /session/{id}`.
+    pub async fn delete_session(&self, id: &str, directory: &Path) -> Result<(), ApiError> {
+        self.send("DELETE", &format!("/session/{id}"), Some(directory), None)
+            .await
+            .map(|_| ())
+    }
+
     /// `POST /session/{id}/prompt_async`: queues a turn and returns at once.
     pub async fn prompt_async(
         &self,
@@ -221,6 +228,24 @@ impl Client {
             Some(&body),
         )
         .await
+    }
+
+    /// `POST /experimental/control-plane/move-session`: re-homes a session in another
+    /// directory (its tools then work there), leaving files alone.
+    pub async fn move_session(&self, id: &str, directory: &Path) -> Result<(), ApiError> {
+        let body = serde_json::json!({
+            "sessionID": id,
+            "destination": { "directory": directory.to_string_lossy() },
+            "moveChanges": false,
+        });
+        self.send(
+            "POST",
+            "/experimental/control-plane/move-session",
+            None,
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// `POST /session/{id}/summarize`: compacts the history with the given model.

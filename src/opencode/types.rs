@@ -37,6 +37,9 @@ pub struct TextPart {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub text: String,
+    /// Kept by OpenCode on the stored part; ocfork marks relayed messages with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -45,6 +48,9 @@ pub struct PromptBody {
     pub agent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
+    /// Add the message to the history without starting a turn.
+    #[serde(rename = "noReply", skip_serializing_if = "std::ops::Not::not")]
+    pub no_reply: bool,
     pub parts: Vec<TextPart>,
 }
 
@@ -53,11 +59,21 @@ impl PromptBody {
         PromptBody {
             agent: agent.map(str::to_string),
             model,
+            no_reply: false,
             parts: vec![TextPart {
                 kind: "text",
                 text: text.to_string(),
+                metadata: None,
             }],
         }
+    }
+
+    /// The same body with `metadata` on its text part.
+    pub fn with_metadata(mut self, metadata: Option<Value>) -> PromptBody {
+        for p in &mut self.parts {
+            p.metadata = metadata.clone();
+        }
+        self
     }
 }
 
@@ -81,6 +97,8 @@ pub struct TokenCounts {
 pub struct MessageInfo {
     pub id: String,
     pub role: String,
+    #[serde(default, rename = "parentID")]
+    pub parent_id: Option<String>,
     #[serde(default)]
     pub agent: Option<String>,
     #[serde(default, rename = "providerID")]
@@ -113,6 +131,9 @@ pub struct Agent {
     pub mode: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Internal agents (compaction, title, summary) that users do not pick.
+    #[serde(default)]
+    pub hidden: bool,
 }
 
 /// The readable text of an OpenCode error object (`{name, data: {message}}`).

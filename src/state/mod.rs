@@ -123,6 +123,35 @@ pub struct Fork {
     /// worked on (or re-sent by `resume`) while the fork runs again.
     #[serde(default)]
     pub follow_ups: Vec<String>,
+    /// The process driving this fork when it is not the run's own driver (forks that
+    /// `ocfork session fork` adds to a session's run are each driven by their own process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<Driver>,
+}
+
+/// A process by pid and start time, so a reused pid is not taken for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Driver {
+    pub pid: u32,
+    pub pid_start: Option<u64>,
+}
+
+impl Driver {
+    /// This process.
+    pub fn current() -> Driver {
+        Driver::of(std::process::id())
+    }
+
+    pub fn of(pid: u32) -> Driver {
+        Driver {
+            pid,
+            pid_start: process_start_time(pid),
+        }
+    }
+
+    pub fn alive(&self) -> bool {
+        process_start_time(self.pid).is_some_and(|t| Some(t) == self.pid_start)
+    }
 }
 
 /// One `ocfork try`.
@@ -201,12 +230,14 @@ impl Run {
     /// Marks unfinished forks `interrupted` when the driving process is gone. Returns whether
     /// anything changed.
     pub fn mark_interrupted_if_orphaned(&mut self) -> bool {
-        if self.state != RunState::Running || self.owner_alive() {
+        if self.state != RunState::Running {
             return false;
         }
+        let owner_alive = self.owner_alive();
         let mut changed = false;
         for fork in &mut self.forks {
-            if !fork.state.is_finished() {
+            let alive = fork.driver.map_or(owner_alive, |d| d.alive());
+            if !fork.state.is_finished() && !alive {
                 fork.state = ForkState::Interrupted;
                 fork.error
                     .get_or_insert_with(|| "ocfork stopped before this fork finished".into());
@@ -373,6 +404,45 @@ impl Store {
             Err(source) => return Err(StateError::Read { path, source }),
         };
         serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })
+    }
+
+    /// Changes a run on disk under a lock, so several processes can each change their own
+    /// forks of it without losing each other's changes. Creates the run with `create` when
+    /// it does not exist yet (`create` returning None leaves it absent).
+    pub fn update(
+        &self,
+        run: &str,
+        create: impl FnOnce() -> Option<Run>,
+        f: impl FnOnce(&mut Run),
+    ) -> Result<Option<Run>, StateError> {
+        self.ensure_dir()?;
+        let lock_path = self.dir.join(format!("{run}.lock"));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StateError::Write {
+                path: lock_path.clone(),
+                source,
+            })?;
+        let mut lock = fd_lock::RwLock::new(file);
+        let _guard = lock.write().map_err(|source| StateError::Write {
+            path: lock_path.clone(),
+            source,
+        })?;
+        let mut current = match self.load(run) {
+            Ok(r) => r,
+            Err(StateError::UnknownRun { .. }) => match create() {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+            Err(e) => return Err(e),
+        };
+        f(&mut current);
+        current.refresh_state();
+        self.save(&current)?;
+        Ok(Some(current))
     }
 
     /// Loads a run and, when its driving process died, records its unfinished forks as

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -44,6 +46,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The fixed git identity and dates every process in a test gets.
+pub fn git_env_pairs() -> Vec<(&'static str, &'static str)> {
+    git_env()
 }
 
 fn git_env() -> Vec<(&'static str, &'static str)> {

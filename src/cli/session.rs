@@ -1,0 +1,213 @@
+//! `ocfork session MODE`: the `session` tool from the command line (message, new, compact,
+//! fork), and the hidden `ocfork __relay JOB` the tool's requests finish in.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CmdResult, CommandError};
+use crate::opencode::{Client, Server};
+use crate::relay::{self, Job, Mode, Outcome, RelayError, Request};
+
+/// Send text to an agent in a session, hand off to a new session, compact, or fork.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  ocfork session message --session ses_123 --agent plan --server http://127.0.0.1:4096 \"Review the store\"\n  ocfork session fork --session ses_123 --server http://127.0.0.1:4096 \"Implement using Redux\"\n\nThe password of the server comes from OPENCODE_SERVER_PASSWORD. Without --server, ocfork starts\nits own OpenCode for the request (sessions are shared through OpenCode's data directory).")]
+pub struct SessionArgs {
+    /// message: send when the session is idle; new: fresh session; compact: summarize, then
+    /// send; fork: own worktree and branch with a copy of the session
+    #[arg(value_enum)]
+    mode: Mode,
+    /// The session to act from
+    #[arg(long, value_name = "ID")]
+    session: String,
+    /// Target agent (default: the session's current one)
+    #[arg(short, long, value_name = "NAME")]
+    agent: Option<String>,
+    /// A running `opencode serve` (password from OPENCODE_SERVER_PASSWORD)
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// The opencode binary when no --server is given
+    #[arg(long, value_name = "PATH")]
+    opencode: Option<PathBuf>,
+    /// Return once the request is queued or started; a background ocfork finishes it
+    #[arg(long, requires = "server")]
+    detach: bool,
+    /// How long to wait for the idle point and for the agent's turn
+    #[arg(long, value_name = "DURATION", default_value = "30m")]
+    timeout: String,
+    /// Relays in a row started by agents before the chain stops
+    #[arg(long, value_name = "N", env = "OCFORK_MAX_HOPS", default_value_t = relay::DEFAULT_MAX_HOPS)]
+    max_hops: u32,
+    /// The assistant message whose tool call asked (set by the plugin)
+    #[arg(long, value_name = "ID", hide = true)]
+    caller_message: Option<String>,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    json: bool,
+    /// The text to send
+    #[arg(value_name = "TEXT")]
+    text: String,
+}
+
+pub async fn cmd_session(args: SessionArgs) -> CmdResult {
+    let timeout = humantime::parse_duration(&args.timeout).map_err(|e| {
+        CommandError::usage(format!("--timeout `{}` is not a duration: {e}", args.timeout))
+    })?;
+    let (client, server) = connect(args.server.as_deref(), args.opencode.as_deref()).await?;
+    let req = Request {
+        mode: args.mode,
+        session: args.session.clone(),
+        agent: args.agent.clone(),
+        text: args.text.clone(),
+        caller_message: args.caller_message.clone(),
+        max_hops: args.max_hops,
+        timeout,
+    };
+    let result = run(&client, &req, args.detach).await;
+    if let Some(s) = server {
+        s.stop().await;
+    }
+    let outcome = result.map_err(|e| relay_error(e, &client))?;
+    if args.json {
+        super::print_json(&outcome)?;
+    } else {
+        println!("{}", outcome.session);
+        eprintln!("ocfork: {}", outcome.message);
+    }
+    Ok(0)
+}
+
+async fn run(client: &Client, req: &Request, detach: bool) -> Result<Outcome, RelayError> {
+    let job = match relay::prepare(client, req).await {
+        Ok(job) => job,
+        Err(RelayError::HopLimit { agent, max, notice }) => {
+            if detach {
+                let _ = spawn_background(&notice);
+            } else {
+                let _ = relay::finish(client, *notice.clone(), false).await;
+            }
+            return Err(RelayError::HopLimit { agent, max, notice });
+        }
+        Err(e) => return Err(e),
+    };
+    if !detach {
+        eprintln!("ocfork: {}", job.outcome.message);
+        return relay::finish(client, job, true).await;
+    }
+    let pid = spawn_background(&job).map_err(|e| RelayError::Dropped {
+        session: job.outcome.from_session.clone(),
+        agent: job.outcome.agent.clone(),
+        reason: format!("cannot start the background ocfork: {e}"),
+    })?;
+    if let Some(f) = &job.fork {
+        relay::fork_claim(&f.common_dir, f, crate::state::Driver::of(pid))?;
+    }
+    Ok(job.outcome)
+}
+
+/// The client for `--server`, or one for an OpenCode started for this command.
+pub async fn connect(
+    url: Option<&str>,
+    opencode: Option<&std::path::Path>,
+) -> Result<(Client, Option<Server>), CommandError> {
+    if let Some(url) = url {
+        let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+        return Ok((Client::new(url, password.as_deref())?, None));
+    }
+    let bin = crate::opencode::find_binary(opencode)?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| CommandError::usage(format!("cannot read the current directory: {e}")))?;
+    let server = Server::spawn(&bin, &cwd).await?;
+    let client = Client::new(&server.url, Some(&server.password))?;
+    Ok((client, Some(server)))
+}
+
+fn relay_error(e: RelayError, client: &Client) -> CommandError {
+    let hint = match &e {
+        RelayError::UnknownSession { .. } => {
+            Some("`opencode session list` shows the sessions; pass the right --server".to_string())
+        }
+        RelayError::Api(crate::opencode::ApiError::Connect { .. }) => Some(format!(
+            "is `opencode serve` running at {}? pass its URL with --server",
+            client.base_url()
+        )),
+        RelayError::Api(crate::opencode::ApiError::Status { status: 401, .. }) => {
+            Some("set OPENCODE_SERVER_PASSWORD to the server's password".to_string())
+        }
+        _ => None,
+    };
+    let bad_input = e.is_bad_input();
+    let mut err = CommandError::from(anyhow::Error::new(e));
+    if bad_input {
+        err.code = super::EXIT_USAGE;
+    }
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+/// Starts `ocfork __relay` to finish a job after this process returned; returns its pid.
+fn spawn_background(job: &Job) -> std::io::Result<u32> {
+    let exe = std::env::current_exe()?;
+    let dir = log_dir();
+    std::fs::create_dir_all(&dir)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{}.log", job.outcome.from_session)))?;
+    let text = serde_json::to_string(job).map_err(std::io::Error::other)?;
+    use std::os::unix::process::CommandExt;
+    let child = std::process::Command::new(exe)
+        .args(["__relay", &text])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    Ok(child.id())
+}
+
+/// Where background relays log: `$XDG_STATE_HOME/ocfork/relay` (else `~/.local/state/...`).
+fn log_dir() -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    state.join("ocfork").join("relay")
+}
+
+/// `ocfork __relay JOB` (hidden): finishes a job a detached `ocfork session` left.
+#[derive(Args, Debug)]
+pub struct RelayArgs {
+    job: String,
+}
+
+pub async fn cmd_relay(args: RelayArgs) -> CmdResult {
+    let job: Job = serde_json::from_str(&args.job)
+        .map_err(|e| CommandError::usage(format!("not a relay job: {e}")))?;
+    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+    let client = Client::new(&job.server, password.as_deref())?;
+    let started = std::time::Instant::now();
+    eprintln!(
+        "ocfork: {} {} from {} to {}",
+        crate::state::now_rfc3339(),
+        job.outcome.mode.as_str(),
+        job.outcome.from_session,
+        job.outcome.agent
+    );
+    match relay::finish(&client, job, false).await {
+        Ok(o) => {
+            eprintln!("ocfork: {} ({})", o.message, crate::ui::duration(started.elapsed()));
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("ocfork: {e}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok(super::EXIT_FAILURE)
+        }
+    }
+}

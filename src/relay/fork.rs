@@ -1,0 +1,295 @@
+//! `fork` mode: a worktree and branch made from the session's directory as it is (committed or
+//! not), an OpenCode session there carrying the parent's history, recorded as a fork of the run
+//! `session-<id>` and driven by the same code as the forks of `ocfork try`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::{Job, RelayError, Request, State, relay_mark};
+use crate::dispatch::{RunHandle, Shared, run_fork};
+use crate::git::Repo;
+use crate::opencode::{Client, EventHub};
+use crate::state::{Driver, Fork, ForkState, Run, RunState, SCHEMA, Store};
+
+/// The fork a job drives.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForkJob {
+    pub run: String,
+    pub fork: String,
+    pub common_dir: PathBuf,
+}
+
+/// The run that holds the forks of a session: `session-<id>` in lowercase, within the name
+/// limit.
+pub fn run_name(session: &str) -> String {
+    let id = session.strip_prefix("ses_").unwrap_or(session);
+    let slug = crate::names::slug(id, crate::names::MAX_NAME - "session-".len());
+    format!("session-{slug}")
+}
+
+/// Makes the worktree and the forked session and records the fork (pending).
+pub async fn prepare(
+    client: &Client,
+    req: &Request,
+    job: &mut Job,
+    directory: &Path,
+) -> Result<(), RelayError> {
+    let repo = Repo::discover(directory)?;
+    let head = repo.head()?;
+    let start = repo.snapshot_dirty(&head)?.unwrap_or_else(|| head.clone());
+    let store = Store::new(&repo.common_dir);
+    let run_name = run_name(&req.session);
+    let agent = job.outcome.agent.clone();
+    let mut chosen: Option<Fork> = None;
+    let mut fork_start = start.clone();
+    let created = store.update(
+        &run_name,
+        || Some(new_run(&run_name, &repo, &head, &start, job)),
+        |run| {
+            if !same_tree(&repo, &run.start, &start) {
+                fork_start = start.clone();
+            } else {
+                fork_start = run.start.clone();
+            }
+            let fork = new_fork(&repo, run, &req.text, &agent);
+            run.forks.push(fork.clone());
+            chosen = Some(fork);
+        },
+    )?;
+    let (Some(_), Some(fork)) = (created, chosen) else {
+        return Err(RelayError::State(crate::state::StateError::NoRuns));
+    };
+    let handle = RunHandle::shared(store.clone(), store.load(&run_name)?);
+    let fail = |msg: String| {
+        handle.update(&fork.name, |f| {
+            f.state = ForkState::Failed;
+            f.error = Some(msg);
+            f.driver = None;
+        });
+    };
+
+    let (path, branch) = (fork.worktree.clone(), fork.branch.clone());
+    let made = crate::git::with_repo_lock(&repo.common_dir, || {
+        repo.add_worktree(&path, &branch, &fork_start)?;
+        // Ignored files the project lists in .worktreeinclude, as `try` copies them.
+        crate::git::include::copy_into_new_worktree(&repo.workdir, &path, &[])
+    });
+    if let Err(e) = made {
+        fail(format!("could not create the worktree: {e}"));
+        return Err(e.into());
+    }
+    let session = match copy_session(client, &req.session, directory, &fork.worktree).await {
+        Ok(s) => s,
+        Err(e) => {
+            fail(format!("could not fork the session: {e}"));
+            return Err(e.into());
+        }
+    };
+    handle.update(&fork.name, |f| f.session = Some(session.clone()));
+    job.fork = Some(ForkJob {
+        run: run_name.clone(),
+        fork: fork.name.clone(),
+        common_dir: repo.common_dir.clone(),
+    });
+    job.directory = fork.worktree.clone();
+    job.outcome.session = session.clone();
+    job.outcome.state = State::Queued;
+    job.outcome.run = Some(run_name.clone());
+    job.outcome.fork = Some(fork.name.clone());
+    job.outcome.branch = Some(fork.branch.clone());
+    job.outcome.worktree = Some(fork.worktree.clone());
+    job.outcome.message = format!(
+        "Forked into session {session} ({agent}) on branch {} in {}; its work is committed there when it finishes. `ocfork status {run_name}` shows it.",
+        fork.branch,
+        fork.worktree.display()
+    );
+    Ok(())
+}
+
+/// A copy of the session's history whose directory is the worktree. `fork` keeps the parent's
+/// directory, so the copy is moved; files are left alone (the worktree already has them).
+async fn copy_session(
+    client: &Client,
+    parent: &str,
+    directory: &Path,
+    worktree: &Path,
+) -> Result<String, crate::opencode::ApiError> {
+    let copy = client.fork_session(parent, directory).await?;
+    if let Err(e) = client.move_session(&copy.id, worktree).await {
+        let _ = client.delete_session(&copy.id, directory).await;
+        return Err(e);
+    }
+    Ok(copy.id)
+}
+
+/// Hands the fork to the process that drives it; with `driver` another process takes over.
+pub fn claim(common_dir: &Path, f: &ForkJob, driver: Driver) -> Result<(), RelayError> {
+    let store = Store::new(common_dir);
+    store.update(
+        &f.run,
+        || None,
+        |run| {
+            if let Some(fk) = run.fork_mut(&f.fork) {
+                fk.driver = Some(driver);
+            }
+        },
+    )?;
+    Ok(())
+}
+
+/// Prompts the fork, follows its turn and commits its work, as `try` does for its forks.
+pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), RelayError> {
+    claim(&f.common_dir, f, Driver::current())?;
+    let store = Store::new(&f.common_dir);
+    let run = store.load(&f.run)?;
+    let handle = RunHandle::shared(store.clone(), run);
+    let stop = CancellationToken::new();
+    let cancel = CancellationToken::new();
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let sigterm = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = sigterm => {},
+            }
+            cancel.cancel();
+        });
+    }
+    let shared = Arc::new(Shared {
+        handle: handle.clone(),
+        client: client.clone(),
+        hub: EventHub::start(client.clone(), stop.clone()),
+        queue: Arc::new(Semaphore::new(1)),
+        cancel,
+        server_exit: None,
+        timeout: Duration::from_millis(job.timeout_ms),
+        setup: None,
+        check: None,
+        common_dir: f.common_dir.clone(),
+        prompt_metadata: Some(relay_mark(
+            job.outcome.hop,
+            job.outcome.mode,
+            &job.outcome.from_session,
+        )),
+    });
+    run_fork(shared, f.fork.clone()).await;
+    stop.cancel();
+    handle.update(&f.fork, |fk| fk.driver = None);
+    let fork = handle
+        .snapshot()
+        .fork(&f.fork)
+        .cloned()
+        .ok_or_else(|| RelayError::State(crate::state::StateError::NoRuns))?;
+    job.outcome.commit = fork.commit.clone();
+    if fork.state == ForkState::Done {
+        job.outcome.state = State::Done;
+        job.outcome.message = format!(
+            "Fork {}/{} finished; its work is committed on {}.",
+            f.run, f.fork, fork.branch
+        );
+        Ok(())
+    } else {
+        Err(RelayError::TurnFailed {
+            session: job.outcome.session.clone(),
+            agent: job.outcome.agent.clone(),
+            reason: format!(
+                "fork {}/{} ended {}{}",
+                f.run,
+                f.fork,
+                fork.state.as_str(),
+                fork.error.map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+        })
+    }
+}
+
+fn same_tree(repo: &Repo, a: &str, b: &str) -> bool {
+    let tree = |c: &str| {
+        repo.git(["rev-parse", &format!("{c}^{{tree}}")])
+            .ok()
+            .map(|o| o.stdout)
+    };
+    a == b || tree(a).is_some_and(|t| Some(t) == tree(b))
+}
+
+fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
+    Run {
+        schema: SCHEMA,
+        run: name.to_string(),
+        repo: repo.workdir.clone(),
+        base: head.to_string(),
+        start: start.to_string(),
+        task: None,
+        state: RunState::Running,
+        created_at: crate::state::now_rfc3339(),
+        forks: Vec::new(),
+        pid: None,
+        pid_start: None,
+        check_command: None,
+        setup_command: None,
+        timeout_ms: Some(job.timeout_ms),
+        jobs: None,
+        server: Some(job.server.clone()),
+        opencode: None,
+        dispatched: true,
+        copy: Vec::new(),
+    }
+}
+
+/// A pending fork named after the text, unique in the run and free in git and on disk.
+fn new_fork(repo: &Repo, run: &Run, text: &str, agent: &str) -> Fork {
+    let mut taken: HashSet<String> = run.forks.iter().map(|f| f.name.clone()).collect();
+    let mut base = crate::names::slug(text, crate::names::MAX_NAME);
+    if base.is_empty() {
+        base = "fork".into();
+    }
+    let root = crate::git::worktree_root(repo, &run.run);
+    let name = loop {
+        let name = crate::names::unique(&base, &taken);
+        let branch = format!("ocfork/{}/{name}", run.run);
+        if !repo.branch_exists(&branch) && !root.join(&name).exists() {
+            break name;
+        }
+        taken.insert(name);
+    };
+    Fork {
+        branch: format!("ocfork/{}/{name}", run.run),
+        worktree: root.join(&name),
+        name,
+        prompt: text.to_string(),
+        agent: agent.to_string(),
+        model: None,
+        state: ForkState::Pending,
+        merged: false,
+        session: None,
+        commit: None,
+        files_changed: 0,
+        insertions: 0,
+        deletions: 0,
+        check: None,
+        duration_ms: 0,
+        tokens: None,
+        cost: None,
+        error: None,
+        tool_calls: 0,
+        activity: None,
+        follow_ups: Vec::new(),
+        driver: Some(Driver::current()),
+    }
+}

@@ -1,0 +1,459 @@
+//! The `session` tool's behaviour, written once for `ocfork session` and for the OpenCode
+//! plugin (which only calls the ocfork binary): relaying text to an agent once a session is
+//! idle, handing off to a fresh session, compacting before a handoff, and forking a session
+//! into its own worktree and branch, recorded as a fork of the run `session-<id>`.
+//!
+//! Work is split in two: [`prepare`] checks the request and does what must happen while the
+//! caller waits (so errors reach it), and returns a [`Job`] for what has to wait for a session
+//! (the idle point, a compaction, a fork's turn and commit). [`finish`] runs that job, in the
+//! same process or in a background `ocfork __relay`, which is how the tool returns at once.
+
+mod fork;
+mod wait;
+
+pub use fork::{ForkJob, claim as fork_claim, run_name as fork_run_name};
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{TurnEnd, TurnWatch, follow_turn};
+use crate::opencode::types::{Message, ModelRef, PromptBody};
+use crate::opencode::{ApiError, Client, EventHub};
+
+/// The plugin's source; `ocfork plugin install` fills in the binary's path.
+pub const PLUGIN_SOURCE: &str = include_str!("plugin.ts");
+
+/// Relays started by agents in a row before ocfork stops the chain.
+pub const DEFAULT_MAX_HOPS: u32 = 8;
+
+/// What the `session` tool does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Queue the text for the agent in the same session, sent when the session is idle
+    Message,
+    /// A fresh session in the same directory, prompted with the text
+    New,
+    /// Summarize the session, then send the text to the agent
+    Compact,
+    /// A new worktree and branch with a copy of the session, prompted with the text
+    Fork,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Message => "message",
+            Mode::New => "new",
+            Mode::Compact => "compact",
+            Mode::Fork => "fork",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("no OpenCode session {session} on {server}")]
+    UnknownSession { session: String, server: String },
+    #[error("unknown agent `{agent}`; agents here: {}", .known.join(", "))]
+    UnknownAgent { agent: String, known: Vec<String> },
+    #[error(
+        "relay to {agent} not sent: {max} relays in a row were started by agents (the hop limit; raise it with OCFORK_MAX_HOPS)"
+    )]
+    HopLimit {
+        agent: String,
+        max: u32,
+        /// Posts the notice in the session once its turn is over.
+        notice: Box<Job>,
+    },
+    #[error("the text to send is empty")]
+    EmptyText,
+    #[error("OpenCode has no directory for session {0}")]
+    NoDirectory(String),
+    #[error("relay to {agent} in session {session} dropped: {reason}")]
+    Dropped {
+        session: String,
+        agent: String,
+        reason: String,
+    },
+    #[error("the turn of {agent} in session {session} failed: {reason}")]
+    TurnFailed {
+        session: String,
+        agent: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
+
+impl RelayError {
+    /// True when the request itself was wrong (exit code 2).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            RelayError::UnknownSession { .. }
+                | RelayError::UnknownAgent { .. }
+                | RelayError::EmptyText
+        ) || matches!(self, RelayError::Git(g) if matches!(g, crate::git::GitError::NotARepo(_) | crate::git::GitError::UnbornHead))
+    }
+}
+
+/// One use of the `session` tool.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub mode: Mode,
+    pub session: String,
+    /// Target agent; None means the session's current one.
+    pub agent: Option<String>,
+    pub text: String,
+    /// The assistant message whose tool call made this request (the plugin passes it). None
+    /// when a person or a script asked; such relays start a new chain.
+    pub caller_message: Option<String>,
+    pub max_hops: u32,
+    pub timeout: Duration,
+}
+
+/// Where a request stands, as reported to the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Waiting for the session to be idle.
+    Queued,
+    /// Prompted; the agent is working on it.
+    Started,
+    /// The agent's turn ended.
+    Done,
+}
+
+/// The result of a request: what `ocfork session --json` prints and the tool returns.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Outcome {
+    pub mode: Mode,
+    /// The session acted on: the same one (message, compact), the new one, or the fork's.
+    pub session: String,
+    /// The session the request came from.
+    pub from_session: String,
+    pub agent: String,
+    pub state: State,
+    /// Place of this relay in a chain started by agents (0 when a person asked).
+    pub hop: u32,
+    /// For compact: `session.compacted` was seen.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compacted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// One line for people and agents.
+    pub message: String,
+}
+
+/// The part of a request that waits on a session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub server: String,
+    pub outcome: Outcome,
+    pub directory: PathBuf,
+    pub text: String,
+    /// Wait for the calling session's turn to end first (message, compact, notices).
+    pub wait_idle: bool,
+    /// The request came from an agent's turn: a turn that ends in an error drops the relay.
+    pub from_turn: bool,
+    /// Post this notice when the session is idle instead of relaying anything.
+    #[serde(default)]
+    pub notice: Option<String>,
+    #[serde(default)]
+    pub fork: Option<fork::ForkJob>,
+    pub timeout_ms: u64,
+}
+
+/// Checks a request and does what cannot wait; returns the job that remains.
+pub async fn prepare(client: &Client, req: &Request) -> Result<Job, RelayError> {
+    if req.text.trim().is_empty() {
+        return Err(RelayError::EmptyText);
+    }
+    let session = client.session(&req.session, None).await.map_err(|e| match e {
+        ApiError::Status { status: 404, .. } => RelayError::UnknownSession {
+            session: req.session.clone(),
+            server: client.base_url().to_string(),
+        },
+        ApiError::Status { status: 400, .. } if !req.session.starts_with("ses") => {
+            RelayError::UnknownSession {
+                session: req.session.clone(),
+                server: client.base_url().to_string(),
+            }
+        }
+        other => RelayError::Api(other),
+    })?;
+    let directory = PathBuf::from(
+        session
+            .directory
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| RelayError::NoDirectory(req.session.clone()))?,
+    );
+    let messages = client.messages(&req.session, &directory).await?;
+    let agent = match &req.agent {
+        Some(a) => a.clone(),
+        None => current_agent(&messages),
+    };
+    let known = visible_agents(client, &directory).await?;
+    if !known.contains(&agent) {
+        return Err(RelayError::UnknownAgent { agent, known });
+    }
+    let hop = match &req.caller_message {
+        Some(caller) => chain_hop(&messages, caller) + 1,
+        None => 0,
+    };
+    let mut job = Job {
+        server: client.base_url().to_string(),
+        outcome: Outcome {
+            mode: req.mode,
+            session: req.session.clone(),
+            from_session: req.session.clone(),
+            agent: agent.clone(),
+            state: State::Queued,
+            hop,
+            compacted: false,
+            run: None,
+            fork: None,
+            branch: None,
+            worktree: None,
+            commit: None,
+            message: String::new(),
+        },
+        directory: directory.clone(),
+        text: req.text.clone(),
+        wait_idle: false,
+        from_turn: req.caller_message.is_some(),
+        notice: None,
+        fork: None,
+        timeout_ms: req.timeout.as_millis() as u64,
+    };
+    if hop > req.max_hops {
+        // The notice goes in once the turn is over: a message added to a busy session would
+        // start another turn.
+        job.wait_idle = true;
+        job.notice = Some(format!(
+            "[ocfork] relay to {agent} not sent: {} relays in a row were started by agents (the hop limit).",
+            req.max_hops
+        ));
+        return Err(RelayError::HopLimit {
+            agent,
+            max: req.max_hops,
+            notice: Box::new(job),
+        });
+    }
+    match req.mode {
+        Mode::Message | Mode::Compact => {
+            job.wait_idle = true;
+            job.outcome.message = format!(
+                "Queued for {agent}: {} once this turn ends.",
+                if req.mode == Mode::Compact {
+                    "the session is compacted and the text is sent"
+                } else {
+                    "the text is sent"
+                }
+            );
+        }
+        Mode::New => {
+            let title: String = req.text.chars().take(60).collect();
+            let new = client.create_session(&directory, &title).await?;
+            let body = PromptBody::text(Some(&agent), None, &req.text)
+                .with_metadata(Some(relay_mark(hop, req.mode, &req.session)));
+            client.prompt_async(&new.id, &directory, &body).await?;
+            job.outcome.session = new.id.clone();
+            job.outcome.state = State::Started;
+            job.outcome.message = format!("Started session {} with {agent}.", new.id);
+        }
+        Mode::Fork => fork::prepare(client, req, &mut job, &directory).await?,
+    }
+    Ok(job)
+}
+
+/// Runs what a request left to do. With `follow`, waits for the agent's turn to end (a fork's
+/// turn is always followed, since its work must be committed).
+pub async fn finish(client: &Client, mut job: Job, follow: bool) -> Result<Outcome, RelayError> {
+    let stop = CancellationToken::new();
+    let hub = EventHub::start(client.clone(), stop.clone());
+    let res = finish_with(client, &hub, &mut job, follow).await;
+    stop.cancel();
+    if let Err(e) = &res
+        && matches!(e, RelayError::Dropped { .. } | RelayError::Api(_))
+        && job.notice.is_none()
+    {
+        // Whoever queued the relay has moved on: the session is where they will look.
+        let note = format!("[ocfork] {e}");
+        let _ = post_notice(client, &job.outcome.from_session, &job.directory, &note).await;
+    }
+    res.map(|()| job.outcome)
+}
+
+async fn finish_with(
+    client: &Client,
+    hub: &EventHub,
+    job: &mut Job,
+    follow: bool,
+) -> Result<(), RelayError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(job.timeout_ms);
+    if job.wait_idle {
+        hub.wait_connected(Duration::from_secs(10)).await;
+        wait::idle(client, hub, job, deadline).await?;
+    }
+    if let Some(note) = &job.notice {
+        post_notice(client, &job.outcome.session, &job.directory, note).await?;
+        return Ok(());
+    }
+    if let Some(f) = job.fork.clone() {
+        return fork::finish(client, job, &f).await;
+    }
+    let session = job.outcome.session.clone();
+    let agent = job.outcome.agent.clone();
+    let dir = job.directory.clone();
+    if matches!(job.outcome.mode, Mode::Message | Mode::Compact) {
+        if job.outcome.mode == Mode::Compact {
+            job.outcome.compacted = wait::compact(client, hub, &session, &dir, deadline).await?;
+            let marker = format!("[Compacting session - {agent} agent will respond after completion]");
+            post_notice(client, &session, &dir, &marker).await?;
+        }
+        let body = PromptBody::text(Some(&agent), None, &job.text).with_metadata(Some(relay_mark(
+            job.outcome.hop,
+            job.outcome.mode,
+            &job.outcome.from_session,
+        )));
+        let before = client.messages(&session, &dir).await?.len();
+        let events = hub.subscribe();
+        client.prompt_async(&session, &dir, &body).await?;
+        job.outcome.state = State::Started;
+        job.outcome.message = format!("Sent to {agent} in session {session}.");
+        if follow {
+            follow_to_end(client, events, job, before, deadline).await?;
+        }
+        return Ok(());
+    }
+    if follow {
+        let events = hub.subscribe();
+        follow_to_end(client, events, job, 0, deadline).await?;
+    }
+    Ok(())
+}
+
+async fn follow_to_end(
+    client: &Client,
+    events: tokio::sync::broadcast::Receiver<crate::opencode::Event>,
+    job: &mut Job,
+    before: usize,
+    deadline: tokio::time::Instant,
+) -> Result<(), RelayError> {
+    let session = job.outcome.session.clone();
+    let watch = TurnWatch {
+        client,
+        events,
+        session: &session,
+        directory: &job.directory,
+        before,
+        deadline,
+        cancel: CancellationToken::new(),
+        server_exit: None,
+    };
+    match follow_turn(watch, |_| {}).await {
+        TurnEnd::Done => {
+            job.outcome.state = State::Done;
+            job.outcome.message = format!("{} answered in session {session}.", job.outcome.agent);
+            Ok(())
+        }
+        other => Err(RelayError::TurnFailed {
+            session,
+            agent: job.outcome.agent.clone(),
+            reason: match other {
+                TurnEnd::Failed(e) => e,
+                TurnEnd::Timeout => "timed out".into(),
+                TurnEnd::Cancelled => "cancelled".into(),
+                TurnEnd::ServerExited(s) => format!("the server exited ({s})"),
+                TurnEnd::Done => String::new(),
+            },
+        }),
+    }
+}
+
+/// Adds a message to the history without starting a turn.
+pub async fn post_notice(
+    client: &Client,
+    session: &str,
+    dir: &std::path::Path,
+    text: &str,
+) -> Result<(), ApiError> {
+    let mut body = PromptBody::text(None, None, text).with_metadata(Some(json!({"ocfork": {"notice": true}})));
+    body.no_reply = true;
+    client.prompt_async(session, dir, &body).await
+}
+
+/// The mark ocfork puts on the text part of a relayed message.
+fn relay_mark(hop: u32, mode: Mode, from: &str) -> Value {
+    json!({ "ocfork": { "relay": hop, "mode": mode.as_str(), "from": from } })
+}
+
+/// The hop of the relay that started the turn `caller` belongs to (0 when a person started it).
+fn chain_hop(messages: &[Message], caller: &str) -> u32 {
+    let parent = messages
+        .iter()
+        .find(|m| m.info.id == caller)
+        .and_then(|m| m.info.parent_id.clone());
+    let user = match parent {
+        Some(p) => messages.iter().find(|m| m.info.id == p),
+        None => messages.iter().rev().find(|m| m.info.role == "user"),
+    };
+    user.into_iter()
+        .flat_map(|m| m.parts.iter())
+        .find_map(|p| p.pointer("/metadata/ocfork/relay").and_then(Value::as_u64))
+        .map_or(0, |h| h as u32)
+}
+
+/// The agent that last worked in the session, else `build`.
+fn current_agent(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .rev()
+        .find_map(|m| m.info.agent.clone().filter(|a| a != "compaction"))
+        .unwrap_or_else(|| "build".to_string())
+}
+
+/// Names of the agents users can pick in `directory` (hidden internal ones left out).
+pub async fn visible_agents(
+    client: &Client,
+    directory: &std::path::Path,
+) -> Result<Vec<String>, ApiError> {
+    let mut seen = HashSet::new();
+    Ok(client
+        .agents(directory)
+        .await?
+        .into_iter()
+        .filter(|a| !a.hidden && seen.insert(a.name.clone()))
+        .map(|a| a.name)
+        .collect())
+}
+
+/// The model of the session's last assistant message, which compaction uses.
+fn last_model(messages: &[Message]) -> Option<ModelRef> {
+    messages.iter().rev().find_map(|m| {
+        (m.info.role == "assistant").then_some(())?;
+        Some(ModelRef {
+            provider_id: m.info.provider_id.clone()?,
+            model_id: m.info.model_id.clone()?,
+        })
+    })
+}
