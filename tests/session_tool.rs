@@ -323,3 +323,53 @@ fn agents_relaying_to_each_other_stop_at_the_hop_limit() {
     let notice = messages.last().unwrap();
     assert!(is_user_text(notice, "relay to build not sent: 3 relays in a row"), "{}", describe(&messages));
 }
+
+#[test]
+fn a_relay_queued_by_an_aborted_turn_is_dropped() {
+    let script = Script {
+        rules: vec![Rule {
+            when: "Relay then stall".into(),
+            model: None,
+            steps: vec![
+                Step { tool: "session".into(), args: json!({ "mode": "message", "agent": "plan", "text": "This must never arrive" }) },
+                Step { tool: "bash".into(), args: json!({ "command": "touch stalled && sleep 60", "description": "stall" }) },
+            ],
+            reply: "not reached".into(),
+            fail: None,
+        }],
+        default_reply: "ok".into(),
+    };
+    let Some(w) = World::new(script) else { return };
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Relay then stall");
+    let start = std::time::Instant::now();
+    while !w.repo.join("stalled").exists() {
+        assert!(start.elapsed().as_secs() < 120, "the turn never reached its bash step");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    srv.block(srv.client().abort(&s, &w.repo)).expect("abort");
+    let messages = srv.wait_for(&s, &w.repo, "the drop notice", |m| m.iter().any(|m| is_user_text(m, "dropped")));
+    let notice = messages.iter().find(|m| is_user_text(m, "dropped")).unwrap();
+    assert!(text_of(notice).contains("relay to plan"), "{}", describe(&messages));
+    assert!(text_of(notice).contains("aborted"), "{}", describe(&messages));
+    assert!(!messages.iter().any(|m| is_user_text(m, "This must never arrive")), "{}", describe(&messages));
+    assert!(!w.model.requests().iter().any(|r| r.last_user.contains("This must never arrive")));
+}
+
+#[test]
+fn agents_are_listed_from_the_server() {
+    let Some(w) = World::new(Script::default()) else { return };
+    let srv = Serve::start(&w, &[]);
+    let out = srv.ocfork(&w, &["agents", "--json", "--server", &srv.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let agents = json(&out);
+    let names: Vec<&str> = agents.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"build") && names.contains(&"plan"), "{names:?}");
+    assert!(!names.contains(&"compaction"), "hidden agents are left out: {names:?}");
+    let build = agents.as_array().unwrap().iter().find(|a| a["name"] == "build").unwrap();
+    assert_eq!(build["mode"], "primary");
+    assert!(build["description"].as_str().is_some_and(|d| !d.is_empty()));
+    let out = srv.ocfork(&w, &["agents", "--server", &srv.url]);
+    assert!(stdout(&out).lines().any(|l| l.starts_with("plan ") && l.contains("primary")), "{}", stdout(&out));
+}
