@@ -10,7 +10,9 @@ use super::{CmdResult, CommandError};
 
 /// List the agents OpenCode offers here (name, mode, description).
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  ocfork agents\n  ocfork agents --json --server http://127.0.0.1:4096")]
+#[command(
+    after_help = "Example:\n  ocfork agents\n  ocfork agents --json --server http://127.0.0.1:4096"
+)]
 pub struct AgentsArgs {
     /// A running `opencode serve` (password from OPENCODE_SERVER_PASSWORD); else ocfork starts one
     #[arg(long, value_name = "URL")]

@@ -13,7 +13,9 @@ use crate::relay::{self, Job, Mode, Outcome, RelayError, Request};
 
 /// Send text to an agent in a session, hand off to a new session, compact, or fork.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  ocfork session message --session ses_123 --agent plan --server http://127.0.0.1:4096 \"Review the store\"\n  ocfork session fork --session ses_123 --server http://127.0.0.1:4096 \"Implement using Redux\"\n\nThe password of the server comes from OPENCODE_SERVER_PASSWORD. Without --server, ocfork starts\nits own OpenCode for the request (sessions are shared through OpenCode's data directory).")]
+#[command(
+    after_help = "Examples:\n  ocfork session message --session ses_123 --agent plan --server http://127.0.0.1:4096 \"Review the store\"\n  ocfork session fork --session ses_123 --server http://127.0.0.1:4096 \"Implement using Redux\"\n\nThe password of the server comes from OPENCODE_SERVER_PASSWORD. Without --server, ocfork starts\nits own OpenCode for the request (sessions are shared through OpenCode's data directory)."
+)]
 pub struct SessionArgs {
     /// message: send when the session is idle; new: fresh session; compact: summarize, then
     /// send; fork: own worktree and branch with a copy of the session
@@ -53,7 +55,10 @@ pub struct SessionArgs {
 
 pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     let timeout = humantime::parse_duration(&args.timeout).map_err(|e| {
-        CommandError::usage(format!("--timeout `{}` is not a duration: {e}", args.timeout))
+        CommandError::usage(format!(
+            "--timeout `{}` is not a duration: {e}",
+            args.timeout
+        ))
     })?;
     let (client, server) = connect(args.server.as_deref(), args.opencode.as_deref()).await?;
     let req = Request {
@@ -201,7 +206,11 @@ pub async fn cmd_relay(args: RelayArgs) -> CmdResult {
     );
     match relay::finish(&client, job, false).await {
         Ok(o) => {
-            eprintln!("ocfork: {} ({})", o.message, crate::ui::duration(started.elapsed()));
+            eprintln!(
+                "ocfork: {} ({})",
+                o.message,
+                crate::ui::duration(started.elapsed())
+            );
             Ok(0)
         }
         Err(e) => {

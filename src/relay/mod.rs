@@ -187,19 +187,22 @@ pub async fn prepare(client: &Client, req: &Request) -> Result<Job, RelayError> 
     if req.text.trim().is_empty() {
         return Err(RelayError::EmptyText);
     }
-    let session = client.session(&req.session, None).await.map_err(|e| match e {
-        ApiError::Status { status: 404, .. } => RelayError::UnknownSession {
-            session: req.session.clone(),
-            server: client.base_url().to_string(),
-        },
-        ApiError::Status { status: 400, .. } if !req.session.starts_with("ses") => {
-            RelayError::UnknownSession {
+    let session = client
+        .session(&req.session, None)
+        .await
+        .map_err(|e| match e {
+            ApiError::Status { status: 404, .. } => RelayError::UnknownSession {
                 session: req.session.clone(),
                 server: client.base_url().to_string(),
+            },
+            ApiError::Status { status: 400, .. } if !req.session.starts_with("ses") => {
+                RelayError::UnknownSession {
+                    session: req.session.clone(),
+                    server: client.base_url().to_string(),
+                }
             }
-        }
-        other => RelayError::Api(other),
-    })?;
+            other => RelayError::Api(other),
+        })?;
     let directory = PathBuf::from(
         session
             .directory
@@ -327,7 +330,8 @@ async fn finish_with(
     if matches!(job.outcome.mode, Mode::Message | Mode::Compact) {
         if job.outcome.mode == Mode::Compact {
             job.outcome.compacted = wait::compact(client, hub, &session, &dir, deadline).await?;
-            let marker = format!("[Compacting session - {agent} agent will respond after completion]");
+            let marker =
+                format!("[Compacting session - {agent} agent will respond after completion]");
             post_notice(client, &session, &dir, &marker).await?;
         }
         let body = PromptBody::text(Some(&agent), None, &job.text).with_metadata(Some(relay_mark(
@@ -397,7 +401,8 @@ pub async fn post_notice(
     dir: &std::path::Path,
     text: &str,
 ) -> Result<(), ApiError> {
-    let mut body = PromptBody::text(None, None, text).with_metadata(Some(json!({"ocfork": {"notice": true}})));
+    let mut body =
+        PromptBody::text(None, None, text).with_metadata(Some(json!({"ocfork": {"notice": true}})));
     body.no_reply = true;
     client.prompt_async(session, dir, &body).await
 }

@@ -134,7 +134,10 @@ pub async fn compact(
     let messages = client.messages(session, dir).await?;
     let summarized = messages.iter().any(|m| {
         m.info.role == "assistant"
-            && m.info.summary.as_ref().is_some_and(|s| s == &Value::Bool(true))
+            && m.info
+                .summary
+                .as_ref()
+                .is_some_and(|s| s == &Value::Bool(true))
             && m.info.time.completed.is_some()
     });
     if summarized {

@@ -25,7 +25,12 @@ impl Serve {
     /// world's repo with the world's hermetic environment plus `extra_env`.
     pub fn start(w: &World, extra_env: &[(&str, &str)]) -> Serve {
         let out = w.run(&["plugin", "install", "--global"]);
-        assert_eq!(out.status.code(), Some(0), "plugin install: {}", super::stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "plugin install: {}",
+            super::stderr(&out)
+        );
         let port = std::net::TcpListener::bind(("127.0.0.1", 0))
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -33,23 +38,32 @@ impl Serve {
         let password = "test-password".to_string();
         let t = w.tmp.path();
         let mut cmd = Command::new(&w.opencode);
-        cmd.args(["serve", "--hostname", "127.0.0.1", "--port", &port.to_string()])
-            .current_dir(&w.repo)
-            .env("PWD", &w.repo)
-            .env("HOME", t.join("home"))
-            .env("XDG_CONFIG_HOME", t.join("xdg/config"))
-            .env("XDG_DATA_HOME", t.join("xdg/data"))
-            .env("XDG_CACHE_HOME", t.join("xdg/cache"))
-            .env("XDG_STATE_HOME", t.join("xdg/state"))
-            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
-            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-            .env("OPENCODE_CONFIG_CONTENT", ocfork::scripted::opencode_config(&w.model.base_url()))
-            .env("OPENCODE_SERVER_PASSWORD", &password)
-            .env_remove("OCFORK_WORKTREE_ROOT")
-            .env_remove("OCFORK_MAX_HOPS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        cmd.args([
+            "serve",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .current_dir(&w.repo)
+        .env("PWD", &w.repo)
+        .env("HOME", t.join("home"))
+        .env("XDG_CONFIG_HOME", t.join("xdg/config"))
+        .env("XDG_DATA_HOME", t.join("xdg/data"))
+        .env("XDG_CACHE_HOME", t.join("xdg/cache"))
+        .env("XDG_STATE_HOME", t.join("xdg/state"))
+        .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+        .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+        .env(
+            "OPENCODE_CONFIG_CONTENT",
+            ocfork::scripted::opencode_config(&w.model.base_url()),
+        )
+        .env("OPENCODE_SERVER_PASSWORD", &password)
+        .env_remove("OCFORK_WORKTREE_ROOT")
+        .env_remove("OCFORK_MAX_HOPS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
         for (k, v) in super::git_env_pairs() {
             cmd.env(k, v);
         }
@@ -62,7 +76,10 @@ impl Serve {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {
-            let line = lines.next().expect("opencode serve printed its URL").expect("read");
+            let line = lines
+                .next()
+                .expect("opencode serve printed its URL")
+                .expect("read");
             if let Some(i) = line.find("listening on ") {
                 break line[i + "listening on ".len()..].trim().to_string();
             }
@@ -101,17 +118,21 @@ impl Serve {
     }
 
     pub fn create_session(&self, dir: &Path) -> String {
-        self.block(self.client.create_session(dir, "test")).expect("session").id
+        self.block(self.client.create_session(dir, "test"))
+            .expect("session")
+            .id
     }
 
     /// Prompts a session and returns at once.
     pub fn prompt(&self, session: &str, dir: &Path, agent: &str, text: &str) {
         let body = PromptBody::text(Some(agent), None, text);
-        self.block(self.client.prompt_async(session, dir, &body)).expect("prompt");
+        self.block(self.client.prompt_async(session, dir, &body))
+            .expect("prompt");
     }
 
     pub fn messages(&self, session: &str, dir: &Path) -> Vec<Message> {
-        self.block(self.client.messages(session, dir)).expect("messages")
+        self.block(self.client.messages(session, dir))
+            .expect("messages")
     }
 
     pub fn idle(&self, session: &str, dir: &Path) -> bool {
@@ -138,7 +159,10 @@ impl Serve {
                 return messages;
             }
             if start.elapsed() > Duration::from_secs(120) {
-                panic!("timed out waiting for {what}; history:\n{}", describe(&messages));
+                panic!(
+                    "timed out waiting for {what}; history:\n{}",
+                    describe(&messages)
+                );
             }
             std::thread::sleep(Duration::from_millis(300));
         }
@@ -188,7 +212,9 @@ pub fn describe(messages: &[Message]) -> String {
                         "tool" => format!(
                             "tool:{}:{}",
                             p.get("tool").and_then(|t| t.as_str()).unwrap_or("?"),
-                            p.pointer("/state/status").and_then(|t| t.as_str()).unwrap_or("?")
+                            p.pointer("/state/status")
+                                .and_then(|t| t.as_str())
+                                .unwrap_or("?")
                         ),
                         k => k.to_string(),
                     }
