@@ -49,18 +49,35 @@ pub async fn idle(
                     if let Some(e) = error {
                         return Err(dropped(e));
                     }
-                    if job.from_turn || saw_busy {
+                    if !(job.from_turn || saw_busy) {
+                        return Ok(());
+                    }
+                    // The status can turn idle before an aborted message records its error:
+                    // decide only on a last message that completed or failed.
+                    for _ in 0..25 {
+                        while let Ok(ev) = events.try_recv() {
+                            if ev.session_id() == Some(session)
+                                && ev.kind() == "session.error"
+                                && let Some(e) = ev.properties().get("error")
+                            {
+                                return Err(dropped(describe(e)));
+                            }
+                        }
                         let messages = client.messages(session, dir).await?;
-                        let failed = messages
-                            .iter()
-                            .rev()
-                            .find(|m| m.info.role == "assistant")
-                            .and_then(|m| m.info.error.as_ref());
-                        if let Some(e) = failed {
-                            return Err(dropped(describe(e)));
+                        let last = messages.iter().rev().find(|m| m.info.role == "assistant");
+                        match last {
+                            Some(m) if m.info.error.is_some() => {
+                                return Err(dropped(describe(
+                                    m.info.error.as_ref().unwrap_or(&Value::Null),
+                                )));
+                            }
+                            Some(m) if m.info.time.completed.is_none() => {
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                            }
+                            _ => return Ok(()),
                         }
                     }
-                    return Ok(());
+                    return Err(dropped("the session's turn did not finish".into()));
                 }
             }
             Err(e) => {
