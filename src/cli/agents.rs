@@ -57,7 +57,9 @@ pub async fn cmd_agents(args: AgentsArgs) -> CmdResult {
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4);
     for r in &rows {
         let desc = r.description.as_deref().unwrap_or("");
-        let first = desc.lines().next().unwrap_or("");
+        // The table shows the first sentence; --json has the whole text.
+        let line = desc.lines().next().unwrap_or("");
+        let first = line.find(". ").map_or(line, |i| &line[..=i]);
         println!(
             "{:width$}  {:8}  {first}",
             r.name,
