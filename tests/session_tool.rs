@@ -469,6 +469,24 @@ fn bad_requests_are_refused_clearly() {
         "{}",
         stderr(&out)
     );
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "fork",
+            "--session",
+            "bogus",
+            "--server",
+            &srv.url,
+            "hi",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no OpenCode session bogus"),
+        "{}",
+        stderr(&out)
+    );
     let dead = format!("http://127.0.0.1:{}", free_port());
     let out = srv.ocfork(
         &w,

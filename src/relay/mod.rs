@@ -187,20 +187,19 @@ pub async fn prepare(client: &Client, req: &Request) -> Result<Job, RelayError> 
     if req.text.trim().is_empty() {
         return Err(RelayError::EmptyText);
     }
+    let unknown = || RelayError::UnknownSession {
+        session: req.session.clone(),
+        server: client.base_url().to_string(),
+    };
+    // OpenCode answers 500 rather than 404 for ids that are not session ids at all.
+    if !req.session.starts_with("ses_") {
+        return Err(unknown());
+    }
     let session = client
         .session(&req.session, None)
         .await
         .map_err(|e| match e {
-            ApiError::Status { status: 404, .. } => RelayError::UnknownSession {
-                session: req.session.clone(),
-                server: client.base_url().to_string(),
-            },
-            ApiError::Status { status: 400, .. } if !req.session.starts_with("ses") => {
-                RelayError::UnknownSession {
-                    session: req.session.clone(),
-                    server: client.base_url().to_string(),
-                }
-            }
+            ApiError::Status { status: 404, .. } => unknown(),
             other => RelayError::Api(other),
         })?;
     let directory = PathBuf::from(
