@@ -133,11 +133,16 @@ pub async fn compact(
         });
     };
     let mut events = hub.subscribe();
-    client
+    // The call returns when the summary is written and the event follows at once; a long
+    // compaction may outlast the client's request timeout, then the event is what counts.
+    let grace = match client
         .summarize(session, dir, &model.provider_id, &model.model_id)
-        .await?;
-    // The summarize call returns when the summary is written; the event follows at once.
-    let grace = tokio::time::Instant::now() + Duration::from_secs(10);
+        .await
+    {
+        Ok(()) => tokio::time::Instant::now() + Duration::from_secs(10),
+        Err(crate::opencode::ApiError::Connect { source, .. }) if source.is_timeout() => deadline,
+        Err(e) => return Err(e.into()),
+    };
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
