@@ -365,6 +365,33 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
     assert_eq!(w.git(&["status", "--porcelain"]).trim(), "?? src/shared.js");
     let worktrees = w.git(&["worktree", "list"]);
     assert_eq!(worktrees.lines().count(), 3, "{worktrees}");
+    // `ocfork diff` compares them like the forks of any run.
+    let out = w.run(&["diff", &run, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let diff = json(&out);
+    let files: Vec<(String, Vec<String>)> = diff["forks"]
+        .as_array()
+        .expect("forks")
+        .iter()
+        .map(|f| {
+            let paths = f["files"].as_array().unwrap().iter();
+            let paths = paths.map(|p| p["path"].as_str().unwrap().to_string());
+            (f["name"].as_str().unwrap().to_string(), paths.collect())
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            (
+                "implement-using-redux".to_string(),
+                vec!["src/redux.js".to_string()]
+            ),
+            (
+                "implement-using-context-api".to_string(),
+                vec!["src/context.js".to_string()]
+            ),
+        ]
+    );
     // `ocfork status` and `list` see the run like any other.
     let out = w.run(&["list", "--json"]);
     assert!(
