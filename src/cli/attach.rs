@@ -32,27 +32,16 @@ pub struct AttachArgs {
 
 pub async fn cmd_attach(args: AttachArgs) -> CmdResult {
     let (_, store) = super::repo_and_store()?;
-    let (run, name) = store.resolve_fork(&args.reference)?.into_parts();
-    let Some(fork) = run.fork(&name) else {
-        return Err(CommandError::usage(format!(
-            "run `{}` has no fork `{name}`",
-            run.run
-        )));
-    };
+    let found = store.resolve_fork(&args.reference)?;
+    let (run, fork) = (&found.run, found.fork());
     let Some(session) = &fork.session else {
         return Err(CommandError::usage(format!(
-            "{}/{name} has no OpenCode session yet (state {})",
-            run.run,
+            "{} has no OpenCode session yet (state {})",
+            found.qualified(),
             fork.state.as_str()
         )));
     };
-    if !fork.worktree.is_dir() {
-        return Err(CommandError::failure(format!(
-            "the worktree of {}/{name} is gone ({})",
-            run.run,
-            fork.worktree.display()
-        )));
-    }
+    super::existing_worktree(&found)?;
     let bin = binary(args.opencode.as_deref(), run.opencode.as_deref())?;
     let mut argv: Vec<OsString> = Vec::new();
     if let Some(url) = &run.server {

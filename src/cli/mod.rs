@@ -231,6 +231,20 @@ pub fn repo_and_store() -> Result<(crate::git::Repo, crate::state::Store), Comma
     Ok((repo, store))
 }
 
+/// The worktree of a fork, or an error saying where its work is when the worktree is gone.
+pub fn existing_worktree(found: &crate::state::ForkRef) -> Result<&std::path::Path, CommandError> {
+    let fork = found.fork();
+    if fork.worktree.is_dir() {
+        return Ok(&fork.worktree);
+    }
+    Err(CommandError::failure(format!(
+        "the worktree of {} is gone ({})",
+        found.qualified(),
+        fork.worktree.display()
+    ))
+    .with_hint(format!("its work is on branch {}", fork.branch)))
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)?;

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{CmdResult, CommandError};
+use super::CmdResult;
 
 /// Print the worktree path of a fork.
 #[derive(Args, Debug)]
@@ -17,21 +17,7 @@ pub struct OpenArgs {
 
 pub async fn cmd_open(args: OpenArgs) -> CmdResult {
     let (_, store) = super::repo_and_store()?;
-    let (run, name) = store.resolve_fork(&args.reference)?.into_parts();
-    let Some(fork) = run.fork(&name) else {
-        return Err(CommandError::usage(format!(
-            "run `{}` has no fork `{name}`",
-            run.run
-        )));
-    };
-    if !fork.worktree.is_dir() {
-        return Err(CommandError::failure(format!(
-            "the worktree of {}/{name} is gone ({})",
-            run.run,
-            fork.worktree.display()
-        ))
-        .with_hint(format!("its work is on branch {}", fork.branch)));
-    }
-    println!("{}", fork.worktree.display());
+    let found = store.resolve_fork(&args.reference)?;
+    println!("{}", super::existing_worktree(&found)?.display());
     Ok(0)
 }
