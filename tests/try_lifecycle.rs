@@ -217,12 +217,15 @@ fn uses_a_running_server() {
         ])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
+    let msg = stderr(&out);
     assert!(
-        stderr(&out).contains("401: wrong or missing password"),
-        "{}",
-        stderr(&out)
+        msg.contains(&server.url) && msg.contains("401: wrong or missing password"),
+        "{msg}"
     );
+    // Nothing was recorded for the refused run.
+    assert_eq!(json(&w.run(&["list", "--json"])), serde_json::json!([]));
+    assert_eq!(w.git(&["branch", "--list", "ocfork/*"]), "");
 
     let out = w
         .ocfork()

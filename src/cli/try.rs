@@ -79,6 +79,9 @@ pub struct TryArgs {
 
 pub async fn cmd_try(args: TryArgs) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
+    if let Some(url) = &args.server {
+        check_server(url, &repo).await?;
+    }
     let run = plan(&args, &repo, &store)?;
     if args.detach {
         return detach(&repo, &store, run, args.json).await;
@@ -98,6 +101,17 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(super::run_exit_code(&driven.run))
+}
+
+/// Makes sure the `--server` given answers with the password from the environment before
+/// anything is recorded, so a typo in the URL or password leaves nothing behind.
+async fn check_server(url: &str, repo: &crate::git::Repo) -> Result<(), CommandError> {
+    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+    let client = crate::opencode::Client::new(url, password.as_deref())?;
+    client.agents(&repo.workdir).await.map_err(|e| {
+        CommandError::usage(e.to_string()).with_hint("check --server and OPENCODE_SERVER_PASSWORD")
+    })?;
+    Ok(())
 }
 
 /// Prints the run's result: JSON, or the status table.
