@@ -86,7 +86,7 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
     }
     for (_, forks) in &plans {
         for p in forks {
-            if p.registered && same_dir(&repo.workdir, &p.fork.worktree) {
+            if p.registered && super::same_dir(&repo.workdir, &p.fork.worktree) {
                 return Err(CommandError::usage(format!(
                     "you are in {}, a worktree clean would remove; run it from the main tree",
                     p.fork.worktree.display()
@@ -119,13 +119,6 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
 
 fn is_running(run: &Run) -> bool {
     run.state == RunState::Running || run.owner_alive()
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 fn plan<'a>(repo: &Repo, run: &'a Run) -> Result<Vec<Plan<'a>>, CommandError> {

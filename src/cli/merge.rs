@@ -60,7 +60,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             f.branch
         ))
     })?;
-    if same_dir(&repo.workdir, &f.worktree) {
+    if super::same_dir(&repo.workdir, &f.worktree) {
         return Err(CommandError::usage(format!(
             "{} is the fork's own worktree; run `ocfork merge` in the tree to merge into",
             f.worktree.display()
@@ -145,13 +145,6 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         if files == 1 { "" } else { "s" }
     );
     Ok(0)
-}
-
-fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// Paths the merge would write that hold the user's uncommitted work: modified, staged or

@@ -245,6 +245,14 @@ pub fn existing_worktree(found: &crate::state::ForkRef) -> Result<&std::path::Pa
     .with_hint(format!("its work is on branch {}", fork.branch)))
 }
 
+/// True when two paths name the same existing directory.
+pub fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)?;
