@@ -410,23 +410,17 @@ impl Store {
 
     /// Records a new run; refuses when the name is taken, even by a `try` racing this one.
     pub fn create(&self, run: &Run) -> Result<(), StateError> {
-        self.ensure_dir()?;
-        let path = self.path(&run.run);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(_) => self.save(run),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(StateError::Taken(run.run.clone()))
-            }
-            Err(source) => Err(StateError::Write { path, source }),
-        }
+        self.write(run, false)
     }
 
     /// Writes the manifest atomically: readers see the old or the new file, never a torn one.
     pub fn save(&self, run: &Run) -> Result<(), StateError> {
+        self.write(run, true)
+    }
+
+    /// Writes a whole manifest to a temporary file, then renames it into place (`replace`) or
+    /// links it there only if the name is free, so even a new run is never seen half-written.
+    fn write(&self, run: &Run, replace: bool) -> Result<(), StateError> {
         self.ensure_dir()?;
         let path = self.path(&run.run);
         let err = |source| StateError::Write {
@@ -440,7 +434,18 @@ impl Store {
         let json = serde_json::to_vec_pretty(run).map_err(|e| err(std::io::Error::other(e)))?;
         tmp.write_all(&json).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(&path).map_err(|e| err(e.error))?;
+        let persisted = if replace {
+            tmp.persist(&path)
+        } else {
+            tmp.persist_noclobber(&path)
+        };
+        match persisted {
+            Ok(_) => {}
+            Err(e) if !replace && e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StateError::Taken(run.run.clone()));
+            }
+            Err(e) => return Err(err(e.error)),
+        }
         restrict(&path, 0o600);
         Ok(())
     }
