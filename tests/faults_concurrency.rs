@@ -37,7 +37,11 @@ fn concurrent_tries_distinct_names_work_same_name_refused_status_never_torn() {
     ) else {
         return;
     };
-    let tries = vec![spawn_try(&w, "alpha"), spawn_try(&w, "beta"), spawn_try(&w, "alpha")];
+    let tries = vec![
+        spawn_try(&w, "alpha"),
+        spawn_try(&w, "beta"),
+        spawn_try(&w, "alpha"),
+    ];
 
     // Hammer `status` while the runs write their manifests.
     let done = Arc::new(AtomicBool::new(false));
@@ -51,7 +55,11 @@ fn concurrent_tries_distinct_names_work_same_name_refused_status_never_torn() {
                 let out = cmd.output().expect("status runs");
                 if out.status.success() {
                     let parsed: Result<Value, _> = serde_json::from_slice(&out.stdout);
-                    assert!(parsed.is_ok(), "torn manifest: {}", String::from_utf8_lossy(&out.stdout));
+                    assert!(
+                        parsed.is_ok(),
+                        "torn manifest: {}",
+                        String::from_utf8_lossy(&out.stdout)
+                    );
                     reads.fetch_add(1, Ordering::SeqCst);
                 } else {
                     let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -60,7 +68,10 @@ fn concurrent_tries_distinct_names_work_same_name_refused_status_never_torn() {
             }
         })
     };
-    let outs: Vec<_> = tries.into_iter().map(|c| c.wait_with_output().expect("try ends")).collect();
+    let outs: Vec<_> = tries
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("try ends"))
+        .collect();
     done.store(true, Ordering::SeqCst);
     hammer.join().expect("no torn manifest");
     assert!(reads.load(Ordering::SeqCst) > 0);
@@ -70,9 +81,17 @@ fn concurrent_tries_distinct_names_work_same_name_refused_status_never_torn() {
     let (won, lost) = match (codes[0], codes[2]) {
         (Some(0), Some(2)) => (&outs[0], &outs[2]),
         (Some(2), Some(0)) => (&outs[2], &outs[0]),
-        other => panic!("exactly one `alpha` must win: {other:?}\n{}\n{}", stderr(&outs[0]), stderr(&outs[2])),
+        other => panic!(
+            "exactly one `alpha` must win: {other:?}\n{}\n{}",
+            stderr(&outs[0]),
+            stderr(&outs[2])
+        ),
     };
-    assert!(stderr(lost).contains("alpha") && stderr(lost).contains("already exists"), "{}", stderr(lost));
+    assert!(
+        stderr(lost).contains("alpha") && stderr(lost).contains("already exists"),
+        "{}",
+        stderr(lost)
+    );
     assert!(lost.stdout.is_empty());
     for out in [won, &outs[1]] {
         let run = json(out);
@@ -82,7 +101,11 @@ fn concurrent_tries_distinct_names_work_same_name_refused_status_never_torn() {
         }
     }
     let worktrees = w.git(&["worktree", "list", "--porcelain"]);
-    assert_eq!(worktrees.matches("\nbranch refs/heads/ocfork/").count(), 6, "{worktrees}");
+    assert_eq!(
+        worktrees.matches("\nbranch refs/heads/ocfork/").count(),
+        6,
+        "{worktrees}"
+    );
     assert_eq!(w.git(&["branch", "--list", "ocfork/*"]).lines().count(), 6);
     w.git(&["fsck", "--no-progress"]);
 }
@@ -118,6 +141,9 @@ fn readers_never_see_a_torn_manifest() {
     writer.join().expect("writer");
     assert!(seen > 0);
     // No temp files are left next to the manifests.
-    let left: Vec<_> = std::fs::read_dir(store.dir()).expect("dir").map(|e| e.expect("e").file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(store.dir())
+        .expect("dir")
+        .map(|e| e.expect("e").file_name())
+        .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("busy.json")]);
 }

@@ -44,10 +44,19 @@ fn worktree_root_that_cannot_be_created() {
     let fork = &run["forks"][0];
     assert_eq!(fork["state"], "failed");
     let error = fork["error"].as_str().unwrap_or_default();
-    assert!(error.starts_with("could not create the worktree"), "{error}");
-    assert!(error.contains(blocker.to_str().expect("utf8")), "names the path: {error}");
+    assert!(
+        error.starts_with("could not create the worktree"),
+        "{error}"
+    );
+    assert!(
+        error.contains(blocker.to_str().expect("utf8")),
+        "names the path: {error}"
+    );
     assert_nothing_registered(&w);
-    assert!(w.model.requests().is_empty(), "no model call for a fork without a worktree");
+    assert!(
+        w.model.requests().is_empty(),
+        "no model call for a fork without a worktree"
+    );
 }
 
 #[test]
@@ -59,7 +68,10 @@ fn git_fails_after_creating_the_branch() {
     std::fs::create_dir_all(root.join("disk")).expect("mkdir");
     std::os::unix::fs::symlink("nowhere", root.join("disk/a")).expect("symlink");
     let run = try_in_root(&w, &root);
-    let error = run["forks"][0]["error"].as_str().unwrap_or_default().to_string();
+    let error = run["forks"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(error.contains("already exists"), "git's reason: {error}");
     assert_nothing_registered(&w);
     assert!(root.join("disk/a").symlink_metadata().is_ok());
@@ -68,7 +80,10 @@ fn git_fails_after_creating_the_branch() {
 #[test]
 fn read_only_worktree_root() {
     let Some(w) = world() else { return };
-    let uid = std::process::Command::new("id").arg("-u").output().expect("id");
+    let uid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .expect("id");
     if String::from_utf8_lossy(&uid.stdout).trim() == "0" {
         eprintln!("skipping: permissions do not bind root");
         return;
@@ -77,8 +92,14 @@ fn read_only_worktree_root() {
     std::fs::create_dir_all(&root).expect("mkdir");
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let run = try_in_root(&w, &root);
-    let error = run["forks"][0]["error"].as_str().unwrap_or_default().to_string();
-    assert!(error.contains("Permission denied") && error.contains(root.to_str().expect("utf8")), "{error}");
+    let error = run["forks"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("Permission denied") && error.contains(root.to_str().expect("utf8")),
+        "{error}"
+    );
     assert_nothing_registered(&w);
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }

@@ -46,18 +46,26 @@ fn http_500_every_time_fails_the_fork_naming_the_status() {
         retry_after_ms: Some(50),
         ..Failure::default()
     };
-    let Some(w) = world(vec![failing("Use broken", fail)]) else { return };
+    let Some(w) = world(vec![failing("Use broken", fail)]) else {
+        return;
+    };
     let out = w.run(&["try", "--json", "broken=Use broken"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let run = json(&out);
     let fork = only_fork(&run);
     assert_eq!(fork["state"], "failed", "{fork:#}");
     let error = fork["error"].as_str().unwrap_or_default();
-    assert!(error.contains("HTTP 500") && error.contains("the model broke"), "{error}");
+    assert!(
+        error.contains("HTTP 500") && error.contains("the model broke"),
+        "{error}"
+    );
     let answers = answers(&w, "Use broken");
     assert!(answers.len() > 1, "OpenCode retried a 500: {answers:?}");
     assert!(answers.iter().all(|a| a == "error:500"), "{answers:?}");
-    assert!(fork["commit"].is_string(), "the fork still has a commit: {fork:#}");
+    assert!(
+        fork["commit"].is_string(),
+        "the fork still has a commit: {fork:#}"
+    );
 }
 
 #[test]
@@ -70,7 +78,9 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
         retry_after_ms: Some(2500),
         ..Failure::default()
     };
-    let Some(w) = world(vec![failing("Use limited", fail)]) else { return };
+    let Some(w) = world(vec![failing("Use limited", fail)]) else {
+        return;
+    };
     let child = w
         .ocfork()
         .args(["try", "--json", "-n", "rl", "limited=Use limited"])
@@ -82,18 +92,26 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
         let out = w.run(&["status", "rl", "--json"]);
         let run: Value = serde_json::from_slice(&out.stdout).ok()?;
         let activity = only_fork(&run)["activity"].as_str()?.to_string();
-        activity.starts_with("retrying (attempt").then_some(activity)
+        activity
+            .starts_with("retrying (attempt")
+            .then_some(activity)
     });
     let out = child.wait_with_output().expect("try ends");
     let activity = seen.expect("status showed the fork retrying");
-    assert!(activity.contains("rate limited") || activity.contains("Too Many Requests"), "{activity}");
+    assert!(
+        activity.contains("rate limited") || activity.contains("Too Many Requests"),
+        "{activity}"
+    );
     assert_eq!(out.status.code(), Some(0));
     let run = json(&out);
     let fork = only_fork(&run);
     assert_eq!(fork["state"], "done", "{fork:#}");
     assert_eq!(fork["activity"], Value::Null);
     assert_eq!(fork["files_changed"], 1);
-    assert_eq!(answers(&w, "Use limited")[..3], ["error:429", "error:429", "tool:write"]);
+    assert_eq!(
+        answers(&w, "Use limited")[..3],
+        ["error:429", "error:429", "tool:write"]
+    );
 }
 
 #[test]
@@ -106,7 +124,13 @@ fn connection_refused_times_out_saying_opencode_was_retrying() {
     let out = w
         .ocfork()
         .env("OPENCODE_CONFIG_CONTENT", config)
-        .args(["try", "--json", "--timeout", "25s", "nowhere=Use the unreachable model"])
+        .args([
+            "try",
+            "--json",
+            "--timeout",
+            "25s",
+            "nowhere=Use the unreachable model",
+        ])
         .output()
         .expect("try runs");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -114,8 +138,16 @@ fn connection_refused_times_out_saying_opencode_was_retrying() {
     let fork = only_fork(&run);
     assert_eq!(fork["state"], "timeout", "{fork:#}");
     let error = fork["error"].as_str().unwrap_or_default().to_lowercase();
-    assert!(error.starts_with("timed out after 25s while opencode was retrying"), "{error}");
-    assert!(error.contains("refused") || error.contains("unable to connect") || error.contains("connect"), "{error}");
+    assert!(
+        error.starts_with("timed out after 25s while opencode was retrying"),
+        "{error}"
+    );
+    assert!(
+        error.contains("refused")
+            || error.contains("unable to connect")
+            || error.contains("connect"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -124,13 +156,25 @@ fn hung_model_call_times_out_and_the_session_is_stopped() {
         hang: true,
         ..Failure::default()
     };
-    let Some(w) = world(vec![failing("Use hang", fail)]) else { return };
-    let out = w.run(&["try", "--json", "--timeout", "12s", "hang=Use hang", "fine=Use fine"]);
+    let Some(w) = world(vec![failing("Use hang", fail)]) else {
+        return;
+    };
+    let out = w.run(&[
+        "try",
+        "--json",
+        "--timeout",
+        "12s",
+        "hang=Use hang",
+        "fine=Use fine",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let run = json(&out);
     let hung = &run["forks"][0];
     assert_eq!(hung["state"], "timeout", "{hung:#}");
     assert_eq!(hung["error"], "timed out after 12s");
-    assert_eq!(run["forks"][1]["state"], "done", "a hung fork does not stop the others");
+    assert_eq!(
+        run["forks"][1]["state"], "done",
+        "a hung fork does not stop the others"
+    );
     assert!(answers(&w, "Use hang").contains(&"hang".to_string()));
 }

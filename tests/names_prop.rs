@@ -30,9 +30,10 @@ fn git_accepts_ref(name: &str) -> bool {
 fn stays_below(root: &Path, run: &str, fork: &str) -> bool {
     let path = root.join(run).join(fork);
     path.starts_with(root)
-        && path
-            .strip_prefix(root)
-            .is_ok_and(|rel| rel.components().count() == 2 && rel.components().all(|c| matches!(c, Component::Normal(_))))
+        && path.strip_prefix(root).is_ok_and(|rel| {
+            rel.components().count() == 2
+                && rel.components().all(|c| matches!(c, Component::Normal(_)))
+        })
 }
 
 fn assert_safe_name(name: &str) {
@@ -104,7 +105,9 @@ proptest! {
 }
 
 fn names_or(text: &str, fallback: &str) -> String {
-    parse_approach(text).map(|a| a.name).unwrap_or_else(|_| fallback.to_string())
+    parse_approach(text)
+        .map(|a| a.name)
+        .unwrap_or_else(|_| fallback.to_string())
 }
 
 /// A store holding one run `base-run` with forks `a` and `b`.

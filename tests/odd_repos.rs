@@ -83,7 +83,11 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
     let fork = &run["forks"][0];
     assert_eq!(fork["state"], "done", "{fork:#}");
     let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
-    assert!(wt.to_string_lossy().contains("ünïcødé répo.ocfork"), "{}", wt.display());
+    assert!(
+        wt.to_string_lossy().contains("ünïcødé répo.ocfork"),
+        "{}",
+        wt.display()
+    );
     let commit = fork["commit"].as_str().expect("commit");
     let base = run["base"].as_str().expect("base");
 
@@ -92,15 +96,26 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
     let mut changed: Vec<&str> = changed.split('\0').filter(|s| !s.is_empty()).collect();
     changed.sort();
     assert_eq!(changed.len(), 3, "{changed:?}");
-    assert!(changed.contains(&"big.bin") && changed.contains(&"notes.txt"), "{changed:?}");
+    assert!(
+        changed.contains(&"big.bin") && changed.contains(&"notes.txt"),
+        "{changed:?}"
+    );
     let numstat = git(&repo, &["diff", "--numstat", base, commit, "--", "big.bin"]);
     assert!(numstat.starts_with("-\t-\tbig.bin"), "binary: {numstat}");
     assert_eq!(fork["files_changed"], 3);
 
     // Symlinks stay symlinks, CRLF stays CRLF, the non-UTF-8 name is intact.
     let tree = git(&repo, &["ls-tree", commit]);
-    assert!(tree.lines().any(|l| l.starts_with("120000") && l.ends_with("link-to-notes")), "{tree}");
-    assert!(tree.lines().any(|l| l.starts_with("120000") && l.ends_with("dangling")), "{tree}");
+    assert!(
+        tree.lines()
+            .any(|l| l.starts_with("120000") && l.ends_with("link-to-notes")),
+        "{tree}"
+    );
+    assert!(
+        tree.lines()
+            .any(|l| l.starts_with("120000") && l.ends_with("dangling")),
+        "{tree}"
+    );
     let crlf = std::process::Command::new("git")
         .current_dir(&repo)
         .args(["cat-file", "blob", &format!("{commit}:crlf.txt")])
@@ -111,14 +126,29 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
     assert!(wt.join(OsStr::from_bytes(&name)).exists());
     name.clear();
     name.extend_from_slice(b"new-\xe9.txt");
-    assert!(wt.join(OsStr::from_bytes(&name)).exists(), "the fork wrote a non-UTF-8 name");
+    assert!(
+        wt.join(OsStr::from_bytes(&name)).exists(),
+        "the fork wrote a non-UTF-8 name"
+    );
 
     // diff says binary; merge brings it all in.
-    let diff = ok_json(&w.ocfork_in(&repo).args(["diff", "odd/bin", "--json"]).output().expect("diff"));
+    let diff = ok_json(
+        &w.ocfork_in(&repo)
+            .args(["diff", "odd/bin", "--json"])
+            .output()
+            .expect("diff"),
+    );
     let files = diff["forks"][0]["files"].as_array().expect("files").clone();
-    let big = files.iter().find(|f| f["path"] == "big.bin").expect("big.bin in diff");
+    let big = files
+        .iter()
+        .find(|f| f["path"] == "big.bin")
+        .expect("big.bin in diff");
     assert_eq!(big["binary"], true, "{big}");
-    let out = w.ocfork_in(&repo).args(["merge", "odd/bin"]).output().expect("merge");
+    let out = w
+        .ocfork_in(&repo)
+        .args(["merge", "odd/bin"])
+        .output()
+        .expect("merge");
     assert_eq!(out.status.code(), Some(0), "merge: {}", stderr(&out));
     let merged = git(&repo, &["diff", "--stat", commit, "HEAD"]);
     assert_eq!(merged.trim(), "", "the main branch now has the fork's tree");
@@ -127,7 +157,10 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
 
 #[test]
 fn submodules_are_initialized_in_each_fork() {
-    let Some(w) = world(vec![rule("Use the lib", vec![bash("cat lib/lib.txt > copied.txt")])]) else {
+    let Some(w) = world(vec![rule(
+        "Use the lib",
+        vec![bash("cat lib/lib.txt > copied.txt")],
+    )]) else {
         return;
     };
     // A private git config that lets file:// submodules clone (git refuses them by default).
@@ -136,20 +169,42 @@ fn submodules_are_initialized_in_each_fork() {
         "[protocol \"file\"]\n\tallow = always\n",
     )
     .expect("gitconfig");
-    let lib = repo_at(&w.path("lib"), |d| std::fs::write(d.join("lib.txt"), "library v1\n").expect("write"));
+    let lib = repo_at(&w.path("lib"), |d| {
+        std::fs::write(d.join("lib.txt"), "library v1\n").expect("write")
+    });
     let url = format!("file://{}", lib.display());
-    git(&w.repo, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", &url, "lib"]);
+    git(
+        &w.repo,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &url,
+            "lib",
+        ],
+    );
     git(&w.repo, &["commit", "-q", "-m", "add lib"]);
     let run = ok_json(&w.run(&["try", "--json", "a=Use the lib", "b=Use the lib too"]));
     for fork in run["forks"].as_array().expect("forks") {
         assert_eq!(fork["state"], "done", "{fork:#}");
         let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
-        assert_eq!(std::fs::read_to_string(wt.join("lib/lib.txt")).expect("submodule checked out"), "library v1\n");
+        assert_eq!(
+            std::fs::read_to_string(wt.join("lib/lib.txt")).expect("submodule checked out"),
+            "library v1\n"
+        );
         let commit = fork["commit"].as_str().expect("commit");
-        assert_eq!(git(&w.repo, &["show", &format!("{commit}:copied.txt")]), "library v1\n");
+        assert_eq!(
+            git(&w.repo, &["show", &format!("{commit}:copied.txt")]),
+            "library v1\n"
+        );
         // The gitlink is unchanged.
         let base = run["base"].as_str().expect("base");
-        assert_eq!(git(&w.repo, &["diff", "--name-only", base, commit]).trim(), "copied.txt");
+        assert_eq!(
+            git(&w.repo, &["diff", "--name-only", base, commit]).trim(),
+            "copied.txt"
+        );
     }
 }
 
@@ -172,7 +227,15 @@ fn from_a_linked_worktree_with_base_a_tag_or_a_remote_branch() {
 
     // A remote with a branch of its own, fetched as origin/feature.
     let upstream = w.path("upstream");
-    git(w.tmp.path(), &["clone", "-q", w.repo.to_str().expect("utf8"), upstream.to_str().expect("utf8")]);
+    git(
+        w.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            w.repo.to_str().expect("utf8"),
+            upstream.to_str().expect("utf8"),
+        ],
+    );
     git(&upstream, &["checkout", "-q", "-b", "feature"]);
     std::fs::write(upstream.join("feature.txt"), "feature\n").expect("write");
     git(&upstream, &["add", "-A"]);
@@ -183,25 +246,67 @@ fn from_a_linked_worktree_with_base_a_tag_or_a_remote_branch() {
 
     // The user works in a linked worktree of the repository.
     let linked = w.path("linked wt");
-    w.git(&["worktree", "add", "-q", "-b", "side", linked.to_str().expect("utf8")]);
+    w.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "side",
+        linked.to_str().expect("utf8"),
+    ]);
     let sub = linked.join("src");
-    let run = ok_json(&w.ocfork_in(&sub).args(["try", "--json", "--base", "v1", "-n", "tag", "t=Use the tag"]).output().expect("try"));
+    let run = ok_json(
+        &w.ocfork_in(&sub)
+            .args([
+                "try",
+                "--json",
+                "--base",
+                "v1",
+                "-n",
+                "tag",
+                "t=Use the tag",
+            ])
+            .output()
+            .expect("try"),
+    );
     assert_eq!(run["base"], tag_commit.as_str());
     assert_eq!(run["repo"], linked.to_str().expect("utf8"));
     let fork = &run["forks"][0];
     assert_eq!(fork["state"], "done", "{fork:#}");
     let commit = fork["commit"].as_str().expect("commit");
-    assert_eq!(w.git(&["rev-parse", &format!("{commit}^")]).trim(), tag_commit);
+    assert_eq!(
+        w.git(&["rev-parse", &format!("{commit}^")]).trim(),
+        tag_commit
+    );
     assert!(!PathBuf::from(fork["worktree"].as_str().expect("wt")).starts_with(&linked));
 
-    let run = ok_json(&w.ocfork_in(&linked).args(["try", "--json", "--base", "origin/feature", "-n", "remote", "r=Use the remote"]).output().expect("try"));
+    let run = ok_json(
+        &w.ocfork_in(&linked)
+            .args([
+                "try",
+                "--json",
+                "--base",
+                "origin/feature",
+                "-n",
+                "remote",
+                "r=Use the remote",
+            ])
+            .output()
+            .expect("try"),
+    );
     assert_eq!(run["base"], remote_commit.as_str());
     let commit = run["forks"][0]["commit"].as_str().expect("commit");
     let files = w.git(&["ls-tree", "-r", "--name-only", commit]);
-    assert!(files.contains("feature.txt") && files.contains("from-remote.txt"), "{files}");
+    assert!(
+        files.contains("feature.txt") && files.contains("from-remote.txt"),
+        "{files}"
+    );
     // Both runs are visible from the main worktree too.
     let listed = stdout(&w.run(&["list"]));
-    assert!(listed.contains("tag") && listed.contains("remote"), "{listed}");
+    assert!(
+        listed.contains("tag") && listed.contains("remote"),
+        "{listed}"
+    );
     assert!(w.git(&["status", "--porcelain"]).is_empty());
     assert!(git(&linked, &["status", "--porcelain"]).is_empty());
 }
