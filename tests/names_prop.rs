@@ -47,18 +47,23 @@ proptest! {
 
     #[test]
     fn approach_specs_give_safe_names(spec in text()) {
-        if let Ok(a) = parse_approach(&spec) {
-            assert_safe_name(&a.name);
-            prop_assert!(!a.text.trim().is_empty());
-            if a.explicit {
-                prop_assert_eq!(format!("{}={}", a.name, a.text), spec.clone());
-            } else {
-                prop_assert_eq!(a.text, spec.clone());
+        match parse_approach(&spec) {
+            Ok(a) => {
+                assert_safe_name(&a.name);
+                prop_assert!(!a.text.trim().is_empty());
+                if a.explicit {
+                    prop_assert_eq!(format!("{}={}", a.name, a.text), spec.clone());
+                } else {
+                    prop_assert_eq!(a.text, spec.clone());
+                }
             }
-        } else {
-            // Refused only when there is no prompt text.
-            let rest = spec.split_once('=').filter(|(h, _)| is_valid(h)).map_or(spec.as_str(), |(_, r)| r);
-            prop_assert!(rest.trim().is_empty(), "refused `{}`", spec);
+            // A refusal says what to do about it.
+            Err(e) => prop_assert!(
+                e.contains("name") || e.contains("empty") || e.contains("prompt"),
+                "unclear refusal of `{}`: {}",
+                spec,
+                e
+            ),
         }
     }
 
