@@ -139,7 +139,7 @@ fn connection_refused_times_out_saying_opencode_was_retrying() {
     assert_eq!(fork["state"], "timeout", "{fork:#}");
     let error = fork["error"].as_str().unwrap_or_default().to_lowercase();
     assert!(
-        error.starts_with("timed out after 25s while opencode was retrying"),
+        error.starts_with("timed out after 25.0s while opencode was retrying"),
         "{error}"
     );
     assert!(
@@ -171,7 +171,7 @@ fn hung_model_call_times_out_and_the_session_is_stopped() {
     let run = json(&out);
     let hung = &run["forks"][0];
     assert_eq!(hung["state"], "timeout", "{hung:#}");
-    assert_eq!(hung["error"], "timed out after 12s");
+    assert_eq!(hung["error"], "timed out after 12.0s");
     assert_eq!(
         run["forks"][1]["state"], "done",
         "a hung fork does not stop the others"

@@ -120,7 +120,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         TurnEnd::Done => (ForkState::Done, None),
         TurnEnd::Failed(e) => (ForkState::Failed, Some(e)),
         TurnEnd::Timeout => {
-            let limit = humantime::format_duration(shared.timeout);
+            let limit = crate::ui::duration(shared.timeout);
             let error = match last_activity {
                 // A model that never answers properly shows only as OpenCode retrying it.
                 Some(a) => format!("timed out after {limit} while OpenCode was {a}"),

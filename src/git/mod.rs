@@ -275,12 +275,28 @@ impl Repo {
                 // A half-written checkout git left behind; never anything that was there before.
                 let _ = std::fs::remove_dir_all(path);
             }
-            let _ = self.git(["worktree", "prune"]);
+            if self.worktree_registered(path) {
+                // Only then: a global prune would also drop the user's own entries for
+                // worktrees that are merely absent (an unmounted disk).
+                let _ = self.git(["worktree", "prune"]);
+            }
             if !existed && self.branch_exists(branch) {
                 let _ = self.git(["branch", "-D", "--", branch]);
             }
         }
         res
+    }
+
+    /// True when `git worktree list` has an entry for `path`.
+    fn worktree_registered(&self, path: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(out) = self.git(["worktree", "list", "--porcelain", "-z"]) else {
+            return false;
+        };
+        let want = [b"worktree ".as_slice(), path.as_os_str().as_bytes()].concat();
+        out.stdout
+            .split(|b| *b == 0)
+            .any(|field| field == want.as_slice())
     }
 
     /// `git diff --numstat` between two commits, one entry per file.
