@@ -16,6 +16,7 @@ mod merge;
 mod open;
 mod plugin;
 mod report;
+mod resume;
 mod session;
 mod status;
 #[path = "try.rs"]
@@ -49,6 +50,7 @@ enum Command {
     Status(status::StatusArgs),
     List(list::ListArgs),
     Wait(wait::WaitArgs),
+    Resume(resume::ResumeArgs),
     Demo(demo::DemoArgs),
     Diff(diff::DiffArgs),
     Merge(merge::MergeArgs),
@@ -134,6 +136,7 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
         return matches!(
             s,
             StateError::Taken(_)
+                | StateError::Busy { .. }
                 | StateError::UnknownRun { .. }
                 | StateError::NoRuns
                 | StateError::UnknownFork { .. }
@@ -188,6 +191,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Status(a) => status::cmd_status(a).await,
         Command::List(a) => list::cmd_list(a).await,
         Command::Wait(a) => wait::cmd_wait(a).await,
+        Command::Resume(a) => resume::cmd_resume(a).await,
         Command::Demo(a) => demo::cmd_demo(a).await,
         Command::Diff(a) => diff::cmd_diff(a).await,
         Command::Merge(a) => merge::cmd_merge(a).await,

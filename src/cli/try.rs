@@ -336,6 +336,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         server: args.server.clone(),
         opencode,
         dispatched: false,
+        spawned_server: None,
     };
     store.create(&run).map_err(|e| {
         CommandError::from(e)
@@ -346,9 +347,15 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
 
 /// Starts a background driver for the run and returns once it dispatched every fork.
 async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) -> CmdResult {
+    use std::os::unix::fs::OpenOptionsExt;
     let exe = std::env::current_exe()?;
     let log_path = store.dir().join(format!("{}.log", run.run));
-    let log = std::fs::File::create(&log_path)
+    let log = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&log_path)
         .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", log_path.display())))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["__drive", &run.run])

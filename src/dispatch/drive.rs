@@ -12,7 +12,7 @@ use super::RunHandle;
 use super::fork::{Shared, run_fork};
 use crate::git::Repo;
 use crate::opencode::{Client, EventHub, Server};
-use crate::state::{ForkState, Run, Store};
+use crate::state::{ForkState, Run, SpawnedServer, Store};
 
 /// How to drive a run; the rest comes from its manifest.
 pub struct DriveOptions {
@@ -36,6 +36,8 @@ pub async fn drive(
     mut run: Run,
     opts: DriveOptions,
 ) -> anyhow::Result<Driven> {
+    // Held until the run is driven: a second driver (a racing `resume`) is refused.
+    let _lock = store.lock_driver(&run.run)?;
     run.pid = Some(std::process::id());
     run.pid_start = crate::state::process_start_time(std::process::id());
     run.dispatched = false;
@@ -88,6 +90,16 @@ pub async fn drive(
 
     // The server is spawned here, on the thread that runs the whole command, so its
     // parent-death signal is tied to ocfork's life rather than to a worker thread.
+    if ready.is_empty() {
+        if let Some(v) = view {
+            v.stop().await;
+        }
+        let _ = handle.update_run(|r| r.pid = None);
+        return Ok(Driven {
+            run: handle.snapshot(),
+            interrupted: interrupted.load(std::sync::atomic::Ordering::SeqCst),
+        });
+    }
     let (client, server) = match connect(repo, &run).await {
         Ok(c) => c,
         Err(e) => {
@@ -104,6 +116,13 @@ pub async fn drive(
             return Err(e);
         }
     };
+    if let Some(s) = &server {
+        let spawned = SpawnedServer {
+            pid: s.pid().max(0) as u32,
+            url: s.url.clone(),
+        };
+        let _ = handle.update_run(|r| r.spawned_server = Some(spawned));
+    }
     let stop_events = CancellationToken::new();
     let hub = EventHub::start(client.clone(), stop_events.clone());
     let jobs = run
@@ -138,7 +157,10 @@ pub async fn drive(
     if let Some(v) = view {
         v.stop().await;
     }
-    let _ = handle.update_run(|r| r.pid = None);
+    let _ = handle.update_run(|r| {
+        r.pid = None;
+        r.spawned_server = None;
+    });
     Ok(Driven {
         run: handle.snapshot(),
         interrupted: interrupted.load(std::sync::atomic::Ordering::SeqCst),
@@ -168,7 +190,9 @@ async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) 
                 Ok(())
             } else {
                 tokio::task::spawn_blocking(move || {
-                    repo.add_worktree(&path, &branch, &start)?;
+                    crate::git::with_repo_lock(&repo.common_dir, || {
+                        repo.add_worktree(&path, &branch, &start)
+                    })?;
                     crate::git::include::copy_into_new_worktree(&repo.workdir, &path, &copy)
                 })
                 .await

@@ -12,7 +12,7 @@ use super::RunHandle;
 use super::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::server::ExitWatch;
 use crate::opencode::types::{ModelRef, PromptBody};
-use crate::opencode::{Client, EventHub};
+use crate::opencode::{ApiError, Client, EventHub};
 use crate::state::{Check, ForkState, Tokens};
 
 /// What every fork of a run shares.
@@ -109,18 +109,25 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     });
     let end = agent_turn(&shared, &name, &dir, deadline).await;
     drop(permit);
+    let last_activity = shared
+        .handle
+        .snapshot()
+        .fork(&name)
+        .and_then(|f| f.activity.clone());
     record_usage(&shared, &name, &dir).await;
 
     let (state, error) = match end {
         TurnEnd::Done => (ForkState::Done, None),
         TurnEnd::Failed(e) => (ForkState::Failed, Some(e)),
-        TurnEnd::Timeout => (
-            ForkState::Timeout,
-            Some(format!(
-                "timed out after {}",
-                crate::ui::duration(shared.timeout)
-            )),
-        ),
+        TurnEnd::Timeout => {
+            let limit = crate::ui::duration(shared.timeout);
+            let error = match last_activity {
+                // A model that never answers properly shows only as OpenCode retrying it.
+                Some(a) => format!("timed out after {limit} while OpenCode was {a}"),
+                None => format!("timed out after {limit}"),
+            };
+            (ForkState::Timeout, Some(error))
+        }
         TurnEnd::Cancelled => (ForkState::Cancelled, Some("cancelled".into())),
         TurnEnd::ServerExited(status) => (
             ForkState::Failed,
@@ -150,8 +157,31 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     finish(&shared, &name, &dir, state, error, started).await;
 }
 
-/// Creates the session if needed, sends the prompt and follows the turn.
+/// The prompt a resumed fork's session gets: its history already holds the task.
+pub const CONTINUE_PROMPT: &str = "Continue the task; the previous run was interrupted.";
+
+/// Creates the session if needed, sends the prompt and follows the turn. A request that
+/// failed because the server died reports the server's exit.
 async fn agent_turn(
+    shared: &Shared,
+    name: &str,
+    dir: &Path,
+    deadline: tokio::time::Instant,
+) -> TurnEnd {
+    let end = prompt_and_follow(shared, name, dir, deadline).await;
+    if let (TurnEnd::Failed(_), Some(exit)) = (&end, &shared.server_exit) {
+        // The failed request may have noticed the death before the exit was reaped.
+        let mut exit = exit.clone();
+        let waited =
+            tokio::time::timeout(Duration::from_secs(2), exit.wait_for(|e| e.is_some())).await;
+        if let Ok(Ok(status)) = waited {
+            return TurnEnd::ServerExited(status.clone().unwrap_or_default());
+        }
+    }
+    end
+}
+
+async fn prompt_and_follow(
     shared: &Shared,
     name: &str,
     dir: &Path,
@@ -161,8 +191,26 @@ async fn agent_turn(
         return TurnEnd::Failed("fork vanished from the run".into());
     };
     let run = shared.handle.snapshot().run;
-    let session = match fork.session.clone() {
-        Some(s) => s,
+    // A fork that already has a session (a resumed run: OpenCode keeps sessions on disk) is
+    // asked to continue it; one whose session never got the prompt, or is gone, starts over.
+    let earlier = match &fork.session {
+        Some(id) => match shared.client.messages(id, dir).await {
+            Ok(m) => Some((id.clone(), m)),
+            Err(ApiError::Status { .. }) => None,
+            Err(e) => return TurnEnd::Failed(e.to_string()),
+        },
+        None => None,
+    };
+    let current = current_prompt(&fork).to_string();
+    let (session, before, prompt) = match earlier {
+        Some((id, messages)) => {
+            let prompt = if delivered(&fork, &messages) {
+                CONTINUE_PROMPT.to_string()
+            } else {
+                current
+            };
+            (id, messages.len(), prompt)
+        }
         None => match shared
             .client
             .create_session(dir, &format!("ocfork {run}/{name}"))
@@ -172,22 +220,15 @@ async fn agent_turn(
                 shared
                     .handle
                     .update(name, |f| f.session = Some(s.id.clone()));
-                s.id
+                (s.id, 0, current)
             }
             Err(e) => return TurnEnd::Failed(e.to_string()),
         },
     };
-    let before = match fork.session {
-        Some(_) => match shared.client.messages(&session, dir).await {
-            Ok(m) => m.len(),
-            Err(e) => return TurnEnd::Failed(e.to_string()),
-        },
-        None => 0,
-    };
     let events = shared.hub.subscribe();
     shared.hub.wait_connected(Duration::from_secs(10)).await;
     let model = fork.model.as_deref().and_then(ModelRef::parse);
-    let body = PromptBody::text(Some(&fork.agent), model, current_prompt(&fork))
+    let body = PromptBody::text(Some(&fork.agent), model, &prompt)
         .with_metadata(shared.prompt_metadata.clone());
     if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
         return TurnEnd::Failed(e.to_string());
@@ -301,6 +342,27 @@ async fn finish(
         f.deletions = del;
         f.duration_ms = f.duration_ms.saturating_add(elapsed);
     });
+}
+
+/// Whether the session already got the fork's current prompt (then a crash cut its turn
+/// short): it holds that text in as many user messages as the fork has sent it.
+fn delivered(fork: &crate::state::Fork, messages: &[crate::opencode::types::Message]) -> bool {
+    let current = current_prompt(fork);
+    let sent = std::iter::once(&fork.prompt)
+        .chain(&fork.follow_ups)
+        .filter(|p| p.as_str() == current)
+        .count();
+    let received = messages
+        .iter()
+        .filter(|m| m.info.role == "user")
+        .filter(|m| {
+            m.parts.iter().any(|p| {
+                p.get("type").and_then(serde_json::Value::as_str) == Some("text")
+                    && p.get("text").and_then(serde_json::Value::as_str) == Some(current)
+            })
+        })
+        .count();
+    received >= sent
 }
 
 /// The prompt of the fork's current turn: its latest follow-up, else its first prompt.

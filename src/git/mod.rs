@@ -237,22 +237,33 @@ impl Repo {
         .is_ok()
     }
 
-    /// Creates `branch` at `start` and a linked worktree for it at `path`. On failure nothing
-    /// stays registered: no branch, no worktree entry.
+    /// Creates `branch` at `start` and a linked worktree for it at `path`, with the base's
+    /// submodules checked out. When `branch` exists already (a resumed run whose worktree went
+    /// away) the worktree is made for it instead. On failure nothing stays registered: no new
+    /// branch, no worktree entry.
     pub fn add_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| GitError::Other(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let res = self.git([
+        let existed = self.branch_exists(branch);
+        let path_existed = path.symlink_metadata().is_ok();
+        let mut args = vec![
             OsStr::new("worktree"),
             OsStr::new("add"),
             OsStr::new("--quiet"),
-            OsStr::new("-b"),
-            OsStr::new(branch),
-            path.as_os_str(),
-            OsStr::new(start),
-        ]);
+        ];
+        if existed {
+            args.extend([path.as_os_str(), OsStr::new(branch)]);
+        } else {
+            args.extend([
+                OsStr::new("-b"),
+                OsStr::new(branch),
+                path.as_os_str(),
+                OsStr::new(start),
+            ]);
+        }
+        let res = self.git(&args).and_then(|_| init_submodules(path));
         if res.is_err() {
             let _ = self.git([
                 OsStr::new("worktree"),
@@ -260,18 +271,50 @@ impl Repo {
                 OsStr::new("--force"),
                 path.as_os_str(),
             ]);
-            let _ = self.git(["worktree", "prune"]);
-            if self.branch_exists(branch) && !path.exists() {
+            if !path_existed {
+                // A half-written checkout git left behind; never anything that was there before.
+                let _ = std::fs::remove_dir_all(path);
+            }
+            if self.worktree_registered(path) {
+                // Only then: a global prune would also drop the user's own entries for
+                // worktrees that are merely absent (an unmounted disk).
+                let _ = self.git(["worktree", "prune"]);
+            }
+            if !existed && self.branch_exists(branch) {
                 let _ = self.git(["branch", "-D", "--", branch]);
             }
         }
-        res.map(|_| ())
+        res
+    }
+
+    /// True when `git worktree list` has an entry for `path`.
+    fn worktree_registered(&self, path: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(out) = self.git(["worktree", "list", "--porcelain", "-z"]) else {
+            return false;
+        };
+        let want = [b"worktree ".as_slice(), path.as_os_str().as_bytes()].concat();
+        out.stdout
+            .split(|b| *b == 0)
+            .any(|field| field == want.as_slice())
     }
 
     /// `git diff --numstat` between two commits, one entry per file.
     pub fn numstat(&self, from: &str, to: &str) -> Result<Vec<FileStat>> {
         numstat(&self.workdir, from, to)
     }
+}
+
+/// `git worktree add` leaves submodules empty; a fork needs them as the main tree has them.
+fn init_submodules(worktree: &Path) -> Result<()> {
+    if !worktree.join(".gitmodules").exists() {
+        return Ok(());
+    }
+    git(
+        worktree,
+        ["submodule", "update", "--init", "--recursive", "--quiet"],
+    )
+    .map(|_| ())
 }
 
 /// Changes of one file between two commits, as `git diff --numstat` counts them.
@@ -387,11 +430,16 @@ pub fn worktree_root(repo: &Repo, run: &str) -> PathBuf {
 /// Holds an exclusive lock on `<common dir>/ocfork/git.lock` while `f` runs, so ocfork
 /// processes sharing a repository change its refs and worktree list one at a time.
 pub fn with_repo_lock<T>(common_dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = common_dir.join("ocfork");
-    std::fs::create_dir_all(&dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
         .map_err(|e| GitError::Other(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join("git.lock");
     let file = std::fs::OpenOptions::new()
+        .mode(0o600)
         .create(true)
         .truncate(false)
         .write(true)

@@ -143,6 +143,15 @@ pub fn error_text(err: &Value) -> String {
         .and_then(Value::as_str)
         .or_else(|| err.get("message").and_then(Value::as_str));
     let name = err.get("name").and_then(Value::as_str);
+    // Provider errors carry the model's HTTP status; it tells a 429 from a 500.
+    let name = match (
+        name,
+        err.pointer("/data/statusCode").and_then(Value::as_u64),
+    ) {
+        (Some(n), Some(code)) => Some(format!("{n} (HTTP {code})")),
+        (n, _) => n.map(str::to_string),
+    };
+    let name = name.as_deref();
     match (name, message) {
         (Some(n), Some(m)) if !m.is_empty() => format!("{n}: {m}"),
         (_, Some(m)) => m.to_string(),

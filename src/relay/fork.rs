@@ -249,6 +249,7 @@ fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
         opencode: None,
         dispatched: true,
         copy: Vec::new(),
+        spawned_server: None,
     }
 }
 

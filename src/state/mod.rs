@@ -197,6 +197,16 @@ pub struct Run {
     /// of those `.worktreeinclude` names.
     #[serde(default)]
     pub copy: Vec<String>,
+    /// The `opencode serve` the driver spawned, while it runs (never its password).
+    #[serde(default)]
+    pub spawned_server: Option<SpawnedServer>,
+}
+
+/// Where the server a driver spawned listens, so users (and `attach`) can find it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpawnedServer {
+    pub pid: u32,
+    pub url: String,
 }
 
 impl Run {
@@ -209,6 +219,34 @@ impl Run {
         } else {
             RunState::Failed
         };
+    }
+
+    /// What makes a manifest read from `<name>.json` unusable, if anything: a hand-edited
+    /// file must not make ocfork touch branches or worktrees of another run.
+    pub fn problem(&self, name: &str) -> Option<String> {
+        if self.schema != SCHEMA {
+            return Some(format!("schema {} is not {SCHEMA}", self.schema));
+        }
+        if self.run != name {
+            return Some(format!("it names run `{}`", self.run));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for f in &self.forks {
+            if !crate::names::is_valid(&f.name) || !seen.insert(f.name.as_str()) {
+                return Some(format!("fork name `{}` is not valid or not unique", f.name));
+            }
+            let branch = format!("ocfork/{}/{}", self.run, f.name);
+            if f.branch != branch {
+                return Some(format!(
+                    "fork `{}` has branch `{}`, expected `{branch}`",
+                    f.name, f.branch
+                ));
+            }
+            if !f.worktree.is_absolute() {
+                return Some(format!("fork `{}` has a relative worktree path", f.name));
+            }
+        }
+        None
     }
 
     pub fn fork(&self, name: &str) -> Option<&Fork> {
@@ -249,6 +287,11 @@ impl Run {
     }
 }
 
+/// Held by the process driving a run; see [`Store::lock_driver`].
+pub struct DriverLock {
+    _lock: nix::fcntl::Flock<fs::File>,
+}
+
 /// Start time of a process in clock ticks since boot (field 22 of `/proc/PID/stat`), or None
 /// when there is no such process.
 pub fn process_start_time(pid: u32) -> Option<u64> {
@@ -284,6 +327,14 @@ pub enum StateError {
     },
     #[error("a run named `{0}` already exists in this repository")]
     Taken(String),
+    #[error("run `{run}` is being driven by another ocfork process{}", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Busy { run: String, pid: Option<u32> },
+    #[error("run state {path} does not describe run `{run}`: {problem}")]
+    Invalid {
+        path: PathBuf,
+        run: String,
+        problem: String,
+    },
     #[error("no run named `{name}`{}", list_hint(.known))]
     UnknownRun { name: String, known: Vec<String> },
     #[error("no runs in this repository yet; start one with `ocfork try`")]
@@ -351,28 +402,25 @@ impl Store {
             source,
         })?;
         restrict(&self.dir, 0o700);
+        if let Some(parent) = self.dir.parent() {
+            restrict(parent, 0o700);
+        }
         Ok(())
     }
 
     /// Records a new run; refuses when the name is taken, even by a `try` racing this one.
     pub fn create(&self, run: &Run) -> Result<(), StateError> {
-        self.ensure_dir()?;
-        let path = self.path(&run.run);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(_) => self.save(run),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(StateError::Taken(run.run.clone()))
-            }
-            Err(source) => Err(StateError::Write { path, source }),
-        }
+        self.write(run, false)
     }
 
     /// Writes the manifest atomically: readers see the old or the new file, never a torn one.
     pub fn save(&self, run: &Run) -> Result<(), StateError> {
+        self.write(run, true)
+    }
+
+    /// Writes a whole manifest to a temporary file, then renames it into place (`replace`) or
+    /// links it there only if the name is free, so even a new run is never seen half-written.
+    fn write(&self, run: &Run, replace: bool) -> Result<(), StateError> {
         self.ensure_dir()?;
         let path = self.path(&run.run);
         let err = |source| StateError::Write {
@@ -386,12 +434,29 @@ impl Store {
         let json = serde_json::to_vec_pretty(run).map_err(|e| err(std::io::Error::other(e)))?;
         tmp.write_all(&json).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(&path).map_err(|e| err(e.error))?;
+        let persisted = if replace {
+            tmp.persist(&path)
+        } else {
+            tmp.persist_noclobber(&path)
+        };
+        match persisted {
+            Ok(_) => {}
+            Err(e) if !replace && e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StateError::Taken(run.run.clone()));
+            }
+            Err(e) => return Err(err(e.error)),
+        }
         restrict(&path, 0o600);
         Ok(())
     }
 
     pub fn load(&self, run: &str) -> Result<Run, StateError> {
+        if !crate::names::is_valid(run) {
+            return Err(StateError::UnknownRun {
+                name: run.to_string(),
+                known: self.names().unwrap_or_default(),
+            });
+        }
         let path = self.path(run);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
@@ -403,7 +468,47 @@ impl Store {
             }
             Err(source) => return Err(StateError::Read { path, source }),
         };
-        serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })
+        let parsed: Run = serde_json::from_slice(&bytes).map_err(|source| StateError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        match parsed.problem(run) {
+            Some(problem) => Err(StateError::Invalid {
+                path,
+                run: run.to_string(),
+                problem,
+            }),
+            None => Ok(parsed),
+        }
+    }
+
+    /// Takes the run's driver lock: only one process drives a run at a time. The lock is
+    /// released when the returned value is dropped or the process dies.
+    pub fn lock_driver(&self, run: &str) -> Result<DriverLock, StateError> {
+        use nix::fcntl::{Flock, FlockArg};
+        self.ensure_dir()?;
+        let path = self.dir.join(format!("{run}.lock"));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StateError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        restrict(&path, 0o600);
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(DriverLock { _lock: lock }),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(StateError::Busy {
+                run: run.to_string(),
+                pid: self.load(run).ok().and_then(|r| r.pid),
+            }),
+            Err((_, errno)) => Err(StateError::Write {
+                path,
+                source: std::io::Error::from(errno),
+            }),
+        }
     }
 
     /// Changes a run on disk under a lock, so several processes can each change their own

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+pub mod procs;
+
 #[allow(unused_imports)]
 pub use ocfork::scripted::{BlockingModelServer, Failure, Options, Rule, Script, Step};
 

@@ -1,0 +1,312 @@
+//! Odd repositories: a path with spaces and unicode, non-UTF-8 file names, symlinks, CRLF
+//! files, a 50 MB binary changed by a fork, submodules, a repo that is itself a linked
+//! worktree, and `--base` a tag or a remote branch.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+
+fn bash(command: &str) -> Step {
+    Step {
+        tool: "bash".into(),
+        args: serde_json::json!({ "command": command, "description": "scripted shell step" }),
+    }
+}
+
+fn rule(when: &str, steps: Vec<Step>) -> Rule {
+    Rule {
+        steps,
+        ..writes(when, &[])
+    }
+}
+
+fn world(rules: Vec<Rule>) -> Option<World> {
+    World::new(Script {
+        rules,
+        default_reply: "ok".into(),
+    })
+}
+
+/// A new repo at `dir` holding `files` (made by `fill`), one commit.
+fn repo_at(dir: &Path, fill: impl FnOnce(&Path)) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    git(dir, &["init", "-q", "-b", "main"]);
+    fill(dir);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "odd base"]);
+    dir.to_path_buf()
+}
+
+fn ok_json(out: &std::process::Output) -> Value {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
+    json(out)
+}
+
+const NON_UTF8: &[u8] = b"latin1-caf\xe9.txt";
+
+#[test]
+fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
+    let Some(w) = world(vec![rule(
+        "Change the binary",
+        vec![
+            bash("printf 'CHANGED' | dd of=big.bin bs=1 seek=4096 conv=notrunc 2>/dev/null"),
+            bash("printf 'new\\n' > \"$(printf 'new-\\351.txt')\""),
+            bash("printf 'from fork\\n' >> notes.txt"),
+        ],
+    )]) else {
+        return;
+    };
+    let dir = w.path("dir with spaces/ünïcødé répo");
+    let repo = repo_at(&dir, |d| {
+        std::fs::write(d.join(OsStr::from_bytes(NON_UTF8)), "old\n").expect("write");
+        std::fs::write(d.join("crlf.txt"), "one\r\ntwo\r\n").expect("write");
+        std::fs::write(d.join("notes.txt"), "notes\n").expect("write");
+        std::os::unix::fs::symlink("notes.txt", d.join("link-to-notes")).expect("symlink");
+        std::os::unix::fs::symlink("does/not/exist", d.join("dangling")).expect("symlink");
+        let mut big = vec![0u8; 50 * 1024 * 1024];
+        for (i, b) in big.iter_mut().enumerate() {
+            *b = (i.wrapping_mul(2654435761) >> 13) as u8;
+        }
+        std::fs::write(d.join("big.bin"), big).expect("write");
+    });
+    let out = w
+        .ocfork_in(&repo)
+        .args(["try", "--json", "-n", "odd", "bin=Change the binary"])
+        .output()
+        .expect("try");
+    let run = ok_json(&out);
+    let fork = &run["forks"][0];
+    assert_eq!(fork["state"], "done", "{fork:#}");
+    let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+    assert!(
+        wt.to_string_lossy().contains("ünïcødé répo.ocfork"),
+        "{}",
+        wt.display()
+    );
+    let commit = fork["commit"].as_str().expect("commit");
+    let base = run["base"].as_str().expect("base");
+
+    // What the fork changed, in raw git terms (names quoted by git as it quotes them).
+    let changed = git(&repo, &["diff", "--name-only", "-z", base, commit]);
+    let mut changed: Vec<&str> = changed.split('\0').filter(|s| !s.is_empty()).collect();
+    changed.sort();
+    assert_eq!(changed.len(), 3, "{changed:?}");
+    assert!(
+        changed.contains(&"big.bin") && changed.contains(&"notes.txt"),
+        "{changed:?}"
+    );
+    let numstat = git(&repo, &["diff", "--numstat", base, commit, "--", "big.bin"]);
+    assert!(numstat.starts_with("-\t-\tbig.bin"), "binary: {numstat}");
+    assert_eq!(fork["files_changed"], 3);
+
+    // Symlinks stay symlinks, CRLF stays CRLF, the non-UTF-8 name is intact.
+    let tree = git(&repo, &["ls-tree", commit]);
+    assert!(
+        tree.lines()
+            .any(|l| l.starts_with("120000") && l.ends_with("link-to-notes")),
+        "{tree}"
+    );
+    assert!(
+        tree.lines()
+            .any(|l| l.starts_with("120000") && l.ends_with("dangling")),
+        "{tree}"
+    );
+    let crlf = std::process::Command::new("git")
+        .current_dir(&repo)
+        .args(["cat-file", "blob", &format!("{commit}:crlf.txt")])
+        .output()
+        .expect("git");
+    assert_eq!(crlf.stdout, b"one\r\ntwo\r\n");
+    let mut name = NON_UTF8.to_vec();
+    assert!(wt.join(OsStr::from_bytes(&name)).exists());
+    name.clear();
+    name.extend_from_slice(b"new-\xe9.txt");
+    assert!(
+        wt.join(OsStr::from_bytes(&name)).exists(),
+        "the fork wrote a non-UTF-8 name"
+    );
+
+    // diff says binary; merge brings it all in.
+    let diff = ok_json(
+        &w.ocfork_in(&repo)
+            .args(["diff", "odd/bin", "--json"])
+            .output()
+            .expect("diff"),
+    );
+    let files = diff["forks"][0]["files"].as_array().expect("files").clone();
+    let big = files
+        .iter()
+        .find(|f| f["path"] == "big.bin")
+        .expect("big.bin in diff");
+    assert_eq!(big["binary"], true, "{big}");
+    let out = w
+        .ocfork_in(&repo)
+        .args(["merge", "odd/bin"])
+        .output()
+        .expect("merge");
+    assert_eq!(out.status.code(), Some(0), "merge: {}", stderr(&out));
+    let merged = git(&repo, &["diff", "--stat", commit, "HEAD"]);
+    assert_eq!(merged.trim(), "", "the main branch now has the fork's tree");
+    assert!(git(&repo, &["status", "--porcelain"]).is_empty());
+}
+
+#[test]
+fn submodules_are_initialized_in_each_fork() {
+    let Some(w) = world(vec![rule(
+        "Use the lib",
+        vec![bash("cat lib/lib.txt > copied.txt")],
+    )]) else {
+        return;
+    };
+    // A private git config that lets file:// submodules clone (git refuses them by default).
+    std::fs::write(
+        w.path("home/.gitconfig"),
+        "[protocol \"file\"]\n\tallow = always\n",
+    )
+    .expect("gitconfig");
+    let lib = repo_at(&w.path("lib"), |d| {
+        std::fs::write(d.join("lib.txt"), "library v1\n").expect("write")
+    });
+    let url = format!("file://{}", lib.display());
+    git(
+        &w.repo,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &url,
+            "lib",
+        ],
+    );
+    git(&w.repo, &["commit", "-q", "-m", "add lib"]);
+    let run = ok_json(&w.run(&["try", "--json", "a=Use the lib", "b=Use the lib too"]));
+    for fork in run["forks"].as_array().expect("forks") {
+        assert_eq!(fork["state"], "done", "{fork:#}");
+        let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+        assert_eq!(
+            std::fs::read_to_string(wt.join("lib/lib.txt")).expect("submodule checked out"),
+            "library v1\n"
+        );
+        let commit = fork["commit"].as_str().expect("commit");
+        assert_eq!(
+            git(&w.repo, &["show", &format!("{commit}:copied.txt")]),
+            "library v1\n"
+        );
+        // The gitlink is unchanged.
+        let base = run["base"].as_str().expect("base");
+        assert_eq!(
+            git(&w.repo, &["diff", "--name-only", base, commit]).trim(),
+            "copied.txt"
+        );
+    }
+}
+
+#[test]
+fn from_a_linked_worktree_with_base_a_tag_or_a_remote_branch() {
+    let Some(w) = world(vec![
+        writes("Use the tag", &[("from-tag.txt", "t\n")]),
+        writes("Use the remote", &[("from-remote.txt", "r\n")]),
+    ]) else {
+        return;
+    };
+    std::fs::write(w.repo.join("tagged.txt"), "v1\n").expect("write");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "tagged"]);
+    w.git(&["tag", "-a", "v1", "-m", "release 1"]);
+    let tag_commit = w.git(&["rev-parse", "v1^{commit}"]).trim().to_string();
+    std::fs::write(w.repo.join("later.txt"), "later\n").expect("write");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "after the tag"]);
+
+    // A remote with a branch of its own, fetched as origin/feature.
+    let upstream = w.path("upstream");
+    git(
+        w.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            w.repo.to_str().expect("utf8"),
+            upstream.to_str().expect("utf8"),
+        ],
+    );
+    git(&upstream, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(upstream.join("feature.txt"), "feature\n").expect("write");
+    git(&upstream, &["add", "-A"]);
+    git(&upstream, &["commit", "-q", "-m", "feature work"]);
+    w.git(&["remote", "add", "origin", upstream.to_str().expect("utf8")]);
+    w.git(&["fetch", "-q", "origin"]);
+    let remote_commit = w.git(&["rev-parse", "origin/feature"]).trim().to_string();
+
+    // The user works in a linked worktree of the repository.
+    let linked = w.path("linked wt");
+    w.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "side",
+        linked.to_str().expect("utf8"),
+    ]);
+    let sub = linked.join("src");
+    let run = ok_json(
+        &w.ocfork_in(&sub)
+            .args([
+                "try",
+                "--json",
+                "--base",
+                "v1",
+                "-n",
+                "tag",
+                "t=Use the tag",
+            ])
+            .output()
+            .expect("try"),
+    );
+    assert_eq!(run["base"], tag_commit.as_str());
+    assert_eq!(run["repo"], linked.to_str().expect("utf8"));
+    let fork = &run["forks"][0];
+    assert_eq!(fork["state"], "done", "{fork:#}");
+    let commit = fork["commit"].as_str().expect("commit");
+    assert_eq!(
+        w.git(&["rev-parse", &format!("{commit}^")]).trim(),
+        tag_commit
+    );
+    assert!(!PathBuf::from(fork["worktree"].as_str().expect("wt")).starts_with(&linked));
+
+    let run = ok_json(
+        &w.ocfork_in(&linked)
+            .args([
+                "try",
+                "--json",
+                "--base",
+                "origin/feature",
+                "-n",
+                "remote",
+                "r=Use the remote",
+            ])
+            .output()
+            .expect("try"),
+    );
+    assert_eq!(run["base"], remote_commit.as_str());
+    let commit = run["forks"][0]["commit"].as_str().expect("commit");
+    let files = w.git(&["ls-tree", "-r", "--name-only", commit]);
+    assert!(
+        files.contains("feature.txt") && files.contains("from-remote.txt"),
+        "{files}"
+    );
+    // Both runs are visible from the main worktree too.
+    let listed = stdout(&w.run(&["list"]));
+    assert!(
+        listed.contains("tag") && listed.contains("remote"),
+        "{listed}"
+    );
+    assert!(w.git(&["status", "--porcelain"]).is_empty());
+    assert!(git(&linked, &["status", "--porcelain"]).is_empty());
+}
