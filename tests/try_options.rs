@@ -309,3 +309,46 @@ fn a_failing_model_fails_only_its_fork() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_hanging_check_is_stopped_with_everything_it_started() {
+    let script = Script {
+        rules: vec![writes("Go", &[("a.txt", "a")])],
+        default_reply: "ok".into(),
+    };
+    let Some(w) = World::new(script) else { return };
+    let pid_file = w.path("bg.pid");
+    let check = format!(
+        "sleep 600 & echo $! > {}; echo checking; wait",
+        pid_file.display()
+    );
+    let out = w.run(&[
+        "try",
+        "--json",
+        "-n",
+        "hang",
+        "--timeout",
+        "20s",
+        "--check",
+        &check,
+        "a=Go",
+    ]);
+    let run = json(&out);
+    let f = fork(&run, "a");
+    assert_eq!(f["state"], "done", "{run}");
+    assert!(f["check"]["exit_code"].is_null(), "{run}");
+    assert_eq!(f["error"], format!("check `{check}` timed out after 20.0s"));
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the check's background sleep survived: {stat}"
+    );
+    // Its output went to the check's log in the run's state.
+    let log = w.repo.join(".git/ocfork/runs/hang.logs/a.check.log");
+    assert_eq!(fs::read_to_string(log).expect("log"), "checking\n");
+}

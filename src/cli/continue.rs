@@ -60,8 +60,21 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         ))
         .with_hint(format!("its work is on branch {}", fork.branch)));
     }
-    fork.follow_ups.push(args.text.clone());
-    store.save(&run)?;
+    let text = args.text.clone();
+    // The new commit is not merged, whatever the fork's earlier commit was.
+    let updated = store.update(
+        &run.run,
+        || None,
+        |r| {
+            if let Some(f) = r.fork_mut(&name) {
+                f.follow_ups.push(text);
+                f.merged = false;
+            }
+        },
+    )?;
+    let Some(run) = updated else {
+        return Err(CommandError::failure(format!("run {} vanished", run.run)));
+    };
     let driven = drive(
         &repo,
         &store,

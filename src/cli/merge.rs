@@ -196,19 +196,25 @@ fn mark_merged(
     fork: &ForkRef,
     commit: &str,
 ) -> Result<(), CommandError> {
-    let mut run = store.load(&fork.run.run)?;
-    let start = run.start.clone();
-    let Some(f) = run.fork_mut(&fork.fork().name) else {
-        return Ok(());
+    let name = fork.fork().name.clone();
+    let stats = if fork.fork().commit.as_deref() == Some(commit) {
+        None
+    } else {
+        Some(crate::git::totals(&repo.numstat(&fork.run.start, commit)?))
     };
-    f.merged = true;
-    if f.commit.as_deref() != Some(commit) {
-        let (files, ins, del) = crate::git::totals(&repo.numstat(&start, commit)?);
-        f.commit = Some(commit.to_string());
-        f.files_changed = files;
-        f.insertions = ins;
-        f.deletions = del;
-    }
-    store.save(&run)?;
+    store.update(
+        &fork.run.run,
+        || None,
+        |run| {
+            let Some(f) = run.fork_mut(&name) else { return };
+            f.merged = true;
+            if let Some((files, ins, del)) = stats {
+                f.commit = Some(commit.to_string());
+                f.files_changed = files;
+                f.insertions = ins;
+                f.deletions = del;
+            }
+        },
+    )?;
     Ok(())
 }

@@ -59,46 +59,29 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     // A follow-up (`ocfork continue`) works in a worktree that was set up already.
     if let Some(cmd) = shared.setup.as_ref().filter(|_| fork.follow_ups.is_empty()) {
         shared.handle.update(&name, |f| f.state = ForkState::Setup);
-        let res = tokio::select! {
-            r = run_shell(cmd, &dir) => Some(r),
-            _ = tokio::time::sleep_until(deadline) => None,
-            _ = shared.cancel.cancelled() => None,
+        let (step, log) = shell_step(&shared, &name, "setup", cmd, &dir, deadline).await;
+        let (state, error) = match step {
+            Step::Ran(c) if c.exit_code == Some(0) => (None, None),
+            Step::Ran(c) => (
+                Some(ForkState::Failed),
+                Some(format!(
+                    "setup `{cmd}` {} (output in {})",
+                    exit_text(&c),
+                    log.display()
+                )),
+            ),
+            Step::Broken(e) => (Some(ForkState::Failed), Some(format!("setup `{cmd}` {e}"))),
+            Step::Cancelled => (
+                Some(ForkState::Cancelled),
+                Some("cancelled during setup".into()),
+            ),
+            Step::TimedOut => (
+                Some(ForkState::Timeout),
+                Some("timed out during setup".into()),
+            ),
         };
-        let failure = match res {
-            Some(Ok(c)) if c.exit_code == Some(0) => None,
-            Some(Ok(c)) => Some(format!(
-                "setup `{cmd}` exited with {}",
-                c.exit_code
-                    .map_or("a signal".to_string(), |c| c.to_string())
-            )),
-            Some(Err(e)) => Some(format!("setup `{cmd}` could not run: {e}")),
-            None if shared.cancel.is_cancelled() => {
-                finish(
-                    &shared,
-                    &name,
-                    &dir,
-                    ForkState::Cancelled,
-                    Some("cancelled during setup".into()),
-                    started,
-                )
-                .await;
-                return;
-            }
-            None => {
-                finish(
-                    &shared,
-                    &name,
-                    &dir,
-                    ForkState::Timeout,
-                    Some("timed out during setup".into()),
-                    started,
-                )
-                .await;
-                return;
-            }
-        };
-        if let Some(err) = failure {
-            finish(&shared, &name, &dir, ForkState::Failed, Some(err), started).await;
+        if let Some(state) = state {
+            finish(&shared, &name, &dir, state, error, started).await;
             return;
         }
     }
@@ -134,24 +117,42 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             Some(format!("OpenCode server exited ({status})")),
         ),
     };
+    let (mut state, mut error) = (state, error);
     if state == ForkState::Done
         && let Some(cmd) = &shared.check
     {
         shared
             .handle
             .update(&name, |f| f.state = ForkState::Checking);
-        let check = match run_shell(cmd, &dir).await {
-            Ok(c) => c,
-            Err(e) => {
-                let msg = format!("check `{cmd}` could not run: {e}");
-                shared.handle.update(&name, |f| f.error = Some(msg));
-                Check {
-                    command: cmd.clone(),
-                    exit_code: None,
-                    duration_ms: 0,
-                }
+        // The check gets a budget of its own: the agent may have used most of the fork's.
+        let limit = tokio::time::Instant::now() + shared.timeout;
+        let check = match shell_step(&shared, &name, "check", cmd, &dir, limit)
+            .await
+            .0
+        {
+            Step::Ran(c) => Some(c),
+            Step::Broken(e) => {
+                error = Some(format!("check `{cmd}` {e}"));
+                None
+            }
+            Step::Cancelled => {
+                (state, error) = (
+                    ForkState::Cancelled,
+                    Some("cancelled during the check".into()),
+                );
+                None
+            }
+            Step::TimedOut => {
+                let limit = crate::ui::duration(shared.timeout);
+                error = Some(format!("check `{cmd}` timed out after {limit}"));
+                None
             }
         };
+        let check = check.unwrap_or_else(|| Check {
+            command: cmd.clone(),
+            exit_code: None,
+            duration_ms: 0,
+        });
         shared.handle.update(&name, |f| f.check = Some(check));
     }
     finish(&shared, &name, &dir, state, error, started).await;
@@ -244,7 +245,7 @@ async fn prompt_and_follow(
         server_exit: shared.server_exit.clone(),
     };
     follow_turn(watch, |p| match p {
-        Progress::ToolCalls(n) => shared.handle.touch(name, |f| f.tool_calls = n),
+        Progress::ToolCalls(n) => shared.handle.update(name, |f| f.tool_calls = n),
         Progress::Activity(a) => shared.handle.update(name, |f| f.activity = a),
     })
     .await
@@ -388,23 +389,97 @@ fn commit_message(run: &str, fork: &str, prompt: &str, state: ForkState) -> Stri
     format!("ocfork {run}/{fork}{note}: {first}\n\nPrompt:\n{prompt}\n")
 }
 
-/// Runs a shell command in a worktree; output goes to ocfork's stderr.
-pub async fn run_shell(cmd: &str, dir: &Path) -> std::io::Result<Check> {
+/// How a `setup` or `check` command ended.
+enum Step {
+    Ran(Check),
+    /// It could not start, or its log could not be written.
+    Broken(String),
+    Cancelled,
+    TimedOut,
+}
+
+fn exit_text(c: &Check) -> String {
+    match c.exit_code {
+        Some(code) => format!("exited with {code}"),
+        None => "was killed by a signal".into(),
+    }
+}
+
+/// Runs a fork's `setup` or `check` command in its worktree, its output in the step's log,
+/// stopped (with everything it started) on Ctrl-C or at `deadline`.
+async fn shell_step(
+    shared: &Shared,
+    fork: &str,
+    step: &str,
+    cmd: &str,
+    dir: &Path,
+    deadline: tokio::time::Instant,
+) -> (Step, std::path::PathBuf) {
+    let store = crate::state::Store::new(&shared.common_dir);
+    let log = store.step_log(&shared.handle.snapshot().run, fork, step);
+    let stop = async {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => Step::TimedOut,
+            _ = shared.cancel.cancelled() => Step::Cancelled,
+        }
+    };
+    let step = match run_shell(cmd, dir, &log, stop).await {
+        Ok(Ok(check)) => Step::Ran(check),
+        Ok(Err(stopped)) => stopped,
+        Err(e) => Step::Broken(format!("could not run (log {}): {e}", log.display())),
+    };
+    (step, log)
+}
+
+/// Runs `sh -c cmd` in `dir` in a process group of its own, stdout and stderr appended to
+/// `log`. When `stop` finishes first the whole group is killed and its value returned.
+pub async fn run_shell<T>(
+    cmd: &str,
+    dir: &Path,
+    log: &Path,
+    stop: impl std::future::Future<Output = T>,
+) -> std::io::Result<Result<Check, T>> {
+    if let Some(parent) = log.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let err = out.try_clone()?;
     let started = Instant::now();
-    let status = tokio::process::Command::new("sh")
+    let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .current_dir(dir)
         .env("PWD", dir)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
         .kill_on_drop(true)
-        .status()
-        .await?;
-    Ok(Check {
-        command: cmd.to_string(),
-        exit_code: status.code(),
-        duration_ms: started.elapsed().as_millis() as u64,
-    })
+        .spawn()?;
+    let pgid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
+    let kill_group = || {
+        if let Some(pgid) = pgid {
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        }
+    };
+    tokio::select! {
+        status = child.wait() => {
+            let status = status?;
+            // Whatever the command left running in the background goes with it.
+            kill_group();
+            Ok(Ok(Check {
+                command: cmd.to_string(),
+                exit_code: status.code(),
+                duration_ms: started.elapsed().as_millis() as u64,
+            }))
+        }
+        stopped = stop => {
+            kill_group();
+            let _ = child.wait().await;
+            Ok(Err(stopped))
+        }
+    }
 }

@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use crate::state::{Fork, Run, StateError, Store};
 
 /// A run shared by the tasks that drive it; every change is written through to the store.
+/// Other processes change the run too (`merge` marks a fork merged, a session relay drives a
+/// fork of the same run), so every update is a locked read-modify-write of the file.
 pub struct RunHandle {
     store: Store,
     run: Mutex<Run>,
-    /// Other processes change the run too: every update re-reads it under the store's lock.
-    shared: bool,
 }
 
 impl RunHandle {
@@ -27,16 +27,6 @@ impl RunHandle {
         Arc::new(RunHandle {
             store,
             run: Mutex::new(run),
-            shared: false,
-        })
-    }
-
-    /// A handle on a run other processes drive forks of at the same time.
-    pub fn shared(store: Store, run: Run) -> Arc<RunHandle> {
-        Arc::new(RunHandle {
-            store,
-            run: Mutex::new(run),
-            shared: true,
         })
     }
 
@@ -48,30 +38,17 @@ impl RunHandle {
         }
     }
 
-    /// Changes the run and saves it atomically.
+    /// Changes the run on disk and keeps the result in memory.
     pub fn update_run(&self, f: impl FnOnce(&mut Run)) -> Result<(), StateError> {
         let mut guard = match self.run.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if self.shared {
-            let name = guard.run.clone();
-            if let Some(current) = self.store.update(&name, || None, f)? {
-                *guard = current;
-            }
-            return Ok(());
+        let name = guard.run.clone();
+        if let Some(current) = self.store.update(&name, || None, f)? {
+            *guard = current;
         }
-        f(&mut guard);
-        guard.refresh_state();
-        // `ocfork merge` may record a finished fork as merged while others still run.
-        if let Ok(disk) = self.store.load(&guard.run) {
-            for fork in guard.forks.iter_mut() {
-                if disk.fork(&fork.name).is_some_and(|d| d.merged) {
-                    fork.merged = true;
-                }
-            }
-        }
-        self.store.save(&guard)
+        Ok(())
     }
 
     /// Changes one fork and saves the run.
@@ -83,17 +60,6 @@ impl RunHandle {
         });
         if let Err(e) = res {
             eprintln!("ocfork: warning: {e}");
-        }
-    }
-
-    /// Changes one fork in memory only (progress counters that need not hit the disk each time).
-    pub fn touch(&self, fork: &str, f: impl FnOnce(&mut Fork)) {
-        let mut guard = match self.run.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if let Some(fk) = guard.fork_mut(fork) {
-            f(fk);
         }
     }
 }

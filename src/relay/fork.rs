@@ -65,7 +65,7 @@ pub async fn prepare(
     let (Some(_), Some(fork)) = (created, chosen) else {
         return Err(RelayError::State(crate::state::StateError::NoRuns));
     };
-    let handle = RunHandle::shared(store.clone(), store.load(&run_name)?);
+    let handle = RunHandle::new(store.clone(), store.load(&run_name)?);
     let fail = |msg: String| {
         handle.update(&fork.name, |f| {
             f.state = ForkState::Failed;
@@ -148,7 +148,7 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
     claim(&f.common_dir, f, Driver::current())?;
     let store = Store::new(&f.common_dir);
     let run = store.load(&f.run)?;
-    let handle = RunHandle::shared(store.clone(), run);
+    let handle = RunHandle::new(store.clone(), run);
     let stop = CancellationToken::new();
     let cancel = CancellationToken::new();
     {

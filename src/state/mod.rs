@@ -392,6 +392,13 @@ impl Store {
         &self.dir
     }
 
+    /// Where the output of a fork's `setup` or `check` command goes.
+    pub fn step_log(&self, run: &str, fork: &str, step: &str) -> PathBuf {
+        self.dir
+            .join(format!("{run}.logs"))
+            .join(format!("{fork}.{step}.log"))
+    }
+
     pub fn path(&self, run: &str) -> PathBuf {
         self.dir.join(format!("{run}.json"))
     }
@@ -521,7 +528,8 @@ impl Store {
         f: impl FnOnce(&mut Run),
     ) -> Result<Option<Run>, StateError> {
         self.ensure_dir()?;
-        let lock_path = self.dir.join(format!("{run}.lock"));
+        // Not the driver's `<run>.lock`: the driver holds that for the whole run and updates too.
+        let lock_path = self.dir.join(format!("{run}.state-lock"));
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -555,7 +563,16 @@ impl Store {
     pub fn load_checked(&self, run: &str) -> Result<Run, StateError> {
         let mut r = self.load(run)?;
         if r.mark_interrupted_if_orphaned() {
-            self.save(&r)?;
+            // Recorded under the lock, on the file as it is then, not on the copy read above.
+            if let Some(updated) = self.update(
+                run,
+                || None,
+                |r| {
+                    r.mark_interrupted_if_orphaned();
+                },
+            )? {
+                r = updated;
+            }
         }
         Ok(r)
     }
@@ -664,6 +681,7 @@ impl Store {
     /// Deletes a run's manifest and the log of its background driver.
     pub fn remove(&self, run: &str) -> Result<(), StateError> {
         let log = self.dir.join(format!("{run}.log"));
+        let _ = fs::remove_dir_all(self.dir.join(format!("{run}.logs")));
         for path in [self.path(run), log] {
             match fs::remove_file(&path) {
                 Ok(()) => {}
