@@ -120,6 +120,18 @@ fn include_dirty_carries_uncommitted_work() {
         fs::read_to_string(w.repo.join("notes.txt")).expect("read"),
         "untracked\n"
     );
+    // --merge would record the carried-in changes as merged; squash brings just the agent's.
+    let out = w.run(&["merge", "dirty/a", "--merge"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--include-dirty"), "{}", stderr(&out));
+    let out = w.run(&["merge", "dirty/a"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let files = w.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.trim(), "out.txt");
+    assert_eq!(
+        fs::read_to_string(w.repo.join("README.md")).expect("read"),
+        "# app\nedited, not committed\n"
+    );
 }
 
 #[test]

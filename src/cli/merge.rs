@@ -78,6 +78,15 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         .current_branch()
         .unwrap_or_else(|| "the detached HEAD".into());
     let how = if args.merge { "merge" } else { "squash" };
+    if args.merge && fork.run.start != fork.run.base {
+        // The fork's history holds a commit of the main tree's uncommitted changes; as a
+        // parent it would tell git those changes are merged while the tree leaves them out.
+        return Err(CommandError::usage(format!(
+            "run {} carried uncommitted changes into its forks (--include-dirty); --merge would record them as merged",
+            fork.run.run
+        ))
+        .with_hint("merge with --squash (the default)"));
+    }
 
     let merged_tree = match repo.merge_tree(&fork.run.start, &head, &theirs)? {
         MergeTree::Clean(tree) => tree,

@@ -33,6 +33,24 @@ pub fn run_name(session: &str) -> String {
     format!("session-{slug}")
 }
 
+/// The run a fork of `session` starting from `start` joins: `session-<id>`, or, when the
+/// session's files changed since that run's forks were made, the next `session-<id>-N` whose
+/// start is the same tree. A run has one start, which diff and merge measure every fork from.
+fn run_for_start(store: &Store, repo: &Repo, session: &str, start: &str) -> String {
+    let base = run_name(session);
+    let mut taken = std::collections::HashSet::new();
+    let mut name = base.clone();
+    loop {
+        match store.load(&name) {
+            Ok(run) if !same_tree(repo, &run.start, start) => {
+                taken.insert(name);
+                name = crate::names::unique(&base, &taken);
+            }
+            _ => return name,
+        }
+    }
+}
+
 /// Makes the worktree and the forked session and records the fork (pending).
 pub async fn prepare(
     client: &Client,
@@ -44,7 +62,7 @@ pub async fn prepare(
     let head = repo.head()?;
     let start = repo.snapshot_dirty(&head)?.unwrap_or_else(|| head.clone());
     let store = Store::new(&repo.common_dir);
-    let run_name = run_name(&req.session);
+    let run_name = run_for_start(&store, &repo, &req.session, &start);
     let agent = job.outcome.agent.clone();
     let mut chosen: Option<Fork> = None;
     let mut fork_start = start.clone();
@@ -52,11 +70,7 @@ pub async fn prepare(
         &run_name,
         || Some(new_run(&run_name, &repo, &head, &start, job)),
         |run| {
-            if !same_tree(&repo, &run.start, &start) {
-                fork_start = start.clone();
-            } else {
-                fork_start = run.start.clone();
-            }
+            fork_start = run.start.clone();
             let fork = new_fork(&repo, run, &req.text, &agent);
             run.forks.push(fork.clone());
             chosen = Some(fork);
