@@ -539,6 +539,7 @@ impl Store {
                 path: lock_path.clone(),
                 source,
             })?;
+        restrict(&lock_path, 0o600);
         let mut lock = fd_lock::RwLock::new(file);
         let _guard = lock.write().map_err(|source| StateError::Write {
             path: lock_path.clone(),
