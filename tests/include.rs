@@ -107,3 +107,36 @@ fn a_bad_copy_pattern_is_refused_before_anything_starts() {
     assert!(stderr(&out).contains("src/{a,b"), "{}", stderr(&out));
     assert_eq!(w.git(&["branch", "--list", "ocfork/*"]), "");
 }
+
+#[test]
+fn copied_files_stay_out_even_when_the_agent_unignores_them() {
+    // The agent rewrites .gitignore so that .env would no longer be ignored.
+    let script = Script {
+        rules: vec![writes(
+            "Go",
+            &[(".gitignore", "build/\n"), ("x.txt", "x\n")],
+        )],
+        default_reply: "ok".into(),
+    };
+    let Some(w) = World::new(script) else { return };
+    fs::write(w.repo.join(".gitignore"), ".env\nbuild/\n").expect("write");
+    fs::write(w.repo.join(".worktreeinclude"), ".env\n").expect("write");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "ignore rules"]);
+    fs::write(w.repo.join(".env"), "SECRET=1\n").expect("write");
+
+    let out = w.run(&["try", "--json", "a=Go"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = json(&out);
+    let fork = &run["forks"][0];
+    let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+    assert_eq!(
+        fs::read_to_string(wt.join(".env")).expect("copied"),
+        "SECRET=1\n"
+    );
+    let commit = fork["commit"].as_str().expect("commit");
+    let files = w.git(&["show", "--name-only", "--format=", commit]);
+    let mut files: Vec<&str> = files.lines().collect();
+    files.sort();
+    assert_eq!(files, vec![".gitignore", "x.txt"]);
+}

@@ -157,6 +157,13 @@ fn copy_entry(from: &Path, to: &Path) -> Result<()> {
 /// Copies into a freshly made worktree and warns on stderr about files left out.
 pub fn copy_into_new_worktree(main: &Path, worktree: &Path, globs: &[String]) -> Result<()> {
     let done = copy_ignored(main, worktree, globs)?;
+    if !done.copied.is_empty() {
+        let list = super::copied_list(worktree)?;
+        let mut text = done.copied.join("\0");
+        text.push('\0');
+        std::fs::write(&list, text)
+            .map_err(|e| GitError::Other(format!("cannot write {}: {e}", list.display())))?;
+    }
     if !done.skipped.is_empty() {
         eprintln!(
             "ocfork: warning: not copied into {} because git would not ignore them there: {}",

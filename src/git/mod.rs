@@ -378,6 +378,13 @@ fn parse_numstat_z(raw: &[u8]) -> Vec<FileStat> {
 /// Returns the new commit, or None when there was nothing to commit.
 pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
     git(worktree, ["add", "-A", "--", "."])?;
+    // Ignored files copied in for the fork (.worktreeinclude, --copy) stay out even when the
+    // agent changed .gitignore so that git would take them.
+    let list = copied_list(worktree)?;
+    if list.exists() {
+        let from = format!("--pathspec-from-file={}", list.display());
+        git(worktree, ["reset", "-q", &from, "--pathspec-file-nul"])?;
+    }
     let staged = git(worktree, ["diff", "--cached", "--quiet"]);
     if staged.is_ok() {
         return Ok(None);
@@ -399,6 +406,15 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
     ]);
     git(worktree, &args)?;
     Ok(Some(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?)))
+}
+
+/// The file in a worktree's private git dir listing the ignored files ocfork copied into it.
+pub fn copied_list(worktree: &Path) -> Result<PathBuf> {
+    let out = git(
+        worktree,
+        ["rev-parse", "--path-format=absolute", "--git-dir"],
+    )?;
+    Ok(PathBuf::from(stdout_line(&out)).join("ocfork-copied"))
 }
 
 /// The commit a worktree's HEAD points at.

@@ -93,12 +93,18 @@ impl EventHub {
             let mut first = true;
             while !stop.is_cancelled() {
                 let url = client.url("/global/event", None);
+                // A server still booting may accept the connection and never answer.
+                let request = client
+                    .http()
+                    .get(url)
+                    .header("accept", "text/event-stream")
+                    .send();
                 let resp = tokio::select! {
-                    r = client.http().get(url).header("accept", "text/event-stream").send() => r,
+                    r = tokio::time::timeout(Duration::from_secs(30), request) => r,
                     _ = stop.cancelled() => break,
                 };
                 match resp {
-                    Ok(r) if r.status().is_success() => {
+                    Ok(Ok(r)) if r.status().is_success() => {
                         backoff = Duration::from_millis(100);
                         let _ = conn_tx.send(true);
                         if !first {
