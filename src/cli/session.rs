@@ -117,16 +117,9 @@ pub async fn connect(
     url: Option<&str>,
     opencode: Option<&std::path::Path>,
 ) -> Result<(Client, Option<Server>), CommandError> {
-    if let Some(url) = url {
-        let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
-        return Ok((Client::new(url, password.as_deref())?, None));
-    }
-    let bin = crate::opencode::find_binary(opencode)?;
     let cwd = std::env::current_dir()
         .map_err(|e| CommandError::usage(format!("cannot read the current directory: {e}")))?;
-    let server = Server::spawn(&bin, &cwd).await?;
-    let client = Client::new(&server.url, Some(&server.password))?;
-    Ok((client, Some(server)))
+    Ok(crate::opencode::connect(url, opencode, &cwd).await?)
 }
 
 fn relay_error(e: RelayError, client: &Client) -> CommandError {

@@ -10,7 +10,7 @@ use clap::Args;
 use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
 use crate::dispatch::{DriveOptions, drive};
 use crate::names;
-use crate::state::{Fork, ForkState, Run, RunState, SCHEMA, Store};
+use crate::state::{Fork, Run, RunState, SCHEMA, Store};
 
 /// `--agent` when neither the flag nor a config file names one.
 const DEFAULT_AGENT: &str = "build";
@@ -277,28 +277,8 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
                 _ => text,
             };
             Fork {
-                branch: format!("ocfork/{run_name}/{name}"),
-                worktree: root.join(&name),
-                name,
-                prompt,
-                agent: agent.clone(),
                 model,
-                state: ForkState::Pending,
-                merged: false,
-                session: None,
-                commit: None,
-                files_changed: 0,
-                insertions: 0,
-                deletions: 0,
-                check: None,
-                duration_ms: 0,
-                tokens: None,
-                cost: None,
-                error: None,
-                tool_calls: 0,
-                activity: None,
-                follow_ups: Vec::new(),
-                driver: None,
+                ..Fork::pending(&run_name, name, &root, prompt, agent.clone())
             }
         })
         .collect();

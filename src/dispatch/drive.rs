@@ -1,7 +1,6 @@
 //! Driving a recorded run to its end: worktrees, the shared OpenCode server, the queue of
 //! forks, live progress, Ctrl-C, and stopping the server afterwards.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -217,17 +216,14 @@ async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) 
 
 /// Connects to the `--server` given, or spawns one.
 async fn connect(repo: &Repo, run: &Run) -> anyhow::Result<(Client, Option<Server>)> {
-    if let Some(url) = &run.server {
-        let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
-        let client = Client::new(url, password.as_deref())?;
+    let (client, server) = crate::opencode::connect(
+        run.server.as_deref(),
+        run.opencode.as_deref(),
+        &repo.workdir,
+    )
+    .await?;
+    if server.is_none() {
         client.agents(&repo.workdir).await?;
-        return Ok((client, None));
     }
-    let bin: PathBuf = match &run.opencode {
-        Some(p) => p.clone(),
-        None => crate::opencode::find_binary(None)?,
-    };
-    let server = Server::spawn(&bin, &repo.workdir).await?;
-    let client = Client::new(&server.url, Some(&server.password))?;
-    Ok((client, Some(server)))
+    Ok((client, server))
 }

@@ -9,3 +9,21 @@ pub mod types;
 pub use client::{ApiError, Client};
 pub use events::{Event, EventHub};
 pub use server::{Server, ServerError, find_binary};
+
+/// A client for the server at `url` (password from `OPENCODE_SERVER_PASSWORD`), or, without a
+/// URL, for a new `opencode serve` started in `cwd` from `bin` (else found as
+/// [`find_binary`] does), returned too so the caller stops it.
+pub async fn connect(
+    url: Option<&str>,
+    bin: Option<&std::path::Path>,
+    cwd: &std::path::Path,
+) -> anyhow::Result<(Client, Option<Server>)> {
+    if let Some(url) = url {
+        let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+        return Ok((Client::new(url, password.as_deref())?, None));
+    }
+    let bin = find_binary(bin)?;
+    let server = Server::spawn(&bin, cwd).await?;
+    let client = Client::new(&server.url, Some(&server.password))?;
+    Ok((client, Some(server)))
+}

@@ -284,27 +284,7 @@ fn new_fork(repo: &Repo, run: &Run, text: &str, agent: &str) -> Fork {
         taken.insert(name);
     };
     Fork {
-        branch: format!("ocfork/{}/{name}", run.run),
-        worktree: root.join(&name),
-        name,
-        prompt: text.to_string(),
-        agent: agent.to_string(),
-        model: None,
-        state: ForkState::Pending,
-        merged: false,
-        session: None,
-        commit: None,
-        files_changed: 0,
-        insertions: 0,
-        deletions: 0,
-        check: None,
-        duration_ms: 0,
-        tokens: None,
-        cost: None,
-        error: None,
-        tool_calls: 0,
-        activity: None,
-        follow_ups: Vec::new(),
         driver: Some(Driver::current()),
+        ..Fork::pending(&run.run, name, &root, text.to_string(), agent.to_string())
     }
 }

@@ -209,6 +209,37 @@ pub struct SpawnedServer {
     pub url: String,
 }
 
+impl Fork {
+    /// A fork of run `run` that has not started: branch `ocfork/<run>/<name>`, worktree
+    /// `<root>/<name>`.
+    pub fn pending(run: &str, name: String, root: &Path, prompt: String, agent: String) -> Fork {
+        Fork {
+            branch: format!("ocfork/{run}/{name}"),
+            worktree: root.join(&name),
+            name,
+            prompt,
+            agent,
+            model: None,
+            state: ForkState::Pending,
+            merged: false,
+            session: None,
+            commit: None,
+            files_changed: 0,
+            insertions: 0,
+            deletions: 0,
+            check: None,
+            duration_ms: 0,
+            tokens: None,
+            cost: None,
+            error: None,
+            tool_calls: 0,
+            activity: None,
+            follow_ups: Vec::new(),
+            driver: None,
+        }
+    }
+}
+
 impl Run {
     /// Recomputes the run state from its forks.
     pub fn refresh_state(&mut self) {
