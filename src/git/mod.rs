@@ -242,18 +242,31 @@ impl Repo {
     /// away) the worktree is made for it instead. On failure nothing stays registered: no new
     /// branch, no worktree entry.
     pub fn add_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<()> {
+        let made = self.register_worktree(path, branch, start)?;
+        self.populate_worktree(path, branch, made)
+    }
+
+    /// The first half of [`Repo::add_worktree`]: creates `branch` at `start` (or takes it as
+    /// it is) and registers a worktree for it at `path` without writing its files
+    /// (`git worktree add --no-checkout`). Cheap, but it changes the shared worktree list, so
+    /// callers register one at a time: concurrent `git worktree add` runs were seen failing
+    /// on each other's half-made entries. On failure nothing stays registered.
+    pub fn register_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<NewWorktree> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| GitError::Other(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let existed = self.branch_exists(branch);
-        let path_existed = path.symlink_metadata().is_ok();
+        let made = NewWorktree {
+            branch_existed: self.branch_exists(branch),
+            path_existed: path.symlink_metadata().is_ok(),
+        };
         let mut args = vec![
             OsStr::new("worktree"),
             OsStr::new("add"),
             OsStr::new("--quiet"),
+            OsStr::new("--no-checkout"),
         ];
-        if existed {
+        if made.branch_existed {
             args.extend([path.as_os_str(), OsStr::new(branch)]);
         } else {
             args.extend([
@@ -263,28 +276,49 @@ impl Repo {
                 OsStr::new(start),
             ]);
         }
-        let res = self.git(&args).and_then(|_| init_submodules(path));
+        let res = self.git(&args);
         if res.is_err() {
-            let _ = self.git([
-                OsStr::new("worktree"),
-                OsStr::new("remove"),
-                OsStr::new("--force"),
-                path.as_os_str(),
-            ]);
-            if !path_existed {
-                // A half-written checkout git left behind; never anything that was there before.
-                let _ = std::fs::remove_dir_all(path);
-            }
-            if self.worktree_registered(path) {
-                // Only then: a global prune would also drop the user's own entries for
-                // worktrees that are merely absent (an unmounted disk).
-                let _ = self.git(["worktree", "prune"]);
-            }
-            if !existed && self.branch_exists(branch) {
-                let _ = self.git(["branch", "-D", "--", branch]);
-            }
+            self.undo_worktree(path, branch, made);
         }
-        res
+        res.map(|_| made)
+    }
+
+    /// The second half of [`Repo::add_worktree`]: writes the files, index and submodules of a
+    /// worktree [`Repo::register_worktree`] made. Only that worktree changes, so several can be
+    /// populated at once. On failure the worktree (and a branch made for it) is removed again,
+    /// so no half-written tree is taken for a ready one.
+    pub fn populate_worktree(&self, path: &Path, branch: &str, made: NewWorktree) -> Result<()> {
+        let res = git(
+            path,
+            ["reset", "--hard", "--quiet", "--no-recurse-submodules"],
+        )
+        .and_then(|_| init_submodules(path));
+        if res.is_err() {
+            self.undo_worktree(path, branch, made);
+        }
+        res.map(|_| ())
+    }
+
+    /// Best-effort removal of what a failed [`Repo::add_worktree`] left.
+    fn undo_worktree(&self, path: &Path, branch: &str, made: NewWorktree) {
+        let _ = self.git([
+            OsStr::new("worktree"),
+            OsStr::new("remove"),
+            OsStr::new("--force"),
+            path.as_os_str(),
+        ]);
+        if !made.path_existed {
+            // A half-written checkout git left behind; never anything that was there before.
+            let _ = std::fs::remove_dir_all(path);
+        }
+        if self.worktree_registered(path) {
+            // Only then: a global prune would also drop the user's own entries for
+            // worktrees that are merely absent (an unmounted disk).
+            let _ = self.git(["worktree", "prune"]);
+        }
+        if !made.branch_existed && self.branch_exists(branch) {
+            let _ = self.git(["branch", "-D", "--", branch]);
+        }
     }
 
     /// True when `git worktree list` has an entry for `path`.
@@ -303,6 +337,14 @@ impl Repo {
     pub fn numstat(&self, from: &str, to: &str) -> Result<Vec<FileStat>> {
         numstat(&self.workdir, from, to)
     }
+}
+
+/// What [`Repo::register_worktree`] found before it ran, so that undoing a failed worktree
+/// removes only what ocfork made.
+#[derive(Clone, Copy, Debug)]
+pub struct NewWorktree {
+    branch_existed: bool,
+    path_existed: bool,
 }
 
 /// `git worktree add` leaves submodules empty; a fork needs them as the main tree has them.

@@ -31,7 +31,9 @@ pub struct Variant {
 impl Variant {
     fn config(&self, w: &World) -> String {
         let base = w.opencode_config();
-        let Some(extra) = &self.config else { return base };
+        let Some(extra) = &self.config else {
+            return base;
+        };
         let mut cfg: Value = serde_json::from_str(&base).unwrap_or(Value::Null);
         if let (Some(c), Some(e)) = (cfg.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
@@ -51,26 +53,56 @@ fn prompt(i: usize) -> String {
 }
 
 /// `ocfork try` with N forks, end to end; checks every fork ended `done` with the two files.
-pub fn ocfork_try(w: &World, repo: &Path, n: usize, variant: &Variant) -> anyhow::Result<Measured<()>> {
+/// The value is the time from ocfork's last progress line (the last fork finished) to its
+/// exit: what it spends stopping its server.
+pub fn ocfork_try(
+    w: &World,
+    repo: &Path,
+    n: usize,
+    variant: &Variant,
+) -> anyhow::Result<Measured<f64>> {
     let name = w.fresh("try");
-    let log = std::fs::File::create(w.log_path(&name))?;
+    let log_path = w.log_path(&name);
     let mut cmd = w.ocfork_cmd(repo);
     cmd.args(["try", "--json", "-n", &name, "-t", TASK])
         .env("OPENCODE_CONFIG_CONTENT", variant.config(w))
         .stdout(Stdio::piped())
-        .stderr(log);
+        .stderr(Stdio::piped());
     for (k, v) in &variant.env {
         cmd.env(k, v);
     }
     for i in 1..=n {
         cmd.arg(format!("f{i}={}", approach(i)));
     }
-    let m = measure(|| cmd.output());
-    let out = m.value.context("cannot run ocfork")?;
-    let run: Value = serde_json::from_slice(&out.stdout).with_context(|| {
-        format!("ocfork try printed no JSON; see {}", w.log_path(&name).display())
-    })?;
-    let forks = run["forks"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let m = measure(|| -> anyhow::Result<(std::process::Output, f64)> {
+        let started = std::time::Instant::now();
+        let mut child = cmd.spawn().context("cannot run ocfork")?;
+        let stderr = child.stderr.take().context("no stderr from ocfork")?;
+        let mut log = std::fs::File::create(&log_path)?;
+        let reader = std::thread::spawn(move || {
+            use std::io::{BufRead, Write};
+            let mut last = 0.0;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                last = started.elapsed().as_secs_f64();
+                let _ = writeln!(log, "[{last:8.3}] {line}");
+            }
+            last
+        });
+        let out = child.wait_with_output()?;
+        let exited = started.elapsed().as_secs_f64();
+        let last = reader.join().unwrap_or(exited);
+        Ok((out, exited - last))
+    });
+    let (out, teardown) = m.value?;
+    let run: Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("ocfork try printed no JSON; see {}", log_path.display()))?;
+    let forks = run["forks"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let bad: Vec<String> = forks
         .iter()
         .filter(|f| f["state"] != "done" || f["files_changed"] != WRITTEN.len())
@@ -80,11 +112,11 @@ pub fn ocfork_try(w: &World, repo: &Path, n: usize, variant: &Variant) -> anyhow
         bail!(
             "ocfork run {name} did not finish as scripted: {}; see {}",
             bad.join(", "),
-            w.log_path(&name).display()
+            log_path.display()
         );
     }
     Ok(Measured {
-        value: (),
+        value: teardown,
         secs: m.secs,
         peak_rss: m.peak_rss,
     })
@@ -156,22 +188,33 @@ struct PlainServer {
 
 impl PlainServer {
     async fn spawn(w: &World, dir: &Path) -> anyhow::Result<PlainServer> {
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
+            .local_addr()?
+            .port();
         let password = format!("bench-{port}-{}", std::process::id());
         let mut cmd = tokio::process::Command::new(&w.opencode);
-        cmd.args(["serve", "--hostname", "127.0.0.1", "--port", &port.to_string()])
-            .envs(w.env())
-            .env("OPENCODE_SERVER_PASSWORD", &password)
-            .env_remove("OPENCODE_PERMISSION")
-            .current_dir(dir)
-            .env("PWD", dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
+        cmd.args([
+            "serve",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .envs(w.env())
+        .env("OPENCODE_SERVER_PASSWORD", &password)
+        .env_remove("OPENCODE_PERMISSION")
+        .current_dir(dir)
+        .env("PWD", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
         let mut child = cmd.spawn().context("cannot start opencode serve")?;
-        let out = child.stdout.take().context("no stdout from opencode serve")?;
+        let out = child
+            .stdout
+            .take()
+            .context("no stdout from opencode serve")?;
         let mut lines = BufReader::new(out).lines();
         let url = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -208,7 +251,12 @@ impl PlainServer {
 /// The best script: a shell loop of `git worktree add`, one `opencode serve`, N sessions
 /// prompted with `prompt_async`, then waiting until every session is idle with its answer.
 /// The server is stopped after the clock stops.
-pub fn script(w: &World, rt: &tokio::runtime::Runtime, repo: &Path, n: usize) -> anyhow::Result<Measured<()>> {
+pub fn script(
+    w: &World,
+    rt: &tokio::runtime::Runtime,
+    repo: &Path,
+    n: usize,
+) -> anyhow::Result<Measured<()>> {
     let name = w.fresh("script");
     let m = measure(|| rt.block_on(script_run(w, repo, &name, n)));
     let (server, dirs) = m.value?;
@@ -221,7 +269,12 @@ pub fn script(w: &World, rt: &tokio::runtime::Runtime, repo: &Path, n: usize) ->
     })
 }
 
-async fn script_run(w: &World, repo: &Path, name: &str, n: usize) -> anyhow::Result<(PlainServer, Vec<PathBuf>)> {
+async fn script_run(
+    w: &World,
+    repo: &Path,
+    name: &str,
+    n: usize,
+) -> anyhow::Result<(PlainServer, Vec<PathBuf>)> {
     let dirs = loop_worktrees(w, repo, name, n)?;
     let server = PlainServer::spawn(w, repo).await?;
     let client = Client::new(&server.url, Some(&server.password))?;
@@ -280,6 +333,7 @@ pub fn compare(
     let (mut o_wall, mut o_rss) = (Stat::default(), Stat::default());
     let (mut s_wall, mut s_rss) = (Stat::default(), Stat::default());
     let (mut h_wall, mut h_rss) = (Stat::default(), Stat::default());
+    let mut teardown = Stat::default();
     for rep in 0..reps {
         let s = script(w, rt, repo, n)?;
         let o = ocfork_try(w, repo, n, &shipped)?;
@@ -294,6 +348,7 @@ pub fn compare(
         s_wall.push(s.secs);
         s_rss.push(s.peak_rss as f64);
         o_wall.push(o.secs);
+        teardown.push(o.value);
         o_rss.push(o.peak_rss as f64);
         h_wall.push(h.secs);
         h_rss.push(h.peak_rss as f64);
@@ -311,6 +366,10 @@ pub fn compare(
     );
     best.secs("script, wall", &s_wall);
     best.secs("ocfork try, wall", &o_wall);
+    best.secs(
+        "ocfork try, of which after the last fork finished",
+        &teardown,
+    );
     best.ratio("ocfork / script, wall", &o_wall.ratio(&s_wall));
     best.bytes("script, peak RSS", &s_rss);
     best.bytes("ocfork try, peak RSS", &o_rss);
@@ -328,18 +387,37 @@ pub fn compare(
     handmade.ratio("ocfork / opencode run, wall", &o_wall.ratio(&h_wall));
     handmade.ratio("ocfork / opencode run, peak RSS", &o_rss.ratio(&h_rss));
 
-    let mut goals = vec![
-        Goal::at_most("2", &format!("ocfork / script wall at N = {n}"), &o_wall.ratio(&s_wall), 1.0),
-        Goal::at_most("2", "stretch: ocfork / script wall", &o_wall.ratio(&s_wall), 0.8),
-        Goal::at_most("3", &format!("ocfork / opencode run wall at N = {n}"), &o_wall.ratio(&h_wall), 0.5),
-        Goal::at_most("3", &format!("ocfork / opencode run peak RSS at N = {n}"), &o_rss.ratio(&h_rss), 0.3),
+    let goals = vec![
+        Goal::at_most(
+            "2",
+            &format!("ocfork / script wall at N = {n}"),
+            &o_wall.ratio(&s_wall),
+            1.0,
+        ),
+        Goal::at_most(
+            "2",
+            "stretch: ocfork / script wall",
+            &o_wall.ratio(&s_wall),
+            0.8,
+        ),
+        Goal::at_most(
+            "3",
+            &format!("ocfork / opencode run wall at N = {n}"),
+            &o_wall.ratio(&h_wall),
+            0.5,
+        ),
+        Goal::at_most(
+            "3",
+            &format!("ocfork / opencode run peak RSS at N = {n}"),
+            &o_rss.ratio(&h_rss),
+            0.3,
+        ),
     ];
 
     let mut sections = vec![best, handmade];
     if !variants.is_empty() {
         sections.push(env_variants(w, repo, n, variants, variant_reps, &shipped)?);
     }
-    goals.shrink_to_fit();
     Ok(AgentResults { sections, goals })
 }
 
@@ -362,7 +440,13 @@ fn env_variants(
         base_rss.push(b.peak_rss as f64);
         for (i, v) in variants.iter().enumerate() {
             let m = ocfork_try(w, repo, n, v)?;
-            eprintln!("  variant rep {}: {} {:.1} s (shipped {:.1} s)", rep + 1, v.label, m.secs, b.secs);
+            eprintln!(
+                "  variant rep {}: {} {:.1} s (shipped {:.1} s)",
+                rep + 1,
+                v.label,
+                m.secs,
+                b.secs
+            );
             walls[i].push(m.secs);
             rss[i].push(m.peak_rss as f64);
         }
@@ -378,8 +462,14 @@ fn env_variants(
     sec.secs("as shipped, wall", &base);
     sec.bytes("as shipped, peak RSS", &base_rss);
     for (i, v) in variants.iter().enumerate() {
-        sec.ratio(&format!("{}: wall / shipped", v.label), &walls[i].ratio(&base));
-        sec.ratio(&format!("{}: peak RSS / shipped", v.label), &rss[i].ratio(&base_rss));
+        sec.ratio(
+            &format!("{}: wall / shipped", v.label),
+            &walls[i].ratio(&base),
+        );
+        sec.ratio(
+            &format!("{}: peak RSS / shipped", v.label),
+            &rss[i].ratio(&base_rss),
+        );
     }
     Ok(sec)
 }
@@ -392,7 +482,12 @@ pub fn scale(w: &World, repo: &Path, ns: &[usize], reps: usize) -> anyhow::Resul
     for rep in 0..reps {
         for (i, &n) in ns.iter().enumerate() {
             let m = ocfork_try(w, repo, n, &shipped)?;
-            eprintln!("  scale rep {}: N = {n}: {:.1} s, {:.2} GB", rep + 1, m.secs, m.peak_rss as f64 / 1e9);
+            eprintln!(
+                "  scale rep {}: N = {n}: {:.1} s, {:.2} GB",
+                rep + 1,
+                m.secs,
+                m.peak_rss as f64 / 1e9
+            );
             walls[i].push(m.secs);
             peaks[i].push(m.peak_rss as f64);
         }

@@ -18,7 +18,13 @@ use crate::world::{World, source_path, source_text};
 type Counts = BTreeMap<String, (u64, u64, u64)>;
 
 /// Commits `changed` edited files in every worktree of the run and records the forks as done.
-pub fn prepare(w: &World, repo: &Path, made: &MadeRun, files: usize, changed: usize) -> anyhow::Result<()> {
+pub fn prepare(
+    w: &World,
+    repo: &Path,
+    made: &MadeRun,
+    files: usize,
+    changed: usize,
+) -> anyhow::Result<()> {
     for (k, wt) in made.worktrees.iter().enumerate() {
         // Neighbouring forks overlap by half, so pairs share some files and differ in others.
         let start = k * changed / 2;
@@ -29,7 +35,15 @@ pub fn prepare(w: &World, repo: &Path, made: &MadeRun, files: usize, changed: us
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         w.git(wt, &["add", "-A"])?;
-        w.git(wt, &["commit", "-q", "-m", &format!("fork {k}: edit {changed} files")])?;
+        w.git(
+            wt,
+            &[
+                "commit",
+                "-q",
+                "-m",
+                &format!("fork {k}: edit {changed} files"),
+            ],
+        )?;
     }
     let common = repo.join(".git");
     let store = Store::new(&common);
@@ -46,7 +60,12 @@ pub fn prepare(w: &World, repo: &Path, made: &MadeRun, files: usize, changed: us
     Ok(())
 }
 
-fn numstat_counts(w: &World, repo: &Path, base: &str, branches: &[(String, String)]) -> anyhow::Result<Counts> {
+fn numstat_counts(
+    w: &World,
+    repo: &Path,
+    base: &str,
+    branches: &[(String, String)],
+) -> anyhow::Result<Counts> {
     let mut counts = Counts::new();
     for (fork, branch) in branches {
         let out = w.git(repo, &["diff", "--numstat", base, branch])?;
@@ -54,8 +73,14 @@ fn numstat_counts(w: &World, repo: &Path, base: &str, branches: &[(String, Strin
         for line in out.lines() {
             let mut parts = line.split('\t');
             c.0 += 1;
-            c.1 += parts.next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-            c.2 += parts.next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+            c.1 += parts
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+            c.2 += parts
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
         }
         counts.insert(fork.clone(), c);
     }
@@ -65,13 +90,22 @@ fn numstat_counts(w: &World, repo: &Path, base: &str, branches: &[(String, Strin
 fn ocfork_counts(w: &World, repo: &Path, run: &str) -> anyhow::Result<Counts> {
     let out = w.ocfork_cmd(repo).args(["diff", "--json", run]).output()?;
     if !out.status.success() {
-        bail!("ocfork diff --json {run} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ocfork diff --json {run} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
-    let v: Value = serde_json::from_slice(&out.stdout).context("ocfork diff --json printed no JSON")?;
+    let v: Value =
+        serde_json::from_slice(&out.stdout).context("ocfork diff --json printed no JSON")?;
     let mut counts = Counts::new();
     for f in v["forks"].as_array().map(Vec::as_slice).unwrap_or_default() {
         let files = f["files"].as_array().map(Vec::as_slice).unwrap_or_default();
-        let sum = |k: &str| files.iter().map(|x| x[k].as_u64().unwrap_or(0)).sum::<u64>();
+        let sum = |k: &str| {
+            files
+                .iter()
+                .map(|x| x[k].as_u64().unwrap_or(0))
+                .sum::<u64>()
+        };
         counts.insert(
             f["name"].as_str().unwrap_or_default().to_string(),
             (files.len() as u64, sum("insertions"), sum("deletions")),
@@ -88,7 +122,13 @@ fn available(w: &World, repo: &Path) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-pub fn run(w: &World, repo: &Path, made: &MadeRun, changed: usize, reps: usize) -> anyhow::Result<(Section, Goal)> {
+pub fn run(
+    w: &World,
+    repo: &Path,
+    made: &MadeRun,
+    changed: usize,
+    reps: usize,
+) -> anyhow::Result<(Section, Goal)> {
     let n = made.worktrees.len();
     let mut sec = Section::new(
         "5. Diff",
@@ -100,11 +140,18 @@ pub fn run(w: &World, repo: &Path, made: &MadeRun, changed: usize, reps: usize) 
     let goal_text = "ocfork diff / git diff loop, identical counts";
     if !available(w, repo) {
         sec.note("not available: this ocfork has no `diff` command yet");
-        return Ok((sec, Goal::unavailable("5", &format!("{goal_text} <= 1.00"), "not available")));
+        return Ok((
+            sec,
+            Goal::unavailable("5", &format!("{goal_text} <= 1.00"), "not available"),
+        ));
     }
     let store = Store::new(&repo.join(".git"));
     let run = store.load(&made.name)?;
-    let branches: Vec<(String, String)> = run.forks.iter().map(|f| (f.name.clone(), f.branch.clone())).collect();
+    let branches: Vec<(String, String)> = run
+        .forks
+        .iter()
+        .map(|f| (f.name.clone(), f.branch.clone()))
+        .collect();
     let (mut ocfork, mut git) = (Stat::default(), Stat::default());
     let (mut mine, mut theirs) = (Counts::new(), Counts::new());
     for rep in 0..reps {
@@ -124,7 +171,14 @@ pub fn run(w: &World, repo: &Path, made: &MadeRun, changed: usize, reps: usize) 
     sec.millis("ocfork diff --json", &ocfork);
     sec.ratio("ocfork / git loop", &ratio);
     let same = mine == theirs;
-    sec.row("identical counts (files, +, - per fork)", if same { "yes".into() } else { format!("no: ocfork {mine:?}, git {theirs:?}") });
+    sec.row(
+        "identical counts (files, +, - per fork)",
+        if same {
+            "yes".into()
+        } else {
+            format!("no: ocfork {mine:?}, git {theirs:?}")
+        },
+    );
     let mut goal = Goal::at_most("5", goal_text, &ratio, 1.0);
     if !same {
         goal.met = Some(false);

@@ -5,58 +5,52 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::bail;
-use ocfork::state::{Fork, ForkState, Run, RunState, SCHEMA, Store, Tokens};
+use ocfork::state::{ForkState, Run, RunState, SCHEMA, Store};
+use serde_json::json;
 
 use crate::measure::{Stat, Unit};
 use crate::report::{Goal, Section};
 use crate::world::World;
 
-fn manifest(repo: &Path, base: &str, r: usize, forks: usize) -> Run {
+/// A finished run. Built from JSON so fields ocfork adds later take their defaults.
+fn manifest(repo: &Path, base: &str, r: usize, forks: usize) -> anyhow::Result<Run> {
     let name = format!("run-{r:03}");
     let root = repo.with_extension("ocfork").join(&name);
-    Run {
-        schema: SCHEMA,
-        run: name.clone(),
-        repo: repo.to_path_buf(),
-        base: base.into(),
-        start: base.into(),
-        task: Some("bench task".into()),
-        state: RunState::Done,
-        created_at: format!("2026-01-{:02}T{:02}:{:02}:00.000Z", 1 + r / 24 % 28, r % 24, r % 60),
-        forks: (1..=forks)
-            .map(|f| Fork {
-                name: format!("f{f}"),
-                prompt: format!("bench task\n\napproach {f}"),
-                agent: "build".into(),
-                model: None,
-                state: ForkState::Done,
-                merged: false,
-                branch: format!("ocfork/{name}/f{f}"),
-                worktree: root.join(format!("f{f}")),
-                session: Some(format!("ses_bench{r:03}{f:02}")),
-                commit: Some(base.into()),
-                files_changed: 2,
-                insertions: 40,
-                deletions: 3,
-                check: None,
-                duration_ms: 61_234,
-                tokens: Some(Tokens { input: 1200, output: 340 }),
-                cost: Some(0.0),
-                error: None,
-                tool_calls: 2,
-                activity: None,
+    let forks: Vec<serde_json::Value> = (1..=forks)
+        .map(|f| {
+            json!({
+                "name": format!("f{f}"),
+                "prompt": format!("bench task\n\napproach {f}"),
+                "agent": "build",
+                "model": null,
+                "state": ForkState::Done,
+                "branch": format!("ocfork/{name}/f{f}"),
+                "worktree": root.join(format!("f{f}")),
+                "session": format!("ses_bench{r:03}{f:02}"),
+                "commit": base,
+                "files_changed": 2, "insertions": 40, "deletions": 3,
+                "check": null,
+                "duration_ms": 61_234,
+                "tokens": {"input": 1200, "output": 340},
+                "cost": 0.0,
+                "error": null,
+                "tool_calls": 2,
             })
-            .collect(),
-        pid: None,
-        pid_start: None,
-        check_command: None,
-        setup_command: None,
-        timeout_ms: Some(30 * 60 * 1000),
-        jobs: None,
-        server: None,
-        opencode: None,
-        dispatched: true,
-    }
+        })
+        .collect();
+    let run = json!({
+        "schema": SCHEMA,
+        "run": name,
+        "repo": repo,
+        "base": base,
+        "start": base,
+        "task": "bench task",
+        "state": RunState::Done,
+        "created_at": format!("2026-01-{:02}T{:02}:{:02}:00.000Z", 1 + r / 24 % 28, r % 24, r % 60),
+        "forks": forks,
+        "dispatched": true,
+    });
+    Ok(serde_json::from_value(run)?)
 }
 
 fn time_command(w: &World, repo: &Path, args: &[&str], calls: usize) -> anyhow::Result<Stat> {
@@ -66,8 +60,14 @@ fn time_command(w: &World, repo: &Path, args: &[&str], calls: usize) -> anyhow::
         let t = Instant::now();
         let out = w.ocfork_cmd(repo).args(args).output()?;
         let secs = t.elapsed().as_secs_f64();
-        if !out.status.success() || serde_json::from_slice::<serde_json::Value>(&out.stdout).is_err() {
-            bail!("ocfork {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        if !out.status.success()
+            || serde_json::from_slice::<serde_json::Value>(&out.stdout).is_err()
+        {
+            bail!(
+                "ocfork {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         if i >= 2 {
             s.push(secs);
@@ -76,18 +76,25 @@ fn time_command(w: &World, repo: &Path, args: &[&str], calls: usize) -> anyhow::
     Ok(s)
 }
 
-pub fn run(w: &World, runs: usize, forks: usize, calls: usize) -> anyhow::Result<(Section, Vec<Goal>)> {
+pub fn run(
+    w: &World,
+    runs: usize,
+    forks: usize,
+    calls: usize,
+) -> anyhow::Result<(Section, Vec<Goal>)> {
     let repo = w.make_repo("latency", 10)?;
     let base = w.git(&repo, &["rev-parse", "HEAD"])?.trim().to_string();
     let store = Store::new(&repo.join(".git"));
     for r in 0..runs {
-        store.save(&manifest(&repo, &base, r, forks))?;
+        store.save(&manifest(&repo, &base, r, forks)?)?;
     }
     let status = time_command(w, &repo, &["status", "--json"], calls)?;
     let list = time_command(w, &repo, &["list", "--json"], calls)?;
     let mut sec = Section::new(
         "6. CLI latency",
-        &format!("{runs} finished runs of {forks} forks each; {calls} calls of each command, process start to exit."),
+        &format!(
+            "{runs} finished runs of {forks} forks each; {calls} calls of each command, process start to exit."
+        ),
     );
     sec.millis("ocfork status --json", &status);
     sec.millis("ocfork list --json", &list);

@@ -153,7 +153,11 @@ fn variants() -> Vec<Variant> {
             "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER",
             "0",
         ),
-        env("OPENCODE_DISABLE_LSP_DOWNLOAD=1", "OPENCODE_DISABLE_LSP_DOWNLOAD", "1"),
+        env(
+            "OPENCODE_DISABLE_LSP_DOWNLOAD=1",
+            "OPENCODE_DISABLE_LSP_DOWNLOAD",
+            "1",
+        ),
         env("OPENCODE_FAST_BOOT=1", "OPENCODE_FAST_BOOT", "1"),
         Variant {
             label: "config `\"snapshot\": false`".into(),
@@ -181,14 +185,19 @@ fn manifest_dir() -> &'static Path {
 /// The ocfork binary: the flag, else freshly built with the same profile as this bench.
 fn find_ocfork(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if let Some(p) = flag {
-        return if p.is_file() { Ok(p) } else { bail!("no ocfork binary at {}", p.display()) };
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            bail!("no ocfork binary at {}", p.display())
+        };
     }
     let me = std::env::current_exe().context("cannot find this binary's path")?;
     let sibling = me.with_file_name("ocfork");
     if manifest_dir().join("Cargo.toml").is_file() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--bin", "ocfork"]).current_dir(manifest_dir());
+        cmd.args(["build", "--quiet", "--bin", "ocfork"])
+            .current_dir(manifest_dir());
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
@@ -200,14 +209,21 @@ fn find_ocfork(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if sibling.is_file() {
         Ok(sibling)
     } else {
-        bail!("no ocfork binary at {}; build it or pass --ocfork", sibling.display())
+        bail!(
+            "no ocfork binary at {}; build it or pass --ocfork",
+            sibling.display()
+        )
     }
 }
 
 fn find_opencode(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let local = manifest_dir().join(".tools/opencode/node_modules/.bin/opencode");
     let found = flag
-        .or_else(|| std::env::var_os("OCFORK_OPENCODE").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("OCFORK_OPENCODE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or(local);
     if found.is_file() {
         Ok(found)
@@ -221,7 +237,8 @@ fn find_opencode(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let wants = |s: Scenario| args.scenarios.contains(&Scenario::All) || args.scenarios.contains(&s);
+    let wants =
+        |s: Scenario| args.scenarios.contains(&Scenario::All) || args.scenarios.contains(&s);
     let plan = Plan::new(args.quick, args.reps);
     let ocfork = find_ocfork(args.ocfork.clone())?;
     let opencode = find_opencode(args.opencode.clone())?;
@@ -231,7 +248,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("ocfork-bench: keeping {}", w.root.display());
     }
     std::fs::create_dir_all(w.root.join("logs"))?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut report = Report {
         machine: Machine::probe(&w.root, &opencode),
         settings: plan.describe(args.quick),
@@ -239,7 +258,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         goals: Vec::new(),
     };
 
-    eprintln!("ocfork-bench: generating repositories in {}", w.root.display());
+    eprintln!(
+        "ocfork-bench: generating repositories in {}",
+        w.root.display()
+    );
     let small = w.make_repo("small", plan.small_files)?;
     let big = (wants(Scenario::Setup) || wants(Scenario::Diff))
         .then(|| w.make_repo("big", plan.big_files))
@@ -257,19 +279,34 @@ fn run(args: Args) -> anyhow::Result<()> {
             made = r.last_run;
         }
     }
-    if wants(Scenario::Agents) || wants(Scenario::Scale) {
+    if !args.quick && (wants(Scenario::Agents) || wants(Scenario::Scale)) {
         // Warm-up: OpenCode's first start in fresh config dirs does one-time work.
         agents::ocfork_try(&w, &small, 1, &Variant::default())?;
     }
     if wants(Scenario::Agents) {
         eprintln!("ocfork-bench: 2, 3. against the best script and the hand-made way");
-        let r = agents::compare(&w, &rt, &small, plan.forks, plan.reps, &variants(), plan.variant_reps)?;
+        // Quick mode only checks that measuring a switch still works.
+        let variants: Vec<Variant> = variants()
+            .into_iter()
+            .take(if args.quick { 1 } else { usize::MAX })
+            .collect();
+        let r = agents::compare(
+            &w,
+            &rt,
+            &small,
+            plan.forks,
+            plan.reps,
+            &variants,
+            plan.variant_reps,
+        )?;
         report.sections.extend(r.sections);
         report.goals.extend(r.goals);
     }
     if wants(Scenario::Scale) {
         eprintln!("ocfork-bench: 4. scale");
-        report.sections.push(agents::scale(&w, &small, &plan.scale, plan.scale_reps)?);
+        report
+            .sections
+            .push(agents::scale(&w, &small, &plan.scale, plan.scale_reps)?);
     }
     if let Some(big) = &big
         && wants(Scenario::Diff)
@@ -286,13 +323,21 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     if wants(Scenario::Latency) {
         eprintln!("ocfork-bench: 6. CLI latency");
-        let (sec, goals) = latency::run(&w, plan.latency_runs, plan.latency_forks, plan.latency_calls)?;
+        let (sec, goals) = latency::run(
+            &w,
+            plan.latency_runs,
+            plan.latency_forks,
+            plan.latency_calls,
+        )?;
         report.sections.push(sec);
         report.goals.extend(goals);
     }
 
     report.machine.load_after = report::load_average();
-    report.settings.push_str(&format!(" Whole bench: {:.0} s.", started.elapsed().as_secs_f64()));
+    report.settings.push_str(&format!(
+        " Whole bench: {:.0} s.",
+        started.elapsed().as_secs_f64()
+    ));
     print!("{}", report.text());
     report.write(&args.out)?;
     eprintln!("ocfork-bench: wrote {}", args.out.display());

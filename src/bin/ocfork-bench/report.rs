@@ -55,7 +55,10 @@ impl Section {
     }
 
     fn markdown(&self) -> String {
-        let mut s = format!("### {}\n\n{}\n\n| measure | median (min–max) |\n|---|---|\n", self.title, self.what);
+        let mut s = format!(
+            "### {}\n\n{}\n\n| measure | median (min–max) |\n|---|---|\n",
+            self.title, self.what
+        );
         for (label, value) in &self.rows {
             s.push_str(&format!("| {label} | {value} |\n"));
         }
@@ -66,7 +69,12 @@ impl Section {
     }
 
     fn text(&self) -> String {
-        let width = self.rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.0.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut s = format!("{}\n", self.title);
         for (label, value) in &self.rows {
             s.push_str(&format!("  {label:<width$}  {value}\n"));
@@ -93,9 +101,17 @@ impl Goal {
         Goal::below_or_at(scenario, what, s, bar, Unit::Ratio, "<=")
     }
 
-    pub fn below_or_at(scenario: &str, what: &str, s: &Stat, bar: f64, unit: Unit, op: &str) -> Goal {
+    pub fn below_or_at(
+        scenario: &str,
+        what: &str,
+        s: &Stat,
+        bar: f64,
+        unit: Unit,
+        op: &str,
+    ) -> Goal {
         let m = s.median();
-        let met = (!s.is_empty() && !m.is_nan()).then(|| if op == "<" { m < bar } else { m <= bar });
+        let met =
+            (!s.is_empty() && !m.is_nan()).then(|| if op == "<" { m < bar } else { m <= bar });
         Goal {
             scenario: scenario.into(),
             text: format!("{what} {op} {}", unit.show(bar)),
@@ -166,12 +182,18 @@ impl Machine {
             .find_map(|l| l.strip_prefix("model name"))
             .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
             .unwrap_or_else(|| "unknown".into());
-        let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+        let cores = cpuinfo
+            .lines()
+            .filter(|l| l.starts_with("processor"))
+            .count();
         let memory = read("/proc/meminfo")
             .lines()
             .find_map(|l| l.strip_prefix("MemTotal:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or_else(|| "unknown".into(), |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0));
+            .map_or_else(
+                || "unknown".into(),
+                |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
+            );
         let d = dir.to_string_lossy();
         let fs_type = run("stat", &["-f", "-c", "%T", &d]);
         let df = run("df", &["-T", &d]);
@@ -279,7 +301,12 @@ impl Report {
         let old = std::fs::read_to_string(path).unwrap_or_default();
         let new = match (old.find(BEGIN), old.find(END)) {
             (Some(b), Some(e)) if b < e => {
-                format!("{}{}{}", &old[..b], generated, &old[e + END.len()..].trim_start_matches('\n'))
+                format!(
+                    "{}{}{}",
+                    &old[..b],
+                    generated,
+                    &old[e + END.len()..].trim_start_matches('\n')
+                )
             }
             _ if old.trim().is_empty() => format!(
                 "# Benchmarks\n\nMeasured by `cargo run --release --bin ocfork-bench -- all`; the part between the \

@@ -37,7 +37,16 @@ fn dead_url() -> anyhow::Result<String> {
 pub fn ocfork_worktrees(w: &World, repo: &Path, n: usize) -> anyhow::Result<MadeRun> {
     let name = w.fresh("setup");
     let mut cmd = w.ocfork_cmd(repo);
-    cmd.args(["try", "--json", "-n", &name, "--server", &dead_url()?, "-t", TASK]);
+    cmd.args([
+        "try",
+        "--json",
+        "-n",
+        &name,
+        "--server",
+        &dead_url()?,
+        "-t",
+        TASK,
+    ]);
     for i in 1..=n {
         cmd.arg(format!("f{i}=approach {i}"));
     }
@@ -64,7 +73,13 @@ fn git_worktrees(w: &World, repo: &Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(w: &World, repo: &Path, n: usize, files: usize, reps: usize) -> anyhow::Result<SetupResult> {
+pub fn run(
+    w: &World,
+    repo: &Path,
+    n: usize,
+    files: usize,
+    reps: usize,
+) -> anyhow::Result<SetupResult> {
     let mut ocfork = Stat::default();
     let mut git = Stat::default();
     let mut last_run = None;
