@@ -119,6 +119,7 @@ pub fn ocfork_try(
         value: teardown,
         secs: m.secs,
         peak_rss: m.peak_rss,
+        cpu: m.cpu,
     })
 }
 
@@ -176,6 +177,7 @@ pub fn hand(w: &World, repo: &Path, n: usize) -> anyhow::Result<Measured<()>> {
         value: (),
         secs: m.secs,
         peak_rss: m.peak_rss,
+        cpu: m.cpu,
     })
 }
 
@@ -237,14 +239,15 @@ impl PlainServer {
         })
     }
 
-    fn kill(mut self) {
+    /// Kills the server's process group and reaps it, so its CPU time is accounted.
+    async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let _ = self.child.start_kill();
+        let _ = self.child.kill().await;
     }
 }
 
@@ -258,14 +261,16 @@ pub fn script(
     n: usize,
 ) -> anyhow::Result<Measured<()>> {
     let name = w.fresh("script");
+    let cpu_before = crate::measure::children_cpu();
     let m = measure(|| rt.block_on(script_run(w, repo, &name, n)));
     let (server, dirs) = m.value?;
-    server.kill();
+    rt.block_on(server.stop());
     check_written(&dirs)?;
     Ok(Measured {
         value: (),
         secs: m.secs,
         peak_rss: m.peak_rss,
+        cpu: crate::measure::children_cpu() - cpu_before,
     })
 }
 
@@ -334,17 +339,25 @@ pub fn compare(
     let (mut s_wall, mut s_rss) = (Stat::default(), Stat::default());
     let (mut h_wall, mut h_rss) = (Stat::default(), Stat::default());
     let mut teardown = Stat::default();
+    let (mut s_cpu, mut o_cpu, mut h_cpu) = (Stat::default(), Stat::default(), Stat::default());
     for rep in 0..reps {
         let s = script(w, rt, repo, n)?;
         let o = ocfork_try(w, repo, n, &shipped)?;
         let h = hand(w, repo, n)?;
         eprintln!(
-            "  agents rep {}: script {:.1} s, ocfork {:.1} s, {n} x opencode run {:.1} s",
+            "  agents rep {}: script {:.1} s / {:.1} CPU-s, ocfork {:.1} s / {:.1} CPU-s, \
+             {n} x opencode run {:.1} s / {:.1} CPU-s",
             rep + 1,
             s.secs,
+            s.cpu,
             o.secs,
-            h.secs
+            o.cpu,
+            h.secs,
+            h.cpu
         );
+        s_cpu.push(s.cpu);
+        o_cpu.push(o.cpu);
+        h_cpu.push(h.cpu);
         s_wall.push(s.secs);
         s_rss.push(s.peak_rss as f64);
         o_wall.push(o.secs);
@@ -371,6 +384,9 @@ pub fn compare(
         &teardown,
     );
     best.ratio("ocfork / script, wall", &o_wall.ratio(&s_wall));
+    best.secs("script, CPU time", &s_cpu);
+    best.secs("ocfork try, CPU time", &o_cpu);
+    best.ratio("ocfork / script, CPU time", &o_cpu.ratio(&s_cpu));
     best.bytes("script, peak RSS", &s_rss);
     best.bytes("ocfork try, peak RSS", &o_rss);
     best.ratio("ocfork / script, peak RSS", &o_rss.ratio(&s_rss));
@@ -383,8 +399,10 @@ pub fn compare(
         ),
     );
     handmade.secs(&format!("{n} x opencode run, wall"), &h_wall);
+    handmade.secs(&format!("{n} x opencode run, CPU time"), &h_cpu);
     handmade.bytes(&format!("{n} x opencode run, peak RSS"), &h_rss);
     handmade.ratio("ocfork / opencode run, wall", &o_wall.ratio(&h_wall));
+    handmade.ratio("ocfork / opencode run, CPU time", &o_cpu.ratio(&h_cpu));
     handmade.ratio("ocfork / opencode run, peak RSS", &o_rss.ratio(&h_rss));
 
     let goals = vec![
@@ -434,9 +452,12 @@ fn env_variants(
     let mut walls: Vec<Stat> = vec![Stat::default(); variants.len()];
     let mut rss: Vec<Stat> = vec![Stat::default(); variants.len()];
     let mut base_rss = Stat::default();
+    let mut base_cpu = Stat::default();
+    let mut cpus: Vec<Stat> = vec![Stat::default(); variants.len()];
     for rep in 0..reps {
         let b = ocfork_try(w, repo, n, shipped)?;
         base.push(b.secs);
+        base_cpu.push(b.cpu);
         base_rss.push(b.peak_rss as f64);
         for (i, v) in variants.iter().enumerate() {
             let m = ocfork_try(w, repo, n, v)?;
@@ -448,6 +469,7 @@ fn env_variants(
                 b.secs
             );
             walls[i].push(m.secs);
+            cpus[i].push(m.cpu);
             rss[i].push(m.peak_rss as f64);
         }
     }
@@ -460,6 +482,7 @@ fn env_variants(
         ),
     );
     sec.secs("as shipped, wall", &base);
+    sec.secs("as shipped, CPU time", &base_cpu);
     sec.bytes("as shipped, peak RSS", &base_rss);
     for (i, v) in variants.iter().enumerate() {
         sec.ratio(
@@ -479,16 +502,19 @@ pub fn scale(w: &World, repo: &Path, ns: &[usize], reps: usize) -> anyhow::Resul
     let shipped = Variant::default();
     let mut walls = vec![Stat::default(); ns.len()];
     let mut peaks = vec![Stat::default(); ns.len()];
+    let mut cpus = vec![Stat::default(); ns.len()];
     for rep in 0..reps {
         for (i, &n) in ns.iter().enumerate() {
             let m = ocfork_try(w, repo, n, &shipped)?;
             eprintln!(
-                "  scale rep {}: N = {n}: {:.1} s, {:.2} GB",
+                "  scale rep {}: N = {n}: {:.1} s, {:.1} CPU-s, {:.2} GB",
                 rep + 1,
                 m.secs,
+                m.cpu,
                 m.peak_rss as f64 / 1e9
             );
             walls[i].push(m.secs);
+            cpus[i].push(m.cpu);
             peaks[i].push(m.peak_rss as f64);
         }
     }
@@ -500,6 +526,7 @@ pub fn scale(w: &World, repo: &Path, ns: &[usize], reps: usize) -> anyhow::Resul
     let first = peaks.first().map(Stat::median).unwrap_or(f64::NAN);
     for (i, &n) in ns.iter().enumerate() {
         sec.secs(&format!("N = {n}: wall"), &walls[i]);
+        sec.secs(&format!("N = {n}: CPU time"), &cpus[i]);
         sec.bytes(&format!("N = {n}: peak RSS"), &peaks[i]);
         if i > 0 && n > ns[0] {
             let per = (peaks[i].median() - first) / (n - ns[0]) as f64;

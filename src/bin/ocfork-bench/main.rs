@@ -66,6 +66,12 @@ struct Args {
     /// The opencode binary (default: $OCFORK_OPENCODE, else .tools/opencode)
     #[arg(long, value_name = "PATH")]
     opencode: Option<PathBuf>,
+    /// Forks per run in scenarios 1-3 and 5 (default 8, quick 2)
+    #[arg(long, value_name = "N")]
+    forks: Option<usize>,
+    /// Scripted model delay per call in milliseconds (default 1000, quick 10)
+    #[arg(long, value_name = "MS")]
+    delay_ms: Option<u64>,
     /// Keep the temp dir with every repository, worktree and log
     #[arg(long)]
     keep: bool,
@@ -239,7 +245,13 @@ fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let wants =
         |s: Scenario| args.scenarios.contains(&Scenario::All) || args.scenarios.contains(&s);
-    let plan = Plan::new(args.quick, args.reps);
+    let mut plan = Plan::new(args.quick, args.reps);
+    if let Some(n) = args.forks {
+        plan.forks = n.max(1);
+    }
+    if let Some(ms) = args.delay_ms {
+        plan.delay = Duration::from_millis(ms);
+    }
     let ocfork = find_ocfork(args.ocfork.clone())?;
     let opencode = find_opencode(args.opencode.clone())?;
     let mut w = World::new(ocfork, opencode.clone(), plan.delay)?;

@@ -15,6 +15,27 @@ pub struct Measured<T> {
     pub secs: f64,
     /// Peak of the summed RSS of every descendant of the bench, in bytes.
     pub peak_rss: u64,
+    /// CPU time (user + system) of the processes that ended meanwhile and were waited for,
+    /// with everything they waited for. On a shared machine it varies far less than wall time.
+    pub cpu: f64,
+}
+
+/// CPU seconds of every waited-for descendant so far (`cutime` + `cstime` of /proc/self/stat).
+pub fn children_cpu() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0.0;
+    };
+    // After the name: state is field 3; cutime and cstime are fields 16 and 17.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [13, 14]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    // Linux reports these in USER_HZ, which is 100 on every architecture it runs on.
+    ticks / 100.0
 }
 
 /// Runs `f`, timing it and sampling the memory of every process the bench started meanwhile.
@@ -34,6 +55,7 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> Measured<T> {
             }
         })
     };
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let value = f();
     let secs = started.elapsed().as_secs_f64();
@@ -43,6 +65,7 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> Measured<T> {
         value,
         secs,
         peak_rss,
+        cpu: children_cpu() - cpu_before,
     }
 }
 
