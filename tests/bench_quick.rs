@@ -5,7 +5,9 @@ mod common;
 
 #[test]
 fn quick_bench_writes_a_table() {
-    let Some(opencode) = common::opencode_bin() else { return };
+    let Some(opencode) = common::opencode_bin() else {
+        return;
+    };
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("BENCHMARKS.md");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_ocfork-bench"))
@@ -37,7 +39,9 @@ fn quick_bench_writes_a_table() {
     ] {
         assert!(table.contains(heading), "missing {heading:?} in:\n{table}");
     }
-    let goals = table.lines().filter(|l| l.contains("**met**") || l.contains("**not met**") || l.contains("**not available**"));
+    let goals = table.lines().filter(|l| {
+        l.contains("**met**") || l.contains("**not met**") || l.contains("**not available**")
+    });
     assert!(goals.count() >= 7, "{table}");
 
     // A second run replaces the generated part and keeps what was written around it.
@@ -53,7 +57,12 @@ fn quick_bench_writes_a_table() {
         .env("OCFORK_BENCH_DIR", tmp.path())
         .output()
         .expect("ocfork-bench runs");
-    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let table = std::fs::read_to_string(&out).expect("read");
     assert!(table.contains("## Notes\nkept"), "{table}");
     assert_eq!(table.matches(ocfork_bench_begin()).count(), 1, "{table}");

@@ -321,15 +321,13 @@ pub struct AgentResults {
 }
 
 /// Scenarios 2 and 3, interleaved repetition by repetition so drift in the machine's load
-/// hits every side alike; then the environment variants.
+/// hits every side alike.
 pub fn compare(
     w: &World,
     rt: &tokio::runtime::Runtime,
     repo: &Path,
     n: usize,
     reps: usize,
-    variants: &[Variant],
-    variant_reps: usize,
 ) -> anyhow::Result<AgentResults> {
     let shipped = Variant {
         label: "as shipped".into(),
@@ -432,22 +430,19 @@ pub fn compare(
         ),
     ];
 
-    let mut sections = vec![best, handmade];
-    if !variants.is_empty() {
-        sections.push(env_variants(w, repo, n, variants, variant_reps, &shipped)?);
-    }
+    let sections = vec![best, handmade];
     Ok(AgentResults { sections, goals })
 }
 
 /// Each OpenCode switch against ocfork as shipped, paired repetition by repetition.
-fn env_variants(
+pub fn switches(
     w: &World,
     repo: &Path,
     n: usize,
     variants: &[Variant],
     reps: usize,
-    shipped: &Variant,
 ) -> anyhow::Result<Section> {
+    let shipped = &Variant::default();
     let mut base = Stat::default();
     let mut walls: Vec<Stat> = vec![Stat::default(); variants.len()];
     let mut rss: Vec<Stat> = vec![Stat::default(); variants.len()];
@@ -476,7 +471,8 @@ fn env_variants(
     let mut sec = Section::new(
         "2b. OpenCode switches",
         &format!(
-            "`ocfork try` at N = {n} with one OpenCode switch changed, against ocfork as shipped \
+            "`ocfork try` at N = {n} on the big repository (the small one when only `agents` runs) \
+             with one OpenCode switch changed, against ocfork as shipped \
              in the same repetition (ratio < 1: the switch makes it faster / lighter). Every \
              variant's forks must still end `done` with the scripted files written."
         ),
