@@ -83,6 +83,51 @@ where
     }
 }
 
+/// Runs git in `dir` with `input` on its stdin; its output when it exits 0.
+pub fn git_input<I, S>(dir: &Path, args: I, input: &[u8]) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    use std::io::Write as _;
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .spawn()
+        .map_err(GitError::Spawn)?;
+    // Written from a thread: git answers while it reads, and both pipes must keep moving.
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = input.to_vec();
+        std::thread::spawn(move || stdin.write_all(&input))
+    });
+    let out = child.wait_with_output().map_err(GitError::Spawn)?;
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(GitError::Failed {
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            dir: dir.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
 fn stdout_line(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -247,8 +247,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     if let Some(ms) = args.delay_ms {
         plan.delay = Duration::from_millis(ms);
     }
-    let ocfork = find_ocfork(args.ocfork.clone())?;
-    let opencode = find_opencode(args.opencode.clone())?;
+    // Absolute, since children run in other directories.
+    let ocfork = std::path::absolute(find_ocfork(args.ocfork.clone())?)?;
+    let opencode = std::path::absolute(find_opencode(args.opencode.clone())?)?;
     let mut w = World::new(ocfork, opencode.clone(), plan.delay)?;
     if args.keep {
         w.keep();
