@@ -457,11 +457,13 @@ pub fn switches(
         for (i, v) in variants.iter().enumerate() {
             let m = ocfork_try(w, repo, n, v)?;
             eprintln!(
-                "  variant rep {}: {} {:.1} s (shipped {:.1} s)",
+                "  variant rep {}: {}: {:.1} s / {:.1} CPU-s (shipped {:.1} s / {:.1} CPU-s)",
                 rep + 1,
                 v.label,
                 m.secs,
-                b.secs
+                m.cpu,
+                b.secs,
+                b.cpu
             );
             walls[i].push(m.secs);
             cpus[i].push(m.cpu);
@@ -484,6 +486,10 @@ pub fn switches(
         sec.ratio(
             &format!("{}: wall / shipped", v.label),
             &walls[i].ratio(&base),
+        );
+        sec.ratio(
+            &format!("{}: CPU / shipped", v.label),
+            &cpus[i].ratio(&base_cpu),
         );
         sec.ratio(
             &format!("{}: peak RSS / shipped", v.label),
