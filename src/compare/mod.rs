@@ -130,6 +130,12 @@ pub fn changes(
                     }
                 }
             }
+            let wanted: Vec<&str> = sides
+                .values()
+                .flat_map(|(old, new)| [old.as_deref(), new.as_deref()])
+                .flatten()
+                .collect();
+            blobs.prefetch(&wanted)?;
             let mut lines = Vec::new();
             for (path, (old, new)) in &sides {
                 changed_lines(&mut blobs, path, old.as_deref(), new.as_deref(), &mut lines)?;
@@ -325,6 +331,45 @@ impl<'a> BlobCache<'a> {
         }
     }
 
+    /// Reads every blob not cached yet with one `git cat-file --batch`, rather than one git
+    /// process per blob (thousands when forks touch hundreds of files).
+    fn prefetch(&mut self, blobs: &[&str]) -> Result<(), GitError> {
+        let mut missing: Vec<&str> = blobs
+            .iter()
+            .copied()
+            .filter(|b| !self.texts.contains_key(*b))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut input = missing.join("\n");
+        input.push('\n');
+        let out = git::git_input(self.dir, ["cat-file", "--batch"], input.as_bytes())?;
+        let mut rest = out.stdout.as_slice();
+        for blob in missing {
+            // Each answer: "<oid> <type> <size>\n<content>\n", or "<name> missing\n".
+            let Some(eol) = rest.iter().position(|b| *b == b'\n') else {
+                break;
+            };
+            let header = String::from_utf8_lossy(&rest[..eol]).to_string();
+            rest = &rest[eol + 1..];
+            let size = header
+                .split(' ')
+                .nth(2)
+                .and_then(|s| s.parse::<usize>().ok());
+            let Some(size) = size.filter(|s| *s < rest.len()) else {
+                // Missing or malformed: leave it to the one-blob path, which reports it.
+                continue;
+            };
+            let bytes = &rest[..size];
+            rest = &rest[size + 1..];
+            self.texts.insert(blob.to_string(), blob_text(bytes));
+        }
+        Ok(())
+    }
+
     /// The blob as text: empty for no blob, None for binary content.
     fn text(&mut self, blob: Option<&str>) -> Result<Option<String>, GitError> {
         let Some(blob) = blob else {
@@ -334,14 +379,18 @@ impl<'a> BlobCache<'a> {
             return Ok(t.clone());
         }
         let out = git::git(self.dir, ["cat-file", "blob", blob])?;
-        let bytes = out.stdout;
-        let text = if bytes.iter().take(8000).any(|b| *b == 0) {
-            None
-        } else {
-            Some(String::from_utf8_lossy(&bytes).to_string())
-        };
+        let text = blob_text(&out.stdout);
         self.texts.insert(blob.to_string(), text.clone());
         Ok(text)
+    }
+}
+
+/// A blob's content as text, or None when it looks binary (a NUL in its first 8000 bytes).
+fn blob_text(bytes: &[u8]) -> Option<String> {
+    if bytes.iter().take(8000).any(|b| *b == 0) {
+        None
+    } else {
+        Some(String::from_utf8_lossy(bytes).to_string())
     }
 }
 

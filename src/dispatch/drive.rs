@@ -85,11 +85,16 @@ pub async fn drive(
     let view = opts
         .progress
         .then(|| crate::ui::LiveView::start(handle.clone()));
-    let ready = make_worktrees(repo, &handle, &names).await;
-
-    // The server is spawned here, on the thread that runs the whole command, so its
-    // parent-death signal is tied to ocfork's life rather than to a worker thread.
+    // The server boots while the worktrees are written: both take seconds, and neither
+    // needs the other. Both futures are polled by this task, on the thread that runs the
+    // whole command, so the server's parent-death signal is tied to ocfork's life rather
+    // than to a worker thread.
+    let (ready, connected) =
+        tokio::join!(make_worktrees(repo, &handle, &names), connect(repo, &run));
     if ready.is_empty() {
+        if let Ok((_, Some(server))) = connected {
+            server.stop().await;
+        }
         if let Some(v) = view {
             v.stop().await;
         }
@@ -99,7 +104,7 @@ pub async fn drive(
             interrupted: interrupted.load(std::sync::atomic::Ordering::SeqCst),
         });
     }
-    let (client, server) = match connect(repo, &run).await {
+    let (client, server) = match connected {
         Ok(c) => c,
         Err(e) => {
             let msg = e.to_string();
@@ -166,52 +171,80 @@ pub async fn drive(
     })
 }
 
-/// Creates the worktrees that do not exist yet, a few at a time. Returns the forks that have
-/// one; the others are marked failed with git's error.
+/// Forks' worktrees checked out at once. Checkout is bound by the kernel creating files;
+/// past a few writers they only contend with each other.
+const CHECKOUTS_AT_ONCE: usize = 8;
+
+/// Creates the worktrees that do not exist yet: registered one at a time (cheap, and git's
+/// worktree list does not take concurrent writers), then their files written in parallel.
+/// Returns the forks that have one; the others are marked failed with git's error.
 async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) -> Vec<String> {
     let run = handle.snapshot();
-    let sem = Arc::new(Semaphore::new(4));
-    let mut tasks = Vec::new();
+    let mut ready = Vec::new();
+    let mut registered = Vec::new();
     for name in names {
         let Some(fork) = run.fork(name) else { continue };
+        if fork.worktree.join(".git").exists() {
+            ready.push(name.clone());
+            continue;
+        }
         let (path, branch, start) = (
             fork.worktree.clone(),
             fork.branch.clone(),
             run.start.clone(),
         );
-        let copy = run.copy.clone();
         let repo = repo.clone();
-        let sem = sem.clone();
-        let name = name.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let res = if path.join(".git").exists() {
-                Ok(())
-            } else {
-                tokio::task::spawn_blocking(move || {
-                    crate::git::with_repo_lock(&repo.common_dir, || {
-                        repo.add_worktree(&path, &branch, &start)
-                    })?;
+        let res = tokio::task::spawn_blocking(move || {
+            crate::git::with_repo_lock(&repo.common_dir, || {
+                repo.register_worktree(&path, &branch, &start)
+            })
+        })
+        .await
+        .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())));
+        match res {
+            Ok(made) => registered.push((
+                name.clone(),
+                fork.worktree.clone(),
+                fork.branch.clone(),
+                made,
+            )),
+            Err(e) => worktree_failed(handle, name, &e),
+        }
+    }
+    let sem = Arc::new(Semaphore::new(CHECKOUTS_AT_ONCE));
+    let tasks: Vec<_> = registered
+        .into_iter()
+        .map(|(name, path, branch, made)| {
+            let repo = repo.clone();
+            let sem = sem.clone();
+            let copy = run.copy.clone();
+            tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let res = tokio::task::spawn_blocking(move || {
+                    repo.populate_worktree(&path, &branch, made)?;
                     crate::git::include::copy_into_new_worktree(&repo.workdir, &path, &copy)
                 })
                 .await
-                .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())))
-            };
-            (name, res)
-        }));
-    }
-    let mut ready = Vec::new();
+                .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())));
+                (name, res)
+            })
+        })
+        .collect();
     for t in tasks {
         let Ok((name, res)) = t.await else { continue };
         match res {
             Ok(()) => ready.push(name),
-            Err(e) => handle.update(&name, |f| {
-                f.state = ForkState::Failed;
-                f.error = Some(format!("could not create the worktree: {e}"));
-            }),
+            Err(e) => worktree_failed(handle, &name, &e),
         }
     }
     ready
+}
+
+fn worktree_failed(handle: &RunHandle, name: &str, e: &crate::git::GitError) {
+    handle.update(name, |f| {
+        f.state = ForkState::Failed;
+        f.error = Some(format!("could not create the worktree: {e}"));
+    });
 }
 
 /// Connects to the `--server` given, or spawns one.

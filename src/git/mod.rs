@@ -83,6 +83,51 @@ where
     }
 }
 
+/// Runs git in `dir` with `input` on its stdin; its output when it exits 0.
+pub fn git_input<I, S>(dir: &Path, args: I, input: &[u8]) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    use std::io::Write as _;
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .spawn()
+        .map_err(GitError::Spawn)?;
+    // Written from a thread: git answers while it reads, and both pipes must keep moving.
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = input.to_vec();
+        std::thread::spawn(move || stdin.write_all(&input))
+    });
+    let out = child.wait_with_output().map_err(GitError::Spawn)?;
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(GitError::Failed {
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            dir: dir.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
 fn stdout_line(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -242,18 +287,31 @@ impl Repo {
     /// away) the worktree is made for it instead. On failure nothing stays registered: no new
     /// branch, no worktree entry.
     pub fn add_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<()> {
+        let made = self.register_worktree(path, branch, start)?;
+        self.populate_worktree(path, branch, made)
+    }
+
+    /// The first half of [`Repo::add_worktree`]: creates `branch` at `start` (or takes it as
+    /// it is) and registers a worktree for it at `path` without writing its files
+    /// (`git worktree add --no-checkout`). Cheap, but it changes the shared worktree list, so
+    /// callers register one at a time: concurrent `git worktree add` runs were seen failing
+    /// on each other's half-made entries. On failure nothing stays registered.
+    pub fn register_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<NewWorktree> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| GitError::Other(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let existed = self.branch_exists(branch);
-        let path_existed = path.symlink_metadata().is_ok();
+        let made = NewWorktree {
+            branch_existed: self.branch_exists(branch),
+            path_existed: path.symlink_metadata().is_ok(),
+        };
         let mut args = vec![
             OsStr::new("worktree"),
             OsStr::new("add"),
             OsStr::new("--quiet"),
+            OsStr::new("--no-checkout"),
         ];
-        if existed {
+        if made.branch_existed {
             args.extend([path.as_os_str(), OsStr::new(branch)]);
         } else {
             args.extend([
@@ -263,28 +321,49 @@ impl Repo {
                 OsStr::new(start),
             ]);
         }
-        let res = self.git(&args).and_then(|_| init_submodules(path));
+        let res = self.git(&args);
         if res.is_err() {
-            let _ = self.git([
-                OsStr::new("worktree"),
-                OsStr::new("remove"),
-                OsStr::new("--force"),
-                path.as_os_str(),
-            ]);
-            if !path_existed {
-                // A half-written checkout git left behind; never anything that was there before.
-                let _ = std::fs::remove_dir_all(path);
-            }
-            if self.worktree_registered(path) {
-                // Only then: a global prune would also drop the user's own entries for
-                // worktrees that are merely absent (an unmounted disk).
-                let _ = self.git(["worktree", "prune"]);
-            }
-            if !existed && self.branch_exists(branch) {
-                let _ = self.git(["branch", "-D", "--", branch]);
-            }
+            self.undo_worktree(path, branch, made);
         }
-        res
+        res.map(|_| made)
+    }
+
+    /// The second half of [`Repo::add_worktree`]: writes the files, index and submodules of a
+    /// worktree [`Repo::register_worktree`] made. Only that worktree changes, so several can be
+    /// populated at once. On failure the worktree (and a branch made for it) is removed again,
+    /// so no half-written tree is taken for a ready one.
+    pub fn populate_worktree(&self, path: &Path, branch: &str, made: NewWorktree) -> Result<()> {
+        let res = git(
+            path,
+            ["reset", "--hard", "--quiet", "--no-recurse-submodules"],
+        )
+        .and_then(|_| init_submodules(path));
+        if res.is_err() {
+            self.undo_worktree(path, branch, made);
+        }
+        res.map(|_| ())
+    }
+
+    /// Best-effort removal of what a failed [`Repo::add_worktree`] left.
+    fn undo_worktree(&self, path: &Path, branch: &str, made: NewWorktree) {
+        let _ = self.git([
+            OsStr::new("worktree"),
+            OsStr::new("remove"),
+            OsStr::new("--force"),
+            path.as_os_str(),
+        ]);
+        if !made.path_existed {
+            // A half-written checkout git left behind; never anything that was there before.
+            let _ = std::fs::remove_dir_all(path);
+        }
+        if self.worktree_registered(path) {
+            // Only then: a global prune would also drop the user's own entries for
+            // worktrees that are merely absent (an unmounted disk).
+            let _ = self.git(["worktree", "prune"]);
+        }
+        if !made.branch_existed && self.branch_exists(branch) {
+            let _ = self.git(["branch", "-D", "--", branch]);
+        }
     }
 
     /// True when `git worktree list` has an entry for `path`.
@@ -303,6 +382,14 @@ impl Repo {
     pub fn numstat(&self, from: &str, to: &str) -> Result<Vec<FileStat>> {
         numstat(&self.workdir, from, to)
     }
+}
+
+/// What [`Repo::register_worktree`] found before it ran, so that undoing a failed worktree
+/// removes only what ocfork made.
+#[derive(Clone, Copy, Debug)]
+pub struct NewWorktree {
+    branch_existed: bool,
+    path_existed: bool,
 }
 
 /// `git worktree add` leaves submodules empty; a fork needs them as the main tree has them.

@@ -118,6 +118,9 @@ impl Server {
                 r#"{"edit":"allow","bash":"allow","webfetch":"allow","external_directory":"allow","doom_loop":"allow","question":"deny"}"#,
             );
         }
+        if let Some(config) = without_snapshots(std::env::var("OPENCODE_CONFIG_CONTENT").ok()) {
+            cmd.env("OPENCODE_CONFIG_CONTENT", config);
+        }
         // SAFETY: only async-signal-safe calls (prctl, getppid) run between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -229,6 +232,25 @@ impl Server {
     }
 }
 
+/// The inline config with OpenCode's snapshots turned off, unless it says otherwise; None when
+/// the inline config is not a JSON object (OpenCode then reports it itself).
+///
+/// A snapshot is OpenCode's own `git add` of the whole worktree into a side repository at
+/// every step, for its undo and per-step patches. ocfork commits each fork's work to its
+/// branch instead, so snapshots only cost: the first one in a fresh worktree hashes (and on
+/// the first fork, writes) every file. What the agent does is the same either way
+/// (BENCHMARKS.md, "OpenCode switches").
+fn without_snapshots(inline: Option<String>) -> Option<String> {
+    let mut config: serde_json::Value = match inline.as_deref().map(str::trim) {
+        None | Some("") => serde_json::json!({}),
+        Some(text) => serde_json::from_str(text).ok()?,
+    };
+    let map = config.as_object_mut()?;
+    map.entry("snapshot")
+        .or_insert(serde_json::Value::Bool(false));
+    Some(config.to_string())
+}
+
 async fn pump<R: tokio::io::AsyncRead + Unpin>(
     reader: BufReader<R>,
     log: Arc<Mutex<Vec<String>>>,
@@ -250,5 +272,25 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(
                 l.drain(..100);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_snapshots;
+
+    #[test]
+    fn snapshots_off_unless_the_config_says_otherwise() {
+        assert_eq!(
+            without_snapshots(None).as_deref(),
+            Some(r#"{"snapshot":false}"#)
+        );
+        let merged = without_snapshots(Some(r#"{"model":"a/b"}"#.into())).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&merged).unwrap_or_default();
+        assert_eq!(v["snapshot"], false);
+        assert_eq!(v["model"], "a/b");
+        let kept = without_snapshots(Some(r#"{"snapshot":true}"#.into())).unwrap_or_default();
+        assert_eq!(kept, r#"{"snapshot":true}"#);
+        assert_eq!(without_snapshots(Some("not json".into())), None);
     }
 }
