@@ -191,49 +191,17 @@ async fn prompt_and_follow(
     let Some(fork) = shared.handle.snapshot().fork(name).cloned() else {
         return TurnEnd::Failed("fork vanished from the run".into());
     };
-    let run = shared.handle.snapshot().run;
-    // A fork that already has a session (a resumed run: OpenCode keeps sessions on disk) is
-    // asked to continue it; one whose session never got the prompt, or is gone, starts over.
-    let earlier = match &fork.session {
-        Some(id) => match shared.client.messages(id, dir).await {
-            Ok(m) => Some((id.clone(), m)),
-            Err(ApiError::Status { .. }) => None,
-            Err(e) => return TurnEnd::Failed(e.to_string()),
+    // Getting the prompt in may itself hang on a sick server: Ctrl-C and the time limit
+    // apply from the start, and a prompt that got through is aborted.
+    let send = send_prompt(shared, &fork, dir);
+    let (session, before, events) = tokio::select! {
+        sent = send => match sent {
+            Ok(s) => s,
+            Err(end) => return end,
         },
-        None => None,
+        _ = shared.cancel.cancelled() => return stop_early(shared, name, dir, TurnEnd::Cancelled).await,
+        _ = tokio::time::sleep_until(deadline) => return stop_early(shared, name, dir, TurnEnd::Timeout).await,
     };
-    let current = current_prompt(&fork).to_string();
-    let (session, before, prompt) = match earlier {
-        Some((id, messages)) => {
-            let prompt = if delivered(&fork, &messages) {
-                CONTINUE_PROMPT.to_string()
-            } else {
-                current
-            };
-            (id, messages.len(), prompt)
-        }
-        None => match shared
-            .client
-            .create_session(dir, &format!("ocfork {run}/{name}"))
-            .await
-        {
-            Ok(s) => {
-                shared
-                    .handle
-                    .update(name, |f| f.session = Some(s.id.clone()));
-                (s.id, 0, current)
-            }
-            Err(e) => return TurnEnd::Failed(e.to_string()),
-        },
-    };
-    let events = shared.hub.subscribe();
-    shared.hub.wait_connected(Duration::from_secs(10)).await;
-    let model = fork.model.as_deref().and_then(ModelRef::parse);
-    let body = PromptBody::text(Some(&fork.agent), model, &prompt)
-        .with_metadata(shared.prompt_metadata.clone());
-    if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
-        return TurnEnd::Failed(e.to_string());
-    }
     let watch = TurnWatch {
         client: &shared.client,
         events,
@@ -249,6 +217,85 @@ async fn prompt_and_follow(
         Progress::Activity(a) => shared.handle.update(name, |f| f.activity = a),
     })
     .await
+}
+
+/// A prompt sent: the session, its message count before, events subscribed before sending.
+type Sent = (
+    String,
+    usize,
+    tokio::sync::broadcast::Receiver<crate::opencode::Event>,
+);
+
+/// Creates or reuses the fork's session and sends its prompt; returns the session, how many
+/// messages it held before, and an event subscription made before the prompt went out.
+async fn send_prompt(
+    shared: &Shared,
+    fork: &crate::state::Fork,
+    dir: &Path,
+) -> Result<Sent, TurnEnd> {
+    // A fork that already has a session (a resumed run: OpenCode keeps sessions on disk) is
+    // asked to continue it; one whose session never got the prompt, or is gone, starts over.
+    let earlier = match &fork.session {
+        Some(id) => match shared.client.messages(id, dir).await {
+            Ok(m) => Some((id.clone(), m)),
+            Err(ApiError::Status { .. }) => None,
+            Err(e) => return Err(TurnEnd::Failed(e.to_string())),
+        },
+        None => None,
+    };
+    let current = current_prompt(fork).to_string();
+    let (session, before, prompt) = match earlier {
+        Some((id, messages)) => {
+            let prompt = if delivered(fork, &messages) {
+                CONTINUE_PROMPT.to_string()
+            } else {
+                current
+            };
+            (id, messages.len(), prompt)
+        }
+        None => match shared
+            .client
+            .create_session(
+                dir,
+                &format!(
+                    "ocfork {run}/{name}",
+                    run = shared.handle.snapshot().run,
+                    name = fork.name
+                ),
+            )
+            .await
+        {
+            Ok(s) => {
+                shared
+                    .handle
+                    .update(&fork.name, |f| f.session = Some(s.id.clone()));
+                (s.id, 0, current)
+            }
+            Err(e) => return Err(TurnEnd::Failed(e.to_string())),
+        },
+    };
+    let events = shared.hub.subscribe();
+    shared.hub.wait_connected(Duration::from_secs(10)).await;
+    let model = fork.model.as_deref().and_then(ModelRef::parse);
+    let body = PromptBody::text(Some(&fork.agent), model, &prompt)
+        .with_metadata(shared.prompt_metadata.clone());
+    if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
+        return Err(TurnEnd::Failed(e.to_string()));
+    }
+    Ok((session, before, events))
+}
+
+/// Ends a turn stopped before it could be followed, aborting a prompt that got through.
+async fn stop_early(shared: &Shared, name: &str, dir: &Path, end: TurnEnd) -> TurnEnd {
+    if let Some(session) = shared
+        .handle
+        .snapshot()
+        .fork(name)
+        .and_then(|f| f.session.clone())
+    {
+        super::turn::stop_turn(&shared.client, &session, dir).await;
+    }
+    end
 }
 
 /// Records tokens and cost from the session's assistant messages.
