@@ -57,30 +57,7 @@ pub async fn drive(
     store.save(&run)?;
     let handle = RunHandle::new(store.clone(), run.clone());
 
-    let cancel = CancellationToken::new();
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        let interrupted = interrupted.clone();
-        tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            let sigterm = async {
-                match term.as_mut() {
-                    Some(t) => {
-                        t.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = sigterm => {},
-            }
-            interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-            cancel.cancel();
-        });
-    }
+    let cancel = super::cancel_on_signal();
 
     let view = opts
         .progress
@@ -101,7 +78,7 @@ pub async fn drive(
         let _ = handle.update_run(|r| r.pid = None);
         return Ok(Driven {
             run: handle.snapshot(),
-            interrupted: interrupted.load(std::sync::atomic::Ordering::SeqCst),
+            interrupted: cancel.is_cancelled(),
         });
     }
     let (client, server) = match connected {
@@ -167,7 +144,7 @@ pub async fn drive(
     });
     Ok(Driven {
         run: handle.snapshot(),
-        interrupted: interrupted.load(std::sync::atomic::Ordering::SeqCst),
+        interrupted: cancel.is_cancelled(),
     })
 }
 

@@ -164,27 +164,7 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
     let run = store.load(&f.run)?;
     let handle = RunHandle::new(store.clone(), run);
     let stop = CancellationToken::new();
-    let cancel = CancellationToken::new();
-    {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            let sigterm = async {
-                match term.as_mut() {
-                    Some(t) => {
-                        t.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = sigterm => {},
-            }
-            cancel.cancel();
-        });
-    }
+    let cancel = crate::dispatch::cancel_on_signal();
     let shared = Arc::new(Shared {
         handle: handle.clone(),
         client: client.clone(),
