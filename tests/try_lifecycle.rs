@@ -138,64 +138,6 @@ fn detach_then_wait() {
     assert_eq!(listed[0]["forks"], 1);
 }
 
-/// `opencode serve` started by the test itself, as a user would.
-struct UserServer {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for UserServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn user_server(w: &World, password: &str) -> UserServer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let probe = w.ocfork();
-    let mut cmd = std::process::Command::new(&w.opencode);
-    for (k, v) in probe.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd.args([
-        "serve",
-        "--hostname",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-    ])
-    .current_dir(&w.repo)
-    .env("PWD", &w.repo)
-    .env("OPENCODE_SERVER_PASSWORD", password)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let child = cmd.spawn().expect("opencode serve starts");
-    let server = UserServer {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    // The port opens before the server answers; wait for an HTTP answer (401 without password).
-    wait_for("the server", Duration::from_secs(60), || {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        let _ = s.write_all(b"GET /global/health HTTP/1.0\r\n\r\n");
-        let mut buf = [0u8; 12];
-        s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.")
-    });
-    server
-}
-
 #[test]
 fn uses_a_running_server() {
     let script = Script {
@@ -203,7 +145,8 @@ fn uses_a_running_server() {
         default_reply: "ok".into(),
     };
     let Some(w) = World::new(script) else { return };
-    let server = user_server(&w, "hunter2");
+    // `opencode serve` started by the test itself, as a user would.
+    let server = common::serve::Serve::start(&w, &[]);
     let out = w
         .ocfork()
         .env("OPENCODE_SERVER_PASSWORD", "wrong")
@@ -229,7 +172,7 @@ fn uses_a_running_server() {
 
     let out = w
         .ocfork()
-        .env("OPENCODE_SERVER_PASSWORD", "hunter2")
+        .env("OPENCODE_SERVER_PASSWORD", &server.password)
         .args([
             "try",
             "--json",
@@ -252,7 +195,7 @@ fn uses_a_running_server() {
     // A run name is used once.
     let again = w
         .ocfork()
-        .env("OPENCODE_SERVER_PASSWORD", "hunter2")
+        .env("OPENCODE_SERVER_PASSWORD", &server.password)
         .args([
             "try",
             "--server",

@@ -104,20 +104,13 @@ pub async fn cmd_demo(args: DemoArgs) -> CmdResult {
     eprintln!("ocfork demo: scripted model on {}", model.base_url());
 
     let exe = std::env::current_exe()?;
-    let xdg = root.join("opencode-home");
-    let config = crate::scripted::opencode_config(&model.base_url());
+    let offline = crate::scripted::offline_env(&root.join("opencode-home"), &model.base_url());
     let ocfork = |args: &[&str]| {
         let mut cmd = Command::new(&exe);
         cmd.args(args)
             .current_dir(&repo)
             .env("OCFORK_OPENCODE", &opencode)
-            .env("XDG_CONFIG_HOME", xdg.join("config"))
-            .env("XDG_DATA_HOME", xdg.join("data"))
-            .env("XDG_CACHE_HOME", xdg.join("cache"))
-            .env("XDG_STATE_HOME", xdg.join("state"))
-            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
-            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-            .env("OPENCODE_CONFIG_CONTENT", &config)
+            .envs(offline.iter().map(|(k, v)| (k, v)))
             .env_remove("OPENCODE_SERVER_PASSWORD");
         cmd
     };

@@ -381,6 +381,21 @@ impl Drop for BlockingModelServer {
     }
 }
 
+/// The environment that runs a real OpenCode offline on this model: its config, data, cache
+/// and state under `root` (so nothing of the machine's own OpenCode leaks in, and runs can
+/// sit side by side), no model list or update fetched, and [`opencode_config`] inline.
+pub fn offline_env(root: &Path, base_url: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("XDG_CONFIG_HOME", root.join("config").into()),
+        ("XDG_DATA_HOME", root.join("data").into()),
+        ("XDG_CACHE_HOME", root.join("cache").into()),
+        ("XDG_STATE_HOME", root.join("state").into()),
+        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
+        ("OPENCODE_CONFIG_CONTENT", opencode_config(base_url).into()),
+    ]
+}
+
 /// OpenCode config JSON for a provider `scripted` (models `scripted` and `other`) at `base_url`.
 ///
 /// Besides the model, it allows edit/bash, denies questions, turns off autoupdate, sharing, LSP

@@ -133,6 +133,11 @@ impl World {
         self.tmp.path().join(rel)
     }
 
+    /// OpenCode's hermetic environment for this world (see `ocfork::scripted::offline_env`).
+    pub fn offline_env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        ocfork::scripted::offline_env(&self.tmp.path().join("xdg"), &self.model.base_url())
+    }
+
     /// The ocfork binary, run in the repo with a hermetic environment.
     pub fn ocfork(&self) -> Command {
         self.ocfork_in(&self.repo)
@@ -143,16 +148,7 @@ impl World {
         cmd.current_dir(dir);
         let t = self.tmp.path();
         cmd.env("HOME", t.join("home"))
-            .env("XDG_CONFIG_HOME", t.join("xdg/config"))
-            .env("XDG_DATA_HOME", t.join("xdg/data"))
-            .env("XDG_CACHE_HOME", t.join("xdg/cache"))
-            .env("XDG_STATE_HOME", t.join("xdg/state"))
-            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
-            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-            .env(
-                "OPENCODE_CONFIG_CONTENT",
-                ocfork::scripted::opencode_config(&self.model.base_url()),
-            )
+            .envs(self.offline_env())
             .env("OCFORK_OPENCODE", &self.opencode)
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .env_remove("OCFORK_WORKTREE_ROOT")

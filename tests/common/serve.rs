@@ -48,16 +48,7 @@ impl Serve {
         .current_dir(&w.repo)
         .env("PWD", &w.repo)
         .env("HOME", t.join("home"))
-        .env("XDG_CONFIG_HOME", t.join("xdg/config"))
-        .env("XDG_DATA_HOME", t.join("xdg/data"))
-        .env("XDG_CACHE_HOME", t.join("xdg/cache"))
-        .env("XDG_STATE_HOME", t.join("xdg/state"))
-        .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
-        .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-        .env(
-            "OPENCODE_CONFIG_CONTENT",
-            ocfork::scripted::opencode_config(&w.model.base_url()),
-        )
+        .envs(w.offline_env())
         .env("OPENCODE_SERVER_PASSWORD", &password)
         .env_remove("OCFORK_WORKTREE_ROOT")
         .env_remove("OCFORK_MAX_HOPS")

@@ -85,18 +85,12 @@ impl World {
     /// lookups, fixed git identity and dates.
     pub fn env(&self) -> Vec<(&'static str, OsString)> {
         let r = &self.root;
-        let mut env: Vec<(&'static str, OsString)> = vec![
+        let mut env = ocfork::scripted::offline_env(&r.join("xdg"), &self.model.base_url());
+        env.extend([
             ("HOME", r.join("home").into()),
-            ("XDG_CONFIG_HOME", r.join("xdg/config").into()),
-            ("XDG_DATA_HOME", r.join("xdg/data").into()),
-            ("XDG_CACHE_HOME", r.join("xdg/cache").into()),
-            ("XDG_STATE_HOME", r.join("xdg/state").into()),
-            ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
-            ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
-            ("OPENCODE_CONFIG_CONTENT", self.opencode_config().into()),
             ("OCFORK_WORKTREE_ROOT", self.worktree_root().into()),
             ("NO_COLOR", "1".into()),
-        ];
+        ]);
         for (k, v) in GIT_ENV {
             env.push((k, v.into()));
         }
