@@ -25,7 +25,7 @@ pub async fn cmd_wait(args: WaitArgs) -> CmdResult {
     let name = store.resolve(args.run.as_deref())?.run;
     loop {
         let run = store.load_checked(&name)?;
-        if run.state != RunState::Running {
+        if run.state != RunState::Running && !run.owner_alive() {
             super::try_cmd::finish(&run, args.json)?;
             return Ok(super::run_exit_code(&run));
         }

@@ -131,6 +131,8 @@ pub async fn drive(
     for t in tasks {
         let _ = t.await;
     }
+    // Every fork is finished: `wait` and `clean` need not wait for the server to stop.
+    let _ = handle.update_run(|r| r.pid = None);
     stop_events.cancel();
     if let Some(s) = server {
         s.stop().await;
@@ -138,10 +140,7 @@ pub async fn drive(
     if let Some(v) = view {
         v.stop().await;
     }
-    let _ = handle.update_run(|r| {
-        r.pid = None;
-        r.spawned_server = None;
-    });
+    let _ = handle.update_run(|r| r.spawned_server = None);
     Ok(Driven {
         run: handle.snapshot(),
         interrupted: cancel.is_cancelled(),
