@@ -106,36 +106,57 @@ pub fn changes(
     start: &str,
     forks: &[(String, Option<String>)],
 ) -> Result<Vec<ForkChanges>, GitError> {
-    let mut blobs = BlobCache::new(dir);
-    forks
-        .iter()
-        .map(|(name, commit)| {
-            let files = match commit {
-                Some(c) => file_changes(dir, start, c)?,
-                None => Vec::new(),
-            };
-            let mut touched = BTreeMap::new();
-            let mut sides: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
-            for f in &files {
-                let now = f.new_blob.clone().map(|b| (f.new_mode.clone(), b));
-                touched.insert(f.path.clone(), now);
-                match &f.old_path {
-                    Some(old) => {
-                        touched.insert(old.clone(), None);
-                        sides.insert(old.clone(), (f.old_blob.clone(), None));
-                        sides.insert(f.path.clone(), (None, f.new_blob.clone()));
-                    }
-                    None => {
-                        sides.insert(f.path.clone(), (f.old_blob.clone(), f.new_blob.clone()));
-                    }
+    // Each fork's file list is its own git process: run them side by side.
+    let listed: Vec<Result<Vec<FileChange>, GitError>> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = forks
+            .iter()
+            .map(|(_, commit)| {
+                scope.spawn(move || match commit {
+                    Some(c) => file_changes(dir, start, c),
+                    None => Ok(Vec::new()),
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| {
+                j.join()
+                    .unwrap_or_else(|_| Err(GitError::Other("a diff thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut sided = Vec::new();
+    for ((name, commit), files) in forks.iter().zip(listed) {
+        let files = files?;
+        let mut touched = BTreeMap::new();
+        let mut sides: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+        for f in &files {
+            let now = f.new_blob.clone().map(|b| (f.new_mode.clone(), b));
+            touched.insert(f.path.clone(), now);
+            match &f.old_path {
+                Some(old) => {
+                    touched.insert(old.clone(), None);
+                    sides.insert(old.clone(), (f.old_blob.clone(), None));
+                    sides.insert(f.path.clone(), (None, f.new_blob.clone()));
+                }
+                None => {
+                    sides.insert(f.path.clone(), (f.old_blob.clone(), f.new_blob.clone()));
                 }
             }
-            let wanted: Vec<&str> = sides
-                .values()
-                .flat_map(|(old, new)| [old.as_deref(), new.as_deref()])
-                .flatten()
-                .collect();
-            blobs.prefetch(&wanted)?;
+        }
+        sided.push((name, commit, files, touched, sides));
+    }
+    // Every blob of every fork in one `git cat-file --batch`.
+    let mut blobs = BlobCache::new(dir);
+    let wanted: Vec<&str> = sided
+        .iter()
+        .flat_map(|(.., sides)| sides.values())
+        .flat_map(|(old, new)| [old.as_deref(), new.as_deref()])
+        .flatten()
+        .collect();
+    blobs.prefetch(&wanted)?;
+    sided
+        .into_iter()
+        .map(|(name, commit, files, touched, sides)| {
             let mut lines = Vec::new();
             for (path, (old, new)) in &sides {
                 changed_lines(&mut blobs, path, old.as_deref(), new.as_deref(), &mut lines)?;
@@ -222,16 +243,50 @@ fn similarity(a: &[String], b: &[String]) -> f64 {
 
 /// Statuses, blobs and `--numstat` counts of every file that differs between two commits.
 fn file_changes(dir: &Path, from: &str, to: &str) -> Result<Vec<FileChange>, GitError> {
-    let raw = git::git(
+    // One git process gives both: the raw entries (":modes blobs status", paths), then the
+    // `--numstat` entries.
+    let out = git::git(
         dir,
-        ["diff", "--raw", "-z", "-M", "--no-abbrev", from, to, "--"],
+        [
+            "diff",
+            "--raw",
+            "--numstat",
+            "-z",
+            "-M",
+            "--no-abbrev",
+            from,
+            to,
+            "--",
+        ],
     )?;
-    let counts: HashMap<String, git::FileStat> = git::numstat(dir, from, to)?
-        .into_iter()
-        .map(|s| (s.path.clone(), s))
-        .collect();
+    let bytes = out.stdout.as_slice();
+    let mut raw_end = 0;
+    let mut fields = bytes.split(|b| *b == 0);
+    let mut raw_fields = Vec::new();
+    while let Some(head) = fields.next() {
+        if !head.starts_with(b":") {
+            break;
+        }
+        let renamed = head
+            .split(|b| *b == b' ')
+            .nth(4)
+            .is_some_and(|l| l.starts_with(b"R") || l.starts_with(b"C"));
+        let paths = if renamed { 2 } else { 1 };
+        raw_fields.push(head);
+        raw_end += head.len() + 1;
+        for _ in 0..paths {
+            let Some(p) = fields.next() else { break };
+            raw_fields.push(p);
+            raw_end += p.len() + 1;
+        }
+    }
+    let counts: HashMap<String, git::FileStat> =
+        git::parse_numstat_z(&bytes[raw_end.min(bytes.len())..])
+            .into_iter()
+            .map(|s| (s.path.clone(), s))
+            .collect();
     let mut out = Vec::new();
-    let mut fields = raw.stdout.split(|b| *b == 0);
+    let mut fields = raw_fields.into_iter();
     while let Some(head) = fields.next() {
         let Some(head) = head.strip_prefix(b":") else {
             continue;

@@ -430,7 +430,8 @@ pub fn numstat(dir: &Path, from: &str, to: &str) -> Result<Vec<FileStat>> {
     Ok(parse_numstat_z(&out.stdout))
 }
 
-fn parse_numstat_z(raw: &[u8]) -> Vec<FileStat> {
+/// Parses the output of `git diff --numstat -z`.
+pub fn parse_numstat_z(raw: &[u8]) -> Vec<FileStat> {
     let mut out = Vec::new();
     let mut fields = raw.split(|b| *b == 0).peekable();
     while let Some(head) = fields.next() {
