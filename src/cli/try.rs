@@ -180,71 +180,16 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         Some(_) => None,
         None => Some(crate::opencode::find_binary(args.opencode.as_deref())?),
     };
-    let approaches = args
-        .approaches
-        .iter()
-        .map(|a| names::parse_approach(a).map_err(CommandError::usage))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut seen = HashSet::new();
-    for a in approaches.iter().filter(|a| a.explicit) {
-        if !seen.insert(a.name.clone()) {
-            return Err(CommandError::usage(format!(
-                "two approaches are named `{}`",
-                a.name
-            )));
-        }
-    }
+    let approaches = parse_approaches(&args.approaches)?;
 
-    let head_or_base = repo.resolve_commit(&args.base);
-    let base = match head_or_base {
-        Ok(b) => b,
-        Err(e) if args.base == "HEAD" => {
-            repo.head()?;
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let base = resolve_base(repo, &args.base)?;
     let start = if args.include_dirty {
         repo.snapshot_dirty(&base)?.unwrap_or_else(|| base.clone())
     } else {
         base.clone()
     };
 
-    // Fork names: approach names, made unique; with several models, one fork per pair.
-    let models: Vec<Option<String>> = if models.is_empty() {
-        vec![None]
-    } else {
-        models.into_iter().map(Some).collect()
-    };
-    let mut taken: HashSet<String> = approaches
-        .iter()
-        .filter(|a| a.explicit)
-        .map(|a| a.name.clone())
-        .collect();
-    let mut planned = Vec::new();
-    for a in &approaches {
-        for m in &models {
-            let base_name = match m {
-                Some(m) if models.len() > 1 => {
-                    let model_part = m.rsplit('/').next().unwrap_or(m);
-                    let want = names::slug(&format!("{}-{}", a.name, model_part), names::MAX_NAME);
-                    if want.is_empty() {
-                        a.name.clone()
-                    } else {
-                        want
-                    }
-                }
-                _ => a.name.clone(),
-            };
-            let name = if a.explicit && models.len() == 1 {
-                base_name
-            } else {
-                names::unique(&base_name, &taken)
-            };
-            taken.insert(name.clone());
-            planned.push((name, a.text.clone(), m.clone()));
-        }
-    }
+    let planned = fork_plan(&approaches, models);
 
     let run_name = match &args.name {
         Some(n) if names::is_valid(n) => n.clone(),
@@ -323,6 +268,79 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
             .with_hint("pick another name with -n, or look at it with `ocfork status`")
     })?;
     Ok(run)
+}
+
+/// The approaches given, each with a name; explicit names must not repeat.
+fn parse_approaches(specs: &[String]) -> Result<Vec<names::Approach>, CommandError> {
+    let approaches = specs
+        .iter()
+        .map(|a| names::parse_approach(a).map_err(CommandError::usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut seen = HashSet::new();
+    for a in approaches.iter().filter(|a| a.explicit) {
+        if !seen.insert(a.name.clone()) {
+            return Err(CommandError::usage(format!(
+                "two approaches are named `{}`",
+                a.name
+            )));
+        }
+    }
+    Ok(approaches)
+}
+
+/// The commit `--base` names; on an unborn HEAD, the error says so.
+fn resolve_base(repo: &crate::git::Repo, rev: &str) -> Result<String, CommandError> {
+    match repo.resolve_commit(rev) {
+        Ok(b) => Ok(b),
+        Err(e) if rev == "HEAD" => {
+            repo.head()?;
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One (fork name, approach text, model) per approach, or per approach x model when several
+/// models are given; names are unique, explicit ones kept as given where possible.
+fn fork_plan(
+    approaches: &[names::Approach],
+    models: Vec<String>,
+) -> Vec<(String, String, Option<String>)> {
+    let models: Vec<Option<String>> = if models.is_empty() {
+        vec![None]
+    } else {
+        models.into_iter().map(Some).collect()
+    };
+    let mut taken: HashSet<String> = approaches
+        .iter()
+        .filter(|a| a.explicit)
+        .map(|a| a.name.clone())
+        .collect();
+    let mut planned = Vec::new();
+    for a in approaches {
+        for m in &models {
+            let base_name = match m {
+                Some(m) if models.len() > 1 => {
+                    let model_part = m.rsplit('/').next().unwrap_or(m);
+                    let want = names::slug(&format!("{}-{}", a.name, model_part), names::MAX_NAME);
+                    if want.is_empty() {
+                        a.name.clone()
+                    } else {
+                        want
+                    }
+                }
+                _ => a.name.clone(),
+            };
+            let name = if a.explicit && models.len() == 1 {
+                base_name
+            } else {
+                names::unique(&base_name, &taken)
+            };
+            taken.insert(name.clone());
+            planned.push((name, a.text.clone(), m.clone()));
+        }
+    }
+    planned
 }
 
 /// Starts a background driver for the run and returns once it dispatched every fork.

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use super::{GitError, Result, git};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// The file at the repo root that lists ignored files to copy into every fork.
 pub const INCLUDE_FILE: &str = ".worktreeinclude";
@@ -102,25 +100,9 @@ fn ignored_in(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
         dir: dir.to_path_buf(),
         stderr,
     };
-    let mut child = Command::new("git")
-        .current_dir(dir)
-        .args(["check-ignore", "-z", "--stdin"])
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(GitError::Spawn)?;
-    // A writer thread: git may fill its stdout pipe before it has read all of stdin.
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| failed("no stdin".into()))?;
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().map_err(GitError::Spawn)?;
-    let _ = writer.join();
+    let mut cmd = super::command(dir);
+    cmd.args(["check-ignore", "-z", "--stdin"]);
+    let out = super::run(cmd, Some(&input))?;
     // Exit 1 means "none of them is ignored".
     match out.status.code() {
         Some(0) | Some(1) => Ok(split_z(&out.stdout).collect()),

@@ -5,7 +5,7 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use super::{GitError, Repo, Result, git, stdout_line};
 
@@ -25,16 +25,9 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .map_err(GitError::Spawn)
+    let mut cmd = super::command(dir);
+    cmd.args(args);
+    super::run(cmd, None)
 }
 
 fn nul_fields(raw: &[u8]) -> impl Iterator<Item = String> + '_ {

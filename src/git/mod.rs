@@ -54,33 +54,12 @@ where
     S: AsRef<OsStr>,
 {
     let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .args(&args)
-        .stdin(Stdio::null())
-        .env("GIT_TERMINAL_PROMPT", "0")
-        // Reads such as `git status` must not rewrite the user's index behind their back.
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE");
+    let mut cmd = command(dir);
+    cmd.args(&args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().map_err(GitError::Spawn)?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(GitError::Failed {
-            args: args
-                .iter()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" "),
-            dir: dir.to_path_buf(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
+    checked(run(cmd, None)?, &args, dir)
 }
 
 /// Runs git in `dir` with `input` on its stdin; its output when it exits 0.
@@ -89,19 +68,37 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    use std::io::Write as _;
     let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let mut child = Command::new("git")
-        .current_dir(dir)
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let mut cmd = command(dir);
+    cmd.args(&args);
+    checked(run(cmd, Some(input))?, &args, dir)
+}
+
+/// `git` in `dir` as every call of ocfork's makes it: no prompts, no optional locks (reads
+/// such as `git status` must not rewrite the user's index behind their back), and none of the
+/// caller's `GIT_DIR`, `GIT_WORK_TREE` or `GIT_INDEX_FILE`.
+pub(crate) fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_OPTIONAL_LOCKS", "0")
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_INDEX_FILE");
+    cmd
+}
+
+/// Runs a git command to its end, feeding `input` on stdin; its output whatever its status.
+pub(crate) fn run(mut cmd: Command, input: Option<&[u8]>) -> Result<Output> {
+    let Some(input) = input else {
+        return cmd.output().map_err(GitError::Spawn);
+    };
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(GitError::Spawn)?;
     // Written from a thread: git answers while it reads, and both pipes must keep moving.
@@ -113,19 +110,23 @@ where
     if let Some(w) = writer {
         let _ = w.join();
     }
+    Ok(out)
+}
+
+/// The output of a git command that exited 0, else its failure with the command and stderr.
+fn checked(out: Output, args: &[std::ffi::OsString], dir: &Path) -> Result<Output> {
     if out.status.success() {
-        Ok(out)
-    } else {
-        Err(GitError::Failed {
-            args: args
-                .iter()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" "),
-            dir: dir.to_path_buf(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
+        return Ok(out);
     }
+    Err(GitError::Failed {
+        args: args
+            .iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" "),
+        dir: dir.to_path_buf(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
 }
 
 fn stdout_line(out: &Output) -> String {

@@ -2,7 +2,7 @@
 //! coloured exactly as `git diff` would be.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use super::{GitError, Result};
 
@@ -20,12 +20,8 @@ pub struct DiffView {
 /// Shows `git diff from to` on ocfork's own stdout, so git pages and colours it as it
 /// would its own output. Returns git's exit code.
 pub fn show_diff(dir: &Path, from: &str, to: &str, view: DiffView) -> Result<i32> {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .stdin(Stdio::inherit())
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE");
+    let mut cmd = super::command(dir);
+    cmd.stdin(Stdio::inherit());
     if !view.pager {
         cmd.arg("--no-pager");
     }
