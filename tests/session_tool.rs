@@ -401,6 +401,48 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
             .iter()
             .any(|r| r["run"] == run.as_str())
     );
+
+    // The parent's files changed since: a third fork starts from a different tree, so it opens
+    // a run of its own, and diff measures it from that tree (not the new file's addition).
+    std::fs::write(w.repo.join("src/later.js"), "// later\n").expect("write");
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "fork",
+            "--session",
+            &s,
+            "--agent",
+            "build",
+            "--server",
+            &srv.url,
+            "--json",
+            "Implement using Redux",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let second = format!("{run}-2");
+    let out = w.run(&["status", &second, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = json(&out);
+    assert_eq!(
+        status["forks"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    assert_eq!(status["forks"][0]["state"], "done", "{status}");
+    let out = w.run(&["diff", &second, "--json"]);
+    let diff = json(&out);
+    let paths: Vec<&str> = diff["forks"][0]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert_eq!(paths, vec!["src/redux.js"], "{diff}");
+    // The first run still has its two forks, measured from its own start.
+    let first = json(&w.run(&["status", &run, "--json"]));
+    assert_eq!(first["forks"].as_array().map(Vec::len), Some(2));
 }
 
 /// Polls `ocfork status RUN --json` until the run is no longer running.
