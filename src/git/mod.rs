@@ -53,13 +53,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let mut cmd = command(dir);
-    cmd.args(&args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    checked(run(cmd, None)?, &args, dir)
+    run_checked(dir, args, env, None)
 }
 
 /// Runs git in `dir` with `input` on its stdin; its output when it exits 0.
@@ -68,10 +62,27 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_checked(dir, args, &[], Some(input))
+}
+
+/// Runs git in `dir` with extra environment and optional stdin; its output when it exits 0.
+fn run_checked<I, S>(
+    dir: &Path,
+    args: I,
+    env: &[(&str, &OsStr)],
+    input: Option<&[u8]>,
+) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let mut cmd = command(dir);
     cmd.args(&args);
-    checked(run(cmd, Some(input))?, &args, dir)
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    checked(run(cmd, input)?, &args, dir)
 }
 
 /// `git` in `dir` as every call of ocfork's makes it: no prompts, no optional locks (reads

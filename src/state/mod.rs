@@ -520,12 +520,10 @@ impl Store {
         }
     }
 
-    /// Takes the run's driver lock: only one process drives a run at a time. The lock is
-    /// released when the returned value is dropped or the process dies.
-    pub fn lock_driver(&self, run: &str) -> Result<DriverLock, StateError> {
-        use nix::fcntl::{Flock, FlockArg};
+    /// Opens (creating it, private) a lock file in the store.
+    fn lock_file(&self, name: &str) -> Result<(PathBuf, fs::File), StateError> {
         self.ensure_dir()?;
-        let path = self.dir.join(format!("{run}.lock"));
+        let path = self.dir.join(name);
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -536,6 +534,14 @@ impl Store {
                 source,
             })?;
         restrict(&path, 0o600);
+        Ok((path, file))
+    }
+
+    /// Takes the run's driver lock: only one process drives a run at a time. The lock is
+    /// released when the returned value is dropped or the process dies.
+    pub fn lock_driver(&self, run: &str) -> Result<DriverLock, StateError> {
+        use nix::fcntl::{Flock, FlockArg};
+        let (path, file) = self.lock_file(&format!("{run}.lock"))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => Ok(DriverLock { _lock: lock }),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(StateError::Busy {
@@ -558,19 +564,8 @@ impl Store {
         create: impl FnOnce() -> Option<Run>,
         f: impl FnOnce(&mut Run),
     ) -> Result<Option<Run>, StateError> {
-        self.ensure_dir()?;
         // Not the driver's `<run>.lock`: the driver holds that for the whole run and updates too.
-        let lock_path = self.dir.join(format!("{run}.state-lock"));
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| StateError::Write {
-                path: lock_path.clone(),
-                source,
-            })?;
-        restrict(&lock_path, 0o600);
+        let (lock_path, file) = self.lock_file(&format!("{run}.state-lock"))?;
         let mut lock = fd_lock::RwLock::new(file);
         let _guard = lock.write().map_err(|source| StateError::Write {
             path: lock_path.clone(),
