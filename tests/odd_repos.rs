@@ -57,6 +57,8 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
             bash("printf 'CHANGED' | dd of=big.bin bs=1 seek=4096 conv=notrunc 2>/dev/null"),
             bash("printf 'new\\n' > \"$(printf 'new-\\351.txt')\""),
             bash("printf 'from fork\\n' >> notes.txt"),
+            // A type change: the symlink becomes a file.
+            bash("rm link-to-notes && printf 'now a file\\n' > link-to-notes"),
         ],
     )]) else {
         return;
@@ -95,20 +97,20 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
     let changed = git(&repo, &["diff", "--name-only", "-z", base, commit]);
     let mut changed: Vec<&str> = changed.split('\0').filter(|s| !s.is_empty()).collect();
     changed.sort();
-    assert_eq!(changed.len(), 3, "{changed:?}");
+    assert_eq!(changed.len(), 4, "{changed:?}");
     assert!(
         changed.contains(&"big.bin") && changed.contains(&"notes.txt"),
         "{changed:?}"
     );
     let numstat = git(&repo, &["diff", "--numstat", base, commit, "--", "big.bin"]);
     assert!(numstat.starts_with("-\t-\tbig.bin"), "binary: {numstat}");
-    assert_eq!(fork["files_changed"], 3);
+    assert_eq!(fork["files_changed"], 4);
 
     // Symlinks stay symlinks, CRLF stays CRLF, the non-UTF-8 name is intact.
     let tree = git(&repo, &["ls-tree", commit]);
     assert!(
         tree.lines()
-            .any(|l| l.starts_with("120000") && l.ends_with("link-to-notes")),
+            .any(|l| l.starts_with("100644") && l.ends_with("link-to-notes")),
         "{tree}"
     );
     assert!(
@@ -144,6 +146,31 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
         .find(|f| f["path"] == "big.bin")
         .expect("big.bin in diff");
     assert_eq!(big["binary"], true, "{big}");
+    // Every count is the one `git diff --numstat` gives (binary files: `-`), the type change
+    // and the non-UTF-8 name included.
+    let numstat = git(&repo, &["diff", "--numstat", "-z", base, commit]);
+    let mut counted = 0;
+    for entry in numstat.split('\0').filter(|s| !s.is_empty()) {
+        let mut parts = entry.splitn(3, '\t');
+        let (ins, del, path) = (parts.next(), parts.next(), parts.next());
+        let file = files
+            .iter()
+            .find(|f| f["path"].as_str() == path)
+            .unwrap_or_else(|| panic!("{path:?} in diff --json: {files:?}"));
+        let want = match (ins, del) {
+            (Some("-"), Some("-")) => (0, 0),
+            (Some(i), Some(d)) => (i.parse().expect("count"), d.parse().expect("count")),
+            _ => panic!("numstat entry {entry:?}"),
+        };
+        assert_eq!(
+            (file["insertions"].as_u64(), file["deletions"].as_u64()),
+            (Some(want.0), Some(want.1)),
+            "{file}"
+        );
+        assert_eq!(file["binary"], ins == Some("-"), "{file}");
+        counted += 1;
+    }
+    assert_eq!(counted, files.len(), "{files:?}");
     let out = w
         .ocfork_in(&repo)
         .args(["merge", "odd/bin"])

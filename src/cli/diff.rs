@@ -178,7 +178,8 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
     let forks: Vec<(String, Option<String>)> = run
         .forks
         .iter()
-        .map(|f| (f.name.clone(), fork_tip(repo, f)))
+        .map(|f| f.name.clone())
+        .zip(super::fork_tips(repo, &run.forks))
         .collect();
     let changes = compare::changes(&repo.workdir, &run.start, &forks)?;
     if args.json {

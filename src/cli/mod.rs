@@ -275,6 +275,21 @@ pub fn fork_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<St
     })
 }
 
+/// [`fork_tip`] of every fork, with one git process for all the branches.
+pub fn fork_tips(repo: &crate::git::Repo, forks: &[crate::state::Fork]) -> Vec<Option<String>> {
+    let branches: Vec<&str> = forks.iter().map(|f| f.branch.as_str()).collect();
+    let Ok(tips) = repo.branch_tips(&branches) else {
+        return forks.iter().map(|f| fork_tip(repo, f)).collect();
+    };
+    forks
+        .iter()
+        .map(|f| match tips.get(&f.branch) {
+            Some(tip) => Some(tip.clone()),
+            None => fork_tip(repo, f),
+        })
+        .collect()
+}
+
 /// Exit code for a finished run: 0 when every fork is done, else 1.
 pub fn run_exit_code(run: &crate::state::Run) -> i32 {
     match run.state {

@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use serde::Serialize;
-use similar::{ChangeTag, TextDiff};
+use similar::TextDiff;
 
 use crate::git::{self, GitError};
+
+mod patch;
 
 /// How a file changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -44,8 +46,6 @@ pub struct FileChange {
     /// Where a renamed file came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old_path: Option<String>,
-    #[serde(skip)]
-    old_blob: Option<String>,
     #[serde(skip)]
     new_blob: Option<String>,
     #[serde(skip)]
@@ -100,20 +100,23 @@ pub struct Overlap {
     pub groups: Vec<Vec<String>>,
 }
 
+/// One fork's changed files and its changed lines.
+type Listed = (Vec<FileChange>, Vec<String>);
+
 /// What each fork changed against `start`. `forks` pairs each fork's name with its commit.
 pub fn changes(
     dir: &Path,
     start: &str,
     forks: &[(String, Option<String>)],
 ) -> Result<Vec<ForkChanges>, GitError> {
-    // Each fork's file list is its own git process: run them side by side.
-    let listed: Vec<Result<Vec<FileChange>, GitError>> = std::thread::scope(|scope| {
+    // Each fork is one git process: run them side by side.
+    let listed: Vec<Result<Listed, GitError>> = std::thread::scope(|scope| {
         let jobs: Vec<_> = forks
             .iter()
             .map(|(_, commit)| {
                 scope.spawn(move || match commit {
-                    Some(c) => file_changes(dir, start, c),
-                    None => Ok(Vec::new()),
+                    Some(c) => fork_changes(dir, start, c),
+                    None => Ok((Vec::new(), Vec::new())),
                 })
             })
             .collect();
@@ -124,42 +127,18 @@ pub fn changes(
             })
             .collect()
     });
-    let mut sided = Vec::new();
-    for ((name, commit), files) in forks.iter().zip(listed) {
-        let files = files?;
-        let mut touched = BTreeMap::new();
-        let mut sides: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
-        for f in &files {
-            let now = f.new_blob.clone().map(|b| (f.new_mode.clone(), b));
-            touched.insert(f.path.clone(), now);
-            match &f.old_path {
-                Some(old) => {
-                    touched.insert(old.clone(), None);
-                    sides.insert(old.clone(), (f.old_blob.clone(), None));
-                    sides.insert(f.path.clone(), (None, f.new_blob.clone()));
-                }
-                None => {
-                    sides.insert(f.path.clone(), (f.old_blob.clone(), f.new_blob.clone()));
-                }
-            }
-        }
-        sided.push((name, commit, files, touched, sides));
-    }
-    // Every blob of every fork in one `git cat-file --batch`.
-    let mut blobs = BlobCache::new(dir);
-    let wanted: Vec<&str> = sided
+    forks
         .iter()
-        .flat_map(|(.., sides)| sides.values())
-        .flat_map(|(old, new)| [old.as_deref(), new.as_deref()])
-        .flatten()
-        .collect();
-    blobs.prefetch(&wanted)?;
-    sided
-        .into_iter()
-        .map(|(name, commit, files, touched, sides)| {
-            let mut lines = Vec::new();
-            for (path, (old, new)) in &sides {
-                changed_lines(&mut blobs, path, old.as_deref(), new.as_deref(), &mut lines)?;
+        .zip(listed)
+        .map(|((name, commit), listed)| {
+            let (files, lines) = listed?;
+            let mut touched = BTreeMap::new();
+            for f in &files {
+                let now = f.new_blob.clone().map(|b| (f.new_mode.clone(), b));
+                touched.insert(f.path.clone(), now);
+                if let Some(old) = &f.old_path {
+                    touched.insert(old.clone(), None);
+                }
             }
             Ok(ForkChanges {
                 name: name.clone(),
@@ -174,13 +153,26 @@ pub fn changes(
 
 /// Every pair of forks, in order: (0,1), (0,2), ..., (1,2), ...
 pub fn pairs(forks: &[ForkChanges]) -> Vec<Pair> {
-    let mut out = Vec::new();
+    let mut wanted = Vec::new();
     for (i, a) in forks.iter().enumerate() {
         for b in &forks[i + 1..] {
-            out.push(pair(a, b));
+            wanted.push((a, b));
         }
     }
-    out
+    // Each pair's similarity is a line diff of its own: spread them over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = wanted.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let jobs: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|some| {
+                scope.spawn(move || some.iter().map(|(a, b)| pair(a, b)).collect::<Vec<_>>())
+            })
+            .collect();
+        jobs.into_iter()
+            .flat_map(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// How fork `a` and fork `b` relate.
@@ -241,212 +233,93 @@ fn similarity(a: &[String], b: &[String]) -> f64 {
     (ratio * 1000.0).round() / 1000.0
 }
 
-/// Statuses, blobs and `--numstat` counts of every file that differs between two commits.
-fn file_changes(dir: &Path, from: &str, to: &str) -> Result<Vec<FileChange>, GitError> {
-    // One git process gives both: the raw entries (":modes blobs status", paths), then the
-    // `--numstat` entries.
+/// Statuses, blobs and `--numstat` counts of every file that differs between two commits,
+/// and the changed lines (`path\t+line` / `path\t-line`, in git's order).
+fn fork_changes(dir: &Path, from: &str, to: &str) -> Result<Listed, GitError> {
+    // The options that would change the patch's shape (colour, external diff tools,
+    // textconv, submodule logs) are set here so no configuration can.
     let out = git::git(
         dir,
         [
             "diff",
             "--raw",
-            "--numstat",
+            "--patch",
+            "--unified=0",
             "-z",
             "-M",
             "--no-abbrev",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--submodule=short",
             from,
             to,
             "--",
         ],
     )?;
-    let bytes = out.stdout.as_slice();
-    let mut raw_end = 0;
-    let mut fields = bytes.split(|b| *b == 0);
-    let mut raw_fields = Vec::new();
-    while let Some(head) = fields.next() {
-        if !head.starts_with(b":") {
-            break;
-        }
-        let renamed = head
-            .split(|b| *b == b' ')
-            .nth(4)
-            .is_some_and(|l| l.starts_with(b"R") || l.starts_with(b"C"));
-        let paths = if renamed { 2 } else { 1 };
-        raw_fields.push(head);
-        raw_end += head.len() + 1;
-        for _ in 0..paths {
-            let Some(p) = fields.next() else { break };
-            raw_fields.push(p);
-            raw_end += p.len() + 1;
-        }
-    }
-    let counts: HashMap<String, git::FileStat> =
-        git::parse_numstat_z(&bytes[raw_end.min(bytes.len())..])
-            .into_iter()
-            .map(|s| (s.path.clone(), s))
-            .collect();
-    let mut out = Vec::new();
-    let mut fields = raw_fields.into_iter();
-    while let Some(head) = fields.next() {
-        let Some(head) = head.strip_prefix(b":") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(head);
-        let parts: Vec<&str> = head.split(' ').collect();
-        let [_, new_mode, old_blob, new_blob, letter] = parts[..] else {
-            continue;
-        };
-        let first = fields
-            .next()
-            .map(|p| String::from_utf8_lossy(p).to_string());
-        let Some(first) = first else { break };
-        let (status, path, old_path) = match letter.as_bytes().first() {
-            Some(b'R') => {
-                let new = fields
-                    .next()
-                    .map(|p| String::from_utf8_lossy(p).to_string())
-                    .unwrap_or_default();
-                (Status::Renamed, new, Some(first))
-            }
-            Some(b'C') => {
-                let new = fields
-                    .next()
-                    .map(|p| String::from_utf8_lossy(p).to_string())
-                    .unwrap_or_default();
-                (Status::Added, new, None)
-            }
-            Some(b'A') => (Status::Added, first, None),
-            Some(b'D') => (Status::Deleted, first, None),
-            _ => (Status::Modified, first, None),
-        };
-        let stat = counts.get(&path);
-        let binary = stat.is_some_and(|s| s.insertions.is_none());
+    let (entries, patch) = patch::split(&out.stdout);
+    let hunks = match patch::assign(&entries, patch::hunks(patch)) {
+        Some(h) => h,
+        // A patch of a shape we did not foresee: take the counts from `--numstat` and leave
+        // the lines out of the similarity rather than pin them on the wrong files.
+        None => numstat_only(dir, from, to, &entries)?,
+    };
+    let mut files = Vec::with_capacity(entries.len());
+    let mut lines = Vec::new();
+    for (e, h) in entries.into_iter().zip(hunks) {
         let blob = |b: &str| (!b.bytes().all(|c| c == b'0')).then(|| b.to_string());
-        out.push(FileChange {
-            insertions: stat.and_then(|s| s.insertions).unwrap_or(0),
-            deletions: stat.and_then(|s| s.deletions).unwrap_or(0),
-            binary,
-            old_blob: if status == Status::Added {
-                None
-            } else {
-                blob(old_blob)
-            },
-            new_blob: blob(new_blob),
-            new_mode: new_mode.to_string(),
+        let status = match e.letter {
+            b'R' => Status::Renamed,
+            b'A' | b'C' => Status::Added,
+            b'D' => Status::Deleted,
+            _ => Status::Modified,
+        };
+        if h.binary {
+            let now = blob(&e.new_blob).unwrap_or_else(|| "deleted".into());
+            lines.push(format!("{}\tbinary {now}", e.path));
+        }
+        lines.extend(h.lines.iter().map(|l| format!("{}\t{l}", e.path)));
+        files.push(FileChange {
+            insertions: h.insertions,
+            deletions: h.deletions,
+            binary: h.binary,
+            new_blob: blob(&e.new_blob),
+            new_mode: e.new_mode,
             status,
-            path,
-            old_path,
+            old_path: if status == Status::Renamed {
+                e.from
+            } else {
+                None
+            },
+            path: e.path,
         });
     }
-    Ok(out)
+    Ok((files, lines))
 }
 
-/// Appends the lines that differ between two versions of a file as `path\t+line` and
-/// `path\t-line`; a binary version counts as one line naming its blob.
-fn changed_lines(
-    blobs: &mut BlobCache,
-    path: &str,
-    old: Option<&str>,
-    new: Option<&str>,
-    out: &mut Vec<String>,
-) -> Result<(), GitError> {
-    let old_text = blobs.text(old)?;
-    let new_text = blobs.text(new)?;
-    let (Some(old_text), Some(new_text)) = (old_text, new_text) else {
-        // A binary side: the change is the blob it became.
-        out.push(format!("{path}\tbinary {}", new.unwrap_or("deleted")));
-        return Ok(());
-    };
-    let diff = TextDiff::from_lines(old_text.as_str(), new_text.as_str());
-    for change in diff.iter_all_changes() {
-        let sign = match change.tag() {
-            ChangeTag::Insert => '+',
-            ChangeTag::Delete => '-',
-            ChangeTag::Equal => continue,
-        };
-        out.push(format!(
-            "{path}\t{sign}{}",
-            change.value().trim_end_matches(['\n', '\r'])
-        ));
-    }
-    Ok(())
-}
-
-/// Blob contents read once each.
-struct BlobCache<'a> {
-    dir: &'a Path,
-    texts: HashMap<String, Option<String>>,
-}
-
-impl<'a> BlobCache<'a> {
-    fn new(dir: &'a Path) -> BlobCache<'a> {
-        BlobCache {
-            dir,
-            texts: HashMap::new(),
-        }
-    }
-
-    /// Reads every blob not cached yet with one `git cat-file --batch`, rather than one git
-    /// process per blob (thousands when forks touch hundreds of files).
-    fn prefetch(&mut self, blobs: &[&str]) -> Result<(), GitError> {
-        let mut missing: Vec<&str> = blobs
-            .iter()
-            .copied()
-            .filter(|b| !self.texts.contains_key(*b))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let mut input = missing.join("\n");
-        input.push('\n');
-        let out = git::git_input(self.dir, ["cat-file", "--batch"], input.as_bytes())?;
-        let mut rest = out.stdout.as_slice();
-        for blob in missing {
-            // Each answer: "<oid> <type> <size>\n<content>\n", or "<name> missing\n".
-            let Some(eol) = rest.iter().position(|b| *b == b'\n') else {
-                break;
-            };
-            let header = String::from_utf8_lossy(&rest[..eol]).to_string();
-            rest = &rest[eol + 1..];
-            let size = header
-                .split(' ')
-                .nth(2)
-                .and_then(|s| s.parse::<usize>().ok());
-            let Some(size) = size.filter(|s| *s < rest.len()) else {
-                // Missing or malformed: leave it to the one-blob path, which reports it.
-                continue;
-            };
-            let bytes = &rest[..size];
-            rest = &rest[size + 1..];
-            self.texts.insert(blob.to_string(), blob_text(bytes));
-        }
-        Ok(())
-    }
-
-    /// The blob as text: empty for no blob, None for binary content.
-    fn text(&mut self, blob: Option<&str>) -> Result<Option<String>, GitError> {
-        let Some(blob) = blob else {
-            return Ok(Some(String::new()));
-        };
-        if let Some(t) = self.texts.get(blob) {
-            return Ok(t.clone());
-        }
-        let out = git::git(self.dir, ["cat-file", "blob", blob])?;
-        let text = blob_text(&out.stdout);
-        self.texts.insert(blob.to_string(), text.clone());
-        Ok(text)
-    }
-}
-
-/// A blob's content as text, or None when it looks binary (a NUL in its first 8000 bytes).
-fn blob_text(bytes: &[u8]) -> Option<String> {
-    if bytes.iter().take(8000).any(|b| *b == 0) {
-        None
-    } else {
-        Some(String::from_utf8_lossy(bytes).to_string())
-    }
+/// Counts for `entries` from `git diff --numstat`, without changed lines.
+fn numstat_only(
+    dir: &Path,
+    from: &str,
+    to: &str,
+    entries: &[patch::Entry],
+) -> Result<Vec<patch::Hunks>, GitError> {
+    let counts: HashMap<String, git::FileStat> = git::numstat(dir, from, to)?
+        .into_iter()
+        .map(|s| (s.path.clone(), s))
+        .collect();
+    Ok(entries
+        .iter()
+        .map(|e| {
+            let stat = counts.get(&e.path);
+            patch::Hunks {
+                insertions: stat.and_then(|s| s.insertions).unwrap_or(0),
+                deletions: stat.and_then(|s| s.deletions).unwrap_or(0),
+                binary: stat.is_some_and(|s| s.insertions.is_none()),
+                lines: Vec::new(),
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

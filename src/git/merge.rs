@@ -3,6 +3,7 @@
 //! the user's uncommitted work, and the update itself, done with git plumbing that refuses to
 //! overwrite anything it was not told about.
 
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Output;
@@ -190,6 +191,28 @@ impl Repo {
         ])
         .ok()
         .map(|o| stdout_line(&o))
+    }
+
+    /// The commits several branches point at, read with one git process; branches that do
+    /// not exist are left out.
+    pub fn branch_tips(&self, branches: &[&str]) -> Result<HashMap<String, String>> {
+        if branches.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let wanted: HashSet<String> = branches.iter().map(|b| format!("refs/heads/{b}")).collect();
+        let mut args = vec![
+            "for-each-ref".to_string(),
+            "--format=%(objectname) %(refname)".to_string(),
+        ];
+        args.extend(wanted.iter().cloned());
+        let out = self.git(&args)?;
+        // A pattern also matches the refs below it (`a` matches `a/b`): keep exact names.
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(_, name)| wanted.contains(*name))
+            .map(|(id, name)| (name["refs/heads/".len()..].to_string(), id.to_string()))
+            .collect())
     }
 }
 

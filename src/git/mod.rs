@@ -53,25 +53,11 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    run_checked(dir, args, env, None)
+    run_checked(dir, args, env)
 }
 
-/// Runs git in `dir` with `input` on its stdin; its output when it exits 0.
-pub fn git_input<I, S>(dir: &Path, args: I, input: &[u8]) -> Result<Output>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    run_checked(dir, args, &[], Some(input))
-}
-
-/// Runs git in `dir` with extra environment and optional stdin; its output when it exits 0.
-fn run_checked<I, S>(
-    dir: &Path,
-    args: I,
-    env: &[(&str, &OsStr)],
-    input: Option<&[u8]>,
-) -> Result<Output>
+/// Runs git in `dir` with extra environment; its output when it exits 0.
+fn run_checked<I, S>(dir: &Path, args: I, env: &[(&str, &OsStr)]) -> Result<Output>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -82,7 +68,7 @@ where
     for (k, v) in env {
         cmd.env(k, v);
     }
-    checked(run(cmd, input)?, &args, dir)
+    checked(run(cmd, None)?, &args, dir)
 }
 
 /// `git` in `dir` as every call of ocfork's makes it: no prompts, no optional locks (reads
@@ -156,6 +142,29 @@ pub struct Repo {
 impl Repo {
     /// Finds the repository containing `cwd`; refuses bare repositories.
     pub fn discover(cwd: &Path) -> Result<Repo> {
+        // The common case in one git process; a failure (not a repository, a bare one, or
+        // inside `.git`) is told apart by the two-step path below.
+        if let Ok(out) = git(
+            cwd,
+            [
+                "rev-parse",
+                "--path-format=absolute",
+                "--is-bare-repository",
+                "--git-common-dir",
+                "--show-toplevel",
+            ],
+        ) {
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            if let [bare, common, top] = text.lines().collect::<Vec<_>>()[..]
+                && bare == "false"
+                && !top.is_empty()
+            {
+                return Ok(Repo {
+                    workdir: PathBuf::from(top),
+                    common_dir: PathBuf::from(common),
+                });
+            }
+        }
         let out = git(
             cwd,
             [
