@@ -69,6 +69,9 @@ struct Args {
     /// Forks per run in scenarios 1-3 and 5 (default 8, quick 2)
     #[arg(long, value_name = "N")]
     forks: Option<usize>,
+    /// The forks counts of scenario 4, comma-separated (default 1,4,8,16,32; quick 1,2)
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',')]
+    scale: Option<Vec<usize>>,
     /// Scripted model delay per call in milliseconds (default 1000, quick 10)
     #[arg(long, value_name = "MS")]
     delay_ms: Option<u64>,
@@ -241,6 +244,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let wants =
         |s: Scenario| args.scenarios.contains(&Scenario::All) || args.scenarios.contains(&s);
     let mut plan = Plan::new(args.quick, args.reps);
+    if let Some(ns) = &args.scale {
+        plan.scale = ns.iter().map(|n| (*n).max(1)).collect();
+    }
     if let Some(n) = args.forks {
         plan.forks = n.max(1);
     }
