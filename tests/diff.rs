@@ -168,6 +168,51 @@ fn diff_compares_forks() {
     assert_eq!(renamed["path"], "README.txt");
     assert_eq!(renamed["old_path"], "README.md");
 
+    // `try` kept each fork's comparison for `diff`: one entry per fork, named by the two
+    // commits. Computed afresh, or from an entry cut short (which is refused), the answer is
+    // the same.
+    let kept = w.repo.join(".git/ocfork/diffs");
+    let entries = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&kept)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let mut want: Vec<String> = forks
+        .iter()
+        .map(|f| {
+            format!(
+                "{}-{}",
+                diff["start"].as_str().unwrap(),
+                f["commit"].as_str().unwrap()
+            )
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(entries(), want);
+    std::fs::remove_dir_all(&kept).expect("remove the kept comparisons");
+    assert_eq!(json(&w.run(&["diff", "--json"])), diff, "computed afresh");
+    assert_eq!(entries(), want, "diff keeps what it computed");
+    let one = kept.join(&want[0]);
+    let bytes = std::fs::read(&one).expect("entry");
+    std::fs::write(&one, &bytes[..bytes.len() / 2]).expect("cut the entry short");
+    assert_eq!(
+        json(&w.run(&["diff", "--json"])),
+        diff,
+        "a torn entry is recomputed"
+    );
+    assert_eq!(
+        std::fs::read(&one).expect("entry"),
+        bytes,
+        "and written again"
+    );
+
     let pairs = diff["pairs"].as_array().unwrap();
     assert_eq!(pairs.len(), 6);
     let pair = |a: &str, b: &str| {
@@ -274,4 +319,9 @@ fn diff_compares_forks() {
     );
     let out = w.run(&["diff", "--vs", "one"]);
     assert_eq!(out.status.code(), Some(2));
+
+    // Cleaning the run away takes its kept comparisons with it.
+    let out = w.run(&["clean", "cmp", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "clean: {}", stderr(&out));
+    assert!(entries().is_empty(), "{:?}", entries());
 }

@@ -234,6 +234,7 @@ fn clean_run(
     remove_empty_dirs(run);
     if kept == 0 {
         store.remove(&run.run)?;
+        crate::compare::forget(&repo.common_dir, &run.start);
         println!("removed run {}", run.run);
     } else {
         println!(

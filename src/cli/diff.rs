@@ -138,7 +138,7 @@ fn fork_diff(repo: &Repo, fork: &ForkRef, args: &DiffArgs) -> CmdResult {
     let commit = tip(repo, fork)?;
     if args.json {
         let changes = compare::changes(
-            &repo.workdir,
+            repo,
             &fork.run.start,
             &[(fork.fork().name.clone(), Some(commit))],
         )?;
@@ -167,7 +167,7 @@ fn vs_diff(repo: &Repo, a: &ForkRef, b: &ForkRef, args: &DiffArgs) -> CmdResult 
             (a.fork().name.clone(), Some(ca)),
             (b.fork().name.clone(), Some(cb)),
         ];
-        let changes = compare::changes(&repo.workdir, &a.run.start, &forks)?;
+        let changes = compare::changes(repo, &a.run.start, &forks)?;
         print_comparison(&a.run, &[a.fork(), b.fork()], &changes)?;
         return Ok(0);
     }
@@ -181,7 +181,7 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
         .map(|f| f.name.clone())
         .zip(super::fork_tips(repo, &run.forks))
         .collect();
-    let changes = compare::changes(&repo.workdir, &run.start, &forks)?;
+    let changes = compare::changes(repo, &run.start, &forks)?;
     if args.json {
         let all: Vec<&crate::state::Fork> = run.forks.iter().collect();
         print_comparison(run, &all, &changes)?;

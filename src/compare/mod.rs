@@ -8,9 +8,12 @@ use std::path::Path;
 use serde::Serialize;
 use similar::TextDiff;
 
-use crate::git::{self, GitError};
+use crate::git::{self, GitError, Repo};
 
+mod cache;
 mod patch;
+
+pub use cache::forget;
 
 /// How a file changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -105,17 +108,18 @@ type Listed = (Vec<FileChange>, Vec<String>);
 
 /// What each fork changed against `start`. `forks` pairs each fork's name with its commit.
 pub fn changes(
-    dir: &Path,
+    repo: &Repo,
     start: &str,
     forks: &[(String, Option<String>)],
 ) -> Result<Vec<ForkChanges>, GitError> {
+    let (dir, common) = (repo.workdir.as_path(), repo.common_dir.as_path());
     // Each fork is one git process: run them side by side.
     let listed: Vec<Result<Listed, GitError>> = std::thread::scope(|scope| {
         let jobs: Vec<_> = forks
             .iter()
             .map(|(_, commit)| {
                 scope.spawn(move || match commit {
-                    Some(c) => fork_changes(dir, start, c),
+                    Some(c) => fork_changes(dir, common, start, c),
                     None => Ok((Vec::new(), Vec::new())),
                 })
             })
@@ -233,9 +237,42 @@ fn similarity(a: &[String], b: &[String]) -> f64 {
     (ratio * 1000.0).round() / 1000.0
 }
 
+/// What a fork changed, in `git diff --numstat` terms, as `ocfork try` records it when the
+/// fork ends; the comparison is kept for `ocfork diff` at the same time.
+pub fn fork_stats(
+    dir: &Path,
+    common_dir: &Path,
+    from: &str,
+    to: &str,
+) -> Result<Vec<git::FileStat>, GitError> {
+    let (files, _) = fork_changes(dir, common_dir, from, to)?;
+    Ok(files
+        .into_iter()
+        .map(|f| git::FileStat {
+            insertions: (!f.binary).then_some(f.insertions),
+            deletions: (!f.binary).then_some(f.deletions),
+            path: f.path,
+        })
+        .collect())
+}
+
 /// Statuses, blobs and `--numstat` counts of every file that differs between two commits,
-/// and the changed lines (`path\t+line` / `path\t-line`, in git's order).
-fn fork_changes(dir: &Path, from: &str, to: &str) -> Result<Listed, GitError> {
+/// and the changed lines (`path\t+line` / `path\t-line`, in git's order); from the cache
+/// when it has them.
+fn fork_changes(dir: &Path, common_dir: &Path, from: &str, to: &str) -> Result<Listed, GitError> {
+    let output = match cache::load(common_dir, from, to) {
+        Some(kept) => kept,
+        None => {
+            let output = diff_output(dir, from, to)?;
+            cache::store(common_dir, from, to, &output);
+            output
+        }
+    };
+    parse(dir, from, to, &output)
+}
+
+/// The one `git diff` a fork's comparison is read from: raw entries, then the patch.
+fn diff_output(dir: &Path, from: &str, to: &str) -> Result<Vec<u8>, GitError> {
     // The options that would change the patch's shape (colour, external diff tools,
     // textconv, submodule logs) are set here so no configuration can.
     let out = git::git(
@@ -257,7 +294,12 @@ fn fork_changes(dir: &Path, from: &str, to: &str) -> Result<Listed, GitError> {
             "--",
         ],
     )?;
-    let (entries, patch) = patch::split(&out.stdout);
+    Ok(out.stdout)
+}
+
+/// Reads [`diff_output`] into files and changed lines.
+fn parse(dir: &Path, from: &str, to: &str, output: &[u8]) -> Result<Listed, GitError> {
+    let (entries, patch) = patch::split(output);
     let hunks = match patch::assign(&entries, patch::hunks(patch)) {
         Some(h) => h,
         // A patch of a shape we did not foresee: take the counts from `--numstat` and leave

@@ -351,7 +351,8 @@ async fn finish(
     let committed = tokio::task::spawn_blocking(move || {
         crate::git::with_repo_lock(&common, || crate::git::commit_all(&worktree, &message))?;
         let head = crate::git::worktree_head(&worktree)?;
-        let stats = crate::git::numstat(&worktree, &start, &head)?;
+        // Measured as `ocfork diff` measures it, which keeps the comparison for it.
+        let stats = crate::compare::fork_stats(&worktree, &common, &start, &head)?;
         Ok::<_, crate::git::GitError>((head, stats))
     })
     .await;
