@@ -332,9 +332,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             None => setup::ocfork_worktrees(&w, big, plan.forks)?,
         };
         diff::prepare(&w, big, &made, plan.big_files, plan.changed)?;
-        let (sec, goal) = diff::run(&w, big, &made, plan.changed, plan.reps.max(3))?;
+        let (sec, goals) = diff::run(&w, big, &made, plan.changed, plan.reps.max(3))?;
         report.sections.push(sec);
-        report.goals.push(goal);
+        report.goals.extend(goals);
     }
     if wants(Scenario::Latency) {
         eprintln!("ocfork-bench: 6. CLI latency");
