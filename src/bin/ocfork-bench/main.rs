@@ -89,6 +89,8 @@ struct Plan {
     forks: usize,
     changed: usize,
     scale: Vec<usize>,
+    /// Scenario 1 is cheap and noisy (file creation on ext4): more repetitions.
+    setup_reps: usize,
     scale_reps: usize,
     variant_reps: usize,
     latency_runs: usize,
@@ -108,6 +110,7 @@ impl Plan {
                 forks: 2,
                 changed: 20,
                 scale: vec![1, 2],
+                setup_reps: reps,
                 scale_reps: reps,
                 variant_reps: reps,
                 latency_runs: 5,
@@ -124,6 +127,7 @@ impl Plan {
             forks: 8,
             changed: 200,
             scale: vec![1, 4, 8, 16, 32],
+            setup_reps: reps.max(5),
             // N = 8 is also measured `reps` times in scenario 2.
             scale_reps: 1,
             variant_reps: reps.min(2),
@@ -135,11 +139,12 @@ impl Plan {
 
     fn describe(&self, quick: bool) -> String {
         format!(
-            "Settings: {}; {} repetition(s) (scale and switches: {}, {}); scripted model delay {} ms \
-             per call, 3 calls per session (write, write, reply); big repository {} files, small \
+            "Settings: {}; {} repetition(s) (setup, scale and switches: {}, {}, {}); scripted model \
+             delay {} ms per call, 3 calls per session (write, write, reply); big repository {} files, small \
              {} files; N = {}.",
             if quick { "`--quick`" } else { "full run" },
             self.reps,
+            self.setup_reps,
             self.scale_reps,
             self.variant_reps,
             self.delay.as_millis(),
@@ -287,7 +292,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         setup::ocfork_worktrees(&w, big, 1)?;
         if wants(Scenario::Setup) {
             eprintln!("ocfork-bench: 1. fork setup");
-            let r = setup::run(&w, big, plan.forks, plan.big_files, plan.reps)?;
+            let r = setup::run(&w, big, plan.forks, plan.big_files, plan.setup_reps)?;
             report.sections.push(r.section);
             report.goals.push(r.goal);
             made = r.last_run;
