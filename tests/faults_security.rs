@@ -204,6 +204,18 @@ fn run_state_is_private_and_a_nonsense_manifest_stops_nothing_else() {
         );
     }
 
+    // The comparisons `try` keeps for `diff` are as private.
+    let kept = w.repo.join(".git/ocfork/diffs");
+    assert_eq!(mode(&kept), 0o700);
+    let entries: Vec<_> = std::fs::read_dir(&kept)
+        .expect("diffs dir")
+        .flatten()
+        .collect();
+    assert!(!entries.is_empty(), "try keeps the fork's comparison");
+    for e in entries {
+        assert_eq!(mode(&e.path()) & 0o077, 0, "{}", e.path().display());
+    }
+
     std::fs::write(runs.join("torn.json"), "{\"schema\": 1, \"run\": \"tor").expect("write");
     let mut other: Value =
         serde_json::from_slice(&std::fs::read(runs.join("good.json")).expect("read"))

@@ -45,7 +45,13 @@ pub fn store(common_dir: &Path, start: &str, commit: &str, output: &[u8]) {
         return;
     };
     let Some(dir) = path.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
+    // Private like the rest of `.git/ocfork`, whatever the umask (entries are made 0600).
+    use std::os::unix::fs::DirBuilderExt;
+    let made = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir);
+    if made.is_err() {
         return;
     }
     // Written aside, then renamed into place: a reader sees the whole entry or none.
