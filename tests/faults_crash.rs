@@ -250,3 +250,48 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
+    let Some(w) = world() else { return };
+    let child = w
+        .ocfork()
+        .args(["try", "--json", "-n", "frozen", "a=Use slow A"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("try starts");
+    let running = wait_status(&w, "frozen", "the fork mid-run", |r| {
+        worktree_has(r, "a", "s1.txt")
+    });
+    // The server is alive but answers nothing, as OpenCode does when it stalls.
+    let server = server_pid(&running);
+    let stop = std::process::Command::new("kill")
+        .args(["-STOP", &server.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stop.success());
+    std::thread::sleep(Duration::from_secs(1));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("signal");
+    // One Ctrl-C is enough: ocfork gives up on the silent server within seconds, not after
+    // its two-minute request timeout.
+    let pid = child.id();
+    let ended = wait_for(Duration::from_secs(60), || (!alive(pid)).then_some(()));
+    if ended.is_none() {
+        kill9(pid);
+        kill9(server);
+        panic!("ocfork was still waiting on the stopped server 60 s after Ctrl-C");
+    }
+    let out = child.wait_with_output().expect("try ends");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let run = json(&out);
+    let f = fork(&run, "a");
+    assert_eq!(f["state"], "cancelled", "{f:#}");
+    let files = files_in(&w, f["commit"].as_str().expect("work committed"));
+    assert!(files.contains(&"s1.txt".to_string()), "{files:?}");
+    assert_server_gone(server);
+}

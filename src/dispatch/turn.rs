@@ -119,8 +119,17 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
             _ = w.cancel.cancelled() => break TurnEnd::Cancelled,
             status = server_gone => break TurnEnd::ServerExited(status),
         }
-        if reconcile && let Some(end) = settled(&w, last_error.as_deref()).await {
-            break end;
+        if reconcile {
+            // Asking the server can take long when it stops answering: a Ctrl-C or the
+            // deadline still ends the turn meanwhile.
+            let now = tokio::select! {
+                now = settled(&w, last_error.as_deref()) => now,
+                _ = tokio::time::sleep_until(w.deadline) => break TurnEnd::Timeout,
+                _ = w.cancel.cancelled() => break TurnEnd::Cancelled,
+            };
+            if let Some(end) = now {
+                break end;
+            }
         }
     };
     if matches!(end, TurnEnd::Timeout | TurnEnd::Cancelled) {
@@ -132,14 +141,19 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
 /// Aborts a turn and gives the server a moment to finish writing files.
 pub async fn stop_turn(client: &Client, session: &str, directory: &Path) {
     let _ = tokio::time::timeout(Duration::from_secs(5), client.abort(session, directory)).await;
-    for _ in 0..10 {
-        match client.status(directory).await {
-            Ok(map) if map.contains_key(session) => {
-                tokio::time::sleep(Duration::from_millis(200)).await
+    // Bounded as a whole: a server that stopped answering must not hold up a cancelled run
+    // (each status request alone may wait the client's long request timeout).
+    let settle = async {
+        for _ in 0..10 {
+            match client.status(directory).await {
+                Ok(map) if map.contains_key(session) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                _ => break,
             }
-            _ => break,
         }
-    }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), settle).await;
 }
 
 /// Decides from the server's current view whether the turn is over.
