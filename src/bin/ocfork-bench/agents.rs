@@ -61,6 +61,21 @@ pub fn ocfork_try(
     n: usize,
     variant: &Variant,
 ) -> anyhow::Result<Measured<f64>> {
+    match ocfork_try_within(w, repo, n, variant, None)? {
+        (m, None) => Ok(m),
+        (_, Some(unfinished)) => bail!(unfinished),
+    }
+}
+
+/// Like [`ocfork_try`], with `try --timeout` when given; for a run whose forks did not all
+/// finish as scripted, also says how they ended.
+pub fn ocfork_try_within(
+    w: &World,
+    repo: &Path,
+    n: usize,
+    variant: &Variant,
+    timeout: Option<Duration>,
+) -> anyhow::Result<(Measured<f64>, Option<String>)> {
     let name = w.fresh("try");
     let log_path = w.log_path(&name);
     let mut cmd = w.ocfork_cmd(repo);
@@ -70,6 +85,9 @@ pub fn ocfork_try(
         .stderr(Stdio::piped());
     for (k, v) in &variant.env {
         cmd.env(k, v);
+    }
+    if let Some(t) = timeout {
+        cmd.args(["--timeout", &format!("{}s", t.as_secs())]);
     }
     for i in 1..=n {
         cmd.arg(format!("f{i}={}", approach(i)));
@@ -108,19 +126,23 @@ pub fn ocfork_try(
         .filter(|f| f["state"] != "done" || f["files_changed"] != WRITTEN.len())
         .map(|f| format!("{} {} ({})", f["name"], f["state"], f["error"]))
         .collect();
-    if forks.len() != n || !bad.is_empty() {
-        bail!(
+    let unfinished = (forks.len() != n || !bad.is_empty()).then(|| {
+        format!(
             "ocfork run {name} did not finish as scripted: {}; see {}",
             bad.join(", "),
             log_path.display()
-        );
-    }
-    Ok(Measured {
-        value: teardown,
-        secs: m.secs,
-        peak_rss: m.peak_rss,
-        cpu: m.cpu,
-    })
+        )
+    });
+    Ok((
+        Measured {
+            value: teardown,
+            secs: m.secs,
+            peak_rss: m.peak_rss,
+            peak_maps: m.peak_maps,
+            cpu: m.cpu,
+        },
+        unfinished,
+    ))
 }
 
 fn loop_worktrees(w: &World, repo: &Path, name: &str, n: usize) -> anyhow::Result<Vec<PathBuf>> {
@@ -185,6 +207,7 @@ pub fn hand(w: &World, repo: &Path, n: usize) -> anyhow::Result<Measured<()>> {
         value: (),
         secs: m.secs,
         peak_rss: m.peak_rss,
+        peak_maps: m.peak_maps,
         cpu: m.cpu,
     })
 }
@@ -278,6 +301,7 @@ pub fn script(
         value: (),
         secs: m.secs,
         peak_rss: m.peak_rss,
+        peak_maps: m.peak_maps,
         cpu: crate::measure::children_cpu() - cpu_before,
     })
 }
@@ -521,15 +545,32 @@ pub fn scale(w: &World, repo: &Path, ns: &[usize], reps: usize) -> anyhow::Resul
     let mut walls = vec![Stat::default(); ns.len()];
     let mut peaks = vec![Stat::default(); ns.len()];
     let mut cpus = vec![Stat::default(); ns.len()];
+    let mut maps = vec![0u64; ns.len()];
+    let mut stalled: Vec<Vec<String>> = vec![Vec::new(); ns.len()];
     for rep in 0..reps {
         for (i, &n) in ns.iter().enumerate() {
-            let m = ocfork_try(w, repo, n, &shipped)?;
+            // Bounded, so one run OpenCode never finishes is reported instead of holding up
+            // the bench for `try`'s default 30 minutes.
+            let limit = Duration::from_secs((5 * n as u64).max(60));
+            let (m, unfinished) = ocfork_try_within(w, repo, n, &shipped, Some(limit))?;
+            maps[i] = maps[i].max(m.peak_maps);
+            if let Some(why) = unfinished {
+                eprintln!("  scale rep {}: N = {n}: {why}", rep + 1);
+                stalled[i].push(format!(
+                    "repetition {}: not finished within {} s ({} mappings at most)",
+                    rep + 1,
+                    limit.as_secs(),
+                    m.peak_maps
+                ));
+                continue;
+            }
             eprintln!(
-                "  scale rep {}: N = {n}: {:.1} s, {:.1} CPU-s, {:.2} GB",
+                "  scale rep {}: N = {n}: {:.1} s, {:.1} CPU-s, {:.2} GB, {} mappings",
                 rep + 1,
                 m.secs,
                 m.cpu,
-                m.peak_rss as f64 / 1e9
+                m.peak_rss as f64 / 1e9,
+                m.peak_maps
             );
             walls[i].push(m.secs);
             cpus[i].push(m.cpu);
@@ -539,13 +580,24 @@ pub fn scale(w: &World, repo: &Path, ns: &[usize], reps: usize) -> anyhow::Resul
     let mut sec = Section::new(
         "4. Scale",
         "`ocfork try` end to end at each N with the default `-j` (all forks at once); memory per \
-         extra fork is (peak(N) - peak(1)) / (N - 1) on the medians.",
+         extra fork is (peak(N) - peak(1)) / (N - 1) on the medians; mappings: the most memory \
+         mappings one process (OpenCode's server) held, against `vm.max_map_count`.",
     );
     let first = peaks.first().map(Stat::median).unwrap_or(f64::NAN);
     for (i, &n) in ns.iter().enumerate() {
+        for note in &stalled[i] {
+            sec.row(&format!("N = {n}: did not finish"), note.clone());
+        }
+        if walls[i].is_empty() {
+            continue;
+        }
         sec.secs(&format!("N = {n}: wall"), &walls[i]);
         sec.secs(&format!("N = {n}: CPU time"), &cpus[i]);
         sec.bytes(&format!("N = {n}: peak RSS"), &peaks[i]);
+        sec.row(
+            &format!("N = {n}: memory mappings (most)"),
+            maps[i].to_string(),
+        );
         if i > 0 && n > ns[0] {
             let per = (peaks[i].median() - first) / (n - ns[0]) as f64;
             sec.row(

@@ -15,6 +15,9 @@ pub struct Measured<T> {
     pub secs: f64,
     /// Peak of the summed RSS of every descendant of the bench, in bytes.
     pub peak_rss: u64,
+    /// Most memory mappings any one descendant held (`/proc/PID/maps` lines, sampled about
+    /// once a second): a process at `vm.max_map_count` can no longer grow its heap.
+    pub peak_maps: u64,
     /// CPU time (user + system) of the processes that ended meanwhile and were waited for,
     /// with everything they waited for. On a shared machine it varies far less than wall time.
     pub cpu: f64,
@@ -45,14 +48,19 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> Measured<T> {
         let stop = stop.clone();
         std::thread::spawn(move || {
             let me = std::process::id();
-            let mut peak = 0;
-            loop {
-                peak = peak.max(tree_rss(me));
+            let (mut peak, mut maps) = (0, 0);
+            for round in 0u64.. {
+                let pids = descendants(me);
+                peak = peak.max(pids.iter().map(|p| rss_bytes(*p)).sum());
+                if round % 20 == 0 {
+                    maps = pids.iter().map(|p| map_count(*p)).fold(maps, u64::max);
+                }
                 if stop.load(Ordering::SeqCst) {
-                    return peak;
+                    break;
                 }
                 std::thread::sleep(SAMPLE_EVERY);
             }
+            (peak, maps)
         })
     };
     let cpu_before = children_cpu();
@@ -60,11 +68,12 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> Measured<T> {
     let value = f();
     let secs = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::SeqCst);
-    let peak_rss = sampler.join().unwrap_or(0);
+    let (peak_rss, peak_maps) = sampler.join().unwrap_or((0, 0));
     Measured {
         value,
         secs,
         peak_rss,
+        peak_maps,
         cpu: children_cpu() - cpu_before,
     }
 }
@@ -73,12 +82,12 @@ struct Proc {
     ppid: u32,
 }
 
-/// Summed RSS of the descendants of `root` (not `root` itself). A child that is forked but
-/// has not exec'd yet shares its parent's pages and would count them twice, so processes
-/// whose binary and command line are still their parent's are skipped.
-pub fn tree_rss(root: u32) -> u64 {
+/// The descendants of `root` (not `root` itself). A child that is forked but has not exec'd
+/// yet shares its parent's pages and would count them twice, so processes whose binary and
+/// command line are still their parent's are left out.
+pub fn descendants(root: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
     let mut procs: HashMap<u32, Proc> = HashMap::new();
     for e in entries.flatten() {
@@ -93,17 +102,23 @@ pub fn tree_rss(root: u32) -> u64 {
     for (pid, p) in &procs {
         children.entry(p.ppid).or_default().push(*pid);
     }
-    let mut total = 0;
+    let mut found = Vec::new();
     let mut stack = vec![root];
     while let Some(pid) = stack.pop() {
         for &child in children.get(&pid).map(Vec::as_slice).unwrap_or_default() {
             stack.push(child);
             if !not_yet_execed(child, pid) {
-                total += rss_bytes(child);
+                found.push(child);
             }
         }
     }
-    total
+    found
+}
+
+/// How many memory mappings the process holds.
+fn map_count(pid: u32) -> u64 {
+    std::fs::read(format!("/proc/{pid}/maps"))
+        .map_or(0, |m| m.iter().filter(|b| **b == b'\n').count() as u64)
 }
 
 fn parent_of(pid: u32) -> Option<u32> {
@@ -240,9 +255,12 @@ mod tests {
             .spawn()
             .expect("sleep starts");
         std::thread::sleep(Duration::from_millis(200));
-        let rss = tree_rss(std::process::id());
+        let found = descendants(std::process::id());
+        let rss: u64 = found.iter().map(|p| rss_bytes(*p)).sum();
+        let maps = map_count(child.id());
         let _ = child.kill();
         let _ = child.wait();
-        assert!(rss > 0);
+        assert!(found.contains(&child.id()), "{found:?}");
+        assert!(rss > 0 && maps > 0);
     }
 }

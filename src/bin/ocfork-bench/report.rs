@@ -211,7 +211,11 @@ impl Machine {
             cores,
             memory,
             filesystem: format!("{fs_type} (`stat -f`); `df -T`: {device}"),
-            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            kernel: format!(
+                "{}, vm.max_map_count {}",
+                read("/proc/sys/kernel/osrelease").trim(),
+                read("/proc/sys/vm/max_map_count").trim()
+            ),
             opencode: run(&opencode.to_string_lossy(), &["--version"]),
             git: run("git", &["--version"]),
             load_before: load_average(),
