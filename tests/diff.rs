@@ -199,6 +199,24 @@ fn diff_compares_forks() {
     std::fs::remove_dir_all(&kept).expect("remove the kept comparisons");
     assert_eq!(json(&w.run(&["diff", "--json"])), diff, "computed afresh");
     assert_eq!(entries(), want, "diff keeps what it computed");
+    // And a kept entry is what `diff` reads: planted under another fork's name, it shows.
+    let entry_of = |fork: &Value| {
+        kept.join(format!(
+            "{}-{}",
+            diff["start"].as_str().unwrap(),
+            fork["commit"].as_str().unwrap()
+        ))
+    };
+    let (of_one, of_two) = (entry_of(&forks[0]), entry_of(&forks[2]));
+    let saved = std::fs::read(&of_two).expect("two's entry");
+    std::fs::copy(&of_one, &of_two).expect("plant one's comparison as two's");
+    let planted = json(&w.run(&["diff", "--json"]));
+    assert_eq!(planted["forks"][2]["name"], "two");
+    assert_eq!(
+        planted["forks"][2]["files"], forks[0]["files"],
+        "read from the entry"
+    );
+    std::fs::write(&of_two, &saved).expect("put two's back");
     let one = kept.join(&want[0]);
     let bytes = std::fs::read(&one).expect("entry");
     std::fs::write(&one, &bytes[..bytes.len() / 2]).expect("cut the entry short");

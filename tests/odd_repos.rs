@@ -59,6 +59,8 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
             bash("printf 'from fork\\n' >> notes.txt"),
             // A type change: the symlink becomes a file.
             bash("rm link-to-notes && printf 'now a file\\n' > link-to-notes"),
+            // A binary file whose content stays: only its mode changes.
+            bash("chmod +x small.bin"),
         ],
     )]) else {
         return;
@@ -75,6 +77,7 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
             *b = (i.wrapping_mul(2654435761) >> 13) as u8;
         }
         std::fs::write(d.join("big.bin"), big).expect("write");
+        std::fs::write(d.join("small.bin"), b"\0\x01binary\0").expect("write");
     });
     let out = w
         .ocfork_in(&repo)
@@ -97,14 +100,14 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
     let changed = git(&repo, &["diff", "--name-only", "-z", base, commit]);
     let mut changed: Vec<&str> = changed.split('\0').filter(|s| !s.is_empty()).collect();
     changed.sort();
-    assert_eq!(changed.len(), 4, "{changed:?}");
+    assert_eq!(changed.len(), 5, "{changed:?}");
     assert!(
         changed.contains(&"big.bin") && changed.contains(&"notes.txt"),
         "{changed:?}"
     );
     let numstat = git(&repo, &["diff", "--numstat", base, commit, "--", "big.bin"]);
     assert!(numstat.starts_with("-\t-\tbig.bin"), "binary: {numstat}");
-    assert_eq!(fork["files_changed"], 4);
+    assert_eq!(fork["files_changed"], 5);
 
     // Symlinks stay symlinks, CRLF stays CRLF, the non-UTF-8 name is intact.
     let tree = git(&repo, &["ls-tree", commit]);

@@ -68,7 +68,7 @@ pub fn store(common_dir: &Path, start: &str, commit: &str, output: &[u8]) {
 }
 
 /// Removes every entry compared against `start`: what a run's forks left (other runs from
-/// the same start only lose cached work).
+/// the same start only lose cached work), and half-written ones.
 pub fn forget(common_dir: &Path, start: &str) {
     let Some(probe) = entry(common_dir, start, "0") else {
         return;
@@ -79,7 +79,9 @@ pub fn forget(common_dir: &Path, start: &str) {
     };
     let prefix = format!("{start}-");
     for e in list.flatten() {
-        if e.file_name().to_string_lossy().starts_with(&prefix) {
+        let name = e.file_name().to_string_lossy().to_string();
+        // Also what a process killed mid-write left (tempfile names start with `.tmp`).
+        if name.starts_with(&prefix) || name.starts_with(".tmp") {
             let _ = std::fs::remove_file(e.path());
         }
     }

@@ -301,6 +301,20 @@ fn diff_output(dir: &Path, from: &str, to: &str) -> Result<Vec<u8>, GitError> {
 fn parse(dir: &Path, from: &str, to: &str, output: &[u8]) -> Result<Listed, GitError> {
     let (entries, patch) = patch::split(output);
     let hunks = match patch::assign(&entries, patch::hunks(patch)) {
+        // Where the patch does not show what `--numstat` counts, the counts come from it:
+        // a type change is patched as a deletion plus an addition, while `--numstat` diffs
+        // the two blobs; a file whose content did not change (a pure rename, a mode change)
+        // has no patch to tell a binary file by.
+        Some(h) if needs_numstat(&entries) => {
+            let counted = numstat_only(dir, from, to, &entries)?;
+            h.into_iter()
+                .zip(counted)
+                .map(|(h, c)| patch::Hunks {
+                    lines: h.lines,
+                    ..c
+                })
+                .collect()
+        }
         Some(h) => h,
         // A patch of a shape we did not foresee: take the counts from `--numstat` and leave
         // the lines out of the similarity rather than pin them on the wrong files.
@@ -337,6 +351,13 @@ fn parse(dir: &Path, from: &str, to: &str, output: &[u8]) -> Result<Listed, GitE
         });
     }
     Ok((files, lines))
+}
+
+/// True when some entry's counts cannot be read off the patch (see [`parse`]).
+fn needs_numstat(entries: &[patch::Entry]) -> bool {
+    entries
+        .iter()
+        .any(|e| e.letter == b'T' || e.old_blob == e.new_blob)
 }
 
 /// Counts for `entries` from `git diff --numstat`, without changed lines.

@@ -14,6 +14,7 @@ pub struct Entry {
     /// The source of a rename or copy.
     pub from: Option<String>,
     pub new_mode: String,
+    pub old_blob: String,
     pub new_blob: String,
 }
 
@@ -37,7 +38,7 @@ pub fn split(out: &[u8]) -> (Vec<Entry>, &[u8]) {
         rest = &rest[head.len() + 1..];
         let head = String::from_utf8_lossy(&head[1..]).to_string();
         let parts: Vec<&str> = head.split(' ').collect();
-        let [_, new_mode, _, new_blob, status] = parts[..] else {
+        let [_, new_mode, old_blob, new_blob, status] = parts[..] else {
             break;
         };
         let letter = status.as_bytes().first().copied().unwrap_or(b'M');
@@ -54,6 +55,7 @@ pub fn split(out: &[u8]) -> (Vec<Entry>, &[u8]) {
             path,
             from: names.pop(),
             new_mode: new_mode.to_string(),
+            old_blob: old_blob.to_string(),
             new_blob: new_blob.to_string(),
         });
     }

@@ -348,11 +348,14 @@ async fn finish(
     let start = snapshot.start.clone();
     let worktree = dir.to_path_buf();
     let common = shared.common_dir.clone();
+    let main = snapshot.repo.clone();
     let committed = tokio::task::spawn_blocking(move || {
         crate::git::with_repo_lock(&common, || crate::git::commit_all(&worktree, &message))?;
         let head = crate::git::worktree_head(&worktree)?;
-        // Measured as `ocfork diff` measures it, which keeps the comparison for it.
-        let stats = crate::compare::fork_stats(&worktree, &common, &start, &head)?;
+        // Measured as `ocfork diff` measures it, which keeps the comparison for it: from the
+        // main working tree, whose `.gitattributes` git reads for `diff` too.
+        let from = if main.is_dir() { &main } else { &worktree };
+        let stats = crate::compare::fork_stats(from, &common, &start, &head)?;
         Ok::<_, crate::git::GitError>((head, stats))
     })
     .await;
