@@ -106,7 +106,9 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
                         }
                         "permission.asked" => {
                             if let Some(id) = p.get("id").and_then(Value::as_str) {
-                                let _ = w.client.reply_permission(id, w.directory, "once").await;
+                                // Bounded: a server that stopped answering must not hold the turn.
+                                let reply = w.client.reply_permission(id, w.directory, "once");
+                                let _ = tokio::time::timeout(Duration::from_secs(10), reply).await;
                             }
                         }
                         _ => {}
