@@ -268,11 +268,15 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
 /// there after the run), or the commit recorded in the run once the branch is gone and while
 /// git still has it.
 pub fn fork_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<String> {
-    repo.branch_tip(&fork.branch).or_else(|| {
-        fork.commit
-            .as_deref()
-            .and_then(|c| repo.resolve_commit(c).ok())
-    })
+    repo.branch_tip(&fork.branch)
+        .or_else(|| recorded_tip(repo, fork))
+}
+
+/// The commit the run recorded for a fork whose branch is gone, while git still has it.
+fn recorded_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<String> {
+    fork.commit
+        .as_deref()
+        .and_then(|c| repo.resolve_commit(c).ok())
 }
 
 /// [`fork_tip`] of every fork, with one git process for all the branches.
@@ -285,7 +289,8 @@ pub fn fork_tips(repo: &crate::git::Repo, forks: &[crate::state::Fork]) -> Vec<O
         .iter()
         .map(|f| match tips.get(&f.branch) {
             Some(tip) => Some(tip.clone()),
-            None => fork_tip(repo, f),
+            // for-each-ref already said the branch is gone.
+            None => recorded_tip(repo, f),
         })
         .collect()
 }

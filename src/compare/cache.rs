@@ -16,14 +16,18 @@ const MAX_BYTES: usize = 16 << 20;
 /// (or a torn file) computes it again instead.
 const HEADER: &[u8] = b"ocfork diff cache 1\n";
 
+/// Where the entries live.
+fn dir(common_dir: &Path) -> PathBuf {
+    common_dir.join("ocfork").join("diffs")
+}
+
+/// A commit id as git prints it; nothing else ever becomes part of a path.
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn entry(common_dir: &Path, start: &str, commit: &str) -> Option<PathBuf> {
-    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(start) && hex(commit)).then(|| {
-        common_dir
-            .join("ocfork")
-            .join("diffs")
-            .join(format!("{start}-{commit}"))
-    })
+    (is_hex(start) && is_hex(commit)).then(|| dir(common_dir).join(format!("{start}-{commit}")))
 }
 
 /// The stored `git diff` output comparing `start` with `commit`, if there is one.
@@ -44,18 +48,18 @@ pub fn store(common_dir: &Path, start: &str, commit: &str, output: &[u8]) {
     let Some(path) = entry(common_dir, start, commit) else {
         return;
     };
-    let Some(dir) = path.parent() else { return };
+    let dir = dir(common_dir);
     // Private like the rest of `.git/ocfork`, whatever the umask (entries are made 0600).
     use std::os::unix::fs::DirBuilderExt;
     let made = std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir);
+        .create(&dir);
     if made.is_err() {
         return;
     }
     // Written aside, then renamed into place: a reader sees the whole entry or none.
-    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir) else {
         return;
     };
     let written = tmp
@@ -70,11 +74,10 @@ pub fn store(common_dir: &Path, start: &str, commit: &str, output: &[u8]) {
 /// Removes every entry compared against `start`: what a run's forks left (other runs from
 /// the same start only lose cached work), and half-written ones.
 pub fn forget(common_dir: &Path, start: &str) {
-    let Some(probe) = entry(common_dir, start, "0") else {
+    if !is_hex(start) {
         return;
-    };
-    let Some(dir) = probe.parent() else { return };
-    let Ok(list) = std::fs::read_dir(dir) else {
+    }
+    let Ok(list) = std::fs::read_dir(dir(common_dir)) else {
         return;
     };
     let prefix = format!("{start}-");
