@@ -10,6 +10,5 @@ pub mod names;
 pub mod opencode;
 pub mod relay;
 pub mod report;
-pub mod scripted;
 pub mod state;
 pub mod ui;

@@ -120,7 +120,7 @@ fn connection_refused_times_out_saying_opencode_was_retrying() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = dead.local_addr().expect("addr").port();
     drop(dead);
-    let config = ocfork::scripted::opencode_config(&format!("http://127.0.0.1:{port}/v1"));
+    let config = ocfork_scripted::opencode_config(&format!("http://127.0.0.1:{port}/v1"));
     let out = w
         .ocfork()
         .env("OPENCODE_CONFIG_CONTENT", config)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use ocfork::scripted::LoggedRequest;
+use ocfork_scripted::LoggedRequest;
 
 /// Per session: (first agent-turn request start, last agent-turn request end), in model ms.
 fn spans(reqs: &[LoggedRequest]) -> Vec<(u64, u64)> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CmdResult, CommandError};
-use crate::scripted::{ModelServer, Options, Rule, Script, Step};
+use ocfork_scripted::{ModelServer, Options, Rule, Script, Step};
 
 /// Run a two-fork `try` offline against the built-in scripted model in a new temp repo.
 #[derive(Args, Debug)]
@@ -104,7 +104,7 @@ pub async fn cmd_demo(args: DemoArgs) -> CmdResult {
     eprintln!("ocfork demo: scripted model on {}", model.base_url());
 
     let exe = std::env::current_exe()?;
-    let offline = crate::scripted::offline_env(&root.join("opencode-home"), &model.base_url());
+    let offline = ocfork_scripted::offline_env(&root.join("opencode-home"), &model.base_url());
     let ocfork = |args: &[&str]| {
         let mut cmd = Command::new(&exe);
         cmd.args(args)

@@ -8,6 +8,7 @@ mod completions;
 mod config;
 #[path = "continue.rs"]
 mod continue_cmd;
+#[cfg(feature = "demo")]
 mod demo;
 mod diff;
 mod drive;
@@ -51,6 +52,7 @@ enum Command {
     List(list::ListArgs),
     Wait(wait::WaitArgs),
     Resume(resume::ResumeArgs),
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     Diff(diff::DiffArgs),
     Merge(merge::MergeArgs),
@@ -192,6 +194,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::List(a) => list::cmd_list(a).await,
         Command::Wait(a) => wait::cmd_wait(a).await,
         Command::Resume(a) => resume::cmd_resume(a).await,
+        #[cfg(feature = "demo")]
         Command::Demo(a) => demo::cmd_demo(a).await,
         Command::Diff(a) => diff::cmd_diff(a).await,
         Command::Merge(a) => merge::cmd_merge(a).await,

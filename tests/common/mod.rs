@@ -12,7 +12,7 @@ use std::time::Duration;
 pub mod procs;
 
 #[allow(unused_imports)]
-pub use ocfork::scripted::{BlockingModelServer, Failure, Options, Rule, Script, Step};
+pub use ocfork_scripted::{BlockingModelServer, Failure, Options, Rule, Script, Step};
 
 /// The real opencode binary: `$OCFORK_OPENCODE`, else the project-local install. On CI a
 /// missing binary fails the test; elsewhere the test is skipped with a note.
@@ -133,9 +133,9 @@ impl World {
         self.tmp.path().join(rel)
     }
 
-    /// OpenCode's hermetic environment for this world (see `ocfork::scripted::offline_env`).
+    /// OpenCode's hermetic environment for this world (see `ocfork_scripted::offline_env`).
     pub fn offline_env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
-        ocfork::scripted::offline_env(&self.tmp.path().join("xdg"), &self.model.base_url())
+        ocfork_scripted::offline_env(&self.tmp.path().join("xdg"), &self.model.base_url())
     }
 
     /// The ocfork binary, run in the repo with a hermetic environment.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ocfork::scripted::{BlockingModelServer, Options, Rule, Script, Step};
+use ocfork_scripted::{BlockingModelServer, Options, Rule, Script, Step};
 
 /// Text every fork's prompt carries, so the one script rule matches it.
 pub const TASK: &str = "bench task: add two files";
@@ -78,14 +78,14 @@ impl World {
     }
 
     pub fn opencode_config(&self) -> String {
-        ocfork::scripted::opencode_config(&self.model.base_url())
+        ocfork_scripted::opencode_config(&self.model.base_url())
     }
 
     /// The hermetic environment: OpenCode's config and data under the temp root, no network
     /// lookups, fixed git identity and dates.
     pub fn env(&self) -> Vec<(&'static str, OsString)> {
         let r = &self.root;
-        let mut env = ocfork::scripted::offline_env(&r.join("xdg"), &self.model.base_url());
+        let mut env = ocfork_scripted::offline_env(&r.join("xdg"), &self.model.base_url());
         env.extend([
             ("HOME", r.join("home").into()),
             ("OCFORK_WORKTREE_ROOT", self.worktree_root().into()),

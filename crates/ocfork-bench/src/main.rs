@@ -187,8 +187,9 @@ fn main() {
     }
 }
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// The workspace root: the product's manifest, its `.tools/opencode`.
+fn manifest_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The ocfork binary: the flag, else freshly built with the same profile as this bench.
@@ -205,7 +206,7 @@ fn find_ocfork(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if manifest_dir().join("Cargo.toml").is_file() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--bin", "ocfork"])
+        cmd.args(["build", "--quiet", "-p", "ocfork", "--bin", "ocfork"])
             .current_dir(manifest_dir());
         if !cfg!(debug_assertions) {
             cmd.arg("--release");

@@ -1,20 +1,41 @@
 //! `ocfork-bench all --quick` runs every scenario on small inputs and writes its table, so the
 //! benchmark program cannot rot. No timing is asserted.
 
-mod common;
+use std::path::{Path, PathBuf};
+
+/// The real opencode binary: `$OCFORK_OPENCODE`, else the project-local install; missing is a
+/// failure, not a skip.
+fn opencode_bin() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::env::var_os("OCFORK_OPENCODE")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| Some(root.join(".tools/opencode/node_modules/.bin/opencode")))
+        .filter(|p| p.is_file())
+        .expect("opencode not found: set OCFORK_OPENCODE or run `bash scripts/install-opencode`")
+}
+
+/// The product binary, built beside the bench by `cargo test --workspace`.
+fn ocfork_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_ocfork-bench")).with_file_name("ocfork");
+    assert!(
+        bin.is_file(),
+        "no ocfork binary at {}: run the workspace's tests (`cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
 
 #[test]
 fn quick_bench_writes_a_table() {
-    let Some(opencode) = common::opencode_bin() else {
-        return;
-    };
+    let opencode = opencode_bin();
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("BENCHMARKS.md");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_ocfork-bench"))
         .args(["all", "--quick", "--out"])
         .arg(&out)
         .arg("--ocfork")
-        .arg(env!("CARGO_BIN_EXE_ocfork"))
+        .arg(ocfork_bin())
         .arg("--opencode")
         .arg(&opencode)
         .env("OCFORK_BENCH_DIR", tmp.path())
@@ -51,7 +72,7 @@ fn quick_bench_writes_a_table() {
         .args(["latency", "--quick", "--out"])
         .arg(&out)
         .arg("--ocfork")
-        .arg(env!("CARGO_BIN_EXE_ocfork"))
+        .arg(ocfork_bin())
         .arg("--opencode")
         .arg(&opencode)
         .env("OCFORK_BENCH_DIR", tmp.path())
