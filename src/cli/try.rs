@@ -262,6 +262,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         opencode,
         dispatched: false,
         spawned_server: None,
+        judge: None,
     };
     store.create(&run).map_err(|e| {
         CommandError::from(e)
