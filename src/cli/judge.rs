@@ -196,11 +196,10 @@ pub async fn after_try(
     repo: &crate::git::Repo,
     store: &Store,
     run: Run,
-    agent: Option<String>,
     code: &mut i32,
 ) -> Run {
     let opts = judge::Options {
-        agent: agent.unwrap_or_else(|| judge::DEFAULT_AGENT.to_string()),
+        agent: judge::DEFAULT_AGENT.to_string(),
         models: Vec::new(),
         criteria: None,
     };
@@ -212,4 +211,21 @@ pub async fn after_try(
         *code = (*code).max(EXIT_FAILURE);
     }
     store.load(&run.run).unwrap_or(run)
+}
+
+/// `merge --best`: `RUN/FORK` of the fork the verdict of `run` (default: the latest) ranks
+/// first; a usage error saying to run `ocfork judge` when there is no verdict.
+pub fn best_ref(store: &Store, run: Option<&str>) -> Result<String, CommandError> {
+    let run = store.resolve(run)?;
+    match run.judge.as_ref().and_then(Verdict::best) {
+        Some(best) => Ok(format!("{}/{best}", run.run)),
+        None => Err(CommandError::usage(format!(
+            "run {} has no verdict to pick the best fork from",
+            run.run
+        ))
+        .with_hint(format!(
+            "run `ocfork judge {}` first, or name the fork: `ocfork merge {}/FORK`",
+            run.run, run.run
+        ))),
+    }
 }
