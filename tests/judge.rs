@@ -126,16 +126,25 @@ fn evidence_groups_come_before_the_judge_and_nothing_changes() {
     assert_eq!(cheat["check"], "passed");
     assert_eq!(cheat["group"], "weakened");
     let good = entry(&v, "good");
-    assert_eq!((good["rank"].as_u64(), good["group"].as_str()), (Some(1), Some("passed")));
+    assert_eq!(
+        (good["rank"].as_u64(), good["group"].as_str()),
+        (Some(1), Some("passed"))
+    );
     assert_eq!(good["tests_weakened"], false);
     assert_eq!(entry(&v, "failing")["check"], "failed");
     assert_eq!(entry(&v, "empty")["empty"], true);
     let judges = v["judges"].as_array().unwrap();
     assert_eq!(judges.len(), 1);
     assert_eq!(judges[0]["agent"], "plan");
-    assert!(judges[0]["session"].as_str().unwrap().starts_with("ses"), "{v}");
+    assert!(
+        judges[0]["session"].as_str().unwrap().starts_with("ses"),
+        "{v}"
+    );
     assert_eq!(repo_state(&w), before, "judging changed the repository");
-    assert_eq!(std::fs::read_to_string(w.repo.join("README.md")).unwrap(), "# mine\n");
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("README.md")).unwrap(),
+        "# mine\n"
+    );
 
     // The run keeps the verdict; status, diff and report show it.
     let run = json(&w.run(&["status", "--json"]));
@@ -189,7 +198,12 @@ fn the_judges_order_holds_in_a_group_and_two_judges_combine() {
     ]);
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(order(&v), ["b", "c", "a"], "{v}");
-    let rankings: Vec<&Value> = v["judges"].as_array().unwrap().iter().map(|j| &j["ranking"]).collect();
+    let rankings: Vec<&Value> = v["judges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| &j["ranking"])
+        .collect();
     assert_eq!(rankings, [&json!(["b", "a", "c"]), &json!(["c", "b", "a"])]);
     let text = ok(&w.run(&["judge", "-m", "scripted/scripted", "-m", "scripted/other"]));
     assert!(text.contains("disagree"), "{text}");

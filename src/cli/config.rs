@@ -113,7 +113,11 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
         ("timeout", entry(timeout.as_ref(), json!("30m"), "default")),
         (
             "judge",
-            entry(l.judge.as_ref(), json!(false), "default: try does not judge"),
+            entry(
+                l.judge.as_ref(),
+                json!(false),
+                "default: try does not judge",
+            ),
         ),
         (
             "worktree_root",

@@ -192,12 +192,7 @@ fn as_json<'a>(run: &'a str, v: &'a Verdict) -> JudgeJson<'a> {
 
 /// `try --judge`: judges the run that just ended and returns it as recorded then; a failure
 /// is reported on stderr and makes the exit code `EXIT_FAILURE`.
-pub async fn after_try(
-    repo: &crate::git::Repo,
-    store: &Store,
-    run: Run,
-    code: &mut i32,
-) -> Run {
+pub async fn after_try(repo: &crate::git::Repo, store: &Store, run: Run, code: &mut i32) -> Run {
     let opts = judge::Options {
         agent: judge::DEFAULT_AGENT.to_string(),
         models: Vec::new(),

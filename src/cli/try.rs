@@ -100,7 +100,11 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     )
     .await?;
     let mut code = super::run_exit_code(&driven.run);
-    let judge = args.judge || crate::config::Config::load(Some(&repo.workdir))?.layer.judge.is_some_and(|j| j.value);
+    let judge = args.judge
+        || crate::config::Config::load(Some(&repo.workdir))?
+            .layer
+            .judge
+            .is_some_and(|j| j.value);
     let run = match judge && !driven.interrupted {
         true => super::judge::after_try(&repo, &store, driven.run, &mut code).await,
         false => driven.run,

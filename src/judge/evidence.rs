@@ -171,7 +171,13 @@ mod tests {
         ] {
             assert!(is_test_file(p), "{p}");
         }
-        for p in ["src/app.js", "src/latest.js", "Test.java", "contest/a.rs", "README.md"] {
+        for p in [
+            "src/app.js",
+            "src/latest.js",
+            "Test.java",
+            "contest/a.rs",
+            "README.md",
+        ] {
             assert!(!is_test_file(p), "{p}");
         }
     }

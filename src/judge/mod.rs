@@ -62,7 +62,12 @@ pub enum Outcome {
 }
 
 /// Judges the finished forks of `run` and records the verdict in it.
-pub async fn judge(repo: &Repo, store: &Store, run: &Run, opts: &Options) -> anyhow::Result<Outcome> {
+pub async fn judge(
+    repo: &Repo,
+    store: &Store,
+    run: &Run,
+    opts: &Options,
+) -> anyhow::Result<Outcome> {
     let forks: Vec<&crate::state::Fork> =
         run.forks.iter().filter(|f| f.state.is_finished()).collect();
     let owned: Vec<crate::state::Fork> = forks.iter().map(|f| (*f).clone()).collect();
@@ -202,9 +207,12 @@ async fn review(
     text: &str,
     names: &[String],
 ) -> anyhow::Result<Reviewed> {
-    let (client, server) =
-        crate::opencode::connect(run.server.as_deref(), run.opencode.as_deref(), &repo.workdir)
-            .await?;
+    let (client, server) = crate::opencode::connect(
+        run.server.as_deref(),
+        run.opencode.as_deref(),
+        &repo.workdir,
+    )
+    .await?;
     let result = async {
         let agents = client.agents(dir).await?;
         if !agents.iter().any(|a| a.name == opts.agent) {
@@ -223,7 +231,9 @@ async fn review(
         let hub = EventHub::start(client.clone(), stop.clone());
         let cancel = crate::dispatch::cancel_on_signal();
         let deadline = tokio::time::Instant::now()
-            + run.timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis);
+            + run
+                .timeout_ms
+                .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
         let models: Vec<Option<&str>> = if opts.models.is_empty() {
             vec![None]
         } else {
@@ -271,7 +281,11 @@ struct Ctx<'a> {
 
 /// One judge's session: the review prompt, one follow-up when the reply is unusable. Returns
 /// the judge and, when it gave no usable reply, what was wrong and the start of its reply.
-async fn one_judge(ctx: &Ctx<'_>, model: Option<&str>, text: &str) -> (Judge, Option<(String, String)>) {
+async fn one_judge(
+    ctx: &Ctx<'_>,
+    model: Option<&str>,
+    text: &str,
+) -> (Judge, Option<(String, String)>) {
     let mut judge = Judge {
         model: model.map(str::to_string),
         agent: ctx.agent.to_string(),
@@ -326,7 +340,12 @@ async fn one_judge(ctx: &Ctx<'_>, model: Option<&str>, text: &str) -> (Judge, Op
 }
 
 /// Sends one prompt and waits for the answer; returns the text of the last assistant message.
-async fn turn(ctx: &Ctx<'_>, session: &str, model: Option<&str>, text: &str) -> Result<String, String> {
+async fn turn(
+    ctx: &Ctx<'_>,
+    session: &str,
+    model: Option<&str>,
+    text: &str,
+) -> Result<String, String> {
     let before = ctx
         .client
         .messages(session, ctx.dir)
@@ -382,8 +401,11 @@ fn text_of(m: &crate::opencode::types::Message) -> String {
 
 /// Records the session's tokens and cost, and the model it answered with when none was named.
 async fn usage(ctx: &Ctx<'_>, session: &str, judge: &mut Judge) {
-    let Ok(Ok(messages)) =
-        tokio::time::timeout(Duration::from_secs(10), ctx.client.messages(session, ctx.dir)).await
+    let Ok(Ok(messages)) = tokio::time::timeout(
+        Duration::from_secs(10),
+        ctx.client.messages(session, ctx.dir),
+    )
+    .await
     else {
         return;
     };

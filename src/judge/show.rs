@@ -43,10 +43,9 @@ fn judges(v: &Verdict) -> String {
             .as_ref()
             .map_or_else(|| "no usable reply".to_string(), |r| r.join(" > "));
         let cost = j.cost.map_or(String::new(), |c| format!(", ${c:.4}"));
-        let tokens = j
-            .tokens
-            .as_ref()
-            .map_or(String::new(), |t| format!(", {} in / {} out tokens", t.input, t.output));
+        let tokens = j.tokens.as_ref().map_or(String::new(), |t| {
+            format!(", {} in / {} out tokens", t.input, t.output)
+        });
         out.push_str(&format!(
             "judge {} ({}) session {}: {order}{tokens}{cost}\n",
             j.model.as_deref().unwrap_or("default model"),
@@ -90,7 +89,11 @@ pub fn summary(v: &Verdict) -> String {
                 .reason
                 .as_deref()
                 .map_or(String::new(), |w| format!(": {w}"));
-            format!("verdict: best {}{why} (order: {})\n", best.fork, order.join(" > "))
+            format!(
+                "verdict: best {}{why} (order: {})\n",
+                best.fork,
+                order.join(" > ")
+            )
         }
         _ => "verdict: none (the judges gave no usable reply; run `ocfork judge` again)\n".into(),
     }

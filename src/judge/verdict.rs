@@ -165,11 +165,7 @@ pub fn borda(rankings: &[&[String]]) -> HashMap<String, usize> {
 
 /// The final order of `evidence`'s forks: by group, then Borda points, then consensus, then
 /// name. `checked` when the run has a `--check`.
-pub fn order(
-    evidence: &[Evidence],
-    judges: &[Judge],
-    checked: bool,
-) -> Vec<Ranked> {
+pub fn order(evidence: &[Evidence], judges: &[Judge], checked: bool) -> Vec<Ranked> {
     let rankings: Vec<&[String]> = judges.iter().filter_map(|j| j.ranking.as_deref()).collect();
     let points = borda(&rankings);
     let mut forks: Vec<(&Evidence, Group, usize)> = evidence
