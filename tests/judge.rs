@@ -223,9 +223,13 @@ fn a_bad_reply_gets_one_follow_up() {
         default_reply: "ok".into(),
     };
     let Some(w) = World::new(script) else { return };
-    ok(&w.run(&["try", "-n", "fup", "x=PLAN-X", "y=PLAN-Y"]));
-    let v: Value = serde_json::from_str(&ok(&w.run(&["judge", "--json"]))).unwrap();
-    assert_eq!(order(&v), ["y", "x"], "{v}");
+    // try --judge judges once the forks are done; the run it prints holds the verdict.
+    let run: Value = serde_json::from_str(&ok(&w.run(&[
+        "try", "--judge", "--json", "-n", "fup", "x=PLAN-X", "y=PLAN-Y",
+    ])))
+    .unwrap();
+    assert_eq!(order(&run["judge"]), ["y", "x"], "{run}");
+    assert_eq!(run["judge"]["judges"][0]["ranking"], json!(["y", "x"]));
 }
 
 #[test]
@@ -240,8 +244,9 @@ fn two_bad_replies_exit_1_naming_the_session() {
         default_reply: "ok".into(),
     };
     let Some(w) = World::new(script) else { return };
-    ok(&w.run(&["try", "-n", "bad", "x=PLAN-X", "y=PLAN-Y"]));
-    let out = w.run(&["judge"]);
+    // `judge = true` in the config: try judges, and fails when the judge does.
+    std::fs::write(w.repo.join(".ocfork.toml"), "judge = true\n").unwrap();
+    let out = w.run(&["try", "-n", "bad", "x=PLAN-X", "y=PLAN-Y"]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let err = stderr(&out);
     let run = json(&w.run(&["status", "--json"]));
