@@ -112,6 +112,14 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
         ),
         ("timeout", entry(timeout.as_ref(), json!("30m"), "default")),
         (
+            "judge",
+            entry(
+                l.judge.as_ref(),
+                json!(false),
+                "default: try does not judge",
+            ),
+        ),
+        (
             "worktree_root",
             entry(
                 root_setting.as_ref(),

@@ -17,11 +17,15 @@ use crate::state::{ForkRef, ForkState, Store};
 #[command(after_help = "Examples:
   ocfork merge redux                      one commit with the changes of fork `redux`
   ocfork merge todo-store/redux --merge   a merge commit keeping the fork's commit
-  ocfork merge redux --dry-run")]
+  ocfork merge redux --dry-run
+  ocfork merge --best                     the fork `ocfork judge` ranked first")]
 pub struct MergeArgs {
-    /// The fork: FORK (latest run) or RUN/FORK
-    #[arg(value_name = "REF")]
-    reference: String,
+    /// The fork: FORK (latest run) or RUN/FORK; with --best, the run (default: the latest)
+    #[arg(value_name = "REF", required_unless_present = "best")]
+    reference: Option<String>,
+    /// Merge the fork the run's verdict (`ocfork judge`) ranks first
+    #[arg(long)]
+    best: bool,
     /// One new commit on the current branch holding the fork's changes (the default)
     #[arg(long, conflicts_with = "merge")]
     squash: bool,
@@ -38,7 +42,12 @@ pub struct MergeArgs {
 
 pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
-    let fork = store.resolve_fork(&args.reference)?;
+    let reference = match (args.best, &args.reference) {
+        (true, run) => super::judge::best_ref(&store, run.as_deref())?,
+        (false, Some(r)) => r.clone(),
+        (false, None) => return Err(CommandError::usage("name the fork to merge, or use --best")),
+    };
+    let fork = store.resolve_fork(&reference)?;
     let name = fork.qualified();
     let f = fork.fork();
     if !f.state.is_finished() {

@@ -12,6 +12,7 @@ mod continue_cmd;
 mod demo;
 mod diff;
 mod drive;
+mod judge;
 mod list;
 mod merge;
 mod open;
@@ -55,6 +56,7 @@ enum Command {
     #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     Diff(diff::DiffArgs),
+    Judge(judge::JudgeArgs),
     Merge(merge::MergeArgs),
     Clean(clean::CleanArgs),
     Continue(continue_cmd::ContinueArgs),
@@ -197,6 +199,7 @@ async fn run(cli: Cli) -> CmdResult {
         #[cfg(feature = "demo")]
         Command::Demo(a) => demo::cmd_demo(a).await,
         Command::Diff(a) => diff::cmd_diff(a).await,
+        Command::Judge(a) => judge::cmd_judge(a).await,
         Command::Merge(a) => merge::cmd_merge(a).await,
         Command::Clean(a) => clean::cmd_clean(a).await,
         Command::Continue(a) => continue_cmd::cmd_continue(a).await,

@@ -75,6 +75,9 @@ pub struct TryArgs {
     /// Print the run as JSON on stdout when it ends
     #[arg(long)]
     json: bool,
+    /// Judge the forks (`ocfork judge`) once every fork has finished (config key `judge`)
+    #[arg(long)]
+    judge: bool,
 }
 
 pub async fn cmd_try(args: TryArgs) -> CmdResult {
@@ -96,11 +99,21 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         },
     )
     .await?;
-    finish(&driven.run, args.json)?;
+    let mut code = super::run_exit_code(&driven.run);
+    let judge = args.judge
+        || crate::config::Config::load(Some(&repo.workdir))?
+            .layer
+            .judge
+            .is_some_and(|j| j.value);
+    let run = match judge && !driven.interrupted {
+        true => super::judge::after_try(&repo, &store, driven.run, &mut code).await,
+        false => driven.run,
+    };
+    finish(&run, args.json)?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);
     }
-    Ok(super::run_exit_code(&driven.run))
+    Ok(code)
 }
 
 /// Makes sure the `--server` given answers with the password from the environment before
@@ -262,6 +275,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         opencode,
         dispatched: false,
         spawned_server: None,
+        judge: None,
     };
     store.create(&run).map_err(|e| {
         CommandError::from(e)

@@ -65,6 +65,7 @@ struct RawFile {
     check: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     worktree_root: Option<Spanned<String>>,
+    judge: Option<Spanned<bool>>,
 }
 
 /// What one file sets, checked.
@@ -77,6 +78,8 @@ pub struct Layer {
     pub check: Option<Setting<String>>,
     pub timeout: Option<Setting<Duration>>,
     pub worktree_root: Option<Setting<PathBuf>>,
+    /// `try` judges the forks once they all finished.
+    pub judge: Option<Setting<bool>>,
 }
 
 /// Both files merged: the repo's values win over the user's. Unset keys are None.
@@ -139,6 +142,7 @@ fn merge(high: Layer, low: Layer) -> Layer {
         check: high.check.or(low.check),
         timeout: high.timeout.or(low.timeout),
         worktree_root: high.worktree_root.or(low.worktree_root),
+        judge: high.judge.or(low.judge),
     }
 }
 
@@ -242,6 +246,10 @@ pub fn parse_layer(
             .ok_or_else(|| invalid(Some(w.span()), "`worktree_root` must not be empty".into()))?;
         layer.worktree_root = Some(Setting { value, source });
     }
+    layer.judge = raw.judge.map(|j| Setting {
+        source: from(j.span()),
+        value: j.into_inner(),
+    });
     Ok(layer)
 }
 

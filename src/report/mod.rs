@@ -4,6 +4,7 @@
 //! is HTML-escaped (maud escapes by default; syntect escapes what it colours).
 
 mod highlight;
+mod verdict;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -140,6 +141,7 @@ pub fn render(run: &Run, changes: &BTreeMap<String, Vec<FileChange>>) -> String 
                     }
                     @if let Some(task) = &run.task { pre class="task" { (task) } }
                 }
+                (verdict::section(run))
                 (table(run))
                 h2 { "Changes by file" }
                 @if by_file.is_empty() { p class="none" { "No fork changed any file." } }

@@ -200,6 +200,9 @@ pub struct Run {
     /// The `opencode serve` the driver spawned, while it runs (never its password).
     #[serde(default)]
     pub spawned_server: Option<SpawnedServer>,
+    /// The verdict of `ocfork judge`, once it ran (additive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<crate::judge::Verdict>,
 }
 
 /// Where the server a driver spawned listens, so users (and `attach`) can find it.

@@ -72,6 +72,10 @@ pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
         .map(String::from)
         .to_vec(),
     ];
+    let ranked = run.judge.as_ref().filter(|v| v.ranking.is_some());
+    if ranked.is_some() {
+        rows[0].insert(0, "RANK".into());
+    }
     for (f, c) in run.forks.iter().zip(changes) {
         let (files, ins, del) = c.totals();
         let state = if f.merged {
@@ -91,8 +95,16 @@ pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
                 format!("{} in / {} out", count(t.input), count(t.output))
             }),
         ]);
+        if let Some(v) = ranked
+            && let Some(row) = rows.last_mut()
+        {
+            row.insert(0, v.rank_of(&f.name).map_or("-".into(), |r| r.to_string()));
+        }
     }
     out.push_str(&columns(&rows, ""));
+    if let Some(v) = &run.judge {
+        out.push_str(&crate::judge::show::summary(v));
+    }
     out
 }
 
