@@ -1,6 +1,7 @@
 //! `ocfork clean`: remove a finished run's worktrees and the branches whose work is merged,
-//! keep the others (or, with `--force`, drop them and print the commits dropped), and forget
-//! the run once nothing of it is left.
+//! keep the others (or, with `--force`, drop them and print every commit dropped), never
+//! touch what is not the run's (the user's worktrees and branches, nested repositories whose
+//! work exists nowhere else), and forget the run once nothing of it is left.
 
 use std::path::{Path, PathBuf};
 
@@ -13,10 +14,12 @@ use crate::state::{Fork, Run, RunState, Store};
 /// Remove a run's worktrees and merged branches; unmerged branches are kept.
 ///
 /// A branch counts as merged when `ocfork merge` merged its commit, when its commit is
-/// reachable from HEAD or from a branch outside ocfork/, or when it holds nothing beyond the
-/// run's start. Refuses, changing nothing, while the run is running or when a worktree holds
-/// uncommitted changes. The run's record is deleted once all its branches are gone, and kept
-/// (for `merge`, `diff`, `clean --force`) while any is left.
+/// reachable from HEAD or from a branch outside ocfork/, when HEAD already has every change it
+/// made, or when it holds nothing beyond the run's start. Refuses, changing nothing, while the
+/// run is running, when a worktree holds uncommitted changes or a commit no branch holds, and
+/// (even with --force) when it holds a git repository whose work exists nowhere else. The
+/// run's record is deleted once all its branches are gone, and kept (for `merge`, `diff`,
+/// `clean --force`) while any is left.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   ocfork clean                  the latest run
@@ -26,8 +29,8 @@ pub struct CleanArgs {
     /// The run (default: the latest)
     #[arg(value_name = "RUN")]
     run: Option<String>,
-    /// Also drop unmerged branches and uncommitted changes in worktrees, printing the commit
-    /// of each branch dropped (`git branch NAME COMMIT` brings one back)
+    /// Also drop unmerged branches, uncommitted changes and commits on a worktree's detached
+    /// HEAD, printing every commit dropped (`git branch NAME COMMIT` brings one back)
     #[arg(long)]
     force: bool,
     /// Clean every finished run
@@ -40,12 +43,22 @@ struct Plan<'a> {
     fork: &'a Fork,
     /// Git has a worktree registered at the fork's path.
     registered: bool,
+    /// The worktree's HEAD is on the fork's branch (else the user switched it).
+    on_fork_branch: bool,
+    /// The branch the worktree's HEAD is on; None when detached.
+    head_branch: Option<String>,
     /// Uncommitted files in the worktree.
     dirty: Vec<String>,
+    /// The commit of a detached HEAD that no branch holds.
+    lost_head: Option<String>,
+    /// The worktree holds git repositories (git removes it only with --force).
+    nested: bool,
+    /// Nested repositories whose work exists nowhere else: `PATH: why`.
+    nested_unsafe: Vec<String>,
     /// Where the branch points, when it exists.
     tip: Option<String>,
     /// Why the branch can go without losing anything, if it can.
-    merged: Option<&'static str>,
+    merged: Option<String>,
 }
 
 pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
@@ -94,19 +107,39 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
             }
         }
     }
-    let dirty: Vec<String> = plans
+    let nested: Vec<&String> = plans
         .iter()
         .flat_map(|(_, forks)| forks)
-        .filter(|p| !p.dirty.is_empty())
-        .map(|p| format!("{}: {}", p.fork.worktree.display(), p.dirty.join(", ")))
+        .flat_map(|p| &p.nested_unsafe)
         .collect();
+    if !nested.is_empty() {
+        return Err(CommandError::failure(format!(
+            "fork worktrees hold git repositories whose work would be deleted with them; nothing was removed:\n  {}",
+            nested.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+        ))
+        .with_hint(
+            "move each out of its worktree (or commit and push its work), then clean again; --force does not delete them",
+        ));
+    }
+    let mut dirty: Vec<String> = Vec::new();
+    for p in plans.iter().flat_map(|(_, forks)| forks) {
+        let wt = p.fork.worktree.display();
+        if !p.dirty.is_empty() {
+            dirty.push(format!("{wt}: {}", p.dirty.join(", ")));
+        }
+        if let Some(head) = &p.lost_head {
+            dirty.push(format!(
+                "{wt}: commit {head} on a detached HEAD no branch holds"
+            ));
+        }
+    }
     if !dirty.is_empty() && !args.force {
         return Err(CommandError::failure(format!(
-            "uncommitted changes in fork worktrees; nothing was removed:\n  {}",
+            "uncommitted changes or commits no branch holds in fork worktrees; nothing was removed:\n  {}",
             dirty.join("\n  ")
         ))
         .with_hint(
-            "commit or discard them, or use --force (which commits them to the fork's branch first and prints that commit)",
+            "commit or discard them, or use --force (which commits them first and prints every commit it drops)",
         ));
     }
 
@@ -125,25 +158,50 @@ fn plan<'a>(repo: &Repo, run: &'a Run) -> Result<Vec<Plan<'a>>, CommandError> {
     let mut out = Vec::new();
     for fork in &run.forks {
         let registered = repo.has_worktree(&fork.worktree)?;
-        let dirty = if registered && fork.worktree.is_dir() {
-            crate::git::dirty_paths(&fork.worktree)?
-        } else {
-            Vec::new()
-        };
-        let tip = repo.branch_tip(&fork.branch);
-        let merged = match &tip {
-            Some(t) => merged_reason(repo, run, fork, t)?,
-            None => None,
-        };
-        out.push(Plan {
+        let mut p = Plan {
             fork,
             registered,
-            dirty,
-            tip,
-            merged,
-        });
+            on_fork_branch: true,
+            head_branch: None,
+            dirty: Vec::new(),
+            lost_head: None,
+            nested: false,
+            nested_unsafe: Vec::new(),
+            tip: repo.branch_tip(&fork.branch),
+            merged: None,
+        };
+        if registered && fork.worktree.is_dir() {
+            look_into_worktree(repo, &mut p)?;
+        }
+        if let Some(t) = &p.tip {
+            p.merged = merged_reason(repo, run, fork, t)?;
+        }
+        out.push(p);
     }
     Ok(out)
+}
+
+/// What a fork's worktree holds that its branch does not: uncommitted files, the HEAD the
+/// user switched it to, nested repositories.
+fn look_into_worktree(repo: &Repo, p: &mut Plan) -> Result<(), CommandError> {
+    let wt = &p.fork.worktree;
+    p.dirty = crate::git::dirty_paths(wt)?;
+    p.head_branch = crate::git::worktree_branch(wt)?;
+    p.on_fork_branch = p.head_branch.as_deref() == Some(p.fork.branch.as_str());
+    if p.head_branch.is_none() {
+        let head = crate::git::worktree_head(wt)?;
+        if !repo.on_a_branch(&head)? {
+            p.lost_head = Some(head);
+        }
+    }
+    for path in crate::git::nested_repos(wt)? {
+        p.nested = true;
+        let dir = wt.join(&path);
+        if let Some(why) = crate::git::nested_repo_problem(&dir)? {
+            p.nested_unsafe.push(format!("{}: {why}", dir.display()));
+        }
+    }
+    Ok(())
 }
 
 fn merged_reason(
@@ -151,15 +209,22 @@ fn merged_reason(
     run: &Run,
     fork: &Fork,
     tip: &str,
-) -> Result<Option<&'static str>, CommandError> {
+) -> Result<Option<String>, CommandError> {
     if fork.merged && fork.commit.as_deref() == Some(tip) {
-        return Ok(Some("merged"));
+        return Ok(Some("merged".into()));
     }
     if repo.is_ancestor(tip, &run.start) {
-        return Ok(Some("no commits of its own"));
+        return Ok(Some("no commits of its own".into()));
     }
     if repo.reachable_outside_ocfork(tip)? {
-        return Ok(Some("reachable from your branches"));
+        return Ok(Some("reachable from your branches".into()));
+    }
+    // The test `merge` makes before it says there is nothing to merge.
+    if let Ok(head) = repo.head()
+        && repo.has_every_change(&run.start, &head, tip)?
+    {
+        let into = repo.current_branch().unwrap_or_else(|| "HEAD".into());
+        return Ok(Some(format!("{into} already has every change")));
     }
     Ok(None)
 }
@@ -176,19 +241,11 @@ fn clean_run(
     let mut kept = 0;
     crate::git::with_repo_lock(&repo.common_dir, || {
         for p in forks.iter_mut() {
-            if !p.dirty.is_empty() {
-                // --force: keep the uncommitted work on the branch, whose commit is printed.
-                let msg = format!(
-                    "ocfork clean: uncommitted changes left in the worktree of {}/{}",
-                    run.run, p.fork.name
-                );
-                if let Some(c) = crate::git::commit_all(&p.fork.worktree, &msg)? {
-                    p.tip = Some(c);
-                    p.merged = None;
-                }
-            }
+            // Only with --force is there anything here: without, clean refused.
+            save_leftovers(run, p)?;
             if p.registered {
-                match repo.remove_worktree(&p.fork.worktree, force) {
+                // Git refuses any worktree holding a repository; each was checked above.
+                match repo.remove_worktree(&p.fork.worktree, force || p.nested) {
                     Ok(()) => println!("removed worktree {}", p.fork.worktree.display()),
                     Err(e) => {
                         eprintln!("ocfork: could not remove the worktree: {e}");
@@ -202,7 +259,6 @@ fn clean_run(
                 );
             }
         }
-        repo.prune_worktrees()?;
         for p in forks.iter() {
             let Some(tip) = &p.tip else { continue };
             let branch = &p.fork.branch;
@@ -216,7 +272,7 @@ fn clean_run(
                 continue;
             }
             match repo.delete_branch(branch) {
-                Ok(()) => match p.merged {
+                Ok(()) => match &p.merged {
                     Some(why) => println!("deleted branch {branch} ({why}; was {tip})"),
                     None => println!(
                         "dropped branch {branch} at {tip}; bring it back with `git branch {branch} {tip}`"
@@ -245,6 +301,46 @@ fn clean_run(
         );
     }
     Ok(failed)
+}
+
+/// With --force, before the worktree goes: commits its uncommitted changes to the fork's
+/// branch, or, when the user switched it to another HEAD, prints that HEAD's commit if no
+/// branch holds it and a commit of the changes on top of it, made without moving any branch.
+fn save_leftovers(run: &Run, p: &mut Plan) -> Result<(), crate::git::GitError> {
+    let wt = &p.fork.worktree;
+    let msg = format!(
+        "ocfork clean: uncommitted changes left in the worktree of {}/{}",
+        run.run, p.fork.name
+    );
+    if p.on_fork_branch {
+        if !p.dirty.is_empty()
+            && let Some(c) = crate::git::commit_all(wt, &msg)?
+        {
+            p.tip = Some(c);
+            p.merged = None;
+        }
+        return Ok(());
+    }
+    let rescue = format!("ocfork-rescued/{}/{}", run.run, p.fork.name);
+    if let Some(head) = &p.lost_head {
+        println!(
+            "dropped the detached HEAD of {} at {head}; bring it back with `git branch {rescue} {head}`",
+            wt.display()
+        );
+    }
+    if !p.dirty.is_empty()
+        && let Some(c) = crate::git::snapshot_worktree(wt, &msg)?
+    {
+        let on = match &p.head_branch {
+            Some(b) => format!("on top of branch {b}"),
+            None => "on top of its detached HEAD".into(),
+        };
+        println!(
+            "dropped uncommitted changes in {} as {c} ({on}); bring them back with `git branch {rescue}-uncommitted {c}`",
+            wt.display()
+        );
+    }
+    Ok(())
 }
 
 /// Removes the run's worktree folder, and the `<repo>.ocfork` folder above it, once empty.

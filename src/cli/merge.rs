@@ -110,7 +110,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             )));
         }
     };
-    if merged_tree == repo.tree_of(&head)? {
+    if repo.has_every_change(&fork.run.start, &head, &theirs)? {
         println!("{into} already has every change of {name}; nothing to merge");
         if !args.dry_run {
             mark_merged(&repo, &store, &fork, &theirs)?;

@@ -70,6 +70,16 @@ impl Repo {
         }
     }
 
+    /// True when `ours` already has every change `theirs` made since `base`: merging it would
+    /// leave the tree of `ours` as it is. `merge` then has nothing to merge and `clean` deletes
+    /// the branch; one test for both.
+    pub fn has_every_change(&self, base: &str, ours: &str, theirs: &str) -> Result<bool> {
+        match self.merge_tree(base, ours, theirs)? {
+            MergeTree::Clean(tree) => Ok(tree == self.tree_of(ours)?),
+            MergeTree::Conflicts(_) => Ok(false),
+        }
+    }
+
     /// The tree a commit points at.
     pub fn tree_of(&self, commit: &str) -> Result<String> {
         self.git(["rev-parse", "--verify", &format!("{commit}^{{tree}}")])

@@ -8,6 +8,7 @@ mod worktree;
 
 pub use merge::{MergeTree, dirty_paths};
 pub use show::{DiffView, show_diff};
+pub use worktree::{nested_repo_problem, nested_repos, snapshot_worktree, worktree_branch};
 pub mod include;
 
 use std::ffi::OsStr;
@@ -486,7 +487,9 @@ pub fn parse_numstat_z(raw: &[u8]) -> Vec<FileStat> {
 /// Commits everything in a fork's worktree (new, changed and deleted files) to its branch.
 /// Returns the new commit, or None when there was nothing to commit.
 pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
-    git(worktree, ["add", "-A", "--", "."])?;
+    if let Err(e) = git(worktree, ["add", "-A", "--", "."]) {
+        return Err(worktree::empty_nested_repo(worktree).unwrap_or(e));
+    }
     // Ignored files copied in for the fork (.worktreeinclude, --copy) stay out even when the
     // agent changed .gitignore so that git would take them.
     let list = copied_list(worktree)?;

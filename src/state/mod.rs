@@ -1,6 +1,8 @@
 //! Run manifests: the schema-1 record of a run and its forks, stored atomically in the
 //! repository's common git dir under `ocfork/runs/`, one JSON file per run.
 
+mod lock;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -543,17 +545,11 @@ impl Store {
     /// Takes the run's driver lock: only one process drives a run at a time. The lock is
     /// released when the returned value is dropped or the process dies.
     pub fn lock_driver(&self, run: &str) -> Result<DriverLock, StateError> {
-        use nix::fcntl::{Flock, FlockArg};
-        let (path, file) = self.lock_file(&format!("{run}.lock"))?;
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => Ok(DriverLock { _lock: lock }),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(StateError::Busy {
+        match self.lock_named(&format!("{run}.lock"), false)? {
+            Some(lock) => Ok(DriverLock { _lock: lock }),
+            None => Err(StateError::Busy {
                 run: run.to_string(),
                 pid: self.load(run).ok().and_then(|r| r.pid),
-            }),
-            Err((_, errno)) => Err(StateError::Write {
-                path,
-                source: std::io::Error::from(errno),
             }),
         }
     }
@@ -568,12 +564,7 @@ impl Store {
         f: impl FnOnce(&mut Run),
     ) -> Result<Option<Run>, StateError> {
         // Not the driver's `<run>.lock`: the driver holds that for the whole run and updates too.
-        let (lock_path, file) = self.lock_file(&format!("{run}.state-lock"))?;
-        let mut lock = fd_lock::RwLock::new(file);
-        let _guard = lock.write().map_err(|source| StateError::Write {
-            path: lock_path.clone(),
-            source,
-        })?;
+        let _guard = self.lock_named(&format!("{run}.state-lock"), true)?;
         let mut current = match self.load(run) {
             Ok(r) => r,
             Err(StateError::UnknownRun { .. }) => match create() {
@@ -708,18 +699,20 @@ impl Store {
         }
     }
 
-    /// Deletes a run's manifest and the log of its background driver.
+    /// Deletes a run's manifest, the log of its background driver and its lock files.
     pub fn remove(&self, run: &str) -> Result<(), StateError> {
-        let log = self.dir.join(format!("{run}.log"));
-        let _ = fs::remove_dir_all(self.dir.join(format!("{run}.logs")));
-        for path in [self.path(run), log] {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(StateError::Remove { path, source }),
+        self.remove_with_locks(run, || {
+            let log = self.dir.join(format!("{run}.log"));
+            let _ = fs::remove_dir_all(self.dir.join(format!("{run}.logs")));
+            for path in [self.path(run), log] {
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(StateError::Remove { path, source }),
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
