@@ -111,11 +111,10 @@ impl<E: Into<anyhow::Error>> From<E> for CommandError {
         } else {
             EXIT_FAILURE
         };
-        CommandError {
-            code,
-            error,
-            hint: None,
-        }
+        let hint = error
+            .downcast_ref::<crate::opencode::ServerError>()
+            .and_then(crate::opencode::ServerError::hint);
+        CommandError { code, error, hint }
     }
 }
 
