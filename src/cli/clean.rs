@@ -24,7 +24,7 @@ use crate::state::{Fork, Run, RunState, Store};
   ocfork clean --all            every finished run")]
 pub struct CleanArgs {
     /// The run (default: the latest)
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = super::completions::runs())]
     run: Option<String>,
     /// Also drop unmerged branches and uncommitted changes in worktrees, printing the commit
     /// of each branch dropped (`git branch NAME COMMIT` brings one back)

@@ -21,10 +21,10 @@ use crate::state::{ForkRef, Run, Store, Target};
   ocfork diff --json")]
 pub struct DiffArgs {
     /// A run (all its forks) or a fork: FORK (latest run) or RUN/FORK
-    #[arg(value_name = "RUN|REF")]
+    #[arg(value_name = "RUN|REF", add = super::completions::runs_and_forks())]
     target: Option<String>,
     /// Compare the fork with this one instead of the base (FORK of the same run, or RUN/FORK)
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", add = super::completions::forks())]
     vs: Option<String>,
     /// Per-file statistics instead of the patch
     #[arg(long)]

@@ -20,7 +20,7 @@ use crate::state::{ForkRef, ForkState, Store};
   ocfork merge redux --dry-run")]
 pub struct MergeArgs {
     /// The fork: FORK (latest run) or RUN/FORK
-    #[arg(value_name = "REF")]
+    #[arg(value_name = "REF", add = super::completions::forks())]
     reference: String,
     /// One new commit on the current branch holding the fork's changes (the default)
     #[arg(long, conflicts_with = "merge")]

@@ -61,7 +61,6 @@ enum Command {
     Report(report::ReportArgs),
     Config(config::ConfigArgs),
     Completions(completions::CompletionsArgs),
-    #[command(hide = true)]
     Man(completions::ManArgs),
     #[command(name = "__drive", hide = true)]
     Drive(drive::DriveArgs),
@@ -154,6 +153,8 @@ pub type CmdResult = Result<i32, CommandError>;
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> i32 {
+    // A shell asking for completions (`COMPLETE=bash ocfork -- ...`) is answered before anything.
+    completions::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -497,9 +497,7 @@ fn opencode_bin() -> std::path::PathBuf {
         .filter(|p| p.is_file())
         .or_else(|| local.is_file().then_some(local))
         .unwrap_or_else(|| {
-            panic!(
-                "opencode not found: set OCFORK_OPENCODE or run `bash scripts/install-opencode`"
-            )
+            panic!("opencode not found: set OCFORK_OPENCODE or run `bash scripts/install-opencode`")
         })
 }
 

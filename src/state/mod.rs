@@ -108,8 +108,13 @@ pub struct Fork {
     #[serde(default)]
     pub deletions: u64,
     pub check: Option<Check>,
+    /// Time spent on the fork's finished turns (setup, agent, check, commit).
     #[serde(default)]
     pub duration_ms: u64,
+    /// When the fork's latest turn started (RFC 3339): it left the queue for setup or its agent.
+    /// Null while it waits. While it runs, its time so far is `duration_ms` plus the time since.
+    #[serde(default)]
+    pub started_at: Option<String>,
     pub tokens: Option<Tokens>,
     pub cost: Option<f64>,
     pub error: Option<String>,
@@ -229,6 +234,7 @@ impl Fork {
             deletions: 0,
             check: None,
             duration_ms: 0,
+            started_at: None,
             tokens: None,
             cost: None,
             error: None,
@@ -240,7 +246,56 @@ impl Fork {
     }
 }
 
+impl Fork {
+    /// The fork's time so far at `now`: its recorded time, plus, while a turn runs, the time
+    /// since that turn started.
+    pub fn elapsed_ms(&self, now: time::OffsetDateTime) -> u64 {
+        if self.state.is_finished() {
+            return self.duration_ms;
+        }
+        self.duration_ms
+            .saturating_add(ms_since(self.started_at.as_deref(), now))
+    }
+}
+
+impl Fork {
+    fn elapsed_ms_until(&self, until: time::OffsetDateTime) -> u64 {
+        self.duration_ms
+            .saturating_add(ms_since(self.started_at.as_deref(), until))
+    }
+}
+
+/// Milliseconds from an RFC 3339 time to `until`; 0 when there is none or it is later.
+fn ms_since(start: Option<&str>, until: time::OffsetDateTime) -> u64 {
+    let format = time::format_description::well_known::Rfc3339;
+    start
+        .and_then(|s| time::OffsetDateTime::parse(s, &format).ok())
+        .map_or(0, |t| {
+            u64::try_from((until - t).whole_milliseconds()).unwrap_or(0)
+        })
+}
+
 impl Run {
+    /// Marks orphaned forks `interrupted` (see [`Run::mark_interrupted_if_orphaned`]) and
+    /// records each one's time: its turn lasted at least until `last_seen`, the last time its
+    /// driver wrote the manifest.
+    fn mark_interrupted_seen(&mut self, last_seen: Option<std::time::SystemTime>) -> bool {
+        let running: Vec<bool> = self.forks.iter().map(|f| !f.state.is_finished()).collect();
+        if !self.mark_interrupted_if_orphaned() {
+            return false;
+        }
+        let seen = last_seen.map(time::OffsetDateTime::from);
+        for (fork, was_running) in self.forks.iter_mut().zip(running) {
+            if was_running
+                && fork.state == ForkState::Interrupted
+                && let Some(seen) = seen
+            {
+                fork.duration_ms = fork.elapsed_ms_until(seen);
+            }
+        }
+        true
+    }
+
     /// Recomputes the run state from its forks.
     pub fn refresh_state(&mut self) {
         self.state = if !self.forks.iter().all(|f| f.state.is_finished()) {
@@ -589,13 +644,14 @@ impl Store {
     /// `interrupted`.
     pub fn load_checked(&self, run: &str) -> Result<Run, StateError> {
         let mut r = self.load(run)?;
-        if r.mark_interrupted_if_orphaned() {
+        let last_seen = || fs::metadata(self.path(run)).and_then(|m| m.modified()).ok();
+        if r.mark_interrupted_seen(last_seen()) {
             // Recorded under the lock, on the file as it is then, not on the copy read above.
             if let Some(updated) = self.update(
                 run,
                 || None,
                 |r| {
-                    r.mark_interrupted_if_orphaned();
+                    r.mark_interrupted_seen(last_seen());
                 },
             )? {
                 r = updated;
