@@ -1,4 +1,18 @@
 //! `ocfork list`: the runs of this repository, newest first.
+//!
+//! # JSON
+//!
+//! `ocfork list --json` prints an array, newest run first, of objects (`Entry`):
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `[].run` | string | the run's name |
+//! | `[].base` | string | 40-hex commit it is based on |
+//! | `[].state` | string | `running`, `done` or `failed` |
+//! | `[].created_at` | string | RFC 3339 |
+//! | `[].forks` | number | how many forks it has |
+//! | `[].merged` | number | how many of them `ocfork merge` brought in |
+//! | `[].cleaned` | bool | no fork has its worktree any more (`ocfork clean`; kept branches may remain) |
 
 use clap::Args;
 use serde::Serialize;
