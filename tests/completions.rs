@@ -94,6 +94,9 @@ fn every_listed_subcommand_completes_and_no_hidden_one() {
         offered, listed,
         "TAB after `ocfork` offers what --help lists"
     );
+    for internal in ["__drive", "__relay"] {
+        assert!(!offered.contains(internal), "{internal} is offered");
+    }
     let flags = complete_bash(dir.path(), &["ocfork", "merge", "--"]);
     for flag in ["--squash", "--merge", "--dry-run"] {
         assert!(flags.iter().any(|f| f == flag), "{flag} in {flags:?}");

@@ -117,7 +117,7 @@ fn names_or(text: &str, fallback: &str) -> String {
 
 /// A store holding one run `base-run` with forks `a` and `b`.
 /// Every file and directory below `dir`, with the content of each file.
-fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+fn tree(dir: &Path) -> Vec<(PathBuf, Option<String>)> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -128,7 +128,7 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
                 out.push((p, None));
             } else {
                 let content = std::fs::read(&p).expect("read");
-                out.push((p, Some(content)));
+                out.push((p, Some(String::from_utf8_lossy(&content).into_owned())));
             }
         }
     }
