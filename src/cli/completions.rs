@@ -87,7 +87,7 @@ pub fn fork_names() -> ArgValueCompleter {
         let line: Vec<String> = std::env::args().collect();
         let run = runs
             .iter()
-            .find(|r| line.iter().any(|a| *a == r.run))
+            .find(|r| line.contains(&r.run))
             .or(runs.first());
         let names = run.map(|r| r.forks.iter().map(|f| (f.name.clone(), f.state.as_str())));
         matching(current, names.into_iter().flatten())
