@@ -85,10 +85,7 @@ pub fn fork_names() -> ArgValueCompleter {
     ArgValueCompleter::new(|current: &OsStr| {
         let runs = known_runs();
         let line: Vec<String> = std::env::args().collect();
-        let run = runs
-            .iter()
-            .find(|r| line.contains(&r.run))
-            .or(runs.first());
+        let run = runs.iter().find(|r| line.contains(&r.run)).or(runs.first());
         let names = run.map(|r| r.forks.iter().map(|f| (f.name.clone(), f.state.as_str())));
         matching(current, names.into_iter().flatten())
     })
