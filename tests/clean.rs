@@ -75,7 +75,7 @@ fn clean_leaves_the_users_missing_worktrees_alone_and_drops_what_main_already_ha
         )],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let run = try_run(&w, "twin", &["a=SAME", "b=SAME"]);
     assert_eq!(fork(&run, "a")["state"], "done", "{run:#}");
     assert_eq!(fork(&run, "b")["state"], "done", "{run:#}");
@@ -156,7 +156,7 @@ fn force_prints_the_forks_tip_and_the_worktrees_own_head() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let run = try_run(&w, "moved", &["sw=SWITCH", "dt=DETACH"]);
     let sw_tip = fork(&run, "sw")["commit"]
         .as_str()
@@ -242,7 +242,7 @@ fn nested_repositories_are_not_deleted_with_the_worktree() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let run = try_run(
         &w,
         "nest",

@@ -191,7 +191,7 @@ fn try_takes_defaults_from_files_and_flags_win() {
         rules: vec![writes("Use Redux", &[("src/store.js", "// redux\n")])],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let user = w.path("xdg/config/ocfork/config.toml");
     std::fs::create_dir_all(user.parent().expect("parent")).expect("mkdir");
     std::fs::write(&user, "agent = \"plan\"\ntimeout = \"5m\"\njobs = 1\n").expect("write");

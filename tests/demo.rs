@@ -6,9 +6,7 @@ use common::*;
 
 #[test]
 fn demo_runs_two_forks_and_prints_next_steps() {
-    let Some(opencode) = opencode_bin() else {
-        return;
-    };
+    let opencode = opencode_bin();
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocfork"))
         .args(["demo", "--dir", tmp.path().to_str().expect("utf-8")])
@@ -50,5 +48,24 @@ fn demo_runs_two_forks_and_prints_next_steps() {
     assert!(
         branches.contains("ocfork/redux-vs-context/context"),
         "{branches}"
+    );
+}
+
+#[test]
+fn demo_without_opencode_says_where_to_get_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocfork"))
+        .args(["demo", "--dir", tmp.path().to_str().expect("utf-8")])
+        .env_remove("OCFORK_OPENCODE")
+        .env("PATH", tmp.path())
+        .env("HOME", tmp.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    insta::assert_snapshot!("demo_without_opencode", stderr(&out));
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).expect("read").count(),
+        0,
+        "nothing was made"
     );
 }

@@ -29,7 +29,7 @@ fn script() -> Script {
     }
 }
 
-fn world() -> Option<World> {
+fn world() -> World {
     World::with_delay(script(), Duration::from_millis(600))
 }
 
@@ -96,7 +96,7 @@ fn assert_server_gone(pid: u32) {
 
 #[test]
 fn kill9_try_then_resume_continues_same_session() {
-    let Some(w) = world() else { return };
+    let w = world();
     let mut child = w
         .ocfork()
         .args(["try", "-n", "crash", "quick=Use quick", "slow=Use slow"])
@@ -178,7 +178,7 @@ fn kill9_try_then_resume_continues_same_session() {
 
 #[test]
 fn kill9_detached_driver_leaves_no_server_and_marks_interrupted() {
-    let Some(w) = world() else { return };
+    let w = world();
     let out = w.run(&["try", "--detach", "-n", "bg", "slow=Use slow"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let running = wait_status(&w, "bg", "slow mid-run", |r| {
@@ -201,7 +201,7 @@ fn kill9_detached_driver_leaves_no_server_and_marks_interrupted() {
 
 #[test]
 fn server_death_fails_running_forks_with_work_committed_then_resume() {
-    let Some(w) = world() else { return };
+    let w = world();
     let child = w
         .ocfork()
         .args(["try", "--json", "-n", "sd", "a=Use slow A", "b=Use slow B"])
@@ -253,7 +253,7 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
 
 #[test]
 fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
-    let Some(w) = world() else { return };
+    let w = world();
     let child = w
         .ocfork()
         .args(["try", "--json", "-n", "frozen", "a=Use slow A"])

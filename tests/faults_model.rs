@@ -17,7 +17,7 @@ fn failing(when: &str, fail: Failure) -> Rule {
     }
 }
 
-fn world(rules: Vec<Rule>) -> Option<World> {
+fn world(rules: Vec<Rule>) -> World {
     World::new(Script {
         rules,
         default_reply: "ok".into(),
@@ -46,9 +46,7 @@ fn http_500_every_time_fails_the_fork_naming_the_status() {
         retry_after_ms: Some(50),
         ..Failure::default()
     };
-    let Some(w) = world(vec![failing("Use broken", fail)]) else {
-        return;
-    };
+    let w = world(vec![failing("Use broken", fail)]);
     let out = w.run(&["try", "--json", "broken=Use broken"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let run = json(&out);
@@ -78,9 +76,7 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
         retry_after_ms: Some(2500),
         ..Failure::default()
     };
-    let Some(w) = world(vec![failing("Use limited", fail)]) else {
-        return;
-    };
+    let w = world(vec![failing("Use limited", fail)]);
     let child = w
         .ocfork()
         .args(["try", "--json", "-n", "rl", "limited=Use limited"])
@@ -116,7 +112,7 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
 
 #[test]
 fn connection_refused_times_out_saying_opencode_was_retrying() {
-    let Some(w) = world(vec![]) else { return };
+    let w = world(vec![]);
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = dead.local_addr().expect("addr").port();
     drop(dead);
@@ -156,9 +152,7 @@ fn hung_model_call_times_out_and_the_session_is_stopped() {
         hang: true,
         ..Failure::default()
     };
-    let Some(w) = world(vec![failing("Use hang", fail)]) else {
-        return;
-    };
+    let w = world(vec![failing("Use hang", fail)]);
     let out = w.run(&[
         "try",
         "--json",

@@ -16,7 +16,7 @@ fn copies_exactly_the_matching_ignored_files_and_keeps_them_out_of_commits() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let put = |rel: &str, text: &str| {
         let p = w.repo.join(rel);
         fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
@@ -99,9 +99,7 @@ fn copies_exactly_the_matching_ignored_files_and_keeps_them_out_of_commits() {
 
 #[test]
 fn a_bad_copy_pattern_is_refused_before_anything_starts() {
-    let Some(w) = World::new(Script::default()) else {
-        return;
-    };
+    let w = World::new(Script::default());
     let out = w.run(&["try", "--copy", "src/{a,b", "x=do it"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("src/{a,b"), "{}", stderr(&out));
@@ -118,7 +116,7 @@ fn copied_files_stay_out_even_when_the_agent_unignores_them() {
         )],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     fs::write(w.repo.join(".gitignore"), ".env\nbuild/\n").expect("write");
     fs::write(w.repo.join(".worktreeinclude"), ".env\n").expect("write");
     w.git(&["add", "-A"]);

@@ -16,7 +16,7 @@ fn continue_adds_a_commit_and_open_attach_find_the_fork() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let out = w.run(&[
         "try",
         "--json",

@@ -92,7 +92,7 @@ fn evidence_groups_come_before_the_judge_and_nothing_changes() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     std::fs::create_dir_all(w.repo.join("tests")).unwrap();
     std::fs::write(w.repo.join("tests/app.test.js"), "assert(true);\n").unwrap();
     w.git(&["add", "-A"]);
@@ -179,7 +179,7 @@ fn the_judges_order_holds_in_a_group_and_two_judges_combine() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     ok(&w.run(&["try", "-n", "two", "a=PLAN-A", "b=PLAN-B", "c=PLAN-C"]));
     let v: Value =
         serde_json::from_str(&ok(&w.run(&["judge", "-m", "scripted/scripted", "--json"]))).unwrap();
@@ -222,7 +222,7 @@ fn a_bad_reply_gets_one_follow_up() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     // try --judge judges once the forks are done; the run it prints holds the verdict.
     let run: Value = serde_json::from_str(&ok(&w.run(&[
         "try", "--judge", "--json", "-n", "fup", "x=PLAN-X", "y=PLAN-Y",
@@ -243,7 +243,7 @@ fn two_bad_replies_exit_1_naming_the_session() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     // `judge = true` in the config: try judges, and fails when the judge does.
     std::fs::write(w.repo.join(".ocfork.toml"), "judge = true\n").unwrap();
     let out = w.run(&["try", "-n", "bad", "x=PLAN-X", "y=PLAN-Y"]);

@@ -65,7 +65,7 @@ fn merge_squash_then_merge_commit_then_force_clean() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let run = try_run(
         &w,
         "mrg",
@@ -187,7 +187,7 @@ fn conflict_is_refused_and_clean_keeps_unmerged() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let run = try_run(&w, "cfl", &["edit=EDIT-APP", "add=ADD-FILE"]);
 
     // The main branch changes the same line after the run started.
@@ -260,9 +260,7 @@ fn unfinished_forks_are_neither_merged_nor_cleaned() {
         )],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::with_delay(script, std::time::Duration::from_secs(3)) else {
-        return;
-    };
+    let w = World::with_delay(script, std::time::Duration::from_secs(3));
     let out = w.run(&["try", "--detach", "-n", "busy", "slow=SLOW"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let head0 = head(&w);

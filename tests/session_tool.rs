@@ -68,7 +68,7 @@ fn message_to_plan_through_the_tool_and_the_cli() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Ask plan to review the store");
@@ -152,7 +152,7 @@ fn new_hands_off_to_a_fresh_session() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Start research now");
@@ -215,7 +215,7 @@ fn compact_summarizes_then_hands_off() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Wrap up the implementation");
@@ -303,7 +303,7 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Plan the todo store");
@@ -474,7 +474,7 @@ fn bad_requests_are_refused_clearly() {
         )],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Ask nobody at all");
@@ -613,7 +613,7 @@ fn agents_relaying_to_each_other_stop_at_the_hop_limit() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let srv = Serve::start(&w, &[("OCFORK_MAX_HOPS", "3")]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "ping");
@@ -684,7 +684,7 @@ fn a_relay_queued_by_an_aborted_turn_is_dropped() {
         }],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Relay then stall");
@@ -731,9 +731,7 @@ fn a_relay_queued_by_an_aborted_turn_is_dropped() {
 
 #[test]
 fn agents_are_listed_from_the_server() {
-    let Some(w) = World::new(Script::default()) else {
-        return;
-    };
+    let w = World::new(Script::default());
     let srv = Serve::start(&w, &[]);
     let out = srv.ocfork(&w, &["agents", "--json", "--server", &srv.url]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

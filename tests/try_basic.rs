@@ -16,7 +16,7 @@ fn two_approaches_json() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let status_before = w.git(&["status", "--porcelain"]);
     let out = w.run(&[
         "try",
@@ -70,7 +70,7 @@ fn works_from_a_subdirectory_on_a_detached_head() {
         rules: vec![writes("Go", &[("done.txt", "done")])],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     w.git(&["checkout", "-q", "--detach", "HEAD"]);
     let head = w.git(&["rev-parse", "HEAD"]);
     let out = w

@@ -26,9 +26,7 @@ fn ctrl_c_aborts_commits_and_exits_130() {
         )],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::with_delay(script, Duration::from_millis(1500)) else {
-        return;
-    };
+    let w = World::with_delay(script, Duration::from_millis(1500));
     let child = w
         .ocfork()
         .args(["try", "--json", "-n", "stop", "a=Go"])
@@ -78,12 +76,10 @@ fn a_hung_model_times_out() {
         hang: true,
         ..Failure::default()
     });
-    let Some(w) = World::new(Script {
+    let w = World::new(Script {
         rules: vec![hung],
         default_reply: "ok".into(),
-    }) else {
-        return;
-    };
+    });
     let out = w.run(&["try", "--json", "--timeout", "15s", "a=Go"]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let run = json(&out);
@@ -98,9 +94,7 @@ fn detach_then_wait() {
         rules: vec![writes("Use Redux", &[("r.txt", "r")])],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::with_delay(script, Duration::from_millis(500)) else {
-        return;
-    };
+    let w = World::with_delay(script, Duration::from_millis(500));
     std::fs::write(w.path("task.md"), "Add a store\nin two lines").expect("write");
     let task_file = w.path("task.md");
     let out = w.run(&[
@@ -144,7 +138,7 @@ fn uses_a_running_server() {
         rules: vec![writes("Use Redux", &[("r.txt", "r")])],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     // `opencode serve` started by the test itself, as a user would.
     let server = common::serve::Serve::start(&w, &[]);
     let out = w

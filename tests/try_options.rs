@@ -22,7 +22,7 @@ fn every_approach_with_every_model() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let out = w.run(&[
         "try",
         "--json",
@@ -81,7 +81,7 @@ fn include_dirty_carries_uncommitted_work() {
         rules: vec![writes("Go", &[("out.txt", "x")])],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     fs::write(w.repo.join("README.md"), "# app\nedited, not committed\n").expect("write");
     fs::write(w.repo.join("notes.txt"), "untracked\n").expect("write");
     let status_before = w.git(&["status", "--porcelain"]);
@@ -143,7 +143,7 @@ fn setup_and_check_run_in_each_worktree() {
         ],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let out = w.run(&[
         "try",
         "--json",
@@ -178,9 +178,7 @@ fn setup_and_check_run_in_each_worktree() {
 
 #[test]
 fn refuses_bad_input_clearly() {
-    let Some(w) = World::new(Script::default()) else {
-        return;
-    };
+    let w = World::new(Script::default());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["try", "-n", "Bad Name", "x"],
@@ -294,7 +292,7 @@ fn a_failing_model_fails_only_its_fork() {
         rules: vec![writes("Use Fine", &[("fine.txt", "ok")]), broken],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let out = w.run(&["try", "--json", "fine=Use Fine", "broken=Use Broken"]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let run = json(&out);
@@ -328,7 +326,7 @@ fn a_hanging_check_is_stopped_with_everything_it_started() {
         rules: vec![writes("Go", &[("a.txt", "a")])],
         default_reply: "ok".into(),
     };
-    let Some(w) = World::new(script) else { return };
+    let w = World::new(script);
     let pid_file = w.path("bg.pid");
     let check = format!(
         "sleep 600 & echo $! > {}; echo checking; wait",

@@ -70,9 +70,7 @@ fn jobs_bound_the_sessions_talking_to_the_model() {
         rules,
         default_reply: "ok".into(),
     };
-    let Some(w) = World::with_delay(script, delay) else {
-        return;
-    };
+    let w = World::with_delay(script, delay);
 
     four_forks(&w, "4", "parallel");
     let reqs = w.model.requests();

@@ -20,7 +20,7 @@ Example:
 )]
 pub struct AttachArgs {
     /// The fork: FORK (in the latest run) or RUN/FORK
-    #[arg(value_name = "REF")]
+    #[arg(value_name = "REF", add = super::completions::forks())]
     reference: String,
     /// The opencode binary (else $OCFORK_OPENCODE, else the one the run used, else `opencode` on PATH)
     #[arg(long, value_name = "PATH")]

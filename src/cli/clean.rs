@@ -27,7 +27,7 @@ use crate::state::{Fork, Run, RunState, Store};
   ocfork clean --all            every finished run")]
 pub struct CleanArgs {
     /// The run (default: the latest)
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = super::completions::runs())]
     run: Option<String>,
     /// Also drop unmerged branches, uncommitted changes and commits on a worktree's detached
     /// HEAD, printing every commit dropped (`git branch NAME COMMIT` brings one back)

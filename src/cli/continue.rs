@@ -19,7 +19,7 @@ Example:
 )]
 pub struct ContinueArgs {
     /// The fork: FORK (in the latest run) or RUN/FORK
-    #[arg(value_name = "REF")]
+    #[arg(value_name = "REF", add = super::completions::forks())]
     reference: String,
     /// The follow-up prompt
     #[arg(value_name = "TEXT")]

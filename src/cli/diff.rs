@@ -1,5 +1,36 @@
 //! `ocfork diff`: every fork of a run against its start commit side by side, one fork's patch,
 //! or two forks against each other (`--vs`).
+//!
+//! # JSON
+//!
+//! `ocfork diff [RUN] --json` prints one object (`DiffJson`); counts are those of
+//! `git diff --numstat` against `start`. A field marked `?` may be absent.
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `run` | string | the run's name |
+//! | `base` | string | 40-hex commit the run is based on |
+//! | `start` | string | 40-hex commit the forks started from (`base`, or one holding changes carried in with `--include-dirty`) |
+//! | `forks` | array | one object per fork |
+//! | `forks[].name` | string | the fork's name |
+//! | `forks[].commit` | string or null | the commit compared: its branch tip, else the one the run recorded |
+//! | `forks[].state` | string | the fork's state (see the run object) |
+//! | `forks[].merged` | bool | `ocfork merge` brought it in |
+//! | `forks[].files` | array | the files it changed, by path |
+//! | `forks[].files[].path` | string | path in the repository |
+//! | `forks[].files[].status` | string | `added`, `modified`, `deleted` or `renamed` |
+//! | `forks[].files[].insertions` | number | lines added (0 for binary files) |
+//! | `forks[].files[].deletions` | number | lines removed |
+//! | `forks[].files[].binary` | bool | a binary file, which has no line counts |
+//! | `forks[].files[].old_path?` | string | where a renamed file came from |
+//! | `pairs` | array | one object for every two forks |
+//! | `pairs[].a` | string | the first fork |
+//! | `pairs[].b` | string | the second fork |
+//! | `pairs[].same` | array of strings | files both changed to the same result |
+//! | `pairs[].differ` | array of strings | files both changed, to different results |
+//! | `pairs[].only_a` | array of strings | files only `a` changed |
+//! | `pairs[].only_b` | array of strings | files only `b` changed |
+//! | `pairs[].similarity` | number | share of changed lines the two have in common, 0..1 (1.0 for identical changes) |
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -21,10 +52,10 @@ use crate::state::{ForkRef, Run, Store, Target};
   ocfork diff --json")]
 pub struct DiffArgs {
     /// A run (all its forks) or a fork: FORK (latest run) or RUN/FORK
-    #[arg(value_name = "RUN|REF")]
+    #[arg(value_name = "RUN|REF", add = super::completions::runs_and_forks())]
     target: Option<String>,
     /// Compare the fork with this one instead of the base (FORK of the same run, or RUN/FORK)
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", add = super::completions::forks())]
     vs: Option<String>,
     /// Per-file statistics instead of the patch
     #[arg(long)]
@@ -47,7 +78,7 @@ enum ColorWhen {
     Never,
 }
 
-/// `diff --json`, as documented in CLI.md.
+/// `diff --json`, as the module documents it.
 #[derive(Serialize)]
 struct DiffJson<'a> {
     run: &'a str,

@@ -1,4 +1,18 @@
 //! `ocfork list`: the runs of this repository, newest first.
+//!
+//! # JSON
+//!
+//! `ocfork list --json` prints an array, newest run first, of objects (`Entry`):
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `[].run` | string | the run's name |
+//! | `[].base` | string | 40-hex commit it is based on |
+//! | `[].state` | string | `running`, `done` or `failed` |
+//! | `[].created_at` | string | RFC 3339 |
+//! | `[].forks` | number | how many forks it has |
+//! | `[].merged` | number | how many of them `ocfork merge` brought in |
+//! | `[].cleaned` | bool | no fork has its worktree any more (`ocfork clean`; kept branches may remain) |
 
 use clap::Args;
 use serde::Serialize;
@@ -9,7 +23,7 @@ use super::CmdResult;
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  ocfork list --json")]
 pub struct ListArgs {
-    /// Print an array of {run, base, state, created_at, forks}
+    /// Print an array of {run, base, state, created_at, forks, merged, cleaned}
     #[arg(long)]
     json: bool,
 }
@@ -21,6 +35,11 @@ struct Entry<'a> {
     state: &'a str,
     created_at: &'a str,
     forks: usize,
+    /// Forks `ocfork merge` brought in.
+    merged: usize,
+    /// True when no fork has its worktree any more (`ocfork clean` removed them; kept
+    /// branches may remain).
+    cleaned: bool,
 }
 
 pub async fn cmd_list(args: ListArgs) -> CmdResult {
@@ -37,14 +56,23 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
             state: r.state.as_str(),
             created_at: &r.created_at,
             forks: r.forks.len(),
+            merged: r.forks.iter().filter(|f| f.merged).count(),
+            cleaned: !r.forks.is_empty() && r.forks.iter().all(|f| !f.worktree.exists()),
         })
         .collect();
     if args.json {
         super::print_json(&entries)?;
     } else {
         for e in &entries {
+            let mut notes = String::new();
+            if e.merged > 0 {
+                notes.push_str(&format!(", {} merged", e.merged));
+            }
+            if e.cleaned {
+                notes.push_str(", cleaned");
+            }
             println!(
-                "{:<40}  {:<8}  {}  {} fork{}  base {}",
+                "{:<40}  {:<8}  {}  {} fork{}{notes}  base {}",
                 e.run,
                 e.state,
                 e.created_at,

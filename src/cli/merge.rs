@@ -21,7 +21,7 @@ use crate::state::{ForkRef, ForkState, Store};
   ocfork merge --best                     the fork `ocfork judge` ranked first")]
 pub struct MergeArgs {
     /// The fork: FORK (latest run) or RUN/FORK; with --best, the run (default: the latest)
-    #[arg(value_name = "REF", required_unless_present = "best")]
+    #[arg(value_name = "REF", required_unless_present = "best", add = super::completions::forks())]
     reference: Option<String>,
     /// Merge the fork the run's verdict (`ocfork judge`) ranks first
     #[arg(long)]

@@ -65,7 +65,6 @@ enum Command {
     Report(report::ReportArgs),
     Config(config::ConfigArgs),
     Completions(completions::CompletionsArgs),
-    #[command(hide = true)]
     Man(completions::ManArgs),
     #[command(name = "__drive", hide = true)]
     Drive(drive::DriveArgs),
@@ -115,11 +114,10 @@ impl<E: Into<anyhow::Error>> From<E> for CommandError {
         } else {
             EXIT_FAILURE
         };
-        CommandError {
-            code,
-            error,
-            hint: None,
-        }
+        let hint = error
+            .downcast_ref::<crate::opencode::ServerError>()
+            .and_then(crate::opencode::ServerError::hint);
+        CommandError { code, error, hint }
     }
 }
 
@@ -159,6 +157,8 @@ pub type CmdResult = Result<i32, CommandError>;
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> i32 {
+    // A shell asking for completions (`COMPLETE=bash ocfork -- ...`) is answered before anything.
+    completions::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -11,7 +11,7 @@ use super::CmdResult;
 )]
 pub struct OpenArgs {
     /// The fork: FORK (in the latest run) or RUN/FORK
-    #[arg(value_name = "REF")]
+    #[arg(value_name = "REF", add = super::completions::forks())]
     reference: String,
 }
 

@@ -18,6 +18,7 @@ Example:
 )]
 pub struct ReportArgs {
     /// The run (default: the latest)
+    #[arg(add = super::completions::runs())]
     run: Option<String>,
     /// Where to write the page (`-` for stdout)
     #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "-")]

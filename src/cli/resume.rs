@@ -16,10 +16,11 @@ use crate::state::{Fork, ForkState, StateError};
 )]
 pub struct ResumeArgs {
     /// The run (default: the latest)
+    #[arg(add = super::completions::runs())]
     run: Option<String>,
     /// Resume only this fork (repeatable); also picks up a fork that failed or timed out
     /// for another reason
-    #[arg(long = "fork", value_name = "NAME")]
+    #[arg(long = "fork", value_name = "NAME", add = super::completions::fork_names())]
     forks: Vec<String>,
     /// The opencode binary (else the one the run used, else $OCFORK_OPENCODE or PATH)
     #[arg(long, value_name = "PATH")]

@@ -9,6 +9,7 @@ use super::CmdResult;
 #[command(after_help = "Example:\n  ocfork status\n  ocfork status redux-vs-context-api --json")]
 pub struct StatusArgs {
     /// The run (default: the latest)
+    #[arg(add = super::completions::runs())]
     run: Option<String>,
     /// Print the run as JSON (schema 1)
     #[arg(long)]

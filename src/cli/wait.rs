@@ -14,6 +14,7 @@ use crate::state::RunState;
 )]
 pub struct WaitArgs {
     /// The run (default: the latest)
+    #[arg(add = super::completions::runs())]
     run: Option<String>,
     /// Print the run as JSON (schema 1) when it ends
     #[arg(long)]

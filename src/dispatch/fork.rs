@@ -56,6 +56,10 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         return;
     };
 
+    shared.handle.update(&name, |f| {
+        f.started_at = Some(crate::state::now_rfc3339());
+    });
+
     // A follow-up (`ocfork continue`) works in a worktree that was set up already.
     if let Some(cmd) = shared.setup.as_ref().filter(|_| fork.follow_ups.is_empty()) {
         shared.handle.update(&name, |f| f.state = ForkState::Setup);

@@ -190,9 +190,11 @@ impl<'a> Scratch<'a> {
 impl Drop for Scratch<'_> {
     fn drop(&mut self) {
         if self.repo.remove_worktree(&self.path, true).is_err() {
+            // Only this worktree's entry goes: `git worktree remove` drops the entry of a
+            // directory that is gone (a plain prune would drop the user's missing ones too).
             let _ = std::fs::remove_dir_all(&self.path);
+            let _ = self.repo.remove_worktree(&self.path, true);
         }
-        let _ = self.repo.prune_worktrees();
     }
 }
 

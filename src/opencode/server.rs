@@ -12,7 +12,7 @@ use tokio::sync::watch;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(
-        "cannot find the `opencode` binary{0}; install it (`npm install opencode-ai`) or pass --opencode PATH"
+        "cannot find the `opencode` binary{0}; install it (`npm install -g opencode-ai`) or pass --opencode PATH"
     )]
     NotFound(String),
     #[error("cannot start {bin}: {source}")]
@@ -23,6 +23,20 @@ pub enum ServerError {
     },
     #[error("opencode serve did not start: {0}")]
     Start(String),
+}
+
+impl ServerError {
+    /// What to do about it, beyond the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ServerError::NotFound(_) => Some(
+                "or set OCFORK_OPENCODE to it; in a checkout of ocfork, `bash scripts/install-opencode` \
+                 installs the pinned one as .tools/opencode/node_modules/.bin/opencode"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Finds the opencode binary: the flag, else `$OCFORK_OPENCODE`, else `opencode` on `PATH`.

@@ -1,5 +1,67 @@
 //! Run manifests: the schema-1 record of a run and its forks, stored atomically in the
 //! repository's common git dir under `ocfork/runs/`, one JSON file per run.
+//!
+//! # JSON: the run object (schema 1)
+//!
+//! `ocfork try --json`, `status --json`, `wait --json`, `resume --json` and `continue --json`
+//! print one run object, the manifest as it is kept on disk ([`Run`] and [`Fork`] serialized).
+//! Fields are only ever added; a field marked `?` may be absent. `tests/json_docs.rs` checks
+//! that this table names exactly the fields a real run prints.
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `schema` | number | 1 |
+//! | `run` | string | the run's name, e.g. `redux-vs-context-api` |
+//! | `repo` | string | absolute path of the main worktree |
+//! | `base` | string | 40-hex commit the run is based on |
+//! | `start` | string | 40-hex commit every fork starts from: `base`, or one on top of it holding the main tree's changes (`--include-dirty`) |
+//! | `task` | string or null | the shared task |
+//! | `state` | string | `running`, `done` (every fork `done`) or `failed` (all ended, one not `done`) |
+//! | `created_at` | string | RFC 3339 (UTC, milliseconds) |
+//! | `pid` | number or null | the process driving the run |
+//! | `pid_start` | number or null | that process's start time (clock ticks since boot) |
+//! | `check_command` | string or null | `--check` |
+//! | `setup_command` | string or null | `--setup` |
+//! | `timeout_ms` | number or null | `--timeout`, per fork |
+//! | `jobs` | number or null | `-j`; null means all at once |
+//! | `server` | string or null | URL given with `--server` (never its password) |
+//! | `opencode` | string or null | the opencode binary used to spawn a server |
+//! | `dispatched` | bool | every fork was handed to the queue (`--detach` returns then) |
+//! | `copy` | array of strings | `--copy` globs |
+//! | `spawned_server` | object or null | the `opencode serve` the driver runs, while it runs |
+//! | `spawned_server.pid` | number | its pid |
+//! | `spawned_server.url` | string | where it listens (127.0.0.1) |
+//! | `forks` | array | one object per fork, in the order given |
+//! | `forks[].name` | string | the fork's name, `[a-z0-9][a-z0-9-]{0,39}` |
+//! | `forks[].prompt` | string | the full prompt sent (task plus approach) |
+//! | `forks[].agent` | string | OpenCode agent |
+//! | `forks[].model` | string or null | `provider/model`; null is OpenCode's default |
+//! | `forks[].state` | string | `pending`, `setup`, `running`, `checking`, `done`, `failed`, `timeout`, `cancelled` or `interrupted` |
+//! | `forks[].merged` | bool | `ocfork merge` brought it into a branch |
+//! | `forks[].branch` | string | `ocfork/<run>/<fork>` |
+//! | `forks[].worktree` | string | absolute path of its worktree (gone after `clean`) |
+//! | `forks[].session` | string or null | OpenCode session id, `ses_...` |
+//! | `forks[].commit` | string or null | 40-hex commit holding its work |
+//! | `forks[].files_changed` | number | files changed against `start` |
+//! | `forks[].insertions` | number | lines added, as `git diff --numstat` counts |
+//! | `forks[].deletions` | number | lines removed |
+//! | `forks[].check` | object or null | the `--check` result; null without `--check` |
+//! | `forks[].check.command` | string | the command |
+//! | `forks[].check.exit_code` | number or null | null when killed by a signal or it could not start |
+//! | `forks[].check.duration_ms` | number | how long it ran |
+//! | `forks[].duration_ms` | number | time of its finished turns |
+//! | `forks[].started_at` | string or null | RFC 3339 start of its latest turn; null while it waits (while it runs, its time so far is `duration_ms` plus the time since) |
+//! | `forks[].tokens` | object or null | tokens the model used |
+//! | `forks[].tokens.input` | number | input tokens |
+//! | `forks[].tokens.output` | number | output tokens |
+//! | `forks[].cost` | number or null | cost OpenCode reported |
+//! | `forks[].error` | string or null | what failed: OpenCode's or git's error, a timeout, ... |
+//! | `forks[].tool_calls` | number | tool calls its agent made so far |
+//! | `forks[].activity` | string or null | what it does beyond its state, e.g. `retrying (attempt 2)` |
+//! | `forks[].follow_ups` | array of strings | prompts sent later with `ocfork continue`, oldest first |
+//! | `forks[].driver?` | object | the process driving this fork when not the run's (forks of `ocfork session fork`) |
+//! | `forks[].driver.pid` | number | its pid |
+//! | `forks[].driver.pid_start` | number or null | its start time (clock ticks since boot) |
 
 mod lock;
 
@@ -110,8 +172,13 @@ pub struct Fork {
     #[serde(default)]
     pub deletions: u64,
     pub check: Option<Check>,
+    /// Time spent on the fork's finished turns (setup, agent, check, commit).
     #[serde(default)]
     pub duration_ms: u64,
+    /// When the fork's latest turn started (RFC 3339): it left the queue for setup or its agent.
+    /// Null while it waits. While it runs, its time so far is `duration_ms` plus the time since.
+    #[serde(default)]
+    pub started_at: Option<String>,
     pub tokens: Option<Tokens>,
     pub cost: Option<f64>,
     pub error: Option<String>,
@@ -234,6 +301,7 @@ impl Fork {
             deletions: 0,
             check: None,
             duration_ms: 0,
+            started_at: None,
             tokens: None,
             cost: None,
             error: None,
@@ -245,7 +313,56 @@ impl Fork {
     }
 }
 
+impl Fork {
+    /// The fork's time so far at `now`: its recorded time, plus, while a turn runs, the time
+    /// since that turn started.
+    pub fn elapsed_ms(&self, now: time::OffsetDateTime) -> u64 {
+        if self.state.is_finished() {
+            return self.duration_ms;
+        }
+        self.duration_ms
+            .saturating_add(ms_since(self.started_at.as_deref(), now))
+    }
+}
+
+impl Fork {
+    fn elapsed_ms_until(&self, until: time::OffsetDateTime) -> u64 {
+        self.duration_ms
+            .saturating_add(ms_since(self.started_at.as_deref(), until))
+    }
+}
+
+/// Milliseconds from an RFC 3339 time to `until`; 0 when there is none or it is later.
+fn ms_since(start: Option<&str>, until: time::OffsetDateTime) -> u64 {
+    let format = time::format_description::well_known::Rfc3339;
+    start
+        .and_then(|s| time::OffsetDateTime::parse(s, &format).ok())
+        .map_or(0, |t| {
+            u64::try_from((until - t).whole_milliseconds()).unwrap_or(0)
+        })
+}
+
 impl Run {
+    /// Marks orphaned forks `interrupted` (see [`Run::mark_interrupted_if_orphaned`]) and
+    /// records each one's time: its turn lasted at least until `last_seen`, the last time its
+    /// driver wrote the manifest.
+    fn mark_interrupted_seen(&mut self, last_seen: Option<std::time::SystemTime>) -> bool {
+        let running: Vec<bool> = self.forks.iter().map(|f| !f.state.is_finished()).collect();
+        if !self.mark_interrupted_if_orphaned() {
+            return false;
+        }
+        let seen = last_seen.map(time::OffsetDateTime::from);
+        for (fork, was_running) in self.forks.iter_mut().zip(running) {
+            if was_running
+                && fork.state == ForkState::Interrupted
+                && let Some(seen) = seen
+            {
+                fork.duration_ms = fork.elapsed_ms_until(seen);
+            }
+        }
+        true
+    }
+
     /// Recomputes the run state from its forks.
     pub fn refresh_state(&mut self) {
         self.state = if !self.forks.iter().all(|f| f.state.is_finished()) {
@@ -583,13 +700,14 @@ impl Store {
     /// `interrupted`.
     pub fn load_checked(&self, run: &str) -> Result<Run, StateError> {
         let mut r = self.load(run)?;
-        if r.mark_interrupted_if_orphaned() {
+        let last_seen = || fs::metadata(self.path(run)).and_then(|m| m.modified()).ok();
+        if r.mark_interrupted_seen(last_seen()) {
             // Recorded under the lock, on the file as it is then, not on the copy read above.
             if let Some(updated) = self.update(
                 run,
                 || None,
                 |r| {
-                    r.mark_interrupted_if_orphaned();
+                    r.mark_interrupted_seen(last_seen());
                 },
             )? {
                 r = updated;

@@ -51,14 +51,19 @@ pub fn status_table(run: &Run) -> String {
         let first = task.lines().next().unwrap_or("");
         out.push_str(&format!("task: {first}\n"));
     }
+    let now = time::OffsetDateTime::now_utc();
     let rows: Vec<[String; 7]> = run
         .forks
         .iter()
         .map(|f| {
             [
                 f.name.clone(),
-                f.state.as_str().to_string(),
-                duration(Duration::from_millis(f.duration_ms)),
+                if f.merged {
+                    format!("{} (merged)", f.state.as_str())
+                } else {
+                    f.state.as_str().to_string()
+                },
+                duration(Duration::from_millis(f.elapsed_ms(now))),
                 f.files_changed.to_string(),
                 format!("+{} -{}", f.insertions, f.deletions),
                 check_cell(f),

@@ -14,24 +14,21 @@ pub mod procs;
 #[allow(unused_imports)]
 pub use ocfork_scripted::{BlockingModelServer, Failure, Options, Rule, Script, Step};
 
-/// The real opencode binary: `$OCFORK_OPENCODE`, else the project-local install. On CI a
-/// missing binary fails the test; elsewhere the test is skipped with a note.
-pub fn opencode_bin() -> Option<PathBuf> {
+/// The real opencode binary: `$OCFORK_OPENCODE`, else the project-local install. A missing
+/// binary fails the test (everywhere, not only on CI), saying how to install it.
+pub fn opencode_bin() -> PathBuf {
     let local =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/opencode/node_modules/.bin/opencode");
-    let found = std::env::var_os("OCFORK_OPENCODE")
+    std::env::var_os("OCFORK_OPENCODE")
         .map(PathBuf::from)
         .filter(|p| p.is_file())
-        .or_else(|| local.is_file().then_some(local));
-    if found.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
+        .or_else(|| local.is_file().then_some(local))
+        .unwrap_or_else(|| {
             panic!(
-                "opencode not found: set OCFORK_OPENCODE or run `bash scripts/install-opencode`"
-            );
-        }
-        eprintln!("skipping: opencode not installed (bash scripts/install-opencode)");
-    }
-    found
+                "opencode not found: run `bash scripts/install-opencode` (the pinned OpenCode into \
+                 .tools/opencode) or set OCFORK_OPENCODE to an opencode binary"
+            )
+        })
 }
 
 /// Runs git in `dir`, panicking with its stderr when it fails.
@@ -94,13 +91,13 @@ pub struct World {
 
 impl World {
     /// A repo with one commit (README.md, src/app.js) and a model following `script`.
-    /// None when opencode is not installed (and not on CI).
-    pub fn new(script: Script) -> Option<World> {
+    /// Panics when opencode is not installed (see [`opencode_bin`]).
+    pub fn new(script: Script) -> World {
         World::with_delay(script, Duration::ZERO)
     }
 
-    pub fn with_delay(script: Script, delay: Duration) -> Option<World> {
-        let opencode = opencode_bin()?;
+    pub fn with_delay(script: Script, delay: Duration) -> World {
+        let opencode = opencode_bin();
         let tmp = tempfile::Builder::new()
             .prefix("ocfork-test")
             .tempdir()
@@ -121,12 +118,12 @@ impl World {
             },
         )
         .expect("scripted model starts");
-        Some(World {
+        World {
             tmp,
             repo,
             model,
             opencode,
-        })
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
