@@ -34,6 +34,9 @@ pub struct MergeArgs {
     /// Say what would happen and change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Skip your pre-commit and commit-msg hooks for the commit, as `git commit --no-verify`
+    #[arg(long)]
+    no_verify: bool,
 }
 
 pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
@@ -60,6 +63,19 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             f.branch
         ))
     })?;
+    let uncommitted = crate::git::uncommitted_work(&f.worktree)?;
+    if !uncommitted.is_empty() {
+        return Err(CommandError::failure(format!(
+            "fork {name} has uncommitted work in its worktree {}:\n  {}\nocfork merges only what a fork committed; nothing was changed",
+            f.worktree.display(),
+            uncommitted.join("\n  ")
+        ))
+        .with_hint(format!(
+            "commit it there (`git -C {} add -A && git -C {} commit`), then merge again",
+            super::attach::shell_quote(&f.worktree.to_string_lossy()),
+            super::attach::shell_quote(&f.worktree.to_string_lossy())
+        )));
+    }
     if super::same_dir(&repo.workdir, &f.worktree) {
         return Err(CommandError::usage(format!(
             "{} is the fork's own worktree; run `ocfork merge` in the tree to merge into",
@@ -135,15 +151,34 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         .message
         .clone()
         .unwrap_or_else(|| default_message(&fork, &theirs, args.merge));
-    let parents: Vec<&str> = if args.merge {
-        vec![&head, &theirs]
-    } else {
-        vec![&head]
-    };
+    if !repo.knows_identity() {
+        return Err(CommandError::failure(
+            "git does not know who you are (user.name and user.email), so it cannot make the commit; nothing was changed",
+        )
+        .with_hint(
+            "git config user.name \"Your Name\" && git config user.email you@example.com (add --global for every repository)",
+        ));
+    }
+    let reflog = format!("ocfork merge ({how}) {name}");
     let commit = crate::git::with_repo_lock(&repo.common_dir, || {
-        let commit = repo.commit_tree(&merged_tree, &parents, &message)?;
-        repo.advance_head(&head, &commit, &format!("ocfork merge ({how}): {name}"))?;
-        Ok(commit)
+        repo.commit_on_head(&crate::git::HeadCommit {
+            tree: &merged_tree,
+            head: &head,
+            merged: args.merge.then_some(theirs.as_str()),
+            message: &message,
+            no_verify: args.no_verify,
+            reflog: &reflog,
+        })
+    })
+    .map_err(|e| {
+        CommandError::failure(format!(
+            "could not commit the merge of {name} into {into}: {e}"
+        ))
+        .with_hint(if args.no_verify {
+            "nothing was changed".to_string()
+        } else {
+            "nothing was changed; `--no-verify` skips your commit hooks".to_string()
+        })
     })?;
     mark_merged(&repo, &store, &fork, &theirs)?;
     let stats = repo.numstat(&head, &commit)?;

@@ -69,6 +69,9 @@ pub struct ForkChanges {
     touched: BTreeMap<String, Content>,
     /// The changed lines, `path\t+line` / `path\t-line`, in path order.
     lines: Vec<String>,
+    /// Paths whose work sits uncommitted in the fork's worktree (its commit failed): what
+    /// the fork did is more than `files` shows. Set by the caller that looked.
+    pub uncommitted: Vec<String>,
 }
 
 impl ForkChanges {
@@ -150,6 +153,7 @@ pub fn changes(
                 files,
                 touched,
                 lines,
+                uncommitted: Vec::new(),
             })
         })
         .collect()
@@ -399,6 +403,7 @@ mod tests {
                 .map(|(p, b)| (p.to_string(), b.map(|b| ("100644".into(), b.to_string()))))
                 .collect(),
             lines: lines.iter().map(|l| l.to_string()).collect(),
+            uncommitted: Vec::new(),
         }
     }
 
