@@ -2,6 +2,8 @@
 //! as one squashed commit or a merge commit, after checking, without touching anything, that
 //! it neither conflicts nor overwrites uncommitted work.
 
+use std::path::{Path, PathBuf};
+
 use clap::Args;
 
 use super::{CmdResult, CommandError, fork_tip};
@@ -142,7 +144,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             if writes.len() == 1 { "" } else { "s" }
         );
         for p in &writes {
-            println!("  {p}");
+            println!("  {}", p.display());
         }
         return Ok(0);
     }
@@ -192,20 +194,18 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
 }
 
 /// Paths the merge would write that hold the user's uncommitted work: modified, staged or
-/// untracked files, and files on disk git ignores but the merge would create.
-fn blocked_paths(repo: &Repo, head: &str, writes: &[String]) -> Result<Vec<String>, CommandError> {
+/// untracked files, and files on disk git ignores but the merge would create. Paths are
+/// git's bytes, so a name that is not UTF-8 is checked as it is on disk.
+fn blocked_paths(repo: &Repo, head: &str, writes: &[PathBuf]) -> Result<Vec<String>, CommandError> {
     let dirty = repo.dirty_paths()?;
-    let overlaps = |w: &str, d: &str| {
-        w == d
-            || d.strip_prefix(w).is_some_and(|r| r.starts_with('/'))
-            || w.strip_prefix(d).is_some_and(|r| r.starts_with('/'))
-    };
+    // Path::starts_with compares whole components: `a/b` is inside `a`, `ab` is not.
+    let overlaps = |w: &Path, d: &Path| d.starts_with(w) || w.starts_with(d);
     let mut blocked: Vec<String> = Vec::new();
     for w in writes {
         let hit = dirty.iter().any(|d| overlaps(w, d))
             || (!repo.tracked_in(head, w) && repo.workdir.join(w).symlink_metadata().is_ok());
         if hit {
-            blocked.push(w.clone());
+            blocked.push(w.display().to_string());
         }
     }
     Ok(blocked)

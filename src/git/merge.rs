@@ -5,7 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use super::{GitError, Repo, Result, git, stdout_line};
@@ -45,10 +46,16 @@ where
     super::run(cmd, None)
 }
 
+fn raw_fields(raw: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    raw.split(|b| *b == 0).filter(|f| !f.is_empty())
+}
+
 fn nul_fields(raw: &[u8]) -> impl Iterator<Item = String> + '_ {
-    raw.split(|b| *b == 0)
-        .filter(|f| !f.is_empty())
-        .map(|f| String::from_utf8_lossy(f).to_string())
+    raw_fields(raw).map(|f| String::from_utf8_lossy(f).to_string())
+}
+
+fn path_of(raw: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(raw))
 }
 
 impl Repo {
@@ -91,8 +98,9 @@ impl Repo {
             .map(|o| stdout_line(&o))
     }
 
-    /// Paths that differ between two trees (or commits), renames seen as a delete and an add.
-    pub fn changed_paths(&self, from: &str, to: &str) -> Result<Vec<String>> {
+    /// Paths that differ between two trees (or commits), renames seen as a delete and an add;
+    /// git's bytes, not always UTF-8.
+    pub fn changed_paths(&self, from: &str, to: &str) -> Result<Vec<PathBuf>> {
         let out = self.git([
             "diff-tree",
             "-r",
@@ -102,19 +110,24 @@ impl Repo {
             from,
             to,
         ])?;
-        Ok(nul_fields(&out.stdout).collect())
+        Ok(raw_fields(&out.stdout).map(path_of).collect())
     }
 
     /// Paths in the working tree or index that differ from HEAD, untracked files included
-    /// (ignored ones are not).
-    pub fn dirty_paths(&self) -> Result<Vec<String>> {
-        dirty_paths(&self.workdir)
+    /// (ignored ones are not); git's bytes, not always UTF-8.
+    pub fn dirty_paths(&self) -> Result<Vec<PathBuf>> {
+        dirty_raw(&self.workdir).map(|d| d.into_iter().map(|p| path_of(&p)).collect())
     }
 
     /// True when `path` is tracked in `commit`.
-    pub fn tracked_in(&self, commit: &str, path: &str) -> bool {
-        self.git(["cat-file", "-e", &format!("{commit}:{path}")])
-            .is_ok()
+    pub fn tracked_in(&self, commit: &str, path: &Path) -> bool {
+        let spec = [format!("{commit}:").as_bytes(), path.as_os_str().as_bytes()].concat();
+        self.git([
+            OsStr::new("cat-file"),
+            OsStr::new("-e"),
+            OsStr::from_bytes(&spec),
+        ])
+        .is_ok()
     }
 
     /// A merge, rebase, cherry-pick or revert the user has not finished, if any.
@@ -268,8 +281,17 @@ impl Repo {
 }
 
 /// Paths in the working tree at `dir` or its index that differ from HEAD, untracked files
-/// included (ignored ones are not); both sides of a rename.
+/// included (ignored ones are not); both sides of a rename. Shown as text: a name that is not
+/// UTF-8 has U+FFFD for the bytes that are not.
 pub fn dirty_paths(dir: &Path) -> Result<Vec<String>> {
+    Ok(dirty_raw(dir)?
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}
+
+/// [`dirty_paths`] as git's bytes.
+fn dirty_raw(dir: &Path) -> Result<Vec<Vec<u8>>> {
     let out = git(
         dir,
         ["status", "--porcelain=v1", "-z", "--untracked-files=all"],
@@ -281,12 +303,12 @@ pub fn dirty_paths(dir: &Path) -> Result<Vec<String>> {
             continue;
         }
         let (xy, path) = entry.split_at(3);
-        paths.push(String::from_utf8_lossy(path).to_string());
+        paths.push(path.to_vec());
         // A rename or copy carries its source as the next field.
         if (xy[0] == b'R' || xy[0] == b'C')
             && let Some(src) = fields.next()
         {
-            paths.push(String::from_utf8_lossy(src).to_string());
+            paths.push(src.to_vec());
         }
     }
     Ok(paths)
