@@ -44,7 +44,7 @@ pub fn uncommitted_work(worktree: &Path) -> Result<Vec<String>> {
     let list = copied_list(worktree)?;
     if let Ok(raw) = std::fs::read(&list) {
         let copied: Vec<String> = raw
-            .split(|b| *b == 0 || *b == b'\n')
+            .split(|b| *b == 0)
             .filter(|p| !p.is_empty())
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect();
