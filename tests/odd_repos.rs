@@ -334,3 +334,52 @@ fn from_a_linked_worktree_with_base_a_tag_or_a_remote_branch() {
     assert!(w.git(&["status", "--porcelain"]).is_empty());
     assert!(git(&linked, &["status", "--porcelain"]).is_empty());
 }
+
+#[test]
+fn non_utf8_names_through_diff_merge_and_report() {
+    // Two forks write files whose names differ only in a byte that is not UTF-8, alike.
+    let w = world(vec![
+        rule(
+            "NAME-E9",
+            vec![bash("printf 'same text\\n' > \"$(printf 'caf\\351.txt')\"")],
+        ),
+        rule(
+            "NAME-E8",
+            vec![bash("printf 'same text\\n' > \"$(printf 'caf\\350.txt')\"")],
+        ),
+    ]);
+    let run = ok_json(&w.run(&["try", "--json", "-n", "nu", "e9=NAME-E9", "e8=NAME-E8"]));
+    for f in run["forks"].as_array().expect("forks") {
+        assert_eq!(f["state"], "done", "{f:#}");
+    }
+
+    // Different files: not "the same file changed alike".
+    let diff = ok_json(&w.run(&["diff", "nu", "--json"]));
+    let pair = &diff["pairs"][0];
+    assert_eq!(pair["same"], serde_json::json!([]), "{pair:#}");
+    assert_eq!(pair["only_a"].as_array().map(Vec::len), Some(1), "{pair:#}");
+    assert_eq!(diff["forks"][0]["files"][0]["insertions"], 1, "{diff:#}");
+
+    // The report shows the file's text.
+    let out = w.run(&["report", "nu"]);
+    assert_eq!(out.status.code(), Some(0), "report: {}", stderr(&out));
+    assert!(stdout(&out).contains("same text"), "{}", stdout(&out));
+
+    // An untracked file of that exact name in the main tree blocks the merge, by our check.
+    let e9 = w.repo.join(OsStr::from_bytes(b"caf\xe9.txt"));
+    std::fs::write(&e9, "mine\n").expect("write");
+    let head0 = git(&w.repo, &["rev-parse", "HEAD"]);
+    let out = w.run(&["merge", "e9"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("would write"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&e9).expect("kept"), "mine\n");
+    assert_eq!(git(&w.repo, &["rev-parse", "HEAD"]), head0);
+
+    // Moved away, the merge writes the exact bytes of the name.
+    std::fs::remove_file(&e9).expect("rm");
+    let out = w.run(&["merge", "e9"]);
+    assert_eq!(out.status.code(), Some(0), "merge: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&e9).expect("merged"), "same text\n");
+    assert!(!w.repo.join(OsStr::from_bytes(b"caf\xe8.txt")).exists());
+    assert!(git(&w.repo, &["status", "--porcelain"]).is_empty());
+}

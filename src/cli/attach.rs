@@ -88,7 +88,7 @@ fn binary(
 }
 
 /// A word as a POSIX shell reads it back.
-fn shell_quote(word: &str) -> String {
+pub(crate) fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()

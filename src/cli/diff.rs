@@ -23,6 +23,7 @@
 //! | `forks[].files[].deletions` | number | lines removed |
 //! | `forks[].files[].binary` | bool | a binary file, which has no line counts |
 //! | `forks[].files[].old_path?` | string | where a renamed file came from |
+//! | `forks[].uncommitted?` | array of strings | paths whose work sits uncommitted in the fork's worktree (its commit failed) |
 //! | `pairs` | array | one object for every two forks |
 //! | `pairs[].a` | string | the first fork |
 //! | `pairs[].b` | string | the second fork |
@@ -96,6 +97,9 @@ struct ForkJson<'a> {
     state: &'a str,
     merged: bool,
     files: &'a [compare::FileChange],
+    /// Paths whose work sits uncommitted in the fork's worktree (its commit failed).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    uncommitted: &'a [String],
 }
 
 pub async fn cmd_diff(args: DiffArgs) -> CmdResult {
@@ -212,7 +216,13 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
         .map(|f| f.name.clone())
         .zip(super::fork_tips(repo, &run.forks))
         .collect();
-    let changes = compare::changes(repo, &run.start, &forks)?;
+    let mut changes = compare::changes(repo, &run.start, &forks)?;
+    for (f, c) in run.forks.iter().zip(&mut changes) {
+        // A fork that ended done committed everything; one whose commit failed did not.
+        if f.state.is_finished() && f.state != crate::state::ForkState::Done {
+            c.uncommitted = crate::git::uncommitted_work(&f.worktree)?;
+        }
+    }
     if args.json {
         let all: Vec<&crate::state::Fork> = run.forks.iter().collect();
         print_comparison(run, &all, &changes)?;
@@ -244,6 +254,7 @@ fn print_comparison(
                 state: f.state.as_str(),
                 merged: f.merged,
                 files: &c.files,
+                uncommitted: &c.uncommitted,
             })
             .collect(),
         pairs: compare::pairs(changes),

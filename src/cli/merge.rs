@@ -2,6 +2,8 @@
 //! as one squashed commit or a merge commit, after checking, without touching anything, that
 //! it neither conflicts nor overwrites uncommitted work.
 
+use std::path::{Path, PathBuf};
+
 use clap::Args;
 
 use super::{CmdResult, CommandError, fork_tip};
@@ -38,6 +40,9 @@ pub struct MergeArgs {
     /// Say what would happen and change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Skip your pre-commit and commit-msg hooks for the commit, as `git commit --no-verify`
+    #[arg(long)]
+    no_verify: bool,
 }
 
 pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
@@ -69,6 +74,19 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             f.branch
         ))
     })?;
+    let uncommitted = crate::git::uncommitted_work(&f.worktree)?;
+    if !uncommitted.is_empty() {
+        return Err(CommandError::failure(format!(
+            "fork {name} has uncommitted work in its worktree {}:\n  {}\nocfork merges only what a fork committed; nothing was changed",
+            f.worktree.display(),
+            uncommitted.join("\n  ")
+        ))
+        .with_hint(format!(
+            "commit it there (`git -C {} add -A && git -C {} commit`), then merge again",
+            super::attach::shell_quote(&f.worktree.to_string_lossy()),
+            super::attach::shell_quote(&f.worktree.to_string_lossy())
+        )));
+    }
     if super::same_dir(&repo.workdir, &f.worktree) {
         return Err(CommandError::usage(format!(
             "{} is the fork's own worktree; run `ocfork merge` in the tree to merge into",
@@ -135,7 +153,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             if writes.len() == 1 { "" } else { "s" }
         );
         for p in &writes {
-            println!("  {p}");
+            println!("  {}", p.display());
         }
         return Ok(0);
     }
@@ -144,15 +162,34 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         .message
         .clone()
         .unwrap_or_else(|| default_message(&fork, &theirs, args.merge));
-    let parents: Vec<&str> = if args.merge {
-        vec![&head, &theirs]
-    } else {
-        vec![&head]
-    };
+    if !repo.knows_identity() {
+        return Err(CommandError::failure(
+            "git does not know who you are (user.name and user.email), so it cannot make the commit; nothing was changed",
+        )
+        .with_hint(
+            "git config user.name \"Your Name\" && git config user.email you@example.com (add --global for every repository)",
+        ));
+    }
+    let reflog = format!("ocfork merge ({how}) {name}");
     let commit = crate::git::with_repo_lock(&repo.common_dir, || {
-        let commit = repo.commit_tree(&merged_tree, &parents, &message)?;
-        repo.advance_head(&head, &commit, &format!("ocfork merge ({how}): {name}"))?;
-        Ok(commit)
+        repo.commit_on_head(&crate::git::HeadCommit {
+            tree: &merged_tree,
+            head: &head,
+            merged: args.merge.then_some(theirs.as_str()),
+            message: &message,
+            no_verify: args.no_verify,
+            reflog: &reflog,
+        })
+    })
+    .map_err(|e| {
+        CommandError::failure(format!(
+            "could not commit the merge of {name} into {into}: {e}"
+        ))
+        .with_hint(if args.no_verify {
+            "nothing was changed".to_string()
+        } else {
+            "nothing was changed; `--no-verify` skips your commit hooks".to_string()
+        })
     })?;
     mark_merged(&repo, &store, &fork, &theirs)?;
     let stats = repo.numstat(&head, &commit)?;
@@ -166,20 +203,18 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
 }
 
 /// Paths the merge would write that hold the user's uncommitted work: modified, staged or
-/// untracked files, and files on disk git ignores but the merge would create.
-fn blocked_paths(repo: &Repo, head: &str, writes: &[String]) -> Result<Vec<String>, CommandError> {
+/// untracked files, and files on disk git ignores but the merge would create. Paths are
+/// git's bytes, so a name that is not UTF-8 is checked as it is on disk.
+fn blocked_paths(repo: &Repo, head: &str, writes: &[PathBuf]) -> Result<Vec<String>, CommandError> {
     let dirty = repo.dirty_paths()?;
-    let overlaps = |w: &str, d: &str| {
-        w == d
-            || d.strip_prefix(w).is_some_and(|r| r.starts_with('/'))
-            || w.strip_prefix(d).is_some_and(|r| r.starts_with('/'))
-    };
+    // Path::starts_with compares whole components: `a/b` is inside `a`, `ab` is not.
+    let overlaps = |w: &Path, d: &Path| d.starts_with(w) || w.starts_with(d);
     let mut blocked: Vec<String> = Vec::new();
     for w in writes {
         let hit = dirty.iter().any(|d| overlaps(w, d))
             || (!repo.tracked_in(head, w) && repo.workdir.join(w).symlink_metadata().is_ok());
         if hit {
-            blocked.push(w.clone());
+            blocked.push(w.display().to_string());
         }
     }
     Ok(blocked)

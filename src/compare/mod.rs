@@ -49,6 +49,11 @@ pub struct FileChange {
     /// Where a renamed file came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old_path: Option<String>,
+    /// The bytes of `path` and `old_path` as git has them (`path` is for showing).
+    #[serde(skip)]
+    raw_path: Vec<u8>,
+    #[serde(skip)]
+    raw_old_path: Option<Vec<u8>>,
     #[serde(skip)]
     new_blob: Option<String>,
     #[serde(skip)]
@@ -65,10 +70,14 @@ pub struct ForkChanges {
     /// The commit compared; None when the fork has none yet.
     pub commit: Option<String>,
     pub files: Vec<FileChange>,
-    /// Every path the fork touched (a rename touches two) and what it holds there now.
-    touched: BTreeMap<String, Content>,
+    /// Every path the fork touched (a rename touches two), as git has its bytes, and what it
+    /// holds there now.
+    touched: BTreeMap<Vec<u8>, Content>,
     /// The changed lines, `path\t+line` / `path\t-line`, in path order.
     lines: Vec<String>,
+    /// Paths whose work sits uncommitted in the fork's worktree (its commit failed): what
+    /// the fork did is more than `files` shows. Set by the caller that looked.
+    pub uncommitted: Vec<String>,
 }
 
 impl ForkChanges {
@@ -139,8 +148,8 @@ pub fn changes(
             let mut touched = BTreeMap::new();
             for f in &files {
                 let now = f.new_blob.clone().map(|b| (f.new_mode.clone(), b));
-                touched.insert(f.path.clone(), now);
-                if let Some(old) = &f.old_path {
+                touched.insert(f.raw_path.clone(), now);
+                if let Some(old) = &f.raw_old_path {
                     touched.insert(old.clone(), None);
                 }
             }
@@ -150,6 +159,7 @@ pub fn changes(
                 files,
                 touched,
                 lines,
+                uncommitted: Vec::new(),
             })
         })
         .collect()
@@ -190,13 +200,14 @@ pub fn pair(a: &ForkChanges, b: &ForkChanges) -> Pair {
         only_b: Vec::new(),
         similarity: similarity(&a.lines, &b.lines),
     };
-    let paths: BTreeSet<&String> = a.touched.keys().chain(b.touched.keys()).collect();
+    let paths: BTreeSet<&Vec<u8>> = a.touched.keys().chain(b.touched.keys()).collect();
     for path in paths {
+        let shown = patch::shown(path);
         match (a.touched.get(path), b.touched.get(path)) {
-            (Some(x), Some(y)) if x == y => p.same.push(path.clone()),
-            (Some(_), Some(_)) => p.differ.push(path.clone()),
-            (Some(_), None) => p.only_a.push(path.clone()),
-            (None, _) => p.only_b.push(path.clone()),
+            (Some(x), Some(y)) if x == y => p.same.push(shown),
+            (Some(_), Some(_)) => p.differ.push(shown),
+            (Some(_), None) => p.only_a.push(shown),
+            (None, _) => p.only_b.push(shown),
         }
     }
     p
@@ -204,7 +215,7 @@ pub fn pair(a: &ForkChanges, b: &ForkChanges) -> Pair {
 
 /// Files more than one fork touched, with the forks grouped by what they left there.
 pub fn overlaps(forks: &[ForkChanges]) -> Vec<Overlap> {
-    let mut by_path: BTreeMap<&String, Vec<(&String, &Content)>> = BTreeMap::new();
+    let mut by_path: BTreeMap<&Vec<u8>, Vec<(&String, &Content)>> = BTreeMap::new();
     for f in forks {
         for (path, now) in &f.touched {
             by_path.entry(path).or_default().push((&f.name, now));
@@ -222,7 +233,7 @@ pub fn overlaps(forks: &[ForkChanges]) -> Vec<Overlap> {
                 }
             }
             Overlap {
-                path: path.clone(),
+                path: patch::shown(path),
                 groups: groups.into_iter().map(|(_, g)| g).collect(),
             }
         })
@@ -330,11 +341,12 @@ fn parse(dir: &Path, from: &str, to: &str, output: &[u8]) -> Result<Listed, GitE
             b'D' => Status::Deleted,
             _ => Status::Modified,
         };
+        let key = patch::distinct(&e.path);
         if h.binary {
             let now = blob(&e.new_blob).unwrap_or_else(|| "deleted".into());
-            lines.push(format!("{}\tbinary {now}", e.path));
+            lines.push(format!("{key}\tbinary {now}"));
         }
-        lines.extend(h.lines.iter().map(|l| format!("{}\t{l}", e.path)));
+        lines.extend(h.lines.iter().map(|l| format!("{key}\t{l}")));
         files.push(FileChange {
             insertions: h.insertions,
             deletions: h.deletions,
@@ -342,12 +354,14 @@ fn parse(dir: &Path, from: &str, to: &str, output: &[u8]) -> Result<Listed, GitE
             new_blob: blob(&e.new_blob),
             new_mode: e.new_mode,
             status,
-            old_path: if status == Status::Renamed {
-                e.from
-            } else {
-                None
-            },
-            path: e.path,
+            old_path: e
+                .from
+                .as_deref()
+                .filter(|_| status == Status::Renamed)
+                .map(patch::shown),
+            raw_old_path: e.from.filter(|_| status == Status::Renamed),
+            path: patch::shown(&e.path),
+            raw_path: e.path,
         });
     }
     Ok((files, lines))
@@ -374,7 +388,7 @@ fn numstat_only(
     Ok(entries
         .iter()
         .map(|e| {
-            let stat = counts.get(&e.path);
+            let stat = counts.get(&patch::shown(&e.path));
             patch::Hunks {
                 insertions: stat.and_then(|s| s.insertions).unwrap_or(0),
                 deletions: stat.and_then(|s| s.deletions).unwrap_or(0),
@@ -396,9 +410,15 @@ mod tests {
             files: Vec::new(),
             touched: touched
                 .iter()
-                .map(|(p, b)| (p.to_string(), b.map(|b| ("100644".into(), b.to_string()))))
+                .map(|(p, b)| {
+                    (
+                        p.as_bytes().to_vec(),
+                        b.map(|b| ("100644".into(), b.to_string())),
+                    )
+                })
                 .collect(),
             lines: lines.iter().map(|l| l.to_string()).collect(),
+            uncommitted: Vec::new(),
         }
     }
 

@@ -10,9 +10,10 @@
 pub struct Entry {
     /// The status letter: A, M, D, R, T, ...
     pub letter: u8,
-    pub path: String,
+    /// The path's bytes as git has them (not always UTF-8).
+    pub path: Vec<u8>,
     /// The source of a rename or copy.
-    pub from: Option<String>,
+    pub from: Option<Vec<u8>>,
     pub new_mode: String,
     pub old_blob: String,
     pub new_blob: String,
@@ -47,7 +48,7 @@ pub fn split(out: &[u8]) -> (Vec<Entry>, &[u8]) {
         for _ in 0..paths {
             let Some(p) = field(rest) else { break };
             rest = &rest[p.len() + 1..];
-            names.push(String::from_utf8_lossy(p).to_string());
+            names.push(p.to_vec());
         }
         let path = names.pop().unwrap_or_default();
         entries.push(Entry {
@@ -62,6 +63,21 @@ pub fn split(out: &[u8]) -> (Vec<Entry>, &[u8]) {
     // The raw part ends with an empty field before the patch.
     let patch = rest.strip_prefix(b"\0").unwrap_or(rest);
     (entries, patch)
+}
+
+/// A path as it is shown (in JSON, tables, pages): its bytes when they are UTF-8, else with
+/// the others replaced by U+FFFD.
+pub fn shown(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// A path as text that tells apart every two names, for the changed lines compared: its
+/// bytes when they are UTF-8, else escaped (`caf\xe9.txt`).
+pub fn distinct(raw: &[u8]) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        Err(_) => raw.escape_ascii().to_string(),
+    }
 }
 
 /// The NUL-terminated field at the start of `bytes`, without its NUL; None at the end.
@@ -171,9 +187,9 @@ mod tests {
         );
         let (entries, patch) = split(&out);
         assert_eq!(entries.len(), 3);
-        assert_eq!(entries[0].path, "sp ace");
-        assert_eq!(entries[1].path, "z");
-        assert_eq!(entries[1].from.as_deref(), Some("x"));
+        assert_eq!(entries[0].path, b"sp ace");
+        assert_eq!(entries[1].path, b"z");
+        assert_eq!(entries[1].from.as_deref(), Some(&b"x"[..]));
         assert_eq!(entries[2].letter, b'T');
         let files = assign(&entries, hunks(patch)).expect("the patch fits the entries");
         assert_eq!(files[0].lines, ["+new", "+--- not a header"]);

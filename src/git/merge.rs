@@ -5,10 +5,25 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use super::{GitError, Repo, Result, git, stdout_line};
+
+/// A commit [`Repo::commit_on_head`] makes.
+pub struct HeadCommit<'a> {
+    pub tree: &'a str,
+    /// The commit HEAD points at now, the first parent.
+    pub head: &'a str,
+    /// The second parent of a merge commit.
+    pub merged: Option<&'a str>,
+    pub message: &'a str,
+    /// Skip the pre-commit and commit-msg hooks.
+    pub no_verify: bool,
+    /// What the reflog says did it.
+    pub reflog: &'a str,
+}
 
 /// The result of merging two commits in memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,16 +46,23 @@ where
     super::run(cmd, None)
 }
 
+fn raw_fields(raw: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    raw.split(|b| *b == 0).filter(|f| !f.is_empty())
+}
+
 fn nul_fields(raw: &[u8]) -> impl Iterator<Item = String> + '_ {
-    raw.split(|b| *b == 0)
-        .filter(|f| !f.is_empty())
-        .map(|f| String::from_utf8_lossy(f).to_string())
+    raw_fields(raw).map(|f| String::from_utf8_lossy(f).to_string())
+}
+
+fn path_of(raw: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(raw))
 }
 
 impl Repo {
     /// Merges `theirs` into `ours` as if both started from `base`, without touching the
     /// working tree, the index or any ref.
     pub fn merge_tree(&self, base: &str, ours: &str, theirs: &str) -> Result<MergeTree> {
+        super::version::require_merge_tree()?;
         let args = [
             "merge-tree",
             "--write-tree",
@@ -86,8 +108,9 @@ impl Repo {
             .map(|o| stdout_line(&o))
     }
 
-    /// Paths that differ between two trees (or commits), renames seen as a delete and an add.
-    pub fn changed_paths(&self, from: &str, to: &str) -> Result<Vec<String>> {
+    /// Paths that differ between two trees (or commits), renames seen as a delete and an add;
+    /// git's bytes, not always UTF-8.
+    pub fn changed_paths(&self, from: &str, to: &str) -> Result<Vec<PathBuf>> {
         let out = self.git([
             "diff-tree",
             "-r",
@@ -97,19 +120,24 @@ impl Repo {
             from,
             to,
         ])?;
-        Ok(nul_fields(&out.stdout).collect())
+        Ok(raw_fields(&out.stdout).map(path_of).collect())
     }
 
     /// Paths in the working tree or index that differ from HEAD, untracked files included
-    /// (ignored ones are not).
-    pub fn dirty_paths(&self) -> Result<Vec<String>> {
-        dirty_paths(&self.workdir)
+    /// (ignored ones are not); git's bytes, not always UTF-8.
+    pub fn dirty_paths(&self) -> Result<Vec<PathBuf>> {
+        dirty_raw(&self.workdir).map(|d| d.into_iter().map(|p| path_of(&p)).collect())
     }
 
     /// True when `path` is tracked in `commit`.
-    pub fn tracked_in(&self, commit: &str, path: &str) -> bool {
-        self.git(["cat-file", "-e", &format!("{commit}:{path}")])
-            .is_ok()
+    pub fn tracked_in(&self, commit: &str, path: &Path) -> bool {
+        let spec = [format!("{commit}:").as_bytes(), path.as_os_str().as_bytes()].concat();
+        self.git([
+            OsStr::new("cat-file"),
+            OsStr::new("-e"),
+            OsStr::from_bytes(&spec),
+        ])
+        .is_ok()
     }
 
     /// A merge, rebase, cherry-pick or revert the user has not finished, if any.
@@ -141,31 +169,67 @@ impl Repo {
             .map(|o| stdout_line(&o))
     }
 
-    /// Makes a commit of `tree` with the given parents; author and committer come from git's
-    /// configuration and environment as for `git commit`.
-    pub fn commit_tree(&self, tree: &str, parents: &[&str], message: &str) -> Result<String> {
-        let mut args: Vec<&str> = vec!["commit-tree", tree];
-        for p in parents {
-            args.extend(["-p", p]);
+    /// Commits `tree` on top of HEAD (`head`, plus `merged` as a second parent) with the
+    /// real `git commit`, so the user's hooks, signing and identity apply as they would to
+    /// their own commit (`no_verify` skips the hooks as `git commit --no-verify` does), then
+    /// brings the index and working tree along the way `git checkout` does: only paths that
+    /// differ between the two commits are written, unrelated local changes, staged or not,
+    /// stay. On failure HEAD, the index and the working tree are as they were, and the
+    /// error is git's own words (the hook's output, gpg's message).
+    pub fn commit_on_head(&self, c: &HeadCommit) -> Result<String> {
+        let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
+        let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
+        super::git_env(&self.workdir, ["read-tree", c.tree], &env)?;
+        let merge_head = match c.merged {
+            Some(theirs) => {
+                let path = self.git([
+                    "rev-parse",
+                    "--path-format=absolute",
+                    "--git-path",
+                    "MERGE_HEAD",
+                ])?;
+                let path = std::path::PathBuf::from(stdout_line(&path));
+                std::fs::write(&path, format!("{theirs}\n")).map_err(|e| {
+                    GitError::Other(format!("cannot write {}: {e}", path.display()))
+                })?;
+                Some(path)
+            }
+            None => None,
+        };
+        let mut cmd = super::command(&self.workdir);
+        cmd.env("GIT_INDEX_FILE", index.path())
+            .env("GIT_REFLOG_ACTION", c.reflog)
+            .env("GIT_EDITOR", ":")
+            .args(["commit", "--quiet", "--cleanup=whitespace", "-F", "-"]);
+        if c.no_verify {
+            cmd.arg("--no-verify");
         }
-        args.extend(["-m", message]);
-        self.git(args).map(|o| stdout_line(&o))
-    }
-
-    /// Moves HEAD (and the branch it is on) from `old` to `new`, updating the index and the
-    /// working tree the way `git checkout` does: only paths that differ between the two
-    /// commits are written, and git refuses, changing nothing, when one of them holds local
-    /// changes or an untracked file. Unrelated local changes, staged or not, stay as they are.
-    pub fn advance_head(&self, old: &str, new: &str, reflog: &str) -> Result<()> {
+        let out = super::run(cmd, Some(c.message.as_bytes()));
+        if let Some(path) = &merge_head {
+            // git removes it after a commit; after a failure it is ours to remove.
+            let _ = std::fs::remove_file(path);
+        }
+        let out = out?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(GitError::Other(format!("`git commit` failed: {stderr}")));
+        }
+        let new = self.head()?;
+        let parent = self.resolve_commit(&format!("{new}^1"))?;
+        if parent != c.head {
+            // HEAD moved between the checks and the commit: leave it where it was moved to.
+            let _ = self.git(["update-ref", "HEAD", &parent, &new]);
+            return Err(GitError::Other(
+                "HEAD moved while merging; nothing was changed".into(),
+            ));
+        }
         // Stale stat data would make git see changes where there are none.
         let _ = self.git(["update-index", "-q", "--refresh"]);
-        self.git(["read-tree", "-m", "-u", old, new])?;
-        if let Err(e) = self.git(["update-ref", "-m", reflog, "HEAD", new, old]) {
-            // HEAD moved under us: put the tree back where HEAD still points.
-            let _ = self.git(["read-tree", "-m", "-u", new, old]);
+        if let Err(e) = self.git(["read-tree", "-m", "-u", c.head, &new]) {
+            let _ = self.git(["update-ref", "HEAD", c.head, &new]);
             return Err(e);
         }
-        Ok(())
+        Ok(new)
     }
 
     /// True when `ancestor` is reachable from `descendant`.
@@ -227,8 +291,17 @@ impl Repo {
 }
 
 /// Paths in the working tree at `dir` or its index that differ from HEAD, untracked files
-/// included (ignored ones are not); both sides of a rename.
+/// included (ignored ones are not); both sides of a rename. Shown as text: a name that is not
+/// UTF-8 has U+FFFD for the bytes that are not.
 pub fn dirty_paths(dir: &Path) -> Result<Vec<String>> {
+    Ok(dirty_raw(dir)?
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}
+
+/// [`dirty_paths`] as git's bytes.
+fn dirty_raw(dir: &Path) -> Result<Vec<Vec<u8>>> {
     let out = git(
         dir,
         ["status", "--porcelain=v1", "-z", "--untracked-files=all"],
@@ -240,12 +313,12 @@ pub fn dirty_paths(dir: &Path) -> Result<Vec<String>> {
             continue;
         }
         let (xy, path) = entry.split_at(3);
-        paths.push(String::from_utf8_lossy(path).to_string());
+        paths.push(path.to_vec());
         // A rename or copy carries its source as the next field.
         if (xy[0] == b'R' || xy[0] == b'C')
             && let Some(src) = fields.next()
         {
-            paths.push(String::from_utf8_lossy(src).to_string());
+            paths.push(src.to_vec());
         }
     }
     Ok(paths)

@@ -2,11 +2,15 @@
 //! branches, committing a fork's work and measuring what it changed. Reads that git protects
 //! nothing by go through the git CLI too, so results match what users see from `git`.
 
+mod commit;
 mod merge;
 mod show;
+mod version;
 mod worktree;
 
-pub use merge::{MergeTree, dirty_paths};
+use commit::bookkeeping_identity;
+pub use commit::uncommitted_work;
+pub use merge::{HeadCommit, MergeTree, dirty_paths};
 pub use show::{DiffView, show_diff};
 pub use worktree::{nested_repo_problem, nested_repos, snapshot_worktree, worktree_branch};
 pub mod include;
@@ -260,6 +264,7 @@ impl Repo {
         let tree = if head == base {
             tree
         } else {
+            version::require_merge_tree()?;
             let out = self.git([
                 "merge-tree",
                 "--write-tree",
@@ -282,14 +287,15 @@ impl Repo {
                 }
             }
         };
-        let commit = self.git([
-            "commit-tree",
-            &tree,
+        let mut args = bookkeeping_identity(&self.workdir);
+        args.push("commit-tree");
+        let commit = self.git(args.into_iter().chain([
+            tree.as_str(),
             "-p",
             base,
             "-m",
             "ocfork: uncommitted changes carried from the main working tree",
-        ])?;
+        ]))?;
         Ok(Some(stdout_line(&commit)))
     }
 
@@ -501,22 +507,30 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
     if staged.is_ok() {
         return Ok(None);
     }
-    let mut args: Vec<String> = Vec::new();
-    // Without an identity git refuses to commit; the work must still be saved.
-    if git(worktree, ["config", "user.email"]).is_err() {
-        args.extend(["-c".into(), "user.email=ocfork@localhost".into()]);
-    }
-    if git(worktree, ["config", "user.name"]).is_err() {
-        args.extend(["-c".into(), "user.name=ocfork".into()]);
-    }
-    args.extend([
-        "commit".into(),
-        "--quiet".into(),
-        "--no-verify".into(),
-        "-m".into(),
-        message.into(),
+    // ocfork's own bookkeeping: the user's signing and hooks (which `--no-verify` only
+    // partly skips) must not stop it, and the message goes on stdin so that an error names
+    // git's reason rather than the whole command line.
+    let mut cmd = command(worktree);
+    cmd.args(bookkeeping_identity(worktree)).args([
+        "-c",
+        "commit.gpgsign=false",
+        "-c",
+        "core.hooksPath=/dev/null",
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "--cleanup=whitespace",
+        "-F",
+        "-",
     ]);
-    git(worktree, &args)?;
+    let out = run(cmd, Some(message.as_bytes()))?;
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            args: "commit".into(),
+            dir: worktree.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
     Ok(Some(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?)))
 }
 

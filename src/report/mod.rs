@@ -24,7 +24,10 @@ const CONTEXT: usize = 3;
 /// One file a fork changed, with both sides' text when it is text.
 #[derive(Debug)]
 pub struct FileChange {
+    /// The path as shown (non-UTF-8 bytes replaced).
     pub path: String,
+    /// The path's bytes as git has them: what tells two files apart.
+    pub raw_path: Vec<u8>,
     /// `added`, `modified`, `deleted` or `renamed`.
     pub status: &'static str,
     pub old_path: Option<String>,
@@ -50,46 +53,51 @@ pub fn collect(repo_dir: &Path, run: &Run) -> Result<BTreeMap<String, Vec<FileCh
 
 fn changes(dir: &Path, from: &str, to: &str) -> Result<Vec<FileChange>, GitError> {
     let out = git(dir, ["diff", "--name-status", "-z", "-M", from, to, "--"])?;
-    let mut fields = out
-        .stdout
-        .split(|b| *b == 0)
-        .map(|f| String::from_utf8_lossy(f).into_owned());
+    // Paths stay git's bytes (not always UTF-8) until they are shown.
+    let mut fields = out.stdout.split(|b| *b == 0);
     let mut files = Vec::new();
     while let Some(code) = fields.next() {
-        if code.is_empty() {
-            continue;
-        }
-        let (status, old_path, path) = match code.chars().next() {
-            Some('R') | Some('C') => {
-                let old = fields.next().unwrap_or_default();
-                let new = fields.next().unwrap_or_default();
-                ("renamed", Some(old), new)
+        let mut next = || fields.next().unwrap_or_default();
+        let (status, old_path, path) = match code.first() {
+            None => continue,
+            Some(b'R') | Some(b'C') => {
+                let old = next();
+                ("renamed", Some(old), next())
             }
-            Some('A') => ("added", None, fields.next().unwrap_or_default()),
-            Some('D') => ("deleted", None, fields.next().unwrap_or_default()),
-            _ => ("modified", None, fields.next().unwrap_or_default()),
+            Some(b'A') => ("added", None, next()),
+            Some(b'D') => ("deleted", None, next()),
+            _ => ("modified", None, next()),
         };
         let old_side = match status {
             "added" => None,
-            _ => Some(old_path.as_deref().unwrap_or(&path)),
+            _ => Some(old_path.unwrap_or(path)),
         };
         let old = old_side.map(|p| blob(dir, from, p)).transpose()?;
         let new = (status != "deleted")
-            .then(|| blob(dir, to, &path))
+            .then(|| blob(dir, to, path))
             .transpose()?;
         let content = content(old, new);
+        let shown = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
         files.push(FileChange {
-            path,
+            path: shown(path),
+            raw_path: path.to_vec(),
             status,
-            old_path,
+            old_path: old_path.map(shown),
             content,
         });
     }
     Ok(files)
 }
 
-fn blob(dir: &Path, rev: &str, path: &str) -> Result<Vec<u8>, GitError> {
-    Ok(git(dir, ["cat-file", "blob", &format!("{rev}:{path}")])?.stdout)
+fn blob(dir: &Path, rev: &str, path: &[u8]) -> Result<Vec<u8>, GitError> {
+    use std::os::unix::ffi::OsStrExt;
+    let spec = [format!("{rev}:").as_bytes(), path].concat();
+    let args = [
+        std::ffi::OsStr::new("cat-file"),
+        std::ffi::OsStr::new("blob"),
+        std::ffi::OsStr::from_bytes(&spec),
+    ];
+    Ok(git(dir, args)?.stdout)
 }
 
 fn content(old: Option<Vec<u8>>, new: Option<Vec<u8>>) -> Content {
@@ -114,11 +122,12 @@ fn content(old: Option<Vec<u8>>, new: Option<Vec<u8>>) -> Content {
 /// The whole page.
 pub fn render(run: &Run, changes: &BTreeMap<String, Vec<FileChange>>) -> String {
     // Every file any fork touched, with the forks (in run order) that touched it.
-    let mut by_file: BTreeMap<&str, Vec<(&Fork, &FileChange)>> = BTreeMap::new();
+    // Keyed by the path's bytes: two names shown alike are still two files.
+    let mut by_file: BTreeMap<&[u8], Vec<(&Fork, &FileChange)>> = BTreeMap::new();
     for fork in &run.forks {
         for change in changes.get(&fork.name).into_iter().flatten() {
             by_file
-                .entry(&change.path)
+                .entry(&change.raw_path)
                 .or_default()
                 .push((fork, change));
         }
@@ -145,7 +154,8 @@ pub fn render(run: &Run, changes: &BTreeMap<String, Vec<FileChange>>) -> String 
                 (table(run))
                 h2 { "Changes by file" }
                 @if by_file.is_empty() { p class="none" { "No fork changed any file." } }
-                @for (path, touched) in &by_file {
+                @for (raw, touched) in &by_file {
+                    @let path = String::from_utf8_lossy(raw);
                     section class="file" id={"file-" (path)} {
                         h3 {
                             code { (path) }

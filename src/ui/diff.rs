@@ -80,6 +80,8 @@ pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
         let (files, ins, del) = c.totals();
         let state = if f.merged {
             format!("{} (merged)", f.state.as_str())
+        } else if !c.uncommitted.is_empty() {
+            format!("{} (uncommitted work)", f.state.as_str())
         } else {
             f.state.as_str().to_string()
         };
@@ -190,9 +192,21 @@ pub fn diff_overlaps(changes: &[ForkChanges]) -> String {
         out.push_str(&columns(&rows, "  "));
     }
     out.push_str("\nSimilarity of the changes (1 = identical):\n");
+    let unsure = |name: &str| {
+        changes
+            .iter()
+            .any(|c| c.name == name && !c.uncommitted.is_empty())
+    };
     let rows: Vec<Vec<String>> = compare::pairs(changes)
         .iter()
-        .map(|p| vec![format!("{} ~ {}", p.a, p.b), format!("{:.2}", p.similarity)])
+        .map(|p| {
+            let value = if unsure(&p.a) || unsure(&p.b) {
+                "-  (uncommitted work is not compared)".to_string()
+            } else {
+                format!("{:.2}", p.similarity)
+            };
+            vec![format!("{} ~ {}", p.a, p.b), value]
+        })
         .collect();
     out.push_str(&columns(&rows, "  "));
     out
