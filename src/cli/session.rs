@@ -136,11 +136,7 @@ fn relay_error(e: RelayError, client: &Client) -> CommandError {
         }
         _ => None,
     };
-    let bad_input = e.is_bad_input();
-    let mut err = CommandError::from(anyhow::Error::new(e));
-    if bad_input {
-        err.code = super::EXIT_USAGE;
-    }
+    let err = CommandError::from(e);
     match hint {
         Some(h) => err.with_hint(h),
         None => err,
