@@ -76,7 +76,7 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
         vec![run]
     };
     if runs.is_empty() {
-        println!("no finished runs to clean");
+        super::output::println("no finished runs to clean")?;
         return Ok(0);
     }
 
@@ -189,7 +189,10 @@ fn clean_run(
             }
             if p.registered {
                 match repo.remove_worktree(&p.fork.worktree, force) {
-                    Ok(()) => println!("removed worktree {}", p.fork.worktree.display()),
+                    Ok(()) => super::output::println_during_change(format!(
+                        "removed worktree {}",
+                        p.fork.worktree.display()
+                    )),
                     Err(e) => {
                         eprintln!("ocfork: could not remove the worktree: {e}");
                         failed = true;
@@ -209,18 +212,20 @@ fn clean_run(
             let reference = format!("{}/{}", run.run, p.fork.name);
             if p.merged.is_none() && !force {
                 kept += 1;
-                println!(
+                super::output::println_during_change(format!(
                     "kept branch {branch} (not merged): `ocfork merge {reference}` to merge it, `ocfork clean {} --force` to drop it",
                     run.run
-                );
+                ));
                 continue;
             }
             match repo.delete_branch(branch) {
                 Ok(()) => match p.merged {
-                    Some(why) => println!("deleted branch {branch} ({why}; was {tip})"),
-                    None => println!(
+                    Some(why) => super::output::println_during_change(format!(
+                        "deleted branch {branch} ({why}; was {tip})"
+                    )),
+                    None => super::output::println_during_change(format!(
                         "dropped branch {branch} at {tip}; bring it back with `git branch {branch} {tip}`"
-                    ),
+                    )),
                 },
                 Err(e) => {
                     kept += 1;
@@ -235,14 +240,14 @@ fn clean_run(
     if kept == 0 {
         store.remove(&run.run)?;
         crate::compare::forget(&repo.common_dir, &run.start);
-        println!("removed run {}", run.run);
+        super::output::println_during_change(format!("removed run {}", run.run));
     } else {
-        println!(
+        super::output::println_during_change(format!(
             "kept the record of run {} while {kept} branch{} remain{}",
             run.run,
             if kept == 1 { "" } else { "es" },
             if kept == 1 { "s" } else { "" }
-        );
+        ));
     }
     Ok(failed)
 }

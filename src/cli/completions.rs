@@ -21,7 +21,9 @@ pub struct CompletionsArgs {
 
 pub fn cmd_completions(args: CompletionsArgs) -> CmdResult {
     let mut cmd = super::Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "ocfork", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "ocfork", &mut script);
+    super::output::print_bytes(&script)?;
     Ok(0)
 }
 
@@ -39,7 +41,9 @@ pub struct ManArgs {
 pub fn cmd_man(args: ManArgs) -> CmdResult {
     let cmd = super::Cli::command();
     let Some(dir) = args.dir else {
-        clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut page)?;
+        super::output::print_bytes(&page)?;
         return Ok(0);
     };
     std::fs::create_dir_all(&dir)

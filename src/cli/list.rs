@@ -43,7 +43,7 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
         super::print_json(&entries)?;
     } else {
         for e in &entries {
-            println!(
+            super::output::println(format!(
                 "{:<40}  {:<8}  {}  {} fork{}  base {}",
                 e.run,
                 e.state,
@@ -51,7 +51,7 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
                 e.forks,
                 if e.forks == 1 { "" } else { "s" },
                 &e.base[..e.base.len().min(12)]
-            );
+            ))?;
         }
     }
     Ok(0)

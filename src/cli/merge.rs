@@ -102,10 +102,12 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         }
     };
     if merged_tree == repo.tree_of(&head)? {
-        println!("{into} already has every change of {name}; nothing to merge");
         if !args.dry_run {
             mark_merged(&repo, &store, &fork, &theirs)?;
         }
+        super::output::println_during_change(format!(
+            "{into} already has every change of {name}; nothing to merge"
+        ));
         return Ok(0);
     }
 
@@ -119,14 +121,14 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         .with_hint("commit or stash them (`git stash`), then merge again"));
     }
     if args.dry_run {
-        println!(
+        super::output::println(format!(
             "would {how} {name} ({}) into {into}: no conflicts; it writes {} file{}:",
             &theirs[..12.min(theirs.len())],
             writes.len(),
             if writes.len() == 1 { "" } else { "s" }
-        );
+        ))?;
         for p in &writes {
-            println!("  {p}");
+            super::output::println(format!("  {p}"))?;
         }
         return Ok(0);
     }
@@ -148,11 +150,11 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     mark_merged(&repo, &store, &fork, &theirs)?;
     let stats = repo.numstat(&head, &commit)?;
     let (files, ins, del) = crate::git::totals(&stats);
-    println!(
+    super::output::println_during_change(format!(
         "merged {name} into {into} ({how}) as {}: {files} file{}, +{ins} -{del}",
         &commit[..12.min(commit.len())],
         if files == 1 { "" } else { "s" }
-    );
+    ));
     Ok(0)
 }
 

@@ -15,6 +15,7 @@ mod error;
 mod list;
 mod merge;
 mod open;
+mod output;
 mod plugin;
 mod report;
 mod resume;
@@ -169,8 +170,7 @@ pub fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)?;
-    println!("{text}");
-    Ok(())
+    output::println(text)
 }
 
 /// The commit holding a fork's work: the tip of its branch (which also has anything committed

@@ -109,7 +109,7 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         },
     )
     .await?;
-    super::try_cmd::finish(&driven.run, args.json)?;
+    super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);
     }

@@ -76,9 +76,9 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     }
     let outcome = result.map_err(|e| relay_error(e, &client))?;
     if args.json {
-        super::print_json(&outcome)?;
+        super::output::after_work(super::print_json(&outcome))?;
     } else {
-        println!("{}", outcome.session);
+        super::output::println_during_change(&outcome.session);
         eprintln!("ocfork: {}", outcome.message);
     }
     Ok(0)

@@ -96,7 +96,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         },
     )
     .await?;
-    finish(&driven.run, args.json)?;
+    super::output::after_work(finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);
     }
@@ -119,8 +119,7 @@ pub fn finish(run: &Run, json: bool) -> Result<(), CommandError> {
     if json {
         super::print_json(run)
     } else {
-        print!("{}", crate::ui::status_table(run));
-        Ok(())
+        super::output::print(crate::ui::status_table(run))
     }
 }
 
@@ -372,12 +371,12 @@ async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) ->
                 "ocfork: run {} dispatched in the background (pid {pid}); `ocfork wait {}` picks it up",
                 run.run, run.run
             );
-            finish(&current, json)?;
+            super::output::after_work(finish(&current, json))?;
             return Ok(0);
         }
         if let Ok(Some(status)) = child.try_wait() {
             let current = store.load_checked(&run.run)?;
-            finish(&current, json)?;
+            super::output::after_work(finish(&current, json))?;
             return Err(CommandError::failure(format!(
                 "the background driver exited early ({status}); see {}",
                 log_path.display()
