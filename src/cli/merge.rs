@@ -54,6 +54,16 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             f.state.as_str()
         );
     }
+    if let Some(c) = f.check.as_ref().filter(|c| c.exit_code != Some(0)) {
+        let how = match c.exit_code {
+            Some(code) => format!("exited {code}"),
+            None => "did not finish".into(),
+        };
+        eprintln!(
+            "ocfork: warning: the check `{}` of fork {name} failed ({how}); merging it anyway",
+            c.command
+        );
+    }
     let theirs = fork_tip(&repo, f).ok_or_else(|| {
         CommandError::failure(format!(
             "fork {name} has no commit to merge: its branch {} is gone and git has no commit recorded for it",
@@ -114,11 +124,17 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     let writes = repo.changed_paths(&head, &merged_tree)?;
     let blocked = blocked_paths(&repo, &head, &writes)?;
     if !blocked.is_empty() {
+        let lines: Vec<String> = blocked
+            .iter()
+            .map(|(path, why)| format!("{path} ({why})"))
+            .collect();
         return Err(CommandError::failure(format!(
-            "the main tree has uncommitted changes in files merging {name} would write:\n  {}\nnothing was changed",
-            blocked.join("\n  ")
+            "the main tree has files in the way of merging {name}:\n  {}\nnothing was changed",
+            lines.join("\n  ")
         ))
-        .with_hint("commit or stash them (`git stash`), then merge again"));
+        .with_hint(
+            "commit or stash them (`git stash -u` takes untracked files too), then merge again",
+        ));
     }
     if args.dry_run {
         super::output::println(format!(
@@ -159,20 +175,27 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
 }
 
 /// Paths the merge would write that hold the user's uncommitted work: modified, staged or
-/// untracked files, and files on disk git ignores but the merge would create.
-fn blocked_paths(repo: &Repo, head: &str, writes: &[String]) -> Result<Vec<String>, CommandError> {
+/// untracked files, and files on disk git ignores but the merge would create; each with what
+/// it is, in the user's words.
+fn blocked_paths(
+    repo: &Repo,
+    head: &str,
+    writes: &[String],
+) -> Result<Vec<(String, &'static str)>, CommandError> {
     let dirty = repo.dirty_paths()?;
     let overlaps = |w: &str, d: &str| {
         w == d
             || d.strip_prefix(w).is_some_and(|r| r.starts_with('/'))
             || w.strip_prefix(d).is_some_and(|r| r.starts_with('/'))
     };
-    let mut blocked: Vec<String> = Vec::new();
+    let mut blocked = Vec::new();
     for w in writes {
-        let hit = dirty.iter().any(|d| overlaps(w, d))
-            || (!repo.tracked_in(head, w) && repo.workdir.join(w).symlink_metadata().is_ok());
-        if hit {
-            blocked.push(w.clone());
+        let on_disk = repo.workdir.join(w).symlink_metadata().is_ok();
+        let untracked = on_disk && !repo.tracked_in(head, w);
+        if untracked {
+            blocked.push((w.clone(), "untracked file in the way"));
+        } else if dirty.iter().any(|d| overlaps(w, d)) {
+            blocked.push((w.clone(), "uncommitted changes"));
         }
     }
     Ok(blocked)

@@ -97,10 +97,57 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     )
     .await?;
     super::output::after_work(finish(&driven.run, args.json))?;
+    if let Some(line) = failed_checks(&driven.run) {
+        eprintln!("ocfork: {line}");
+    }
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(super::run_exit_code(&driven.run))
+}
+
+/// Says that uncommitted changes in the main tree stay out of the forks.
+fn warn_dirty(repo: &crate::git::Repo) {
+    let Ok(dirty) = repo.dirty_paths() else {
+        return;
+    };
+    if !dirty.is_empty() {
+        eprintln!(
+            "ocfork: warning: the main tree has uncommitted changes ({} file{}); they do not reach the forks unless you pass --include-dirty",
+            dirty.len(),
+            if dirty.len() == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// "the check `CMD` failed in 1 of 2 forks: b (exit 3)", when any check failed.
+fn failed_checks(run: &Run) -> Option<String> {
+    let failed: Vec<String> = run
+        .forks
+        .iter()
+        .filter_map(|f| {
+            let c = f.check.as_ref().filter(|c| c.exit_code != Some(0))?;
+            Some(match c.exit_code {
+                Some(code) => format!("{} (exit {code})", f.name),
+                None => format!("{} (did not finish)", f.name),
+            })
+        })
+        .collect();
+    let command = run
+        .forks
+        .iter()
+        .find_map(|f| f.check.as_ref())?
+        .command
+        .clone();
+    (!failed.is_empty()).then(|| {
+        format!(
+            "the check `{command}` failed in {} of {} fork{}: {}",
+            failed.len(),
+            run.forks.len(),
+            if run.forks.len() == 1 { "" } else { "s" },
+            failed.join(", ")
+        )
+    })
 }
 
 /// Makes sure the `--server` given answers with the password from the environment before
@@ -185,6 +232,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
     let start = if args.include_dirty {
         repo.snapshot_dirty(&base)?.unwrap_or_else(|| base.clone())
     } else {
+        warn_dirty(repo);
         base.clone()
     };
 
