@@ -103,9 +103,10 @@ fn repo_file_wins_over_user_file_and_env_over_both() {
     assert_eq!(v["timeout"]["line"], 3);
     assert_eq!(v["setup"]["source"], "default");
     assert_eq!(v["setup"]["value"], serde_json::Value::Null);
+    // Lexically normalised: no `..` left in what the user reads.
     assert_eq!(
         v["worktree_root"]["value"],
-        serde_json::json!(top.join("../trees"))
+        serde_json::json!(top.parent().expect("parent").join("trees"))
     );
     assert_eq!(v["worktree_root"]["line"], 4);
 
@@ -228,4 +229,55 @@ fn try_takes_defaults_from_files_and_flags_win() {
             .canonicalize()
             .expect("under ../trees")
     );
+}
+
+/// Messages in the user's words: TOML's type names and `..` paths do not reach the user.
+#[test]
+fn config_says_things_in_plain_words() {
+    let p = Plain::new();
+    let top = repo_top(&p.repo);
+    let tmp = regex_escape(&p.tmp.path().display().to_string());
+    let filters = vec![(tmp.as_str(), "[TMP]")];
+    p.write_repo("worktree_root = \"../trees\"\n");
+    let out = p.run(&["config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("worktree_root"))
+        .expect("a worktree_root line")
+        .to_string();
+    assert!(!line.contains(".."), "{line}");
+    assert!(
+        line.contains(
+            &top.parent()
+                .expect("parent")
+                .join("trees")
+                .display()
+                .to_string()
+        ),
+        "{line}"
+    );
+
+    p.write_repo("jobs = \"four\"\nmodels = \"a/b\"\n");
+    let err = stderr(&p.run(&["config"]));
+    insta::with_settings!({filters => filters.clone()}, {
+        insta::assert_snapshot!("config_jobs_not_a_number", err);
+    });
+    p.write_repo("models = \"a/b\"\n");
+    let err = stderr(&p.run(&["config"]));
+    insta::with_settings!({filters => filters}, {
+        insta::assert_snapshot!("config_models_not_a_list", err);
+    });
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
 }

@@ -220,6 +220,8 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
     for name in ["a", "b"] {
         let f = fork(&run, name);
         assert_eq!(f["state"], "failed", "{f:#}");
+        // The typed reason `resume` reads; the words stay for people.
+        assert_eq!(f["end"], "server_exited", "{f:#}");
         let error = f["error"].as_str().unwrap_or_default();
         assert!(error.starts_with("OpenCode server exited ("), "{error}");
         assert!(

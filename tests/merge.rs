@@ -292,3 +292,55 @@ fn unfinished_forks_are_neither_merged_nor_cleaned() {
     assert!(out.contains("removed run busy"), "{out}");
     assert_eq!(w.git(&["worktree", "list"]).lines().count(), 1);
 }
+
+/// What the user should know, said: a dirty main tree does not reach the forks, a failed check
+/// shows in try's last line and in a warning when merging, and a file in the way is called
+/// what it is.
+#[test]
+fn try_and_merge_say_what_the_user_should_know() {
+    let script = Script {
+        rules: vec![writes(
+            "the new file",
+            &[
+                ("src/app.js", "console.log('new');\n"),
+                ("src/new.js", "export const n = 1;\n"),
+            ],
+        )],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    std::fs::write(w.repo.join("notes.txt"), "mine\n").unwrap();
+    let out = w.run(&[
+        "try",
+        "-n",
+        "say",
+        "--check",
+        "exit 3",
+        "a=Write the new file",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "ocfork: warning: the main tree has uncommitted changes (1 file); they do not reach the forks unless you pass --include-dirty"
+        ),
+        "{err}"
+    );
+    let last = err.lines().last().unwrap_or_default();
+    insta::assert_snapshot!("try_last_line_check_failed", last);
+    std::fs::remove_file(w.repo.join("notes.txt")).unwrap();
+
+    // In the way: an edit to a file the merge writes, and an untracked file it would create.
+    std::fs::write(w.repo.join("src/app.js"), "console.log('mine');\n").unwrap();
+    std::fs::write(w.repo.join("src/new.js"), "mine\n").unwrap();
+    let out = w.run(&["merge", "a"]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    insta::assert_snapshot!("merge_files_in_the_way", stderr(&out));
+    assert_eq!(read(&w, "src/new.js"), "mine\n");
+
+    w.git(&["checkout", "--", "src/app.js"]);
+    std::fs::remove_file(w.repo.join("src/new.js")).unwrap();
+    let out = w.run(&["merge", "a"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    insta::assert_snapshot!("merge_check_failed_warning", stderr(&out));
+}

@@ -767,3 +767,16 @@ fn agents_are_listed_from_the_server() {
         stdout(&out)
     );
 }
+
+/// Without --server, ocfork starts an OpenCode of its own: an unknown session is the user's
+/// session id at fault, not a server the user never named.
+#[test]
+fn an_unknown_session_without_server_blames_the_session() {
+    let w = World::new(Script {
+        rules: vec![],
+        default_reply: "ok".into(),
+    });
+    let out = w.run(&["session", "message", "--session", "ses_nosuch", "hi"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    insta::assert_snapshot!("session_unknown_without_server", stderr(&out));
+}

@@ -59,6 +59,14 @@ fn ctrl_c_aborts_commits_and_exits_130() {
     let run = json(&out);
     let fork = &run["forks"][0];
     assert_eq!(fork["state"], "cancelled");
+    assert_eq!(fork["end"], "cancelled");
+    assert_eq!(run["state"], "cancelled");
+    // Said in plain words, not "a cancelled: cancelled".
+    let err = stderr(&out);
+    assert!(
+        err.contains("ocfork: a cancelled: stopped by Ctrl-C"),
+        "{err}"
+    );
     let commit = fork["commit"].as_str().expect("work committed");
     let files = w.git(&["show", "--name-only", "--format=", commit]);
     assert!(files.contains("first.txt"), "{files}");
@@ -66,7 +74,7 @@ fn ctrl_c_aborts_commits_and_exits_130() {
     // The saved record says the same, and nobody drives it any more.
     let saved = json(&w.run(&["status", "stop", "--json"]));
     assert_eq!(saved["forks"][0]["state"], "cancelled");
-    assert_eq!(saved["state"], "failed");
+    assert_eq!(saved["state"], "cancelled");
 }
 
 #[test]

@@ -60,11 +60,11 @@ pub async fn cmd_agents(args: AgentsArgs) -> CmdResult {
         // The table shows the first sentence; --json has the whole text.
         let line = desc.lines().next().unwrap_or("");
         let first = line.find(". ").map_or(line, |i| &line[..=i]);
-        println!(
+        super::output::println(format!(
             "{:width$}  {:8}  {first}",
             r.name,
             r.mode.as_deref().unwrap_or("-")
-        );
+        ))?;
     }
     Ok(0)
 }

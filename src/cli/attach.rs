@@ -57,7 +57,7 @@ pub async fn cmd_attach(args: AttachArgs) -> CmdResult {
             .chain(argv)
             .map(|w| shell_quote(&w.to_string_lossy()))
             .collect();
-        println!("{}", words.join(" "));
+        super::output::println(words.join(" "))?;
         return Ok(0);
     }
     let err = std::process::Command::new(&bin)

@@ -89,7 +89,7 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
         vec![run]
     };
     if runs.is_empty() {
-        println!("no finished runs to clean");
+        super::output::println("no finished runs to clean")?;
         return Ok(0);
     }
 
@@ -246,7 +246,10 @@ fn clean_run(
             if p.registered {
                 // Git refuses any worktree holding a repository; each was checked above.
                 match repo.remove_worktree(&p.fork.worktree, force || p.nested) {
-                    Ok(()) => println!("removed worktree {}", p.fork.worktree.display()),
+                    Ok(()) => super::output::println_during_change(format!(
+                        "removed worktree {}",
+                        p.fork.worktree.display()
+                    )),
                     Err(e) => {
                         eprintln!("ocfork: could not remove the worktree: {e}");
                         failed = true;
@@ -265,18 +268,20 @@ fn clean_run(
             let reference = format!("{}/{}", run.run, p.fork.name);
             if p.merged.is_none() && !force {
                 kept += 1;
-                println!(
+                super::output::println_during_change(format!(
                     "kept branch {branch} (not merged): `ocfork merge {reference}` to merge it, `ocfork clean {} --force` to drop it",
                     run.run
-                );
+                ));
                 continue;
             }
             match repo.delete_branch(branch) {
                 Ok(()) => match &p.merged {
-                    Some(why) => println!("deleted branch {branch} ({why}; was {tip})"),
-                    None => println!(
+                    Some(why) => super::output::println_during_change(format!(
+                        "deleted branch {branch} ({why}; was {tip})"
+                    )),
+                    None => super::output::println_during_change(format!(
                         "dropped branch {branch} at {tip}; bring it back with `git branch {branch} {tip}`"
-                    ),
+                    )),
                 },
                 Err(e) => {
                     kept += 1;
@@ -291,14 +296,14 @@ fn clean_run(
     if kept == 0 {
         store.remove(&run.run)?;
         crate::compare::forget(&repo.common_dir, &run.start);
-        println!("removed run {}", run.run);
+        super::output::println_during_change(format!("removed run {}", run.run));
     } else {
-        println!(
+        super::output::println_during_change(format!(
             "kept the record of run {} while {kept} branch{} remain{}",
             run.run,
             if kept == 1 { "" } else { "es" },
             if kept == 1 { "s" } else { "" }
-        );
+        ));
     }
     Ok(failed)
 }
@@ -323,10 +328,10 @@ fn save_leftovers(run: &Run, p: &mut Plan) -> Result<(), crate::git::GitError> {
     }
     let rescue = format!("ocfork-rescued/{}/{}", run.run, p.fork.name);
     if let Some(head) = &p.lost_head {
-        println!(
+        super::output::println_during_change(format!(
             "dropped the detached HEAD of {} at {head}; bring it back with `git branch {rescue} {head}`",
             wt.display()
-        );
+        ));
     }
     if !p.dirty.is_empty()
         && let Some(c) = crate::git::snapshot_worktree(wt, &msg)?
@@ -335,10 +340,10 @@ fn save_leftovers(run: &Run, p: &mut Plan) -> Result<(), crate::git::GitError> {
             Some(b) => format!("on top of branch {b}"),
             None => "on top of its detached HEAD".into(),
         };
-        println!(
+        super::output::println_during_change(format!(
             "dropped uncommitted changes in {} as {c} ({on}); bring them back with `git branch {rescue}-uncommitted {c}`",
             wt.display()
-        );
+        ));
     }
     Ok(())
 }

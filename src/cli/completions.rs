@@ -54,7 +54,7 @@ pub fn cmd_completions(args: CompletionsArgs) -> CmdResult {
         &completer.to_string_lossy(),
         &mut script,
     )?;
-    std::io::Write::write_all(&mut std::io::stdout(), &script)?;
+    super::output::print_bytes(&script)?;
     Ok(0)
 }
 
@@ -168,7 +168,9 @@ pub struct ManArgs {
 pub fn cmd_man(args: ManArgs) -> CmdResult {
     let cmd = super::Cli::command();
     let Some(dir) = args.dir else {
-        clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut page)?;
+        super::output::print_bytes(&page)?;
         return Ok(0);
     };
     std::fs::create_dir_all(&dir)

@@ -152,7 +152,7 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
         .unwrap_or(0);
     for (key, e) in &entries {
         let line = format!("{key} = {}", show(&e.value));
-        println!("{line:<width$}  # {}", e.note);
+        super::output::println(format!("{line:<width$}  # {}", e.note))?;
     }
     Ok(0)
 }

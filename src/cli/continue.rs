@@ -85,7 +85,7 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         },
     )
     .await?;
-    super::try_cmd::finish(&driven.run, args.json)?;
+    super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);
     }

@@ -132,23 +132,31 @@ pub async fn cmd_demo(args: DemoArgs) -> CmdResult {
     })
     .await??;
     model.stop().await;
-    println!("\n$ ocfork status");
+    super::output::println_during_change("\n$ ocfork status");
     let _ = tokio::task::spawn_blocking({
         let mut cmd = ocfork(&["status"]);
         move || cmd.status()
     })
     .await?;
-    println!("\nNext, in {}:", repo.display());
+    super::output::println_during_change(format!("\nNext, in {}:", repo.display()));
     let on_path = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("ocfork").is_file()));
     if !on_path {
-        println!("  alias ocfork={}", exe.display());
+        super::output::println_during_change(format!("  alias ocfork={}", exe.display()));
     }
-    println!("  cd {}", repo.display());
-    println!("  ocfork diff                    # both forks side by side");
-    println!("  ocfork diff redux --vs context  # the two approaches against each other");
-    println!("  ocfork merge redux             # the winner as one commit on main");
-    println!("  ocfork clean                   # worktrees gone, unmerged work kept");
+    super::output::println_during_change(format!("  cd {}", repo.display()));
+    super::output::println_during_change(
+        "  ocfork diff                    # both forks side by side",
+    );
+    super::output::println_during_change(
+        "  ocfork diff redux --vs context  # the two approaches against each other",
+    );
+    super::output::println_during_change(
+        "  ocfork merge redux             # the winner as one commit on main",
+    );
+    super::output::println_during_change(
+        "  ocfork clean                   # worktrees gone, unmerged work kept",
+    );
     match status.code() {
         Some(0) => Ok(0),
         _ => Err(CommandError::failure(

@@ -228,11 +228,11 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
         print_comparison(run, &all, &changes)?;
         return Ok(0);
     }
-    print!("{}", crate::ui::diff_table(run, &changes));
+    super::output::print(crate::ui::diff_table(run, &changes))?;
     if args.stat {
-        print!("{}", crate::ui::diff_stat(run, &changes));
+        super::output::print(crate::ui::diff_stat(run, &changes))?;
     }
-    print!("{}", crate::ui::diff_overlaps(&changes));
+    super::output::print(crate::ui::diff_overlaps(&changes))?;
     Ok(0)
 }
 

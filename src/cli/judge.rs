@@ -4,7 +4,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::{CmdResult, CommandError, EXIT_FAILURE, EXIT_INTERRUPTED};
+use super::{CmdResult, CommandError, EXIT_FAILURE};
 use crate::judge::{self, Outcome, Verdict};
 use crate::state::{Run, Store};
 
@@ -81,7 +81,7 @@ pub async fn cmd_judge(args: JudgeArgs) -> CmdResult {
     if args.json {
         super::print_json(&as_json(&run.run, &verdict))?;
     } else {
-        print!("{}", judge::show::table(&verdict));
+        super::output::print(judge::show::table(&verdict))?;
     }
     Ok(0)
 }
@@ -123,15 +123,7 @@ async fn judge_run(
         if run.forks.len() == 1 { "" } else { "s" },
         run.run
     );
-    let outcome = judge::judge(repo, store, run, opts).await.map_err(|e| {
-        let usage = e.downcast_ref::<judge::JudgeError>().is_some();
-        let mut err = CommandError::from(e);
-        if usage {
-            err.code = super::EXIT_USAGE;
-            err = err.with_hint("choose a read-only agent with -a");
-        }
-        err
-    })?;
+    let outcome = judge::judge(repo, store, run, opts).await?;
     match outcome {
         Outcome::Ranked(v) => Ok(v),
         Outcome::Unusable {
@@ -144,11 +136,10 @@ async fn judge_run(
             reply
         ))
         .with_hint("run `ocfork judge` again, perhaps with another model (-m)")),
-        Outcome::Interrupted(_) => Err(CommandError {
-            code: EXIT_INTERRUPTED,
-            error: anyhow::anyhow!("judging was interrupted; the evidence is recorded"),
-            hint: None,
-        }),
+        Outcome::Interrupted(_) => Err(CommandError::new(
+            super::ErrorKind::Interrupted,
+            anyhow::anyhow!("judging was interrupted; the evidence is recorded"),
+        )),
     }
 }
 

@@ -71,7 +71,7 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
             if e.cleaned {
                 notes.push_str(", cleaned");
             }
-            println!(
+            super::output::println(format!(
                 "{:<40}  {:<8}  {}  {} fork{}{notes}  base {}",
                 e.run,
                 e.state,
@@ -79,7 +79,7 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
                 e.forks,
                 if e.forks == 1 { "" } else { "s" },
                 &e.base[..e.base.len().min(12)]
-            );
+            ))?;
         }
     }
     Ok(0)

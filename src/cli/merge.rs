@@ -68,6 +68,16 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             f.state.as_str()
         );
     }
+    if let Some(c) = f.check.as_ref().filter(|c| c.exit_code != Some(0)) {
+        let how = match c.exit_code {
+            Some(code) => format!("exited {code}"),
+            None => "did not finish".into(),
+        };
+        eprintln!(
+            "ocfork: warning: the check `{}` of fork {name} failed ({how}); merging it anyway",
+            c.command
+        );
+    }
     let theirs = fork_tip(&repo, f).ok_or_else(|| {
         CommandError::failure(format!(
             "fork {name} has no commit to merge: its branch {} is gone and git has no commit recorded for it",
@@ -129,31 +139,39 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         }
     };
     if repo.has_every_change(&fork.run.start, &head, &theirs)? {
-        println!("{into} already has every change of {name}; nothing to merge");
         if !args.dry_run {
             mark_merged(&repo, &store, &fork, &theirs)?;
         }
+        super::output::println_during_change(format!(
+            "{into} already has every change of {name}; nothing to merge"
+        ));
         return Ok(0);
     }
 
     let writes = repo.changed_paths(&head, &merged_tree)?;
     let blocked = blocked_paths(&repo, &head, &writes)?;
     if !blocked.is_empty() {
+        let lines: Vec<String> = blocked
+            .iter()
+            .map(|(path, why)| format!("{path} ({why})"))
+            .collect();
         return Err(CommandError::failure(format!(
-            "the main tree has uncommitted changes in files merging {name} would write:\n  {}\nnothing was changed",
-            blocked.join("\n  ")
+            "the main tree has files in the way of merging {name}:\n  {}\nnothing was changed",
+            lines.join("\n  ")
         ))
-        .with_hint("commit or stash them (`git stash`), then merge again"));
+        .with_hint(
+            "commit or stash them (`git stash -u` takes untracked files too), then merge again",
+        ));
     }
     if args.dry_run {
-        println!(
+        super::output::println(format!(
             "would {how} {name} ({}) into {into}: no conflicts; it writes {} file{}:",
             &theirs[..12.min(theirs.len())],
             writes.len(),
             if writes.len() == 1 { "" } else { "s" }
-        );
+        ))?;
         for p in &writes {
-            println!("  {}", p.display());
+            super::output::println(format!("  {}", p.display()))?;
         }
         return Ok(0);
     }
@@ -194,27 +212,34 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     mark_merged(&repo, &store, &fork, &theirs)?;
     let stats = repo.numstat(&head, &commit)?;
     let (files, ins, del) = crate::git::totals(&stats);
-    println!(
+    super::output::println_during_change(format!(
         "merged {name} into {into} ({how}) as {}: {files} file{}, +{ins} -{del}",
         &commit[..12.min(commit.len())],
         if files == 1 { "" } else { "s" }
-    );
+    ));
     Ok(0)
 }
 
 /// Paths the merge would write that hold the user's uncommitted work: modified, staged or
-/// untracked files, and files on disk git ignores but the merge would create. Paths are
-/// git's bytes, so a name that is not UTF-8 is checked as it is on disk.
-fn blocked_paths(repo: &Repo, head: &str, writes: &[PathBuf]) -> Result<Vec<String>, CommandError> {
+/// untracked files, and files on disk git ignores but the merge would create; each with what
+/// it is, in the user's words. Paths are git's bytes, so a name that is not UTF-8 is checked
+/// as it is on disk.
+fn blocked_paths(
+    repo: &Repo,
+    head: &str,
+    writes: &[PathBuf],
+) -> Result<Vec<(String, &'static str)>, CommandError> {
     let dirty = repo.dirty_paths()?;
     // Path::starts_with compares whole components: `a/b` is inside `a`, `ab` is not.
     let overlaps = |w: &Path, d: &Path| d.starts_with(w) || w.starts_with(d);
-    let mut blocked: Vec<String> = Vec::new();
+    let mut blocked = Vec::new();
     for w in writes {
-        let hit = dirty.iter().any(|d| overlaps(w, d))
-            || (!repo.tracked_in(head, w) && repo.workdir.join(w).symlink_metadata().is_ok());
-        if hit {
-            blocked.push(w.display().to_string());
+        let on_disk = repo.workdir.join(w).symlink_metadata().is_ok();
+        let untracked = on_disk && !repo.tracked_in(head, w);
+        if untracked {
+            blocked.push((w.display().to_string(), "untracked file in the way"));
+        } else if dirty.iter().any(|d| overlaps(w, d)) {
+            blocked.push((w.display().to_string(), "uncommitted changes"));
         }
     }
     Ok(blocked)

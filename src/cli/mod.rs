@@ -12,10 +12,12 @@ mod continue_cmd;
 mod demo;
 mod diff;
 mod drive;
+mod error;
 mod judge;
 mod list;
 mod merge;
 mod open;
+mod output;
 mod plugin;
 mod report;
 mod resume;
@@ -27,12 +29,9 @@ mod wait;
 
 use clap::{Parser, Subcommand};
 
-/// Exit code for a failure of the work (a fork failed, a merge conflicts).
-pub const EXIT_FAILURE: i32 = 1;
-/// Exit code for bad usage or input.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code after Ctrl-C.
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub use error::{
+    CommandError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, ErrorKind,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,84 +74,6 @@ enum Command {
     Relay(session::RelayArgs),
 }
 
-/// A failure as the user sees it.
-#[derive(Debug)]
-pub struct CommandError {
-    pub code: i32,
-    pub error: anyhow::Error,
-    pub hint: Option<String>,
-}
-
-impl CommandError {
-    pub fn usage(msg: impl Into<String>) -> CommandError {
-        CommandError {
-            code: EXIT_USAGE,
-            error: anyhow::anyhow!(msg.into()),
-            hint: None,
-        }
-    }
-
-    pub fn failure(msg: impl Into<String>) -> CommandError {
-        CommandError {
-            code: EXIT_FAILURE,
-            error: anyhow::anyhow!(msg.into()),
-            hint: None,
-        }
-    }
-
-    pub fn with_hint(mut self, hint: impl Into<String>) -> CommandError {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-impl<E: Into<anyhow::Error>> From<E> for CommandError {
-    fn from(e: E) -> CommandError {
-        let error: anyhow::Error = e.into();
-        let code = if is_bad_input(&error) {
-            EXIT_USAGE
-        } else {
-            EXIT_FAILURE
-        };
-        let hint = error
-            .downcast_ref::<crate::opencode::ServerError>()
-            .and_then(crate::opencode::ServerError::hint);
-        CommandError { code, error, hint }
-    }
-}
-
-/// Errors that come from what the user asked for rather than from the work itself.
-fn is_bad_input(e: &anyhow::Error) -> bool {
-    use crate::git::GitError;
-    use crate::state::StateError;
-    if let Some(g) = e.downcast_ref::<GitError>() {
-        return matches!(
-            g,
-            GitError::NotARepo(_)
-                | GitError::Bare(_)
-                | GitError::UnbornHead
-                | GitError::BadRevision { .. }
-        );
-    }
-    if let Some(s) = e.downcast_ref::<StateError>() {
-        return matches!(
-            s,
-            StateError::Taken(_)
-                | StateError::Busy { .. }
-                | StateError::UnknownRun { .. }
-                | StateError::NoRuns
-                | StateError::UnknownFork { .. }
-                | StateError::BadReference(_)
-                | StateError::UnknownName { .. }
-        );
-    }
-    if e.downcast_ref::<crate::config::ConfigError>().is_some() {
-        return true;
-    }
-    e.downcast_ref::<crate::opencode::ServerError>()
-        .is_some_and(|s| matches!(s, crate::opencode::ServerError::NotFound(_)))
-}
-
 pub type CmdResult = Result<i32, CommandError>;
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -183,8 +104,8 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            report(&e);
-            e.code
+            e.report();
+            e.exit_code()
         }
     }
 }
@@ -214,16 +135,6 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Agents(a) => agents::cmd_agents(a).await,
         Command::Plugin(a) => plugin::cmd_plugin(a).await,
         Command::Relay(a) => session::cmd_relay(a).await,
-    }
-}
-
-fn report(e: &CommandError) {
-    eprintln!("error: {}", e.error);
-    for cause in e.error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
-    }
-    if let Some(h) = &e.hint {
-        eprintln!("hint: {h}");
     }
 }
 
@@ -266,8 +177,7 @@ pub fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)?;
-    println!("{text}");
-    Ok(())
+    output::println(text)
 }
 
 /// The commit holding a fork's work: the tip of its branch (which also has anything committed

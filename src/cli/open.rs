@@ -18,6 +18,6 @@ pub struct OpenArgs {
 pub async fn cmd_open(args: OpenArgs) -> CmdResult {
     let (_, store) = super::repo_and_store()?;
     let found = store.resolve_fork(&args.reference)?;
-    println!("{}", super::existing_worktree(&found)?.display());
+    super::output::println(super::existing_worktree(&found)?.display().to_string())?;
     Ok(0)
 }

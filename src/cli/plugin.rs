@@ -59,7 +59,7 @@ pub async fn cmd_plugin(args: PluginArgs) -> CmdResult {
         .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", dir.display())))?;
     std::fs::write(&path, source)
         .map_err(|e| CommandError::failure(format!("cannot write {}: {e}", path.display())))?;
-    println!("{}", path.display());
+    super::output::println_during_change(path.display().to_string());
     eprintln!(
         "ocfork: installed the `session` tool; OpenCode loads it at its next start (it calls {})",
         exe.display()

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
 use crate::dispatch::{DriveOptions, drive};
-use crate::state::{Fork, ForkState, StateError};
+use crate::state::{EndReason, Fork, ForkState, StateError};
 
 /// Continue the forks of a run that a crash left interrupted or failed.
 #[derive(Args, Debug)]
@@ -30,16 +30,11 @@ pub struct ResumeArgs {
     json: bool,
 }
 
-/// Whether a crash, rather than the work, ended the fork.
+/// Whether a crash, rather than the work, ended the fork: ocfork died (`interrupted`), or the
+/// server did under it. Manifests from before `end` existed name no reason: such a fork is
+/// resumed only when asked for with `--fork`.
 fn left_by_crash(f: &Fork) -> bool {
-    match f.state {
-        ForkState::Interrupted => true,
-        ForkState::Failed => f
-            .error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("OpenCode server exited")),
-        _ => false,
-    }
+    f.state == ForkState::Interrupted || f.end == Some(EndReason::ServerExited)
 }
 
 pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
@@ -110,7 +105,7 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         },
     )
     .await?;
-    super::try_cmd::finish(&driven.run, args.json)?;
+    super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);
     }

@@ -74,11 +74,11 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     if let Some(s) = server {
         s.stop().await;
     }
-    let outcome = result.map_err(|e| relay_error(e, &client))?;
+    let outcome = result.map_err(|e| relay_error(e, &client, args.server.is_some()))?;
     if args.json {
-        super::print_json(&outcome)?;
+        super::output::after_work(super::print_json(&outcome))?;
     } else {
-        println!("{}", outcome.session);
+        super::output::println_during_change(&outcome.session);
         eprintln!("ocfork: {}", outcome.message);
     }
     Ok(0)
@@ -122,7 +122,18 @@ pub async fn connect(
     Ok(crate::opencode::connect(url, opencode, &cwd).await?)
 }
 
-fn relay_error(e: RelayError, client: &Client) -> CommandError {
+fn relay_error(e: RelayError, client: &Client, server_given: bool) -> CommandError {
+    if let RelayError::UnknownSession { session, .. } = &e
+        && !server_given
+    {
+        // The server is ocfork's own for this command: only the session id can be wrong.
+        return CommandError::usage(format!(
+            "no OpenCode session {session} in this directory's OpenCode sessions"
+        ))
+        .with_hint(
+            "`opencode session list` shows the sessions; for a session of a running OpenCode, pass its URL with --server",
+        );
+    }
     let hint = match &e {
         RelayError::UnknownSession { .. } => {
             Some("`opencode session list` shows the sessions; pass the right --server".to_string())
@@ -136,11 +147,7 @@ fn relay_error(e: RelayError, client: &Client) -> CommandError {
         }
         _ => None,
     };
-    let bad_input = e.is_bad_input();
-    let mut err = CommandError::from(anyhow::Error::new(e));
-    if bad_input {
-        err.code = super::EXIT_USAGE;
-    }
+    let err = CommandError::from(e);
     match hint {
         Some(h) => err.with_hint(h),
         None => err,

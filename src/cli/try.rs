@@ -109,11 +109,58 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         true => super::judge::after_try(&repo, &store, driven.run, &mut code).await,
         false => driven.run,
     };
-    finish(&run, args.json)?;
+    super::output::after_work(finish(&run, args.json))?;
+    if let Some(line) = failed_checks(&run) {
+        eprintln!("ocfork: {line}");
+    }
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(code)
+}
+
+/// Says that uncommitted changes in the main tree stay out of the forks.
+fn warn_dirty(repo: &crate::git::Repo) {
+    let Ok(dirty) = repo.dirty_paths() else {
+        return;
+    };
+    if !dirty.is_empty() {
+        eprintln!(
+            "ocfork: warning: the main tree has uncommitted changes ({} file{}); they do not reach the forks unless you pass --include-dirty",
+            dirty.len(),
+            if dirty.len() == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// "the check `CMD` failed in 1 of 2 forks: b (exit 3)", when any check failed.
+fn failed_checks(run: &Run) -> Option<String> {
+    let failed: Vec<String> = run
+        .forks
+        .iter()
+        .filter_map(|f| {
+            let c = f.check.as_ref().filter(|c| c.exit_code != Some(0))?;
+            Some(match c.exit_code {
+                Some(code) => format!("{} (exit {code})", f.name),
+                None => format!("{} (did not finish)", f.name),
+            })
+        })
+        .collect();
+    let command = run
+        .forks
+        .iter()
+        .find_map(|f| f.check.as_ref())?
+        .command
+        .clone();
+    (!failed.is_empty()).then(|| {
+        format!(
+            "the check `{command}` failed in {} of {} fork{}: {}",
+            failed.len(),
+            run.forks.len(),
+            if run.forks.len() == 1 { "" } else { "s" },
+            failed.join(", ")
+        )
+    })
 }
 
 /// Makes sure the `--server` given answers with the password from the environment before
@@ -132,8 +179,7 @@ pub fn finish(run: &Run, json: bool) -> Result<(), CommandError> {
     if json {
         super::print_json(run)
     } else {
-        print!("{}", crate::ui::status_table(run));
-        Ok(())
+        super::output::print(crate::ui::status_table(run))
     }
 }
 
@@ -199,6 +245,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
     let start = if args.include_dirty {
         repo.snapshot_dirty(&base)?.unwrap_or_else(|| base.clone())
     } else {
+        warn_dirty(repo);
         base.clone()
     };
 
@@ -386,12 +433,12 @@ async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) ->
                 "ocfork: run {} dispatched in the background (pid {pid}); `ocfork wait {}` picks it up",
                 run.run, run.run
             );
-            finish(&current, json)?;
+            super::output::after_work(finish(&current, json))?;
             return Ok(0);
         }
         if let Ok(Some(status)) = child.try_wait() {
             let current = store.load_checked(&run.run)?;
-            finish(&current, json)?;
+            super::output::after_work(finish(&current, json))?;
             return Err(CommandError::failure(format!(
                 "the background driver exited early ({status}); see {}",
                 log_path.display()

@@ -27,7 +27,7 @@ pub async fn cmd_wait(args: WaitArgs) -> CmdResult {
     loop {
         let run = store.load_checked(&name)?;
         if run.state != RunState::Running && !run.owner_alive() {
-            super::try_cmd::finish(&run, args.json)?;
+            super::output::after_work(super::try_cmd::finish(&run, args.json))?;
             return Ok(super::run_exit_code(&run));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -124,7 +124,7 @@ impl Config {
     pub fn worktree_root(&self, repo_root: &Path) -> Option<Setting<PathBuf>> {
         if let Some(env) = std::env::var_os("OCFORK_WORKTREE_ROOT").filter(|v| !v.is_empty()) {
             return Some(Setting {
-                value: repo_root.join(PathBuf::from(env)),
+                value: normalize(&repo_root.join(PathBuf::from(env))),
                 source: Source::Env("OCFORK_WORKTREE_ROOT"),
             });
         }
@@ -173,7 +173,7 @@ pub fn parse_layer(
         message,
     };
     let raw: RawFile =
-        toml::from_str(text).map_err(|e| invalid(e.span(), e.message().trim().to_string()))?;
+        toml::from_str(text).map_err(|e| invalid(e.span(), plain_words(e.message().trim())))?;
     let from = |span: std::ops::Range<usize>| Source::File {
         path: path.to_path_buf(),
         line: line_of(text, span.start),
@@ -263,10 +263,49 @@ fn expand_root(raw: &str, repo_root: Option<&Path>) -> Option<PathBuf> {
         (Some(rest), Some(home)) => home.join(rest),
         _ => PathBuf::from(raw),
     };
-    Some(match repo_root {
+    Some(normalize(&match repo_root {
         Some(root) if path.is_relative() => root.join(path),
         _ => path,
-    })
+    }))
+}
+
+/// `a/./b/../c` as `a/c`, by the text alone (the folder need not exist yet).
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // `/..` is `/`.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The TOML reader's message with Rust's type names in words: "expected usize" becomes
+/// "expected a whole number".
+fn plain_words(message: &str) -> String {
+    [
+        ("expected usize", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        (
+            "expected a sequence",
+            "expected a list in brackets, like [\"a/b\"]",
+        ),
+        ("invalid type: sequence", "invalid type: list"),
+        ("invalid type: integer", "invalid type: number"),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 /// 1-based line number of a byte offset.
@@ -313,12 +352,10 @@ mod tests {
         let layer = parse_layer(
             "worktree_root = \"../wt\"\n",
             Path::new("c"),
-            Some(Path::new("/r")),
+            Some(Path::new("/r/app")),
         )
         .unwrap();
-        assert_eq!(
-            layer.worktree_root.unwrap().value,
-            PathBuf::from("/r/../wt")
-        );
+        // Lexically normalised, as `config` shows it.
+        assert_eq!(layer.worktree_root.unwrap().value, PathBuf::from("/r/wt"));
     }
 }

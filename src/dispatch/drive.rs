@@ -52,6 +52,7 @@ pub async fn drive(
     for f in run.forks.iter_mut().filter(|f| names.contains(&f.name)) {
         f.state = ForkState::Pending;
         f.error = None;
+        f.end = None;
     }
     run.refresh_state();
     store.save(&run)?;
@@ -88,6 +89,7 @@ pub async fn drive(
             for n in &ready {
                 handle.update(n, |f| {
                     f.state = ForkState::Failed;
+                    f.end = Some(crate::state::EndReason::NoServer);
                     f.error = Some(msg.clone());
                 });
             }
@@ -219,6 +221,7 @@ async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) 
 fn worktree_failed(handle: &RunHandle, name: &str, e: &crate::git::GitError) {
     handle.update(name, |f| {
         f.state = ForkState::Failed;
+        f.end = Some(crate::state::EndReason::WorktreeFailed);
         f.error = Some(format!("could not create the worktree: {e}"));
     });
 }

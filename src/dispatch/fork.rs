@@ -13,7 +13,7 @@ use super::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::server::ExitWatch;
 use crate::opencode::types::{ModelRef, PromptBody};
 use crate::opencode::{ApiError, Client, EventHub};
-use crate::state::{Check, ForkState, Tokens};
+use crate::state::{Check, EndReason, ForkState, Tokens};
 
 /// What every fork of a run shares.
 pub struct Shared {
@@ -48,8 +48,8 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             &shared,
             &name,
             &dir,
-            ForkState::Cancelled,
-            Some("cancelled before it started".into()),
+            EndReason::Cancelled,
+            Some(format!("{} before it started", super::stopped_by())),
             started,
         )
         .await;
@@ -67,20 +67,23 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         let (state, error) = match step {
             Step::Ran(c) if c.exit_code == Some(0) => (None, None),
             Step::Ran(c) => (
-                Some(ForkState::Failed),
+                Some(EndReason::SetupFailed),
                 Some(format!(
                     "setup `{cmd}` {} (output in {})",
                     exit_text(&c),
                     log.display()
                 )),
             ),
-            Step::Broken(e) => (Some(ForkState::Failed), Some(format!("setup `{cmd}` {e}"))),
+            Step::Broken(e) => (
+                Some(EndReason::SetupFailed),
+                Some(format!("setup `{cmd}` {e}")),
+            ),
             Step::Cancelled => (
-                Some(ForkState::Cancelled),
-                Some("cancelled during setup".into()),
+                Some(EndReason::Cancelled),
+                Some(format!("{} during setup", super::stopped_by())),
             ),
             Step::TimedOut => (
-                Some(ForkState::Timeout),
+                Some(EndReason::Timeout),
                 Some("timed out during setup".into()),
             ),
         };
@@ -93,6 +96,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     shared.handle.update(&name, |f| {
         f.state = ForkState::Running;
         f.error = None;
+        f.end = None;
     });
     let end = agent_turn(&shared, &name, &dir, deadline).await;
     drop(permit);
@@ -104,8 +108,8 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     record_usage(&shared, &name, &dir).await;
 
     let (state, error) = match end {
-        TurnEnd::Done => (ForkState::Done, None),
-        TurnEnd::Failed(e) => (ForkState::Failed, Some(e)),
+        TurnEnd::Done => (EndReason::Done, None),
+        TurnEnd::Failed(e) => (EndReason::AgentError, Some(e)),
         TurnEnd::Timeout => {
             let limit = crate::ui::duration(shared.timeout);
             let error = match last_activity {
@@ -113,16 +117,16 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
                 Some(a) => format!("timed out after {limit} while OpenCode was {a}"),
                 None => format!("timed out after {limit}"),
             };
-            (ForkState::Timeout, Some(error))
+            (EndReason::Timeout, Some(error))
         }
-        TurnEnd::Cancelled => (ForkState::Cancelled, Some("cancelled".into())),
+        TurnEnd::Cancelled => (EndReason::Cancelled, Some(super::stopped_by())),
         TurnEnd::ServerExited(status) => (
-            ForkState::Failed,
+            EndReason::ServerExited,
             Some(format!("OpenCode server exited ({status})")),
         ),
     };
     let (mut state, mut error) = (state, error);
-    if state == ForkState::Done
+    if state == EndReason::Done
         && let Some(cmd) = &shared.check
     {
         shared
@@ -141,8 +145,8 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             }
             Step::Cancelled => {
                 (state, error) = (
-                    ForkState::Cancelled,
-                    Some("cancelled during the check".into()),
+                    EndReason::Cancelled,
+                    Some(format!("{} during the check", super::stopped_by())),
                 );
                 None
             }
@@ -340,7 +344,7 @@ async fn finish(
     shared: &Shared,
     name: &str,
     dir: &Path,
-    state: ForkState,
+    end: EndReason,
     error: Option<String>,
     started: Instant,
 ) {
@@ -348,7 +352,7 @@ async fn finish(
     let Some(fork) = snapshot.fork(name).cloned() else {
         return;
     };
-    let message = commit_message(&snapshot.run, name, current_prompt(&fork), state);
+    let message = commit_message(&snapshot.run, name, current_prompt(&fork), end.state());
     let start = snapshot.start.clone();
     let worktree = dir.to_path_buf();
     let common = shared.common_dir.clone();
@@ -363,10 +367,10 @@ async fn finish(
         Ok::<_, crate::git::GitError>((head, stats))
     })
     .await;
-    let (state, error, commit, stats) = match committed {
-        Ok(Ok((head, stats))) => (state, error, Some(head), stats),
+    let (end, error, commit, stats) = match committed {
+        Ok(Ok((head, stats))) => (end, error, Some(head), stats),
         Ok(Err(e)) => (
-            ForkState::Failed,
+            EndReason::CommitFailed,
             Some(join_errors(
                 error,
                 format!("could not commit the fork's work: {e}"),
@@ -375,7 +379,7 @@ async fn finish(
             Vec::new(),
         ),
         Err(e) => (
-            ForkState::Failed,
+            EndReason::CommitFailed,
             Some(join_errors(
                 error,
                 format!("could not commit the fork's work: {e}"),
@@ -386,8 +390,10 @@ async fn finish(
     };
     let (files, ins, del) = crate::git::totals(&stats);
     let elapsed = started.elapsed().as_millis() as u64;
+    let state = end.state();
     shared.handle.update(name, |f| {
         f.state = state;
+        f.end = Some(end);
         f.activity = None;
         f.error = error.or(f.error.take().filter(|_| state != ForkState::Done));
         if commit.is_some() {

@@ -66,6 +66,17 @@ impl RunHandle {
     }
 }
 
+/// What stopped the run, once a signal did: "Ctrl-C" or "SIGTERM".
+static STOPPED_BY: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Why a cancelled fork stopped, in the user's words: "stopped by Ctrl-C".
+pub fn stopped_by() -> String {
+    format!(
+        "stopped by {}",
+        STOPPED_BY.get().copied().unwrap_or("Ctrl-C")
+    )
+}
+
 /// A token cancelled by Ctrl-C or SIGTERM, so forks stop, commit and save. A second signal
 /// exits at once (the spawned server dies with ocfork through its parent-death signal).
 pub fn cancel_on_signal() -> CancellationToken {
@@ -83,10 +94,11 @@ pub fn cancel_on_signal() -> CancellationToken {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = sigterm => {},
-            }
+            let by = tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = sigterm => "SIGTERM",
+            };
+            let _ = STOPPED_BY.set(by);
             if round > 0 {
                 eprintln!("ocfork: interrupted again; exiting without saving the forks' work");
                 std::process::exit(crate::cli::EXIT_INTERRUPTED);

@@ -36,5 +36,11 @@ pub fn show_diff(dir: &Path, from: &str, to: &str, view: DiffView) -> Result<i32
     }
     cmd.args(["-M", from, to, "--"]);
     let status = cmd.status().map_err(GitError::Spawn)?;
+    // git stopped by SIGPIPE: the reader of stdout went away (`ocfork diff a | head`), which
+    // is as quiet an end as ocfork's own output has on a closed pipe.
+    use std::os::unix::process::ExitStatusExt;
+    if status.signal() == Some(nix::sys::signal::Signal::SIGPIPE as i32) {
+        return Ok(0);
+    }
     Ok(status.code().unwrap_or(1))
 }

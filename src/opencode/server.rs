@@ -34,7 +34,7 @@ impl ServerError {
                  installs the pinned one as .tools/opencode/node_modules/.bin/opencode"
                     .into(),
             ),
-            _ => None,
+            ServerError::Spawn { .. } | ServerError::Start(_) => None,
         }
     }
 }

@@ -95,18 +95,6 @@ pub enum RelayError {
     State(#[from] crate::state::StateError),
 }
 
-impl RelayError {
-    /// True when the request itself was wrong (exit code 2).
-    pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
-            RelayError::UnknownSession { .. }
-                | RelayError::UnknownAgent { .. }
-                | RelayError::EmptyText
-        ) || matches!(self, RelayError::Git(g) if matches!(g, crate::git::GitError::NotARepo(_) | crate::git::GitError::UnbornHead))
-    }
-}
-
 /// One use of the `session` tool.
 #[derive(Clone, Debug)]
 pub struct Request {

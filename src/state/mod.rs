@@ -117,13 +117,57 @@ impl ForkState {
     }
 }
 
-/// Where a run stands: `running` until every fork ended, then `done` or `failed`.
+/// Why a fork ended, for programs and for `resume` (`error` keeps the words for people).
+/// Absent in manifests written before it existed, and while the fork has not ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The agent answered (and the check, if any, ran).
+    Done,
+    /// The model or OpenCode reported an error for the turn.
+    AgentError,
+    /// The fork's `--timeout` ran out.
+    Timeout,
+    /// Ctrl-C or SIGTERM stopped it.
+    Cancelled,
+    /// The OpenCode server ocfork started exited under it.
+    ServerExited,
+    /// No OpenCode server could be reached or started.
+    NoServer,
+    /// `--setup` failed.
+    SetupFailed,
+    /// Its worktree could not be made.
+    WorktreeFailed,
+    /// Its work could not be committed.
+    CommitFailed,
+}
+
+impl EndReason {
+    /// The fork state this end gives.
+    pub fn state(self) -> ForkState {
+        match self {
+            EndReason::Done => ForkState::Done,
+            EndReason::Timeout => ForkState::Timeout,
+            EndReason::Cancelled => ForkState::Cancelled,
+            EndReason::AgentError
+            | EndReason::ServerExited
+            | EndReason::NoServer
+            | EndReason::SetupFailed
+            | EndReason::WorktreeFailed
+            | EndReason::CommitFailed => ForkState::Failed,
+        }
+    }
+}
+
+/// Where a run stands: `running` until every fork ended, then `done`, `cancelled` (Ctrl-C
+/// stopped a fork) or `failed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     Running,
     Done,
     Failed,
+    Cancelled,
 }
 
 impl RunState {
@@ -132,6 +176,7 @@ impl RunState {
             RunState::Running => "running",
             RunState::Done => "done",
             RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
         }
     }
 }
@@ -182,6 +227,9 @@ pub struct Fork {
     pub tokens: Option<Tokens>,
     pub cost: Option<f64>,
     pub error: Option<String>,
+    /// Why the fork ended, once it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<EndReason>,
     /// Tool calls the agent made so far (progress only).
     #[serde(default)]
     pub tool_calls: u64,
@@ -305,6 +353,7 @@ impl Fork {
             tokens: None,
             cost: None,
             error: None,
+            end: None,
             tool_calls: 0,
             activity: None,
             follow_ups: Vec::new(),
@@ -369,6 +418,8 @@ impl Run {
             RunState::Running
         } else if self.forks.iter().all(|f| f.state == ForkState::Done) {
             RunState::Done
+        } else if self.forks.iter().any(|f| f.state == ForkState::Cancelled) {
+            RunState::Cancelled
         } else {
             RunState::Failed
         };
@@ -881,3 +932,7 @@ pub fn now_rfc3339() -> String {
         .format(&format)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+#[path = "end_tests.rs"]
+mod end_tests;

@@ -1,0 +1,326 @@
+//! The one error type of the command layer: every library error becomes a [`CommandError`] of
+//! one [`ErrorKind`] through an exhaustive `From` impl (a new variant is a compile error until
+//! someone decides what it means to the user), and the kind alone decides the exit code.
+
+use crate::config::ConfigError;
+use crate::git::GitError;
+use crate::opencode::{ApiError, ServerError};
+use crate::relay::RelayError;
+use crate::state::StateError;
+
+/// Exit code for a failure of the work (a fork failed, a merge conflicts).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for bad usage, input or configuration.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code after Ctrl-C.
+pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit code when stdout's reader went away (`ocfork diff | head -1`): 0, as ripgrep does, since
+/// the reader chose to stop reading; nothing more is printed, on stdout or stderr.
+pub const EXIT_BROKEN_PIPE: i32 = 0;
+
+/// What kind of failure, as the user sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// What the user asked for cannot be done as asked (a name that does not exist, a bad
+    /// flag value, not a repository).
+    User,
+    /// A config file or setting is wrong or unreadable.
+    Config,
+    /// The work itself failed (git refused, a server is unreachable, a conflict).
+    Failure,
+    /// ocfork or its own files are in a state they should never be in.
+    Internal,
+    /// Stdout was closed by its reader: stop quietly.
+    BrokenPipe,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+impl ErrorKind {
+    /// The process exit code for this kind: the only place exit codes of errors are decided.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::User | ErrorKind::Config => EXIT_USAGE,
+            ErrorKind::Failure | ErrorKind::Internal => EXIT_FAILURE,
+            ErrorKind::BrokenPipe => EXIT_BROKEN_PIPE,
+            ErrorKind::Interrupted => EXIT_INTERRUPTED,
+        }
+    }
+}
+
+/// A failure as the user sees it: what went wrong, its causes, and what to do about it.
+#[derive(Debug)]
+pub struct CommandError {
+    pub kind: ErrorKind,
+    pub error: anyhow::Error,
+    pub hint: Option<String>,
+}
+
+impl CommandError {
+    pub fn new(kind: ErrorKind, error: impl Into<anyhow::Error>) -> CommandError {
+        CommandError {
+            kind,
+            error: error.into(),
+            hint: None,
+        }
+    }
+
+    /// Bad usage or input (exit 2).
+    pub fn usage(msg: impl Into<String>) -> CommandError {
+        CommandError::new(ErrorKind::User, anyhow::anyhow!(msg.into()))
+    }
+
+    /// The work failed (exit 1).
+    pub fn failure(msg: impl Into<String>) -> CommandError {
+        CommandError::new(ErrorKind::Failure, anyhow::anyhow!(msg.into()))
+    }
+
+    /// Stdout's reader went away.
+    pub fn broken_pipe() -> CommandError {
+        CommandError::new(ErrorKind::BrokenPipe, anyhow::anyhow!("stdout closed"))
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> CommandError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+
+    /// Prints the error on stderr as "error: ... / caused by: ... / hint: ...", or nothing
+    /// for a closed stdout.
+    pub fn report(&self) {
+        if self.kind == ErrorKind::BrokenPipe {
+            return;
+        }
+        eprintln!("error: {}", self.error);
+        for cause in self.error.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        if let Some(h) = &self.hint {
+            eprintln!("hint: {h}");
+        }
+    }
+}
+
+/// What an error means to the user: its kind, and a hint when one helps. Every impl is an
+/// exhaustive `match` with no catch-all arm.
+pub trait Classify {
+    fn kind(&self) -> ErrorKind;
+    fn hint(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Classify for GitError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            GitError::NotARepo(_)
+            | GitError::Bare(_)
+            | GitError::UnbornHead
+            | GitError::BadRevision { .. } => ErrorKind::User,
+            GitError::Spawn(_) | GitError::Failed { .. } | GitError::Other(_) => ErrorKind::Failure,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            GitError::Spawn(_) => Some("is git installed and on PATH?".into()),
+            GitError::NotARepo(_)
+            | GitError::Bare(_)
+            | GitError::UnbornHead
+            | GitError::BadRevision { .. }
+            | GitError::Failed { .. }
+            | GitError::Other(_) => None,
+        }
+    }
+}
+
+impl Classify for StateError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            StateError::Taken(_)
+            | StateError::Busy { .. }
+            | StateError::UnknownRun { .. }
+            | StateError::NoRuns
+            | StateError::UnknownFork { .. }
+            | StateError::BadReference(_)
+            | StateError::UnknownName { .. } => ErrorKind::User,
+            StateError::Read { .. } | StateError::Write { .. } | StateError::Remove { .. } => {
+                ErrorKind::Failure
+            }
+            StateError::Parse { .. } | StateError::Invalid { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+impl Classify for ConfigError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ConfigError::Read { .. } | ConfigError::Invalid { .. } => ErrorKind::Config,
+        }
+    }
+}
+
+impl Classify for ServerError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ServerError::NotFound(_) => ErrorKind::Config,
+            ServerError::Spawn { .. } | ServerError::Start(_) => ErrorKind::Failure,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        ServerError::hint(self)
+    }
+}
+
+impl Classify for ApiError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ApiError::BadUrl(_) => ErrorKind::User,
+            ApiError::Connect { .. } | ApiError::Status { .. } => ErrorKind::Failure,
+            ApiError::Decode { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+impl Classify for RelayError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RelayError::Api(e) => e.kind(),
+            RelayError::Git(e) => e.kind(),
+            RelayError::State(e) => e.kind(),
+            RelayError::UnknownSession { .. }
+            | RelayError::UnknownAgent { .. }
+            | RelayError::EmptyText => ErrorKind::User,
+            RelayError::HopLimit { .. }
+            | RelayError::NoDirectory(_)
+            | RelayError::Dropped { .. }
+            | RelayError::TurnFailed { .. } => ErrorKind::Failure,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            RelayError::Api(e) => e.hint(),
+            RelayError::Git(e) => e.hint(),
+            RelayError::State(e) => e.hint(),
+            RelayError::UnknownSession { .. }
+            | RelayError::UnknownAgent { .. }
+            | RelayError::EmptyText
+            | RelayError::HopLimit { .. }
+            | RelayError::NoDirectory(_)
+            | RelayError::Dropped { .. }
+            | RelayError::TurnFailed { .. } => None,
+        }
+    }
+}
+
+impl Classify for crate::judge::JudgeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            crate::judge::JudgeError::UnknownAgent { .. } => ErrorKind::User,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            crate::judge::JudgeError::UnknownAgent { .. } => {
+                Some("choose a read-only agent with -a".into())
+            }
+        }
+    }
+}
+
+impl Classify for std::io::Error {
+    fn kind(&self) -> ErrorKind {
+        match self.kind() {
+            std::io::ErrorKind::BrokenPipe => ErrorKind::BrokenPipe,
+            _ => ErrorKind::Failure,
+        }
+    }
+}
+
+impl Classify for serde_json::Error {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Internal
+    }
+}
+
+impl Classify for tokio::task::JoinError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Internal
+    }
+}
+
+/// `From` for each typed error, through its [`Classify`].
+macro_rules! from_classified {
+    ($($t:ty),*) => {$(
+        impl From<$t> for CommandError {
+            fn from(e: $t) -> CommandError {
+                let hint = Classify::hint(&e);
+                CommandError { kind: Classify::kind(&e), error: e.into(), hint }
+            }
+        }
+    )*};
+}
+from_classified!(
+    GitError,
+    StateError,
+    ConfigError,
+    ServerError,
+    ApiError,
+    RelayError,
+    crate::judge::JudgeError,
+    std::io::Error,
+    serde_json::Error,
+    tokio::task::JoinError
+);
+
+/// An error from a layer that returns `anyhow` (the dispatcher, `opencode::connect`): the
+/// first typed error in its chain decides the kind, through the impls above; the message and
+/// its context stay as they are.
+impl From<anyhow::Error> for CommandError {
+    fn from(error: anyhow::Error) -> CommandError {
+        let (kind, hint) = error
+            .chain()
+            .find_map(classified)
+            .unwrap_or((ErrorKind::Failure, None));
+        CommandError { kind, error, hint }
+    }
+}
+
+fn classified(e: &(dyn std::error::Error + 'static)) -> Option<(ErrorKind, Option<String>)> {
+    fn pair(c: &dyn Classify) -> (ErrorKind, Option<String>) {
+        (c.kind(), c.hint())
+    }
+    if let Some(c) = e.downcast_ref::<GitError>() {
+        return Some(pair(c));
+    }
+    if let Some(c) = e.downcast_ref::<StateError>() {
+        return Some(pair(c));
+    }
+    if let Some(c) = e.downcast_ref::<ConfigError>() {
+        return Some(pair(c));
+    }
+    if let Some(c) = e.downcast_ref::<ServerError>() {
+        return Some(pair(c));
+    }
+    if let Some(c) = e.downcast_ref::<ApiError>() {
+        return Some(pair(c));
+    }
+    if let Some(c) = e.downcast_ref::<RelayError>() {
+        return Some(pair(c));
+    }
+    if let Some(c) = e.downcast_ref::<crate::judge::JudgeError>() {
+        return Some(pair(c));
+    }
+    if let Some(c) = e.downcast_ref::<std::io::Error>() {
+        return Some(pair(c));
+    }
+    e.downcast_ref::<serde_json::Error>().map(|c| pair(c))
+}
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;
