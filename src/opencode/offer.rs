@@ -100,7 +100,16 @@ impl Models {
         let providers: Vec<(String, Vec<String>)> = body
             .providers
             .into_iter()
-            .map(|p| (p.id, p.models.unwrap_or_default().into_iter().map(|(k, _)| k).collect()))
+            .map(|p| {
+                (
+                    p.id,
+                    p.models
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .collect(),
+                )
+            })
             .collect();
         // OpenCode's own choice: the first provider (of the configured ones, when the config
         // names any), with its best model.
@@ -228,7 +237,7 @@ pub enum OfferError {
         provider: String,
         known: Vec<String>,
     },
-    #[error("model `{model}` ({from}) is not one OpenCode offers here: provider `{provider}` has {}", list(.known))]
+    #[error("model `{model}` ({from}) is not one OpenCode offers here: provider `{provider}` has models {}", list(.known))]
     UnknownModel {
         model: String,
         from: String,
@@ -291,7 +300,10 @@ mod tests {
     fn null_and_missing_fields_are_read_as_absent() {
         let o = offer(None);
         assert_eq!(o.agents.names(), ["build", "researcher"]);
-        assert_eq!(o.agents.get("researcher").map(|a| a.description.clone()), Ok(None));
+        assert_eq!(
+            o.agents.get("researcher").map(|a| a.description.clone()),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -304,7 +316,10 @@ mod tests {
         );
         assert_eq!(
             pick("researcher", None),
-            Ok(("scripted/other".into(), ModelSource::Agent("researcher".into())))
+            Ok((
+                "scripted/other".into(),
+                ModelSource::Agent("researcher".into())
+            ))
         );
         assert_eq!(
             pick("build", None),
@@ -334,7 +349,7 @@ mod tests {
         assert_eq!(
             err("build", Some("scripted/x")).as_deref(),
             Some(
-                "model `scripted/x` (asked for) is not one OpenCode offers here: provider `scripted` has other, scripted"
+                "model `scripted/x` (asked for) is not one OpenCode offers here: provider `scripted` has models other, scripted"
             )
         );
         assert!(offer(Some("gone/y")).choose("build", None).is_err());
