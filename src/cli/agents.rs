@@ -20,7 +20,7 @@ pub struct AgentsArgs {
     /// The opencode binary when no --server is given
     #[arg(long, value_name = "PATH")]
     opencode: Option<PathBuf>,
-    /// Print a JSON array of {name, mode, description}
+    /// Print a JSON array of {name, mode, description, model}
     #[arg(long)]
     json: bool,
 }
@@ -30,6 +30,8 @@ struct AgentRow {
     name: String,
     mode: Option<String>,
     description: Option<String>,
+    /// The agent's own model (`provider/model`), when its config names one.
+    model: Option<String>,
 }
 
 pub async fn cmd_agents(args: AgentsArgs) -> CmdResult {
@@ -37,17 +39,18 @@ pub async fn cmd_agents(args: AgentsArgs) -> CmdResult {
         .map_err(|e| CommandError::usage(format!("cannot read the current directory: {e}")))?;
     let (client, server) =
         super::session::connect(args.server.as_deref(), args.opencode.as_deref()).await?;
-    let listed = client.agents(&cwd).await;
+    let listed = crate::opencode::offer::Agents::read(&client, &cwd).await;
     if let Some(s) = server {
         s.stop().await;
     }
     let rows: Vec<AgentRow> = listed?
-        .into_iter()
-        .filter(|a| !a.hidden)
+        .list()
+        .iter()
         .map(|a| AgentRow {
-            name: a.name,
-            mode: a.mode,
-            description: a.description.map(|d| d.trim().to_string()),
+            name: a.name.clone(),
+            mode: a.mode.clone(),
+            description: a.description.as_deref().map(|d| d.trim().to_string()),
+            model: a.model.as_ref().map(|m| m.spec()),
         })
         .collect();
     if args.json {

@@ -8,8 +8,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
-use crate::dispatch::{DriveOptions, drive};
+use crate::dispatch::preflight::Connected;
+use crate::dispatch::{DriveOptions, drive_with};
 use crate::names;
+use crate::opencode::offer::OfferError;
 use crate::state::{Fork, Run, RunState, SCHEMA, Store};
 
 /// `--agent` when neither the flag nor a config file names one.
@@ -82,14 +84,24 @@ pub struct TryArgs {
 
 pub async fn cmd_try(args: TryArgs) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
-    if let Some(url) = &args.server {
-        check_server(url, &repo).await?;
-    }
-    let run = plan(&args, &repo, &store)?;
+    let mut run = plan(&args, &repo, &store)?;
+    let connected = preflight(&repo, &mut run, &args).await?;
+    store.create(&run).map_err(|e| {
+        CommandError::from(e)
+            .with_hint("pick another name with -n, or look at it with `ocfork status`")
+    })?;
     if args.detach {
-        return detach(&repo, &store, run, args.json).await;
+        // The background driver connects on its own.
+        let stopping = tokio::spawn(async move {
+            if let (_, Some(server)) = connected {
+                server.stop().await;
+            }
+        });
+        let detached = detach(&repo, &store, run, args.json).await;
+        let _ = stopping.await;
+        return detached;
     }
-    let driven = drive(
+    let driven = drive_with(
         &repo,
         &store,
         run,
@@ -97,6 +109,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
             forks: Vec::new(),
             progress: true,
         },
+        Some(connected),
     )
     .await?;
     let mut code = super::run_exit_code(&driven.run);
@@ -163,15 +176,36 @@ fn failed_checks(run: &Run) -> Option<String> {
     })
 }
 
-/// Makes sure the `--server` given answers with the password from the environment before
-/// anything is recorded, so a typo in the URL or password leaves nothing behind.
-async fn check_server(url: &str, repo: &crate::git::Repo) -> Result<(), CommandError> {
-    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
-    let client = crate::opencode::Client::new(url, password.as_deref())?;
-    client.agents(&repo.workdir).await.map_err(|e| {
-        CommandError::usage(e.to_string()).with_hint("check --server and OPENCODE_SERVER_PASSWORD")
-    })?;
-    Ok(())
+/// Asks the server, before anything is recorded or made, which agent and model every fork
+/// will use (refusing names it does not know), and warns about OpenCode config the forks
+/// will not get. A typo in `--server` or its password leaves nothing behind either.
+async fn preflight(
+    repo: &crate::git::Repo,
+    run: &mut Run,
+    args: &TryArgs,
+) -> Result<Connected, CommandError> {
+    use crate::dispatch::preflight::{PreflightError, check, config_left_behind};
+    for warning in config_left_behind(repo, args.include_dirty, &args.copy) {
+        eprintln!("ocfork: warning: {warning}");
+    }
+    check(repo, run).await.map_err(|e| match e {
+        PreflightError::Offer(e) => {
+            let hint = match &e {
+                OfferError::UnknownAgent { .. } => {
+                    "pass one of them with -a, or set `agent` in ocfork's config"
+                }
+                OfferError::NoModel => {
+                    "configure a provider in opencode.json, or pass -m provider/model"
+                }
+                _ => "pass -m provider/model with a model OpenCode offers here",
+            };
+            CommandError::usage(e.to_string()).with_hint(hint)
+        }
+        PreflightError::Api(e) if args.server.is_some() => CommandError::usage(e.to_string())
+            .with_hint("check --server and OPENCODE_SERVER_PASSWORD"),
+        PreflightError::Api(e) => CommandError::failure(e.to_string()),
+        PreflightError::Start(e) => CommandError::from(e),
+    })
 }
 
 /// Prints the run's result: JSON, or the status table.
@@ -183,7 +217,7 @@ pub fn finish(run: &Run, json: bool) -> Result<(), CommandError> {
     }
 }
 
-/// Checks everything the user gave and records the run with every fork pending.
+/// Checks everything the user gave and plans the run with every fork pending.
 fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, CommandError> {
     let task = match &args.task_file {
         Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
@@ -324,10 +358,6 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         spawned_server: None,
         judge: None,
     };
-    store.create(&run).map_err(|e| {
-        CommandError::from(e)
-            .with_hint("pick another name with -n, or look at it with `ocfork status`")
-    })?;
     Ok(run)
 }
 

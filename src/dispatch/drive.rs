@@ -32,8 +32,20 @@ pub struct Driven {
 pub async fn drive(
     repo: &Repo,
     store: &Store,
+    run: Run,
+    opts: DriveOptions,
+) -> anyhow::Result<Driven> {
+    drive_with(repo, store, run, opts, None).await
+}
+
+/// [`drive`] on a server already connected (`try` checked the run with it), else on the
+/// one the run names or a new one.
+pub async fn drive_with(
+    repo: &Repo,
+    store: &Store,
     mut run: Run,
     opts: DriveOptions,
+    connected: Option<(Client, Option<Server>)>,
 ) -> anyhow::Result<Driven> {
     // Held until the run is driven: a second driver (a racing `resume`) is refused.
     let _lock = store.lock_driver(&run.run)?;
@@ -67,8 +79,13 @@ pub async fn drive(
     // needs the other. Both futures are polled by this task, on the thread that runs the
     // whole command, so the server's parent-death signal is tied to ocfork's life rather
     // than to a worker thread.
-    let (ready, connected) =
-        tokio::join!(make_worktrees(repo, &handle, &names), connect(repo, &run));
+    let connecting = async {
+        match connected {
+            Some(c) => Ok(c),
+            None => connect(repo, &run).await,
+        }
+    };
+    let (ready, connected) = tokio::join!(make_worktrees(repo, &handle, &names), connecting);
     if ready.is_empty() {
         if let Ok((_, Some(server))) = connected {
             server.stop().await;

@@ -4,9 +4,10 @@
 
 mod drive;
 mod fork;
+pub mod preflight;
 mod turn;
 
-pub use drive::{DriveOptions, drive};
+pub use drive::{DriveOptions, drive, drive_with};
 pub use fork::{Shared, run_fork};
 pub use turn::{TurnEnd, TurnWatch, follow_turn};
 

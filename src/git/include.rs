@@ -53,6 +53,18 @@ pub fn check_patterns(main: &Path, globs: &[String]) -> Result<()> {
     matcher(main, globs).map(|_| ())
 }
 
+/// Which of `paths` (ignored files of `main`) `.worktreeinclude` or `globs` select.
+pub fn selected(main: &Path, globs: &[String], paths: &[String]) -> Result<Vec<String>> {
+    let Some(m) = matcher(main, globs)? else {
+        return Ok(Vec::new());
+    };
+    Ok(paths
+        .iter()
+        .filter(|p| m.matched_path_or_any_parents(p, false).is_ignore())
+        .cloned()
+        .collect())
+}
+
 /// Copies the ignored files of `main` that the patterns select into the same place in
 /// `worktree`.
 pub fn copy_ignored(main: &Path, worktree: &Path, globs: &[String]) -> Result<Copied> {

@@ -152,6 +152,15 @@ impl Client {
         })
     }
 
+    /// `GET route` in `directory`, read as `T` (for the bodies [`super::offer`] reads).
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        directory: &Path,
+    ) -> Result<T, ApiError> {
+        self.json("GET", route, Some(directory), None).await
+    }
+
     /// `POST /session`: a new session whose tools work in `directory`.
     pub async fn create_session(&self, directory: &Path, title: &str) -> Result<Session, ApiError> {
         let body = serde_json::json!({ "title": title });

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod events;
+pub mod offer;
 pub mod server;
 pub mod types;
 

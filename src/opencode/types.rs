@@ -124,6 +124,9 @@ pub struct Message {
     pub parts: Vec<Value>,
 }
 
+/// One agent of `GET /agent`. OpenCode sends its optional fields as it has them: missing on
+/// built-in agents, `null` on agents from the user's config (`"hidden": null`), so every one
+/// of them is an `Option` here.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Agent {
     pub name: String,
@@ -133,7 +136,33 @@ pub struct Agent {
     pub description: Option<String>,
     /// Internal agents (compaction, title, summary) that users do not pick.
     #[serde(default)]
-    pub hidden: bool,
+    pub hidden: Option<bool>,
+    /// The model the agent's config names (`"model": "provider/model"`), if any.
+    #[serde(default)]
+    pub model: Option<AgentModel>,
+}
+
+impl Agent {
+    /// Whether users can pick it (an absent or `null` `hidden` means yes).
+    pub fn is_visible(&self) -> bool {
+        self.hidden != Some(true)
+    }
+}
+
+/// The `model` of an agent in `GET /agent`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AgentModel {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+}
+
+impl AgentModel {
+    /// `provider/model`.
+    pub fn spec(&self) -> String {
+        format!("{}/{}", self.provider_id, self.model_id)
+    }
 }
 
 /// The readable text of an OpenCode error object (`{name, data: {message}}`).

@@ -13,7 +13,6 @@ mod wait;
 
 pub use fork::{ForkJob, claim as fork_claim, run_name as fork_run_name};
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -201,8 +200,9 @@ pub async fn prepare(client: &Client, req: &Request) -> Result<Job, RelayError> 
         Some(a) => a.clone(),
         None => current_agent(&messages),
     };
-    let known = visible_agents(client, &directory).await?;
-    if !known.contains(&agent) {
+    let agents = crate::opencode::offer::Agents::read(client, &directory).await?;
+    if agents.get(&agent).is_err() {
+        let known = agents.names();
         return Err(RelayError::UnknownAgent { agent, known });
     }
     let hop = match &req.caller_message {
@@ -422,21 +422,6 @@ fn current_agent(messages: &[Message]) -> String {
         .rev()
         .find_map(|m| m.info.agent.clone().filter(|a| a != "compaction"))
         .unwrap_or_else(|| "build".to_string())
-}
-
-/// Names of the agents users can pick in `directory` (hidden internal ones left out).
-pub async fn visible_agents(
-    client: &Client,
-    directory: &std::path::Path,
-) -> Result<Vec<String>, ApiError> {
-    let mut seen = HashSet::new();
-    Ok(client
-        .agents(directory)
-        .await?
-        .into_iter()
-        .filter(|a| !a.hidden && seen.insert(a.name.clone()))
-        .map(|a| a.name)
-        .collect())
 }
 
 /// The model of the session's last assistant message, which compaction uses.
