@@ -30,9 +30,7 @@ fn with_custom_agents(w: &World) {
 
 #[test]
 fn custom_agents_are_listed_and_take_session_calls() {
-    let Some(w) = World::new(Script::default()) else {
-        return;
-    };
+    let w = World::new(Script::default());
     with_custom_agents(&w);
     let srv = Serve::start(&w, &[]);
     let out = srv.ocfork(&w, &["agents", "--json", "--server", &srv.url]);
@@ -93,9 +91,7 @@ fn nothing_made(w: &World) {
 
 #[test]
 fn try_refuses_an_agent_or_model_the_server_does_not_offer() {
-    let Some(w) = World::new(Script::default()) else {
-        return;
-    };
+    let w = World::new(Script::default());
     let cases = [
         ("unknown_agent", vec!["-a", "nosuchagent"]),
         ("unknown_provider", vec!["-m", "nope/x"]),
@@ -118,12 +114,10 @@ fn try_refuses_an_agent_or_model_the_server_does_not_offer() {
 
 #[test]
 fn try_records_and_shows_the_model_of_every_fork() {
-    let Some(w) = World::new(Script::default()) else {
-        return;
-    };
+    let w = World::new(Script::default());
     // OpenCode's config without a `model`: the agent's own one, else OpenCode's default.
     let mut config: serde_json::Value =
-        serde_json::from_str(&ocfork::scripted::opencode_config(&w.model.base_url())).unwrap();
+        serde_json::from_str(&ocfork_scripted::opencode_config(&w.model.base_url())).unwrap();
     config.as_object_mut().unwrap().remove("model");
     config["agent"] =
         serde_json::json!({"reviewer": {"mode": "primary", "model": "scripted/other"}});

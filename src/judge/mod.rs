@@ -216,16 +216,11 @@ async fn review(
     )
     .await?;
     let result = async {
-        let agents = client.agents(dir).await?;
-        if !agents.iter().any(|a| a.name == opts.agent) {
-            let known: Vec<&str> = agents
-                .iter()
-                .filter(|a| !a.hidden)
-                .map(|a| a.name.as_str())
-                .collect();
+        let agents = crate::opencode::offer::Agents::read(&client, dir).await?;
+        if agents.get(&opts.agent).is_err() {
             return Err(JudgeError::UnknownAgent {
                 agent: opts.agent.clone(),
-                known: known.join(", "),
+                known: agents.names().join(", "),
             }
             .into());
         }
