@@ -112,6 +112,14 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
         ),
         ("timeout", entry(timeout.as_ref(), json!("30m"), "default")),
         (
+            "ports",
+            entry(
+                l.ports.as_ref(),
+                json!(crate::dispatch::ports::DEFAULT_BLOCK),
+                "default",
+            ),
+        ),
+        (
             "worktree_root",
             entry(
                 root_setting.as_ref(),

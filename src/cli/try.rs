@@ -69,6 +69,10 @@ pub struct TryArgs {
     /// The opencode binary (else $OCFORK_OPENCODE, else `opencode` on PATH)
     #[arg(long, value_name = "PATH")]
     opencode: Option<PathBuf>,
+    /// Loopback ports reserved for each fork; its setup and check get the first as
+    /// $OCFORK_PORT [default: 10]
+    #[arg(long, value_name = "N")]
+    ports: Option<u16>,
     /// Return once every fork is dispatched; `ocfork wait` picks it up
     #[arg(long)]
     detach: bool,
@@ -151,6 +155,13 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
     crate::git::include::check_patterns(&repo.workdir, &args.copy)
         .map_err(|e| CommandError::usage(e.to_string()))?;
     let jobs = args.jobs.or(config.jobs.map(|j| j.value));
+    let max_ports = crate::dispatch::ports::MAX_BLOCK;
+    if args.ports.is_some_and(|p| !(1..=max_ports).contains(&p)) {
+        return Err(CommandError::usage(format!(
+            "--ports must be between 1 and {max_ports}"
+        )));
+    }
+    let ports = args.ports.or(config.ports.map(|p| p.value));
     let agent = args
         .agent
         .clone()
@@ -262,6 +273,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         opencode,
         dispatched: false,
         spawned_server: None,
+        ports,
     };
     store.create(&run).map_err(|e| {
         CommandError::from(e)

@@ -65,6 +65,7 @@ struct RawFile {
     check: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     worktree_root: Option<Spanned<String>>,
+    ports: Option<Spanned<u16>>,
 }
 
 /// What one file sets, checked.
@@ -77,6 +78,7 @@ pub struct Layer {
     pub check: Option<Setting<String>>,
     pub timeout: Option<Setting<Duration>>,
     pub worktree_root: Option<Setting<PathBuf>>,
+    pub ports: Option<Setting<u16>>,
 }
 
 /// Both files merged: the repo's values win over the user's. Unset keys are None.
@@ -139,6 +141,7 @@ fn merge(high: Layer, low: Layer) -> Layer {
         check: high.check.or(low.check),
         timeout: high.timeout.or(low.timeout),
         worktree_root: high.worktree_root.or(low.worktree_root),
+        ports: high.ports.or(low.ports),
     }
 }
 
@@ -234,6 +237,19 @@ pub fn parse_layer(
         layer.timeout = Some(Setting {
             source: from(t.span()),
             value,
+        });
+    }
+    if let Some(p) = raw.ports {
+        let max = crate::dispatch::ports::MAX_BLOCK;
+        if !(1..=max).contains(p.get_ref()) {
+            return Err(invalid(
+                Some(p.span()),
+                format!("`ports` must be between 1 and {max}"),
+            ));
+        }
+        layer.ports = Some(Setting {
+            source: from(p.span()),
+            value: p.into_inner(),
         });
     }
     if let Some(w) = raw.worktree_root {

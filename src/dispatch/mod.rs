@@ -4,6 +4,7 @@
 
 mod drive;
 mod fork;
+pub mod ports;
 mod turn;
 
 pub use drive::{DriveOptions, drive};

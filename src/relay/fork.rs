@@ -244,6 +244,7 @@ fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
         dispatched: true,
         copy: Vec::new(),
         spawned_server: None,
+        ports: None,
     }
 }
 

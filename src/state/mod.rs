@@ -200,6 +200,9 @@ pub struct Run {
     /// The `opencode serve` the driver spawned, while it runs (never its password).
     #[serde(default)]
     pub spawned_server: Option<SpawnedServer>,
+    /// Ports in each fork's block (`--ports`); None means the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<u16>,
 }
 
 /// Where the server a driver spawned listens, so users (and `attach`) can find it.
