@@ -18,6 +18,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(w: &World, name: &str, args: &str) -> Tmux {
+        Tmux::start_sized(w, name, args, (120, 40))
+    }
+
+    fn start_sized(w: &World, name: &str, args: &str, (x, y): (u16, u16)) -> Tmux {
         let probe = w.ocfork();
         let env = probe
             .get_envs()
@@ -32,17 +36,8 @@ impl Tmux {
             "{} ui {args}; echo EXIT=$?; sleep 60",
             env!("CARGO_BIN_EXE_ocfork")
         );
-        t.tmux(&[
-            "new-session",
-            "-d",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-s",
-            "t",
-            &cmd,
-        ]);
+        let (x, y) = (x.to_string(), y.to_string());
+        t.tmux(&["new-session", "-d", "-x", &x, "-y", &y, "-s", "t", &cmd]);
         t
     }
 
@@ -138,9 +133,9 @@ fn finished_run_shows_forks_patches_and_merges_on_y_only() {
     // v on a, then b: the patch between the two.
     t.keys(&["Tab", "v", "j", "v"]);
     let screen = t.wait_for("the a vs b patch", |s| {
-        s.contains("a vs b") && s.contains("+from beta")
+        s.contains("a vs b") && s.contains("+from beta") && s.contains("-from alpha")
     });
-    assert!(screen.contains("-from alpha"), "{screen}");
+    assert!(screen.contains("deleted file mode"), "{screen}");
     t.keys(&["v"]);
     t.wait_for("back to one fork", |s| s.contains("b vs the run's start"));
 
@@ -163,9 +158,10 @@ fn finished_run_shows_forks_patches_and_merges_on_y_only() {
         "from beta\n"
     );
     assert_ne!(w.git(&["rev-parse", "HEAD"]), head);
-    t.keys(&["Escape"]);
-    t.wait_for("b marked merged", |s| {
-        row(s, "b").is_some_and(|r| r.contains("merged"))
+    // (Not Escape: a key right after it would arrive as Alt+key.)
+    t.keys(&["Enter"]);
+    t.wait_for("b marked merged, the dialog closed", |s| {
+        row(s, "b").is_some_and(|r| r.contains("merged")) && !s.contains("any key closes")
     });
 
     // q quits with 0 and the main screen is back.
@@ -187,18 +183,27 @@ fn a_live_run_changes_on_screen_without_a_key() {
     };
     let out = w.run(&["try", "--detach", "-n", "live", "a=Alpha"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let t = Tmux::start(&w, "live", "");
+    // At 80x24, the smallest terminal the UI is made for.
+    let t = Tmux::start_sized(&w, "live", "", (80, 24));
     let screen = t.wait_for("fork a's row", |s| row(s, "a").is_some());
     let first = row(&screen, "a").unwrap_or_default().to_string();
     assert!(
         !first.contains("done"),
         "the fork was done before the UI showed it: {first}"
     );
-    t.wait_for("fork a done", |s| {
+    let screen = t.wait_for("fork a done", |s| {
         row(s, "a").is_some_and(|r| r.contains("done"))
     });
-    t.keys(&["q"]);
-    t.wait_for("exit 0", |s| s.contains("EXIT=0"));
+    assert!(
+        row(&screen, "a").is_some_and(|r| r.contains("+1 -0")),
+        "the table's columns are cut off:\n{screen}"
+    );
+    // Ctrl-C quits like q, with the exit code of an interrupted command.
+    t.keys(&["C-c"]);
+    let screen = t.wait_for("the exit code", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=130"), "{screen}");
+    let alt = t.tmux(&["display-message", "-p", "-t", "t", "#{alternate_on}"]);
+    assert_eq!(alt.trim(), "0", "the alternate screen was left on");
     let wait = w.run(&["wait", "live"]);
     assert_eq!(wait.status.code(), Some(0), "{}", stderr(&wait));
 }

@@ -51,12 +51,11 @@ pub async fn cmd_ui(args: UiArgs) -> CmdResult {
         }
         flag.store(true, Ordering::Relaxed);
     });
-    let interrupted = stop.clone();
-    tokio::task::spawn_blocking(move || crate::tui::run(repo, store, run, stop))
+    let interrupted = tokio::task::spawn_blocking(move || crate::tui::run(repo, store, run, stop))
         .await
         .map_err(|e| CommandError::failure(format!("the UI stopped: {e}")))?
         .map_err(|e| CommandError::failure(format!("the terminal failed: {e}")))?;
-    if interrupted.load(Ordering::Relaxed) {
+    if interrupted {
         return Ok(super::EXIT_INTERRUPTED);
     }
     Ok(0)

@@ -63,6 +63,8 @@ pub struct App {
     pub status: String,
     pub color: bool,
     pub quit: bool,
+    /// Quit with Ctrl-C.
+    pub interrupted: bool,
     /// The fork whose OpenCode TUI to attach once the loop has suspended the terminal.
     pub attach: Option<String>,
     pub jobs: Vec<Job>,
@@ -93,6 +95,7 @@ impl App {
             status: String::new(),
             color,
             quit: false,
+            interrupted: false,
             attach: None,
             jobs: Vec::new(),
             last_load: Instant::now(),

@@ -23,6 +23,7 @@ pub const HELP: &[&str] = &[
 pub fn handle(app: &mut App, key: KeyEvent) {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         app.quit = true;
+        app.interrupted = true;
         return;
     }
     match std::mem::replace(&mut app.dialog, Dialog::None) {

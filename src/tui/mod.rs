@@ -53,8 +53,9 @@ fn enter() -> std::io::Result<Term> {
     Ok(term)
 }
 
-/// Runs the UI on `run` until the user quits or `stop` is set (a signal).
-pub fn run(repo: Repo, store: Store, run: Run, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+/// Runs the UI on `run` until the user quits or `stop` is set (a signal). True when it
+/// ended on Ctrl-C or a signal.
+pub fn run(repo: Repo, store: Store, run: Run, stop: Arc<AtomicBool>) -> std::io::Result<bool> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -85,5 +86,5 @@ pub fn run(repo: Repo, store: Store, run: Run, stop: Arc<AtomicBool>) -> std::io
         // A follow-up or judge keeps going: it records its own result in the run.
         let _ = job.child.try_wait();
     }
-    Ok(())
+    Ok(app.interrupted || stop.load(Ordering::Relaxed))
 }

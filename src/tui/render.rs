@@ -16,7 +16,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
     let table_height = (app.run.forks.len() as u16 + 3).min(area.height.saturating_sub(6) / 2 + 3);
     let [header, table, patch, footer] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(3),
         Constraint::Length(table_height),
         Constraint::Min(3),
         Constraint::Length(1),
@@ -65,18 +65,25 @@ fn header_lines(app: &App) -> Vec<Line<'static>> {
             Style::default().add_modifier(Modifier::BOLD),
         ),
         Span::raw(format!(
-            "  {}  base {base}  forks {done}/{} finished  files {files} +{ins} -{del}  tokens {}  ${cost:.2}",
+            "  {}  base {base}  forks {done}/{} finished",
             run.state.as_str(),
             run.forks.len(),
-            tokens(tin, tout),
         )),
     ]);
+    let totals = format!(
+        "files {files} +{ins} -{del}  tokens {}  cost ${cost:.2}",
+        tokens(tin, tout)
+    );
     let task = run
         .task
         .as_deref()
         .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
         .unwrap_or("(no shared task)");
-    vec![first, Line::from(format!("task: {task}"))]
+    vec![
+        first,
+        Line::from(totals),
+        Line::from(format!("task: {task}")),
+    ]
 }
 
 fn tokens(input: u64, output: u64) -> String {
