@@ -62,6 +62,11 @@ impl Tmux {
         self.tmux(&["capture-pane", "-p", "-t", "t"])
     }
 
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "t", "-l", text]);
+    }
+
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             self.tmux(&["send-keys", "-t", "t", k]);
@@ -105,13 +110,14 @@ fn two_forks() -> Script {
         rules: vec![
             writes("Alpha", &[("alpha.txt", "from alpha\n")]),
             writes("Beta", &[("beta.txt", "from beta\n")]),
+            writes("Gamma", &[("gamma.txt", "from gamma\n")]),
         ],
         default_reply: "ok".into(),
     }
 }
 
 #[test]
-fn finished_run_shows_forks_patches_and_merges_on_y_only() {
+fn finished_run_shows_forks_patches_stat_continue_and_merges_on_y_only() {
     let Some(w) = World::new(two_forks()) else {
         return;
     };
@@ -130,6 +136,13 @@ fn finished_run_shows_forks_patches_and_merges_on_y_only() {
     t.wait_for("fork a's patch", |s| {
         s.contains("+from alpha") && s.contains("alpha.txt")
     });
+    // s: the per-file stat instead of the patch, and back.
+    t.keys(&["s"]);
+    t.wait_for("fork a's stat", |s| {
+        s.contains("stat: a vs the run's start") && s.contains("added     alpha.txt  +1 -0")
+    });
+    t.keys(&["s"]);
+    t.wait_for("fork a's patch again", |s| s.contains("+from alpha"));
     // v on a, then b: the patch between the two.
     t.keys(&["Tab", "v", "j", "v"]);
     let screen = t.wait_for("the a vs b patch", |s| {
@@ -138,6 +151,22 @@ fn finished_run_shows_forks_patches_and_merges_on_y_only() {
     assert!(screen.contains("deleted file mode"), "{screen}");
     t.keys(&["v"]);
     t.wait_for("back to one fork", |s| s.contains("b vs the run's start"));
+    // c: a follow-up typed on a line goes to the fork (`continue`), which works again.
+    t.keys(&["c"]);
+    t.wait_for("the follow-up line", |s| s.contains("continue b: type"));
+    t.type_text("Gamma please");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("the follow-up's result", |s| {
+        s.contains("continue pick/b (any key closes)") && s.contains("(finished)")
+    });
+    assert!(screen.contains("continue pick/b"), "{screen}");
+    assert!(
+        w.git(&["show", "ocfork/pick/b:gamma.txt"])
+            .contains("from gamma"),
+        "the follow-up's work is not on the branch"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("the dialog closed", |s| !s.contains("any key closes"));
 
     // m shows the dry run and asks; n changes nothing.
     t.keys(&["Tab", "m"]);
@@ -204,8 +233,6 @@ fn a_live_run_changes_on_screen_without_a_key() {
     assert!(screen.contains("EXIT=130"), "{screen}");
     let alt = t.tmux(&["display-message", "-p", "-t", "t", "#{alternate_on}"]);
     assert_eq!(alt.trim(), "0", "the alternate screen was left on");
-    let wait = w.run(&["wait", "live"]);
-    assert_eq!(wait.status.code(), Some(0), "{}", stderr(&wait));
 }
 
 #[test]
