@@ -18,7 +18,7 @@ struct Tmux {
 
 impl Tmux {
     fn start(w: &World, name: &str, args: &str) -> Tmux {
-        Tmux::start_sized(w, name, args, (120, 40))
+        Tmux::start_sized(w, name, &format!("ui {args}"), (120, 40))
     }
 
     fn start_sized(w: &World, name: &str, args: &str, (x, y): (u16, u16)) -> Tmux {
@@ -33,7 +33,7 @@ impl Tmux {
             dir: w.repo.clone(),
         };
         let cmd = format!(
-            "{} ui {args}; echo EXIT=$?; sleep 60",
+            "{} {args}; echo EXIT=$?; sleep 60",
             env!("CARGO_BIN_EXE_ocfork")
         );
         let (x, y) = (x.to_string(), y.to_string());
@@ -213,7 +213,7 @@ fn a_live_run_changes_on_screen_without_a_key() {
     let out = w.run(&["try", "--detach", "-n", "live", "a=Alpha"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // At 80x24, the smallest terminal the UI is made for.
-    let t = Tmux::start_sized(&w, "live", "", (80, 24));
+    let t = Tmux::start_sized(&w, "live", "ui", (80, 24));
     let screen = t.wait_for("fork a's row", |s| row(s, "a").is_some());
     let first = row(&screen, "a").unwrap_or_default().to_string();
     assert!(
@@ -248,4 +248,24 @@ fn ui_refuses_without_a_terminal() {
         stderr(&out)
     );
     assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn try_ui_watches_the_run_it_starts() {
+    let Some(w) = World::with_delay(two_forks(), Duration::from_millis(500)) else {
+        return;
+    };
+    let t = Tmux::start_sized(&w, "try", "try --ui -n watched a=Alpha", (120, 40));
+    t.wait_for("fork a done in the UI", |s| {
+        s.contains("run watched") && row(s, "a").is_some_and(|r| r.contains("done"))
+    });
+    t.keys(&["q"]);
+    let screen = t.wait_for("the exit code", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    let out = w.run(&["try", "--ui", "-n", "piped", "a=Alpha"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        !w.repo.join(".git/ocfork/runs/piped.json").exists(),
+        "a refused try --ui recorded a run"
+    );
 }

@@ -79,6 +79,9 @@ pub struct TryArgs {
     /// Print the run as JSON on stdout when it ends
     #[arg(long)]
     json: bool,
+    /// Watch the run in `ocfork ui` while it works (it goes on in the background after q)
+    #[arg(long, conflicts_with_all = ["detach", "json"])]
+    ui: bool,
 }
 
 pub async fn cmd_try(args: TryArgs) -> CmdResult {
@@ -86,7 +89,14 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     if let Some(url) = &args.server {
         check_server(url, &repo).await?;
     }
+    if args.ui {
+        super::ui::require_terminal()?;
+    }
     let run = plan(&args, &repo, &store)?;
+    if args.ui {
+        detach(&repo, &store, run.clone(), false).await?;
+        return super::ui::open(repo, store, run).await;
+    }
     if args.detach {
         return detach(&repo, &store, run, args.json).await;
     }

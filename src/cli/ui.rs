@@ -24,14 +24,29 @@ pub struct UiArgs {
 }
 
 pub async fn cmd_ui(args: UiArgs) -> CmdResult {
+    require_terminal()?;
+    let (repo, store) = super::repo_and_store()?;
+    let run = store.resolve(args.run.as_deref())?;
+    open(repo, store, run).await
+}
+
+/// Refuses when stdin or stdout is not a terminal.
+pub fn require_terminal() -> Result<(), CommandError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(
             CommandError::usage("ocfork ui needs a terminal: stdout or stdin is not one")
                 .with_hint("use `ocfork status`, `ocfork diff` or `ocfork wait` in scripts"),
         );
     }
-    let (repo, store) = super::repo_and_store()?;
-    let run = store.resolve(args.run.as_deref())?;
+    Ok(())
+}
+
+/// The UI on `run` until the user quits: 0, or 130 after Ctrl-C or a signal.
+pub async fn open(
+    repo: crate::git::Repo,
+    store: crate::state::Store,
+    run: crate::state::Run,
+) -> CmdResult {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     tokio::spawn(async move {
