@@ -12,4 +12,5 @@ pub mod opencode;
 pub mod relay;
 pub mod report;
 pub mod state;
+pub mod tui;
 pub mod ui;

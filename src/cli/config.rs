@@ -120,6 +120,14 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
             ),
         ),
         (
+            "ports",
+            entry(
+                l.ports.as_ref(),
+                json!(crate::dispatch::ports::DEFAULT_BLOCK),
+                "default",
+            ),
+        ),
+        (
             "worktree_root",
             entry(
                 root_setting.as_ref(),

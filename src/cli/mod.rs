@@ -25,6 +25,7 @@ mod session;
 mod status;
 #[path = "try.rs"]
 mod try_cmd;
+mod ui;
 mod wait;
 
 use clap::{Parser, Subcommand};
@@ -70,6 +71,7 @@ enum Command {
     Session(session::SessionArgs),
     Agents(agents::AgentsArgs),
     Plugin(plugin::PluginArgs),
+    Ui(ui::UiArgs),
     #[command(name = "__relay", hide = true)]
     Relay(session::RelayArgs),
 }
@@ -134,6 +136,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Session(a) => session::cmd_session(a).await,
         Command::Agents(a) => agents::cmd_agents(a).await,
         Command::Plugin(a) => plugin::cmd_plugin(a).await,
+        Command::Ui(a) => ui::cmd_ui(a).await,
         Command::Relay(a) => session::cmd_relay(a).await,
     }
 }

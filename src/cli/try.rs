@@ -71,6 +71,10 @@ pub struct TryArgs {
     /// The opencode binary (else $OCFORK_OPENCODE, else `opencode` on PATH)
     #[arg(long, value_name = "PATH")]
     opencode: Option<PathBuf>,
+    /// Loopback ports reserved for each fork; its setup and check get the first as
+    /// $OCFORK_PORT [default: 10]
+    #[arg(long, value_name = "N")]
+    ports: Option<u16>,
     /// Return once every fork is dispatched; `ocfork wait` picks it up
     #[arg(long)]
     detach: bool,
@@ -80,23 +84,35 @@ pub struct TryArgs {
     /// Judge the forks (`ocfork judge`) once every fork has finished (config key `judge`)
     #[arg(long)]
     judge: bool,
+    /// Watch the run in `ocfork ui` while it works (it goes on in the background after q)
+    #[arg(long, conflicts_with_all = ["detach", "json"])]
+    ui: bool,
 }
 
 pub async fn cmd_try(args: TryArgs) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
+    if args.ui {
+        super::ui::require_terminal()?;
+    }
     let mut run = plan(&args, &repo, &store)?;
     let connected = preflight(&repo, &mut run, &args).await?;
     store.create(&run).map_err(|e| {
         CommandError::from(e)
             .with_hint("pick another name with -n, or look at it with `ocfork status`")
     })?;
-    if args.detach {
+    if args.detach || args.ui {
         // The background driver connects on its own.
         let stopping = tokio::spawn(async move {
             if let (_, Some(server)) = connected {
                 server.stop().await;
             }
         });
+        if args.ui {
+            let detached = detach(&repo, &store, run.clone(), false).await;
+            let _ = stopping.await;
+            detached?;
+            return super::ui::open(repo, store, run).await;
+        }
         let detached = detach(&repo, &store, run, args.json).await;
         let _ = stopping.await;
         return detached;
@@ -244,6 +260,13 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
     crate::git::include::check_patterns(&repo.workdir, &args.copy)
         .map_err(|e| CommandError::usage(e.to_string()))?;
     let jobs = args.jobs.or(config.jobs.map(|j| j.value));
+    let max_ports = crate::dispatch::ports::MAX_BLOCK;
+    if args.ports.is_some_and(|p| !(1..=max_ports).contains(&p)) {
+        return Err(CommandError::usage(format!(
+            "--ports must be between 1 and {max_ports}"
+        )));
+    }
+    let ports = args.ports.or(config.ports.map(|p| p.value));
     let agent = args
         .agent
         .clone()
@@ -357,6 +380,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         dispatched: false,
         spawned_server: None,
         judge: None,
+        ports,
     };
     Ok(run)
 }

@@ -66,6 +66,7 @@ struct RawFile {
     timeout: Option<Spanned<String>>,
     worktree_root: Option<Spanned<String>>,
     judge: Option<Spanned<bool>>,
+    ports: Option<Spanned<u16>>,
 }
 
 /// What one file sets, checked.
@@ -80,6 +81,7 @@ pub struct Layer {
     pub worktree_root: Option<Setting<PathBuf>>,
     /// `try` judges the forks once they all finished.
     pub judge: Option<Setting<bool>>,
+    pub ports: Option<Setting<u16>>,
 }
 
 /// Both files merged: the repo's values win over the user's. Unset keys are None.
@@ -143,6 +145,7 @@ fn merge(high: Layer, low: Layer) -> Layer {
         timeout: high.timeout.or(low.timeout),
         worktree_root: high.worktree_root.or(low.worktree_root),
         judge: high.judge.or(low.judge),
+        ports: high.ports.or(low.ports),
     }
 }
 
@@ -238,6 +241,19 @@ pub fn parse_layer(
         layer.timeout = Some(Setting {
             source: from(t.span()),
             value,
+        });
+    }
+    if let Some(p) = raw.ports {
+        let max = crate::dispatch::ports::MAX_BLOCK;
+        if !(1..=max).contains(p.get_ref()) {
+            return Err(invalid(
+                Some(p.span()),
+                format!("`ports` must be between 1 and {max}"),
+            ));
+        }
+        layer.ports = Some(Setting {
+            source: from(p.span()),
+            value: p.into_inner(),
         });
     }
     if let Some(w) = raw.worktree_root {

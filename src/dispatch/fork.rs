@@ -388,6 +388,7 @@ async fn finish(
             Vec::new(),
         ),
     };
+    super::ports::release(&snapshot.run, name);
     let (files, ins, del) = crate::git::totals(&stats);
     let elapsed = started.elapsed().as_millis() as u64;
     let state = end.state();
@@ -477,14 +478,28 @@ async fn shell_step(
     deadline: tokio::time::Instant,
 ) -> (Step, std::path::PathBuf) {
     let store = crate::state::Store::new(&shared.common_dir);
-    let log = store.step_log(&shared.handle.snapshot().run, fork, step);
+    let run = shared.handle.snapshot();
+    let log = store.step_log(&run.run, fork, step);
+    let size = run.ports.unwrap_or(super::ports::DEFAULT_BLOCK);
+    let port = match super::ports::reserve(&run.run, fork, size) {
+        Ok(p) => p,
+        Err(e) => return (Step::Broken(e), log),
+    };
+    let env = [
+        ("OCFORK_RUN", run.run.clone()),
+        ("OCFORK_FORK", fork.to_string()),
+        ("OCFORK_WORKTREE", dir.display().to_string()),
+        ("OCFORK_BASE", run.base.clone()),
+        ("OCFORK_PORT", port.to_string()),
+        ("OCFORK_PORTS", size.to_string()),
+    ];
     let stop = async {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => Step::TimedOut,
             _ = shared.cancel.cancelled() => Step::Cancelled,
         }
     };
-    let step = match run_shell(cmd, dir, &log, stop).await {
+    let step = match run_shell(cmd, dir, &env, &log, stop).await {
         Ok(Ok(check)) => Step::Ran(check),
         Ok(Err(stopped)) => stopped,
         Err(e) => Step::Broken(format!("could not run (log {}): {e}", log.display())),
@@ -492,11 +507,13 @@ async fn shell_step(
     (step, log)
 }
 
-/// Runs `sh -c cmd` in `dir` in a process group of its own, stdout and stderr appended to
-/// `log`. When `stop` finishes first the whole group is killed and its value returned.
+/// Runs `sh -c cmd` in `dir` with `env` added, in a process group of its own, stdout and
+/// stderr appended to `log`. When `stop` finishes first the whole group is killed and its
+/// value returned.
 pub async fn run_shell<T>(
     cmd: &str,
     dir: &Path,
+    env: &[(&str, String)],
     log: &Path,
     stop: impl std::future::Future<Output = T>,
 ) -> std::io::Result<Result<Check, T>> {
@@ -514,6 +531,7 @@ pub async fn run_shell<T>(
         .arg(cmd)
         .current_dir(dir)
         .env("PWD", dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
         .stdout(out)
         .stderr(err)

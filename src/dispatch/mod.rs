@@ -4,6 +4,7 @@
 
 mod drive;
 mod fork;
+pub mod ports;
 pub mod preflight;
 mod turn;
 

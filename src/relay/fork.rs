@@ -245,6 +245,7 @@ fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
         copy: Vec::new(),
         spawned_server: None,
         judge: None,
+        ports: None,
     }
 }
 

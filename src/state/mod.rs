@@ -320,6 +320,9 @@ pub struct Run {
     /// The verdict of `ocfork judge`, once it ran (additive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<crate::judge::Verdict>,
+    /// Ports in each fork's block (`--ports`); None means the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<u16>,
 }
 
 /// Where the server a driver spawned listens, so users (and `attach`) can find it.
