@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod git;
 pub mod names;
 pub mod opencode;
+pub mod private_fs;
 pub mod relay;
 pub mod report;
 pub mod scripted;

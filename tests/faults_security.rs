@@ -267,3 +267,38 @@ fn run_state_is_private_and_a_nonsense_manifest_stops_nothing_else() {
     );
     assert_eq!(json(&out)["state"], "done");
 }
+
+/// A fork whose agent dumps its environment on the server ocfork started: OpenCode hands its
+/// password to agents' shell commands, so ocfork takes it out of what it commits.
+#[test]
+fn agents_commands_do_not_see_the_servers_password() {
+    let mut dump = writes("Dump the env", &[("a.txt", "a\n")]);
+    dump.steps.push(Step {
+        tool: "bash".into(),
+        args: serde_json::json!({"command": "env > envdump.txt", "description": "Dump the environment"}),
+    });
+    let Some(w) = World::new(Script {
+        rules: vec![dump],
+        default_reply: "ok".into(),
+    }) else {
+        return;
+    };
+    let out = w.run(&["try", "-n", "env", "dump=Dump the env"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dumped = w.git(&["show", "ocfork/env/dump:envdump.txt"]);
+    assert!(dumped.contains("PWD="), "the agent ran env: {dumped}");
+    let lines: Vec<&str> = dumped
+        .lines()
+        .filter(|l| l.starts_with("OPENCODE_SERVER_PASSWORD="))
+        .collect();
+    assert_eq!(
+        lines,
+        ["OPENCODE_SERVER_PASSWORD=[server password removed by ocfork]"],
+        "the password is committed"
+    );
+    assert!(
+        stderr(&out).contains("envdump.txt: the OpenCode server's password was in it"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -345,15 +345,9 @@ fn fork_plan(
 
 /// Starts a background driver for the run and returns once it dispatched every fork.
 async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) -> CmdResult {
-    use std::os::unix::fs::OpenOptionsExt;
     let exe = std::env::current_exe()?;
     let log_path = store.dir().join(format!("{}.log", run.run));
-    let log = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&log_path)
+    let log = crate::private_fs::create(&log_path)
         .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", log_path.display())))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["__drive", &run.run])

@@ -349,7 +349,16 @@ async fn finish(
     let worktree = dir.to_path_buf();
     let common = shared.common_dir.clone();
     let main = snapshot.repo.clone();
+    let secret = shared.client.password().map(str::to_owned);
     let committed = tokio::task::spawn_blocking(move || {
+        if let Some(secret) = &secret {
+            for p in crate::git::hide_secret(&worktree, secret)? {
+                eprintln!(
+                    "ocfork: {}: the OpenCode server's password was in it; ocfork replaced it before committing",
+                    p.display()
+                );
+            }
+        }
         crate::git::with_repo_lock(&common, || crate::git::commit_all(&worktree, &message))?;
         let head = crate::git::worktree_head(&worktree)?;
         // Measured as `ocfork diff` measures it, which keeps the comparison for it: from the
@@ -491,12 +500,9 @@ pub async fn run_shell<T>(
     stop: impl std::future::Future<Output = T>,
 ) -> std::io::Result<Result<Check, T>> {
     if let Some(parent) = log.parent() {
-        std::fs::create_dir_all(parent)?;
+        crate::private_fs::own_dir(parent)?;
     }
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
+    let out = crate::private_fs::append(log)?;
     let err = out.try_clone()?;
     let started = Instant::now();
     let mut child = tokio::process::Command::new("sh")

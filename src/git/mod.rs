@@ -319,7 +319,7 @@ impl Repo {
     /// on each other's half-made entries. On failure nothing stays registered.
     pub fn register_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<NewWorktree> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+            crate::private_fs::create_dir_all(parent)
                 .map_err(|e| GitError::Other(format!("cannot create {}: {e}", parent.display())))?;
         }
         let made = NewWorktree {
@@ -517,6 +517,58 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
     Ok(Some(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?)))
 }
 
+/// What [`hide_secret`] puts where the secret was.
+pub const SECRET_MARK: &str = "[server password removed by ocfork]";
+
+/// Replaces `secret` (the OpenCode server's password, which agents' shell commands may see)
+/// in the worktree's new and changed files, so [`commit_all`] never commits it. Returns the
+/// files changed.
+pub fn hide_secret(worktree: &Path, secret: &str) -> Result<Vec<PathBuf>> {
+    if secret.len() < 8 {
+        return Ok(Vec::new());
+    }
+    let out = git(
+        worktree,
+        [
+            "ls-files",
+            "-z",
+            "--modified",
+            "--others",
+            "--exclude-standard",
+        ],
+    )?;
+    let mut changed = Vec::new();
+    for rel in out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        use std::os::unix::ffi::OsStrExt;
+        let path = worktree.join(OsStr::from_bytes(rel));
+        let Ok(meta) = path.symlink_metadata() else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let needle = secret.as_bytes();
+        if !bytes.windows(needle.len()).any(|w| w == needle) {
+            continue;
+        }
+        let mut clean = Vec::with_capacity(bytes.len());
+        let mut rest = bytes.as_slice();
+        while let Some(i) = rest.windows(needle.len()).position(|w| w == needle) {
+            clean.extend_from_slice(&rest[..i]);
+            clean.extend_from_slice(SECRET_MARK.as_bytes());
+            rest = &rest[i + needle.len()..];
+        }
+        clean.extend_from_slice(rest);
+        std::fs::write(&path, clean)
+            .map_err(|e| GitError::Other(format!("cannot write {}: {e}", path.display())))?;
+        changed.push(path);
+    }
+    Ok(changed)
+}
+
 /// The file in a worktree's private git dir listing the ignored files ocfork copied into it.
 pub fn copied_list(worktree: &Path) -> Result<PathBuf> {
     let out = git(
@@ -555,20 +607,11 @@ pub fn worktree_root(repo: &Repo, run: &str) -> PathBuf {
 /// Holds an exclusive lock on `<common dir>/ocfork/git.lock` while `f` runs, so ocfork
 /// processes sharing a repository change its refs and worktree list one at a time.
 pub fn with_repo_lock<T>(common_dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = common_dir.join("ocfork");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
+    crate::private_fs::own_dir(&dir)
         .map_err(|e| GitError::Other(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join("git.lock");
-    let file = std::fs::OpenOptions::new()
-        .mode(0o600)
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let file = crate::private_fs::lock_file(&path)
         .map_err(|e| GitError::Other(format!("cannot open {}: {e}", path.display())))?;
     let mut lock = fd_lock::RwLock::new(file);
     let _guard = lock

@@ -435,15 +435,16 @@ impl Store {
     }
 
     fn ensure_dir(&self) -> Result<(), StateError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write {
-            path: self.dir.clone(),
-            source,
-        })?;
-        restrict(&self.dir, 0o700);
+        let own = |dir: &Path| {
+            crate::private_fs::own_dir(dir).map_err(|source| StateError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })
+        };
         if let Some(parent) = self.dir.parent() {
-            restrict(parent, 0o700);
+            own(parent)?;
         }
-        Ok(())
+        own(&self.dir)
     }
 
     /// Records a new run; refuses when the name is taken, even by a `try` racing this one.
@@ -524,16 +525,10 @@ impl Store {
     fn lock_file(&self, name: &str) -> Result<(PathBuf, fs::File), StateError> {
         self.ensure_dir()?;
         let path = self.dir.join(name);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| StateError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        restrict(&path, 0o600);
+        let file = crate::private_fs::lock_file(&path).map_err(|source| StateError::Write {
+            path: path.clone(),
+            source,
+        })?;
         Ok((path, file))
     }
 
@@ -752,9 +747,7 @@ pub enum Target {
 }
 
 fn restrict(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    // Best effort: state stays private to the user even under a permissive umask.
-    let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+    crate::private_fs::restrict(path, mode);
 }
 
 /// The current time as RFC 3339 (UTC).
