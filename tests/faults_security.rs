@@ -302,3 +302,48 @@ fn agents_commands_do_not_see_the_servers_password() {
         stderr(&out)
     );
 }
+
+/// Every folder under `root` is 0700 and every file allows nobody else anything.
+fn assert_private_tree(root: &Path) -> usize {
+    let mut seen = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).expect("stat");
+        seen += 1;
+        if meta.is_dir() {
+            assert_eq!(mode(&p), 0o700, "{} is not 0700", p.display());
+            for e in std::fs::read_dir(&p).expect("read dir") {
+                stack.push(e.expect("entry").path());
+            }
+        } else {
+            assert_eq!(meta.permissions().mode() & 0o077, 0, "{}", p.display());
+        }
+    }
+    seen
+}
+
+/// Under `umask 0`, the step logs, their folder, the locks and the folders made for the
+/// worktrees are private all the same.
+#[test]
+fn logs_locks_and_worktree_folders_are_private_under_umask_0() {
+    let Some(w) = World::new(Script {
+        rules: vec![writes("Use a", &[("a.txt", "a\n")])],
+        default_reply: "ok".into(),
+    }) else {
+        return;
+    };
+    let out = under_umask_0(
+        &w,
+        &[
+            "try", "-n", "perm", "--setup", "true", "--check", "true", "a=Use a",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let logs = w.repo.join(".git/ocfork/runs/perm.logs");
+    assert!(logs.join("a.setup.log").is_file(), "{}", logs.display());
+    assert!(logs.join("a.check.log").is_file());
+    assert!(assert_private_tree(&w.repo.join(".git/ocfork")) > 5);
+    let root = w.path("app.ocfork");
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join("perm")), 0o700);
+}

@@ -769,3 +769,142 @@ fn agents_are_listed_from_the_server() {
         stdout(&out)
     );
 }
+
+/// A text past the kernel's 128 KiB limit on one argument, which the plugin and ocfork pass
+/// on through pipes; values the schema does not allow stop in the plugin; a fork's shell
+/// commands do not see the server's password.
+#[test]
+fn long_texts_odd_values_and_the_password_through_the_tool() {
+    let filler = "Keep every line of this plan. ".repeat(5000);
+    let long = format!("Implement the long plan\n{filler}");
+    let longer = format!("Implement the longer plan\n{filler}{filler}");
+    assert!(long.len() > 128 * 1024);
+    let mut fork = writes("Implement the long plan", &[("src/long.js", "// long\n")]);
+    fork.steps.push(Step {
+        tool: "bash".into(),
+        args: json!({"command": "env > envdump.txt", "description": "Dump the environment"}),
+    });
+    let script = Script {
+        rules: vec![
+            session_call(
+                "Fork a long one",
+                &[
+                    ("--server=http://127.0.0.1:9/", None, "hello"),
+                    ("message", Some("--server=http://127.0.0.1:9/"), "hello"),
+                    ("fork", Some("build"), &long),
+                ],
+            ),
+            fork,
+            writes(
+                "Implement the longer plan",
+                &[("src/longer.js", "// longer\n")],
+            ),
+        ],
+        default_reply: "ok".into(),
+    };
+    let Some(w) = World::new(script) else { return };
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Fork a long one");
+    let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
+        m.last().is_some_and(|m| {
+            answered_by(m, "build") && text_of(m).contains("Handed over (Fork a long one)")
+        })
+    });
+    let calls: Vec<_> = messages
+        .iter()
+        .flat_map(|m| tool_parts(m, "session"))
+        .collect();
+    assert_eq!(calls.len(), 3, "{}", describe(&messages));
+    let outcome = |c: &serde_json::Value| {
+        let status = c.pointer("/state/status").and_then(|v| v.as_str());
+        let error = c.pointer("/state/error").and_then(|v| v.as_str());
+        (
+            status.unwrap_or_default().to_string(),
+            error.unwrap_or_default().to_string(),
+        )
+    };
+    let (status, error) = outcome(calls[0]);
+    assert_eq!(status, "error");
+    assert!(
+        error.contains(
+            "unknown mode \"--server=http://127.0.0.1:9/\"; modes: message, new, compact, fork"
+        ),
+        "{error}"
+    );
+    let (status, error) = outcome(calls[1]);
+    assert_eq!(status, "error");
+    assert!(
+        error.contains("unknown agent \"--server=http://127.0.0.1:9/\""),
+        "{error}"
+    );
+    let (status, error) = outcome(calls[2]);
+    assert_eq!(status, "completed", "{error}");
+
+    // The same through the command line, text on stdin, under `umask 0`: the background
+    // relay's log and folder are private all the same.
+    let mut cmd = std::process::Command::new("sh");
+    let base = w.ocfork();
+    cmd.arg("-c")
+        .arg("umask 0; exec \"$0\" \"$@\"")
+        .arg(base.get_program());
+    cmd.args(["session", "fork", "--session", &s, "--agent", "build"])
+        .args(["--server", &srv.url, "--detach", "--json", "--stdin"])
+        .current_dir(&w.repo);
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.env("OPENCODE_SERVER_PASSWORD", &srv.password);
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ocfork runs");
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(longer.as_bytes()).expect("write the text");
+    }
+    let out = child.wait_with_output().expect("ocfork ends");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let run = ocfork::relay::fork_run_name(&s);
+    let status = wait_run(&srv, &w, &run);
+    let forks = status["forks"].as_array().expect("forks");
+    for (fork, text, file) in [
+        (&forks[0], &long, "src/long.js"),
+        (&forks[1], &longer, "src/longer.js"),
+    ] {
+        assert_eq!(fork["state"], "done", "{}", fork["error"]);
+        assert_eq!(fork["prompt"].as_str().map(str::len), Some(text.len()));
+        let branch = fork["branch"].as_str().expect("branch");
+        let files = w.git(&["diff-tree", "--no-commit-id", "--name-only", "-r", branch]);
+        assert!(files.lines().any(|l| l == file), "{files}");
+    }
+    let branch = forks[0]["branch"].as_str().expect("branch");
+    let dumped = w.git(&["show", &format!("{branch}:envdump.txt")]);
+    assert!(dumped.contains("PWD="), "{dumped}");
+    assert!(
+        !dumped
+            .lines()
+            .any(|l| l.starts_with("OPENCODE_SERVER_PASSWORD")),
+        "the fork's shell saw the password: {dumped}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let relay = w.path("xdg/state/ocfork/relay");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&relay), 0o700);
+    let logs: Vec<_> = std::fs::read_dir(&relay)
+        .expect("relay dir")
+        .flatten()
+        .collect();
+    assert!(!logs.is_empty());
+    for e in logs {
+        assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
+    }
+}

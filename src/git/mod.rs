@@ -506,12 +506,16 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
     if git(worktree, ["config", "user.name"]).is_err() {
         args.extend(["-c".into(), "user.name=ocfork".into()]);
     }
+    // The message holds the prompt, which may pass the 128 KiB limit on one argument.
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
+    std::io::Write::write_all(&mut file, message.as_bytes())
+        .map_err(|e| GitError::Other(format!("cannot write the commit message: {e}")))?;
     args.extend([
         "commit".into(),
         "--quiet".into(),
         "--no-verify".into(),
-        "-m".into(),
-        message.into(),
+        "-F".into(),
+        file.path().display().to_string(),
     ]);
     git(worktree, &args)?;
     Ok(Some(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?)))
