@@ -772,9 +772,9 @@ fn agents_are_listed_from_the_server() {
 
 /// A text past the kernel's 128 KiB limit on one argument, which the plugin and ocfork pass
 /// on through pipes; values the schema does not allow stop in the plugin; a fork's shell
-/// commands do not see the server's password.
+/// commands do not see the server's password; forks go in the configured worktree folder.
 #[test]
-fn long_texts_odd_values_and_the_password_through_the_tool() {
+fn long_texts_odd_values_the_password_and_the_worktree_folder() {
     let filler = "Keep every line of this plan. ".repeat(5000);
     let long = format!("Implement the long plan\n{filler}");
     let longer = format!("Implement the longer plan\n{filler}{filler}");
@@ -803,6 +803,13 @@ fn long_texts_odd_values_and_the_password_through_the_tool() {
         default_reply: "ok".into(),
     };
     let Some(w) = World::new(script) else { return };
+    std::fs::write(
+        w.repo.join(".ocfork.toml"),
+        "worktree_root = \"../trees\"\n",
+    )
+    .expect("write");
+    w.git(&["add", ".ocfork.toml"]);
+    w.git(&["commit", "-q", "-m", "worktree folder"]);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Fork a long one");
@@ -881,6 +888,16 @@ fn long_texts_odd_values_and_the_password_through_the_tool() {
     ] {
         assert_eq!(fork["state"], "done", "{}", fork["error"]);
         assert_eq!(fork["prompt"].as_str().map(str::len), Some(text.len()));
+        let worktree = std::path::Path::new(fork["worktree"].as_str().expect("worktree"));
+        let trees = w
+            .path("trees")
+            .join(&run)
+            .canonicalize()
+            .expect("configured folder");
+        assert_eq!(
+            worktree.parent().map(|p| p.canonicalize().expect("folder")),
+            Some(trees)
+        );
         let branch = fork["branch"].as_str().expect("branch");
         let files = w.git(&["diff-tree", "--no-commit-id", "--name-only", "-r", branch]);
         assert!(files.lines().any(|l| l == file), "{files}");

@@ -133,8 +133,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         None => args.task.clone(),
     };
     let loaded = crate::config::Config::load(Some(&repo.workdir))?;
-    let configured_root = loaded.worktree_root(&repo.workdir);
-    let config = loaded.layer;
+    let config = loaded.layer.clone();
     let timeout = match &args.timeout {
         Some(t) => humantime::parse_duration(t).map_err(|e| {
             CommandError::usage(format!("--timeout `{t}` is not a duration: {e}"))
@@ -210,10 +209,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
                 .with_hint("pick another name with -n, or look at it with `ocfork status`"),
         );
     }
-    let root = match configured_root {
-        Some(r) => r.value.join(&run_name),
-        None => crate::git::worktree_root(repo, &run_name),
-    };
+    let root = loaded.run_worktree_root(repo, &run_name);
     let forks: Vec<Fork> = planned
         .into_iter()
         .map(|(name, text, model)| {

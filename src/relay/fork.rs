@@ -63,6 +63,8 @@ pub async fn prepare(
     let start = repo.snapshot_dirty(&head)?.unwrap_or_else(|| head.clone());
     let store = Store::new(&repo.common_dir);
     let run_name = run_for_start(&store, &repo, &req.session, &start);
+    let root =
+        crate::config::Config::load(Some(&repo.workdir))?.run_worktree_root(&repo, &run_name);
     let agent = job.outcome.agent.clone();
     let mut chosen: Option<Fork> = None;
     let mut fork_start = start.clone();
@@ -71,7 +73,7 @@ pub async fn prepare(
         || Some(new_run(&run_name, &repo, &head, &start, job)),
         |run| {
             fork_start = run.start.clone();
-            let fork = new_fork(&repo, run, &req.text, &agent);
+            let fork = new_fork(&repo, run, &root, &req.text, &agent);
             run.forks.push(fork.clone());
             chosen = Some(fork);
         },
@@ -248,13 +250,12 @@ fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
 }
 
 /// A pending fork named after the text, unique in the run and free in git and on disk.
-fn new_fork(repo: &Repo, run: &Run, text: &str, agent: &str) -> Fork {
+fn new_fork(repo: &Repo, run: &Run, root: &Path, text: &str, agent: &str) -> Fork {
     let mut taken: HashSet<String> = run.forks.iter().map(|f| f.name.clone()).collect();
     let mut base = crate::names::slug(text, crate::names::MAX_NAME);
     if base.is_empty() {
         base = "fork".into();
     }
-    let root = crate::git::worktree_root(repo, &run.run);
     let name = loop {
         let name = crate::names::unique(&base, &taken);
         let branch = format!("ocfork/{}/{name}", run.run);
@@ -265,6 +266,6 @@ fn new_fork(repo: &Repo, run: &Run, text: &str, agent: &str) -> Fork {
     };
     Fork {
         driver: Some(Driver::current()),
-        ..Fork::pending(&run.run, name, &root, text.to_string(), agent.to_string())
+        ..Fork::pending(&run.run, name, root, text.to_string(), agent.to_string())
     }
 }

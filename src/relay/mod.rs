@@ -93,6 +93,8 @@ pub enum RelayError {
     Git(#[from] crate::git::GitError),
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl RelayError {
@@ -103,6 +105,7 @@ impl RelayError {
             RelayError::UnknownSession { .. }
                 | RelayError::UnknownAgent { .. }
                 | RelayError::EmptyText
+                | RelayError::Config(_)
         ) || matches!(self, RelayError::Git(g) if matches!(g, crate::git::GitError::NotARepo(_) | crate::git::GitError::UnbornHead))
     }
 }
