@@ -23,6 +23,9 @@ pub struct Shared {
     pub queue: Arc<Semaphore>,
     pub cancel: CancellationToken,
     pub server_exit: Option<ExitWatch>,
+    /// The server is someone else's (a session fork's): when it goes away the fork is left
+    /// `interrupted`, for `ocfork resume`, rather than failed.
+    pub external_server: bool,
     pub timeout: Duration,
     pub setup: Option<String>,
     pub check: Option<String>,
@@ -112,6 +115,12 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             (ForkState::Timeout, Some(error))
         }
         TurnEnd::Cancelled => (ForkState::Cancelled, Some("cancelled".into())),
+        TurnEnd::ServerExited(status) if shared.external_server => (
+            ForkState::Interrupted,
+            Some(format!(
+                "the OpenCode server {status}; `ocfork resume` continues the fork"
+            )),
+        ),
         TurnEnd::ServerExited(status) => (
             ForkState::Failed,
             Some(format!("OpenCode server exited ({status})")),
@@ -173,8 +182,9 @@ async fn agent_turn(
     if let (TurnEnd::Failed(_), Some(exit)) = (&end, &shared.server_exit) {
         // The failed request may have noticed the death before the exit was reaped.
         let mut exit = exit.clone();
-        let waited =
-            tokio::time::timeout(Duration::from_secs(2), exit.wait_for(|e| e.is_some())).await;
+        // A server that is not ours is watched by polling, which takes a few seconds more.
+        let grace = Duration::from_secs(if shared.external_server { 8 } else { 2 });
+        let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
         if let Ok(Ok(status)) = waited {
             return TurnEnd::ServerExited(status.clone().unwrap_or_default());
         }
