@@ -1001,8 +1001,13 @@ fn a_fork_whose_server_is_gone_is_interrupted_and_resumed() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let fork = &json(&out)["forks"][0];
     assert_eq!(fork["state"], "done", "{fork}");
+    assert_eq!(fork["session"], session, "resumed on its own session");
     assert_eq!(
         w.git(&["show", &format!("{branch}:src/out.js")]),
         "// done\n"
+    );
+    assert_eq!(
+        w.git(&["show", &format!("{branch}:partial.txt")]),
+        "half done\n"
     );
 }
