@@ -9,6 +9,7 @@ pub mod git;
 pub mod judge;
 pub mod names;
 pub mod opencode;
+pub mod private_fs;
 pub mod relay;
 pub mod report;
 pub mod state;

@@ -265,3 +265,79 @@ fn run_state_is_private_and_a_nonsense_manifest_stops_nothing_else() {
     );
     assert_eq!(json(&out)["state"], "done");
 }
+
+/// A fork whose agent dumps its environment on the server ocfork started: OpenCode hands its
+/// password to agents' shell commands, so ocfork takes it out of what it commits.
+#[test]
+fn agents_commands_do_not_see_the_servers_password() {
+    let mut dump = writes("Dump the env", &[("a.txt", "a\n")]);
+    dump.steps.push(Step {
+        tool: "bash".into(),
+        args: serde_json::json!({"command": "env > envdump.txt", "description": "Dump the environment"}),
+    });
+    let w = World::new(Script {
+        rules: vec![dump],
+        default_reply: "ok".into(),
+    });
+    let out = w.run(&["try", "-n", "env", "dump=Dump the env"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dumped = w.git(&["show", "ocfork/env/dump:envdump.txt"]);
+    assert!(dumped.contains("PWD="), "the agent ran env: {dumped}");
+    let lines: Vec<&str> = dumped
+        .lines()
+        .filter(|l| l.starts_with("OPENCODE_SERVER_PASSWORD="))
+        .collect();
+    assert_eq!(
+        lines,
+        ["OPENCODE_SERVER_PASSWORD=[server password removed by ocfork]"],
+        "the password is committed"
+    );
+    assert!(
+        stderr(&out).contains("envdump.txt: the OpenCode server's password was in it"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Every folder under `root` is 0700 and every file allows nobody else anything.
+fn assert_private_tree(root: &Path) -> usize {
+    let mut seen = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).expect("stat");
+        seen += 1;
+        if meta.is_dir() {
+            assert_eq!(mode(&p), 0o700, "{} is not 0700", p.display());
+            for e in std::fs::read_dir(&p).expect("read dir") {
+                stack.push(e.expect("entry").path());
+            }
+        } else {
+            assert_eq!(meta.permissions().mode() & 0o077, 0, "{}", p.display());
+        }
+    }
+    seen
+}
+
+/// Under `umask 0`, the step logs, their folder, the locks and the folders made for the
+/// worktrees are private all the same.
+#[test]
+fn logs_locks_and_worktree_folders_are_private_under_umask_0() {
+    let w = World::new(Script {
+        rules: vec![writes("Use a", &[("a.txt", "a\n")])],
+        default_reply: "ok".into(),
+    });
+    let out = under_umask_0(
+        &w,
+        &[
+            "try", "-n", "perm", "--setup", "true", "--check", "true", "a=Use a",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let logs = w.repo.join(".git/ocfork/runs/perm.logs");
+    assert!(logs.join("a.setup.log").is_file(), "{}", logs.display());
+    assert!(logs.join("a.check.log").is_file());
+    assert!(assert_private_tree(&w.repo.join(".git/ocfork")) > 5);
+    let root = w.path("app.ocfork");
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join("perm")), 0o700);
+}

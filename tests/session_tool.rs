@@ -780,3 +780,245 @@ fn an_unknown_session_without_server_blames_the_session() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     insta::assert_snapshot!("session_unknown_without_server", stderr(&out));
 }
+
+/// A text past the kernel's 128 KiB limit on one argument, which the plugin and ocfork pass
+/// on through pipes; values the schema does not allow stop in the plugin; a fork's shell
+/// commands do not see the server's password; forks go in the configured worktree folder.
+#[test]
+fn long_texts_odd_values_the_password_and_the_worktree_folder() {
+    let filler = "Keep every line of this plan. ".repeat(5000);
+    let long = format!("Implement the long plan\n{filler}");
+    let longer = format!("Implement the longer plan\n{filler}{filler}");
+    assert!(long.len() > 128 * 1024);
+    let mut fork = writes("Implement the long plan", &[("src/long.js", "// long\n")]);
+    fork.steps.push(Step {
+        tool: "bash".into(),
+        args: json!({"command": "env > envdump.txt", "description": "Dump the environment"}),
+    });
+    let script = Script {
+        rules: vec![
+            session_call(
+                "Fork a long one",
+                &[
+                    ("--server=http://127.0.0.1:9/", None, "hello"),
+                    ("message", Some("--server=http://127.0.0.1:9/"), "hello"),
+                    ("fork", Some("build"), &long),
+                ],
+            ),
+            fork,
+            writes(
+                "Implement the longer plan",
+                &[("src/longer.js", "// longer\n")],
+            ),
+        ],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    std::fs::write(
+        w.repo.join(".ocfork.toml"),
+        "worktree_root = \"../trees\"\n",
+    )
+    .expect("write");
+    w.git(&["add", ".ocfork.toml"]);
+    w.git(&["commit", "-q", "-m", "worktree folder"]);
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Fork a long one");
+    let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
+        m.last().is_some_and(|m| {
+            answered_by(m, "build") && text_of(m).contains("Handed over (Fork a long one)")
+        })
+    });
+    let calls: Vec<_> = messages
+        .iter()
+        .flat_map(|m| tool_parts(m, "session"))
+        .collect();
+    assert_eq!(calls.len(), 3, "{}", describe(&messages));
+    let outcome = |c: &serde_json::Value| {
+        let status = c.pointer("/state/status").and_then(|v| v.as_str());
+        let error = c.pointer("/state/error").and_then(|v| v.as_str());
+        (
+            status.unwrap_or_default().to_string(),
+            error.unwrap_or_default().to_string(),
+        )
+    };
+    let (status, error) = outcome(calls[0]);
+    assert_eq!(status, "error");
+    assert!(
+        error.contains(
+            "unknown mode \"--server=http://127.0.0.1:9/\"; modes: message, new, compact, fork"
+        ),
+        "{error}"
+    );
+    let (status, error) = outcome(calls[1]);
+    assert_eq!(status, "error");
+    assert!(
+        error.contains("unknown agent \"--server=http://127.0.0.1:9/\""),
+        "{error}"
+    );
+    let (status, error) = outcome(calls[2]);
+    assert_eq!(status, "completed", "{error}");
+
+    // The same through the command line, text on stdin, under `umask 0`: the background
+    // relay's log and folder are private all the same.
+    let mut cmd = std::process::Command::new("sh");
+    let base = w.ocfork();
+    cmd.arg("-c")
+        .arg("umask 0; exec \"$0\" \"$@\"")
+        .arg(base.get_program());
+    cmd.args(["session", "fork", "--session", &s, "--agent", "build"])
+        .args(["--server", &srv.url, "--detach", "--json", "--stdin"])
+        .current_dir(&w.repo);
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.env("OPENCODE_SERVER_PASSWORD", &srv.password);
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ocfork runs");
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(longer.as_bytes()).expect("write the text");
+    }
+    let out = child.wait_with_output().expect("ocfork ends");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let run = ocfork::relay::fork_run_name(&s);
+    let status = wait_run(&srv, &w, &run);
+    let forks = status["forks"].as_array().expect("forks");
+    for (fork, text, file) in [
+        (&forks[0], &long, "src/long.js"),
+        (&forks[1], &longer, "src/longer.js"),
+    ] {
+        assert_eq!(fork["state"], "done", "{}", fork["error"]);
+        assert_eq!(fork["prompt"].as_str().map(str::len), Some(text.len()));
+        let worktree = std::path::Path::new(fork["worktree"].as_str().expect("worktree"));
+        let trees = w
+            .path("trees")
+            .join(&run)
+            .canonicalize()
+            .expect("configured folder");
+        assert_eq!(
+            worktree.parent().map(|p| p.canonicalize().expect("folder")),
+            Some(trees)
+        );
+        let branch = fork["branch"].as_str().expect("branch");
+        let files = w.git(&["diff-tree", "--no-commit-id", "--name-only", "-r", branch]);
+        assert!(files.lines().any(|l| l == file), "{files}");
+    }
+    let branch = forks[0]["branch"].as_str().expect("branch");
+    let dumped = w.git(&["show", &format!("{branch}:envdump.txt")]);
+    assert!(dumped.contains("PWD="), "{dumped}");
+    assert!(
+        !dumped
+            .lines()
+            .any(|l| l.starts_with("OPENCODE_SERVER_PASSWORD")),
+        "the fork's shell saw the password: {dumped}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let relay = w.path("xdg/state/ocfork/relay");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&relay), 0o700);
+    let logs: Vec<_> = std::fs::read_dir(&relay)
+        .expect("relay dir")
+        .flatten()
+        .collect();
+    assert!(!logs.is_empty());
+    for e in logs {
+        assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
+    }
+}
+
+/// The user quits OpenCode (here its server is killed) while a fork made with the tool is
+/// working: the background ocfork notices within seconds, commits what is in the worktree,
+/// leaves the fork `interrupted`, and `resume` finishes it on a server of its own.
+#[test]
+fn a_fork_whose_server_is_gone_is_interrupted_and_resumed() {
+    let script = Script {
+        rules: vec![
+            session_call(
+                "Fork it",
+                &[("fork", Some("build"), "Implement after a pause")],
+            ),
+            Rule {
+                fail: Some(ocfork_scripted::Failure {
+                    hang: true,
+                    times: Some(1),
+                    ..Default::default()
+                }),
+                ..writes("Implement after a pause", &[("src/out.js", "// early\n")])
+            },
+            writes(
+                "the previous run was interrupted",
+                &[("src/out.js", "// done\n")],
+            ),
+        ],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Fork it");
+    srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
+        m.last()
+            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Handed over"))
+    });
+    let run = ocfork::relay::fork_run_name(&s);
+    let hung = |w: &World| {
+        w.model
+            .requests()
+            .iter()
+            .any(|r| r.agent_turn && r.rule.as_deref() == Some("Implement after a pause"))
+    };
+    common::procs::wait_for(std::time::Duration::from_secs(120), || {
+        hung(&w).then_some(())
+    })
+    .expect("the fork's model call is hanging");
+    let fork = json(&w.run(&["status", &run, "--json"]))["forks"][0].clone();
+    assert_eq!(fork["state"], "running", "{fork}");
+    let relay = fork["driver"]["pid"].as_u64().expect("driver pid") as u32;
+    let session = fork["session"].clone();
+    let worktree = std::path::PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+    std::fs::write(worktree.join("partial.txt"), "half done\n").expect("write");
+    drop(srv);
+
+    let fork = common::procs::wait_for(std::time::Duration::from_secs(60), || {
+        let f = json(&w.run(&["status", &run, "--json"]))["forks"][0].clone();
+        (f["state"] != "running").then_some(f)
+    })
+    .expect("the fork stops waiting on the gone server");
+    assert_eq!(fork["state"], "interrupted", "{fork}");
+    let error = fork["error"].as_str().unwrap_or_default();
+    assert!(error.contains("stopped answering"), "{error}");
+    let branch = fork["branch"].as_str().expect("branch");
+    assert_eq!(
+        w.git(&["show", &format!("{branch}:partial.txt")]),
+        "half done\n"
+    );
+    common::procs::wait_for(std::time::Duration::from_secs(20), || {
+        (!common::procs::alive(relay)).then_some(())
+    })
+    .expect("the background ocfork ends");
+
+    let out = w.run(&["resume", &run, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fork = &json(&out)["forks"][0];
+    assert_eq!(fork["state"], "done", "{fork}");
+    assert_eq!(fork["session"], session, "resumed on its own session");
+    assert_eq!(
+        w.git(&["show", &format!("{branch}:src/out.js")]),
+        "// done\n"
+    );
+    assert_eq!(
+        w.git(&["show", &format!("{branch}:partial.txt")]),
+        "half done\n"
+    );
+}

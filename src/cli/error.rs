@@ -192,6 +192,7 @@ impl Classify for RelayError {
             RelayError::Api(e) => e.kind(),
             RelayError::Git(e) => e.kind(),
             RelayError::State(e) => e.kind(),
+            RelayError::Config(e) => e.kind(),
             RelayError::UnknownSession { .. }
             | RelayError::UnknownAgent { .. }
             | RelayError::EmptyText => ErrorKind::User,
@@ -206,6 +207,7 @@ impl Classify for RelayError {
             RelayError::Api(e) => e.hint(),
             RelayError::Git(e) => e.hint(),
             RelayError::State(e) => e.hint(),
+            RelayError::Config(e) => e.hint(),
             RelayError::UnknownSession { .. }
             | RelayError::UnknownAgent { .. }
             | RelayError::EmptyText

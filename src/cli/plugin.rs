@@ -55,7 +55,7 @@ pub async fn cmd_plugin(args: PluginArgs) -> CmdResult {
         .and_then(|p| p.canonicalize())
         .map_err(|e| CommandError::failure(format!("cannot find the ocfork binary: {e}")))?;
     let source = plugin_source(&exe)?;
-    std::fs::create_dir_all(&dir)
+    crate::private_fs::create_dir_all(&dir)
         .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", dir.display())))?;
     std::fs::write(&path, source)
         .map_err(|e| CommandError::failure(format!("cannot write {}: {e}", path.display())))?;

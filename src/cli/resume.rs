@@ -83,6 +83,16 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         super::try_cmd::finish(&run, args.json)?;
         return Ok(super::run_exit_code(&run));
     }
+    if let Some(url) = run.server.clone()
+        && !answers(&url).await
+    {
+        // A session fork's server is gone (its owner quit OpenCode): the forks' sessions live
+        // on in OpenCode's data directory, which a server of ocfork's own opens as well.
+        eprintln!(
+            "ocfork: the run's OpenCode server {url} does not answer; starting one for the resume"
+        );
+        run.server = None;
+    }
     run.opencode = match (&args.opencode, &run.opencode) {
         (Some(p), _) => Some(crate::opencode::find_binary(Some(p))?),
         (None, Some(p)) if p.is_file() => Some(p.clone()),
@@ -110,6 +120,20 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(super::run_exit_code(&driven.run))
+}
+
+/// Whether anything answers at `url` (an error status counts: a server is there).
+async fn answers(url: &str) -> bool {
+    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+    let Ok(client) = crate::opencode::Client::new(url, password.as_deref()) else {
+        return false;
+    };
+    let dir = std::env::temp_dir();
+    let probe = client.status(&dir);
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(5), probe).await,
+        Ok(Ok(_)) | Ok(Err(crate::opencode::ApiError::Status { .. }))
+    )
 }
 
 fn plural(n: usize) -> String {

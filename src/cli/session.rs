@@ -48,9 +48,12 @@ pub struct SessionArgs {
     /// Print the outcome as JSON
     #[arg(long)]
     json: bool,
+    /// Read the text from standard input instead (any length; the plugin sends it this way)
+    #[arg(long, conflicts_with = "text")]
+    stdin: bool,
     /// The text to send
-    #[arg(value_name = "TEXT")]
-    text: String,
+    #[arg(value_name = "TEXT", required_unless_present = "stdin")]
+    text: Option<String>,
 }
 
 pub async fn cmd_session(args: SessionArgs) -> CmdResult {
@@ -60,17 +63,35 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
             args.timeout
         ))
     })?;
+    let text = match args.text.clone() {
+        Some(t) => t,
+        None => {
+            let mut t = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map_err(|e| {
+                CommandError::usage(format!("cannot read the text from standard input: {e}"))
+            })?;
+            t
+        }
+    };
+    // Everything a detached request needs is checked before anything is made.
+    let background = if args.detach {
+        Some(Background::ready(&args.session).map_err(|e| {
+            CommandError::failure(format!("cannot start the background ocfork: {e}"))
+        })?)
+    } else {
+        None
+    };
     let (client, server) = connect(args.server.as_deref(), args.opencode.as_deref()).await?;
     let req = Request {
         mode: args.mode,
         session: args.session.clone(),
         agent: args.agent.clone(),
-        text: args.text.clone(),
+        text,
         caller_message: args.caller_message.clone(),
         max_hops: args.max_hops,
         timeout,
     };
-    let result = run(&client, &req, args.detach).await;
+    let result = run(&client, &req, background).await;
     if let Some(s) = server {
         s.stop().await;
     }
@@ -84,12 +105,16 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     Ok(0)
 }
 
-async fn run(client: &Client, req: &Request, detach: bool) -> Result<Outcome, RelayError> {
+async fn run(
+    client: &Client,
+    req: &Request,
+    background: Option<Background>,
+) -> Result<Outcome, RelayError> {
     let job = match relay::prepare(client, req).await {
         Ok(job) => job,
         Err(RelayError::HopLimit { agent, max, notice }) => {
-            if detach {
-                let _ = spawn_background(&notice);
+            if let Some(bg) = background {
+                let _ = bg.spawn(&notice);
             } else {
                 let _ = relay::finish(client, *notice.clone(), false).await;
             }
@@ -97,11 +122,11 @@ async fn run(client: &Client, req: &Request, detach: bool) -> Result<Outcome, Re
         }
         Err(e) => return Err(e),
     };
-    if !detach {
+    let Some(bg) = background else {
         eprintln!("ocfork: {}", job.outcome.message);
         return relay::finish(client, job, true).await;
-    }
-    let pid = spawn_background(&job).map_err(|e| RelayError::Dropped {
+    };
+    let pid = bg.spawn(&job).map_err(|e| RelayError::Dropped {
         session: job.outcome.from_session.clone(),
         agent: job.outcome.agent.clone(),
         reason: format!("cannot start the background ocfork: {e}"),
@@ -154,45 +179,75 @@ fn relay_error(e: RelayError, client: &Client, server_given: bool) -> CommandErr
     }
 }
 
-/// Starts `ocfork __relay` to finish a job after this process returned; returns its pid.
-fn spawn_background(job: &Job) -> std::io::Result<u32> {
-    let exe = std::env::current_exe()?;
-    let dir = log_dir();
-    std::fs::create_dir_all(&dir)?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(format!("{}.log", job.outcome.from_session)))?;
-    let text = serde_json::to_string(job).map_err(std::io::Error::other)?;
-    use std::os::unix::process::CommandExt;
-    let child = std::process::Command::new(exe)
-        .args(["__relay", &text])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0)
-        .spawn()?;
-    Ok(child.id())
+/// What starting a background `ocfork __relay` needs, got before anything is made.
+struct Background {
+    exe: PathBuf,
+    log: std::fs::File,
+}
+
+impl Background {
+    fn ready(session: &str) -> std::io::Result<Background> {
+        let exe = std::env::current_exe()?;
+        let dir = log_dir();
+        crate::private_fs::own_dir(&dir)?;
+        // The id is checked against the server later; only its plain characters name the log.
+        let name: String = session
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let log = crate::private_fs::append(&dir.join(format!("{name}.log")))?;
+        Ok(Background { exe, log })
+    }
+
+    /// Starts `ocfork __relay` with the job on its standard input (no argv size limit);
+    /// returns its pid.
+    fn spawn(self, job: &Job) -> std::io::Result<u32> {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let text = serde_json::to_vec(job).map_err(std::io::Error::other)?;
+        let mut child = std::process::Command::new(self.exe)
+            .arg("__relay")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(self.log)
+            .process_group(0)
+            .spawn()?;
+        let written = match child.stdin.take() {
+            Some(mut input) => input.write_all(&text),
+            None => Err(std::io::Error::other("no pipe to the background ocfork")),
+        };
+        if let Err(e) = written {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        Ok(child.id())
+    }
 }
 
 /// Where background relays log: `$XDG_STATE_HOME/ocfork/relay` (else `~/.local/state/...`).
 fn log_dir() -> PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    state.join("ocfork").join("relay")
+    crate::private_fs::state_dir().join("relay")
 }
 
-/// `ocfork __relay JOB` (hidden): finishes a job a detached `ocfork session` left.
+/// `ocfork __relay [JOB]` (hidden): finishes a job a detached `ocfork session` left, read
+/// from standard input when not given.
 #[derive(Args, Debug)]
 pub struct RelayArgs {
-    job: String,
+    job: Option<String>,
 }
 
 pub async fn cmd_relay(args: RelayArgs) -> CmdResult {
-    let job: Job = serde_json::from_str(&args.job)
+    let text = match args.job {
+        Some(j) => j,
+        None => {
+            let mut t = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                .map_err(|e| CommandError::usage(format!("cannot read the relay job: {e}")))?;
+            t
+        }
+    };
+    let job: Job = serde_json::from_str(&text)
         .map_err(|e| CommandError::usage(format!("not a relay job: {e}")))?;
     let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
     let client = Client::new(&job.server, password.as_deref())?;

@@ -242,8 +242,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         None => args.task.clone(),
     };
     let loaded = crate::config::Config::load(Some(&repo.workdir))?;
-    let configured_root = loaded.worktree_root(&repo.workdir);
-    let config = loaded.layer;
+    let config = loaded.layer.clone();
     let timeout = match &args.timeout {
         Some(t) => humantime::parse_duration(t).map_err(|e| {
             CommandError::usage(format!("--timeout `{t}` is not a duration: {e}"))
@@ -327,10 +326,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
                 .with_hint("pick another name with -n, or look at it with `ocfork status`"),
         );
     }
-    let root = match configured_root {
-        Some(r) => r.value.join(&run_name),
-        None => crate::git::worktree_root(repo, &run_name),
-    };
+    let root = loaded.run_worktree_root(repo, &run_name);
     let forks: Vec<Fork> = planned
         .into_iter()
         .map(|(name, text, model)| {
@@ -460,15 +456,9 @@ fn fork_plan(
 
 /// Starts a background driver for the run and returns once it dispatched every fork.
 async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) -> CmdResult {
-    use std::os::unix::fs::OpenOptionsExt;
     let exe = std::env::current_exe()?;
     let log_path = store.dir().join(format!("{}.log", run.run));
-    let log = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&log_path)
+    let log = crate::private_fs::create(&log_path)
         .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", log_path.display())))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["__drive", &run.run])

@@ -50,11 +50,7 @@ pub fn store(common_dir: &Path, start: &str, commit: &str, output: &[u8]) {
     };
     let dir = dir(common_dir);
     // Private like the rest of `.git/ocfork`, whatever the umask (entries are made 0600).
-    use std::os::unix::fs::DirBuilderExt;
-    let made = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir);
+    let made = crate::private_fs::own_dir(&dir);
     if made.is_err() {
         return;
     }

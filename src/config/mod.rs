@@ -132,6 +132,16 @@ impl Config {
         }
         self.layer.worktree_root.clone()
     }
+
+    /// The folder for the worktrees of `run`, for `try` and session forks alike: the
+    /// configured root (environment, then files) joined with the run, else the default beside
+    /// the repository.
+    pub fn run_worktree_root(&self, repo: &crate::git::Repo, run: &str) -> PathBuf {
+        match self.worktree_root(&repo.workdir) {
+            Some(root) => root.value.join(run),
+            None => crate::git::worktree_root(repo, run),
+        }
+    }
 }
 
 /// `high`'s values, and `low`'s where `high` has none.

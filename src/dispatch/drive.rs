@@ -136,6 +136,7 @@ pub async fn drive_with(
         queue: Arc::new(Semaphore::new(jobs)),
         cancel: cancel.clone(),
         server_exit: server.as_ref().map(Server::exit_watch),
+        external_server: false,
         timeout: Duration::from_millis(run.timeout_ms.unwrap_or(30 * 60 * 1000)),
         setup: run.setup_command.clone(),
         check: run.check_command.clone(),

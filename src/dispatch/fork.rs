@@ -23,6 +23,9 @@ pub struct Shared {
     pub queue: Arc<Semaphore>,
     pub cancel: CancellationToken,
     pub server_exit: Option<ExitWatch>,
+    /// The server is someone else's (a session fork's): when it goes away the fork is left
+    /// `interrupted`, for `ocfork resume`, rather than failed.
+    pub external_server: bool,
     pub timeout: Duration,
     pub setup: Option<String>,
     pub check: Option<String>,
@@ -120,6 +123,12 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             (EndReason::Timeout, Some(error))
         }
         TurnEnd::Cancelled => (EndReason::Cancelled, Some(super::stopped_by())),
+        TurnEnd::ServerExited(status) if shared.external_server => (
+            EndReason::ServerGone,
+            Some(format!(
+                "the OpenCode server {status}; `ocfork resume` continues the fork"
+            )),
+        ),
         TurnEnd::ServerExited(status) => (
             EndReason::ServerExited,
             Some(format!("OpenCode server exited ({status})")),
@@ -181,8 +190,9 @@ async fn agent_turn(
     if let (TurnEnd::Failed(_), Some(exit)) = (&end, &shared.server_exit) {
         // The failed request may have noticed the death before the exit was reaped.
         let mut exit = exit.clone();
-        let waited =
-            tokio::time::timeout(Duration::from_secs(2), exit.wait_for(|e| e.is_some())).await;
+        // A server that is not ours is watched by polling, which takes a few seconds more.
+        let grace = Duration::from_secs(if shared.external_server { 8 } else { 2 });
+        let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
         if let Ok(Ok(status)) = waited {
             return TurnEnd::ServerExited(status.clone().unwrap_or_default());
         }
@@ -357,7 +367,16 @@ async fn finish(
     let worktree = dir.to_path_buf();
     let common = shared.common_dir.clone();
     let main = snapshot.repo.clone();
+    let secret = shared.client.password().map(str::to_owned);
     let committed = tokio::task::spawn_blocking(move || {
+        if let Some(secret) = &secret {
+            for p in crate::git::hide_secret(&worktree, secret)? {
+                eprintln!(
+                    "ocfork: {}: the OpenCode server's password was in it; ocfork replaced it before committing",
+                    p.display()
+                );
+            }
+        }
         crate::git::with_repo_lock(&common, || crate::git::commit_all(&worktree, &message))?;
         let head = crate::git::worktree_head(&worktree)?;
         // Measured as `ocfork diff` measures it, which keeps the comparison for it: from the
@@ -518,12 +537,9 @@ pub async fn run_shell<T>(
     stop: impl std::future::Future<Output = T>,
 ) -> std::io::Result<Result<Check, T>> {
     if let Some(parent) = log.parent() {
-        std::fs::create_dir_all(parent)?;
+        crate::private_fs::own_dir(parent)?;
     }
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
+    let out = crate::private_fs::append(log)?;
     let err = out.try_clone()?;
     let started = Instant::now();
     let mut child = tokio::process::Command::new("sh")

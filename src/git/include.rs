@@ -155,7 +155,7 @@ pub fn copy_into_new_worktree(main: &Path, worktree: &Path, globs: &[String]) ->
         let list = super::copied_list(worktree)?;
         let mut text = done.copied.join("\0");
         text.push('\0');
-        std::fs::write(&list, text)
+        crate::private_fs::write(&list, text.as_bytes())
             .map_err(|e| GitError::Other(format!("cannot write {}: {e}", list.display())))?;
     }
     if !done.skipped.is_empty() {

@@ -326,7 +326,7 @@ impl Repo {
     /// on each other's half-made entries. On failure nothing stays registered.
     pub fn register_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<NewWorktree> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+            crate::private_fs::create_dir_all(parent)
                 .map_err(|e| GitError::Other(format!("cannot create {}: {e}", parent.display())))?;
         }
         let made = NewWorktree {
@@ -372,8 +372,20 @@ impl Repo {
         res.map(|_| ())
     }
 
-    /// Best-effort removal of what a failed [`Repo::add_worktree`] left.
+    /// Best-effort removal of what a failed [`Repo::add_worktree`] left, under the repository
+    /// lock like every other change to refs and the worktree list.
     fn undo_worktree(&self, path: &Path, branch: &str, made: NewWorktree) {
+        let locked = with_repo_lock(&self.common_dir, || {
+            self.undo_worktree_locked(path, branch, made);
+            Ok(())
+        });
+        if locked.is_err() {
+            // No lock to be had (an unwritable git dir): what was made must go all the same.
+            self.undo_worktree_locked(path, branch, made);
+        }
+    }
+
+    fn undo_worktree_locked(&self, path: &Path, branch: &str, made: NewWorktree) {
         let _ = self.git([
             OsStr::new("worktree"),
             OsStr::new("remove"),
@@ -534,6 +546,58 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
     Ok(Some(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?)))
 }
 
+/// What [`hide_secret`] puts where the secret was.
+pub const SECRET_MARK: &str = "[server password removed by ocfork]";
+
+/// Replaces `secret` (the OpenCode server's password, which agents' shell commands may see)
+/// in the worktree's new and changed files, so [`commit_all`] never commits it. Returns the
+/// files changed.
+pub fn hide_secret(worktree: &Path, secret: &str) -> Result<Vec<PathBuf>> {
+    if secret.len() < 8 {
+        return Ok(Vec::new());
+    }
+    let out = git(
+        worktree,
+        [
+            "ls-files",
+            "-z",
+            "--modified",
+            "--others",
+            "--exclude-standard",
+        ],
+    )?;
+    let mut changed = Vec::new();
+    for rel in out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        use std::os::unix::ffi::OsStrExt;
+        let path = worktree.join(OsStr::from_bytes(rel));
+        let Ok(meta) = path.symlink_metadata() else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let needle = secret.as_bytes();
+        if !bytes.windows(needle.len()).any(|w| w == needle) {
+            continue;
+        }
+        let mut clean = Vec::with_capacity(bytes.len());
+        let mut rest = bytes.as_slice();
+        while let Some(i) = rest.windows(needle.len()).position(|w| w == needle) {
+            clean.extend_from_slice(&rest[..i]);
+            clean.extend_from_slice(SECRET_MARK.as_bytes());
+            rest = &rest[i + needle.len()..];
+        }
+        clean.extend_from_slice(rest);
+        std::fs::write(&path, clean)
+            .map_err(|e| GitError::Other(format!("cannot write {}: {e}", path.display())))?;
+        changed.push(path);
+    }
+    Ok(changed)
+}
+
 /// The file in a worktree's private git dir listing the ignored files ocfork copied into it.
 pub fn copied_list(worktree: &Path) -> Result<PathBuf> {
     let out = git(
@@ -570,33 +634,86 @@ pub fn worktree_root(repo: &Repo, run: &str) -> PathBuf {
 }
 
 /// Holds an exclusive lock on `<common dir>/ocfork/git.lock` while `f` runs, so ocfork
-/// processes sharing a repository change its refs and worktree list one at a time.
+/// processes sharing a repository change its refs and worktree list one at a time. A thread
+/// that holds it already (cleanup inside a locked change) just runs `f`.
 pub fn with_repo_lock<T>(common_dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    thread_local! {
+        static HELD: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if HELD.with(|h| h.borrow().iter().any(|p| p == common_dir)) {
+        return f();
+    }
     let dir = common_dir.join("ocfork");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
+    crate::private_fs::own_dir(&dir)
         .map_err(|e| GitError::Other(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join("git.lock");
-    let file = std::fs::OpenOptions::new()
-        .mode(0o600)
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let file = crate::private_fs::lock_file(&path)
         .map_err(|e| GitError::Other(format!("cannot open {}: {e}", path.display())))?;
     let mut lock = fd_lock::RwLock::new(file);
     let _guard = lock
         .write()
         .map_err(|e| GitError::Other(format!("cannot lock {}: {e}", path.display())))?;
-    f()
+    HELD.with(|h| h.borrow_mut().push(common_dir.to_path_buf()));
+    let res = f();
+    HELD.with(|h| h.borrow_mut().retain(|p| p != common_dir));
+    res
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cleanup of a worktree whose checkout failed waits for the repository lock that
+    /// another ocfork holds, like every change to refs and the worktree list.
+    #[test]
+    fn a_failed_worktree_is_undone_under_the_repository_lock() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let main = tmp.path().join("main");
+        std::fs::create_dir_all(&main).expect("mkdir");
+        let run = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .current_dir(&main)
+                .output()
+                .expect("git runs")
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        run(&["init", "-q", "-b", "main"]);
+        std::fs::write(main.join("a.txt"), "a\n").expect("write");
+        run(&["add", "-A"]);
+        run(&["commit", "-q", "-m", "one"]);
+        let repo = Repo::discover(&main).expect("repo");
+        let path = tmp.path().join("wt");
+        let made = repo
+            .register_worktree(&path, "ocfork/r/a", "HEAD")
+            .expect("registered");
+        // The checkout fails: its index is locked.
+        let gitdir = git(&path, ["rev-parse", "--absolute-git-dir"]).expect("git dir");
+        std::fs::write(PathBuf::from(stdout_line(&gitdir)).join("index.lock"), "").expect("lock");
+
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let common = repo.common_dir.clone();
+        let probe = Repo::discover(&main).expect("repo");
+        let holder = std::thread::spawn(move || {
+            with_repo_lock(&common, || {
+                held_tx.send(()).expect("send");
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                Ok(probe.branch_exists("ocfork/r/a"))
+            })
+        });
+        held_rx.recv().expect("the other process holds the lock");
+        assert!(repo.populate_worktree(&path, "ocfork/r/a", made).is_err());
+        let kept_while_locked = holder.join().expect("holder").expect("lock");
+        assert!(
+            kept_while_locked,
+            "the cleanup ran while another held the lock"
+        );
+        assert!(!repo.branch_exists("ocfork/r/a"));
+        assert!(!repo.worktree_registered(&path));
+    }
 
     #[test]
     fn parses_numstat() {

@@ -40,6 +40,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Client {
     base: reqwest::Url,
     http: reqwest::Client,
+    secret: Secret,
+}
+
+/// The server's password, kept to be removed from what ocfork commits; never printed.
+#[derive(Clone, Default)]
+struct Secret(Option<std::sync::Arc<str>>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Secret(..)"
+        } else {
+            "None"
+        })
+    }
 }
 
 impl Client {
@@ -66,7 +81,16 @@ impl Client {
                 url: url.to_string(),
                 source,
             })?;
-        Ok(Client { base, http })
+        Ok(Client {
+            base,
+            http,
+            secret: Secret(password.filter(|p| !p.is_empty()).map(Into::into)),
+        })
+    }
+
+    /// The password this client authenticates with, if any.
+    pub fn password(&self) -> Option<&str> {
+        self.secret.0.as_deref()
     }
 
     pub fn base_url(&self) -> &str {

@@ -63,6 +63,8 @@ pub async fn prepare(
     let start = repo.snapshot_dirty(&head)?.unwrap_or_else(|| head.clone());
     let store = Store::new(&repo.common_dir);
     let run_name = run_for_start(&store, &repo, &req.session, &start);
+    let root =
+        crate::config::Config::load(Some(&repo.workdir))?.run_worktree_root(&repo, &run_name);
     let agent = job.outcome.agent.clone();
     let mut chosen: Option<Fork> = None;
     let mut fork_start = start.clone();
@@ -71,7 +73,7 @@ pub async fn prepare(
         || Some(new_run(&run_name, &repo, &head, &start, job)),
         |run| {
             fork_start = run.start.clone();
-            let fork = new_fork(&repo, run, &req.text, &agent);
+            let fork = new_fork(&repo, run, &root, &req.text, &agent);
             run.forks.push(fork.clone());
             chosen = Some(fork);
         },
@@ -165,13 +167,15 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
     let handle = RunHandle::new(store.clone(), run);
     let stop = CancellationToken::new();
     let cancel = crate::dispatch::cancel_on_signal();
+    let gone = watch_answering(client.clone(), job.directory.clone(), stop.clone());
     let shared = Arc::new(Shared {
         handle: handle.clone(),
         client: client.clone(),
         hub: EventHub::start(client.clone(), stop.clone()),
         queue: Arc::new(Semaphore::new(1)),
         cancel,
-        server_exit: None,
+        server_exit: Some(gone),
+        external_server: true,
         timeout: Duration::from_millis(job.timeout_ms),
         setup: None,
         check: None,
@@ -213,6 +217,41 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
     }
 }
 
+/// Probes in a row that may find the server silent before the fork stops waiting on it.
+const SILENT_PROBES: u32 = 3;
+
+/// Watches a server ocfork did not start: set once it stopped answering (its owner quit
+/// OpenCode, or it was killed), so the fork is committed and left for `resume` within seconds
+/// rather than after its whole time limit. Any answer, even an error status, counts as alive.
+fn watch_answering(
+    client: Client,
+    dir: PathBuf,
+    stop: CancellationToken,
+) -> crate::opencode::server::ExitWatch {
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        let mut silent = 0;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.cancelled() => return,
+            }
+            let probe = tokio::time::timeout(Duration::from_secs(3), client.status(&dir)).await;
+            let answered = match probe {
+                Ok(Ok(_)) | Ok(Err(crate::opencode::ApiError::Status { .. })) => true,
+                Ok(Err(_)) | Err(_) => false,
+            };
+            silent = if answered { 0 } else { silent + 1 };
+            if silent >= SILENT_PROBES {
+                let _ = tx.send(Some(format!("at {} stopped answering", client.base_url())));
+                return;
+            }
+        }
+    });
+    rx
+}
+
 fn same_tree(repo: &Repo, a: &str, b: &str) -> bool {
     let tree = |c: &str| {
         repo.git(["rev-parse", &format!("{c}^{{tree}}")])
@@ -250,13 +289,12 @@ fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
 }
 
 /// A pending fork named after the text, unique in the run and free in git and on disk.
-fn new_fork(repo: &Repo, run: &Run, text: &str, agent: &str) -> Fork {
+fn new_fork(repo: &Repo, run: &Run, root: &Path, text: &str, agent: &str) -> Fork {
     let mut taken: HashSet<String> = run.forks.iter().map(|f| f.name.clone()).collect();
     let mut base = crate::names::slug(text, crate::names::MAX_NAME);
     if base.is_empty() {
         base = "fork".into();
     }
-    let root = crate::git::worktree_root(repo, &run.run);
     let name = loop {
         let name = crate::names::unique(&base, &taken);
         let branch = format!("ocfork/{}/{name}", run.run);
@@ -267,6 +305,6 @@ fn new_fork(repo: &Repo, run: &Run, text: &str, agent: &str) -> Fork {
     };
     Fork {
         driver: Some(Driver::current()),
-        ..Fork::pending(&run.run, name, &root, text.to_string(), agent.to_string())
+        ..Fork::pending(&run.run, name, root, text.to_string(), agent.to_string())
     }
 }

@@ -92,6 +92,8 @@ pub enum RelayError {
     Git(#[from] crate::git::GitError),
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// One use of the `session` tool.

@@ -4,7 +4,8 @@
 //   OCFORK_BIN         the ocfork binary (default: the one that installed this file)
 //   OCFORK_SERVER_URL  the server ocfork talks to (default: the one running this plugin)
 //   OCFORK_MAX_HOPS    relays in a row started by agents before the chain stops (default 8)
-// The server's password reaches ocfork through OPENCODE_SERVER_PASSWORD in its environment.
+// The server's password reaches ocfork through OPENCODE_SERVER_PASSWORD in its environment;
+// agents' shell commands do not get it.
 import { tool } from "@opencode-ai/plugin"
 import { spawn } from "node:child_process"
 
@@ -12,19 +13,30 @@ const OCFORK: string = process.env.OCFORK_BIN || "@OCFORK_BIN@"
 
 type Result = { code: number | null; stdout: string; stderr: string }
 
-function ocfork(args: string[], signal?: AbortSignal): Promise<Result> {
+const MODES = ["message", "new", "compact", "fork"]
+
+// The text goes on stdin: an argument is limited to 128 KiB and the whole command line to a
+// few MiB, a pipe to nothing.
+function ocfork(args: string[], input: string, signal?: AbortSignal): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(OCFORK, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env, signal })
+    const child = spawn(OCFORK, args, { stdio: ["pipe", "pipe", "pipe"], env: process.env, signal })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
     child.stderr.on("data", (d) => (stderr += d))
+    child.stdin.on("error", () => {}) // ocfork exited before reading it: its stderr says why
     child.on("error", reject)
     child.on("close", (code) => resolve({ code, stdout, stderr }))
+    child.stdin.end(input)
   })
 }
 
 export const OcforkSession = async ({ serverUrl }: { serverUrl: URL | string }) => ({
+  // Agents' shell commands would inherit the server's password; OpenCode spreads this over its
+  // own environment and the spawn leaves out a variable set to undefined.
+  "shell.env": async (_input: unknown, output: { env: Record<string, string | undefined> }) => {
+    output.env.OPENCODE_SERVER_PASSWORD = undefined
+  },
   tool: {
     session: tool({
       description: [
@@ -41,15 +53,28 @@ export const OcforkSession = async ({ serverUrl }: { serverUrl: URL | string }) 
         text: tool.schema.string().describe("The message to send"),
       },
       async execute(args, ctx) {
+        // OpenCode does not hold the arguments to the schema: check them before they reach a
+        // command line, where every value is joined to its option so none can pass for one.
+        if (!MODES.includes(args.mode)) {
+          throw new Error(`unknown mode ${JSON.stringify(args.mode)}; modes: ${MODES.join(", ")}`)
+        }
+        const agent = args.agent || ctx.agent
+        if (typeof agent !== "string" || agent === "" || agent.startsWith("-")) {
+          throw new Error(`unknown agent ${JSON.stringify(agent)}: an agent's name does not start with "-"`)
+        }
+        if (typeof args.text !== "string") {
+          throw new Error("the text must be a string")
+        }
         const server = process.env.OCFORK_SERVER_URL || String(serverUrl)
-        const argv = ["session", args.mode, "--session", ctx.sessionID, "--server", server]
-        argv.push("--agent", args.agent || ctx.agent, "--caller-message", ctx.messageID, "--detach", "--json")
-        argv.push("--", args.text)
+        const argv = ["session", `--session=${ctx.sessionID}`, `--server=${server}`, `--agent=${agent}`]
+        argv.push(`--caller-message=${ctx.messageID}`, "--detach", "--json", "--stdin", "--", args.mode)
         let res: Result
         try {
-          res = await ocfork(argv, ctx.abort)
+          res = await ocfork(argv, args.text, ctx.abort)
         } catch (e) {
-          throw new Error(`cannot run ocfork at ${OCFORK}: ${(e as Error).message}; set OCFORK_BIN or run \`ocfork plugin install\` again`)
+          const code = (e as NodeJS.ErrnoException).code
+          const hint = code === "ENOENT" || code === "EACCES" ? "; set OCFORK_BIN or run `ocfork plugin install` again" : ""
+          throw new Error(`cannot run ocfork at ${OCFORK}: ${(e as Error).message}${hint}`)
         }
         if (res.code !== 0) {
           throw new Error(res.stderr.trim() || `ocfork exited with ${res.code}`)

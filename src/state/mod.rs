@@ -16,7 +16,7 @@
 //! | `base` | string | 40-hex commit the run is based on |
 //! | `start` | string | 40-hex commit every fork starts from: `base`, or one on top of it holding the main tree's changes (`--include-dirty`) |
 //! | `task` | string or null | the shared task |
-//! | `state` | string | `running`, `done` (every fork `done`) or `failed` (all ended, one not `done`) |
+//! | `state` | string | `running`, `done` (every fork `done`), `cancelled` (Ctrl-C stopped a fork) or `failed` (all ended, one not `done`) |
 //! | `created_at` | string | RFC 3339 (UTC, milliseconds) |
 //! | `pid` | number or null | the process driving the run |
 //! | `pid_start` | number or null | that process's start time (clock ticks since boot) |
@@ -28,6 +28,8 @@
 //! | `opencode` | string or null | the opencode binary used to spawn a server |
 //! | `dispatched` | bool | every fork was handed to the queue (`--detach` returns then) |
 //! | `copy` | array of strings | `--copy` globs |
+//! | `ports?` | number | `--ports`: loopback ports in each fork's block (absent: the default, 10) |
+//! | `judge?` | object | the verdict of `ocfork judge`, once it ran: evidence per fork, each judge's session, model and ranking, the final ranking with reasons (`crate::judge::Verdict`) |
 //! | `spawned_server` | object or null | the `opencode serve` the driver runs, while it runs |
 //! | `spawned_server.pid` | number | its pid |
 //! | `spawned_server.url` | string | where it listens (127.0.0.1) |
@@ -56,6 +58,7 @@
 //! | `forks[].tokens.output` | number | output tokens |
 //! | `forks[].cost` | number or null | cost OpenCode reported |
 //! | `forks[].error` | string or null | what failed: OpenCode's or git's error, a timeout, ... |
+//! | `forks[].end?` | string | why it ended, once it has: `done`, `agent_error`, `timeout`, `cancelled`, `server_exited`, `server_gone`, `no_server`, `setup_failed`, `worktree_failed` or `commit_failed` |
 //! | `forks[].tool_calls` | number | tool calls its agent made so far |
 //! | `forks[].activity` | string or null | what it does beyond its state, e.g. `retrying (attempt 2)` |
 //! | `forks[].follow_ups` | array of strings | prompts sent later with `ocfork continue`, oldest first |
@@ -132,6 +135,9 @@ pub enum EndReason {
     Cancelled,
     /// The OpenCode server ocfork started exited under it.
     ServerExited,
+    /// A server ocfork did not start (the user's, a session fork's) stopped answering; the
+    /// fork is `interrupted` for `resume`.
+    ServerGone,
     /// No OpenCode server could be reached or started.
     NoServer,
     /// `--setup` failed.
@@ -149,6 +155,7 @@ impl EndReason {
             EndReason::Done => ForkState::Done,
             EndReason::Timeout => ForkState::Timeout,
             EndReason::Cancelled => ForkState::Cancelled,
+            EndReason::ServerGone => ForkState::Interrupted,
             EndReason::AgentError
             | EndReason::ServerExited
             | EndReason::NoServer
@@ -611,15 +618,16 @@ impl Store {
     }
 
     fn ensure_dir(&self) -> Result<(), StateError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write {
-            path: self.dir.clone(),
-            source,
-        })?;
-        restrict(&self.dir, 0o700);
+        let own = |dir: &Path| {
+            crate::private_fs::own_dir(dir).map_err(|source| StateError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })
+        };
         if let Some(parent) = self.dir.parent() {
-            restrict(parent, 0o700);
+            own(parent)?;
         }
-        Ok(())
+        own(&self.dir)
     }
 
     /// Records a new run; refuses when the name is taken, even by a `try` racing this one.
@@ -700,16 +708,10 @@ impl Store {
     fn lock_file(&self, name: &str) -> Result<(PathBuf, fs::File), StateError> {
         self.ensure_dir()?;
         let path = self.dir.join(name);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| StateError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        restrict(&path, 0o600);
+        let file = crate::private_fs::lock_file(&path).map_err(|source| StateError::Write {
+            path: path.clone(),
+            source,
+        })?;
         Ok((path, file))
     }
 
@@ -920,9 +922,7 @@ pub enum Target {
 }
 
 fn restrict(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    // Best effort: state stays private to the user even under a permissive umask.
-    let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+    crate::private_fs::restrict(path, mode);
 }
 
 /// The current time as RFC 3339 (UTC).
