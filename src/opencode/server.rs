@@ -39,6 +39,20 @@ impl ServerError {
     }
 }
 
+/// The lock that makes server starts take turns: `$XDG_STATE_HOME/ocfork/opencode-start.lock`.
+/// None when it cannot be had (a read-only home): starting anyway beats not starting.
+async fn start_turn() -> Option<nix::fcntl::Flock<std::fs::File>> {
+    tokio::task::spawn_blocking(|| {
+        let dir = crate::private_fs::state_dir();
+        crate::private_fs::own_dir(&dir).ok()?;
+        let file = crate::private_fs::lock_file(&dir.join("opencode-start.lock")).ok()?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 /// Finds the opencode binary: the flag, else `$OCFORK_OPENCODE`, else `opencode` on `PATH`.
 pub fn find_binary(flag: Option<&Path>) -> Result<PathBuf, ServerError> {
     if let Some(p) = flag {
@@ -105,6 +119,10 @@ impl Server {
     /// Call from the thread that lives as long as ocfork (the main thread): the child gets
     /// SIGKILL when that thread dies.
     pub async fn spawn(bin: &Path, cwd: &Path) -> Result<Server, ServerError> {
+        // Servers sharing a data directory race on its database migration when they start at
+        // the same moment, and one exits: starts on this machine take turns, each until its
+        // server listens (held across processes, so two `try` at once are safe too).
+        let _turn = start_turn().await;
         let port = free_port().map_err(|e| ServerError::Start(e.to_string()))?;
         let password = random_password();
         let mut cmd = tokio::process::Command::new(bin);
