@@ -4,6 +4,7 @@
 
 mod drive;
 mod fork;
+pub mod pool;
 pub mod preflight;
 mod record;
 mod turn;
