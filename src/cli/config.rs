@@ -93,6 +93,14 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
             "jobs",
             entry(l.jobs.as_ref(), Value::Null, "default: all forks at once"),
         ),
+        (
+            "servers",
+            entry(
+                l.servers.as_ref(),
+                Value::Null,
+                "default: from the number of forks and CPUs",
+            ),
+        ),
         ("agent", entry(l.agent.as_ref(), json!("build"), "default")),
         (
             "models",

@@ -65,9 +65,14 @@ pub struct TryArgs {
     /// as `.worktreeinclude` does; repeatable
     #[arg(long = "copy", value_name = "GLOB")]
     copy: Vec<String>,
-    /// Use a running `opencode serve` (password from OPENCODE_SERVER_PASSWORD)
-    #[arg(long, value_name = "URL")]
-    server: Option<String>,
+    /// Use a running `opencode serve` (password from OPENCODE_SERVER_PASSWORD); repeat to
+    /// spread the forks over several
+    #[arg(long = "server", value_name = "URL", conflicts_with = "servers")]
+    server: Vec<String>,
+    /// Spread the forks over K local OpenCode servers (config key `servers`) [default: 1 below
+    /// 8 forks, else 2 or one per 16 forks up to the CPUs, at most 40 forks a server]
+    #[arg(long, value_name = "K")]
+    servers: Option<usize>,
     /// The opencode binary (else $OCFORK_OPENCODE, else `opencode` on PATH)
     #[arg(long, value_name = "PATH")]
     opencode: Option<PathBuf>,
@@ -217,7 +222,7 @@ async fn preflight(
             };
             CommandError::usage(e.to_string()).with_hint(hint)
         }
-        PreflightError::Api(e) if args.server.is_some() => CommandError::usage(e.to_string())
+        PreflightError::Api(e) if !args.server.is_empty() => CommandError::usage(e.to_string())
             .with_hint("check --server and OPENCODE_SERVER_PASSWORD"),
         PreflightError::Api(e) => CommandError::failure(e.to_string()),
         PreflightError::Start(e) => CommandError::from(e),
@@ -288,12 +293,16 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
     if agent.trim().is_empty() {
         return Err(CommandError::usage("--agent must not be empty"));
     }
-    if let Some(url) = &args.server {
+    for url in &args.server {
         crate::opencode::Client::new(url, None)?;
     }
-    let opencode = match &args.server {
-        Some(_) => None,
-        None => Some(crate::opencode::find_binary(args.opencode.as_deref())?),
+    if args.servers == Some(0) {
+        return Err(CommandError::usage("--servers must be at least 1"));
+    }
+    let pool_size = args.servers.or(config.servers.map(|k| k.value));
+    let opencode = match args.server.is_empty() {
+        false => None,
+        true => Some(crate::opencode::find_binary(args.opencode.as_deref())?),
     };
     let approaches = parse_approaches(&args.approaches)?;
 
@@ -371,7 +380,10 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         timeout_ms: Some(timeout.as_millis() as u64),
         jobs,
         copy: args.copy.clone(),
-        server: args.server.clone(),
+        server: args.server.first().cloned(),
+        pool_urls: args.server.clone(),
+        pool_size,
+        spawned_servers: Vec::new(),
         opencode,
         dispatched: false,
         spawned_server: None,

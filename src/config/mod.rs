@@ -59,6 +59,7 @@ pub struct Setting<T> {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     jobs: Option<Spanned<usize>>,
+    servers: Option<Spanned<usize>>,
     agent: Option<Spanned<String>>,
     models: Option<Spanned<Vec<String>>>,
     setup: Option<Spanned<String>>,
@@ -73,6 +74,8 @@ struct RawFile {
 #[derive(Clone, Debug, Default)]
 pub struct Layer {
     pub jobs: Option<Setting<usize>>,
+    /// OpenCode servers `try` starts and spreads the forks over.
+    pub servers: Option<Setting<usize>>,
     pub agent: Option<Setting<String>>,
     pub models: Option<Setting<Vec<String>>>,
     pub setup: Option<Setting<String>>,
@@ -148,6 +151,7 @@ impl Config {
 fn merge(high: Layer, low: Layer) -> Layer {
     Layer {
         jobs: high.jobs.or(low.jobs),
+        servers: high.servers.or(low.servers),
         agent: high.agent.or(low.agent),
         models: high.models.or(low.models),
         setup: high.setup.or(low.setup),
@@ -217,6 +221,18 @@ pub fn parse_layer(
         layer.jobs = Some(Setting {
             source: from(j.span()),
             value: j.into_inner(),
+        });
+    }
+    if let Some(k) = raw.servers {
+        if *k.get_ref() == 0 {
+            return Err(invalid(
+                Some(k.span()),
+                "`servers` must be at least 1".into(),
+            ));
+        }
+        layer.servers = Some(Setting {
+            source: from(k.span()),
+            value: k.into_inner(),
         });
     }
     if let Some(m) = raw.models {

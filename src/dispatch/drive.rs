@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 
 use super::RunHandle;
 use super::fork::{Shared, run_fork};
+use super::pool::Pool;
 use crate::git::Repo;
-use crate::opencode::{Client, EventHub, Server};
-use crate::state::{ForkState, Run, SpawnedServer, Store};
+use crate::opencode::{Client, Server};
+use crate::state::{ForkState, Run, Store};
 
 /// How to drive a run; the rest comes from its manifest.
 pub struct DriveOptions {
@@ -99,7 +99,7 @@ pub async fn drive_with(
             interrupted: cancel.is_cancelled(),
         });
     }
-    let (client, server) = match connected {
+    let first = match connected {
         Ok(c) => c,
         Err(e) => {
             let msg = e.to_string();
@@ -116,32 +116,54 @@ pub async fn drive_with(
             return Err(e);
         }
     };
-    if let Some(s) = &server {
-        let spawned = SpawnedServer {
-            pid: s.pid().max(0) as u32,
-            url: s.url.clone(),
-        };
-        let _ = handle.update_run(|r| r.spawned_server = Some(spawned));
+    // More servers start only once the first answered: OpenCode migrates its database on
+    // the first start, and servers starting together race on that.
+    let more = match run.server {
+        Some(_) => 0,
+        None => run
+            .pool_size
+            .unwrap_or_else(|| super::pool::default_servers(ready.len(), super::pool::cores()))
+            .saturating_sub(1),
+    };
+    let extra_urls = run.pool_urls.get(1..).unwrap_or_default();
+    let pool = Pool::build(
+        first,
+        extra_urls,
+        more,
+        run.opencode.as_deref(),
+        &repo.workdir,
+    )
+    .await;
+    let spawned = pool.spawned();
+    if !spawned.is_empty() {
+        let _ = handle.update_run(|r| {
+            r.spawned_server = spawned.first().cloned();
+            r.spawned_servers = spawned;
+        });
     }
-    let stop_events = CancellationToken::new();
-    let hub = EventHub::start(client.clone(), stop_events.clone());
+    let Some(member) = pool.first().cloned() else {
+        pool.stop().await;
+        return Err(anyhow::anyhow!("no OpenCode server to drive the run"));
+    };
+    let pool = Arc::new(pool);
     let jobs = run
         .jobs
         .unwrap_or(usize::MAX)
         .clamp(1, Semaphore::MAX_PERMITS);
     let shared = Arc::new(Shared {
         handle: handle.clone(),
-        client,
-        hub,
+        client: member.client.clone(),
+        hub: member.hub.clone(),
         queue: Arc::new(Semaphore::new(jobs)),
         cancel: cancel.clone(),
-        server_exit: server.as_ref().map(Server::exit_watch),
+        server_exit: member.exit.clone(),
         external_server: false,
         timeout: Duration::from_millis(run.timeout_ms.unwrap_or(30 * 60 * 1000)),
         setup: run.setup_command.clone(),
         check: run.check_command.clone(),
         common_dir: repo.common_dir.clone(),
         prompt_metadata: None,
+        pool: Some(pool.clone()),
     });
     let tasks: Vec<_> = ready
         .iter()
@@ -153,14 +175,19 @@ pub async fn drive_with(
     }
     // Every fork is finished: `wait` and `clean` need not wait for the server to stop.
     let _ = handle.update_run(|r| r.pid = None);
-    stop_events.cancel();
-    if let Some(s) = server {
-        s.stop().await;
+    drop(shared);
+    match Arc::try_unwrap(pool) {
+        Ok(pool) => pool.stop().await,
+        // A fork task still holds it (it panicked): its servers die with ocfork.
+        Err(_) => eprintln!("ocfork: warning: a fork's task did not end cleanly"),
     }
     if let Some(v) = view {
         v.stop().await;
     }
-    let _ = handle.update_run(|r| r.spawned_server = None);
+    let _ = handle.update_run(|r| {
+        r.spawned_server = None;
+        r.spawned_servers.clear();
+    });
     Ok(Driven {
         run: handle.snapshot(),
         interrupted: cancel.is_cancelled(),

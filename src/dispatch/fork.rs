@@ -16,6 +16,7 @@ use crate::opencode::{ApiError, Client, EventHub};
 use crate::state::{Check, EndReason, ForkState, Tokens};
 
 /// What every fork of a run shares.
+#[derive(Clone)]
 pub struct Shared {
     pub handle: Arc<RunHandle>,
     pub client: Client,
@@ -32,6 +33,9 @@ pub struct Shared {
     pub common_dir: std::path::PathBuf,
     /// Metadata put on the prompt's text part (ocfork's relay marks), if any.
     pub prompt_metadata: Option<serde_json::Value>,
+    /// The servers to spread forks over; `client`, `hub` and `server_exit` are then the
+    /// member a fork leases when it leaves the queue.
+    pub pool: Option<Arc<super::pool::Pool>>,
 }
 
 /// Drives one fork to a finished state.
@@ -59,8 +63,36 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         return;
     };
 
+    // The least-loaded live server takes the fork for this turn.
+    let (shared, _lease) = match shared.pool.as_ref().map(|p| p.lease()) {
+        None => (shared, None),
+        Some(Some(lease)) => {
+            let on = Shared {
+                client: lease.member.client.clone(),
+                hub: lease.member.hub.clone(),
+                server_exit: lease.member.exit.clone(),
+                ..(*shared).clone()
+            };
+            (Arc::new(on), Some(lease))
+        }
+        Some(None) => {
+            let error = Some("every OpenCode server of the run exited".to_string());
+            finish(
+                &shared,
+                &name,
+                &dir,
+                EndReason::ServerExited,
+                error,
+                started,
+            )
+            .await;
+            return;
+        }
+    };
+    let url = shared.client.base_url().trim_end_matches('/').to_string();
     shared.handle.update(&name, |f| {
         f.started_at = Some(crate::state::now_rfc3339());
+        f.server = Some(url);
     });
 
     // A follow-up (`ocfork continue`) works in a worktree that was set up already.
@@ -109,6 +141,13 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         .fork(&name)
         .and_then(|f| f.activity.clone());
     record_usage(&shared, &name, &dir).await;
+    // The server lets go of the worktree's instance (watcher, LSP, plugin state): a user's
+    // long-running server stays flat however many forks it ran.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        shared.client.dispose_instance(&dir),
+    )
+    .await;
 
     let (state, error) = match end {
         TurnEnd::Done => (EndReason::Done, None),

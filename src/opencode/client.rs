@@ -198,6 +198,14 @@ impl Client {
             .await
     }
 
+    /// `POST /instance/dispose?directory=D`: the server drops its instance for `directory`
+    /// (file watcher, LSP, plugin state); the next request there starts a new one.
+    pub async fn dispose_instance(&self, directory: &Path) -> Result<(), ApiError> {
+        self.send("POST", "/instance/dispose", Some(directory), None)
+            .await
+            .map(|_| ())
+    }
+
     /// `DELETE /session/{id}`.
     pub async fn delete_session(&self, id: &str, directory: &Path) -> Result<(), ApiError> {
         self.send("DELETE", &format!("/session/{id}"), Some(directory), None)

@@ -185,6 +185,7 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
             job.outcome.mode,
             &job.outcome.from_session,
         )),
+        pool: None,
     });
     run_fork(shared, f.fork.clone()).await;
     stop.cancel();
@@ -283,6 +284,9 @@ fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
         dispatched: true,
         copy: Vec::new(),
         spawned_server: None,
+        spawned_servers: Vec::new(),
+        pool_urls: Vec::new(),
+        pool_size: None,
         judge: None,
         ports: None,
     }

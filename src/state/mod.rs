@@ -24,7 +24,9 @@
 //! | `setup_command` | string or null | `--setup` |
 //! | `timeout_ms` | number or null | `--timeout`, per fork |
 //! | `jobs` | number or null | `-j`; null means all at once |
-//! | `server` | string or null | URL given with `--server` (never its password) |
+//! | `server` | string or null | URL given with `--server` (never its password); the first when repeated |
+//! | `pool_urls` | array of strings | every URL given with `--server`, in order: the user's servers the forks are spread over |
+//! | `pool_size` | number or null | `--servers` (or config `servers`): servers to start; null picks from the forks and CPUs |
 //! | `opencode` | string or null | the opencode binary used to spawn a server |
 //! | `dispatched` | bool | every fork was handed to the queue (`--detach` returns then) |
 //! | `copy` | array of strings | `--copy` globs |
@@ -33,6 +35,9 @@
 //! | `spawned_server` | object or null | the `opencode serve` the driver runs, while it runs |
 //! | `spawned_server.pid` | number | its pid |
 //! | `spawned_server.url` | string | where it listens (127.0.0.1) |
+//! | `spawned_servers` | array | every `opencode serve` the driver runs (the pool), while it runs; the first is `spawned_server` |
+//! | `spawned_servers[].pid` | number | its pid |
+//! | `spawned_servers[].url` | string | where it listens (127.0.0.1) |
 //! | `forks` | array | one object per fork, in the order given |
 //! | `forks[].name` | string | the fork's name, `[a-z0-9][a-z0-9-]{0,39}` |
 //! | `forks[].prompt` | string | the full prompt sent (task plus approach) |
@@ -43,6 +48,7 @@
 //! | `forks[].branch` | string | `ocfork/<run>/<fork>` |
 //! | `forks[].worktree` | string | absolute path of its worktree (gone after `clean`) |
 //! | `forks[].session` | string or null | OpenCode session id, `ses_...` |
+//! | `forks[].server` | string or null | URL of the pool member that ran its latest turn (never its password) |
 //! | `forks[].commit` | string or null | 40-hex commit holding its work |
 //! | `forks[].files_changed` | number | files changed against `start` |
 //! | `forks[].insertions` | number | lines added, as `git diff --numstat` counts |
@@ -216,6 +222,9 @@ pub struct Fork {
     pub branch: String,
     pub worktree: PathBuf,
     pub session: Option<String>,
+    /// The pool member (URL) that ran the fork's latest turn.
+    #[serde(default)]
+    pub server: Option<String>,
     pub commit: Option<String>,
     #[serde(default)]
     pub files_changed: u64,
@@ -311,6 +320,12 @@ pub struct Run {
     /// URL of a server given with `--server` (never its password).
     #[serde(default)]
     pub server: Option<String>,
+    /// Every URL given with `--server`: the user's servers the forks are spread over.
+    #[serde(default)]
+    pub pool_urls: Vec<String>,
+    /// Servers to start (`--servers`, config `servers`); None picks from forks and CPUs.
+    #[serde(default)]
+    pub pool_size: Option<usize>,
     /// The opencode binary used to spawn a server.
     #[serde(default)]
     pub opencode: Option<PathBuf>,
@@ -324,6 +339,9 @@ pub struct Run {
     /// The `opencode serve` the driver spawned, while it runs (never its password).
     #[serde(default)]
     pub spawned_server: Option<SpawnedServer>,
+    /// Every server the driver spawned (the pool), while it runs.
+    #[serde(default)]
+    pub spawned_servers: Vec<SpawnedServer>,
     /// The verdict of `ocfork judge`, once it ran (additive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<crate::judge::Verdict>,
@@ -353,6 +371,7 @@ impl Fork {
             state: ForkState::Pending,
             merged: false,
             session: None,
+            server: None,
             commit: None,
             files_changed: 0,
             insertions: 0,
