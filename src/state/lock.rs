@@ -4,12 +4,49 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+use super::store::restrict;
 use super::{StateError, Store};
+
+/// Held by the process driving a run; see [`Store::lock_driver`].
+pub struct DriverLock {
+    _lock: nix::fcntl::Flock<fs::File>,
+}
+
+impl Store {
+    /// Opens (creating it, private) a lock file in the store.
+    fn lock_file(&self, name: &str) -> Result<(PathBuf, fs::File), StateError> {
+        self.ensure_dir()?;
+        let path = self.dir.join(name);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StateError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        restrict(&path, 0o600);
+        Ok((path, file))
+    }
+
+    /// Takes the run's driver lock: only one process drives a run at a time. The lock is
+    /// released when the returned value is dropped or the process dies.
+    pub fn lock_driver(&self, run: &str) -> Result<DriverLock, StateError> {
+        match self.lock_named(&format!("{run}.lock"), false)? {
+            Some(lock) => Ok(DriverLock { _lock: lock }),
+            None => Err(StateError::Busy {
+                run: run.to_string(),
+                pid: self.load(run).ok().and_then(|r| r.pid),
+            }),
+        }
+    }
+}
 
 impl Store {
     /// Locks the store's lock file `name`, waiting for it when `wait`, else None when another
