@@ -1,0 +1,151 @@
+//! Making a fork's worktree and branch: registering it, writing its files and submodules,
+//! and on failure taking away what ocfork made, nothing else.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use super::{GitError, Repo, Result, git, stdout_line};
+
+impl Repo {
+    /// Creates `branch` at `start` and a linked worktree for it at `path`, with the base's
+    /// submodules checked out. When `branch` exists already (a resumed run whose worktree went
+    /// away) the worktree is made for it instead. On failure nothing stays registered: no new
+    /// branch, no worktree entry.
+    pub fn add_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<()> {
+        let made = self.register_worktree(path, branch, start)?;
+        self.populate_worktree(path, branch, made)
+    }
+
+    /// The first half of [`Repo::add_worktree`]: creates `branch` at `start` (or takes it as
+    /// it is) and registers a worktree for it at `path` without writing its files
+    /// (`git worktree add --no-checkout`). Cheap, but it changes the shared worktree list, so
+    /// callers register one at a time: concurrent `git worktree add` runs were seen failing
+    /// on each other's half-made entries. On failure nothing stays registered.
+    pub fn register_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<NewWorktree> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| GitError::Other(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let made = NewWorktree {
+            branch_existed: self.branch_exists(branch),
+            path_existed: path.symlink_metadata().is_ok(),
+        };
+        let mut args = vec![
+            OsStr::new("worktree"),
+            OsStr::new("add"),
+            OsStr::new("--quiet"),
+            OsStr::new("--no-checkout"),
+        ];
+        if made.branch_existed {
+            args.extend([path.as_os_str(), OsStr::new(branch)]);
+        } else {
+            args.extend([
+                OsStr::new("-b"),
+                OsStr::new(branch),
+                path.as_os_str(),
+                OsStr::new(start),
+            ]);
+        }
+        let res = self.git(&args);
+        if res.is_err() {
+            self.undo_worktree(path, branch, made);
+        }
+        res.map(|_| made)
+    }
+
+    /// The second half of [`Repo::add_worktree`]: writes the files, index and submodules of a
+    /// worktree [`Repo::register_worktree`] made. Only that worktree changes, so several can be
+    /// populated at once. On failure the worktree (and a branch made for it) is removed again,
+    /// so no half-written tree is taken for a ready one.
+    pub fn populate_worktree(&self, path: &Path, branch: &str, made: NewWorktree) -> Result<()> {
+        let res = git(
+            path,
+            ["reset", "--hard", "--quiet", "--no-recurse-submodules"],
+        )
+        .and_then(|_| init_submodules(path));
+        if res.is_err() {
+            self.undo_worktree(path, branch, made);
+        }
+        res.map(|_| ())
+    }
+
+    /// Best-effort removal of what a failed [`Repo::add_worktree`] left.
+    fn undo_worktree(&self, path: &Path, branch: &str, made: NewWorktree) {
+        let _ = self.git([
+            OsStr::new("worktree"),
+            OsStr::new("remove"),
+            OsStr::new("--force"),
+            path.as_os_str(),
+        ]);
+        if !made.path_existed {
+            // A half-written checkout git left behind; never anything that was there before.
+            let _ = std::fs::remove_dir_all(path);
+        }
+        if self.worktree_registered(path) {
+            // Only then: a global prune would also drop the user's own entries for
+            // worktrees that are merely absent (an unmounted disk).
+            let _ = self.git(["worktree", "prune"]);
+        }
+        if !made.branch_existed && self.branch_exists(branch) {
+            let _ = self.git(["branch", "-D", "--", branch]);
+        }
+    }
+
+    /// True when `git worktree list` has an entry for `path`.
+    fn worktree_registered(&self, path: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(out) = self.git(["worktree", "list", "--porcelain", "-z"]) else {
+            return false;
+        };
+        let want = [b"worktree ".as_slice(), path.as_os_str().as_bytes()].concat();
+        out.stdout
+            .split(|b| *b == 0)
+            .any(|field| field == want.as_slice())
+    }
+}
+
+/// What [`Repo::register_worktree`] found before it ran, so that undoing a failed worktree
+/// removes only what ocfork made.
+#[derive(Clone, Copy, Debug)]
+pub struct NewWorktree {
+    branch_existed: bool,
+    path_existed: bool,
+}
+
+/// `git worktree add` leaves submodules empty; a fork needs them as the main tree has them.
+fn init_submodules(worktree: &Path) -> Result<()> {
+    if !worktree.join(".gitmodules").exists() {
+        return Ok(());
+    }
+    git(
+        worktree,
+        ["submodule", "update", "--init", "--recursive", "--quiet"],
+    )
+    .map(|_| ())
+}
+
+/// The commit a worktree's HEAD points at.
+pub fn worktree_head(worktree: &Path) -> Result<String> {
+    Ok(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?))
+}
+
+/// The default folder for a run's worktrees: `$OCFORK_WORKTREE_ROOT/<run>` or
+/// `<repo-parent>/<repo-name>.ocfork/<run>`.
+pub fn worktree_root(repo: &Repo, run: &str) -> PathBuf {
+    if let Some(root) = std::env::var_os("OCFORK_WORKTREE_ROOT").filter(|r| !r.is_empty()) {
+        let root = PathBuf::from(root);
+        let root = if root.is_absolute() {
+            root
+        } else {
+            repo.workdir.join(root)
+        };
+        return root.join(run);
+    }
+    let name = repo
+        .workdir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "repo".into());
+    let parent = repo.workdir.parent().unwrap_or(&repo.workdir);
+    parent.join(format!("{name}.ocfork")).join(run)
+}
