@@ -166,7 +166,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     if args.dry_run {
         super::output::println(format!(
             "would {how} {name} ({}) into {into}: no conflicts; it writes {} file{}:",
-            &theirs[..12.min(theirs.len())],
+            crate::git::short_id(&theirs),
             writes.len(),
             if writes.len() == 1 { "" } else { "s" }
         ))?;
@@ -214,7 +214,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     let (files, ins, del) = crate::git::totals(&stats);
     super::output::println_during_change(format!(
         "merged {name} into {into} ({how}) as {}: {files} file{}, +{ins} -{del}",
-        &commit[..12.min(commit.len())],
+        crate::git::short_id(&commit),
         if files == 1 { "" } else { "s" }
     ));
     Ok(0)

@@ -157,7 +157,7 @@ fn relay_error(e: RelayError, client: &Client, server_given: bool) -> CommandErr
 /// Starts `ocfork __relay` to finish a job after this process returned; returns its pid.
 fn spawn_background(job: &Job) -> std::io::Result<u32> {
     let exe = std::env::current_exe()?;
-    let dir = log_dir();
+    let dir = crate::paths::relay_logs();
     std::fs::create_dir_all(&dir)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -173,16 +173,6 @@ fn spawn_background(job: &Job) -> std::io::Result<u32> {
         .process_group(0)
         .spawn()?;
     Ok(child.id())
-}
-
-/// Where background relays log: `$XDG_STATE_HOME/ocfork/relay` (else `~/.local/state/...`).
-fn log_dir() -> PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    state.join("ocfork").join("relay")
 }
 
 /// `ocfork __relay JOB` (hidden): finishes a job a detached `ocfork session` left.

@@ -226,7 +226,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         None => args.task.clone(),
     };
     let loaded = crate::config::Config::load(Some(&repo.workdir))?;
-    let configured_root = loaded.worktree_root(&repo.workdir);
+    let worktree_folder = loaded.worktree_folder(&repo.workdir);
     let config = loaded.layer;
     let timeout = match &args.timeout {
         Some(t) => humantime::parse_duration(t).map_err(|e| {
@@ -304,10 +304,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
                 .with_hint("pick another name with -n, or look at it with `ocfork status`"),
         );
     }
-    let root = match configured_root {
-        Some(r) => r.value.join(&run_name),
-        None => crate::git::worktree_root(repo, &run_name),
-    };
+    let root = worktree_folder.join(&run_name);
     let forks: Vec<Fork> = planned
         .into_iter()
         .map(|(name, text, model)| {
@@ -346,7 +343,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         created_at: crate::state::now_rfc3339(),
         forks,
         pid: Some(std::process::id()),
-        pid_start: crate::state::process_start_time(std::process::id()),
+        pid_start: crate::procfs::start_time(std::process::id()),
         check_command: check,
         setup_command: setup,
         timeout_ms: Some(timeout.as_millis() as u64),
@@ -438,7 +435,7 @@ fn fork_plan(
 async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) -> CmdResult {
     use std::os::unix::fs::OpenOptionsExt;
     let exe = std::env::current_exe()?;
-    let log_path = store.dir().join(format!("{}.log", run.run));
+    let log_path = store.paths().driver_log(&run.run);
     let log = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -2,7 +2,7 @@
 //! and on failure taking away what ocfork made, nothing else.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{GitError, Repo, Result, git, stdout_line};
 
@@ -127,25 +127,4 @@ fn init_submodules(worktree: &Path) -> Result<()> {
 /// The commit a worktree's HEAD points at.
 pub fn worktree_head(worktree: &Path) -> Result<String> {
     Ok(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?))
-}
-
-/// The default folder for a run's worktrees: `$OCFORK_WORKTREE_ROOT/<run>` or
-/// `<repo-parent>/<repo-name>.ocfork/<run>`.
-pub fn worktree_root(repo: &Repo, run: &str) -> PathBuf {
-    if let Some(root) = std::env::var_os("OCFORK_WORKTREE_ROOT").filter(|r| !r.is_empty()) {
-        let root = PathBuf::from(root);
-        let root = if root.is_absolute() {
-            root
-        } else {
-            repo.workdir.join(root)
-        };
-        return root.join(run);
-    }
-    let name = repo
-        .workdir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "repo".into());
-    let parent = repo.workdir.parent().unwrap_or(&repo.workdir);
-    parent.join(format!("{name}.ocfork")).join(run)
 }

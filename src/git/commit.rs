@@ -103,5 +103,5 @@ pub fn copied_list(worktree: &Path) -> Result<PathBuf> {
         worktree,
         ["rev-parse", "--path-format=absolute", "--git-dir"],
     )?;
-    Ok(PathBuf::from(stdout_line(&out)).join("ocfork-copied"))
+    Ok(PathBuf::from(stdout_line(&out)).join(crate::paths::COPIED_LIST))
 }

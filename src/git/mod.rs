@@ -23,7 +23,7 @@ mod worktree;
 
 use std::path::PathBuf;
 
-pub use add::{NewWorktree, worktree_head, worktree_root};
+pub use add::{NewWorktree, worktree_head};
 use command::stdout_line;
 pub(crate) use command::{command, run};
 pub use command::{git, git_env};
@@ -32,7 +32,7 @@ pub use lock::with_repo_lock;
 pub use merge::{HeadCommit, MergeTree, dirty_paths};
 pub use nested::{nested_repo_problem, nested_repos};
 pub use numstat::{FileStat, numstat, parse_numstat_z, totals};
-pub use repo::Repo;
+pub use repo::{Repo, short_id};
 pub use show::{DiffView, show_diff};
 pub use snapshot::snapshot_worktree;
 pub use worktree::worktree_branch;

@@ -16,6 +16,11 @@ pub struct Repo {
     pub common_dir: PathBuf,
 }
 
+/// A commit id shortened for people: its first 12 characters, as ocfork prints it everywhere.
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
 impl Repo {
     /// Finds the repository containing `cwd`; refuses bare repositories.
     pub fn discover(cwd: &Path) -> Result<Repo> {

@@ -51,7 +51,7 @@ impl Repo {
                 Err(_) => {
                     return Err(GitError::Other(format!(
                         "the uncommitted changes do not apply cleanly to the base {}",
-                        &base[..base.len().min(12)]
+                        super::short_id(base)
                     )));
                 }
             }

@@ -255,7 +255,10 @@ fn new_fork(repo: &Repo, run: &Run, text: &str, agent: &str) -> Fork {
     if base.is_empty() {
         base = "fork".into();
     }
-    let root = crate::git::worktree_root(repo, &run.run);
+    // `$OCFORK_WORKTREE_ROOT` applies, the config files do not (a session fork reads none).
+    let root = crate::config::Config::default()
+        .worktree_folder(&repo.workdir)
+        .join(&run.run);
     let name = loop {
         let name = crate::names::unique(&base, &taken);
         let branch = format!("ocfork/{}/{name}", run.run);

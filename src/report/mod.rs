@@ -145,7 +145,7 @@ pub fn render(run: &Run, changes: &BTreeMap<String, Vec<FileChange>>) -> String 
                 header {
                     h1 { "Run " code { (run.run) } " " span class={"state " (run.state.as_str())} { (run.state.as_str()) } }
                     p class="meta" {
-                        "base " code { (short(&run.base)) } " · started " (run.created_at)
+                        "base " code { (crate::git::short_id(&run.base)) } " · started " (run.created_at)
                         " · " (run.forks.len()) " fork" @if run.forks.len() != 1 { "s" }
                     }
                     @if let Some(task) = &run.task { pre class="task" { (task) } }
@@ -272,10 +272,6 @@ fn side_by_side(path: &str, old: &str, new: &str) -> Markup {
             }
         }
     }
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
 }
 
 const CSS: &str = r#"

@@ -73,7 +73,7 @@ mod run;
 mod store;
 
 pub use clock::now_rfc3339;
-pub use driver::{Driver, process_start_time};
+pub use driver::Driver;
 pub use error::StateError;
 pub use fork::{Check, EndReason, Fork, ForkState, Tokens};
 pub use lock::DriverLock;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Fork, ForkState, SCHEMA, process_start_time};
+use super::{Fork, ForkState, SCHEMA};
 
 /// Where a run stands: `running` until every fork ended, then `done`, `cancelled` (Ctrl-C
 /// stopped a fork) or `failed`.
@@ -163,7 +163,7 @@ impl Run {
     /// True while the process recorded as driving the run is alive.
     pub fn owner_alive(&self) -> bool {
         match self.pid {
-            Some(pid) => process_start_time(pid).is_some_and(|t| Some(t) == self.pid_start),
+            Some(pid) => crate::procfs::start_time(pid).is_some_and(|t| Some(t) == self.pid_start),
             None => false,
         }
     }

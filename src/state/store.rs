@@ -6,19 +6,28 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{Run, StateError};
+use crate::paths::{Layout, restrict};
 
 /// The directory of run manifests of one repository.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub(super) dir: PathBuf,
+    paths: Layout,
+    dir: PathBuf,
 }
 
 impl Store {
     /// The store inside a repository's common git dir.
     pub fn new(common_dir: &Path) -> Store {
+        let paths = Layout::new(common_dir);
         Store {
-            dir: common_dir.join("ocfork").join("runs"),
+            dir: paths.runs().to_path_buf(),
+            paths,
         }
+    }
+
+    /// Where the store's files are.
+    pub fn paths(&self) -> &Layout {
+        &self.paths
     }
 
     pub fn dir(&self) -> &Path {
@@ -27,25 +36,21 @@ impl Store {
 
     /// Where the output of a fork's `setup` or `check` command goes.
     pub fn step_log(&self, run: &str, fork: &str, step: &str) -> PathBuf {
-        self.dir
-            .join(format!("{run}.logs"))
-            .join(format!("{fork}.{step}.log"))
+        self.paths.step_log(run, fork, step)
     }
 
+    /// The run's manifest.
     pub fn path(&self, run: &str) -> PathBuf {
-        self.dir.join(format!("{run}.json"))
+        self.paths.manifest(run)
     }
 
     pub(super) fn ensure_dir(&self) -> Result<(), StateError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write {
-            path: self.dir.clone(),
-            source,
-        })?;
-        restrict(&self.dir, 0o700);
-        if let Some(parent) = self.dir.parent() {
-            restrict(parent, 0o700);
-        }
-        Ok(())
+        self.paths
+            .make_private(&self.dir)
+            .map_err(|source| StateError::Write {
+                path: self.dir.clone(),
+                source,
+            })
     }
 
     /// Records a new run; refuses when the name is taken, even by a `try` racing this one.
@@ -132,7 +137,7 @@ impl Store {
         f: impl FnOnce(&mut Run),
     ) -> Result<Option<Run>, StateError> {
         // Not the driver's `<run>.lock`: the driver holds that for the whole run and updates too.
-        let _guard = self.lock_named(&format!("{run}.state-lock"), true)?;
+        let _guard = self.lock(&self.paths.state_lock(run), true)?;
         let mut current = match self.load(run) {
             Ok(r) => r,
             Err(StateError::UnknownRun { .. }) => match create() {
@@ -183,7 +188,7 @@ impl Store {
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                let stem = name.strip_suffix(".json")?;
+                let stem = Layout::manifest_run(&name)?;
                 crate::names::is_valid(stem).then(|| stem.to_string())
             })
             .collect();
@@ -212,9 +217,8 @@ impl Store {
     /// Deletes a run's manifest, the log of its background driver and its lock files.
     pub fn remove(&self, run: &str) -> Result<(), StateError> {
         self.remove_with_locks(run, || {
-            let log = self.dir.join(format!("{run}.log"));
-            let _ = fs::remove_dir_all(self.dir.join(format!("{run}.logs")));
-            for path in [self.path(run), log] {
+            let _ = fs::remove_dir_all(self.paths.step_logs(run));
+            for path in [self.path(run), self.paths.driver_log(run)] {
                 match fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -224,10 +228,4 @@ impl Store {
             Ok(())
         })
     }
-}
-
-pub(super) fn restrict(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    // Best effort: state stays private to the user even under a permissive umask.
-    let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
 }
