@@ -93,14 +93,8 @@ impl Repo {
 
     /// True when `git worktree list` has an entry for `path`.
     fn worktree_registered(&self, path: &Path) -> bool {
-        use std::os::unix::ffi::OsStrExt;
-        let Ok(out) = self.git(["worktree", "list", "--porcelain", "-z"]) else {
-            return false;
-        };
-        let want = [b"worktree ".as_slice(), path.as_os_str().as_bytes()].concat();
-        out.stdout
-            .split(|b| *b == 0)
-            .any(|field| field == want.as_slice())
+        self.worktree_paths()
+            .is_ok_and(|list| list.iter().any(|w| w == path))
     }
 }
 

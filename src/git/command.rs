@@ -81,7 +81,7 @@ pub(crate) fn run(mut cmd: Command, input: Option<&[u8]>) -> Result<Output> {
 }
 
 /// The output of a git command that exited 0, else its failure with the command and stderr.
-fn checked(out: Output, args: &[std::ffi::OsString], dir: &Path) -> Result<Output> {
+pub(super) fn checked(out: Output, args: &[std::ffi::OsString], dir: &Path) -> Result<Output> {
     if out.status.success() {
         return Ok(out);
     }

@@ -8,6 +8,7 @@
 //! items go to one git process each (`cat-file --batch`, one `rev-parse` for many paths).
 
 mod add;
+mod batch;
 mod command;
 mod commit;
 pub mod include;
@@ -24,7 +25,8 @@ mod worktree;
 use std::path::PathBuf;
 
 pub use add::{NewWorktree, worktree_head};
-use command::stdout_line;
+pub use batch::{blobs, objects_exist};
+use command::{checked, stdout_line};
 pub(crate) use command::{command, run};
 pub use command::{git, git_env};
 pub use commit::{commit_all, copied_list, uncommitted_work};
@@ -35,7 +37,7 @@ pub use numstat::{FileStat, numstat, parse_numstat_z, totals};
 pub use repo::{Repo, short_id};
 pub use show::{DiffView, show_diff};
 pub use snapshot::snapshot_worktree;
-pub use worktree::worktree_branch;
+pub use worktree::{Worktrees, worktree_branch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {

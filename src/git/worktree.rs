@@ -6,22 +6,37 @@ use std::path::{Path, PathBuf};
 
 use super::{GitError, Repo, Result, git, stdout_line};
 
+/// The worktrees git has registered (see [`Repo::worktrees`]).
+pub struct Worktrees(Vec<PathBuf>);
+
+impl Worktrees {
+    /// True when git has a worktree registered at `path`.
+    pub fn contains(&self, path: &Path) -> bool {
+        self.0.contains(&canonical(path))
+    }
+}
+
 impl Repo {
-    /// Paths of every worktree git has registered, the main one included.
-    pub fn worktrees(&self) -> Result<Vec<PathBuf>> {
+    /// Paths of every worktree git has registered, the main one included, as git lists them.
+    pub fn worktree_paths(&self) -> Result<Vec<PathBuf>> {
+        use std::os::unix::ffi::OsStrExt;
         let out = self.git(["worktree", "list", "--porcelain", "-z"])?;
         Ok(out
             .stdout
             .split(|b| *b == 0)
             .filter_map(|f| f.strip_prefix(b"worktree "))
-            .map(|p| PathBuf::from(String::from_utf8_lossy(p).to_string()))
+            .map(|p| PathBuf::from(OsStr::from_bytes(p)))
             .collect())
     }
 
-    /// True when git has a worktree registered at `path`.
-    pub fn has_worktree(&self, path: &Path) -> Result<bool> {
-        let want = canonical(path);
-        Ok(self.worktrees()?.iter().any(|w| canonical(w) == want))
+    /// The worktrees git has registered, read once to be asked about many paths.
+    pub fn worktrees(&self) -> Result<Worktrees> {
+        Ok(Worktrees(
+            self.worktree_paths()?
+                .iter()
+                .map(|p| canonical(p))
+                .collect(),
+        ))
     }
 
     /// `git worktree remove [--force] PATH`; git refuses without `force` when the worktree

@@ -40,6 +40,24 @@ fn run(name: &str, created_at: &str, forks: &[&str]) -> Run {
     }
 }
 
+const JAN: &str = "2024-01-01T00:00:00.000Z";
+const FEB: &str = "2024-02-01T00:00:00.000Z";
+
+/// Records a new run.
+fn add(store: &Store, name: &str, created_at: &str, forks: &[&str]) {
+    store
+        .create(&run(name, created_at, forks))
+        .expect("created");
+}
+
+/// What a name on the command line resolves to, in words.
+fn target(store: &Store, name: &str) -> String {
+    match store.resolve_target(name).expect("resolves") {
+        Target::Fork(f) => format!("fork {}", f.qualified()),
+        Target::Run(r) => format!("run {}", r.run),
+    }
+}
+
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::new(dir.path());
@@ -61,7 +79,7 @@ fn a_run_is_created_once_saved_whole_and_read_back_private() {
         store.names().expect("no store yet is no runs"),
         Vec::<String>::new()
     );
-    let mut r = run("first", "2024-01-01T00:00:00.000Z", &["a", "b"]);
+    let mut r = run("first", JAN, &["a", "b"]);
     store.create(&r).expect("created");
     assert!(matches!(store.create(&r), Err(StateError::Taken(n)) if n == "first"));
 
@@ -84,9 +102,7 @@ fn a_run_is_created_once_saved_whole_and_read_back_private() {
 #[test]
 fn what_is_not_a_run_is_refused_by_name() {
     let (_dir, store) = store();
-    store
-        .create(&run("good", "2024-01-01T00:00:00.000Z", &["a"]))
-        .expect("created");
+    add(&store, "good", JAN, &["a"]);
     match store.load("other") {
         Err(StateError::UnknownRun { name, known }) => {
             assert_eq!((name.as_str(), known), ("other", vec!["good".to_string()]));
@@ -102,13 +118,13 @@ fn what_is_not_a_run_is_refused_by_name() {
     assert!(matches!(store.load("torn"), Err(StateError::Parse { .. })));
 
     // A file naming another run must not make ocfork touch that run's branches.
-    let other = serde_json::to_vec(&run("good", "2024-01-01T00:00:00.000Z", &["a"])).expect("json");
+    let other = serde_json::to_vec(&run("good", JAN, &["a"])).expect("json");
     std::fs::write(store.path("copy"), other).expect("write");
     match store.load("copy") {
         Err(StateError::Invalid { problem, .. }) => assert!(problem.contains("good"), "{problem}"),
         other => panic!("{other:?}"),
     }
-    let mut old = run("old", "2024-01-01T00:00:00.000Z", &[]);
+    let mut old = run("old", JAN, &[]);
     old.schema = 0;
     std::fs::write(store.path("old"), serde_json::to_vec(&old).expect("json")).expect("write");
     assert!(matches!(store.load("old"), Err(StateError::Invalid { .. })));
@@ -118,12 +134,8 @@ fn what_is_not_a_run_is_refused_by_name() {
 fn all_lists_newest_first_and_keeps_the_unreadable_apart() {
     let (_dir, store) = store();
     assert!(matches!(store.latest(), Err(StateError::NoRuns)));
-    store
-        .create(&run("older", "2024-01-01T00:00:00.000Z", &["a"]))
-        .expect("created");
-    store
-        .create(&run("newer", "2024-02-01T00:00:00.000Z", &["a"]))
-        .expect("created");
+    add(&store, "older", JAN, &["a"]);
+    add(&store, "newer", FEB, &["a"]);
     std::fs::write(store.path("broken"), b"not json").expect("write");
     let (runs, bad) = store.all().expect("all");
     let names: Vec<_> = runs.iter().map(|r| r.run.as_str()).collect();
@@ -144,7 +156,7 @@ fn update_changes_creates_or_leaves_absent() {
     let made = store
         .update(
             "made",
-            || Some(run("made", "2024-01-01T00:00:00.000Z", &["a"])),
+            || Some(run("made", JAN, &["a"])),
             |r| {
                 r.forks[0].state = ForkState::Done;
             },
@@ -168,7 +180,7 @@ fn update_changes_creates_or_leaves_absent() {
 #[test]
 fn a_run_whose_driver_is_gone_is_recorded_interrupted() {
     let (_dir, store) = store();
-    let mut r = run("orphan", "2024-01-01T00:00:00.000Z", &["a", "b"]);
+    let mut r = run("orphan", JAN, &["a", "b"]);
     r.pid = Some(u32::MAX - 1);
     r.pid_start = Some(1);
     r.forks[1].state = ForkState::Done;
@@ -187,7 +199,7 @@ fn a_run_whose_driver_is_gone_is_recorded_interrupted() {
 #[test]
 fn one_driver_at_a_time() {
     let (_dir, store) = store();
-    let r = run("driven", "2024-01-01T00:00:00.000Z", &["a"]);
+    let r = run("driven", JAN, &["a"]);
     store.create(&r).expect("created");
     let held = store.lock_driver("driven").expect("first lock");
     match store.lock_driver("driven") {
@@ -204,12 +216,8 @@ fn one_driver_at_a_time() {
 #[test]
 fn remove_takes_the_manifest_logs_and_locks() {
     let (_dir, store) = store();
-    store
-        .create(&run("gone", "2024-01-01T00:00:00.000Z", &["a"]))
-        .expect("created");
-    store
-        .create(&run("kept", "2024-01-01T00:00:00.000Z", &["a"]))
-        .expect("created");
+    add(&store, "gone", JAN, &["a"]);
+    add(&store, "kept", JAN, &["a"]);
     store.update("gone", || None, |_| {}).expect("updated");
     let step = store.step_log("gone", "a", "check");
     std::fs::create_dir_all(step.parent().expect("parent")).expect("logs dir");
@@ -232,12 +240,8 @@ fn remove_takes_the_manifest_logs_and_locks() {
 #[test]
 fn fork_references_resolve_in_the_latest_run_or_the_named_one() {
     let (_dir, store) = store();
-    store
-        .create(&run("old", "2024-01-01T00:00:00.000Z", &["a", "only-old"]))
-        .expect("created");
-    store
-        .create(&run("new", "2024-02-01T00:00:00.000Z", &["a", "b"]))
-        .expect("created");
+    add(&store, "old", JAN, &["a", "only-old"]);
+    add(&store, "new", FEB, &["a", "b"]);
 
     let latest = store.resolve_fork("b").expect("fork of the latest run");
     assert_eq!(latest.qualified(), "new/b");
@@ -268,25 +272,12 @@ fn fork_references_resolve_in_the_latest_run_or_the_named_one() {
 #[test]
 fn a_bare_name_is_a_fork_of_the_latest_run_before_it_is_a_run() {
     let (_dir, store) = store();
-    store
-        .create(&run("old", "2024-01-01T00:00:00.000Z", &["x"]))
-        .expect("created");
+    add(&store, "old", JAN, &["x"]);
     // The latest run has a fork named like the older run: the fork wins.
-    store
-        .create(&run("new", "2024-02-01T00:00:00.000Z", &["old", "b"]))
-        .expect("created");
-    match store.resolve_target("old").expect("resolves") {
-        Target::Fork(f) => assert_eq!(f.qualified(), "new/old"),
-        Target::Run(r) => panic!("took run {}", r.run),
-    }
-    match store.resolve_target("new").expect("resolves") {
-        Target::Run(r) => assert_eq!(r.run, "new"),
-        Target::Fork(f) => panic!("took fork {}", f.qualified()),
-    }
-    match store.resolve_target("old/x").expect("resolves") {
-        Target::Fork(f) => assert_eq!(f.qualified(), "old/x"),
-        Target::Run(r) => panic!("took run {}", r.run),
-    }
+    add(&store, "new", FEB, &["old", "b"]);
+    assert_eq!(target(&store, "old"), "fork new/old");
+    assert_eq!(target(&store, "new"), "run new");
+    assert_eq!(target(&store, "old/x"), "fork old/x");
     match store.resolve_target("neither") {
         Err(e @ StateError::UnknownName { .. }) => {
             let text = e.to_string();
