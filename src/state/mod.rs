@@ -56,6 +56,7 @@
 //! | `forks[].tokens.output` | number | output tokens |
 //! | `forks[].cost` | number or null | cost OpenCode reported |
 //! | `forks[].error` | string or null | what failed: OpenCode's or git's error, a timeout, ... |
+//! | `forks[].end?` | string | why it ended, once it has: `done`, `agent_error`, `timeout`, `cancelled`, `server_exited`, `no_server`, `setup_failed`, `worktree_failed` or `commit_failed` |
 //! | `forks[].tool_calls` | number | tool calls its agent made so far |
 //! | `forks[].activity` | string or null | what it does beyond its state, e.g. `retrying (attempt 2)` |
 //! | `forks[].follow_ups` | array of strings | prompts sent later with `ocfork continue`, oldest first |
