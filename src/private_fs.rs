@@ -37,18 +37,6 @@ pub fn own_dir(dir: &Path) -> io::Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
-/// ocfork's folder for per-user state: `$XDG_STATE_HOME/ocfork` (else `~/.local/state/ocfork`).
-pub fn state_dir() -> std::path::PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
-        })
-        .unwrap_or_else(std::env::temp_dir);
-    state.join("ocfork")
-}
-
 fn options() -> OpenOptions {
     let mut o = OpenOptions::new();
     o.mode(0o600).custom_flags(nix::libc::O_NOFOLLOW);

@@ -94,8 +94,9 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
     }
 
     let mut plans: Vec<(&Run, Vec<Plan>)> = Vec::new();
+    let worktrees = repo.worktrees()?;
     for run in &runs {
-        plans.push((run, plan(&repo, run)?));
+        plans.push((run, plan(&repo, &worktrees, run)?));
     }
     for (_, forks) in &plans {
         for p in forks {
@@ -154,10 +155,14 @@ fn is_running(run: &Run) -> bool {
     run.state == RunState::Running || run.owner_alive()
 }
 
-fn plan<'a>(repo: &Repo, run: &'a Run) -> Result<Vec<Plan<'a>>, CommandError> {
+fn plan<'a>(
+    repo: &Repo,
+    worktrees: &crate::git::Worktrees,
+    run: &'a Run,
+) -> Result<Vec<Plan<'a>>, CommandError> {
     let mut out = Vec::new();
     for fork in &run.forks {
-        let registered = repo.has_worktree(&fork.worktree)?;
+        let registered = worktrees.contains(&fork.worktree);
         let mut p = Plan {
             fork,
             registered,

@@ -82,8 +82,7 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
     });
     let (root_setting, root_default) = match &repo {
         Some(r) => {
-            let default = crate::git::worktree_root(r, "RUN");
-            let default = default.parent().map(|p| p.to_path_buf()).unwrap_or(default);
+            let default = crate::paths::default_worktree_root(&r.workdir);
             (config.worktree_root(&r.workdir), json!(default))
         }
         None => (None, Value::Null),

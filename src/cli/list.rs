@@ -78,7 +78,7 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
                 e.created_at,
                 e.forks,
                 if e.forks == 1 { "" } else { "s" },
-                &e.base[..e.base.len().min(12)]
+                crate::git::short_id(e.base)
             ))?;
         }
     }

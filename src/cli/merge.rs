@@ -166,7 +166,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     if args.dry_run {
         super::output::println(format!(
             "would {how} {name} ({}) into {into}: no conflicts; it writes {} file{}:",
-            &theirs[..12.min(theirs.len())],
+            crate::git::short_id(&theirs),
             writes.len(),
             if writes.len() == 1 { "" } else { "s" }
         ))?;
@@ -214,7 +214,7 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     let (files, ins, del) = crate::git::totals(&stats);
     super::output::println_during_change(format!(
         "merged {name} into {into} ({how}) as {}: {files} file{}, +{ins} -{del}",
-        &commit[..12.min(commit.len())],
+        crate::git::short_id(&commit),
         if files == 1 { "" } else { "s" }
     ));
     Ok(0)
@@ -232,11 +232,20 @@ fn blocked_paths(
     let dirty = repo.dirty_paths()?;
     // Path::starts_with compares whole components: `a/b` is inside `a`, `ab` is not.
     let overlaps = |w: &Path, d: &Path| d.starts_with(w) || w.starts_with(d);
+    let on_disk: Vec<&Path> = writes
+        .iter()
+        .map(PathBuf::as_path)
+        .filter(|w| repo.workdir.join(w).symlink_metadata().is_ok())
+        .collect();
+    let tracked = repo.tracked_in(head, &on_disk)?;
+    let untracked: std::collections::HashSet<&Path> = on_disk
+        .iter()
+        .zip(tracked)
+        .filter_map(|(w, t)| (!t).then_some(*w))
+        .collect();
     let mut blocked = Vec::new();
     for w in writes {
-        let on_disk = repo.workdir.join(w).symlink_metadata().is_ok();
-        let untracked = on_disk && !repo.tracked_in(head, w);
-        if untracked {
+        if untracked.contains(&w.as_path()) {
             blocked.push((w.display().to_string(), "untracked file in the way"));
         } else if dirty.iter().any(|d| overlaps(w, d)) {
             blocked.push((w.display().to_string(), "uncommitted changes"));

@@ -78,12 +78,8 @@ fn plugin_source(exe: &Path) -> Result<String, CommandError> {
 }
 
 fn global_dir() -> Result<PathBuf, CommandError> {
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .ok_or_else(|| CommandError::usage("neither XDG_CONFIG_HOME nor HOME is set"))?;
-    Ok(config.join("opencode").join("plugin"))
+    crate::paths::opencode_global_plugins()
+        .ok_or_else(|| CommandError::usage("neither XDG_CONFIG_HOME nor HOME is set"))
 }
 
 fn project_dir() -> Result<PathBuf, CommandError> {

@@ -227,7 +227,7 @@ impl Background {
 
 /// Where background relays log: `$XDG_STATE_HOME/ocfork/relay` (else `~/.local/state/...`).
 fn log_dir() -> PathBuf {
-    crate::private_fs::state_dir().join("relay")
+    crate::paths::relay_logs()
 }
 
 /// `ocfork __relay [JOB]` (hidden): finishes a job a detached `ocfork session` left, read

@@ -374,7 +374,7 @@ fn plan(args: &TryArgs, repo: &crate::git::Repo, store: &Store) -> Result<Run, C
         created_at: crate::state::now_rfc3339(),
         forks,
         pid: Some(std::process::id()),
-        pid_start: crate::state::process_start_time(std::process::id()),
+        pid_start: crate::procfs::start_time(std::process::id()),
         check_command: check,
         setup_command: setup,
         timeout_ms: Some(timeout.as_millis() as u64),
@@ -469,7 +469,7 @@ fn fork_plan(
 /// Starts a background driver for the run and returns once it dispatched every fork.
 async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) -> CmdResult {
     let exe = std::env::current_exe()?;
-    let log_path = store.dir().join(format!("{}.log", run.run));
+    let log_path = store.paths().driver_log(&run.run);
     let log = crate::private_fs::create(&log_path)
         .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", log_path.display())))?;
     let mut cmd = std::process::Command::new(exe);

@@ -9,6 +9,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::paths::Layout;
+
 /// Outputs larger than this are not kept (a fork that rewrote huge text files).
 const MAX_BYTES: usize = 16 << 20;
 
@@ -16,18 +18,13 @@ const MAX_BYTES: usize = 16 << 20;
 /// (or a torn file) computes it again instead.
 const HEADER: &[u8] = b"ocfork diff cache 1\n";
 
-/// Where the entries live.
-fn dir(common_dir: &Path) -> PathBuf {
-    common_dir.join("ocfork").join("diffs")
-}
-
 /// A commit id as git prints it; nothing else ever becomes part of a path.
 fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn entry(common_dir: &Path, start: &str, commit: &str) -> Option<PathBuf> {
-    (is_hex(start) && is_hex(commit)).then(|| dir(common_dir).join(format!("{start}-{commit}")))
+    (is_hex(start) && is_hex(commit)).then(|| Layout::new(common_dir).diff(start, commit))
 }
 
 /// The stored `git diff` output comparing `start` with `commit`, if there is one.
@@ -48,7 +45,8 @@ pub fn store(common_dir: &Path, start: &str, commit: &str, output: &[u8]) {
     let Some(path) = entry(common_dir, start, commit) else {
         return;
     };
-    let dir = dir(common_dir);
+    let paths = Layout::new(common_dir);
+    let dir = paths.diffs();
     // Private like the rest of `.git/ocfork`, whatever the umask (entries are made 0600).
     let made = crate::private_fs::own_dir(&dir);
     if made.is_err() {
@@ -73,7 +71,7 @@ pub fn forget(common_dir: &Path, start: &str) {
     if !is_hex(start) {
         return;
     }
-    let Ok(list) = std::fs::read_dir(dir(common_dir)) else {
+    let Ok(list) = std::fs::read_dir(Layout::new(common_dir).diffs()) else {
         return;
     };
     let prefix = format!("{start}-");

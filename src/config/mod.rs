@@ -95,27 +95,15 @@ pub struct Config {
     pub files: Vec<PathBuf>,
 }
 
-/// The personal config file: `$XDG_CONFIG_HOME/ocfork/config.toml`, else
-/// `$HOME/.config/ocfork/config.toml`.
-pub fn user_file() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })?;
-    Some(base.join("ocfork").join("config.toml"))
-}
-
 impl Config {
     /// Reads the user's file and, inside a repository, the repo's file. Missing files are fine.
     pub fn load(repo_root: Option<&Path>) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         let repo_file = repo_root.map(|r| r.join(REPO_FILE));
-        for path in user_file().into_iter().chain(repo_file) {
+        for path in crate::paths::user_config_file()
+            .into_iter()
+            .chain(repo_file)
+        {
             if let Some(layer) = read_layer(&path, repo_root)? {
                 config.layer = merge(layer, config.layer);
                 config.files.push(path);
@@ -136,14 +124,17 @@ impl Config {
         self.layer.worktree_root.clone()
     }
 
-    /// The folder for the worktrees of `run`, for `try` and session forks alike: the
-    /// configured root (environment, then files) joined with the run, else the default beside
-    /// the repository.
+    /// The folder of the runs' worktree folders: [`Config::worktree_root`] when set, else
+    /// `<repo-parent>/<repo-name>.ocfork`.
+    pub fn worktree_folder(&self, repo_root: &Path) -> PathBuf {
+        self.worktree_root(repo_root)
+            .map(|s| s.value)
+            .unwrap_or_else(|| crate::paths::default_worktree_root(repo_root))
+    }
+
+    /// The folder for the worktrees of `run`, for `try` and session forks alike.
     pub fn run_worktree_root(&self, repo: &crate::git::Repo, run: &str) -> PathBuf {
-        match self.worktree_root(&repo.workdir) {
-            Some(root) => root.value.join(run),
-            None => crate::git::worktree_root(repo, run),
-        }
+        self.worktree_folder(&repo.workdir).join(run)
     }
 }
 

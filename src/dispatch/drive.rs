@@ -50,7 +50,7 @@ pub async fn drive_with(
     // Held until the run is driven: a second driver (a racing `resume`) is refused.
     let _lock = store.lock_driver(&run.run)?;
     run.pid = Some(std::process::id());
-    run.pid_start = crate::state::process_start_time(std::process::id());
+    run.pid_start = crate::procfs::start_time(std::process::id());
     run.dispatched = false;
     let names: Vec<String> = if opts.forks.is_empty() {
         run.forks

@@ -2,9 +2,9 @@
 //! identity ocfork's own bookkeeping commits fall back to, and the work a fork's worktree
 //! holds that its branch does not.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{Repo, Result, copied_list, dirty_paths, git};
+use super::{GitError, Repo, Result, command, dirty_paths, git, run, stdout_line};
 
 impl Repo {
     /// True when git has an author and a committer identity for a commit made here (from
@@ -51,4 +51,57 @@ pub fn uncommitted_work(worktree: &Path) -> Result<Vec<String>> {
         paths.retain(|p| !copied.contains(p));
     }
     Ok(paths)
+}
+
+/// Commits everything in a fork's worktree (new, changed and deleted files) to its branch.
+/// Returns the new commit, or None when there was nothing to commit.
+pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
+    if let Err(e) = git(worktree, ["add", "-A", "--", "."]) {
+        return Err(super::nested::empty_nested_repo(worktree).unwrap_or(e));
+    }
+    // Ignored files copied in for the fork (.worktreeinclude, --copy) stay out even when the
+    // agent changed .gitignore so that git would take them.
+    let list = copied_list(worktree)?;
+    if list.exists() {
+        let from = format!("--pathspec-from-file={}", list.display());
+        git(worktree, ["reset", "-q", &from, "--pathspec-file-nul"])?;
+    }
+    let staged = git(worktree, ["diff", "--cached", "--quiet"]);
+    if staged.is_ok() {
+        return Ok(None);
+    }
+    // ocfork's own bookkeeping: the user's signing and hooks (which `--no-verify` only
+    // partly skips) must not stop it, and the message goes on stdin so that an error names
+    // git's reason rather than the whole command line.
+    let mut cmd = command(worktree);
+    cmd.args(bookkeeping_identity(worktree)).args([
+        "-c",
+        "commit.gpgsign=false",
+        "-c",
+        "core.hooksPath=/dev/null",
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "--cleanup=whitespace",
+        "-F",
+        "-",
+    ]);
+    let out = run(cmd, Some(message.as_bytes()))?;
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            args: "commit".into(),
+            dir: worktree.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(Some(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?)))
+}
+
+/// The file in a worktree's private git dir listing the ignored files ocfork copied into it.
+pub fn copied_list(worktree: &Path) -> Result<PathBuf> {
+    let out = git(
+        worktree,
+        ["rev-parse", "--path-format=absolute", "--git-dir"],
+    )?;
+    Ok(PathBuf::from(stdout_line(&out)).join(crate::paths::COPIED_LIST))
 }

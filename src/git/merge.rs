@@ -129,15 +129,13 @@ impl Repo {
         dirty_raw(&self.workdir).map(|d| d.into_iter().map(|p| path_of(&p)).collect())
     }
 
-    /// True when `path` is tracked in `commit`.
-    pub fn tracked_in(&self, commit: &str, path: &Path) -> bool {
-        let spec = [format!("{commit}:").as_bytes(), path.as_os_str().as_bytes()].concat();
-        self.git([
-            OsStr::new("cat-file"),
-            OsStr::new("-e"),
-            OsStr::from_bytes(&spec),
-        ])
-        .is_ok()
+    /// For each path, whether it is tracked in `commit` (one git process for all).
+    pub fn tracked_in(&self, commit: &str, paths: &[&Path]) -> Result<Vec<bool>> {
+        let names: Vec<Vec<u8>> = paths
+            .iter()
+            .map(|p| [format!("{commit}:").as_bytes(), p.as_os_str().as_bytes()].concat())
+            .collect();
+        super::objects_exist(&self.workdir, &names)
     }
 
     /// A merge, rebase, cherry-pick or revert the user has not finished, if any.
@@ -149,10 +147,16 @@ impl Repo {
             ("rebase-merge", "a rebase"),
             ("rebase-apply", "a rebase or `git am`"),
         ];
-        for (name, what) in checks {
-            let path = self.git(["rev-parse", "--path-format=absolute", "--git-path", name])?;
-            if Path::new(&stdout_line(&path)).exists() {
-                return Ok(Some(what));
+        let mut args = vec!["rev-parse", "--path-format=absolute"];
+        for (name, _) in checks {
+            args.extend(["--git-path", name]);
+        }
+        let out = self.git(args)?;
+        let paths = String::from_utf8_lossy(&out.stdout).into_owned();
+        // One path a line, in the order asked.
+        for ((_, what), path) in checks.iter().zip(paths.lines()) {
+            if Path::new(path).exists() {
+                return Ok(Some(*what));
             }
         }
         let unmerged = self.git(["ls-files", "-u", "-z"])?;

@@ -43,7 +43,7 @@ impl ServerError {
 /// None when it cannot be had (a read-only home): starting anyway beats not starting.
 async fn start_turn() -> Option<nix::fcntl::Flock<std::fs::File>> {
     tokio::task::spawn_blocking(|| {
-        let dir = crate::private_fs::state_dir();
+        let dir = crate::paths::user_state();
         crate::private_fs::own_dir(&dir).ok()?;
         let file = crate::private_fs::lock_file(&dir.join("opencode-start.lock")).ok()?;
         nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok()

@@ -55,7 +55,7 @@ fn changes(dir: &Path, from: &str, to: &str) -> Result<Vec<FileChange>, GitError
     let out = git(dir, ["diff", "--name-status", "-z", "-M", from, to, "--"])?;
     // Paths stay git's bytes (not always UTF-8) until they are shown.
     let mut fields = out.stdout.split(|b| *b == 0);
-    let mut files = Vec::new();
+    let mut entries = Vec::new();
     while let Some(code) = fields.next() {
         let mut next = || fields.next().unwrap_or_default();
         let (status, old_path, path) = match code.first() {
@@ -72,32 +72,32 @@ fn changes(dir: &Path, from: &str, to: &str) -> Result<Vec<FileChange>, GitError
             "added" => None,
             _ => Some(old_path.unwrap_or(path)),
         };
-        let old = old_side.map(|p| blob(dir, from, p)).transpose()?;
-        let new = (status != "deleted")
-            .then(|| blob(dir, to, path))
-            .transpose()?;
-        let content = content(old, new);
+        entries.push((status, old_path, path, old_side));
+    }
+    // Both sides of every file, read with one git process.
+    let spec = |rev: &str, path: &[u8]| [format!("{rev}:").as_bytes(), path].concat();
+    let mut names = Vec::new();
+    for (status, _, path, old_side) in &entries {
+        names.extend(old_side.map(|p| spec(from, p)));
+        if *status != "deleted" {
+            names.push(spec(to, path));
+        }
+    }
+    let mut blobs = crate::git::blobs(dir, &names)?.into_iter();
+    let mut files = Vec::new();
+    for (status, old_path, path, old_side) in entries {
+        let old = old_side.and_then(|_| blobs.next());
+        let new = (status != "deleted").then(|| blobs.next()).flatten();
         let shown = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
         files.push(FileChange {
             path: shown(path),
             raw_path: path.to_vec(),
             status,
             old_path: old_path.map(shown),
-            content,
+            content: content(old, new),
         });
     }
     Ok(files)
-}
-
-fn blob(dir: &Path, rev: &str, path: &[u8]) -> Result<Vec<u8>, GitError> {
-    use std::os::unix::ffi::OsStrExt;
-    let spec = [format!("{rev}:").as_bytes(), path].concat();
-    let args = [
-        std::ffi::OsStr::new("cat-file"),
-        std::ffi::OsStr::new("blob"),
-        std::ffi::OsStr::from_bytes(&spec),
-    ];
-    Ok(git(dir, args)?.stdout)
 }
 
 fn content(old: Option<Vec<u8>>, new: Option<Vec<u8>>) -> Content {
@@ -145,7 +145,7 @@ pub fn render(run: &Run, changes: &BTreeMap<String, Vec<FileChange>>) -> String 
                 header {
                     h1 { "Run " code { (run.run) } " " span class={"state " (run.state.as_str())} { (run.state.as_str()) } }
                     p class="meta" {
-                        "base " code { (short(&run.base)) } " · started " (run.created_at)
+                        "base " code { (crate::git::short_id(&run.base)) } " · started " (run.created_at)
                         " · " (run.forks.len()) " fork" @if run.forks.len() != 1 { "s" }
                     }
                     @if let Some(task) = &run.task { pre class="task" { (task) } }
@@ -272,10 +272,6 @@ fn side_by_side(path: &str, old: &str, new: &str) -> Markup {
             }
         }
     }
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
 }
 
 const CSS: &str = r#"

@@ -1,5 +1,7 @@
 //! The fork's typed end in the manifest: written as snake_case, absent in old manifests.
 
+use std::path::Path;
+
 use super::*;
 
 #[test]

@@ -1,45 +1,43 @@
 //! The run store's lock files (`<run>.lock` for the driver, `<run>.state-lock` for changes to
-//! the record): taking one so that a lock file deleted while it was being waited for is never
-//! taken for the live one, and deleting them with the run.
+//! the record): taking them, and deleting them with the run.
 
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use crate::lockfile;
 
 use super::{StateError, Store};
 
+/// Held by the process driving a run; see [`Store::lock_driver`].
+pub struct DriverLock {
+    _lock: lockfile::Held,
+}
+
 impl Store {
-    /// Locks the store's lock file `name`, waiting for it when `wait`, else None when another
-    /// process holds it. [`Store::remove`] deletes lock files while holding them, so a lock
-    /// taken on a file that is no longer at its path guards nothing: the file there is
-    /// opened and locked again.
-    pub(super) fn lock_named(
-        &self,
-        name: &str,
-        wait: bool,
-    ) -> Result<Option<Flock<fs::File>>, StateError> {
-        let arg = if wait {
-            FlockArg::LockExclusive
-        } else {
-            FlockArg::LockExclusiveNonblock
-        };
-        loop {
-            let (path, file) = self.lock_file(name)?;
-            match Flock::lock(file, arg) {
-                Ok(lock) if still_at(&path, &lock) => return Ok(Some(lock)),
-                Ok(_) | Err((_, Errno::EINTR)) => continue,
-                Err((_, Errno::EWOULDBLOCK)) if !wait => return Ok(None),
-                Err((_, errno)) => {
-                    return Err(StateError::Write {
-                        path,
-                        source: std::io::Error::from(errno),
-                    });
-                }
-            }
+    /// Takes the run's driver lock: only one process drives a run at a time. The lock is
+    /// released when the returned value is dropped or the process dies.
+    pub fn lock_driver(&self, run: &str) -> Result<DriverLock, StateError> {
+        match self.lock(&self.paths().driver_lock(run), false)? {
+            Some(lock) => Ok(DriverLock { _lock: lock }),
+            None => Err(StateError::Busy {
+                run: run.to_string(),
+                pid: self.load(run).ok().and_then(|r| r.pid),
+            }),
         }
+    }
+
+    /// Locks one of the store's lock files, waiting for it when `wait`, else None when another
+    /// process holds it. [`Store::remove`] deletes lock files while holding them; a waiting
+    /// process then locks the new file at the path, never the deleted one.
+    pub(super) fn lock(
+        &self,
+        path: &Path,
+        wait: bool,
+    ) -> Result<Option<lockfile::Held>, StateError> {
+        self.ensure_dir()?;
+        lockfile::lock(path, wait).map_err(|source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Runs `remove` (which deletes a run's record) holding the run's locks, then deletes the
@@ -50,33 +48,21 @@ impl Store {
         run: &str,
         remove: impl FnOnce() -> Result<(), StateError>,
     ) -> Result<(), StateError> {
-        let driver_name = format!("{run}.lock");
-        let state_name = format!("{run}.state-lock");
-        let driver = self.lock_named(&driver_name, false)?;
-        let _state = self.lock_named(&state_name, true)?;
+        let driver_path = self.paths().driver_lock(run);
+        let state_path = self.paths().state_lock(run);
+        let driver = self.lock(&driver_path, false)?;
+        let _state = self.lock(&state_path, true)?;
         remove()?;
         if driver.is_some() {
-            remove_if_there(&self.dir.join(driver_name))?;
+            remove_lock(&driver_path)?;
         }
-        remove_if_there(&self.dir.join(state_name))
+        remove_lock(&state_path)
     }
 }
 
-/// True when `path` is still the file `file` has open.
-fn still_at(path: &Path, file: &fs::File) -> bool {
-    match (fs::metadata(path), file.metadata()) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-fn remove_if_there(path: &Path) -> Result<(), StateError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(StateError::Remove {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+fn remove_lock(path: &Path) -> Result<(), StateError> {
+    lockfile::remove(path).map_err(|source| StateError::Remove {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -56,12 +56,11 @@ fn check_cell(f: &Fork) -> String {
 
 /// The header of the run and one row per fork: state, files, +/-, check, cost, tokens.
 pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
-    let short = |c: &str| c[..c.len().min(12)].to_string();
-    let mut out = format!("run {}  base {}", run.run, short(&run.base));
+    let mut out = format!("run {}  base {}", run.run, crate::git::short_id(&run.base));
     if run.start != run.base {
         out.push_str(&format!(
             "  start {} (uncommitted changes carried in)",
-            short(&run.start)
+            crate::git::short_id(&run.start)
         ));
     }
     out.push_str(&format!("  {}\n", run.state.as_str()));
@@ -88,7 +87,9 @@ pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
         rows.push(vec![
             f.name.clone(),
             state,
-            c.commit.as_deref().map_or("-".into(), short),
+            c.commit
+                .as_deref()
+                .map_or("-".into(), |c| crate::git::short_id(c).to_string()),
             files.to_string(),
             format!("+{ins} -{del}"),
             check_cell(f),

@@ -42,7 +42,7 @@ pub fn status_table(run: &Run) -> String {
     let mut out = format!(
         "run {}  base {}  {}  ({} fork{})\n",
         run.run,
-        &run.base[..run.base.len().min(12)],
+        crate::git::short_id(&run.base),
         run.state.as_str(),
         run.forks.len(),
         if run.forks.len() == 1 { "" } else { "s" }

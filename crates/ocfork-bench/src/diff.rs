@@ -156,7 +156,7 @@ pub fn run(
     }
     let store = Store::new(&repo.join(".git"));
     let run = store.load(&made.name)?;
-    let kept_dir = repo.join(".git").join("ocfork").join("diffs");
+    let kept_dir = store.paths().diffs();
     let branches: Vec<(String, String)> = run
         .forks
         .iter()

@@ -25,18 +25,11 @@ pub struct Measured<T> {
 
 /// CPU seconds of every waited-for descendant so far (`cutime` + `cstime` of /proc/self/stat).
 pub fn children_cpu() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    let Some(stat) = ocfork::procfs::Stat::own() else {
         return 0.0;
     };
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return 0.0;
-    };
-    // After the name: state is field 3; cutime and cstime are fields 16 and 17.
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = [13, 14]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
-        .sum();
+    // cutime and cstime are fields 16 and 17.
+    let ticks = [16, 17].iter().filter_map(|&n| stat.number(n)).sum::<u64>() as f64;
     // Linux reports these in USER_HZ, which is 100 on every architecture it runs on.
     ticks / 100.0
 }
@@ -122,10 +115,7 @@ fn map_count(pid: u32) -> u64 {
 }
 
 fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces; fields resume after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    ocfork::procfs::Stat::of(pid)?.ppid()
 }
 
 fn not_yet_execed(pid: u32, parent: u32) -> bool {

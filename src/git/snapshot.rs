@@ -1,0 +1,109 @@
+//! Snapshots of uncommitted work: a commit holding a working tree as it is now, made on a
+//! copy of the index so that neither the index nor the tree is touched.
+
+use std::path::{Path, PathBuf};
+
+use super::commit::bookkeeping_identity;
+use super::{GitError, Repo, Result, git, git_env, stdout_line, version};
+
+impl Repo {
+    /// A commit on top of `base` holding the working tree as it is now (tracked changes,
+    /// staged or not, and untracked files git does not ignore), or None when the tree is
+    /// clean. Neither the index nor the working tree is touched: git works on a copy of the
+    /// index.
+    pub fn snapshot_dirty(&self, base: &str) -> Result<Option<String>> {
+        let status = self.git(["status", "--porcelain", "-z", "--untracked-files=all"])?;
+        if status.stdout.is_empty() {
+            return Ok(None);
+        }
+        let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
+        let real_index =
+            self.git(["rev-parse", "--path-format=absolute", "--git-path", "index"])?;
+        let real_index = PathBuf::from(stdout_line(&real_index));
+        if real_index.exists() {
+            std::fs::copy(&real_index, index.path()).map_err(|e| {
+                GitError::Other(format!("cannot copy index {}: {e}", real_index.display()))
+            })?;
+        }
+        let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
+        git_env(&self.workdir, ["add", "-A", "--", "."], &env)?;
+        let tree = stdout_line(&git_env(&self.workdir, ["write-tree"], &env)?);
+        let head = self.head()?;
+        // The dirty tree is relative to HEAD; carry the same change onto the base.
+        let tree = if head == base {
+            tree
+        } else {
+            version::require_merge_tree()?;
+            let out = self.git([
+                "merge-tree",
+                "--write-tree",
+                "--merge-base",
+                &head,
+                base,
+                &tree,
+            ]);
+            match out {
+                Ok(o) => stdout_line(&o)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                Err(_) => {
+                    return Err(GitError::Other(format!(
+                        "the uncommitted changes do not apply cleanly to the base {}",
+                        super::short_id(base)
+                    )));
+                }
+            }
+        };
+        let mut args = bookkeeping_identity(&self.workdir);
+        args.push("commit-tree");
+        let commit = self.git(args.into_iter().chain([
+            tree.as_str(),
+            "-p",
+            base,
+            "-m",
+            "ocfork: uncommitted changes carried from the main working tree",
+        ]))?;
+        Ok(Some(stdout_line(&commit)))
+    }
+}
+
+/// A commit on top of the worktree's HEAD holding its uncommitted changes (untracked files
+/// included, ignored ones not), or None when it has none. Nothing changes: not the index, not
+/// a ref; git works on a copy of the index.
+pub fn snapshot_worktree(worktree: &Path, message: &str) -> Result<Option<String>> {
+    if super::dirty_paths(worktree)?.is_empty() {
+        return Ok(None);
+    }
+    let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
+    let real = PathBuf::from(stdout_line(&git(
+        worktree,
+        ["rev-parse", "--path-format=absolute", "--git-path", "index"],
+    )?));
+    if real.exists() {
+        std::fs::copy(&real, index.path())
+            .map_err(|e| GitError::Other(format!("cannot copy index {}: {e}", real.display())))?;
+    }
+    let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
+    git_env(worktree, ["add", "-A", "--", "."], &env)?;
+    let tree = stdout_line(&git_env(worktree, ["write-tree"], &env)?);
+    let mut args: Vec<&str> = Vec::new();
+    // ocfork's own bookkeeping: it must not fail for want of an identity.
+    if git(worktree, ["config", "user.email"]).is_err() {
+        args.extend(["-c", "user.email=ocfork@localhost"]);
+    }
+    if git(worktree, ["config", "user.name"]).is_err() {
+        args.extend(["-c", "user.name=ocfork"]);
+    }
+    args.extend([
+        "commit-tree",
+        "--no-gpg-sign",
+        &tree,
+        "-p",
+        "HEAD",
+        "-m",
+        message,
+    ]);
+    Ok(Some(stdout_line(&git(worktree, &args)?)))
+}
