@@ -11,5 +11,6 @@ pub mod names;
 pub mod opencode;
 pub mod relay;
 pub mod report;
+pub mod signal;
 pub mod state;
 pub mod ui;

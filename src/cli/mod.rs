@@ -98,7 +98,23 @@ pub fn main() -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(async {
+        let mut command = Box::pin(run(cli));
+        tokio::select! {
+            r = &mut command => Some(r),
+            () = crate::signal::aborted() => {
+                // Nothing of the command runs again, not even its clean-ups.
+                std::mem::forget(command);
+                None
+            }
+        }
+    });
+    let Some(result) = result else {
+        // A second Ctrl-C: out at once, leaving the blocking tasks (git children) behind.
+        eprintln!("ocfork: interrupted again; exiting without saving the forks' work");
+        runtime.shutdown_background();
+        return EXIT_INTERRUPTED;
+    };
     // Blocking tasks (git children) must not keep the process alive after the command ended.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {

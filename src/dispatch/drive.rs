@@ -70,7 +70,7 @@ pub async fn drive_with(
     store.save(&run)?;
     let handle = RunHandle::new(store.clone(), run.clone());
 
-    let cancel = super::cancel_on_signal();
+    let cancel = crate::signal::cancel_on_signal();
 
     let view = opts
         .progress

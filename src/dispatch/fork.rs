@@ -49,7 +49,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             &name,
             &dir,
             EndReason::Cancelled,
-            Some(format!("{} before it started", super::stopped_by())),
+            Some(format!("{} before it started", crate::signal::stopped_by())),
             started,
         )
         .await;
@@ -80,7 +80,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             ),
             Step::Cancelled => (
                 Some(EndReason::Cancelled),
-                Some(format!("{} during setup", super::stopped_by())),
+                Some(format!("{} during setup", crate::signal::stopped_by())),
             ),
             Step::TimedOut => (
                 Some(EndReason::Timeout),
@@ -119,7 +119,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             };
             (EndReason::Timeout, Some(error))
         }
-        TurnEnd::Cancelled => (EndReason::Cancelled, Some(super::stopped_by())),
+        TurnEnd::Cancelled => (EndReason::Cancelled, Some(crate::signal::stopped_by())),
         TurnEnd::ServerExited(status) => (
             EndReason::ServerExited,
             Some(format!("OpenCode server exited ({status})")),
@@ -146,7 +146,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             Step::Cancelled => {
                 (state, error) = (
                     EndReason::Cancelled,
-                    Some(format!("{} during the check", super::stopped_by())),
+                    Some(format!("{} during the check", crate::signal::stopped_by())),
                 );
                 None
             }

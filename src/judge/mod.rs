@@ -226,7 +226,7 @@ async fn review(
         }
         let stop = CancellationToken::new();
         let hub = EventHub::start(client.clone(), stop.clone());
-        let cancel = crate::dispatch::cancel_on_signal();
+        let cancel = crate::signal::cancel_on_signal();
         let deadline = tokio::time::Instant::now()
             + run
                 .timeout_ms
