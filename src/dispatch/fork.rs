@@ -9,8 +9,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::RunHandle;
-use super::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::server::ExitWatch;
+use crate::opencode::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::types::{ModelRef, PromptBody};
 use crate::opencode::{ApiError, Client, EventHub};
 use crate::state::{Check, EndReason, ForkState, Tokens};
@@ -301,7 +301,7 @@ async fn stop_early(shared: &Shared, name: &str, dir: &Path, end: TurnEnd) -> Tu
         .fork(name)
         .and_then(|f| f.session.clone())
     {
-        super::turn::stop_turn(&shared.client, &session, dir).await;
+        crate::opencode::turn::stop_turn(&shared.client, &session, dir).await;
     }
     end
 }

@@ -5,11 +5,9 @@
 mod drive;
 mod fork;
 pub mod preflight;
-mod turn;
 
 pub use drive::{DriveOptions, drive, drive_with};
 pub use fork::{Shared, run_fork};
-pub use turn::{TurnEnd, TurnWatch, follow_turn};
 
 use std::sync::{Arc, Mutex};
 

@@ -19,10 +19,10 @@ pub use evidence::{Evidence, Group, is_test_file};
 pub use verdict::{Judge, Ranked, Verdict};
 
 use crate::compare;
-use crate::dispatch::{TurnEnd, TurnWatch, follow_turn};
 use crate::git::{self, Repo};
 use crate::opencode::types::{ModelRef, PromptBody};
 use crate::opencode::{Client, EventHub};
+use crate::opencode::{TurnEnd, TurnWatch, follow_turn};
 use crate::state::{Run, Store, Tokens};
 
 /// The read-only agent judges run as unless `-a` names another.

@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::{TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::types::{Message, ModelRef, PromptBody};
 use crate::opencode::{ApiError, Client, EventHub};
+use crate::opencode::{TurnEnd, TurnWatch, follow_turn};
 
 /// The plugin's source; `ocfork plugin install` fills in the binary's path.
 pub const PLUGIN_SOURCE: &str = include_str!("plugin.ts");

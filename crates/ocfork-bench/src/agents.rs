@@ -8,9 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ocfork::dispatch::{TurnEnd, TurnWatch, follow_turn};
 use ocfork::opencode::types::PromptBody;
 use ocfork::opencode::{Client, EventHub};
+use ocfork::opencode::{TurnEnd, TurnWatch, follow_turn};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;

@@ -9,9 +9,9 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::opencode::server::ExitWatch;
-use crate::opencode::types::error_text;
-use crate::opencode::{Client, Event};
+use super::server::ExitWatch;
+use super::types::error_text;
+use super::{Client, Event};
 
 /// How a turn ended.
 #[derive(Clone, Debug, PartialEq)]
