@@ -13,4 +13,5 @@ pub mod relay;
 pub mod report;
 pub mod signal;
 pub mod state;
+pub mod text;
 pub mod ui;

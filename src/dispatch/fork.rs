@@ -111,7 +111,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         TurnEnd::Done => (EndReason::Done, None),
         TurnEnd::Failed(e) => (EndReason::AgentError, Some(e)),
         TurnEnd::Timeout => {
-            let limit = crate::ui::duration(shared.timeout);
+            let limit = crate::text::duration(shared.timeout);
             let error = match last_activity {
                 // A model that never answers properly shows only as OpenCode retrying it.
                 Some(a) => format!("timed out after {limit} while OpenCode was {a}"),
@@ -151,7 +151,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
                 None
             }
             Step::TimedOut => {
-                let limit = crate::ui::duration(shared.timeout);
+                let limit = crate::text::duration(shared.timeout);
                 error = Some(format!("check `{cmd}` timed out after {limit}"));
                 None
             }
