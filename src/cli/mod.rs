@@ -196,37 +196,6 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
     output::println(text)
 }
 
-/// The commit holding a fork's work: the tip of its branch (which also has anything committed
-/// there after the run), or the commit recorded in the run once the branch is gone and while
-/// git still has it.
-pub fn fork_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<String> {
-    repo.branch_tip(&fork.branch)
-        .or_else(|| recorded_tip(repo, fork))
-}
-
-/// The commit the run recorded for a fork whose branch is gone, while git still has it.
-fn recorded_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<String> {
-    fork.commit
-        .as_deref()
-        .and_then(|c| repo.resolve_commit(c).ok())
-}
-
-/// [`fork_tip`] of every fork, with one git process for all the branches.
-pub fn fork_tips(repo: &crate::git::Repo, forks: &[crate::state::Fork]) -> Vec<Option<String>> {
-    let branches: Vec<&str> = forks.iter().map(|f| f.branch.as_str()).collect();
-    let Ok(tips) = repo.branch_tips(&branches) else {
-        return forks.iter().map(|f| fork_tip(repo, f)).collect();
-    };
-    forks
-        .iter()
-        .map(|f| match tips.get(&f.branch) {
-            Some(tip) => Some(tip.clone()),
-            // for-each-ref already said the branch is gone.
-            None => recorded_tip(repo, f),
-        })
-        .collect()
-}
-
 /// Exit code for a finished run: 0 when every fork is done, else 1.
 pub fn run_exit_code(run: &crate::state::Run) -> i32 {
     match run.state {

@@ -13,6 +13,7 @@ use crate::dispatch::{DriveOptions, drive_with};
 use crate::names;
 use crate::opencode::offer::OfferError;
 use crate::state::{Fork, Run, RunState, SCHEMA, Store};
+use crate::ui::LiveView;
 
 /// `--agent` when neither the flag nor a config file names one.
 const DEFAULT_AGENT: &str = "build";
@@ -101,14 +102,11 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         let _ = stopping.await;
         return detached;
     }
-    let driven = drive_with(
+    let driven = drive_with::<LiveView>(
         &repo,
         &store,
         run,
-        DriveOptions {
-            forks: Vec::new(),
-            progress: true,
-        },
+        DriveOptions { forks: Vec::new() },
         Some(connected),
     )
     .await?;

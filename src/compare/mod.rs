@@ -10,6 +10,9 @@ use similar::TextDiff;
 
 use crate::git::{self, GitError, Repo};
 
+mod tips;
+pub use tips::{fork_tip, fork_tips};
+
 mod cache;
 mod patch;
 

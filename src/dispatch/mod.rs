@@ -6,7 +6,7 @@ mod drive;
 mod fork;
 pub mod preflight;
 
-pub use drive::{DriveOptions, drive, drive_with};
+pub use drive::{DriveOptions, RunView, drive, drive_with};
 pub use fork::{Shared, run_fork};
 
 use std::sync::{Arc, Mutex};

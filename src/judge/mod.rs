@@ -5,7 +5,6 @@
 
 pub mod evidence;
 pub mod prompt;
-pub mod show;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
@@ -15,8 +14,8 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::state::verdict::{Judge, Ranked, Verdict};
 pub use evidence::{Evidence, Group, is_test_file};
-pub use verdict::{Judge, Ranked, Verdict};
 
 use crate::compare;
 use crate::git::{self, Repo};
@@ -74,7 +73,7 @@ pub async fn judge(
     let named: Vec<(String, Option<String>)> = owned
         .iter()
         .map(|f| f.name.clone())
-        .zip(crate::cli::fork_tips(repo, &owned))
+        .zip(crate::compare::fork_tips(repo, &owned))
         .collect();
     let changes = compare::changes(repo, &run.start, &named)?;
     let evidence = evidence::gather(run, &changes);

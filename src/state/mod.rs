@@ -64,6 +64,7 @@
 //! | `forks[].driver.pid_start` | number or null | its start time (clock ticks since boot) |
 
 mod lock;
+pub mod verdict;
 
 use std::fs;
 use std::io::Write;
@@ -319,7 +320,7 @@ pub struct Run {
     pub spawned_server: Option<SpawnedServer>,
     /// The verdict of `ocfork judge`, once it ran (additive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub judge: Option<crate::judge::Verdict>,
+    pub judge: Option<verdict::Verdict>,
 }
 
 /// Where the server a driver spawned listens, so users (and `attach`) can find it.

@@ -78,7 +78,7 @@ pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
     }
     out.push_str(&text::columns(&rows, ""));
     if let Some(v) = &run.judge {
-        out.push_str(&crate::judge::show::summary(v));
+        out.push_str(&super::verdict::summary(v));
     }
     out
 }

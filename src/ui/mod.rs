@@ -1,6 +1,7 @@
 //! Terminal output: the status table, and the live per-fork progress on stderr.
 
 mod diff;
+pub mod verdict;
 
 pub use diff::{diff_overlaps, diff_stat, diff_table};
 
@@ -9,7 +10,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::dispatch::RunHandle;
+use crate::dispatch::{RunHandle, RunView};
 use crate::state::{Fork, ForkState, Run};
 use crate::text;
 
@@ -64,8 +65,8 @@ pub struct LiveView {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl LiveView {
-    pub fn start(handle: Arc<RunHandle>) -> LiveView {
+impl RunView for LiveView {
+    fn start(handle: Arc<RunHandle>) -> LiveView {
         let stop = tokio_util::sync::CancellationToken::new();
         let token = stop.clone();
         let tty = std::io::stderr().is_terminal();
@@ -123,7 +124,7 @@ impl LiveView {
         LiveView { stop, task }
     }
 
-    pub async fn stop(self) {
+    async fn stop(self) {
         self.stop.cancel();
         let _ = self.task.await;
     }

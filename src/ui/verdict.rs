@@ -1,7 +1,7 @@
 //! The verdict as text: the table `ocfork judge` prints, and the short lines `status`, `diff`
 //! and `report` show.
 
-use super::verdict::Verdict;
+use crate::state::verdict::Verdict;
 
 /// The verdict table: one row per fork, best first, then the judges and whether they agree.
 pub fn table(v: &Verdict) -> String {
