@@ -10,8 +10,8 @@ mod config;
 mod continue_cmd;
 #[cfg(feature = "demo")]
 mod demo;
+mod detached;
 mod diff;
-mod drive;
 mod error;
 mod judge;
 mod list;
@@ -66,7 +66,7 @@ enum Command {
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
     #[command(name = "__drive", hide = true)]
-    Drive(drive::DriveArgs),
+    Detached(detached::DetachedArgs),
     Session(session::SessionArgs),
     Agents(agents::AgentsArgs),
     Plugin(plugin::PluginArgs),
@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Config(a) => config::cmd_config(a).await,
         Command::Completions(a) => completions::cmd_completions(a),
         Command::Man(a) => completions::cmd_man(a),
-        Command::Drive(a) => drive::cmd_drive(a).await,
+        Command::Detached(a) => detached::cmd_detached(a).await,
         Command::Session(a) => session::cmd_session(a).await,
         Command::Agents(a) => agents::cmd_agents(a).await,
         Command::Plugin(a) => plugin::cmd_plugin(a).await,

@@ -1,4 +1,4 @@
-//! The relay queue: drives a run's forks through one OpenCode server, at most `jobs` prompting
+//! The fork queue: drives a run's forks through one OpenCode server, at most `jobs` prompting
 //! at once, each fork from setup through its agent's turn, its check and its commit, with the
 //! manifest saved at every state change.
 

@@ -1,4 +1,5 @@
-//! `ocfork __drive RUN` (hidden): the background driver `try --detach` starts.
+//! `ocfork __drive RUN` (hidden): drives a `try --detach` run to its end in the background
+//! (`dispatch::drive` does the driving; this is only the detached process around it).
 
 use clap::Args;
 
@@ -7,11 +8,11 @@ use crate::dispatch::{DriveOptions, drive};
 use crate::ui::LiveView;
 
 #[derive(Args, Debug)]
-pub struct DriveArgs {
+pub struct DetachedArgs {
     run: String,
 }
 
-pub async fn cmd_drive(args: DriveArgs) -> CmdResult {
+pub async fn cmd_detached(args: DetachedArgs) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     let run = store.load(&args.run)?;
     let driven = drive::<LiveView>(&repo, &store, run, DriveOptions { forks: Vec::new() }).await?;
