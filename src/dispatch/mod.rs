@@ -5,6 +5,8 @@
 mod drive;
 mod fork;
 pub mod preflight;
+mod step;
+mod turn;
 
 pub use drive::{DriveOptions, RunView, drive, drive_with};
 pub use fork::{Shared, run_fork};

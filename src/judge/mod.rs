@@ -397,28 +397,15 @@ fn text_of(m: &crate::opencode::types::Message) -> String {
 
 /// Records the session's tokens and cost, and the model it answered with when none was named.
 async fn usage(ctx: &Ctx<'_>, session: &str, judge: &mut Judge) {
-    let Ok(Ok(messages)) = tokio::time::timeout(
-        Duration::from_secs(10),
-        ctx.client.messages(session, ctx.dir),
-    )
-    .await
-    else {
+    let Some(used) = crate::opencode::turn::usage(ctx.client, session, ctx.dir).await else {
         return;
     };
-    let mut tokens = Tokens::default();
-    let mut cost = 0.0;
-    for m in messages.iter().filter(|m| m.info.role == "assistant") {
-        if let Some(t) = &m.info.tokens {
-            tokens.input += t.input as u64;
-            tokens.output += t.output as u64;
-        }
-        cost += m.info.cost.unwrap_or(0.0);
-        if judge.model.is_none()
-            && let (Some(p), Some(id)) = (&m.info.provider_id, &m.info.model_id)
-        {
-            judge.model = Some(format!("{p}/{id}"));
-        }
+    if judge.model.is_none() {
+        judge.model = used.model;
     }
-    judge.tokens = Some(tokens);
-    judge.cost = Some(cost);
+    judge.tokens = Some(Tokens {
+        input: used.input,
+        output: used.output,
+    });
+    judge.cost = Some(used.cost);
 }

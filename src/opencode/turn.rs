@@ -186,3 +186,39 @@ async fn settled(w: &TurnWatch<'_>, last_error: Option<&str>) -> Option<TurnEnd>
         _ => last_error.map(|e| TurnEnd::Failed(e.to_string())),
     }
 }
+
+/// What a session's assistant messages used, summed, and the model the first answered with.
+pub struct Usage {
+    pub input: u64,
+    pub output: u64,
+    pub cost: f64,
+    /// `provider/model`.
+    pub model: Option<String>,
+}
+
+/// The [`Usage`] of a session, or None when its messages cannot be read within 10 seconds.
+pub async fn usage(client: &Client, session: &str, dir: &Path) -> Option<Usage> {
+    let messages = tokio::time::timeout(Duration::from_secs(10), client.messages(session, dir))
+        .await
+        .ok()?
+        .ok()?;
+    let mut usage = Usage {
+        input: 0,
+        output: 0,
+        cost: 0.0,
+        model: None,
+    };
+    for m in messages.iter().filter(|m| m.info.role == "assistant") {
+        if let Some(t) = &m.info.tokens {
+            usage.input += t.input as u64;
+            usage.output += t.output as u64;
+        }
+        usage.cost += m.info.cost.unwrap_or(0.0);
+        if usage.model.is_none()
+            && let (Some(p), Some(id)) = (&m.info.provider_id, &m.info.model_id)
+        {
+            usage.model = Some(format!("{p}/{id}"));
+        }
+    }
+    Some(usage)
+}
