@@ -195,17 +195,13 @@ async fn finish(
         Ok::<_, crate::git::GitError>((head, stats))
     })
     .await;
+    // A git error, or the blocking task that ran git died.
+    let committed = match committed {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
     let (end, error, commit, stats) = match committed {
-        Ok(Ok((head, stats))) => (end, error, Some(head), stats),
-        Ok(Err(e)) => (
-            EndReason::CommitFailed,
-            Some(join_errors(
-                error,
-                format!("could not commit the fork's work: {e}"),
-            )),
-            None,
-            Vec::new(),
-        ),
+        Ok((head, stats)) => (end, error, Some(head), stats),
         Err(e) => (
             EndReason::CommitFailed,
             Some(join_errors(
