@@ -15,6 +15,8 @@ pub mod private_fs;
 pub mod procfs;
 pub mod relay;
 pub mod report;
+pub mod signal;
 pub mod state;
+pub mod text;
 pub mod tui;
 pub mod ui;

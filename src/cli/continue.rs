@@ -6,6 +6,7 @@ use clap::Args;
 use super::{CmdResult, CommandError, EXIT_FAILURE, EXIT_INTERRUPTED};
 use crate::dispatch::{DriveOptions, drive};
 use crate::state::{ForkState, RunState};
+use crate::ui::LiveView;
 
 /// Send a follow-up prompt to a fork's OpenCode session and commit what it changes.
 #[derive(Args, Debug)]
@@ -75,13 +76,12 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
     let Some(run) = updated else {
         return Err(CommandError::failure(format!("run {} vanished", run.run)));
     };
-    let driven = drive(
+    let driven = drive::<LiveView>(
         &repo,
         &store,
         run,
         DriveOptions {
             forks: vec![name.clone()],
-            progress: true,
         },
     )
     .await?;

@@ -36,8 +36,9 @@
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{CmdResult, CommandError, fork_tip};
+use super::{CmdResult, CommandError};
 use crate::compare::{self, ForkChanges, Pair};
+use crate::compare::{fork_tip, fork_tips};
 use crate::git::{DiffView, Repo};
 use crate::state::{ForkRef, Run, Store, Target};
 
@@ -214,7 +215,7 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
         .forks
         .iter()
         .map(|f| f.name.clone())
-        .zip(super::fork_tips(repo, &run.forks))
+        .zip(fork_tips(repo, &run.forks))
         .collect();
     let mut changes = compare::changes(repo, &run.start, &forks)?;
     for (f, c) in run.forks.iter().zip(&mut changes) {

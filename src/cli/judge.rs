@@ -81,7 +81,7 @@ pub async fn cmd_judge(args: JudgeArgs) -> CmdResult {
     if args.json {
         super::print_json(&as_json(&run.run, &verdict))?;
     } else {
-        super::output::print(judge::show::table(&verdict))?;
+        super::output::print(crate::ui::verdict::table(&verdict))?;
     }
     Ok(0)
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CmdResult, CommandError, fork_tip};
+use super::{CmdResult, CommandError};
+use crate::compare::fork_tip;
 use crate::git::{MergeTree, Repo};
 use crate::state::{ForkRef, ForkState, Store};
 

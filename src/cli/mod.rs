@@ -10,8 +10,8 @@ mod config;
 mod continue_cmd;
 #[cfg(feature = "demo")]
 mod demo;
+mod detached;
 mod diff;
-mod drive;
 mod error;
 mod judge;
 mod list;
@@ -67,7 +67,7 @@ enum Command {
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
     #[command(name = "__drive", hide = true)]
-    Drive(drive::DriveArgs),
+    Detached(detached::DetachedArgs),
     Session(session::SessionArgs),
     Agents(agents::AgentsArgs),
     Plugin(plugin::PluginArgs),
@@ -100,7 +100,23 @@ pub fn main() -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(async {
+        let mut command = Box::pin(run(cli));
+        tokio::select! {
+            r = &mut command => Some(r),
+            () = crate::signal::aborted() => {
+                // Nothing of the command runs again, not even its clean-ups.
+                std::mem::forget(command);
+                None
+            }
+        }
+    });
+    let Some(result) = result else {
+        // A second Ctrl-C: out at once, leaving the blocking tasks (git children) behind.
+        eprintln!("ocfork: interrupted again; exiting without saving the forks' work");
+        runtime.shutdown_background();
+        return EXIT_INTERRUPTED;
+    };
     // Blocking tasks (git children) must not keep the process alive after the command ended.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
@@ -132,7 +148,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Config(a) => config::cmd_config(a).await,
         Command::Completions(a) => completions::cmd_completions(a),
         Command::Man(a) => completions::cmd_man(a),
-        Command::Drive(a) => drive::cmd_drive(a).await,
+        Command::Detached(a) => detached::cmd_detached(a).await,
         Command::Session(a) => session::cmd_session(a).await,
         Command::Agents(a) => agents::cmd_agents(a).await,
         Command::Plugin(a) => plugin::cmd_plugin(a).await,
@@ -181,37 +197,6 @@ pub fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)?;
     output::println(text)
-}
-
-/// The commit holding a fork's work: the tip of its branch (which also has anything committed
-/// there after the run), or the commit recorded in the run once the branch is gone and while
-/// git still has it.
-pub fn fork_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<String> {
-    repo.branch_tip(&fork.branch)
-        .or_else(|| recorded_tip(repo, fork))
-}
-
-/// The commit the run recorded for a fork whose branch is gone, while git still has it.
-fn recorded_tip(repo: &crate::git::Repo, fork: &crate::state::Fork) -> Option<String> {
-    fork.commit
-        .as_deref()
-        .and_then(|c| repo.resolve_commit(c).ok())
-}
-
-/// [`fork_tip`] of every fork, with one git process for all the branches.
-pub fn fork_tips(repo: &crate::git::Repo, forks: &[crate::state::Fork]) -> Vec<Option<String>> {
-    let branches: Vec<&str> = forks.iter().map(|f| f.branch.as_str()).collect();
-    let Ok(tips) = repo.branch_tips(&branches) else {
-        return forks.iter().map(|f| fork_tip(repo, f)).collect();
-    };
-    forks
-        .iter()
-        .map(|f| match tips.get(&f.branch) {
-            Some(tip) => Some(tip.clone()),
-            // for-each-ref already said the branch is gone.
-            None => recorded_tip(repo, f),
-        })
-        .collect()
 }
 
 /// Exit code for a finished run: 0 when every fork is done, else 1.

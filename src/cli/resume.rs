@@ -8,6 +8,7 @@ use clap::Args;
 use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
 use crate::dispatch::{DriveOptions, drive};
 use crate::state::{EndReason, Fork, ForkState, StateError};
+use crate::ui::LiveView;
 
 /// Continue the forks of a run that a crash left interrupted or failed.
 #[derive(Args, Debug)]
@@ -105,16 +106,7 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         run.run,
         forks.join(", ")
     );
-    let driven = drive(
-        &repo,
-        &store,
-        run,
-        DriveOptions {
-            forks,
-            progress: true,
-        },
-    )
-    .await?;
+    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions { forks }).await?;
     super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);

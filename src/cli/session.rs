@@ -264,7 +264,7 @@ pub async fn cmd_relay(args: RelayArgs) -> CmdResult {
             eprintln!(
                 "ocfork: {} ({})",
                 o.message,
-                crate::ui::duration(started.elapsed())
+                crate::text::duration(started.elapsed())
             );
             Ok(0)
         }

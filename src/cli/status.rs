@@ -21,7 +21,7 @@ pub async fn cmd_status(args: StatusArgs) -> CmdResult {
     let run = store.resolve(args.run.as_deref())?;
     super::try_cmd::finish(&run, args.json)?;
     if let (false, Some(v)) = (args.json, &run.judge) {
-        super::output::print(crate::judge::show::summary(v))?;
+        super::output::print(crate::ui::verdict::summary(v))?;
     }
     Ok(0)
 }

@@ -17,8 +17,14 @@ use crate::state::{ForkState, Run, Store};
 pub struct DriveOptions {
     /// Forks to drive (all unfinished ones when empty).
     pub forks: Vec<String>,
-    /// Show live progress on stderr.
-    pub progress: bool,
+}
+
+/// Shows a run while it is driven: started once the run is recorded, stopped once its forks
+/// are finished. The commands pass `ui::LiveView`; dispatch itself knows nothing of terminals.
+pub trait RunView: Sized + Send {
+    fn start(handle: Arc<RunHandle>) -> Self;
+    /// Shows the final states and ends.
+    fn stop(self) -> impl Future<Output = ()> + Send;
 }
 
 /// The outcome of driving a run.
@@ -29,18 +35,18 @@ pub struct Driven {
 }
 
 /// Drives the run's forks to finished states and returns the final record.
-pub async fn drive(
+pub async fn drive<V: RunView>(
     repo: &Repo,
     store: &Store,
     run: Run,
     opts: DriveOptions,
 ) -> anyhow::Result<Driven> {
-    drive_with(repo, store, run, opts, None).await
+    drive_with::<V>(repo, store, run, opts, None).await
 }
 
 /// [`drive`] on a server already connected (`try` checked the run with it), else on the
 /// one the run names or a new one.
-pub async fn drive_with(
+pub async fn drive_with<V: RunView>(
     repo: &Repo,
     store: &Store,
     mut run: Run,
@@ -70,11 +76,9 @@ pub async fn drive_with(
     store.save(&run)?;
     let handle = RunHandle::new(store.clone(), run.clone());
 
-    let cancel = super::cancel_on_signal();
+    let cancel = crate::signal::cancel_on_signal();
 
-    let view = opts
-        .progress
-        .then(|| crate::ui::LiveView::start(handle.clone()));
+    let view = V::start(handle.clone());
     // The server boots while the worktrees are written: both take seconds, and neither
     // needs the other. Both futures are polled by this task, on the thread that runs the
     // whole command, so the server's parent-death signal is tied to ocfork's life rather
@@ -90,9 +94,7 @@ pub async fn drive_with(
         if let Ok((_, Some(server))) = connected {
             server.stop().await;
         }
-        if let Some(v) = view {
-            v.stop().await;
-        }
+        view.stop().await;
         let _ = handle.update_run(|r| r.pid = None);
         return Ok(Driven {
             run: handle.snapshot(),
@@ -110,9 +112,7 @@ pub async fn drive_with(
                     f.error = Some(msg.clone());
                 });
             }
-            if let Some(v) = view {
-                v.stop().await;
-            }
+            view.stop().await;
             return Err(e);
         }
     };
@@ -181,9 +181,7 @@ pub async fn drive_with(
         // A fork task still holds it (it panicked): its servers die with ocfork.
         Err(_) => eprintln!("ocfork: warning: a fork's task did not end cleanly"),
     }
-    if let Some(v) = view {
-        v.stop().await;
-    }
+    view.stop().await;
     let _ = handle.update_run(|r| {
         r.spawned_server = None;
         r.spawned_servers.clear();

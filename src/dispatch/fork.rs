@@ -9,11 +9,12 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::RunHandle;
-use super::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
+use super::step::{Step, exit_text, shell_step};
+use super::turn::{agent_turn, current_prompt, record_usage};
 use crate::opencode::server::ExitWatch;
-use crate::opencode::types::{ModelRef, PromptBody};
-use crate::opencode::{ApiError, Client, EventHub};
-use crate::state::{Check, EndReason, ForkState, Tokens};
+use crate::opencode::turn::TurnEnd;
+use crate::opencode::{Client, EventHub};
+use crate::state::{Check, EndReason, ForkState};
 
 /// What every fork of a run shares.
 #[derive(Clone)]
@@ -56,7 +57,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             &name,
             &dir,
             EndReason::Cancelled,
-            Some(format!("{} before it started", super::stopped_by())),
+            Some(format!("{} before it started", crate::signal::stopped_by())),
             started,
         )
         .await;
@@ -115,7 +116,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             ),
             Step::Cancelled => (
                 Some(EndReason::Cancelled),
-                Some(format!("{} during setup", super::stopped_by())),
+                Some(format!("{} during setup", crate::signal::stopped_by())),
             ),
             Step::TimedOut => (
                 Some(EndReason::Timeout),
@@ -153,7 +154,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         TurnEnd::Done => (EndReason::Done, None),
         TurnEnd::Failed(e) => (EndReason::AgentError, Some(e)),
         TurnEnd::Timeout => {
-            let limit = crate::ui::duration(shared.timeout);
+            let limit = crate::text::duration(shared.timeout);
             let error = match last_activity {
                 // A model that never answers properly shows only as OpenCode retrying it.
                 Some(a) => format!("timed out after {limit} while OpenCode was {a}"),
@@ -161,7 +162,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             };
             (EndReason::Timeout, Some(error))
         }
-        TurnEnd::Cancelled => (EndReason::Cancelled, Some(super::stopped_by())),
+        TurnEnd::Cancelled => (EndReason::Cancelled, Some(crate::signal::stopped_by())),
         TurnEnd::ServerExited(status) if shared.external_server => (
             EndReason::ServerGone,
             Some(format!(
@@ -194,12 +195,12 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             Step::Cancelled => {
                 (state, error) = (
                     EndReason::Cancelled,
-                    Some(format!("{} during the check", super::stopped_by())),
+                    Some(format!("{} during the check", crate::signal::stopped_by())),
                 );
                 None
             }
             Step::TimedOut => {
-                let limit = crate::ui::duration(shared.timeout);
+                let limit = crate::text::duration(shared.timeout);
                 error = Some(format!("check `{cmd}` timed out after {limit}"));
                 None
             }
@@ -212,180 +213,6 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         shared.handle.update(&name, |f| f.check = Some(check));
     }
     finish(&shared, &name, &dir, state, error, started).await;
-}
-
-/// The prompt a resumed fork's session gets: its history already holds the task.
-pub const CONTINUE_PROMPT: &str = "Continue the task; the previous run was interrupted.";
-
-/// Creates the session if needed, sends the prompt and follows the turn. A request that
-/// failed because the server died reports the server's exit.
-async fn agent_turn(
-    shared: &Shared,
-    name: &str,
-    dir: &Path,
-    deadline: tokio::time::Instant,
-) -> TurnEnd {
-    let end = prompt_and_follow(shared, name, dir, deadline).await;
-    if let (TurnEnd::Failed(_), Some(exit)) = (&end, &shared.server_exit) {
-        // The failed request may have noticed the death before the exit was reaped.
-        let mut exit = exit.clone();
-        // A server that is not ours is watched by polling, which takes a few seconds more.
-        let grace = Duration::from_secs(if shared.external_server { 8 } else { 2 });
-        let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
-        if let Ok(Ok(status)) = waited {
-            return TurnEnd::ServerExited(status.clone().unwrap_or_default());
-        }
-    }
-    end
-}
-
-async fn prompt_and_follow(
-    shared: &Shared,
-    name: &str,
-    dir: &Path,
-    deadline: tokio::time::Instant,
-) -> TurnEnd {
-    let Some(fork) = shared.handle.snapshot().fork(name).cloned() else {
-        return TurnEnd::Failed("fork vanished from the run".into());
-    };
-    // Getting the prompt in may itself hang on a sick server: Ctrl-C and the time limit
-    // apply from the start, and a prompt that got through is aborted.
-    let send = send_prompt(shared, &fork, dir);
-    let (session, before, events) = tokio::select! {
-        sent = send => match sent {
-            Ok(s) => s,
-            Err(end) => return end,
-        },
-        _ = shared.cancel.cancelled() => return stop_early(shared, name, dir, TurnEnd::Cancelled).await,
-        _ = tokio::time::sleep_until(deadline) => return stop_early(shared, name, dir, TurnEnd::Timeout).await,
-    };
-    let watch = TurnWatch {
-        client: &shared.client,
-        events,
-        session: &session,
-        directory: dir,
-        before,
-        deadline,
-        cancel: shared.cancel.clone(),
-        server_exit: shared.server_exit.clone(),
-    };
-    follow_turn(watch, |p| match p {
-        Progress::ToolCalls(n) => shared.handle.update(name, |f| f.tool_calls = n),
-        Progress::Activity(a) => shared.handle.update(name, |f| f.activity = a),
-    })
-    .await
-}
-
-/// A prompt sent: the session, its message count before, events subscribed before sending.
-type Sent = (
-    String,
-    usize,
-    tokio::sync::broadcast::Receiver<crate::opencode::Event>,
-);
-
-/// Creates or reuses the fork's session and sends its prompt; returns the session, how many
-/// messages it held before, and an event subscription made before the prompt went out.
-async fn send_prompt(
-    shared: &Shared,
-    fork: &crate::state::Fork,
-    dir: &Path,
-) -> Result<Sent, TurnEnd> {
-    // A fork that already has a session (a resumed run: OpenCode keeps sessions on disk) is
-    // asked to continue it; one whose session never got the prompt, or is gone, starts over.
-    let earlier = match &fork.session {
-        Some(id) => match shared.client.messages(id, dir).await {
-            Ok(m) => Some((id.clone(), m)),
-            Err(ApiError::Status { .. }) => None,
-            Err(e) => return Err(TurnEnd::Failed(e.to_string())),
-        },
-        None => None,
-    };
-    let current = current_prompt(fork).to_string();
-    let (session, before, prompt) = match earlier {
-        Some((id, messages)) => {
-            let prompt = if delivered(fork, &messages) {
-                CONTINUE_PROMPT.to_string()
-            } else {
-                current
-            };
-            (id, messages.len(), prompt)
-        }
-        None => match shared
-            .client
-            .create_session(
-                dir,
-                &format!(
-                    "ocfork {run}/{name}",
-                    run = shared.handle.snapshot().run,
-                    name = fork.name
-                ),
-            )
-            .await
-        {
-            Ok(s) => {
-                shared
-                    .handle
-                    .update(&fork.name, |f| f.session = Some(s.id.clone()));
-                (s.id, 0, current)
-            }
-            Err(e) => return Err(TurnEnd::Failed(e.to_string())),
-        },
-    };
-    let events = shared.hub.subscribe();
-    shared.hub.wait_connected(Duration::from_secs(10)).await;
-    let model = fork.model.as_deref().and_then(ModelRef::parse);
-    let body = PromptBody::text(Some(&fork.agent), model, &prompt)
-        .with_metadata(shared.prompt_metadata.clone());
-    if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
-        return Err(TurnEnd::Failed(e.to_string()));
-    }
-    Ok((session, before, events))
-}
-
-/// Ends a turn stopped before it could be followed, aborting a prompt that got through.
-async fn stop_early(shared: &Shared, name: &str, dir: &Path, end: TurnEnd) -> TurnEnd {
-    if let Some(session) = shared
-        .handle
-        .snapshot()
-        .fork(name)
-        .and_then(|f| f.session.clone())
-    {
-        super::turn::stop_turn(&shared.client, &session, dir).await;
-    }
-    end
-}
-
-/// Records tokens and cost from the session's assistant messages.
-async fn record_usage(shared: &Shared, name: &str, dir: &Path) {
-    let Some(session) = shared
-        .handle
-        .snapshot()
-        .fork(name)
-        .and_then(|f| f.session.clone())
-    else {
-        return;
-    };
-    let Ok(Ok(messages)) = tokio::time::timeout(
-        Duration::from_secs(10),
-        shared.client.messages(&session, dir),
-    )
-    .await
-    else {
-        return;
-    };
-    let mut tokens = Tokens::default();
-    let mut cost = 0.0;
-    for m in messages.iter().filter(|m| m.info.role == "assistant") {
-        if let Some(t) = &m.info.tokens {
-            tokens.input += t.input as u64;
-            tokens.output += t.output as u64;
-        }
-        cost += m.info.cost.unwrap_or(0.0);
-    }
-    shared.handle.update(name, |f| {
-        f.tokens = Some(tokens);
-        f.cost = Some(cost);
-    });
 }
 
 /// Commits the worktree, measures the change, and records the final state.
@@ -425,17 +252,13 @@ async fn finish(
         Ok::<_, crate::git::GitError>((head, stats))
     })
     .await;
+    // A git error, or the blocking task that ran git died.
+    let committed = match committed {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
     let (end, error, commit, stats) = match committed {
-        Ok(Ok((head, stats))) => (end, error, Some(head), stats),
-        Ok(Err(e)) => (
-            EndReason::CommitFailed,
-            Some(join_errors(
-                error,
-                format!("could not commit the fork's work: {e}"),
-            )),
-            None,
-            Vec::new(),
-        ),
+        Ok((head, stats)) => (end, error, Some(head), stats),
         Err(e) => (
             EndReason::CommitFailed,
             Some(join_errors(
@@ -465,32 +288,6 @@ async fn finish(
     });
 }
 
-/// Whether the session already got the fork's current prompt (then a crash cut its turn
-/// short): it holds that text in as many user messages as the fork has sent it.
-fn delivered(fork: &crate::state::Fork, messages: &[crate::opencode::types::Message]) -> bool {
-    let current = current_prompt(fork);
-    let sent = std::iter::once(&fork.prompt)
-        .chain(&fork.follow_ups)
-        .filter(|p| p.as_str() == current)
-        .count();
-    let received = messages
-        .iter()
-        .filter(|m| m.info.role == "user")
-        .filter(|m| {
-            m.parts.iter().any(|p| {
-                p.get("type").and_then(serde_json::Value::as_str) == Some("text")
-                    && p.get("text").and_then(serde_json::Value::as_str) == Some(current)
-            })
-        })
-        .count();
-    received >= sent
-}
-
-/// The prompt of the fork's current turn: its latest follow-up, else its first prompt.
-fn current_prompt(fork: &crate::state::Fork) -> &str {
-    fork.follow_ups.last().unwrap_or(&fork.prompt)
-}
-
 fn join_errors(first: Option<String>, second: String) -> String {
     match first {
         Some(f) => format!("{f}; {second}"),
@@ -507,113 +304,4 @@ fn commit_message(run: &str, fork: &str, prompt: &str, state: ForkState) -> Stri
         format!(" ({})", state.as_str())
     };
     format!("ocfork {run}/{fork}{note}: {first}\n\nPrompt:\n{prompt}\n")
-}
-
-/// How a `setup` or `check` command ended.
-enum Step {
-    Ran(Check),
-    /// It could not start, or its log could not be written.
-    Broken(String),
-    Cancelled,
-    TimedOut,
-}
-
-fn exit_text(c: &Check) -> String {
-    match c.exit_code {
-        Some(code) => format!("exited with {code}"),
-        None => "was killed by a signal".into(),
-    }
-}
-
-/// Runs a fork's `setup` or `check` command in its worktree, its output in the step's log,
-/// stopped (with everything it started) on Ctrl-C or at `deadline`.
-async fn shell_step(
-    shared: &Shared,
-    fork: &str,
-    step: &str,
-    cmd: &str,
-    dir: &Path,
-    deadline: tokio::time::Instant,
-) -> (Step, std::path::PathBuf) {
-    let store = crate::state::Store::new(&shared.common_dir);
-    let run = shared.handle.snapshot();
-    let log = store.step_log(&run.run, fork, step);
-    let size = run.ports.unwrap_or(super::ports::DEFAULT_BLOCK);
-    let port = match super::ports::reserve(&run.run, fork, size) {
-        Ok(p) => p,
-        Err(e) => return (Step::Broken(e), log),
-    };
-    let env = [
-        ("OCFORK_RUN", run.run.clone()),
-        ("OCFORK_FORK", fork.to_string()),
-        ("OCFORK_WORKTREE", dir.display().to_string()),
-        ("OCFORK_BASE", run.base.clone()),
-        ("OCFORK_PORT", port.to_string()),
-        ("OCFORK_PORTS", size.to_string()),
-    ];
-    let stop = async {
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => Step::TimedOut,
-            _ = shared.cancel.cancelled() => Step::Cancelled,
-        }
-    };
-    let step = match run_shell(cmd, dir, &env, &log, stop).await {
-        Ok(Ok(check)) => Step::Ran(check),
-        Ok(Err(stopped)) => stopped,
-        Err(e) => Step::Broken(format!("could not run (log {}): {e}", log.display())),
-    };
-    (step, log)
-}
-
-/// Runs `sh -c cmd` in `dir` with `env` added, in a process group of its own, stdout and
-/// stderr appended to `log`. When `stop` finishes first the whole group is killed and its
-/// value returned.
-pub async fn run_shell<T>(
-    cmd: &str,
-    dir: &Path,
-    env: &[(&str, String)],
-    log: &Path,
-    stop: impl std::future::Future<Output = T>,
-) -> std::io::Result<Result<Check, T>> {
-    if let Some(parent) = log.parent() {
-        crate::private_fs::own_dir(parent)?;
-    }
-    let out = crate::private_fs::append(log)?;
-    let err = out.try_clone()?;
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(dir)
-        .env("PWD", dir)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()?;
-    let pgid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
-    let kill_group = || {
-        if let Some(pgid) = pgid {
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        }
-    };
-    tokio::select! {
-        status = child.wait() => {
-            let status = status?;
-            // Whatever the command left running in the background goes with it.
-            kill_group();
-            Ok(Ok(Check {
-                command: cmd.to_string(),
-                exit_code: status.code(),
-                duration_ms: started.elapsed().as_millis() as u64,
-            }))
-        }
-        stopped = stop => {
-            kill_group();
-            let _ = child.wait().await;
-            Ok(Err(stopped))
-        }
-    }
 }

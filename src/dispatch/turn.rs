@@ -1,188 +1,200 @@
-//! Following one prompted turn of a session to its end on the event stream, reconciled with
-//! `GET /session/status` and the message list whenever events may have been missed.
+//! One fork's agent turn: its session created or continued, its prompt sent once, the turn
+//! followed to its end, and the tokens and cost it used recorded.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
+use super::fork::Shared;
+use crate::opencode::ApiError;
+use crate::opencode::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
+use crate::opencode::types::{ModelRef, PromptBody};
+use crate::state::Tokens;
 
-use crate::opencode::server::ExitWatch;
-use crate::opencode::types::error_text;
-use crate::opencode::{Client, Event};
+/// The prompt a resumed fork's session gets: its history already holds the task.
+pub const CONTINUE_PROMPT: &str = "Continue the task; the previous run was interrupted.";
 
-/// How a turn ended.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TurnEnd {
-    Done,
-    Failed(String),
-    Timeout,
-    Cancelled,
-    ServerExited(String),
-}
-
-/// What the turn follower reports while it runs.
-pub enum Progress {
-    ToolCalls(u64),
-    Activity(Option<String>),
-}
-
-/// Everything needed to follow one turn.
-pub struct TurnWatch<'a> {
-    pub client: &'a Client,
-    pub events: broadcast::Receiver<Event>,
-    pub session: &'a str,
-    pub directory: &'a Path,
-    /// Messages the session held before the prompt; the answer comes after them.
-    pub before: usize,
-    pub deadline: tokio::time::Instant,
-    pub cancel: CancellationToken,
-    pub server_exit: Option<ExitWatch>,
-}
-
-/// Follows the turn until the session is idle with an answer, fails, times out, is cancelled,
-/// or the server goes away. Aborts the session on timeout and cancellation.
-pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress)) -> TurnEnd {
-    let mut tools: HashSet<String> = HashSet::new();
-    let mut last_error: Option<String> = None;
-    let mut check = tokio::time::interval(Duration::from_secs(3));
-    check.tick().await;
-    let mut exit = w.server_exit.clone();
-    let end = loop {
-        let server_gone = async {
-            match exit.as_mut() {
-                Some(rx) => rx
-                    .wait_for(|e| e.is_some())
-                    .await
-                    .ok()
-                    .and_then(|e| e.clone())
-                    .unwrap_or_default(),
-                None => std::future::pending().await,
-            }
-        };
-        let mut reconcile = false;
-        tokio::select! {
-            ev = w.events.recv() => match ev {
-                Ok(Event::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => reconcile = true,
-                Err(broadcast::error::RecvError::Closed) => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    reconcile = true;
-                }
-                Ok(ev) if ev.session_id() == Some(w.session) => {
-                    let p = ev.properties();
-                    match ev.kind() {
-                        "message.part.updated"
-                            if p.pointer("/part/type").and_then(Value::as_str) == Some("tool") =>
-                        {
-                            let id = p
-                                .pointer("/part/callID")
-                                .or_else(|| p.pointer("/part/id"))
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_string();
-                            if tools.insert(id) {
-                                progress(Progress::ToolCalls(tools.len() as u64));
-                            }
-                        }
-                        "session.status" => match p.pointer("/status/type").and_then(Value::as_str) {
-                            Some("retry") => {
-                                let attempt = p.pointer("/status/attempt").and_then(Value::as_u64).unwrap_or(0);
-                                let msg = p.pointer("/status/message").and_then(Value::as_str).unwrap_or("");
-                                progress(Progress::Activity(Some(format!("retrying (attempt {attempt}): {msg}"))));
-                            }
-                            Some("busy") => progress(Progress::Activity(None)),
-                            Some("idle") => reconcile = true,
-                            _ => {}
-                        },
-                        "session.idle" => reconcile = true,
-                        "session.error" => {
-                            // The first error is the cause; OpenCode may follow it with a stack trace.
-                            if let Some(e) = p.get("error") && last_error.is_none() {
-                                last_error = Some(error_text(e));
-                            }
-                            reconcile = true;
-                        }
-                        "permission.asked" => {
-                            if let Some(id) = p.get("id").and_then(Value::as_str) {
-                                // Bounded: a server that stopped answering must not hold the turn.
-                                let reply = w.client.reply_permission(id, w.directory, "once");
-                                let _ = tokio::time::timeout(Duration::from_secs(10), reply).await;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(_) => {}
-            },
-            _ = check.tick() => reconcile = true,
-            _ = tokio::time::sleep_until(w.deadline) => break TurnEnd::Timeout,
-            _ = w.cancel.cancelled() => break TurnEnd::Cancelled,
-            status = server_gone => break TurnEnd::ServerExited(status),
+/// Creates the session if needed, sends the prompt and follows the turn. A request that
+/// failed because the server died reports the server's exit.
+pub(super) async fn agent_turn(
+    shared: &Shared,
+    name: &str,
+    dir: &Path,
+    deadline: tokio::time::Instant,
+) -> TurnEnd {
+    let end = prompt_and_follow(shared, name, dir, deadline).await;
+    if let (TurnEnd::Failed(_), Some(exit)) = (&end, &shared.server_exit) {
+        // The failed request may have noticed the death before the exit was reaped.
+        let mut exit = exit.clone();
+        // A server that is not ours is watched by polling, which takes a few seconds more.
+        let grace = Duration::from_secs(if shared.external_server { 8 } else { 2 });
+        let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
+        if let Ok(Ok(status)) = waited {
+            return TurnEnd::ServerExited(status.clone().unwrap_or_default());
         }
-        if reconcile {
-            // Asking the server can take long when it stops answering: a Ctrl-C or the
-            // deadline still ends the turn meanwhile.
-            let now = tokio::select! {
-                now = settled(&w, last_error.as_deref()) => now,
-                _ = tokio::time::sleep_until(w.deadline) => break TurnEnd::Timeout,
-                _ = w.cancel.cancelled() => break TurnEnd::Cancelled,
-            };
-            if let Some(end) = now {
-                break end;
-            }
-        }
-    };
-    if matches!(end, TurnEnd::Timeout | TurnEnd::Cancelled) {
-        stop_turn(w.client, w.session, w.directory).await;
     }
     end
 }
 
-/// Aborts a turn and gives the server a moment to finish writing files.
-pub async fn stop_turn(client: &Client, session: &str, directory: &Path) {
-    let _ = tokio::time::timeout(Duration::from_secs(5), client.abort(session, directory)).await;
-    // Bounded as a whole: a server that stopped answering must not hold up a cancelled run
-    // (each status request alone may wait the client's long request timeout).
-    let settle = async {
-        for _ in 0..10 {
-            match client.status(directory).await {
-                Ok(map) if map.contains_key(session) => {
-                    tokio::time::sleep(Duration::from_millis(200)).await
-                }
-                _ => break,
-            }
-        }
+async fn prompt_and_follow(
+    shared: &Shared,
+    name: &str,
+    dir: &Path,
+    deadline: tokio::time::Instant,
+) -> TurnEnd {
+    let Some(fork) = shared.handle.snapshot().fork(name).cloned() else {
+        return TurnEnd::Failed("fork vanished from the run".into());
     };
-    let _ = tokio::time::timeout(Duration::from_secs(5), settle).await;
+    // Getting the prompt in may itself hang on a sick server: Ctrl-C and the time limit
+    // apply from the start, and a prompt that got through is aborted.
+    let send = send_prompt(shared, &fork, dir);
+    let (session, before, events) = tokio::select! {
+        sent = send => match sent {
+            Ok(s) => s,
+            Err(end) => return end,
+        },
+        _ = shared.cancel.cancelled() => return stop_early(shared, name, dir, TurnEnd::Cancelled).await,
+        _ = tokio::time::sleep_until(deadline) => return stop_early(shared, name, dir, TurnEnd::Timeout).await,
+    };
+    let watch = TurnWatch {
+        client: &shared.client,
+        events,
+        session: &session,
+        directory: dir,
+        before,
+        deadline,
+        cancel: shared.cancel.clone(),
+        server_exit: shared.server_exit.clone(),
+    };
+    follow_turn(watch, |p| match p {
+        Progress::ToolCalls(n) => shared.handle.update(name, |f| f.tool_calls = n),
+        Progress::Activity(a) => shared.handle.update(name, |f| f.activity = a),
+    })
+    .await
 }
 
-/// Decides from the server's current view whether the turn is over.
-async fn settled(w: &TurnWatch<'_>, last_error: Option<&str>) -> Option<TurnEnd> {
-    let status = w.client.status(w.directory).await.ok()?;
-    let busy = status
-        .get(w.session)
-        .and_then(|s| s.get("type"))
-        .and_then(Value::as_str)
-        .is_some_and(|t| t != "idle");
-    if busy {
-        return None;
+/// A prompt sent: the session, its message count before, events subscribed before sending.
+type Sent = (
+    String,
+    usize,
+    tokio::sync::broadcast::Receiver<crate::opencode::Event>,
+);
+
+/// Creates or reuses the fork's session and sends its prompt; returns the session, how many
+/// messages it held before, and an event subscription made before the prompt went out.
+async fn send_prompt(
+    shared: &Shared,
+    fork: &crate::state::Fork,
+    dir: &Path,
+) -> Result<Sent, TurnEnd> {
+    // A fork that already has a session (a resumed run: OpenCode keeps sessions on disk) is
+    // asked to continue it; one whose session never got the prompt, or is gone, starts over.
+    let earlier = match &fork.session {
+        Some(id) => match shared.client.messages(id, dir).await {
+            Ok(m) => Some((id.clone(), m)),
+            Err(ApiError::Status { .. }) => None,
+            Err(e) => return Err(TurnEnd::Failed(e.to_string())),
+        },
+        None => None,
+    };
+    let current = current_prompt(fork).to_string();
+    let (session, before, prompt) = match earlier {
+        Some((id, messages)) => {
+            let prompt = if delivered(fork, &messages) {
+                CONTINUE_PROMPT.to_string()
+            } else {
+                current
+            };
+            (id, messages.len(), prompt)
+        }
+        None => match shared
+            .client
+            .create_session(
+                dir,
+                &format!(
+                    "ocfork {run}/{name}",
+                    run = shared.handle.snapshot().run,
+                    name = fork.name
+                ),
+            )
+            .await
+        {
+            Ok(s) => {
+                shared
+                    .handle
+                    .update(&fork.name, |f| f.session = Some(s.id.clone()));
+                (s.id, 0, current)
+            }
+            Err(e) => return Err(TurnEnd::Failed(e.to_string())),
+        },
+    };
+    let events = shared.hub.subscribe();
+    shared.hub.wait_connected(Duration::from_secs(10)).await;
+    let model = fork.model.as_deref().and_then(ModelRef::parse);
+    let body = PromptBody::text(Some(&fork.agent), model, &prompt)
+        .with_metadata(shared.prompt_metadata.clone());
+    if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
+        return Err(TurnEnd::Failed(e.to_string()));
     }
-    let messages = w.client.messages(w.session, w.directory).await.ok()?;
-    let answer = messages
+    Ok((session, before, events))
+}
+
+/// Ends a turn stopped before it could be followed, aborting a prompt that got through.
+async fn stop_early(shared: &Shared, name: &str, dir: &Path, end: TurnEnd) -> TurnEnd {
+    if let Some(session) = shared
+        .handle
+        .snapshot()
+        .fork(name)
+        .and_then(|f| f.session.clone())
+    {
+        crate::opencode::turn::stop_turn(&shared.client, &session, dir).await;
+    }
+    end
+}
+
+/// Records tokens and cost from the session's assistant messages.
+pub(super) async fn record_usage(shared: &Shared, name: &str, dir: &Path) {
+    let Some(session) = shared
+        .handle
+        .snapshot()
+        .fork(name)
+        .and_then(|f| f.session.clone())
+    else {
+        return;
+    };
+    let Some(used) = crate::opencode::turn::usage(&shared.client, &session, dir).await else {
+        return;
+    };
+    shared.handle.update(name, |f| {
+        f.tokens = Some(Tokens {
+            input: used.input,
+            output: used.output,
+        });
+        f.cost = Some(used.cost);
+    });
+}
+
+/// Whether the session already got the fork's current prompt (then a crash cut its turn
+/// short): it holds that text in as many user messages as the fork has sent it.
+fn delivered(fork: &crate::state::Fork, messages: &[crate::opencode::types::Message]) -> bool {
+    let current = current_prompt(fork);
+    let sent = std::iter::once(&fork.prompt)
+        .chain(&fork.follow_ups)
+        .filter(|p| p.as_str() == current)
+        .count();
+    let received = messages
         .iter()
-        .skip(w.before)
-        .rev()
-        .find(|m| m.info.role == "assistant");
-    let last_is_answer = messages
-        .last()
-        .is_some_and(|m| m.info.role == "assistant" && messages.len() > w.before);
-    match answer {
-        Some(m) if last_is_answer && m.info.error.is_some() => Some(TurnEnd::Failed(
-            m.info.error.as_ref().map(error_text).unwrap_or_default(),
-        )),
-        Some(m) if last_is_answer && m.info.time.completed.is_some() => Some(TurnEnd::Done),
-        _ => last_error.map(|e| TurnEnd::Failed(e.to_string())),
-    }
+        .filter(|m| m.info.role == "user")
+        .filter(|m| {
+            m.parts.iter().any(|p| {
+                p.get("type").and_then(serde_json::Value::as_str) == Some("text")
+                    && p.get("text").and_then(serde_json::Value::as_str) == Some(current)
+            })
+        })
+        .count();
+    received >= sent
+}
+
+/// The prompt of the fork's current turn: its latest follow-up, else its first prompt.
+pub(super) fn current_prompt(fork: &crate::state::Fork) -> &str {
+    fork.follow_ups.last().unwrap_or(&fork.prompt)
 }

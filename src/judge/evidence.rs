@@ -2,30 +2,9 @@
 //! result, whether it weakened the tests, whether it changed anything, its size, and how much
 //! it agrees with the other forks.
 
-use serde::{Deserialize, Serialize};
-
 use crate::compare::{self, ForkChanges, Status};
 use crate::state::Run;
-
-/// What the facts say about one fork.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub fork: String,
-    /// `passed`, `failed` or `none` (no check ran for this fork).
-    pub check: String,
-    /// The fork deleted a test file or removed lines from one.
-    pub tests_weakened: bool,
-    /// The test files it deleted or removed lines from.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub weakened_files: Vec<String>,
-    /// The fork changed nothing.
-    pub empty: bool,
-    pub files: u64,
-    pub insertions: u64,
-    pub deletions: u64,
-    /// Mean similarity of its changes to every other fork's (0 when it is the only one).
-    pub consensus: f64,
-}
+pub use crate::state::verdict::Evidence;
 
 /// The evidence groups, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

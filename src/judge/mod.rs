@@ -5,7 +5,6 @@
 
 pub mod evidence;
 pub mod prompt;
-pub mod show;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
@@ -15,14 +14,14 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::state::verdict::{Judge, Ranked, Verdict};
 pub use evidence::{Evidence, Group, is_test_file};
-pub use verdict::{Judge, Ranked, Verdict};
 
 use crate::compare;
-use crate::dispatch::{TurnEnd, TurnWatch, follow_turn};
 use crate::git::{self, Repo};
 use crate::opencode::types::{ModelRef, PromptBody};
 use crate::opencode::{Client, EventHub};
+use crate::opencode::{TurnEnd, TurnWatch, follow_turn};
 use crate::state::{Run, Store, Tokens};
 
 /// The read-only agent judges run as unless `-a` names another.
@@ -74,7 +73,7 @@ pub async fn judge(
     let named: Vec<(String, Option<String>)> = owned
         .iter()
         .map(|f| f.name.clone())
-        .zip(crate::cli::fork_tips(repo, &owned))
+        .zip(crate::compare::fork_tips(repo, &owned))
         .collect();
     let changes = compare::changes(repo, &run.start, &named)?;
     let evidence = evidence::gather(run, &changes);
@@ -226,7 +225,7 @@ async fn review(
         }
         let stop = CancellationToken::new();
         let hub = EventHub::start(client.clone(), stop.clone());
-        let cancel = crate::dispatch::cancel_on_signal();
+        let cancel = crate::signal::cancel_on_signal();
         let deadline = tokio::time::Instant::now()
             + run
                 .timeout_ms
@@ -398,28 +397,15 @@ fn text_of(m: &crate::opencode::types::Message) -> String {
 
 /// Records the session's tokens and cost, and the model it answered with when none was named.
 async fn usage(ctx: &Ctx<'_>, session: &str, judge: &mut Judge) {
-    let Ok(Ok(messages)) = tokio::time::timeout(
-        Duration::from_secs(10),
-        ctx.client.messages(session, ctx.dir),
-    )
-    .await
-    else {
+    let Some(used) = crate::opencode::turn::usage(ctx.client, session, ctx.dir).await else {
         return;
     };
-    let mut tokens = Tokens::default();
-    let mut cost = 0.0;
-    for m in messages.iter().filter(|m| m.info.role == "assistant") {
-        if let Some(t) = &m.info.tokens {
-            tokens.input += t.input as u64;
-            tokens.output += t.output as u64;
-        }
-        cost += m.info.cost.unwrap_or(0.0);
-        if judge.model.is_none()
-            && let (Some(p), Some(id)) = (&m.info.provider_id, &m.info.model_id)
-        {
-            judge.model = Some(format!("{p}/{id}"));
-        }
+    if judge.model.is_none() {
+        judge.model = used.model;
     }
-    judge.tokens = Some(tokens);
-    judge.cost = Some(cost);
+    judge.tokens = Some(Tokens {
+        input: used.input,
+        output: used.output,
+    });
+    judge.cost = Some(used.cost);
 }

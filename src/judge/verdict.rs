@@ -1,74 +1,13 @@
 //! Reading a judge's reply (one JSON object, possibly in a fenced block), combining several
 //! judges' rankings by Borda count, and the final order: evidence groups first, then the
-//! judges' order, ties by consensus. Also the verdict as the run's manifest keeps it.
+//! judges' order, ties by consensus. The verdict as the manifest keeps it is `state::verdict`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::evidence::{Evidence, Group};
-use crate::state::Tokens;
-
-/// The `judge` object of a run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    pub judged_at: String,
-    /// The start commit the judges read the code at.
-    pub start: String,
-    #[serde(default)]
-    pub criteria: Option<String>,
-    pub evidence: Vec<Evidence>,
-    pub judges: Vec<Judge>,
-    /// Best first; None when a judge's reply could not be used.
-    pub ranking: Option<Vec<Ranked>>,
-}
-
-/// One judge's session.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Judge {
-    /// `provider/model` as asked with `-m`, else the one the server answered with.
-    pub model: Option<String>,
-    pub agent: String,
-    pub session: String,
-    /// Best first; None when its replies could not be used.
-    pub ranking: Option<Vec<String>>,
-    #[serde(default)]
-    pub reasons: BTreeMap<String, String>,
-    pub tokens: Option<Tokens>,
-    pub cost: Option<f64>,
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-/// One fork in the final order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Ranked {
-    pub fork: String,
-    pub rank: usize,
-    pub group: String,
-    pub reason: Option<String>,
-    /// Borda points over all judges.
-    pub points: usize,
-}
-
-impl Verdict {
-    /// The fork ranked first, if there is a ranking.
-    pub fn best(&self) -> Option<&str> {
-        self.ranking.as_ref()?.first().map(|r| r.fork.as_str())
-    }
-
-    pub fn evidence_of(&self, fork: &str) -> Option<&Evidence> {
-        self.evidence.iter().find(|e| e.fork == fork)
-    }
-
-    pub fn rank_of(&self, fork: &str) -> Option<usize> {
-        self.ranking
-            .as_ref()?
-            .iter()
-            .find(|r| r.fork == fork)
-            .map(|r| r.rank)
-    }
-}
+use super::evidence::Group;
+use crate::state::verdict::{Evidence, Judge, Ranked};
 
 #[derive(Deserialize)]
 struct Reply {

@@ -1,15 +1,17 @@
-//! The OpenCode side: spawning `opencode serve`, a typed HTTP client for its API, and the
-//! global event stream every fork listens to.
+//! The OpenCode side: spawning `opencode serve`, a typed HTTP client for its API, the
+//! global event stream every fork listens to, and following one prompted turn to its end.
 
 pub mod client;
 pub mod events;
 pub mod offer;
 pub mod server;
+pub mod turn;
 pub mod types;
 
 pub use client::{ApiError, Client};
 pub use events::{Event, EventHub};
 pub use server::{Server, ServerError, find_binary};
+pub use turn::{TurnEnd, TurnWatch, follow_turn};
 
 /// A client for the server at `url` (password from `OPENCODE_SERVER_PASSWORD`), or, without a
 /// URL, for a new `opencode serve` started in `cwd` from `bin` (else found as

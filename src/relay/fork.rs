@@ -166,7 +166,7 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
     let run = store.load(&f.run)?;
     let handle = RunHandle::new(store.clone(), run);
     let stop = CancellationToken::new();
-    let cancel = crate::dispatch::cancel_on_signal();
+    let cancel = crate::signal::cancel_on_signal();
     let gone = watch_answering(client.clone(), job.directory.clone(), stop.clone());
     let shared = Arc::new(Shared {
         handle: handle.clone(),

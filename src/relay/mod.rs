@@ -8,21 +8,23 @@
 //! (the idle point, a compaction, a fork's turn and commit). [`finish`] runs that job, in the
 //! same process or in a background `ocfork __relay`, which is how the tool returns at once.
 
+mod chain;
 mod fork;
 mod wait;
 
+use chain::{chain_hop, current_agent, last_model, relay_mark};
 pub use fork::{ForkJob, claim as fork_claim, run_name as fork_run_name};
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::{TurnEnd, TurnWatch, follow_turn};
-use crate::opencode::types::{Message, ModelRef, PromptBody};
+use crate::opencode::types::PromptBody;
 use crate::opencode::{ApiError, Client, EventHub};
+use crate::opencode::{TurnEnd, TurnWatch, follow_turn};
 
 /// The plugin's source; `ocfork plugin install` fills in the binary's path.
 pub const PLUGIN_SOURCE: &str = include_str!("plugin.ts");
@@ -394,45 +396,4 @@ pub async fn post_notice(
         PromptBody::text(None, None, text).with_metadata(Some(json!({"ocfork": {"notice": true}})));
     body.no_reply = true;
     client.prompt_async(session, dir, &body).await
-}
-
-/// The mark ocfork puts on the text part of a relayed message.
-fn relay_mark(hop: u32, mode: Mode, from: &str) -> Value {
-    json!({ "ocfork": { "relay": hop, "mode": mode.as_str(), "from": from } })
-}
-
-/// The hop of the relay that started the turn `caller` belongs to (0 when a person started it).
-fn chain_hop(messages: &[Message], caller: &str) -> u32 {
-    let parent = messages
-        .iter()
-        .find(|m| m.info.id == caller)
-        .and_then(|m| m.info.parent_id.clone());
-    let user = match parent {
-        Some(p) => messages.iter().find(|m| m.info.id == p),
-        None => messages.iter().rev().find(|m| m.info.role == "user"),
-    };
-    user.into_iter()
-        .flat_map(|m| m.parts.iter())
-        .find_map(|p| p.pointer("/metadata/ocfork/relay").and_then(Value::as_u64))
-        .map_or(0, |h| h as u32)
-}
-
-/// The agent that last worked in the session, else `build`.
-fn current_agent(messages: &[Message]) -> String {
-    messages
-        .iter()
-        .rev()
-        .find_map(|m| m.info.agent.clone().filter(|a| a != "compaction"))
-        .unwrap_or_else(|| "build".to_string())
-}
-
-/// The model of the session's last assistant message, which compaction uses.
-fn last_model(messages: &[Message]) -> Option<ModelRef> {
-    messages.iter().rev().find_map(|m| {
-        (m.info.role == "assistant").then_some(())?;
-        Some(ModelRef {
-            provider_id: m.info.provider_id.clone()?,
-            model_id: m.info.model_id.clone()?,
-        })
-    })
 }

@@ -188,7 +188,7 @@ fn table(run: &Run) -> Markup {
                         td { span class={"state " (f.state.as_str())} { (f.state.as_str()) } }
                         td { (f.model.as_deref().unwrap_or("default")) br; small { (f.agent) } }
                         td { (check_cell(f)) }
-                        td class="num" { (crate::ui::duration(Duration::from_millis(f.duration_ms))) }
+                        td class="num" { (crate::text::duration(Duration::from_millis(f.duration_ms))) }
                         td class="num" {
                             @match &f.tokens {
                                 Some(t) => { (t.input) " / " (t.output) }
@@ -206,16 +206,17 @@ fn table(run: &Run) -> Markup {
 }
 
 fn check_cell(f: &Fork) -> Markup {
+    let cell = crate::text::check_cell(f.check.as_ref());
     match &f.check {
-        None => html! { "-" },
-        Some(c) if c.exit_code == Some(0) => {
-            html! { span class="pass" title=(c.command) { "pass" } }
+        None => html! { (cell) },
+        Some(c) => {
+            let class = if c.exit_code == Some(0) {
+                "pass"
+            } else {
+                "fail"
+            };
+            html! { span class=(class) title=(c.command) { (cell) } }
         }
-        Some(c) => html! {
-            span class="fail" title=(c.command) {
-                "fail" @if let Some(code) = c.exit_code { " (" (code) ")" }
-            }
-        },
     }
 }
 

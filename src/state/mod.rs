@@ -31,7 +31,7 @@
 //! | `dispatched` | bool | every fork was handed to the queue (`--detach` returns then) |
 //! | `copy` | array of strings | `--copy` globs |
 //! | `ports?` | number | `--ports`: loopback ports in each fork's block (absent: the default, 10) |
-//! | `judge?` | object | the verdict of `ocfork judge`, once it ran: evidence per fork, each judge's session, model and ranking, the final ranking with reasons (`crate::judge::Verdict`) |
+//! | `judge?` | object | the verdict of `ocfork judge`, once it ran: evidence per fork, each judge's session, model and ranking, the final ranking with reasons (`state::verdict::Verdict`) |
 //! | `spawned_server` | object or null | the `opencode serve` the driver runs, while it runs |
 //! | `spawned_server.pid` | number | its pid |
 //! | `spawned_server.url` | string | where it listens (127.0.0.1) |
@@ -80,6 +80,7 @@ mod lock;
 mod resolve;
 mod run;
 mod store;
+pub mod verdict;
 
 pub use clock::now_rfc3339;
 pub use driver::Driver;

@@ -86,7 +86,7 @@ pub struct Run {
     pub spawned_servers: Vec<SpawnedServer>,
     /// The verdict of `ocfork judge`, once it ran (additive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub judge: Option<crate::judge::Verdict>,
+    pub judge: Option<super::verdict::Verdict>,
     /// Ports in each fork's block (`--ports`); None means the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<u16>,

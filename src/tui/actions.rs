@@ -53,7 +53,7 @@ fn patch_target(app: &App) -> Result<(String, String, String, String), String> {
     let tip = |name: &str| {
         app.run
             .fork(name)
-            .and_then(|f| crate::cli::fork_tip(&app.repo, f))
+            .and_then(|f| crate::compare::fork_tip(&app.repo, f))
             .ok_or_else(|| format!("{name} has no commit yet"))
     };
     match &app.compare {

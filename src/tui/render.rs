@@ -119,7 +119,7 @@ fn check_text(f: &Fork) -> String {
 
 fn row<'a>(app: &App, f: &'a Fork) -> Row<'a> {
     let time = if f.state.is_finished() {
-        crate::ui::duration(Duration::from_millis(f.duration_ms))
+        crate::text::duration(Duration::from_millis(f.duration_ms))
     } else {
         "…".into()
     };

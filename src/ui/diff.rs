@@ -5,30 +5,7 @@ use std::time::Duration;
 
 use crate::compare::{self, ForkChanges, Overlap};
 use crate::state::{Fork, Run};
-
-/// Lays out rows in left-aligned columns two spaces apart, without trailing blanks.
-fn columns(rows: &[Vec<String>], indent: &str) -> String {
-    let mut widths: Vec<usize> = Vec::new();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            let w = cell.chars().count();
-            match widths.get_mut(i) {
-                Some(old) => *old = (*old).max(w),
-                None => widths.push(w),
-            }
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let mut line = indent.to_string();
-        for (cell, w) in row.iter().zip(&widths) {
-            line.push_str(&format!("{cell:<w$}  "));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
+use crate::text;
 
 /// `1234` → `1234`, `12345` → `12.3k`, `1234567` → `1.2M`.
 fn count(n: u64) -> String {
@@ -40,18 +17,14 @@ fn count(n: u64) -> String {
 }
 
 fn check_cell(f: &Fork) -> String {
-    let Some(c) = &f.check else {
-        return "-".into();
-    };
-    let verdict = match c.exit_code {
-        Some(0) => "pass".to_string(),
-        Some(code) => format!("fail({code})"),
-        None => "fail".to_string(),
-    };
-    format!(
-        "{verdict} {}",
-        super::duration(Duration::from_millis(c.duration_ms))
-    )
+    match &f.check {
+        None => text::check_cell(None),
+        Some(c) => format!(
+            "{} {}",
+            text::check_cell(Some(c)),
+            text::duration(Duration::from_millis(c.duration_ms))
+        ),
+    }
 }
 
 /// The header of the run and one row per fork: state, files, +/-, check, cost, tokens.
@@ -104,9 +77,9 @@ pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
             row.insert(0, v.rank_of(&f.name).map_or("-".into(), |r| r.to_string()));
         }
     }
-    out.push_str(&columns(&rows, ""));
+    out.push_str(&text::columns(&rows, ""));
     if let Some(v) = &run.judge {
-        out.push_str(&crate::judge::show::summary(v));
+        out.push_str(&super::verdict::summary(v));
     }
     out
 }
@@ -138,7 +111,7 @@ pub fn diff_stat(run: &Run, changes: &[ForkChanges]) -> String {
                 vec![file.status.as_str().to_string(), path, counts]
             })
             .collect();
-        out.push_str(&columns(&rows, "  "));
+        out.push_str(&text::columns(&rows, "  "));
     }
     out
 }
@@ -190,7 +163,7 @@ pub fn diff_overlaps(changes: &[ForkChanges]) -> String {
             .iter()
             .map(|o| vec![o.path.clone(), overlap_verdict(o)])
             .collect();
-        out.push_str(&columns(&rows, "  "));
+        out.push_str(&text::columns(&rows, "  "));
     }
     out.push_str("\nSimilarity of the changes (1 = identical):\n");
     let unsure = |name: &str| {
@@ -209,6 +182,6 @@ pub fn diff_overlaps(changes: &[ForkChanges]) -> String {
             vec![format!("{} ~ {}", p.a, p.b), value]
         })
         .collect();
-    out.push_str(&columns(&rows, "  "));
+    out.push_str(&text::columns(&rows, "  "));
     out
 }

@@ -1,6 +1,7 @@
-//! Terminal output: durations, the status table, and the live per-fork progress on stderr.
+//! Terminal output: the status table, and the live per-fork progress on stderr.
 
 mod diff;
+pub mod verdict;
 
 pub use diff::{diff_overlaps, diff_stat, diff_table};
 
@@ -9,33 +10,9 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::dispatch::RunHandle;
+use crate::dispatch::{RunHandle, RunView};
 use crate::state::{Fork, ForkState, Run};
-
-/// A short human duration: `850ms`, `12.3s`, `4m05s`, `1h02m`.
-pub fn duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else if ms < 3_600_000 {
-        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
-    } else {
-        format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60)
-    }
-}
-
-fn check_cell(f: &Fork) -> String {
-    match &f.check {
-        None => "-".into(),
-        Some(c) if c.exit_code == Some(0) => "pass".into(),
-        Some(c) => match c.exit_code {
-            Some(code) => format!("fail({code})"),
-            None => "fail".into(),
-        },
-    }
-}
+use crate::text;
 
 /// The `status` table: a header line for the run, then one line per fork.
 pub fn status_table(run: &Run) -> String {
@@ -52,54 +29,32 @@ pub fn status_table(run: &Run) -> String {
         out.push_str(&format!("task: {first}\n"));
     }
     let now = time::OffsetDateTime::now_utc();
-    let rows: Vec<[String; 7]> = run
-        .forks
-        .iter()
-        .map(|f| {
-            [
-                f.name.clone(),
-                if f.merged {
-                    format!("{} (merged)", f.state.as_str())
-                } else {
-                    f.state.as_str().to_string()
-                },
-                duration(Duration::from_millis(f.elapsed_ms(now))),
-                f.files_changed.to_string(),
-                format!("+{} -{}", f.insertions, f.deletions),
-                check_cell(f),
-                f.error
-                    .as_deref()
-                    .or(f.activity.as_deref())
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-            ]
-        })
-        .collect();
     let header = ["FORK", "STATE", "TIME", "FILES", "+/-", "CHECK", "ERROR"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 7]| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i == 6 {
-                s.push_str(cell);
+    let mut rows = vec![header.map(String::from).to_vec()];
+    rows.extend(run.forks.iter().map(|f| {
+        [
+            f.name.clone(),
+            if f.merged {
+                format!("{} (merged)", f.state.as_str())
             } else {
-                s.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    out.push_str(&line(header));
-    for row in &rows {
-        out.push_str(&line(row.each_ref().map(String::as_str)));
-    }
+                f.state.as_str().to_string()
+            },
+            text::duration(Duration::from_millis(f.elapsed_ms(now))),
+            f.files_changed.to_string(),
+            format!("+{} -{}", f.insertions, f.deletions),
+            text::check_cell(f.check.as_ref()),
+            f.error
+                .as_deref()
+                .or(f.activity.as_deref())
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        ]
+        .to_vec()
+    }));
+    out.push_str(&text::columns(&rows, ""));
     out
 }
 
@@ -110,8 +65,8 @@ pub struct LiveView {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl LiveView {
-    pub fn start(handle: Arc<RunHandle>) -> LiveView {
+impl RunView for LiveView {
+    fn start(handle: Arc<RunHandle>) -> LiveView {
         let stop = tokio_util::sync::CancellationToken::new();
         let token = stop.clone();
         let tty = std::io::stderr().is_terminal();
@@ -169,7 +124,7 @@ impl LiveView {
         LiveView { stop, task }
     }
 
-    pub async fn stop(self) {
+    async fn stop(self) {
         self.stop.cancel();
         let _ = self.task.await;
     }
@@ -177,9 +132,9 @@ impl LiveView {
 
 fn live_line(f: &Fork, elapsed: Duration) -> String {
     let time = if f.state.is_finished() {
-        duration(Duration::from_millis(f.duration_ms))
+        text::duration(Duration::from_millis(f.duration_ms))
     } else {
-        duration(elapsed)
+        text::duration(elapsed)
     };
     let note = f
         .error

@@ -1,6 +1,9 @@
 //! Tests of the scripted model server over real HTTP.
 
 use super::*;
+use crate::chat::truncate_chars;
+use serde_json::json;
+use std::time::Instant;
 
 fn redux_script() -> Script {
     Script {

@@ -1,7 +1,7 @@
 //! The verdict as text: the table `ocfork judge` prints, and the short lines `status`, `diff`
 //! and `report` show.
 
-use super::verdict::Verdict;
+use crate::state::verdict::Verdict;
 
 /// The verdict table: one row per fork, best first, then the judges and whether they agree.
 pub fn table(v: &Verdict) -> String {
@@ -29,7 +29,7 @@ pub fn table(v: &Verdict) -> String {
             r.reason.clone().unwrap_or_default(),
         ]);
     }
-    out.push_str(&columns(&rows));
+    out.push_str(&crate::text::columns(&rows, ""));
     out.push_str(&judges(v));
     out
 }
@@ -97,29 +97,4 @@ pub fn summary(v: &Verdict) -> String {
         }
         _ => "verdict: none (the judges gave no usable reply; run `ocfork judge` again)\n".into(),
     }
-}
-
-/// Left-aligned columns two spaces apart, the last one unpadded.
-fn columns(rows: &[Vec<String>]) -> String {
-    let n = rows.first().map_or(0, Vec::len);
-    let mut widths = vec![0; n];
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (i, (c, w)) in row.iter().zip(&widths).enumerate() {
-            if i + 1 == n {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }

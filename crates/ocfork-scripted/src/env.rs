@@ -1,0 +1,52 @@
+//! Running a real OpenCode offline on the scripted model: its environment and config.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+/// The environment that runs a real OpenCode offline on this model: its config, data, cache
+/// and state under `root` (so nothing of the machine's own OpenCode leaks in, and runs can
+/// sit side by side), no model list or update fetched, and [`opencode_config`] inline.
+pub fn offline_env(root: &Path, base_url: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("XDG_CONFIG_HOME", root.join("config").into()),
+        ("XDG_DATA_HOME", root.join("data").into()),
+        ("XDG_CACHE_HOME", root.join("cache").into()),
+        ("XDG_STATE_HOME", root.join("state").into()),
+        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
+        ("OPENCODE_CONFIG_CONTENT", opencode_config(base_url).into()),
+    ]
+}
+
+/// OpenCode config JSON for a provider `scripted` (models `scripted` and `other`) at `base_url`.
+///
+/// Besides the model, it allows edit/bash, denies questions, turns off autoupdate, sharing, LSP
+/// and formatters (both would try to download tools), and pins `small_model` and
+/// `enabled_providers` so no other provider is ever asked for titles.
+pub fn opencode_config(base_url: &str) -> String {
+    let models: serde_json::Map<String, Value> = [("scripted", "Scripted"), ("other", "Other")]
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), json!({ "name": name })))
+        .collect();
+    let cfg = json!({
+        "$schema": "https://opencode.ai/config.json",
+        "provider": {
+            "scripted": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "Scripted",
+                "options": { "baseURL": base_url, "apiKey": "unused" },
+                "models": models,
+            }
+        },
+        "enabled_providers": ["scripted"],
+        "model": "scripted/scripted",
+        "small_model": "scripted/scripted",
+        "permission": { "edit": "allow", "bash": "allow", "question": "deny" },
+        "autoupdate": false,
+        "share": "disabled",
+        "lsp": false,
+        "formatter": false,
+    });
+    serde_json::to_string_pretty(&cfg).unwrap_or_default()
+}
