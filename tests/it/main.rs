@@ -1,0 +1,50 @@
+//! ocfork's integration tests, one binary (`cargo test --test it`) whose modules each cover one
+//! feature end to end: real git, the real `ocfork` binary, real OpenCode and the scripted model.
+//! One binary links the crate once instead of once per file, as ripgrep's `tests/tests.rs` does.
+//!
+//! Run one module or one test: `cargo test --test it diff::` or `cargo test --test it diff_vs`.
+//!
+//! To add a test module `foo`:
+//! 1. write `tests/it/foo.rs`, opening with a `//!` line saying what it covers, and
+//!    `use crate::common::*;` for the harness (`World`, `script`, `writes`, `fork`, `wait_until`,
+//!    `json`, `stderr`...; `crate::common::serve::Serve` for a real `opencode serve`,
+//!    `crate::common::procs` for processes);
+//! 2. add `mod foo;` below, in alphabetical order;
+//! 3. a file moved here from `tests/foo.rs`: drop its `mod common;`, write `crate::common::` for
+//!    `common::`, and rename its insta snapshots `tests/snapshots/foo__NAME.snap` to
+//!    `tests/it/snapshots/it__foo__NAME.snap` (and their `source:` line); a proptest
+//!    `foo.proptest-regressions` file moves next to it.
+//!
+//! A helper two modules need goes into `common/`, not into a copy.
+
+mod common;
+
+mod clean;
+mod commit_policy;
+mod completions;
+mod config;
+mod demo;
+mod diff;
+mod faults_concurrency;
+mod faults_crash;
+mod faults_disk;
+mod faults_model;
+mod faults_security;
+mod faults_text;
+mod include;
+mod iterate;
+mod json_docs;
+mod judge;
+mod merge;
+mod names_prop;
+mod odd_repos;
+mod offer;
+mod pipes;
+mod plugin_install;
+mod report;
+mod session_tool;
+mod status_list;
+mod try_basic;
+mod try_lifecycle;
+mod try_options;
+mod try_queue;

@@ -1,0 +1,780 @@
+//! The `session` tool end to end: real OpenCode with ocfork's plugin installed, the scripted
+//! model calling the tool, and the same requests through `ocfork session`.
+
+use crate::common::serve::{Serve, describe, text_of, tool_parts};
+use crate::common::*;
+use ocfork::opencode::types::Message;
+use serde_json::json;
+
+fn session_call(when: &str, calls: &[(&str, Option<&str>, &str)]) -> Rule {
+    Rule {
+        when: when.to_string(),
+        model: None,
+        steps: calls
+            .iter()
+            .map(|(mode, agent, text)| Step {
+                tool: "session".into(),
+                args: match agent {
+                    Some(a) => json!({ "mode": mode, "agent": a, "text": text }),
+                    None => json!({ "mode": mode, "text": text }),
+                },
+            })
+            .collect(),
+        reply: format!("Handed over ({when})."),
+        fail: None,
+    }
+}
+
+fn reply(when: &str, text: &str) -> Rule {
+    Rule {
+        when: when.to_string(),
+        model: None,
+        steps: vec![],
+        reply: text.to_string(),
+        fail: None,
+    }
+}
+
+fn is_user_text(m: &Message, text: &str) -> bool {
+    m.info.role == "user" && text_of(m).contains(text)
+}
+
+fn answered_by(m: &Message, agent: &str) -> bool {
+    m.info.role == "assistant"
+        && m.info.agent.as_deref() == Some(agent)
+        && m.info.time.completed.is_some()
+}
+
+/// The relayed user message exists and the message after it is the target agent's answer.
+fn relayed_to(messages: &[Message], text: &str, agent: &str) -> bool {
+    messages
+        .iter()
+        .position(|m| is_user_text(m, text))
+        .is_some_and(|i| messages.get(i + 1).is_some_and(|m| answered_by(m, agent)))
+}
+
+#[test]
+fn message_to_plan_through_the_tool_and_the_cli() {
+    let script = Script {
+        rules: vec![
+            session_call(
+                "Ask plan to review",
+                &[("message", Some("plan"), "Plan: review the change")],
+            ),
+            reply("Plan: review the change", "Reviewed by plan."),
+            reply("Plan: look again", "Looked again."),
+        ],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Ask plan to review the store");
+    let messages = srv.wait_for(&s, &w.repo, "plan's answer", |m| {
+        relayed_to(m, "Plan: review the change", "plan")
+    });
+    let i = messages
+        .iter()
+        .position(|m| is_user_text(m, "Plan: review the change"))
+        .unwrap();
+    // The relay came after build's turn ended: build answered first.
+    assert!(
+        messages[..i]
+            .iter()
+            .any(|m| answered_by(m, "build") && text_of(m).contains("Handed over")),
+        "{}",
+        describe(&messages)
+    );
+    assert_eq!(messages[i].info.agent.as_deref(), Some("plan"));
+    let relays = w
+        .model
+        .requests()
+        .iter()
+        .filter(|r| r.last_user.contains("Plan: review the change"))
+        .count();
+    assert_eq!(relays, 1, "plan was asked once");
+
+    // Same through the CLI: waits for the idle point, prints the session it acted on.
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "message",
+            "--session",
+            &s,
+            "--agent",
+            "plan",
+            "--server",
+            &srv.url,
+            "--json",
+            "Plan: look again",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let outcome = json(&out);
+    assert_eq!(outcome["session"], s.as_str());
+    assert_eq!(outcome["mode"], "message");
+    assert_eq!(outcome["state"], "done");
+    assert_eq!(outcome["hop"], 0);
+    let messages = srv.messages(&s, &w.repo);
+    assert!(
+        relayed_to(&messages, "Plan: look again", "plan"),
+        "{}",
+        describe(&messages)
+    );
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "message",
+            "--session",
+            &s,
+            "--server",
+            &srv.url,
+            "Plan: look again",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), s, "plain output is the session id");
+}
+
+#[test]
+fn new_hands_off_to_a_fresh_session() {
+    let script = Script {
+        rules: vec![
+            session_call(
+                "Start research",
+                &[("new", Some("plan"), "Research phase: collect facts")],
+            ),
+            reply("Research phase", "Facts collected."),
+        ],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Start research now");
+    let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
+        m.last()
+            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Handed over"))
+    });
+    let call = messages
+        .iter()
+        .flat_map(|m| tool_parts(m, "session"))
+        .next()
+        .expect("tool call");
+    assert_eq!(
+        call.pointer("/state/status").and_then(|v| v.as_str()),
+        Some("completed"),
+        "{call}"
+    );
+    let output = call
+        .pointer("/state/output")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let new = output
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|t| t.starts_with("ses_") && *t != s)
+        .unwrap_or_else(|| panic!("no session id in the tool output: {output}"));
+    let fresh = srv.wait_for(new, &w.repo, "the new session's answer", |m| {
+        m.len() >= 2 && answered_by(&m[m.len() - 1], "plan")
+    });
+    assert_eq!(
+        fresh.len(),
+        2,
+        "only the new prompt and its answer: {}",
+        describe(&fresh)
+    );
+    assert!(is_user_text(&fresh[0], "Research phase: collect facts"));
+    assert_eq!(fresh[0].info.agent.as_deref(), Some("plan"));
+    assert!(!text_of(&fresh[0]).contains("Start research now"));
+    // The calling session got nothing relayed.
+    let after = srv.messages(&s, &w.repo);
+    assert!(
+        !after.iter().any(|m| is_user_text(m, "Research phase")),
+        "{}",
+        describe(&after)
+    );
+}
+
+#[test]
+fn compact_summarizes_then_hands_off() {
+    let script = Script {
+        rules: vec![
+            session_call(
+                "Wrap up",
+                &[("compact", Some("plan"), "Continue the architecture review")],
+            ),
+            reply(
+                "Continue the architecture review",
+                "Reviewing the compacted work.",
+            ),
+            reply("Review once more", "Reviewed once more."),
+        ],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Wrap up the implementation");
+    let messages = srv.wait_for(&s, &w.repo, "plan's answer after compaction", |m| {
+        relayed_to(m, "Continue the architecture review", "plan")
+    });
+    let summary = messages
+        .iter()
+        .position(|m| m.info.role == "assistant" && m.info.summary == Some(json!(true)))
+        .unwrap_or_else(|| panic!("no summary: {}", describe(&messages)));
+    assert_eq!(messages[summary].info.agent.as_deref(), Some("compaction"));
+    let marker = messages
+        .iter()
+        .position(|m| {
+            is_user_text(
+                m,
+                "[Compacting session - plan agent will respond after completion]",
+            )
+        })
+        .unwrap_or_else(|| panic!("no marker: {}", describe(&messages)));
+    let text = messages
+        .iter()
+        .position(|m| is_user_text(m, "Continue the architecture review"))
+        .unwrap();
+    assert!(summary < marker && marker < text, "{}", describe(&messages));
+    assert!(answered_by(&messages[text + 1], "plan"));
+
+    // Through the CLI the outcome says session.compacted was seen.
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "compact",
+            "--session",
+            &s,
+            "--agent",
+            "plan",
+            "--server",
+            &srv.url,
+            "--json",
+            "Review once more",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let outcome = json(&out);
+    assert_eq!(outcome["compacted"], true, "{outcome}");
+    assert_eq!(outcome["state"], "done");
+    let messages = srv.messages(&s, &w.repo);
+    assert!(
+        relayed_to(&messages, "Review once more", "plan"),
+        "{}",
+        describe(&messages)
+    );
+}
+
+#[test]
+fn fork_twice_makes_two_worktrees_and_a_run() {
+    let script = Script {
+        rules: vec![
+            Rule {
+                when: "Plan the todo store".into(),
+                model: None,
+                steps: vec![
+                    Step {
+                        tool: "write".into(),
+                        args: json!({ "filePath": "src/shared.js", "content": "// shared\n" }),
+                    },
+                    Step {
+                        tool: "session".into(),
+                        args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Redux" }),
+                    },
+                    Step {
+                        tool: "session".into(),
+                        args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Context API" }),
+                    },
+                ],
+                reply: "Forked twice.".into(),
+                fail: None,
+            },
+            writes("Implement using Redux", &[("src/redux.js", "// redux\n")]),
+            writes(
+                "Implement using Context API",
+                &[("src/context.js", "// context\n")],
+            ),
+        ],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Plan the todo store");
+    let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
+        m.last()
+            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked twice"))
+    });
+    for call in messages.iter().flat_map(|m| tool_parts(m, "session")) {
+        assert_eq!(
+            call.pointer("/state/status").and_then(|v| v.as_str()),
+            Some("completed"),
+            "{call}"
+        );
+    }
+    let run = ocfork::relay::fork_run_name(&s);
+    let status = wait_run(&srv, &w, &run);
+    assert_eq!(status["state"], "done", "{status}");
+    let forks = status["forks"].as_array().expect("forks");
+    assert_eq!(forks.len(), 2, "{status}");
+    for (fork, name, file) in [
+        (&forks[0], "implement-using-redux", "src/redux.js"),
+        (&forks[1], "implement-using-context-api", "src/context.js"),
+    ] {
+        assert_eq!(fork["name"], name);
+        assert_eq!(fork["state"], "done", "{fork}");
+        assert_eq!(fork["branch"], format!("ocfork/{run}/{name}"));
+        let worktree = std::path::PathBuf::from(fork["worktree"].as_str().unwrap());
+        assert!(worktree.join(file).is_file());
+        assert!(
+            worktree.join("src/shared.js").is_file(),
+            "the parent's uncommitted file is in the fork"
+        );
+        let commit = fork["commit"].as_str().expect("commit");
+        let files = w.git(&["diff-tree", "--no-commit-id", "--name-only", "-r", commit]);
+        assert_eq!(files.trim(), file);
+        assert_eq!(fork["files_changed"], 1);
+        // The fork's session lives in the worktree and starts with the parent's history.
+        let session = fork["session"].as_str().expect("session");
+        let info = srv
+            .block(srv.client().session(session, None))
+            .expect("fork session");
+        assert_eq!(info.directory.as_deref(), Some(worktree.to_str().unwrap()));
+        let history = srv.messages(session, &worktree);
+        assert!(
+            is_user_text(&history[0], "Plan the todo store"),
+            "{}",
+            describe(&history)
+        );
+        assert!(
+            history
+                .iter()
+                .any(|m| is_user_text(m, fork["prompt"].as_str().unwrap()))
+        );
+    }
+    // The parent's directory has only what the parent wrote.
+    assert!(w.repo.join("src/shared.js").is_file());
+    assert!(!w.repo.join("src/redux.js").exists());
+    assert!(!w.repo.join("src/context.js").exists());
+    assert_eq!(w.git(&["status", "--porcelain"]).trim(), "?? src/shared.js");
+    let worktrees = w.git(&["worktree", "list"]);
+    assert_eq!(worktrees.lines().count(), 3, "{worktrees}");
+    // `ocfork diff` compares them like the forks of any run.
+    let out = w.run(&["diff", &run, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let diff = json(&out);
+    let files: Vec<(String, Vec<String>)> = diff["forks"]
+        .as_array()
+        .expect("forks")
+        .iter()
+        .map(|f| {
+            let paths = f["files"].as_array().unwrap().iter();
+            let paths = paths.map(|p| p["path"].as_str().unwrap().to_string());
+            (f["name"].as_str().unwrap().to_string(), paths.collect())
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            (
+                "implement-using-redux".to_string(),
+                vec!["src/redux.js".to_string()]
+            ),
+            (
+                "implement-using-context-api".to_string(),
+                vec!["src/context.js".to_string()]
+            ),
+        ]
+    );
+    // `ocfork status` and `list` see the run like any other.
+    let out = w.run(&["list", "--json"]);
+    assert!(
+        json(&out)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["run"] == run.as_str())
+    );
+
+    // The parent's files changed since: a third fork starts from a different tree, so it opens
+    // a run of its own, and diff measures it from that tree (not the new file's addition).
+    std::fs::write(w.repo.join("src/later.js"), "// later\n").expect("write");
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "fork",
+            "--session",
+            &s,
+            "--agent",
+            "build",
+            "--server",
+            &srv.url,
+            "--json",
+            "Implement using Redux",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let second = format!("{run}-2");
+    let out = w.run(&["status", &second, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = json(&out);
+    assert_eq!(
+        status["forks"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    assert_eq!(status["forks"][0]["state"], "done", "{status}");
+    let out = w.run(&["diff", &second, "--json"]);
+    let diff = json(&out);
+    let paths: Vec<&str> = diff["forks"][0]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert_eq!(paths, vec!["src/redux.js"], "{diff}");
+    // The first run still has its two forks, measured from its own start.
+    let first = json(&w.run(&["status", &run, "--json"]));
+    assert_eq!(first["forks"].as_array().map(Vec::len), Some(2));
+}
+
+/// Polls `ocfork status RUN --json` until the run is no longer running.
+fn wait_run(srv: &Serve, w: &World, run: &str) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let out = srv.ocfork(w, &["status", run, "--json"]);
+        if out.status.code() == Some(0) {
+            let v = json(&out);
+            if v["state"] != "running" && v["forks"].as_array().is_some_and(|f| f.len() == 2) {
+                return v;
+            }
+        }
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "run {run} did not finish: {}",
+            stdout(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn bad_requests_are_refused_clearly() {
+    let script = Script {
+        rules: vec![session_call(
+            "Ask nobody",
+            &[("message", Some("nope"), "hello?")],
+        )],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Ask nobody at all");
+    let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
+        m.len() > 2 && m.last().is_some_and(|m| answered_by(m, "build"))
+    });
+    let call = messages
+        .iter()
+        .flat_map(|m| tool_parts(m, "session"))
+        .next()
+        .expect("tool call");
+    assert_eq!(
+        call.pointer("/state/status").and_then(|v| v.as_str()),
+        Some("error"),
+        "{call}"
+    );
+    let error = call
+        .pointer("/state/error")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    assert!(
+        error.contains("unknown agent `nope`") && error.contains("build") && error.contains("plan"),
+        "{error}"
+    );
+
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "message",
+            "--session",
+            &s,
+            "--agent",
+            "nope",
+            "--server",
+            &srv.url,
+            "hi",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown agent `nope`; agents here: build"),
+        "{}",
+        stderr(&out)
+    );
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "new",
+            "--session",
+            "ses_doesnotexist",
+            "--server",
+            &srv.url,
+            "hi",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no OpenCode session ses_doesnotexist on http://127.0.0.1"),
+        "{}",
+        stderr(&out)
+    );
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "fork",
+            "--session",
+            "bogus",
+            "--server",
+            &srv.url,
+            "hi",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no OpenCode session bogus"),
+        "{}",
+        stderr(&out)
+    );
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let out = srv.ocfork(
+        &w,
+        &[
+            "session",
+            "message",
+            "--session",
+            &s,
+            "--server",
+            &dead,
+            "hi",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("cannot reach the OpenCode server at {dead}")),
+        "{}",
+        stderr(&out)
+    );
+    drop(srv);
+
+    // The tool reports a server it cannot reach as its result too.
+    let srv = Serve::start(&w, &[("OCFORK_SERVER_URL", &dead)]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Ask nobody at all");
+    let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
+        m.len() > 2 && m.last().is_some_and(|m| answered_by(m, "build"))
+    });
+    let call = messages
+        .iter()
+        .flat_map(|m| tool_parts(m, "session"))
+        .next()
+        .expect("tool call");
+    let error = call
+        .pointer("/state/error")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    assert!(error.contains("cannot reach the OpenCode server"), "{call}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn agents_relaying_to_each_other_stop_at_the_hop_limit() {
+    let script = Script {
+        rules: vec![
+            session_call("ping", &[("message", Some("plan"), "pong")]),
+            session_call("pong", &[("message", Some("build"), "ping")]),
+        ],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    let srv = Serve::start(&w, &[("OCFORK_MAX_HOPS", "3")]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "ping");
+    let messages = srv.wait_for(&s, &w.repo, "the hop-limit notice", |m| {
+        m.iter().any(|m| is_user_text(m, "hop limit"))
+    });
+    let relays: Vec<&Message> = messages
+        .iter()
+        .filter(|m| {
+            m.info.role == "user"
+                && m.parts
+                    .iter()
+                    .any(|p| p.pointer("/metadata/ocfork/relay").is_some())
+        })
+        .collect();
+    assert_eq!(relays.len(), 3, "{}", describe(&messages));
+    let hops: Vec<u64> = relays
+        .iter()
+        .filter_map(|m| {
+            m.parts
+                .iter()
+                .find_map(|p| p.pointer("/metadata/ocfork/relay").and_then(|v| v.as_u64()))
+        })
+        .collect();
+    assert_eq!(hops, [1, 2, 3]);
+    let refused = messages
+        .iter()
+        .flat_map(|m| tool_parts(m, "session"))
+        .last()
+        .expect("tool call");
+    assert_eq!(
+        refused.pointer("/state/status").and_then(|v| v.as_str()),
+        Some("error")
+    );
+    assert!(
+        refused
+            .pointer("/state/error")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .contains("hop limit")
+    );
+    let notice = messages.last().unwrap();
+    assert!(
+        is_user_text(notice, "relay to build not sent: 3 relays in a row"),
+        "{}",
+        describe(&messages)
+    );
+}
+
+#[test]
+fn a_relay_queued_by_an_aborted_turn_is_dropped() {
+    let script = Script {
+        rules: vec![Rule {
+            when: "Relay then stall".into(),
+            model: None,
+            steps: vec![
+                Step {
+                    tool: "session".into(),
+                    args: json!({ "mode": "message", "agent": "plan", "text": "This must never arrive" }),
+                },
+                Step {
+                    tool: "bash".into(),
+                    args: json!({ "command": "touch stalled && sleep 60", "description": "stall" }),
+                },
+            ],
+            reply: "not reached".into(),
+            fail: None,
+        }],
+        default_reply: "ok".into(),
+    };
+    let w = World::new(script);
+    let srv = Serve::start(&w, &[]);
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Relay then stall");
+    let start = std::time::Instant::now();
+    while !w.repo.join("stalled").exists() {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "the turn never reached its bash step"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    srv.block(srv.client().abort(&s, &w.repo)).expect("abort");
+    let messages = srv.wait_for(&s, &w.repo, "the drop notice", |m| {
+        m.iter().any(|m| is_user_text(m, "dropped"))
+    });
+    let notice = messages
+        .iter()
+        .find(|m| is_user_text(m, "dropped"))
+        .unwrap();
+    assert!(
+        text_of(notice).contains("relay to plan"),
+        "{}",
+        describe(&messages)
+    );
+    assert!(
+        text_of(notice).contains("aborted"),
+        "{}",
+        describe(&messages)
+    );
+    assert!(
+        !messages
+            .iter()
+            .any(|m| is_user_text(m, "This must never arrive")),
+        "{}",
+        describe(&messages)
+    );
+    assert!(
+        !w.model
+            .requests()
+            .iter()
+            .any(|r| r.last_user.contains("This must never arrive"))
+    );
+}
+
+#[test]
+fn agents_are_listed_from_the_server() {
+    let w = World::new(Script::default());
+    let srv = Serve::start(&w, &[]);
+    let out = srv.ocfork(&w, &["agents", "--json", "--server", &srv.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let agents = json(&out);
+    let names: Vec<&str> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"build") && names.contains(&"plan"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"compaction"),
+        "hidden agents are left out: {names:?}"
+    );
+    let build = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "build")
+        .unwrap();
+    assert_eq!(build["mode"], "primary");
+    assert!(build["description"].as_str().is_some_and(|d| !d.is_empty()));
+    let out = srv.ocfork(&w, &["agents", "--server", &srv.url]);
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("plan ") && l.contains("primary")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// Without --server, ocfork starts an OpenCode of its own: an unknown session is the user's
+/// session id at fault, not a server the user never named.
+#[test]
+fn an_unknown_session_without_server_blames_the_session() {
+    let w = World::new(Script {
+        rules: vec![],
+        default_reply: "ok".into(),
+    });
+    let out = w.run(&["session", "message", "--session", "ses_nosuch", "hi"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    insta::assert_snapshot!("session_unknown_without_server", stderr(&out));
+}
