@@ -4,17 +4,9 @@
 //! real OpenCode, scripted model.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use crate::common::*;
 use serde_json::Value;
-
-fn bash(command: &str) -> Step {
-    Step {
-        tool: "bash".into(),
-        args: serde_json::json!({ "command": command, "description": "scripted shell step" }),
-    }
-}
 
 /// A finished run `name` of forks `approaches` (`fork=text`); its JSON whatever the exit code.
 fn try_run(w: &World, name: &str, approaches: &[&str]) -> Value {
@@ -23,22 +15,8 @@ fn try_run(w: &World, name: &str, approaches: &[&str]) -> Value {
     json(&w.run(&args))
 }
 
-fn fork<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["forks"]
-        .as_array()
-        .expect("forks")
-        .iter()
-        .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("no fork {name} in {run:#}"))
-}
-
 fn worktree(run: &Value, name: &str) -> PathBuf {
     PathBuf::from(fork(run, name)["worktree"].as_str().expect("worktree"))
-}
-
-fn ok(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
-    stdout(out)
 }
 
 fn rev(dir: &Path, what: &str) -> String {
@@ -66,14 +44,10 @@ fn printed_commit(out: &str, prefix: &str) -> String {
 
 #[test]
 fn clean_leaves_the_users_missing_worktrees_alone_and_drops_what_main_already_has() {
-    let script = Script {
-        rules: vec![writes(
-            "SAME",
-            &[("src/same.js", "export const same = 1;\n")],
-        )],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![writes(
+        "SAME",
+        &[("src/same.js", "export const same = 1;\n")],
+    )]);
     let run = try_run(&w, "twin", &["a=SAME", "b=SAME"]);
     assert_eq!(fork(&run, "a")["state"], "done", "{run:#}");
     assert_eq!(fork(&run, "b")["state"], "done", "{run:#}");
@@ -147,14 +121,10 @@ fn clean_leaves_the_users_missing_worktrees_alone_and_drops_what_main_already_ha
 
 #[test]
 fn force_prints_the_forks_tip_and_the_worktrees_own_head() {
-    let script = Script {
-        rules: vec![
-            writes("SWITCH", &[("src/switch.js", "export const s = 1;\n")]),
-            writes("DETACH", &[("src/detach.js", "export const d = 1;\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes("SWITCH", &[("src/switch.js", "export const s = 1;\n")]),
+        writes("DETACH", &[("src/detach.js", "export const d = 1;\n")]),
+    ]);
     let run = try_run(&w, "moved", &["sw=SWITCH", "dt=DETACH"]);
     let sw_tip = fork(&run, "sw")["commit"]
         .as_str()
@@ -227,20 +197,16 @@ fn force_prints_the_forks_tip_and_the_worktrees_own_head() {
 
 #[test]
 fn nested_repositories_are_not_deleted_with_the_worktree() {
-    let script = Script {
-        rules: vec![
-            Rule {
-                steps: vec![bash(
-                    "git init -q vendor/lib && printf 'x\\n' > vendor/lib/a.txt",
-                )],
-                ..writes("EMPTY-REPO", &[])
-            },
-            writes("OWN-REPO", &[("src/own.js", "export const own = 1;\n")]),
-            writes("CLONE", &[("src/clone.js", "export const clone = 1;\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        Rule {
+            steps: vec![bash(
+                "git init -q vendor/lib && printf 'x\\n' > vendor/lib/a.txt",
+            )],
+            ..writes("EMPTY-REPO", &[])
+        },
+        writes("OWN-REPO", &[("src/own.js", "export const own = 1;\n")]),
+        writes("CLONE", &[("src/clone.js", "export const clone = 1;\n")]),
+    ]);
     let run = try_run(
         &w,
         "nest",

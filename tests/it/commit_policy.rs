@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::common::*;
 use serde_json::Value;
 
-fn script(path: &Path, body: &str) -> PathBuf {
+fn shell_script(path: &Path, body: &str) -> PathBuf {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -61,33 +61,30 @@ fn commits(run: &Value) -> Vec<String> {
 
 #[test]
 fn merge_commits_follow_the_users_hooks_signing_and_identity() {
-    let w = World::new(Script {
-        rules: vec![
-            writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
-            writes("PLAN-B", &[("src/b.js", "export const b = 2;\n")]),
-            writes("PLAN-C", &[("src/c.js", "export const c = 3;\n")]),
-        ],
-        default_reply: "ok".into(),
-    });
+    let w = world(vec![
+        writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
+        writes("PLAN-B", &[("src/b.js", "export const b = 2;\n")]),
+        writes("PLAN-C", &[("src/c.js", "export const c = 3;\n")]),
+    ]);
     let log = w.path("hooks.log");
     let logged = |name: &str| format!("echo \"{name} $PWD\" >> '{}'", log.display());
     let hooks = w.repo.join(".git/hooks");
-    script(
+    shell_script(
         &hooks.join("pre-commit"),
         &format!(
             "{}\necho 'LINT-FAILED: src/a.js' >&2\nexit 1",
             logged("pre-commit")
         ),
     );
-    script(
+    shell_script(
         &hooks.join("prepare-commit-msg"),
         &logged("prepare-commit-msg"),
     );
-    script(
+    shell_script(
         &hooks.join("post-commit"),
         &format!("{}\nexit 1", logged("post-commit")),
     );
-    let no_key = script(
+    let no_key = shell_script(
         &w.path("bin/no-key-gpg"),
         "cat >/dev/null\necho 'gpg: signing failed: No secret key' >&2\nexit 2",
     );
@@ -134,8 +131,8 @@ fn merge_commits_follow_the_users_hooks_signing_and_identity() {
     // core.hooksPath is where hooks are: a commit-msg hook refusing the message.
     let dir = w.path("hooks");
     w.git(&["config", "core.hooksPath", dir.to_str().unwrap()]);
-    script(&dir.join("pre-commit"), &logged("pre-commit"));
-    script(
+    shell_script(&dir.join("pre-commit"), &logged("pre-commit"));
+    shell_script(
         &dir.join("commit-msg"),
         &format!(
             "{}\necho 'MSG-REJECTED: no ticket' >&2\nexit 1",
@@ -150,14 +147,14 @@ fn merge_commits_follow_the_users_hooks_signing_and_identity() {
     );
 
     // Hooks that pass and a gpg that signs: the commit is signed, the hook's trailer in it.
-    script(
+    shell_script(
         &dir.join("commit-msg"),
         &format!(
             "{}\nprintf '\\nTicket: T-1\\n' >> \"$1\"",
             logged("commit-msg")
         ),
     );
-    let signer = script(
+    let signer = shell_script(
         &w.path("bin/fake-gpg"),
         "cat >/dev/null\necho '[GNUPG:] SIG_CREATED D 1 8 00 1 0' >&2\n\
          printf -- '-----BEGIN PGP SIGNATURE-----\\n\\nZmFrZQ==\\n-----END PGP SIGNATURE-----\\n'",
@@ -240,7 +237,7 @@ fn merge_commits_follow_the_users_hooks_signing_and_identity() {
     )
     .unwrap();
     let old = w.path("old-git");
-    script(
+    shell_script(
         &old.join("git"),
         &format!(
             "if [ \"$1\" = --version ]; then echo 'git version 2.39.2'; exit 0; fi\nexec '{}' \"$@\"",
@@ -273,10 +270,7 @@ fn a_fork_whose_work_was_not_committed_is_never_shown_as_empty() {
     x.steps.push(lock.clone());
     let mut y = writes("PLAN-Y", &[("src/same.js", "export const same = 1;\n")]);
     y.steps.push(lock);
-    let w = World::new(Script {
-        rules: vec![x, y],
-        default_reply: "ok".into(),
-    });
+    let w = world(vec![x, y]);
     let out = w.run(&["try", "--json", "-n", "unc", "x=PLAN-X", "y=PLAN-Y"]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let run = json(&out);

@@ -103,14 +103,10 @@ fn every_listed_subcommand_completes_and_no_hidden_one() {
 
 #[test]
 fn fork_and_run_names_complete_from_the_repository() {
-    let script = Script {
-        rules: vec![
-            writes("Use Redux", &[("src/store.js", "// redux\n")]),
-            writes("Use Context", &[("src/context.js", "// context\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes("Use Redux", &[("src/store.js", "// redux\n")]),
+        writes("Use Context", &[("src/context.js", "// context\n")]),
+    ]);
     let out = w.run(&[
         "try",
         "-n",

@@ -11,7 +11,7 @@ const APP_OTHER: &str = "console.log('other app');\n";
 
 /// Four forks: `one` and `copy` do exactly the same; `two` changes src/app.js like them but
 /// adds another file; `three` changes src/app.js differently and renames README.md.
-fn script() -> Script {
+fn four_forks() -> Vec<Rule> {
     let mut three = writes(
         "PLAN-THREE",
         &[
@@ -23,36 +23,33 @@ fn script() -> Script {
         tool: "bash".into(),
         args: serde_json::json!({"command": "mv README.md README.txt", "description": "Rename the readme"}),
     });
-    Script {
-        rules: vec![
-            writes(
-                "PLAN-ONE",
-                &[
-                    ("src/app.js", APP_SHARED),
-                    ("src/one.js", "export const one = 1;\n"),
-                ],
-            ),
-            writes(
-                "PLAN-COPY",
-                &[
-                    ("src/app.js", APP_SHARED),
-                    ("src/one.js", "export const one = 1;\n"),
-                ],
-            ),
-            writes(
-                "PLAN-TWO",
-                &[
-                    ("src/app.js", APP_SHARED),
-                    (
-                        "src/two.js",
-                        "export const two = 2;\nexport const deux = 2;\n",
-                    ),
-                ],
-            ),
-            three,
-        ],
-        default_reply: "ok".into(),
-    }
+    vec![
+        writes(
+            "PLAN-ONE",
+            &[
+                ("src/app.js", APP_SHARED),
+                ("src/one.js", "export const one = 1;\n"),
+            ],
+        ),
+        writes(
+            "PLAN-COPY",
+            &[
+                ("src/app.js", APP_SHARED),
+                ("src/one.js", "export const one = 1;\n"),
+            ],
+        ),
+        writes(
+            "PLAN-TWO",
+            &[
+                ("src/app.js", APP_SHARED),
+                (
+                    "src/two.js",
+                    "export const two = 2;\nexport const deux = 2;\n",
+                ),
+            ],
+        ),
+        three,
+    ]
 }
 
 fn start_run(w: &World) -> Value {
@@ -121,7 +118,7 @@ fn text(out: &std::process::Output) -> String {
 
 #[test]
 fn diff_compares_forks() {
-    let w = World::new(script());
+    let w = world(four_forks());
     let run = start_run(&w);
     let start = run["base"].as_str().unwrap().to_string();
 
@@ -304,33 +301,17 @@ fn diff_compares_forks() {
         "{err}"
     );
     let out = w.run(&["diff", "cmp/nope"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no fork `nope` in run `cmp`; its forks: one, copy, two, three"),
-        "{}",
-        stderr(&out)
+    exits_with(
+        &out,
+        2,
+        "no fork `nope` in run `cmp`; its forks: one, copy, two, three",
     );
     let out = w.run(&["diff", "other/one"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no run named `other`; runs here: cmp"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 2, "no run named `other`; runs here: cmp");
     let out = w.run(&["diff", "one", "--vs", "zzz"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("its forks: one, copy, two, three"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 2, "its forks: one, copy, two, three");
     let out = w.run(&["merge", "zzz"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("its forks: one, copy, two, three"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 2, "its forks: one, copy, two, three");
     let out = w.run(&["diff", "--vs", "one"]);
     assert_eq!(out.status.code(), Some(2));
 

@@ -23,14 +23,11 @@ fn spawn_try(w: &World, name: &str) -> Child {
 #[test]
 fn concurrent_tries_distinct_names_work_same_name_refused_status_never_torn() {
     let w = World::with_delay(
-        Script {
-            rules: vec![
-                writes("Use a", &[("a.txt", "a\n")]),
-                writes("Use b", &[("b.txt", "b\n")]),
-                writes("Use c", &[("c.txt", "c\n")]),
-            ],
-            default_reply: "ok".into(),
-        },
+        script(vec![
+            writes("Use a", &[("a.txt", "a\n")]),
+            writes("Use b", &[("b.txt", "b\n")]),
+            writes("Use c", &[("c.txt", "c\n")]),
+        ]),
         Duration::from_millis(200),
     );
     let tries = vec![

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::procs::{alive, group, kill9, wait_for};
+use crate::common::procs::{alive, group, kill9};
 use crate::common::*;
 use serde_json::Value;
 
@@ -12,23 +12,20 @@ const CONTINUE: &str = "Continue the task; the previous run was interrupted.";
 
 /// `quick` writes one file; `slow` writes many, one per (delayed) model call; a continued
 /// session writes `resumed.txt`.
-fn script() -> Script {
+fn crash_rules() -> Vec<Rule> {
     let slow: Vec<(String, String)> = (1..=40)
         .map(|i| (format!("s{i}.txt"), format!("step {i}\n")))
         .collect();
     let slow: Vec<(&str, &str)> = slow.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    Script {
-        rules: vec![
-            writes("Continue the task", &[("resumed.txt", "resumed\n")]),
-            writes("Use quick", &[("quick.txt", "quick\n")]),
-            writes("Use slow", &slow),
-        ],
-        default_reply: "ok".into(),
-    }
+    vec![
+        writes("Continue the task", &[("resumed.txt", "resumed\n")]),
+        writes("Use quick", &[("quick.txt", "quick\n")]),
+        writes("Use slow", &slow),
+    ]
 }
 
-fn world() -> World {
-    World::with_delay(script(), Duration::from_millis(600))
+fn slow_world() -> World {
+    World::with_delay(script(crash_rules()), Duration::from_millis(600))
 }
 
 fn status(w: &World, run: &str) -> Value {
@@ -37,17 +34,10 @@ fn status(w: &World, run: &str) -> Value {
     json(&out)
 }
 
-fn fork<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["forks"]
-        .as_array()
-        .and_then(|f| f.iter().find(|f| f["name"] == name))
-        .unwrap_or_else(|| panic!("no fork {name} in {run}"))
-}
-
 /// Waits until `check` holds for the run's status; panics with the last status otherwise.
 fn wait_status(w: &World, run: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
-    wait_for(Duration::from_secs(90), || {
+    wait_until(Duration::from_secs(90), || {
         let out = w.run(&["status", run, "--json"]);
         if out.status.success() {
             last = json(&out);
@@ -82,8 +72,8 @@ fn server_pid(run: &Value) -> u32 {
 
 /// The server and everything in its process group die with ocfork.
 fn assert_server_gone(pid: u32) {
-    let gone = wait_for(Duration::from_secs(10), || {
-        (!alive(pid) && group(pid).is_empty()).then_some(())
+    let gone = wait_until(Duration::from_secs(10), || {
+        !alive(pid) && group(pid).is_empty()
     });
     assert!(
         gone.is_some(),
@@ -94,7 +84,7 @@ fn assert_server_gone(pid: u32) {
 
 #[test]
 fn kill9_try_then_resume_continues_same_session() {
-    let w = world();
+    let w = slow_world();
     let mut child = w
         .ocfork()
         .args(["try", "-n", "crash", "quick=Use quick", "slow=Use slow"])
@@ -176,7 +166,7 @@ fn kill9_try_then_resume_continues_same_session() {
 
 #[test]
 fn kill9_detached_driver_leaves_no_server_and_marks_interrupted() {
-    let w = world();
+    let w = slow_world();
     let out = w.run(&["try", "--detach", "-n", "bg", "slow=Use slow"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let running = wait_status(&w, "bg", "slow mid-run", |r| {
@@ -199,7 +189,7 @@ fn kill9_detached_driver_leaves_no_server_and_marks_interrupted() {
 
 #[test]
 fn server_death_fails_running_forks_with_work_committed_then_resume() {
-    let w = world();
+    let w = slow_world();
     let child = w
         .ocfork()
         .args(["try", "--json", "-n", "sd", "a=Use slow A", "b=Use slow B"])
@@ -243,17 +233,12 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
     }
     // Nothing left to resume.
     let out = w.run(&["resume", "sd"]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        stderr(&out).contains("nothing to resume"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 0, "nothing to resume");
 }
 
 #[test]
 fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
-    let w = world();
+    let w = slow_world();
     let child = w
         .ocfork()
         .args(["try", "--json", "-n", "frozen", "a=Use slow A"])
@@ -280,7 +265,7 @@ fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
     // One Ctrl-C is enough: ocfork gives up on the silent server within seconds, not after
     // its two-minute request timeout.
     let pid = child.id();
-    let ended = wait_for(Duration::from_secs(60), || (!alive(pid)).then_some(()));
+    let ended = wait_until(Duration::from_secs(60), || !alive(pid));
     if ended.is_none() {
         kill9(pid);
         kill9(server);

@@ -6,11 +6,8 @@ use std::path::Path;
 
 use crate::common::*;
 
-fn world() -> World {
-    World::new(Script {
-        rules: vec![writes("Use a", &[("a.txt", "a\n")])],
-        default_reply: "ok".into(),
-    })
+fn world_a() -> World {
+    world(vec![writes("Use a", &[("a.txt", "a\n")])])
 }
 
 /// Nothing of the run is left in git: no fork branch, no worktree entry, nothing to prune.
@@ -34,7 +31,7 @@ fn try_in_root(w: &World, root: &Path) -> serde_json::Value {
 
 #[test]
 fn worktree_root_that_cannot_be_created() {
-    let w = world();
+    let w = world_a();
     // A file where the root's folder should be: mkdir fails (as root, too).
     let blocker = w.path("not-a-dir");
     std::fs::write(&blocker, "x").expect("write");
@@ -59,7 +56,7 @@ fn worktree_root_that_cannot_be_created() {
 
 #[test]
 fn git_fails_after_creating_the_branch() {
-    let w = world();
+    let w = world_a();
     // The fork's path is taken by a dangling symlink: `git worktree add -b` creates the branch,
     // then fails on the path. The branch must not stay behind, and the symlink is not touched.
     let root = w.path("roots");
@@ -77,7 +74,7 @@ fn git_fails_after_creating_the_branch() {
 
 #[test]
 fn read_only_worktree_root() {
-    let w = world();
+    let w = world_a();
     let uid = std::process::Command::new("id")
         .arg("-u")
         .output()

@@ -4,7 +4,6 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::procs::wait_for;
 use crate::common::*;
 use serde_json::Value;
 
@@ -13,13 +12,6 @@ fn failing(when: &str, fail: Failure) -> Rule {
         fail: Some(fail),
         ..writes(when, &[("out.txt", "written after the failures\n")])
     }
-}
-
-fn world(rules: Vec<Rule>) -> World {
-    World::new(Script {
-        rules,
-        default_reply: "ok".into(),
-    })
 }
 
 fn only_fork(run: &Value) -> &Value {
@@ -82,7 +74,7 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
         .stderr(Stdio::null())
         .spawn()
         .expect("try starts");
-    let seen = wait_for(Duration::from_secs(60), || {
+    let seen = wait_until(Duration::from_secs(60), || {
         let out = w.run(&["status", "rl", "--json"]);
         let run: Value = serde_json::from_slice(&out.stdout).ok()?;
         let activity = only_fork(&run)["activity"].as_str()?.to_string();

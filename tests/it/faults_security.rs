@@ -8,22 +8,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::procs::{cmdline, environ_var, files_containing, wait_for};
+use crate::common::procs::{cmdline, environ_var, files_containing};
 use crate::common::*;
 use serde_json::Value;
 
 /// A model that never answers the fork, so the server stays up until the test stops the run.
 fn hanging_world() -> World {
-    World::new(Script {
-        rules: vec![Rule {
-            fail: Some(Failure {
-                hang: true,
-                ..Failure::default()
-            }),
-            ..writes("Use slow", &[])
-        }],
-        default_reply: "ok".into(),
-    })
+    world(vec![Rule {
+        fail: Some(Failure {
+            hang: true,
+            ..Failure::default()
+        }),
+        ..writes("Use slow", &[])
+    }])
 }
 
 /// Status line of a raw HTTP GET, with an optional `Authorization` header.
@@ -83,7 +80,7 @@ fn server_is_loopback_only_wants_its_password_which_never_leaks() {
     let out = w.run(&["try", "--detach", "-n", "sec", "slow=Use slow"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut outputs = vec![stdout(&out), stderr(&out)];
-    let run: Value = wait_for(Duration::from_secs(60), || {
+    let run: Value = wait_until(Duration::from_secs(60), || {
         let out = w.run(&["status", "sec", "--json"]);
         let run: Value = serde_json::from_slice(&out.stdout).ok()?;
         run["spawned_server"]["pid"].is_u64().then_some(run)
@@ -136,10 +133,9 @@ fn server_is_loopback_only_wants_its_password_which_never_leaks() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(json(&out)["forks"][0]["state"], "cancelled");
     assert!(
-        wait_for(Duration::from_secs(10), || (!crate::common::procs::alive(
+        wait_until(Duration::from_secs(10), || !crate::common::procs::alive(
             pid
         ))
-        .then_some(()))
         .is_some()
     );
     outputs.extend([stdout(&out), stderr(&out)]);
@@ -180,10 +176,7 @@ fn under_umask_0(w: &World, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn run_state_is_private_and_a_nonsense_manifest_stops_nothing_else() {
-    let w = World::new(Script {
-        rules: vec![writes("Use a", &[("a.txt", "a\n")])],
-        default_reply: "ok".into(),
-    });
+    let w = world(vec![writes("Use a", &[("a.txt", "a\n")])]);
     let out = under_umask_0(&w, &["try", "--detach", "-n", "good", "a=Use a"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = w.run(&["wait", "good"]);

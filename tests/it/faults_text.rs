@@ -5,13 +5,10 @@ use crate::common::*;
 
 #[test]
 fn task_and_approach_text_reach_the_model_exactly() {
-    let w = World::new(Script {
-        rules: vec![
-            writes("MARKER-ONE", &[("one.txt", "1\n")]),
-            writes("MARKER-TWO", &[("two.txt", "2\n")]),
-        ],
-        default_reply: "ok".into(),
-    });
+    let w = world(vec![
+        writes("MARKER-ONE", &[("one.txt", "1\n")]),
+        writes("MARKER-TWO", &[("two.txt", "2\n")]),
+    ]);
     let mut task = String::from(
         "Task with \"double\" and 'single' quotes, `backticks`, $HOME, $(rm -rf /), \\ backslash\n",
     );

@@ -7,14 +7,10 @@ use crate::common::*;
 
 #[test]
 fn copies_exactly_the_matching_ignored_files_and_keeps_them_out_of_commits() {
-    let script = Script {
-        rules: vec![
-            writes("Use Redux", &[("src/store.js", "// redux\n")]),
-            writes("Use MobX", &[("src/mobx.js", "// mobx\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes("Use Redux", &[("src/store.js", "// redux\n")]),
+        writes("Use MobX", &[("src/mobx.js", "// mobx\n")]),
+    ]);
     let put = |rel: &str, text: &str| {
         let p = w.repo.join(rel);
         fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
@@ -107,14 +103,10 @@ fn a_bad_copy_pattern_is_refused_before_anything_starts() {
 #[test]
 fn copied_files_stay_out_even_when_the_agent_unignores_them() {
     // The agent rewrites .gitignore so that .env would no longer be ignored.
-    let script = Script {
-        rules: vec![writes(
-            "Go",
-            &[(".gitignore", "build/\n"), ("x.txt", "x\n")],
-        )],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![writes(
+        "Go",
+        &[(".gitignore", "build/\n"), ("x.txt", "x\n")],
+    )]);
     fs::write(w.repo.join(".gitignore"), ".env\nbuild/\n").expect("write");
     fs::write(w.repo.join(".worktreeinclude"), ".env\n").expect("write");
     w.git(&["add", "-A"]);

@@ -7,14 +7,10 @@ use crate::common::*;
 
 #[test]
 fn continue_adds_a_commit_and_open_attach_find_the_fork() {
-    let script = Script {
-        rules: vec![
-            writes("Use Redux", &[("src/store.js", "// redux store\n")]),
-            writes("Also add tests", &[("src/store.test.js", "// tests\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes("Use Redux", &[("src/store.js", "// redux store\n")]),
+        writes("Also add tests", &[("src/store.test.js", "// tests\n")]),
+    ]);
     let out = w.run(&[
         "try",
         "--json",

@@ -81,13 +81,10 @@ fn assert_documented(what: &str, source: &str, value: &Value) {
 
 #[test]
 fn json_output_has_exactly_the_documented_fields() {
-    let w = World::new(Script {
-        rules: vec![
-            writes("Use one", &[("one.txt", "one\n"), ("shared.txt", "1\n")]),
-            writes("Use two", &[("two.txt", "two\n"), ("shared.txt", "2\n")]),
-        ],
-        default_reply: "ok".into(),
-    });
+    let w = world(vec![
+        writes("Use one", &[("one.txt", "one\n"), ("shared.txt", "1\n")]),
+        writes("Use two", &[("two.txt", "two\n"), ("shared.txt", "2\n")]),
+    ]);
     let out = w.run(&[
         "try",
         "--json",

@@ -21,27 +21,6 @@ fn judge_says(model: Option<&str>, ranking: &[&str]) -> Rule {
     }
 }
 
-fn says(when: &str, reply: &str) -> Rule {
-    Rule {
-        when: when.into(),
-        model: None,
-        steps: vec![],
-        reply: reply.into(),
-        fail: None,
-    }
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
-    stdout(out)
-}
-
 fn order(v: &Value) -> Vec<String> {
     v["ranking"]
         .as_array()
@@ -79,18 +58,14 @@ fn evidence_groups_come_before_the_judge_and_nothing_changes() {
         tool: "bash".into(),
         args: json!({"command": "rm tests/app.test.js && echo ok > src/cheat.js", "description": "Drop the test"}),
     });
-    let script = Script {
-        rules: vec![
-            // The judge likes them worst first.
-            judge_says(None, &["empty", "failing", "cheat", "good"]),
-            writes("PLAN-GOOD", &[("src/good.js", "export const good = 1;\n")]),
-            writes("PLAN-FAILING", &[("bad.txt", "oops\n")]),
-            cheat,
-            says("PLAN-EMPTY", "Nothing to do."),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        // The judge likes them worst first.
+        judge_says(None, &["empty", "failing", "cheat", "good"]),
+        writes("PLAN-GOOD", &[("src/good.js", "export const good = 1;\n")]),
+        writes("PLAN-FAILING", &[("bad.txt", "oops\n")]),
+        cheat,
+        says("PLAN-EMPTY", "Nothing to do."),
+    ]);
     std::fs::create_dir_all(w.repo.join("tests")).unwrap();
     std::fs::write(w.repo.join("tests/app.test.js"), "assert(true);\n").unwrap();
     w.git(&["add", "-A"]);
@@ -167,17 +142,13 @@ fn evidence_groups_come_before_the_judge_and_nothing_changes() {
 
 #[test]
 fn the_judges_order_holds_in_a_group_and_two_judges_combine() {
-    let script = Script {
-        rules: vec![
-            judge_says(Some("other"), &["c", "b", "a"]),
-            judge_says(None, &["b", "a", "c"]),
-            writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
-            writes("PLAN-B", &[("src/b.js", "export const b = 1;\n")]),
-            writes("PLAN-C", &[("src/c.js", "export const c = 1;\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        judge_says(Some("other"), &["c", "b", "a"]),
+        judge_says(None, &["b", "a", "c"]),
+        writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
+        writes("PLAN-B", &[("src/b.js", "export const b = 1;\n")]),
+        writes("PLAN-C", &[("src/c.js", "export const c = 1;\n")]),
+    ]);
     ok(&w.run(&["try", "-n", "two", "a=PLAN-A", "b=PLAN-B", "c=PLAN-C"]));
     let v: Value =
         serde_json::from_str(&ok(&w.run(&["judge", "-m", "scripted/scripted", "--json"]))).unwrap();
@@ -211,16 +182,12 @@ fn the_judges_order_holds_in_a_group_and_two_judges_combine() {
 fn a_bad_reply_gets_one_follow_up() {
     let mut good = judge_says(None, &["y", "x"]);
     good.when = "Your reply could not be used".into();
-    let script = Script {
-        rules: vec![
-            good,
-            says("## Fork ", "They both look nice to me."),
-            writes("PLAN-X", &[("src/x.js", "x\n")]),
-            writes("PLAN-Y", &[("src/y.js", "y\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        good,
+        says("## Fork ", "They both look nice to me."),
+        writes("PLAN-X", &[("src/x.js", "x\n")]),
+        writes("PLAN-Y", &[("src/y.js", "y\n")]),
+    ]);
     // try --judge judges once the forks are done; the run it prints holds the verdict.
     let run: Value = serde_json::from_str(&ok(&w.run(&[
         "try", "--judge", "--json", "-n", "fup", "x=PLAN-X", "y=PLAN-Y",
@@ -232,16 +199,12 @@ fn a_bad_reply_gets_one_follow_up() {
 
 #[test]
 fn two_bad_replies_exit_1_naming_the_session() {
-    let script = Script {
-        rules: vec![
-            says("Your reply could not be used", "Still no ranking, sorry."),
-            says("## Fork ", "They both look nice to me."),
-            writes("PLAN-X", &[("src/x.js", "x\n")]),
-            writes("PLAN-Y", &[("src/y.js", "y\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        says("Your reply could not be used", "Still no ranking, sorry."),
+        says("## Fork ", "They both look nice to me."),
+        writes("PLAN-X", &[("src/x.js", "x\n")]),
+        writes("PLAN-Y", &[("src/y.js", "y\n")]),
+    ]);
     // `judge = true` in the config: try judges, and fails when the judge does.
     std::fs::write(w.repo.join(".ocfork.toml"), "judge = true\n").unwrap();
     let out = w.run(&["try", "-n", "bad", "x=PLAN-X", "y=PLAN-Y"]);

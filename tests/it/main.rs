@@ -6,9 +6,11 @@
 //!
 //! To add a test module `foo`:
 //! 1. write `tests/it/foo.rs`, opening with a `//!` line saying what it covers, and
-//!    `use crate::common::*;` for the harness (`World`, `script`, `writes`, `fork`, `wait_until`,
-//!    `json`, `stderr`...; `crate::common::serve::Serve` for a real `opencode serve`,
-//!    `crate::common::procs` for processes);
+//!    `use crate::common::*;` for the harness: `world(rules)` (or `World::new(script(rules))`,
+//!    `World::with_delay`) with rules from `writes`/`says`/`bash`; `w.run(args)`, then `json`,
+//!    `ok`, `exits_with`, `stderr`; `fork(run, name)`; `wait_until(limit, || cond)` for every
+//!    poll; `crate::common::serve::Serve` for a real `opencode serve`, `crate::common::procs`
+//!    for processes. Time limits are for not hanging, never asserts on speed;
 //! 2. add `mod foo;` below, in alphabetical order;
 //! 3. a file moved here from `tests/foo.rs`: drop its `mod common;`, write `crate::common::` for
 //!    `common::`, and rename its insta snapshots `tests/snapshots/foo__NAME.snap` to

@@ -15,15 +15,6 @@ fn try_run(w: &World, name: &str, approaches: &[&str]) -> Value {
     json(&out)
 }
 
-fn fork<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["forks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == name)
-        .unwrap()
-}
-
 fn read(w: &World, rel: &str) -> String {
     std::fs::read_to_string(w.repo.join(rel)).unwrap()
 }
@@ -40,30 +31,21 @@ fn parents(w: &World) -> Vec<String> {
         .collect()
 }
 
-fn ok(out: &std::process::Output) -> String {
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
-    stdout(out)
-}
-
 #[test]
 fn merge_squash_then_merge_commit_then_force_clean() {
-    let script = Script {
-        rules: vec![
-            writes(
-                "the left approach",
-                &[
-                    ("src/app.js", "console.log('left');\n"),
-                    ("src/left.js", "export const left = true;\n"),
-                ],
-            ),
-            writes(
-                "the right approach",
-                &[("src/right.js", "export const right = true;\n")],
-            ),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes(
+            "the left approach",
+            &[
+                ("src/app.js", "console.log('left');\n"),
+                ("src/left.js", "export const left = true;\n"),
+            ],
+        ),
+        writes(
+            "the right approach",
+            &[("src/right.js", "export const right = true;\n")],
+        ),
+    ]);
     let run = try_run(
         &w,
         "mrg",
@@ -178,14 +160,10 @@ fn merge_squash_then_merge_commit_then_force_clean() {
 
 #[test]
 fn conflict_is_refused_and_clean_keeps_unmerged() {
-    let script = Script {
-        rules: vec![
-            writes("EDIT-APP", &[("src/app.js", "console.log('fork');\n")]),
-            writes("ADD-FILE", &[("src/add.js", "export const add = 1;\n")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes("EDIT-APP", &[("src/app.js", "console.log('fork');\n")]),
+        writes("ADD-FILE", &[("src/add.js", "export const add = 1;\n")]),
+    ]);
     let run = try_run(&w, "cfl", &["edit=EDIT-APP", "add=ADD-FILE"]);
 
     // The main branch changes the same line after the run started.
@@ -251,14 +229,13 @@ fn conflict_is_refused_and_clean_keeps_unmerged() {
 
 #[test]
 fn unfinished_forks_are_neither_merged_nor_cleaned() {
-    let script = Script {
-        rules: vec![writes(
+    let w = World::with_delay(
+        script(vec![writes(
             "SLOW",
             &[("src/slow.js", "export const slow = 1;\n")],
-        )],
-        default_reply: "ok".into(),
-    };
-    let w = World::with_delay(script, std::time::Duration::from_secs(3));
+        )]),
+        std::time::Duration::from_secs(3),
+    );
     let out = w.run(&["try", "--detach", "-n", "busy", "slow=SLOW"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let head0 = head(&w);
@@ -296,17 +273,13 @@ fn unfinished_forks_are_neither_merged_nor_cleaned() {
 /// what it is.
 #[test]
 fn try_and_merge_say_what_the_user_should_know() {
-    let script = Script {
-        rules: vec![writes(
-            "the new file",
-            &[
-                ("src/app.js", "console.log('new');\n"),
-                ("src/new.js", "export const n = 1;\n"),
-            ],
-        )],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![writes(
+        "the new file",
+        &[
+            ("src/app.js", "console.log('new');\n"),
+            ("src/new.js", "export const n = 1;\n"),
+        ],
+    )]);
     std::fs::write(w.repo.join("notes.txt"), "mine\n").unwrap();
     let out = w.run(&[
         "try",

@@ -9,25 +9,11 @@ use std::path::{Path, PathBuf};
 use crate::common::*;
 use serde_json::Value;
 
-fn bash(command: &str) -> Step {
-    Step {
-        tool: "bash".into(),
-        args: serde_json::json!({ "command": command, "description": "scripted shell step" }),
-    }
-}
-
 fn rule(when: &str, steps: Vec<Step>) -> Rule {
     Rule {
         steps,
         ..writes(when, &[])
     }
-}
-
-fn world(rules: Vec<Rule>) -> World {
-    World::new(Script {
-        rules,
-        default_reply: "ok".into(),
-    })
 }
 
 /// A new repo at `dir` holding `files` (made by `fill`), one commit.

@@ -50,21 +50,7 @@ fn custom_agents_are_listed_and_take_session_calls() {
     for agent in ["researcher", "reviewer"] {
         let s = srv.create_session(&w.repo);
         let text = format!("Over to {agent}");
-        let out = srv.ocfork(
-            &w,
-            &[
-                "session",
-                "message",
-                "--session",
-                &s,
-                "--agent",
-                agent,
-                "--server",
-                &srv.url,
-                "--json",
-                &text,
-            ],
-        );
+        let out = srv.session(&w, "message", &s, &["--agent", agent, "--json", &text]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(json(&out)["state"], "done", "{}", stdout(&out));
         let messages = srv.messages(&s, &w.repo);

@@ -26,19 +26,16 @@ fn assert_quiet(args: &[&str], out: &Output, want: i32) {
     assert_eq!(out.status.code(), Some(want), "ocfork {args:?}: {err}");
 }
 
-fn script() -> Script {
-    Script {
-        rules: vec![
-            writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
-            writes("PLAN-B", &[("src/b.js", "export const b = 2;\n")]),
-        ],
-        default_reply: "ok".into(),
-    }
+fn two_plans() -> Vec<Rule> {
+    vec![
+        writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
+        writes("PLAN-B", &[("src/b.js", "export const b = 2;\n")]),
+    ]
 }
 
 #[test]
 fn read_commands_stop_quietly_on_a_closed_stdout() {
-    let w = World::new(script());
+    let w = world(two_plans());
     let out = w.run(&["try", "-n", "p", "-t", "Add", "a=PLAN-A", "b=PLAN-B"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let commands: &[&[&str]] = &[
@@ -66,7 +63,7 @@ fn read_commands_stop_quietly_on_a_closed_stdout() {
 
 #[test]
 fn try_and_clean_finish_their_change_on_a_closed_stdout() {
-    let w = World::new(script());
+    let w = world(two_plans());
     let args = ["try", "-n", "p", "-t", "Add", "a=PLAN-A", "b=PLAN-B"];
     let mut cmd = w.ocfork();
     cmd.args(args);

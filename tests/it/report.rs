@@ -58,38 +58,34 @@ fn headless(bin: &Path, page: &Path, args: &[&str]) -> String {
 
 /// A world with a finished two-fork run `cmp` and its report written to `report.html`.
 fn world_with_report() -> (World, PathBuf) {
-    let script = Script {
-        rules: vec![
-            writes(
-                "Use Redux",
-                &[
-                    (
-                        "src/store.js",
-                        "export const store = createStore(reducer);\n",
-                    ),
-                    (
-                        "src/app.js",
-                        "console.log('app');\n// <script>alert('x')</script> & redux\n",
-                    ),
-                ],
-            ),
-            writes(
-                "Use the Context API",
-                &[
-                    (
-                        "src/app.js",
-                        "import { TodoProvider } from './context';\nconsole.log('app');\n",
-                    ),
-                    (
-                        "src/context.js",
-                        "export const TodoContext = createContext([]);\n",
-                    ),
-                ],
-            ),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes(
+            "Use Redux",
+            &[
+                (
+                    "src/store.js",
+                    "export const store = createStore(reducer);\n",
+                ),
+                (
+                    "src/app.js",
+                    "console.log('app');\n// <script>alert('x')</script> & redux\n",
+                ),
+            ],
+        ),
+        writes(
+            "Use the Context API",
+            &[
+                (
+                    "src/app.js",
+                    "import { TodoProvider } from './context';\nconsole.log('app');\n",
+                ),
+                (
+                    "src/context.js",
+                    "export const TodoContext = createContext([]);\n",
+                ),
+            ],
+        ),
+    ]);
     let out = w.run(&[
         "try",
         "--json",

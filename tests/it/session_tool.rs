@@ -25,16 +25,6 @@ fn session_call(when: &str, calls: &[(&str, Option<&str>, &str)]) -> Rule {
     }
 }
 
-fn reply(when: &str, text: &str) -> Rule {
-    Rule {
-        when: when.to_string(),
-        model: None,
-        steps: vec![],
-        reply: text.to_string(),
-        fail: None,
-    }
-}
-
 fn is_user_text(m: &Message, text: &str) -> bool {
     m.info.role == "user" && text_of(m).contains(text)
 }
@@ -55,18 +45,14 @@ fn relayed_to(messages: &[Message], text: &str, agent: &str) -> bool {
 
 #[test]
 fn message_to_plan_through_the_tool_and_the_cli() {
-    let script = Script {
-        rules: vec![
-            session_call(
-                "Ask plan to review",
-                &[("message", Some("plan"), "Plan: review the change")],
-            ),
-            reply("Plan: review the change", "Reviewed by plan."),
-            reply("Plan: look again", "Looked again."),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        session_call(
+            "Ask plan to review",
+            &[("message", Some("plan"), "Plan: review the change")],
+        ),
+        says("Plan: review the change", "Reviewed by plan."),
+        says("Plan: look again", "Looked again."),
+    ]);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Ask plan to review the store");
@@ -95,20 +81,11 @@ fn message_to_plan_through_the_tool_and_the_cli() {
     assert_eq!(relays, 1, "plan was asked once");
 
     // Same through the CLI: waits for the idle point, prints the session it acted on.
-    let out = srv.ocfork(
+    let out = srv.session(
         &w,
-        &[
-            "session",
-            "message",
-            "--session",
-            &s,
-            "--agent",
-            "plan",
-            "--server",
-            &srv.url,
-            "--json",
-            "Plan: look again",
-        ],
+        "message",
+        &s,
+        &["--agent", "plan", "--json", "Plan: look again"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let outcome = json(&out);
@@ -122,35 +99,20 @@ fn message_to_plan_through_the_tool_and_the_cli() {
         "{}",
         describe(&messages)
     );
-    let out = srv.ocfork(
-        &w,
-        &[
-            "session",
-            "message",
-            "--session",
-            &s,
-            "--server",
-            &srv.url,
-            "Plan: look again",
-        ],
-    );
+    let out = srv.session(&w, "message", &s, &["Plan: look again"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), s, "plain output is the session id");
 }
 
 #[test]
 fn new_hands_off_to_a_fresh_session() {
-    let script = Script {
-        rules: vec![
-            session_call(
-                "Start research",
-                &[("new", Some("plan"), "Research phase: collect facts")],
-            ),
-            reply("Research phase", "Facts collected."),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        session_call(
+            "Start research",
+            &[("new", Some("plan"), "Research phase: collect facts")],
+        ),
+        says("Research phase", "Facts collected."),
+    ]);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Start research now");
@@ -199,21 +161,17 @@ fn new_hands_off_to_a_fresh_session() {
 
 #[test]
 fn compact_summarizes_then_hands_off() {
-    let script = Script {
-        rules: vec![
-            session_call(
-                "Wrap up",
-                &[("compact", Some("plan"), "Continue the architecture review")],
-            ),
-            reply(
-                "Continue the architecture review",
-                "Reviewing the compacted work.",
-            ),
-            reply("Review once more", "Reviewed once more."),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        session_call(
+            "Wrap up",
+            &[("compact", Some("plan"), "Continue the architecture review")],
+        ),
+        says(
+            "Continue the architecture review",
+            "Reviewing the compacted work.",
+        ),
+        says("Review once more", "Reviewed once more."),
+    ]);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Wrap up the implementation");
@@ -242,20 +200,11 @@ fn compact_summarizes_then_hands_off() {
     assert!(answered_by(&messages[text + 1], "plan"));
 
     // Through the CLI the outcome says session.compacted was seen.
-    let out = srv.ocfork(
+    let out = srv.session(
         &w,
-        &[
-            "session",
-            "compact",
-            "--session",
-            &s,
-            "--agent",
-            "plan",
-            "--server",
-            &srv.url,
-            "--json",
-            "Review once more",
-        ],
+        "compact",
+        &s,
+        &["--agent", "plan", "--json", "Review once more"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let outcome = json(&out);
@@ -271,37 +220,33 @@ fn compact_summarizes_then_hands_off() {
 
 #[test]
 fn fork_twice_makes_two_worktrees_and_a_run() {
-    let script = Script {
-        rules: vec![
-            Rule {
-                when: "Plan the todo store".into(),
-                model: None,
-                steps: vec![
-                    Step {
-                        tool: "write".into(),
-                        args: json!({ "filePath": "src/shared.js", "content": "// shared\n" }),
-                    },
-                    Step {
-                        tool: "session".into(),
-                        args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Redux" }),
-                    },
-                    Step {
-                        tool: "session".into(),
-                        args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Context API" }),
-                    },
-                ],
-                reply: "Forked twice.".into(),
-                fail: None,
-            },
-            writes("Implement using Redux", &[("src/redux.js", "// redux\n")]),
-            writes(
-                "Implement using Context API",
-                &[("src/context.js", "// context\n")],
-            ),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        Rule {
+            when: "Plan the todo store".into(),
+            model: None,
+            steps: vec![
+                Step {
+                    tool: "write".into(),
+                    args: json!({ "filePath": "src/shared.js", "content": "// shared\n" }),
+                },
+                Step {
+                    tool: "session".into(),
+                    args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Redux" }),
+                },
+                Step {
+                    tool: "session".into(),
+                    args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Context API" }),
+                },
+            ],
+            reply: "Forked twice.".into(),
+            fail: None,
+        },
+        writes("Implement using Redux", &[("src/redux.js", "// redux\n")]),
+        writes(
+            "Implement using Context API",
+            &[("src/context.js", "// context\n")],
+        ),
+    ]);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Plan the todo store");
@@ -403,20 +348,11 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
     // The parent's files changed since: a third fork starts from a different tree, so it opens
     // a run of its own, and diff measures it from that tree (not the new file's addition).
     std::fs::write(w.repo.join("src/later.js"), "// later\n").expect("write");
-    let out = srv.ocfork(
+    let out = srv.session(
         &w,
-        &[
-            "session",
-            "fork",
-            "--session",
-            &s,
-            "--agent",
-            "build",
-            "--server",
-            &srv.url,
-            "--json",
-            "Implement using Redux",
-        ],
+        "fork",
+        &s,
+        &["--agent", "build", "--json", "Implement using Redux"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let second = format!("{run}-2");
@@ -445,34 +381,23 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
 
 /// Polls `ocfork status RUN --json` until the run is no longer running.
 fn wait_run(srv: &Serve, w: &World, run: &str) -> serde_json::Value {
-    let start = std::time::Instant::now();
-    loop {
+    let mut last = String::new();
+    wait_until(std::time::Duration::from_secs(120), || {
         let out = srv.ocfork(w, &["status", run, "--json"]);
-        if out.status.code() == Some(0) {
-            let v = json(&out);
-            if v["state"] != "running" && v["forks"].as_array().is_some_and(|f| f.len() == 2) {
-                return v;
-            }
-        }
-        assert!(
-            start.elapsed().as_secs() < 120,
-            "run {run} did not finish: {}",
-            stdout(&out)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+        last = stdout(&out);
+        let v = (out.status.code() == Some(0)).then(|| json(&out))?;
+        (v["state"] != "running" && v["forks"].as_array().is_some_and(|f| f.len() == 2))
+            .then_some(v)
+    })
+    .unwrap_or_else(|| panic!("run {run} did not finish: {last}"))
 }
 
 #[test]
 fn bad_requests_are_refused_clearly() {
-    let script = Script {
-        rules: vec![session_call(
-            "Ask nobody",
-            &[("message", Some("nope"), "hello?")],
-        )],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![session_call(
+        "Ask nobody",
+        &[("message", Some("nope"), "hello?")],
+    )]);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Ask nobody at all");
@@ -498,62 +423,16 @@ fn bad_requests_are_refused_clearly() {
         "{error}"
     );
 
-    let out = srv.ocfork(
-        &w,
-        &[
-            "session",
-            "message",
-            "--session",
-            &s,
-            "--agent",
-            "nope",
-            "--server",
-            &srv.url,
-            "hi",
-        ],
+    let out = srv.session(&w, "message", &s, &["--agent", "nope", "hi"]);
+    exits_with(&out, 2, "unknown agent `nope`; agents here: build");
+    let out = srv.session(&w, "new", "ses_doesnotexist", &["hi"]);
+    exits_with(
+        &out,
+        2,
+        "no OpenCode session ses_doesnotexist on http://127.0.0.1",
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("unknown agent `nope`; agents here: build"),
-        "{}",
-        stderr(&out)
-    );
-    let out = srv.ocfork(
-        &w,
-        &[
-            "session",
-            "new",
-            "--session",
-            "ses_doesnotexist",
-            "--server",
-            &srv.url,
-            "hi",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no OpenCode session ses_doesnotexist on http://127.0.0.1"),
-        "{}",
-        stderr(&out)
-    );
-    let out = srv.ocfork(
-        &w,
-        &[
-            "session",
-            "fork",
-            "--session",
-            "bogus",
-            "--server",
-            &srv.url,
-            "hi",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no OpenCode session bogus"),
-        "{}",
-        stderr(&out)
-    );
+    let out = srv.session(&w, "fork", "bogus", &["hi"]);
+    exits_with(&out, 2, "no OpenCode session bogus");
     let dead = format!("http://127.0.0.1:{}", free_port());
     let out = srv.ocfork(
         &w,
@@ -567,11 +446,10 @@ fn bad_requests_are_refused_clearly() {
             "hi",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains(&format!("cannot reach the OpenCode server at {dead}")),
-        "{}",
-        stderr(&out)
+    exits_with(
+        &out,
+        1,
+        &format!("cannot reach the OpenCode server at {dead}"),
     );
     drop(srv);
 
@@ -604,14 +482,10 @@ fn free_port() -> u16 {
 
 #[test]
 fn agents_relaying_to_each_other_stop_at_the_hop_limit() {
-    let script = Script {
-        rules: vec![
-            session_call("ping", &[("message", Some("plan"), "pong")]),
-            session_call("pong", &[("message", Some("build"), "ping")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        session_call("ping", &[("message", Some("plan"), "pong")]),
+        session_call("pong", &[("message", Some("build"), "ping")]),
+    ]);
     let srv = Serve::start(&w, &[("OCFORK_MAX_HOPS", "3")]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "ping");
@@ -663,37 +537,33 @@ fn agents_relaying_to_each_other_stop_at_the_hop_limit() {
 
 #[test]
 fn a_relay_queued_by_an_aborted_turn_is_dropped() {
-    let script = Script {
-        rules: vec![Rule {
-            when: "Relay then stall".into(),
-            model: None,
-            steps: vec![
-                Step {
-                    tool: "session".into(),
-                    args: json!({ "mode": "message", "agent": "plan", "text": "This must never arrive" }),
-                },
-                Step {
-                    tool: "bash".into(),
-                    args: json!({ "command": "touch stalled && sleep 60", "description": "stall" }),
-                },
-            ],
-            reply: "not reached".into(),
-            fail: None,
-        }],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![Rule {
+        when: "Relay then stall".into(),
+        model: None,
+        steps: vec![
+            Step {
+                tool: "session".into(),
+                args: json!({ "mode": "message", "agent": "plan", "text": "This must never arrive" }),
+            },
+            Step {
+                tool: "bash".into(),
+                args: json!({ "command": "touch stalled && sleep 60", "description": "stall" }),
+            },
+        ],
+        reply: "not reached".into(),
+        fail: None,
+    }]);
     let srv = Serve::start(&w, &[]);
     let s = srv.create_session(&w.repo);
     srv.prompt(&s, &w.repo, "build", "Relay then stall");
-    let start = std::time::Instant::now();
-    while !w.repo.join("stalled").exists() {
-        assert!(
-            start.elapsed().as_secs() < 120,
-            "the turn never reached its bash step"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    assert!(
+        wait_until(std::time::Duration::from_secs(120), || w
+            .repo
+            .join("stalled")
+            .exists())
+        .is_some(),
+        "the turn never reached its bash step"
+    );
     srv.block(srv.client().abort(&s, &w.repo)).expect("abort");
     let messages = srv.wait_for(&s, &w.repo, "the drop notice", |m| {
         m.iter().any(|m| is_user_text(m, "dropped"))
@@ -770,10 +640,7 @@ fn agents_are_listed_from_the_server() {
 /// session id at fault, not a server the user never named.
 #[test]
 fn an_unknown_session_without_server_blames_the_session() {
-    let w = World::new(Script {
-        rules: vec![],
-        default_reply: "ok".into(),
-    });
+    let w = world(vec![]);
     let out = w.run(&["session", "message", "--session", "ses_nosuch", "hi"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     insta::assert_snapshot!("session_unknown_without_server", stderr(&out));

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::procs::{alive, kill9, wait_for};
+use crate::common::procs::{alive, kill9};
 use crate::common::*;
 use serde_json::Value;
 
@@ -43,10 +43,7 @@ fn status_shows_the_time_so_far_of_running_and_interrupted_forks() {
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
     let w = World::with_delay(
-        Script {
-            rules: vec![writes("Use slow", &files)],
-            default_reply: "ok".into(),
-        },
+        script(vec![writes("Use slow", &files)]),
         Duration::from_millis(600),
     );
     let mut child = w
@@ -57,7 +54,7 @@ fn status_shows_the_time_so_far_of_running_and_interrupted_forks() {
         .spawn()
         .expect("try starts");
     // Two delayed model calls answered: the fork has been running for more than a second.
-    let worktree = wait_for(Duration::from_secs(90), || {
+    let worktree = wait_until(Duration::from_secs(90), || {
         let out = w.run(&["status", "tick", "--json"]);
         let run = out.status.success().then(|| json(&out))?;
         let fork = &run["forks"][0];
@@ -89,13 +86,10 @@ fn status_shows_the_time_so_far_of_running_and_interrupted_forks() {
 
 #[test]
 fn status_shows_merged_forks_and_list_shows_merged_and_cleaned() {
-    let w = World::new(Script {
-        rules: vec![
-            writes("Use one", &[("one.txt", "one\n")]),
-            writes("Use two", &[("two.txt", "two\n")]),
-        ],
-        default_reply: "ok".into(),
-    });
+    let w = world(vec![
+        writes("Use one", &[("one.txt", "one\n")]),
+        writes("Use two", &[("two.txt", "two\n")]),
+    ]);
     let out = w.run(&["try", "-n", "pair", "one=Use one", "two=Use two"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let list = json(&w.run(&["list", "--json"]));

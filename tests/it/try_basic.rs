@@ -4,17 +4,13 @@ use crate::common::*;
 
 #[test]
 fn two_approaches_json() {
-    let script = Script {
-        rules: vec![
-            writes("Use Redux", &[("src/store.js", "// redux store\n")]),
-            writes(
-                "Use the Context API",
-                &[("src/context.js", "// context store\n")],
-            ),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes("Use Redux", &[("src/store.js", "// redux store\n")]),
+        writes(
+            "Use the Context API",
+            &[("src/context.js", "// context store\n")],
+        ),
+    ]);
     let status_before = w.git(&["status", "--porcelain"]);
     let out = w.run(&[
         "try",
@@ -64,11 +60,7 @@ fn two_approaches_json() {
 
 #[test]
 fn works_from_a_subdirectory_on_a_detached_head() {
-    let script = Script {
-        rules: vec![writes("Go", &[("done.txt", "done")])],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![writes("Go", &[("done.txt", "done")])]);
     w.git(&["checkout", "-q", "--detach", "HEAD"]);
     let head = w.git(&["rev-parse", "HEAD"]);
     let out = w

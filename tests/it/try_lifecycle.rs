@@ -3,28 +3,19 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn ctrl_c_aborts_commits_and_exits_130() {
-    let script = Script {
-        rules: vec![writes(
+    let w = World::with_delay(
+        script(vec![writes(
             "Go",
             &[("first.txt", "1"), ("second.txt", "2"), ("third.txt", "3")],
-        )],
-        default_reply: "ok".into(),
-    };
-    let w = World::with_delay(script, Duration::from_millis(1500));
+        )]),
+        Duration::from_millis(1500),
+    );
     let child = w
         .ocfork()
         .args(["try", "--json", "-n", "stop", "a=Go"])
@@ -33,9 +24,10 @@ fn ctrl_c_aborts_commits_and_exits_130() {
         .spawn()
         .expect("spawn");
     let wt = w.path("app.ocfork/stop/a");
-    wait_for("the first file", Duration::from_secs(120), || {
-        wt.join("first.txt").exists()
-    });
+    assert!(
+        wait_until(Duration::from_secs(120), || wt.join("first.txt").exists()).is_some(),
+        "timed out waiting for the first file"
+    );
 
     // Another process sees the run live.
     let live = json(&w.run(&["status", "stop", "--json"]));
@@ -82,10 +74,7 @@ fn a_hung_model_times_out() {
         hang: true,
         ..Failure::default()
     });
-    let w = World::new(Script {
-        rules: vec![hung],
-        default_reply: "ok".into(),
-    });
+    let w = world(vec![hung]);
     let out = w.run(&["try", "--json", "--timeout", "15s", "a=Go"]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let run = json(&out);
@@ -96,11 +85,10 @@ fn a_hung_model_times_out() {
 
 #[test]
 fn detach_then_wait() {
-    let script = Script {
-        rules: vec![writes("Use Redux", &[("r.txt", "r")])],
-        default_reply: "ok".into(),
-    };
-    let w = World::with_delay(script, Duration::from_millis(500));
+    let w = World::with_delay(
+        script(vec![writes("Use Redux", &[("r.txt", "r")])]),
+        Duration::from_millis(500),
+    );
     std::fs::write(w.path("task.md"), "Add a store\nin two lines").expect("write");
     let task_file = w.path("task.md");
     let out = w.run(&[
@@ -140,11 +128,7 @@ fn detach_then_wait() {
 
 #[test]
 fn uses_a_running_server() {
-    let script = Script {
-        rules: vec![writes("Use Redux", &[("r.txt", "r")])],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![writes("Use Redux", &[("r.txt", "r")])]);
     // `opencode serve` started by the test itself, as a user would.
     let server = crate::common::serve::Serve::start(&w, &[]);
     let out = w
@@ -170,10 +154,9 @@ fn uses_a_running_server() {
     assert_eq!(json(&w.run(&["list", "--json"])), serde_json::json!([]));
     assert_eq!(w.git(&["branch", "--list", "ocfork/*"]), "");
 
-    let out = w
-        .ocfork()
-        .env("OPENCODE_SERVER_PASSWORD", &server.password)
-        .args([
+    let out = server.ocfork(
+        &w,
+        &[
             "try",
             "--json",
             "--server",
@@ -181,9 +164,8 @@ fn uses_a_running_server() {
             "-n",
             "served",
             "a=Use Redux",
-        ])
-        .output()
-        .expect("runs");
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let run = json(&out);
     assert_eq!(run["forks"][0]["state"], "done");
@@ -193,19 +175,17 @@ fn uses_a_running_server() {
         "r"
     );
     // A run name is used once.
-    let again = w
-        .ocfork()
-        .env("OPENCODE_SERVER_PASSWORD", &server.password)
-        .args([
+    let again = server.ocfork(
+        &w,
+        &[
             "try",
             "--server",
             &server.url,
             "-n",
             "served",
             "a=Use Redux",
-        ])
-        .output()
-        .expect("runs");
+        ],
+    );
     assert_eq!(again.status.code(), Some(2));
     assert!(
         stderr(&again).contains("a run named `served` already exists"),

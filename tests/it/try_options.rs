@@ -4,23 +4,12 @@ use std::fs;
 
 use crate::common::*;
 
-fn fork<'a>(run: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    run["forks"]
-        .as_array()
-        .and_then(|f| f.iter().find(|f| f["name"] == name))
-        .unwrap_or_else(|| panic!("no fork {name} in {run}"))
-}
-
 #[test]
 fn every_approach_with_every_model() {
-    let script = Script {
-        rules: vec![
-            writes("Use Redux", &[("r.txt", "r")]),
-            writes("Use MobX", &[("m.txt", "m")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes("Use Redux", &[("r.txt", "r")]),
+        writes("Use MobX", &[("m.txt", "m")]),
+    ]);
     let out = w.run(&[
         "try",
         "--json",
@@ -75,11 +64,7 @@ fn every_approach_with_every_model() {
 
 #[test]
 fn include_dirty_carries_uncommitted_work() {
-    let script = Script {
-        rules: vec![writes("Go", &[("out.txt", "x")])],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![writes("Go", &[("out.txt", "x")])]);
     fs::write(w.repo.join("README.md"), "# app\nedited, not committed\n").expect("write");
     fs::write(w.repo.join("notes.txt"), "untracked\n").expect("write");
     let status_before = w.git(&["status", "--porcelain"]);
@@ -134,14 +119,10 @@ fn include_dirty_carries_uncommitted_work() {
 
 #[test]
 fn setup_and_check_run_in_each_worktree() {
-    let script = Script {
-        rules: vec![
-            writes("Good", &[("ok.txt", "yes")]),
-            writes("Bad", &[("bad.txt", "no")]),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![
+        writes("Good", &[("ok.txt", "yes")]),
+        writes("Bad", &[("bad.txt", "no")]),
+    ]);
     let out = w.run(&[
         "try",
         "--json",
@@ -219,12 +200,7 @@ fn refuses_bad_input_clearly() {
         .args(["try", "x"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("not inside a git repository"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 2, "not inside a git repository");
     let bare = w.path("bare.git");
     git(
         w.tmp.path(),
@@ -257,12 +233,7 @@ fn refuses_bad_input_clearly() {
         .args(["try", "x"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cannot find the `opencode` binary"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 2, "cannot find the `opencode` binary");
     // Nothing was recorded by any of the refusals: no run, no branch, no worktree.
     let out = w.run(&["list", "--json"]);
     assert_eq!(json(&out), serde_json::json!([]));
@@ -286,11 +257,7 @@ fn a_failing_model_fails_only_its_fork() {
         retry_after_ms: Some(20),
         ..Failure::default()
     });
-    let script = Script {
-        rules: vec![writes("Use Fine", &[("fine.txt", "ok")]), broken],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![writes("Use Fine", &[("fine.txt", "ok")]), broken]);
     let out = w.run(&["try", "--json", "fine=Use Fine", "broken=Use Broken"]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let run = json(&out);
@@ -320,11 +287,7 @@ fn a_failing_model_fails_only_its_fork() {
 
 #[test]
 fn a_hanging_check_is_stopped_with_everything_it_started() {
-    let script = Script {
-        rules: vec![writes("Go", &[("a.txt", "a")])],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
+    let w = world(vec![writes("Go", &[("a.txt", "a")])]);
     let pid_file = w.path("bg.pid");
     let check = format!(
         "sleep 600 & echo $! > {}; echo checking; wait",

@@ -64,11 +64,7 @@ fn jobs_bound_the_sessions_talking_to_the_model() {
         .map(|l| writes(&format!("Approach {l}"), &[(&format!("{l}.txt"), l)]))
         .collect();
     let delay = Duration::from_millis(1000);
-    let script = Script {
-        rules,
-        default_reply: "ok".into(),
-    };
-    let w = World::with_delay(script, delay);
+    let w = World::with_delay(script(rules), delay);
 
     four_forks(&w, "4", "parallel");
     let reqs = w.model.requests();

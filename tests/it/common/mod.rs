@@ -7,7 +7,9 @@ pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 pub mod procs;
 
@@ -62,6 +64,38 @@ fn git_env() -> Vec<(&'static str, &'static str)> {
         ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"),
         ("GIT_CONFIG_NOSYSTEM", "1"),
     ]
+}
+
+/// A script of `rules`; turns no rule matches are answered "ok".
+pub fn script(rules: Vec<Rule>) -> Script {
+    Script {
+        rules,
+        default_reply: "ok".into(),
+    }
+}
+
+/// A [`World`] whose model follows `rules` (see [`script`]).
+pub fn world(rules: Vec<Rule>) -> World {
+    World::new(script(rules))
+}
+
+/// A rule that answers `reply` with no tool steps.
+pub fn says(when: &str, reply: &str) -> Rule {
+    Rule {
+        when: when.to_string(),
+        model: None,
+        steps: vec![],
+        reply: reply.to_string(),
+        fail: None,
+    }
+}
+
+/// A step that runs `command` with the bash tool.
+pub fn bash(command: &str) -> Step {
+    Step {
+        tool: "bash".into(),
+        args: serde_json::json!({ "command": command, "description": "scripted shell step" }),
+    }
 }
 
 /// A rule that writes one file per step and then replies.
@@ -164,6 +198,71 @@ impl World {
     pub fn git(&self, args: &[&str]) -> String {
         git(&self.repo, args)
     }
+}
+
+/// The fork `name` of a run's JSON (`status --json`, `try --json`); panics showing the run.
+pub fn fork<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["forks"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == name))
+        .unwrap_or_else(|| panic!("no fork {name} in {run:#}"))
+}
+
+/// What a polled condition returns: `true` or `Some(value)` once it holds.
+pub trait Holds {
+    type Value;
+    fn holds(self) -> Option<Self::Value>;
+}
+
+impl Holds for bool {
+    type Value = ();
+    fn holds(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Holds for Option<T> {
+    type Value = T;
+    fn holds(self) -> Option<T> {
+        self
+    }
+}
+
+/// Polls `check` until it holds (every 50 ms at first, backing off to 500 ms) and returns what
+/// it held with, or None once `limit` has passed without it holding. The one poll loop of the
+/// tests: callers assert on the None with what they waited for.
+pub fn wait_until<H: Holds>(limit: Duration, mut check: impl FnMut() -> H) -> Option<H::Value> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if let Some(v) = check().holds() {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// The exit code is 0; returns stdout. Panics showing stdout and stderr otherwise.
+pub fn ok(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+/// The exit code is `code` and stderr says `says`; panics showing stderr otherwise.
+pub fn exits_with(out: &Output, code: i32, says: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(says), "wanted {says:?} in:\n{err}");
 }
 
 /// Parses stdout as JSON, with the whole output in the panic message when it is not.

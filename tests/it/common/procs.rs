@@ -1,8 +1,7 @@
 //! Processes as /proc shows them, for fault-injection tests: who is alive, whose child,
-//! which process group, and waiting for a condition.
+//! and which process group.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 /// Fields of /proc/PID/stat after the command name: (state, ppid, pgid).
 fn stat(pid: u32) -> Option<(char, u32, u32)> {
@@ -65,20 +64,6 @@ pub fn kill9(pid: u32) {
     let _ = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status();
-}
-
-/// Polls `f` every 100 ms until it returns Some or `limit` passes.
-pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if start.elapsed() > limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Every file below `dir` whose bytes contain `needle`.

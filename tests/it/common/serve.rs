@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocfork::opencode::Client;
 use ocfork::opencode::types::{Message, PromptBody};
@@ -31,30 +31,22 @@ impl Serve {
             "plugin install: {}",
             super::stderr(&out)
         );
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
         let password = "test-password".to_string();
         let t = w.tmp.path();
         let mut cmd = Command::new(&w.opencode);
-        cmd.args([
-            "serve",
-            "--hostname",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .current_dir(&w.repo)
-        .env("PWD", &w.repo)
-        .env("HOME", t.join("home"))
-        .envs(w.offline_env())
-        .env("OPENCODE_SERVER_PASSWORD", &password)
-        .env_remove("OCFORK_WORKTREE_ROOT")
-        .env_remove("OCFORK_MAX_HOPS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        // Port 0: OpenCode binds the port itself (4096 when free, else one the kernel picks)
+        // and prints its URL, so no other process can take the port between choosing and binding.
+        cmd.args(["serve", "--hostname", "127.0.0.1", "--port", "0"])
+            .current_dir(&w.repo)
+            .env("PWD", &w.repo)
+            .env("HOME", t.join("home"))
+            .envs(w.offline_env())
+            .env("OPENCODE_SERVER_PASSWORD", &password)
+            .env_remove("OCFORK_WORKTREE_ROOT")
+            .env_remove("OCFORK_MAX_HOPS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         for (k, v) in super::git_env_pairs() {
             cmd.env(k, v);
         }
@@ -100,6 +92,19 @@ impl Serve {
             .expect("ocfork runs")
     }
 
+    /// `ocfork session VERB --session SESSION --server URL ARGS...` against this server.
+    pub fn session(
+        &self,
+        w: &World,
+        verb: &str,
+        session: &str,
+        args: &[&str],
+    ) -> std::process::Output {
+        let mut all = vec!["session", verb, "--session", session, "--server", &self.url];
+        all.extend_from_slice(args);
+        self.ocfork(w, &all)
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -143,20 +148,18 @@ impl Serve {
         what: &str,
         done: impl Fn(&[Message]) -> bool,
     ) -> Vec<Message> {
-        let start = Instant::now();
-        loop {
-            let messages = self.messages(session, dir);
-            if done(&messages) && self.idle(session, dir) {
-                return messages;
-            }
-            if start.elapsed() > Duration::from_secs(120) {
-                panic!(
-                    "timed out waiting for {what}; history:\n{}",
-                    describe(&messages)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        let mut last = Vec::new();
+        super::wait_until(Duration::from_secs(120), || {
+            last = self.messages(session, dir);
+            done(&last) && self.idle(session, dir)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "timed out waiting for {what}; history:\n{}",
+                describe(&last)
+            )
+        });
+        last
     }
 }
 
