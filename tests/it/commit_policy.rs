@@ -92,11 +92,7 @@ fn merge_commits_follow_the_users_hooks_signing_and_identity() {
     w.git(&["config", "gpg.program", no_key.to_str().unwrap()]);
 
     // The forks commit their work although every commit the user makes would fail.
-    let out = w.run(&[
-        "try", "--json", "-n", "pol", "a=PLAN-A", "b=PLAN-B", "c=PLAN-C",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(0, &["-n", "pol", "a=PLAN-A", "b=PLAN-B", "c=PLAN-C"]);
     for c in commits(&run) {
         let raw = w.git(&["cat-file", "-p", &c]);
         assert!(!raw.contains("gpgsig"), "{raw}");
@@ -271,9 +267,7 @@ fn a_fork_whose_work_was_not_committed_is_never_shown_as_empty() {
     let mut y = writes("PLAN-Y", &[("src/same.js", "export const same = 1;\n")]);
     y.steps.push(lock);
     let w = world(vec![x, y]);
-    let out = w.run(&["try", "--json", "-n", "unc", "x=PLAN-X", "y=PLAN-Y"]);
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(1, &["-n", "unc", "x=PLAN-X", "y=PLAN-Y"]);
     for f in run["forks"].as_array().unwrap() {
         assert_eq!(f["state"], "failed", "{f:#}");
     }

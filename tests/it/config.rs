@@ -195,17 +195,16 @@ fn try_takes_defaults_from_files_and_flags_win() {
         "agent = \"build\"\ncheck = \"false\"\nworktree_root = \"../trees\"\n",
     )
     .expect("write");
-    let out = w.run(&[
-        "try",
-        "--json",
-        "-n",
-        "cfg",
-        "--check",
-        "test -f src/store.js",
-        "redux=Use Redux",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(
+        0,
+        &[
+            "-n",
+            "cfg",
+            "--check",
+            "test -f src/store.js",
+            "redux=Use Redux",
+        ],
+    );
     let fork = &run["forks"][0];
     assert_eq!(fork["agent"], "build", "repo file wins over the user's");
     assert_eq!(

@@ -37,9 +37,7 @@ fn http_500_every_time_fails_the_fork_naming_the_status() {
         ..Failure::default()
     };
     let w = world(vec![failing("Use broken", fail)]);
-    let out = w.run(&["try", "--json", "broken=Use broken"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(1, &["broken=Use broken"]);
     let fork = only_fork(&run);
     assert_eq!(fork["state"], "failed", "{fork:#}");
     let error = fork["error"].as_str().unwrap_or_default();

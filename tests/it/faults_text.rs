@@ -27,18 +27,17 @@ fn task_and_approach_text_reach_the_model_exactly() {
     std::fs::write(&task_file, &task).expect("write task");
     let one = "one=MARKER-ONE: \"quoted\" 'single'\nsecond line; echo $PATH | cat && true\n\ttabbed ünï 🚀";
     let two = "MARKER-TWO = spaces=equals ==";
-    let out = w.run(&[
-        "try",
-        "--json",
-        "-n",
-        "text",
-        "--task-file",
-        task_file.to_str().expect("utf8"),
-        one,
-        two,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(
+        0,
+        &[
+            "-n",
+            "text",
+            "--task-file",
+            task_file.to_str().expect("utf8"),
+            one,
+            two,
+        ],
+    );
     assert_eq!(run["task"], task.as_str(), "the task is recorded as given");
     let forks = run["forks"].as_array().expect("forks");
     assert_eq!(forks[0]["name"], "one");

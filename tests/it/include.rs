@@ -113,9 +113,7 @@ fn copied_files_stay_out_even_when_the_agent_unignores_them() {
     w.git(&["commit", "-q", "-m", "ignore rules"]);
     fs::write(w.repo.join(".env"), "SECRET=1\n").expect("write");
 
-    let out = w.run(&["try", "--json", "a=Go"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(0, &["a=Go"]);
     let fork = &run["forks"][0];
     let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
     assert_eq!(

@@ -11,16 +11,7 @@ fn continue_adds_a_commit_and_open_attach_find_the_fork() {
         writes("Use Redux", &[("src/store.js", "// redux store\n")]),
         writes("Also add tests", &[("src/store.test.js", "// tests\n")]),
     ]);
-    let out = w.run(&[
-        "try",
-        "--json",
-        "-n",
-        "todo",
-        "redux=Use Redux",
-        "mobx=Use MobX",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let first = json(&out);
+    let first = w.try_json(0, &["-n", "todo", "redux=Use Redux", "mobx=Use MobX"]);
     let fork = &first["forks"][0];
     let c1 = fork["commit"].as_str().expect("commit").to_string();
     let session = fork["session"].as_str().expect("session").to_string();

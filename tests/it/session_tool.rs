@@ -1,7 +1,7 @@
 //! The `session` tool end to end: real OpenCode with ocfork's plugin installed, the scripted
 //! model calling the tool, and the same requests through `ocfork session`.
 
-use crate::common::serve::{Serve, describe, text_of, tool_parts};
+use crate::common::serve::{Serve, describe, session_calls, state, text_of};
 use crate::common::*;
 use ocfork::opencode::types::Message;
 use serde_json::json;
@@ -120,20 +120,9 @@ fn new_hands_off_to_a_fresh_session() {
         m.last()
             .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Handed over"))
     });
-    let call = messages
-        .iter()
-        .flat_map(|m| tool_parts(m, "session"))
-        .next()
-        .expect("tool call");
-    assert_eq!(
-        call.pointer("/state/status").and_then(|v| v.as_str()),
-        Some("completed"),
-        "{call}"
-    );
-    let output = call
-        .pointer("/state/output")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    let call = *session_calls(&messages).first().expect("tool call");
+    assert_eq!(state(call, "status"), "completed", "{call}");
+    let output = state(call, "output");
     let new = output
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .find(|t| t.starts_with("ses_") && *t != s)
@@ -254,12 +243,8 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
         m.last()
             .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked twice"))
     });
-    for call in messages.iter().flat_map(|m| tool_parts(m, "session")) {
-        assert_eq!(
-            call.pointer("/state/status").and_then(|v| v.as_str()),
-            Some("completed"),
-            "{call}"
-        );
+    for call in session_calls(&messages) {
+        assert_eq!(state(call, "status"), "completed", "{call}");
     }
     let run = ocfork::relay::fork_run_name(&s);
     let status = wait_run(&srv, &w, &run);
@@ -404,20 +389,9 @@ fn bad_requests_are_refused_clearly() {
     let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
         m.len() > 2 && m.last().is_some_and(|m| answered_by(m, "build"))
     });
-    let call = messages
-        .iter()
-        .flat_map(|m| tool_parts(m, "session"))
-        .next()
-        .expect("tool call");
-    assert_eq!(
-        call.pointer("/state/status").and_then(|v| v.as_str()),
-        Some("error"),
-        "{call}"
-    );
-    let error = call
-        .pointer("/state/error")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    let call = *session_calls(&messages).first().expect("tool call");
+    assert_eq!(state(call, "status"), "error", "{call}");
+    let error = state(call, "error");
     assert!(
         error.contains("unknown agent `nope`") && error.contains("build") && error.contains("plan"),
         "{error}"
@@ -460,15 +434,8 @@ fn bad_requests_are_refused_clearly() {
     let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
         m.len() > 2 && m.last().is_some_and(|m| answered_by(m, "build"))
     });
-    let call = messages
-        .iter()
-        .flat_map(|m| tool_parts(m, "session"))
-        .next()
-        .expect("tool call");
-    let error = call
-        .pointer("/state/error")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    let call = *session_calls(&messages).first().expect("tool call");
+    let error = state(call, "error");
     assert!(error.contains("cannot reach the OpenCode server"), "{call}");
 }
 
@@ -511,22 +478,9 @@ fn agents_relaying_to_each_other_stop_at_the_hop_limit() {
         })
         .collect();
     assert_eq!(hops, [1, 2, 3]);
-    let refused = messages
-        .iter()
-        .flat_map(|m| tool_parts(m, "session"))
-        .last()
-        .expect("tool call");
-    assert_eq!(
-        refused.pointer("/state/status").and_then(|v| v.as_str()),
-        Some("error")
-    );
-    assert!(
-        refused
-            .pointer("/state/error")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .contains("hop limit")
-    );
+    let refused = *session_calls(&messages).last().expect("tool call");
+    assert_eq!(state(refused, "status"), "error");
+    assert!(state(refused, "error").contains("hop limit"));
     let notice = messages.last().unwrap();
     assert!(
         is_user_text(notice, "relay to build not sent: 3 relays in a row"),

@@ -10,18 +10,17 @@ fn every_approach_with_every_model() {
         writes("Use Redux", &[("r.txt", "r")]),
         writes("Use MobX", &[("m.txt", "m")]),
     ]);
-    let out = w.run(&[
-        "try",
-        "--json",
-        "-m",
-        "scripted/scripted",
-        "-m",
-        "scripted/other",
-        "redux=Use Redux",
-        "mobx=Use MobX",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(
+        0,
+        &[
+            "-m",
+            "scripted/scripted",
+            "-m",
+            "scripted/other",
+            "redux=Use Redux",
+            "mobx=Use MobX",
+        ],
+    );
     let forks = run["forks"].as_array().expect("forks");
     assert_eq!(forks.len(), 4);
     let mut pairs: Vec<(String, String)> = forks
@@ -86,9 +85,7 @@ fn include_dirty_carries_uncommitted_work() {
     // The fork's own change is only what its agent did.
     assert_eq!(fork(&run, "a")["files_changed"], 1);
 
-    let out = w.run(&["try", "--json", "-n", "clean", "a=Go"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(0, &["-n", "clean", "a=Go"]);
     let wt = std::path::PathBuf::from(fork(&run, "a")["worktree"].as_str().expect("worktree"));
     assert_eq!(
         fs::read_to_string(wt.join("README.md")).expect("read"),
@@ -258,9 +255,7 @@ fn a_failing_model_fails_only_its_fork() {
         ..Failure::default()
     });
     let w = world(vec![writes("Use Fine", &[("fine.txt", "ok")]), broken]);
-    let out = w.run(&["try", "--json", "fine=Use Fine", "broken=Use Broken"]);
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(1, &["fine=Use Fine", "broken=Use Broken"]);
     assert_eq!(run["state"], "failed");
     assert_eq!(fork(&run, "fine")["state"], "done");
     let broken = fork(&run, "broken");

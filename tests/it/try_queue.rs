@@ -36,22 +36,21 @@ fn model_time(spans: &[(u64, u64)]) -> u64 {
 }
 
 fn four_forks(w: &World, jobs: &str, name: &str) {
-    let out = w.run(&[
-        "try",
-        "--json",
-        "-n",
-        name,
-        "-j",
-        jobs,
-        "-t",
-        "Add a module",
-        "a=Approach A",
-        "b=Approach B",
-        "c=Approach C",
-        "d=Approach D",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(
+        0,
+        &[
+            "-n",
+            name,
+            "-j",
+            jobs,
+            "-t",
+            "Add a module",
+            "a=Approach A",
+            "b=Approach B",
+            "c=Approach C",
+            "d=Approach D",
+        ],
+    );
     let forks = run["forks"].as_array().expect("forks");
     assert_eq!(forks.len(), 4);
     assert!(forks.iter().all(|f| f["state"] == "done"), "{run}");

@@ -198,6 +198,14 @@ impl World {
     pub fn git(&self, args: &[&str]) -> String {
         git(&self.repo, args)
     }
+
+    /// Runs `ocfork try --json ARGS`, asserts it exits `code` and returns its JSON.
+    pub fn try_json(&self, code: i32, args: &[&str]) -> Value {
+        let out = self.ocfork().args(["try", "--json"]).args(args).output();
+        let out = out.expect("ocfork runs");
+        assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(&out));
+        json(&out)
+    }
 }
 
 /// The fork `name` of a run's JSON (`status --json`, `try --json`); panics showing the run.

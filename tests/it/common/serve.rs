@@ -192,6 +192,21 @@ pub fn tool_parts<'a>(m: &'a Message, tool: &str) -> Vec<&'a serde_json::Value> 
         .collect()
 }
 
+/// The calls of ocfork's `session` tool in a history, oldest first.
+pub fn session_calls(messages: &[Message]) -> Vec<&serde_json::Value> {
+    messages
+        .iter()
+        .flat_map(|m| tool_parts(m, "session"))
+        .collect()
+}
+
+/// A text field of a tool part's state (`status`, `output`, `error`), "" when absent.
+pub fn state<'a>(part: &'a serde_json::Value, field: &str) -> &'a str {
+    part.pointer(&format!("/state/{field}"))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+}
+
 /// One line per message, for failure output.
 pub fn describe(messages: &[Message]) -> String {
     messages
