@@ -16,7 +16,7 @@ fn try_run(w: &World, name: &str, approaches: &[&str]) -> Value {
 }
 
 fn worktree(run: &Value, name: &str) -> PathBuf {
-    PathBuf::from(fork(run, name)["worktree"].as_str().expect("worktree"))
+    worktree_of(fork(run, name))
 }
 
 fn rev(dir: &Path, what: &str) -> String {

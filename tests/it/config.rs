@@ -214,7 +214,7 @@ fn try_takes_defaults_from_files_and_flags_win() {
     assert_eq!(fork["check"]["exit_code"], 0);
     assert_eq!(run["timeout_ms"], 300_000, "from the user's file");
     assert_eq!(run["jobs"], 1);
-    let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+    let wt = worktree_of(fork);
     assert!(wt.ends_with("trees/cfg/redux"), "{}", wt.display());
     assert_eq!(
         wt.canonicalize().expect("worktree exists"),

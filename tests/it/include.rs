@@ -1,7 +1,6 @@
 //! `.worktreeinclude` and `try --copy`: ignored files copied into each fork, never committed.
 
 use std::fs;
-use std::path::PathBuf;
 
 use crate::common::*;
 
@@ -57,7 +56,7 @@ fn copies_exactly_the_matching_ignored_files_and_keeps_them_out_of_commits() {
     );
     let run = json(&out);
     for fork in run["forks"].as_array().expect("forks") {
-        let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+        let wt = worktree_of(fork);
         assert_eq!(
             fs::read_to_string(wt.join(".env")).expect(".env copied"),
             "SECRET=1\n"
@@ -115,7 +114,7 @@ fn copied_files_stay_out_even_when_the_agent_unignores_them() {
 
     let run = w.try_json(0, &["a=Go"]);
     let fork = &run["forks"][0];
-    let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+    let wt = worktree_of(fork);
     assert_eq!(
         fs::read_to_string(wt.join(".env")).expect("copied"),
         "SECRET=1\n"

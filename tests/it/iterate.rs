@@ -15,7 +15,7 @@ fn continue_adds_a_commit_and_open_attach_find_the_fork() {
     let fork = &first["forks"][0];
     let c1 = fork["commit"].as_str().expect("commit").to_string();
     let session = fork["session"].as_str().expect("session").to_string();
-    let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+    let wt = worktree_of(fork);
 
     let out = w.run(&["continue", "redux", "Also add tests", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -2,8 +2,6 @@
 //! everything as it was (conflicts, uncommitted changes), and cleaning merged and unmerged
 //! forks. Real git, real OpenCode, scripted model.
 
-use std::path::PathBuf;
-
 use crate::common::*;
 use serde_json::Value;
 
@@ -121,8 +119,8 @@ fn merge_squash_then_merge_commit_then_force_clean() {
     assert!(again.contains("nothing to merge"), "{again}");
 
     // An edit left in a worktree: clean refuses and removes nothing.
-    let left_wt = PathBuf::from(fork(&run, "left")["worktree"].as_str().unwrap());
-    let right_wt = PathBuf::from(fork(&run, "right")["worktree"].as_str().unwrap());
+    let left_wt = worktree_of(fork(&run, "left"));
+    let right_wt = worktree_of(fork(&run, "right"));
     std::fs::write(
         left_wt.join("src/left.js"),
         "export const left = 'edited';\n",
@@ -207,7 +205,7 @@ fn conflict_is_refused_and_clean_keeps_unmerged() {
     );
     assert_eq!(w.git(&["worktree", "list"]).lines().count(), 1);
     for f in run["forks"].as_array().unwrap() {
-        assert!(!PathBuf::from(f["worktree"].as_str().unwrap()).exists());
+        assert!(!worktree_of(f).exists());
     }
     assert_eq!(
         w.git(&["branch", "--list", "ocfork/*"]).trim(),

@@ -69,7 +69,7 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
     let run = ok_json(&out);
     let fork = &run["forks"][0];
     assert_eq!(fork["state"], "done", "{fork:#}");
-    let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+    let wt = worktree_of(fork);
     assert!(
         wt.to_string_lossy().contains("ünïcødé répo.ocfork"),
         "{}",
@@ -199,7 +199,7 @@ fn submodules_are_initialized_in_each_fork() {
     let run = ok_json(&w.run(&["try", "--json", "a=Use the lib", "b=Use the lib too"]));
     for fork in run["forks"].as_array().expect("forks") {
         assert_eq!(fork["state"], "done", "{fork:#}");
-        let wt = PathBuf::from(fork["worktree"].as_str().expect("worktree"));
+        let wt = worktree_of(fork);
         assert_eq!(
             std::fs::read_to_string(wt.join("lib/lib.txt")).expect("submodule checked out"),
             "library v1\n"
@@ -286,7 +286,7 @@ fn from_a_linked_worktree_with_base_a_tag_or_a_remote_branch() {
         w.git(&["rev-parse", &format!("{commit}^")]).trim(),
         tag_commit
     );
-    assert!(!PathBuf::from(fork["worktree"].as_str().expect("wt")).starts_with(&linked));
+    assert!(!worktree_of(fork).starts_with(&linked));
 
     let run = ok_json(
         &w.ocfork_in(&linked)

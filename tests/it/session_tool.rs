@@ -258,7 +258,7 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
         assert_eq!(fork["name"], name);
         assert_eq!(fork["state"], "done", "{fork}");
         assert_eq!(fork["branch"], format!("ocfork/{run}/{name}"));
-        let worktree = std::path::PathBuf::from(fork["worktree"].as_str().unwrap());
+        let worktree = worktree_of(fork);
         assert!(worktree.join(file).is_file());
         assert!(
             worktree.join("src/shared.js").is_file(),

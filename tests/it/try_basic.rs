@@ -73,7 +73,7 @@ fn works_from_a_subdirectory_on_a_detached_head() {
     assert_eq!(run["base"].as_str(), Some(head.trim()));
     assert_eq!(run["repo"].as_str(), Some(w.repo.to_str().expect("utf-8")));
     // Paths the agent writes are relative to the worktree root, not to where ocfork ran.
-    let wt = std::path::PathBuf::from(run["forks"][0]["worktree"].as_str().expect("worktree"));
+    let wt = worktree_of(&run["forks"][0]);
     assert!(wt.join("done.txt").exists());
     assert!(
         !wt.starts_with(&w.repo),

@@ -1,7 +1,6 @@
 //! A run's life beyond the happy path: live status from another process, Ctrl-C, timeouts,
 //! `--detach` with `wait`, and `--server` with a server the user runs.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -169,7 +168,7 @@ fn uses_a_running_server() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let run = json(&out);
     assert_eq!(run["forks"][0]["state"], "done");
-    let wt = PathBuf::from(run["forks"][0]["worktree"].as_str().expect("worktree"));
+    let wt = worktree_of(&run["forks"][0]);
     assert_eq!(
         std::fs::read_to_string(wt.join("r.txt")).expect("read"),
         "r"

@@ -72,7 +72,7 @@ fn include_dirty_carries_uncommitted_work() {
     let out = w.run(&["try", "--json", "-n", "dirty", "--include-dirty", "a=Go"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let run = json(&out);
-    let wt = std::path::PathBuf::from(fork(&run, "a")["worktree"].as_str().expect("worktree"));
+    let wt = worktree_of(fork(&run, "a"));
     assert_eq!(
         fs::read_to_string(wt.join("README.md")).expect("read"),
         "# app\nedited, not committed\n"
@@ -86,7 +86,7 @@ fn include_dirty_carries_uncommitted_work() {
     assert_eq!(fork(&run, "a")["files_changed"], 1);
 
     let run = w.try_json(0, &["-n", "clean", "a=Go"]);
-    let wt = std::path::PathBuf::from(fork(&run, "a")["worktree"].as_str().expect("worktree"));
+    let wt = worktree_of(fork(&run, "a"));
     assert_eq!(
         fs::read_to_string(wt.join("README.md")).expect("read"),
         "# app\n"

@@ -216,6 +216,11 @@ pub fn fork<'a>(run: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no fork {name} in {run:#}"))
 }
 
+/// A fork's worktree, from its JSON.
+pub fn worktree_of(fork: &Value) -> PathBuf {
+    PathBuf::from(fork["worktree"].as_str().expect("worktree"))
+}
+
 /// What a polled condition returns: `true` or `Some(value)` once it holds.
 pub trait Holds {
     type Value;
