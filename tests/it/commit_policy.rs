@@ -165,16 +165,13 @@ fn merge_commits_follow_the_users_hooks_signing_and_identity() {
     );
     assert!(raw.contains("Ticket: T-1"), "{raw}");
     assert_eq!(w.git(&["rev-parse", "HEAD^"]), before.0);
-    assert_eq!(
-        std::fs::read_to_string(w.repo.join("src/a.js")).unwrap(),
-        "export const a = 1;\n"
-    );
+    assert_eq!(read(w.repo.join("src/a.js")), "export const a = 1;\n");
     assert_eq!(
         w.git(&["status", "--porcelain"]),
         " M README.md\nA  staged.txt\n",
         "the user's own changes stay as they were"
     );
-    let hooked = std::fs::read_to_string(&log).unwrap();
+    let hooked = read(&log);
     let repo = w.repo.display().to_string();
     for hook in ["pre-commit", "commit-msg"] {
         assert!(hooked.contains(&format!("{hook} {repo}")), "{hooked}");

@@ -174,7 +174,6 @@ fn man_pages_render() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = ocfork(&["man", "--dir", &dir.path().display().to_string()]);
     assert_eq!(out.status.code(), Some(0));
-    let report =
-        std::fs::read_to_string(dir.path().join("ocfork-report.1")).expect("page per command");
+    let report = read(dir.path().join("ocfork-report.1"));
     assert!(report.contains("output"), "{report}");
 }

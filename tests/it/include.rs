@@ -57,18 +57,9 @@ fn copies_exactly_the_matching_ignored_files_and_keeps_them_out_of_commits() {
     let run = json(&out);
     for fork in run["forks"].as_array().expect("forks") {
         let wt = worktree_of(fork);
-        assert_eq!(
-            fs::read_to_string(wt.join(".env")).expect(".env copied"),
-            "SECRET=1\n"
-        );
-        assert_eq!(
-            fs::read_to_string(wt.join("config/app.local")).expect("copied"),
-            "local config\n"
-        );
-        assert_eq!(
-            fs::read_to_string(wt.join("build/out.txt")).expect("--copy"),
-            "built\n"
-        );
+        assert_eq!(read(wt.join(".env")), "SECRET=1\n");
+        assert_eq!(read(wt.join("config/app.local")), "local config\n");
+        assert_eq!(read(wt.join("build/out.txt")), "built\n");
         for absent in ["skip.local", "cache/big.bin", "notes.txt", "secret.key"] {
             assert!(!wt.join(absent).exists(), "{absent} must not be copied");
         }
@@ -115,10 +106,7 @@ fn copied_files_stay_out_even_when_the_agent_unignores_them() {
     let run = w.try_json(0, &["a=Go"]);
     let fork = &run["forks"][0];
     let wt = worktree_of(fork);
-    assert_eq!(
-        fs::read_to_string(wt.join(".env")).expect("copied"),
-        "SECRET=1\n"
-    );
+    assert_eq!(read(wt.join(".env")), "SECRET=1\n");
     let commit = fork["commit"].as_str().expect("commit");
     let files = w.git(&["show", "--name-only", "--format=", commit]);
     let mut files: Vec<&str> = files.lines().collect();

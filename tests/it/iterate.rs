@@ -109,7 +109,7 @@ fn continue_adds_a_commit_and_open_attach_find_the_fork() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let argv = std::fs::read_to_string(&log).expect("fake opencode ran");
+    let argv = read(&log);
     let wt_s = wt.display().to_string();
     assert_eq!(
         argv.lines().collect::<Vec<_>>(),

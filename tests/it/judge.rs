@@ -114,10 +114,7 @@ fn evidence_groups_come_before_the_judge_and_nothing_changes() {
         "{v}"
     );
     assert_eq!(repo_state(&w), before, "judging changed the repository");
-    assert_eq!(
-        std::fs::read_to_string(w.repo.join("README.md")).unwrap(),
-        "# mine\n"
-    );
+    assert_eq!(read(w.repo.join("README.md")), "# mine\n");
 
     // The run keeps the verdict; status, diff and report show it.
     let run = json(&w.run(&["status", "--json"]));

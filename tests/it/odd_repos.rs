@@ -200,10 +200,7 @@ fn submodules_are_initialized_in_each_fork() {
     for fork in run["forks"].as_array().expect("forks") {
         assert_eq!(fork["state"], "done", "{fork:#}");
         let wt = worktree_of(fork);
-        assert_eq!(
-            std::fs::read_to_string(wt.join("lib/lib.txt")).expect("submodule checked out"),
-            "library v1\n"
-        );
+        assert_eq!(read(wt.join("lib/lib.txt")), "library v1\n");
         let commit = fork["commit"].as_str().expect("commit");
         assert_eq!(
             git(&w.repo, &["show", &format!("{commit}:copied.txt")]),
@@ -356,14 +353,14 @@ fn non_utf8_names_through_diff_merge_and_report() {
     let out = w.run(&["merge", "e9"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stderr(&out).contains("would write"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(&e9).expect("kept"), "mine\n");
+    assert_eq!(read(&e9), "mine\n");
     assert_eq!(git(&w.repo, &["rev-parse", "HEAD"]), head0);
 
     // Moved away, the merge writes the exact bytes of the name.
     std::fs::remove_file(&e9).expect("rm");
     let out = w.run(&["merge", "e9"]);
     assert_eq!(out.status.code(), Some(0), "merge: {}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(&e9).expect("merged"), "same text\n");
+    assert_eq!(read(&e9), "same text\n");
     assert!(!w.repo.join(OsStr::from_bytes(b"caf\xe8.txt")).exists());
     assert!(git(&w.repo, &["status", "--porcelain"]).is_empty());
 }

@@ -169,10 +169,7 @@ fn uses_a_running_server() {
     let run = json(&out);
     assert_eq!(run["forks"][0]["state"], "done");
     let wt = worktree_of(&run["forks"][0]);
-    assert_eq!(
-        std::fs::read_to_string(wt.join("r.txt")).expect("read"),
-        "r"
-    );
+    assert_eq!(read(wt.join("r.txt")), "r");
     // A run name is used once.
     let again = server.ocfork(
         &w,

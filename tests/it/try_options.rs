@@ -73,33 +73,21 @@ fn include_dirty_carries_uncommitted_work() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let run = json(&out);
     let wt = worktree_of(fork(&run, "a"));
-    assert_eq!(
-        fs::read_to_string(wt.join("README.md")).expect("read"),
-        "# app\nedited, not committed\n"
-    );
-    assert_eq!(
-        fs::read_to_string(wt.join("notes.txt")).expect("read"),
-        "untracked\n"
-    );
+    assert_eq!(read(wt.join("README.md")), "# app\nedited, not committed\n");
+    assert_eq!(read(wt.join("notes.txt")), "untracked\n");
     assert!(wt.join("out.txt").exists());
     // The fork's own change is only what its agent did.
     assert_eq!(fork(&run, "a")["files_changed"], 1);
 
     let run = w.try_json(0, &["-n", "clean", "a=Go"]);
     let wt = worktree_of(fork(&run, "a"));
-    assert_eq!(
-        fs::read_to_string(wt.join("README.md")).expect("read"),
-        "# app\n"
-    );
+    assert_eq!(read(wt.join("README.md")), "# app\n");
     assert!(!wt.join("notes.txt").exists());
 
     // The main tree keeps its edits either way, and nothing was staged or committed there.
     assert_eq!(w.git(&["status", "--porcelain"]), status_before);
     assert_eq!(w.git(&["rev-parse", "HEAD"]), head_before);
-    assert_eq!(
-        fs::read_to_string(w.repo.join("notes.txt")).expect("read"),
-        "untracked\n"
-    );
+    assert_eq!(read(w.repo.join("notes.txt")), "untracked\n");
     // --merge would record the carried-in changes as merged; squash brings just the agent's.
     let out = w.run(&["merge", "dirty/a", "--merge"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -109,7 +97,7 @@ fn include_dirty_carries_uncommitted_work() {
     let files = w.git(&["show", "--name-only", "--format=", "HEAD"]);
     assert_eq!(files.trim(), "out.txt");
     assert_eq!(
-        fs::read_to_string(w.repo.join("README.md")).expect("read"),
+        read(w.repo.join("README.md")),
         "# app\nedited, not committed\n"
     );
 }

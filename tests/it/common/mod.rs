@@ -216,6 +216,12 @@ pub fn fork<'a>(run: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no fork {name} in {run:#}"))
 }
 
+/// The text of a file; panics naming it when it cannot be read.
+pub fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
 /// A fork's worktree, from its JSON.
 pub fn worktree_of(fork: &Value) -> PathBuf {
     PathBuf::from(fork["worktree"].as_str().expect("worktree"))
