@@ -12,12 +12,11 @@ use ocfork::state::{Run, Store};
 use serde_json::Value;
 
 fn spawn_try(w: &World, name: &str) -> Child {
-    w.ocfork()
-        .args(["try", "--json", "-n", name, "a=Use a", "b=Use b", "c=Use c"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("try starts")
+    w.spawn(
+        &["try", "--json", "-n", name, "a=Use a", "b=Use b", "c=Use c"],
+        Stdio::piped(),
+        Stdio::piped(),
+    )
 }
 
 #[test]

@@ -85,13 +85,11 @@ fn assert_server_gone(pid: u32) {
 #[test]
 fn kill9_try_then_resume_continues_same_session() {
     let w = slow_world();
-    let mut child = w
-        .ocfork()
-        .args(["try", "-n", "crash", "quick=Use quick", "slow=Use slow"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("try starts");
+    let mut child = w.spawn(
+        &["try", "-n", "crash", "quick=Use quick", "slow=Use slow"],
+        Stdio::null(),
+        Stdio::null(),
+    );
     let before = wait_status(&w, "crash", "quick done and slow mid-run", |r| {
         fork(r, "quick")["state"] == "done"
             && fork(r, "slow")["state"] == "running"
@@ -190,13 +188,11 @@ fn kill9_detached_driver_leaves_no_server_and_marks_interrupted() {
 #[test]
 fn server_death_fails_running_forks_with_work_committed_then_resume() {
     let w = slow_world();
-    let child = w
-        .ocfork()
-        .args(["try", "--json", "-n", "sd", "a=Use slow A", "b=Use slow B"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("try starts");
+    let child = w.spawn(
+        &["try", "--json", "-n", "sd", "a=Use slow A", "b=Use slow B"],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
     let running = wait_status(&w, "sd", "both forks mid-run", |r| {
         worktree_has(r, "a", "s1.txt") && worktree_has(r, "b", "s1.txt")
     });
@@ -239,13 +235,11 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
 #[test]
 fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
     let w = slow_world();
-    let child = w
-        .ocfork()
-        .args(["try", "--json", "-n", "frozen", "a=Use slow A"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("try starts");
+    let child = w.spawn(
+        &["try", "--json", "-n", "frozen", "a=Use slow A"],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
     let running = wait_status(&w, "frozen", "the fork mid-run", |r| {
         worktree_has(r, "a", "s1.txt")
     });

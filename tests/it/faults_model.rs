@@ -65,13 +65,11 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
         ..Failure::default()
     };
     let w = world(vec![failing("Use limited", fail)]);
-    let child = w
-        .ocfork()
-        .args(["try", "--json", "-n", "rl", "limited=Use limited"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("try starts");
+    let child = w.spawn(
+        &["try", "--json", "-n", "rl", "limited=Use limited"],
+        Stdio::piped(),
+        Stdio::null(),
+    );
     let seen = wait_until(Duration::from_secs(60), || {
         let out = w.run(&["status", "rl", "--json"]);
         let run: Value = serde_json::from_slice(&out.stdout).ok()?;

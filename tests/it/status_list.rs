@@ -46,13 +46,11 @@ fn status_shows_the_time_so_far_of_running_and_interrupted_forks() {
         script(vec![writes("Use slow", &files)]),
         Duration::from_millis(600),
     );
-    let mut child = w
-        .ocfork()
-        .args(["try", "-n", "tick", "slow=Use slow"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("try starts");
+    let mut child = w.spawn(
+        &["try", "-n", "tick", "slow=Use slow"],
+        Stdio::null(),
+        Stdio::null(),
+    );
     // Two delayed model calls answered: the fork has been running for more than a second.
     let worktree = wait_until(Duration::from_secs(90), || {
         let out = w.run(&["status", "tick", "--json"]);

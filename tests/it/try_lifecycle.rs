@@ -15,13 +15,11 @@ fn ctrl_c_aborts_commits_and_exits_130() {
         )]),
         Duration::from_millis(1500),
     );
-    let child = w
-        .ocfork()
-        .args(["try", "--json", "-n", "stop", "a=Go"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = w.spawn(
+        &["try", "--json", "-n", "stop", "a=Go"],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
     let wt = w.path("app.ocfork/stop/a");
     assert!(
         wait_until(Duration::from_secs(120), || wt.join("first.txt").exists()).is_some(),

@@ -6,7 +6,7 @@
 pub mod serve;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -188,6 +188,13 @@ impl World {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// Starts ocfork with `args` in the background, its stdout and stderr going to `out`, `err`.
+    pub fn spawn(&self, args: &[&str], out: Stdio, err: Stdio) -> Child {
+        let mut cmd = self.ocfork();
+        cmd.args(args).stdout(out).stderr(err);
+        cmd.spawn().expect("ocfork starts")
     }
 
     /// Runs ocfork with `args` and returns its output.
