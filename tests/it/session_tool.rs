@@ -53,9 +53,7 @@ fn message_to_plan_through_the_tool_and_the_cli() {
         says("Plan: review the change", "Reviewed by plan."),
         says("Plan: look again", "Looked again."),
     ]);
-    let srv = Serve::start(&w, &[]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "Ask plan to review the store");
+    let (srv, s) = Serve::prompted(&w, &[], "Ask plan to review the store");
     let messages = srv.wait_for(&s, &w.repo, "plan's answer", |m| {
         relayed_to(m, "Plan: review the change", "plan")
     });
@@ -113,9 +111,7 @@ fn new_hands_off_to_a_fresh_session() {
         ),
         says("Research phase", "Facts collected."),
     ]);
-    let srv = Serve::start(&w, &[]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "Start research now");
+    let (srv, s) = Serve::prompted(&w, &[], "Start research now");
     let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
         m.last()
             .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Handed over"))
@@ -161,9 +157,7 @@ fn compact_summarizes_then_hands_off() {
         ),
         says("Review once more", "Reviewed once more."),
     ]);
-    let srv = Serve::start(&w, &[]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "Wrap up the implementation");
+    let (srv, s) = Serve::prompted(&w, &[], "Wrap up the implementation");
     let messages = srv.wait_for(&s, &w.repo, "plan's answer after compaction", |m| {
         relayed_to(m, "Continue the architecture review", "plan")
     });
@@ -236,9 +230,7 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
             &[("src/context.js", "// context\n")],
         ),
     ]);
-    let srv = Serve::start(&w, &[]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "Plan the todo store");
+    let (srv, s) = Serve::prompted(&w, &[], "Plan the todo store");
     let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
         m.last()
             .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked twice"))
@@ -383,9 +375,7 @@ fn bad_requests_are_refused_clearly() {
         "Ask nobody",
         &[("message", Some("nope"), "hello?")],
     )]);
-    let srv = Serve::start(&w, &[]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "Ask nobody at all");
+    let (srv, s) = Serve::prompted(&w, &[], "Ask nobody at all");
     let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
         m.len() > 2 && m.last().is_some_and(|m| answered_by(m, "build"))
     });
@@ -428,9 +418,7 @@ fn bad_requests_are_refused_clearly() {
     drop(srv);
 
     // The tool reports a server it cannot reach as its result too.
-    let srv = Serve::start(&w, &[("OCFORK_SERVER_URL", &dead)]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "Ask nobody at all");
+    let (srv, s) = Serve::prompted(&w, &[("OCFORK_SERVER_URL", &dead)], "Ask nobody at all");
     let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
         m.len() > 2 && m.last().is_some_and(|m| answered_by(m, "build"))
     });
@@ -453,9 +441,7 @@ fn agents_relaying_to_each_other_stop_at_the_hop_limit() {
         session_call("ping", &[("message", Some("plan"), "pong")]),
         session_call("pong", &[("message", Some("build"), "ping")]),
     ]);
-    let srv = Serve::start(&w, &[("OCFORK_MAX_HOPS", "3")]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "ping");
+    let (srv, s) = Serve::prompted(&w, &[("OCFORK_MAX_HOPS", "3")], "ping");
     let messages = srv.wait_for(&s, &w.repo, "the hop-limit notice", |m| {
         m.iter().any(|m| is_user_text(m, "hop limit"))
     });
@@ -507,9 +493,7 @@ fn a_relay_queued_by_an_aborted_turn_is_dropped() {
         reply: "not reached".into(),
         fail: None,
     }]);
-    let srv = Serve::start(&w, &[]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "Relay then stall");
+    let (srv, s) = Serve::prompted(&w, &[], "Relay then stall");
     assert!(
         wait_until(std::time::Duration::from_secs(120), || w
             .repo

@@ -83,6 +83,15 @@ impl Serve {
         }
     }
 
+    /// [`Serve::start`], then a new session in the world's repo prompted with `text` for the
+    /// `build` agent; returns the server and the session id.
+    pub fn prompted(w: &World, extra_env: &[(&str, &str)], text: &str) -> (Serve, String) {
+        let srv = Serve::start(w, extra_env);
+        let session = srv.create_session(&w.repo);
+        srv.prompt(&session, &w.repo, "build", text);
+        (srv, session)
+    }
+
     /// ocfork in the world's environment, talking to this server.
     pub fn ocfork(&self, w: &World, args: &[&str]) -> std::process::Output {
         let mut cmd = w.ocfork();
