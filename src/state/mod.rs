@@ -5,7 +5,7 @@
 //!
 //! `ocfork try --json`, `status --json`, `wait --json`, `resume --json` and `continue --json`
 //! print one run object, the manifest as it is kept on disk ([`Run`] and [`Fork`] serialized).
-//! Fields are only ever added; a field marked `?` may be absent. `tests/json_docs.rs` checks
+//! Fields are only ever added; a field marked `?` may be absent. `tests/it/json_docs.rs` checks
 //! that this table names exactly the fields a real run prints.
 //!
 //! | field | type | meaning |

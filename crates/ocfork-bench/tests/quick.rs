@@ -31,16 +31,20 @@ fn quick_bench_writes_a_table() {
     let opencode = opencode_bin();
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("BENCHMARKS.md");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_ocfork-bench"))
-        .args(["all", "--quick", "--out"])
-        .arg(&out)
-        .arg("--ocfork")
-        .arg(ocfork_bin())
-        .arg("--opencode")
-        .arg(&opencode)
-        .env("OCFORK_BENCH_DIR", tmp.path())
-        .output()
-        .expect("ocfork-bench runs");
+    // `ocfork-bench COMMAND --quick --out BENCHMARKS.md` with this test's binaries.
+    let bench = |command: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ocfork-bench"))
+            .args([command, "--quick", "--out"])
+            .arg(&out)
+            .arg("--ocfork")
+            .arg(ocfork_bin())
+            .arg("--opencode")
+            .arg(&opencode)
+            .env("OCFORK_BENCH_DIR", tmp.path())
+            .output()
+            .expect("ocfork-bench runs")
+    };
+    let run = bench("all");
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "stderr:\n{stderr}");
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -68,16 +72,7 @@ fn quick_bench_writes_a_table() {
     // A second run replaces the generated part and keeps what was written around it.
     let with_notes = format!("{table}\n## Notes\nkept\n");
     std::fs::write(&out, with_notes).expect("write");
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_ocfork-bench"))
-        .args(["latency", "--quick", "--out"])
-        .arg(&out)
-        .arg("--ocfork")
-        .arg(ocfork_bin())
-        .arg("--opencode")
-        .arg(&opencode)
-        .env("OCFORK_BENCH_DIR", tmp.path())
-        .output()
-        .expect("ocfork-bench runs");
+    let again = bench("latency");
     assert_eq!(
         again.status.code(),
         Some(0),

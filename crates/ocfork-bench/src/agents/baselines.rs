@@ -58,28 +58,23 @@ struct PlainServer {
 
 impl PlainServer {
     async fn spawn(w: &World, dir: &Path) -> anyhow::Result<PlainServer> {
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
-            .local_addr()?
-            .port();
-        let password = format!("bench-{port}-{}", std::process::id());
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let password = format!("bench-{}-{n}", std::process::id());
         let mut cmd = tokio::process::Command::new(&w.opencode);
-        cmd.args([
-            "serve",
-            "--hostname",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .envs(w.env())
-        .env("OPENCODE_SERVER_PASSWORD", &password)
-        .env_remove("OPENCODE_PERMISSION")
-        .current_dir(dir)
-        .env("PWD", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
+        // Port 0: OpenCode binds the port itself and prints its URL, so no other process can
+        // take it between choosing and binding.
+        cmd.args(["serve", "--hostname", "127.0.0.1", "--port", "0"])
+            .envs(w.env())
+            .env("OPENCODE_SERVER_PASSWORD", &password)
+            .env_remove("OPENCODE_PERMISSION")
+            .current_dir(dir)
+            .env("PWD", dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
         let mut child = cmd.spawn().context("cannot start opencode serve")?;
         let out = child
             .stdout

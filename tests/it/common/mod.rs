@@ -1,0 +1,311 @@
+//! Shared test harness: hermetic temp repos with fixed authors and dates, the scripted model on
+//! a free loopback port, the real `opencode` binary, and the real `ocfork` binary.
+
+#![allow(dead_code)]
+
+pub mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub mod procs;
+
+#[allow(unused_imports)]
+pub use ocfork_scripted::{BlockingModelServer, Failure, Options, Rule, Script, Step};
+
+/// The real opencode binary: `$OCFORK_OPENCODE`, else the project-local install. A missing
+/// binary fails the test (everywhere, not only on CI), saying how to install it.
+pub fn opencode_bin() -> PathBuf {
+    let local =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/opencode/node_modules/.bin/opencode");
+    std::env::var_os("OCFORK_OPENCODE")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| local.is_file().then_some(local))
+        .unwrap_or_else(|| {
+            panic!(
+                "opencode not found: run `bash scripts/install-opencode` (the pinned OpenCode into \
+                 .tools/opencode) or set OCFORK_OPENCODE to an opencode binary"
+            )
+        })
+}
+
+/// Runs git in `dir`, panicking with its stderr when it fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .envs(git_env())
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The fixed git identity and dates every process in a test gets.
+pub fn git_env_pairs() -> Vec<(&'static str, &'static str)> {
+    git_env()
+}
+
+fn git_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("GIT_AUTHOR_NAME", "Test Author"),
+        ("GIT_AUTHOR_EMAIL", "author@example.com"),
+        ("GIT_COMMITTER_NAME", "Test Author"),
+        ("GIT_COMMITTER_EMAIL", "author@example.com"),
+        ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"),
+        ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ]
+}
+
+/// A script of `rules`; turns no rule matches are answered "ok".
+pub fn script(rules: Vec<Rule>) -> Script {
+    Script {
+        rules,
+        default_reply: "ok".into(),
+    }
+}
+
+/// A [`World`] whose model follows `rules` (see [`script`]).
+pub fn world(rules: Vec<Rule>) -> World {
+    World::new(script(rules))
+}
+
+/// A rule that answers `reply` with no tool steps.
+pub fn says(when: &str, reply: &str) -> Rule {
+    Rule {
+        when: when.to_string(),
+        model: None,
+        steps: vec![],
+        reply: reply.to_string(),
+        fail: None,
+    }
+}
+
+/// A step that runs `command` with the bash tool.
+pub fn bash(command: &str) -> Step {
+    Step {
+        tool: "bash".into(),
+        args: serde_json::json!({ "command": command, "description": "scripted shell step" }),
+    }
+}
+
+/// A rule that writes one file per step and then replies.
+pub fn writes(when: &str, files: &[(&str, &str)]) -> Rule {
+    Rule {
+        when: when.to_string(),
+        model: None,
+        steps: files
+            .iter()
+            .map(|(path, content)| Step {
+                tool: "write".into(),
+                args: serde_json::json!({ "filePath": path, "content": content }),
+            })
+            .collect(),
+        reply: format!("Done with {when}."),
+        fail: None,
+    }
+}
+
+/// One hermetic world: a temp dir with a repo, OpenCode's config/data dirs and a scripted model.
+pub struct World {
+    pub tmp: tempfile::TempDir,
+    pub repo: PathBuf,
+    pub model: BlockingModelServer,
+    pub opencode: PathBuf,
+}
+
+impl World {
+    /// A repo with one commit (README.md, src/app.js) and a model following `script`.
+    /// Panics when opencode is not installed (see [`opencode_bin`]).
+    pub fn new(script: Script) -> World {
+        World::with_delay(script, Duration::ZERO)
+    }
+
+    pub fn with_delay(script: Script, delay: Duration) -> World {
+        let opencode = opencode_bin();
+        let tmp = tempfile::Builder::new()
+            .prefix("ocfork-test")
+            .tempdir()
+            .expect("tempdir");
+        let repo = tmp.path().join("app");
+        std::fs::create_dir_all(repo.join("src")).expect("mkdir");
+        std::fs::write(repo.join("README.md"), "# app\n").expect("write");
+        std::fs::write(repo.join("src/app.js"), "console.log('app');\n").expect("write");
+        std::fs::create_dir_all(tmp.path().join("home")).expect("mkdir");
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "initial"]);
+        let model = BlockingModelServer::start(
+            script,
+            Options {
+                delay,
+                ..Options::default()
+            },
+        )
+        .expect("scripted model starts");
+        World {
+            tmp,
+            repo,
+            model,
+            opencode,
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    /// OpenCode's hermetic environment for this world (see `ocfork_scripted::offline_env`).
+    pub fn offline_env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        ocfork_scripted::offline_env(&self.tmp.path().join("xdg"), &self.model.base_url())
+    }
+
+    /// The ocfork binary, run in the repo with a hermetic environment.
+    pub fn ocfork(&self) -> Command {
+        self.ocfork_in(&self.repo)
+    }
+
+    pub fn ocfork_in(&self, dir: &Path) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocfork"));
+        cmd.current_dir(dir);
+        let t = self.tmp.path();
+        cmd.env("HOME", t.join("home"))
+            .envs(self.offline_env())
+            .env("OCFORK_OPENCODE", &self.opencode)
+            .env_remove("OPENCODE_SERVER_PASSWORD")
+            .env_remove("OCFORK_WORKTREE_ROOT")
+            .env("NO_COLOR", "1");
+        for (k, v) in git_env() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Starts ocfork with `args` in the background, its stdout and stderr going to `out`, `err`.
+    pub fn spawn(&self, args: &[&str], out: Stdio, err: Stdio) -> Child {
+        let mut cmd = self.ocfork();
+        cmd.args(args).stdout(out).stderr(err);
+        cmd.spawn().expect("ocfork starts")
+    }
+
+    /// Runs ocfork with `args` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ocfork().args(args).output().expect("ocfork runs")
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.repo, args)
+    }
+
+    /// Runs `ocfork try --json ARGS`, asserts it exits `code` and returns its JSON.
+    pub fn try_json(&self, code: i32, args: &[&str]) -> Value {
+        let out = self.ocfork().args(["try", "--json"]).args(args).output();
+        let out = out.expect("ocfork runs");
+        assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(&out));
+        json(&out)
+    }
+}
+
+/// The fork `name` of a run's JSON (`status --json`, `try --json`); panics showing the run.
+pub fn fork<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["forks"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == name))
+        .unwrap_or_else(|| panic!("no fork {name} in {run:#}"))
+}
+
+/// The text of a file; panics naming it when it cannot be read.
+pub fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// A fork's worktree, from its JSON.
+pub fn worktree_of(fork: &Value) -> PathBuf {
+    PathBuf::from(fork["worktree"].as_str().expect("worktree"))
+}
+
+/// What a polled condition returns: `true` or `Some(value)` once it holds.
+pub trait Holds {
+    type Value;
+    fn holds(self) -> Option<Self::Value>;
+}
+
+impl Holds for bool {
+    type Value = ();
+    fn holds(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Holds for Option<T> {
+    type Value = T;
+    fn holds(self) -> Option<T> {
+        self
+    }
+}
+
+/// Polls `check` until it holds (every 50 ms at first, backing off to 500 ms) and returns what
+/// it held with, or None once `limit` has passed without it holding. The one poll loop of the
+/// tests: callers assert on the None with what they waited for.
+pub fn wait_until<H: Holds>(limit: Duration, mut check: impl FnMut() -> H) -> Option<H::Value> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if let Some(v) = check().holds() {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// The exit code is 0; returns stdout. Panics showing stdout and stderr otherwise.
+pub fn ok(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+/// The exit code is `code` and stderr says `says`; panics showing stderr otherwise.
+pub fn exits_with(out: &Output, code: i32, says: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(says), "wanted {says:?} in:\n{err}");
+}
+
+/// Parses stdout as JSON, with the whole output in the panic message when it is not.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n--- stdout\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}

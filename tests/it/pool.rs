@@ -1,0 +1,225 @@
+//! Forks spread over a pool of OpenCode servers: ones ocfork starts (`--servers K`), the
+//! user's own (`--server URL` repeated), a pool server dying mid-run, and every fork's
+//! instance let go of on the server that ran it.
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::serve::Serve;
+use crate::common::*;
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn script(files: &[(&str, &str)]) -> Script {
+    Script {
+        rules: vec![writes("Go", files)],
+        default_reply: "ok".into(),
+    }
+}
+
+/// The `server` of every fork in a run object.
+fn servers_of(run: &serde_json::Value) -> BTreeSet<String> {
+    run["forks"]
+        .as_array()
+        .expect("forks")
+        .iter()
+        .map(|f| {
+            f["server"]
+                .as_str()
+                .expect("a fork names its server")
+                .to_string()
+        })
+        .collect()
+}
+
+fn assert_done_with_work(w: &World, run: &serde_json::Value, file: &str) {
+    for f in run["forks"].as_array().expect("forks") {
+        assert_eq!(f["state"], "done", "{f}");
+        let commit = f["commit"].as_str().expect("work committed");
+        let files = w.git(&["show", "--name-only", "--format=", commit]);
+        assert!(files.contains(file), "{files}");
+    }
+}
+
+#[test]
+fn servers_2_spreads_four_forks_over_two_spawned_servers() {
+    let w = World::new(script(&[("out.txt", "x")]));
+    let out = w.run(&[
+        "try",
+        "--json",
+        "--servers",
+        "2",
+        "-n",
+        "pool",
+        "a=Go",
+        "b=Go",
+        "c=Go",
+        "d=Go",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_done_with_work(&w, &run, "out.txt");
+    let saved = json(&w.run(&["status", "pool", "--json"]));
+    let used = servers_of(&saved);
+    assert_eq!(used.len(), 2, "both servers ran forks: {used:?}");
+    assert!(used.iter().all(|u| u.starts_with("http://127.0.0.1:")));
+    // Least-loaded: two forks each.
+    for u in &used {
+        let n = saved["forks"]
+            .as_array()
+            .expect("forks")
+            .iter()
+            .filter(|f| f["server"] == u.as_str())
+            .count();
+        assert_eq!(n, 2, "{saved}");
+    }
+    // The servers are gone with the run, and the record says so.
+    assert_eq!(saved["spawned_servers"], serde_json::json!([]));
+    // Every session is in the shared data dir: `attach --print` finds it.
+    let attach = w.run(&["attach", "pool/c", "--print"]);
+    assert_eq!(attach.status.code(), Some(0), "{}", stderr(&attach));
+    let session = saved["forks"][2]["session"].as_str().expect("session");
+    assert!(stdout(&attach).contains(session), "{}", stdout(&attach));
+}
+
+#[test]
+fn repeated_server_pools_the_users_servers_and_disposes_each_forks_instance() {
+    let w = World::new(script(&[("out.txt", "x")]));
+    let one = Serve::start(&w, &[]);
+    let two = Serve::start(&w, &[]);
+    // Follow each server's events from before the run, to see its instances let go of.
+    let follow = |s: &Serve| {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let hub = s.block(async {
+            let hub = ocfork::opencode::EventHub::start(s.client().clone(), stop.clone());
+            assert!(hub.wait_connected(Duration::from_secs(30)).await);
+            hub
+        });
+        (hub.subscribe(), stop)
+    };
+    let (mut ev_one, _stop_one) = follow(&one);
+    let (mut ev_two, _stop_two) = follow(&two);
+    let out = one.ocfork(
+        &w,
+        &[
+            "try", "--json", "--server", &one.url, "--server", &two.url, "-n", "mine", "a=Go",
+            "b=Go",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_done_with_work(&w, &run, "out.txt");
+    let used = servers_of(&run);
+    let given: BTreeSet<String> = [&one.url, &two.url]
+        .iter()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .collect();
+    assert_eq!(used, given, "one fork on each of the user's servers");
+    assert_eq!(run["pool_urls"].as_array().map(Vec::len), Some(2));
+
+    // Each server let go of the worktree of the fork it ran (its event may trail the run).
+    let worktrees: BTreeSet<String> = run["forks"]
+        .as_array()
+        .expect("forks")
+        .iter()
+        .map(|f| f["worktree"].as_str().expect("worktree").to_string())
+        .collect();
+    let mut disposed = BTreeSet::new();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !worktrees.is_subset(&disposed) && Instant::now() < until {
+        for (s, rx) in [(&one, &mut ev_one), (&two, &mut ev_two)] {
+            let got = s
+                .block(async { tokio::time::timeout(Duration::from_millis(200), rx.recv()).await });
+            if let Ok(Ok(e)) = got
+                && e.kind() == "server.instance.disposed"
+                && let Some(d) = e.properties().get("directory").and_then(|d| d.as_str())
+            {
+                disposed.insert(d.to_string());
+            }
+        }
+    }
+    assert!(
+        worktrees.is_subset(&disposed),
+        "not all disposed: {worktrees:?}; disposed: {disposed:?}"
+    );
+}
+
+#[test]
+fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
+    let w = World::with_delay(
+        script(&[("first.txt", "1"), ("second.txt", "2"), ("third.txt", "3")]),
+        Duration::from_millis(1500),
+    );
+    let child = w
+        .ocfork()
+        .args([
+            "try",
+            "--json",
+            "--servers",
+            "2",
+            "-n",
+            "die",
+            "a=Go",
+            "b=Go",
+            "c=Go",
+            "d=Go",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut live = serde_json::Value::Null;
+    wait_for("every fork's first file", Duration::from_secs(180), || {
+        let status = w.run(&["status", "die", "--json"]);
+        if status.status.code() != Some(0) {
+            return false;
+        }
+        live = json(&status);
+        ["a", "b", "c", "d"]
+            .iter()
+            .all(|f| w.path(&format!("app.ocfork/die/{f}/first.txt")).exists())
+    });
+    let pool = live["spawned_servers"].as_array().expect("pool").clone();
+    assert_eq!(pool.len(), 2, "{live}");
+    let victim = pool[1]["url"].as_str().expect("url").to_string();
+    let pid = pool[1]["pid"].as_i64().expect("pid") as i32;
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the server");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    let (dead, alive): (Vec<_>, Vec<_>) = run["forks"]
+        .as_array()
+        .expect("forks")
+        .iter()
+        .partition(|f| f["server"] == victim.as_str());
+    assert_eq!(dead.len(), 2, "{run}");
+    for f in &dead {
+        assert_eq!(f["end"], "server_exited", "{f}");
+        let commit = f["commit"].as_str().expect("its work is committed");
+        let files = w.git(&["show", "--name-only", "--format=", commit]);
+        assert!(files.contains("first.txt"), "{files}");
+    }
+    for f in &alive {
+        assert_eq!(f["state"], "done", "{f}");
+    }
+    // The failed forks resume and finish.
+    let resumed = w.run(&["resume", "die", "--json"]);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "stderr: {}",
+        stderr(&resumed)
+    );
+    assert_done_with_work(&w, &json(&resumed), "first.txt");
+}

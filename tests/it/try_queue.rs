@@ -1,0 +1,89 @@
+//! The relay queue bounds concurrency: with `-j 1` one session talks to the model at a time,
+//! with `-j 4` all four do, as the scripted model's request log shows.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::common::*;
+use ocfork_scripted::LoggedRequest;
+
+/// Per session: (first agent-turn request start, last agent-turn request end), in model ms.
+fn spans(reqs: &[LoggedRequest]) -> Vec<(u64, u64)> {
+    let mut by_session: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for r in reqs.iter().filter(|r| r.agent_turn) {
+        let key = r.session.clone().expect("OpenCode sends x-session-id");
+        let e = by_session.entry(key).or_insert((r.started_ms, r.ended_ms));
+        e.0 = e.0.min(r.started_ms);
+        e.1 = e.1.max(r.ended_ms);
+    }
+    by_session.into_values().collect()
+}
+
+/// Most sessions whose agent turns overlap at one moment.
+fn max_overlap(spans: &[(u64, u64)]) -> usize {
+    spans
+        .iter()
+        .map(|(s, _)| spans.iter().filter(|(a, b)| a <= s && s < b).count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// From the first agent-turn request to the end of the last one.
+fn model_time(spans: &[(u64, u64)]) -> u64 {
+    let start = spans.iter().map(|s| s.0).min().unwrap_or(0);
+    let end = spans.iter().map(|s| s.1).max().unwrap_or(0);
+    end - start
+}
+
+fn four_forks(w: &World, jobs: &str, name: &str) {
+    let run = w.try_json(
+        0,
+        &[
+            "-n",
+            name,
+            "-j",
+            jobs,
+            "-t",
+            "Add a module",
+            "a=Approach A",
+            "b=Approach B",
+            "c=Approach C",
+            "d=Approach D",
+        ],
+    );
+    let forks = run["forks"].as_array().expect("forks");
+    assert_eq!(forks.len(), 4);
+    assert!(forks.iter().all(|f| f["state"] == "done"), "{run}");
+}
+
+#[test]
+fn jobs_bound_the_sessions_talking_to_the_model() {
+    let rules = ["A", "B", "C", "D"]
+        .iter()
+        .map(|l| writes(&format!("Approach {l}"), &[(&format!("{l}.txt"), l)]))
+        .collect();
+    let delay = Duration::from_millis(1000);
+    let w = World::with_delay(script(rules), delay);
+
+    four_forks(&w, "4", "parallel");
+    let reqs = w.model.requests();
+    let par = spans(&reqs);
+    assert_eq!(par.len(), 4, "four sessions reached the model: {par:?}");
+
+    four_forks(&w, "1", "serial");
+    let ser = spans(&w.model.requests()[reqs.len()..]);
+    assert_eq!(ser.len(), 4, "four sessions reached the model: {ser:?}");
+
+    assert_eq!(max_overlap(&ser), 1, "-j 1 let sessions overlap: {ser:?}");
+    // Each session makes two agent calls of at least `delay`: four in a row take 8 x delay.
+    let (par_time, ser_time) = (model_time(&par), model_time(&ser));
+    assert!(
+        ser_time >= 8 * delay.as_millis() as u64,
+        "serial model time {ser_time} ms"
+    );
+    assert!(max_overlap(&par) >= 3, "-j 4 kept sessions apart: {par:?}");
+    assert!(
+        par_time < ser_time * 3 / 4,
+        "parallel {par_time} ms vs serial {ser_time} ms"
+    );
+}
