@@ -352,7 +352,11 @@ fn non_utf8_names_through_diff_merge_and_report() {
     let head0 = git(&w.repo, &["rev-parse", "HEAD"]);
     let out = w.run(&["merge", "e9"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stderr(&out).contains("untracked file in the way"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("untracked file in the way"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(read(&e9), "mine\n");
     assert_eq!(git(&w.repo, &["rev-parse", "HEAD"]), head0);
 

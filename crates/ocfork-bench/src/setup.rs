@@ -26,7 +26,8 @@ pub struct SetupResult {
     pub last_run: Option<MadeRun>,
 }
 
-/// A loopback HTTP server that answers `GET /agent` and leaves every other request hanging.
+/// A loopback HTTP server that answers what `try` checks first (`GET /agent`, `/config`,
+/// `/config/providers`) and leaves every other request hanging.
 fn stub_server() -> anyhow::Result<String> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("cannot bind a port")?;
     let port = listener.local_addr()?.port();
@@ -39,8 +40,19 @@ fn stub_server() -> anyhow::Result<String> {
                 if reader.read_line(&mut line).is_err() {
                     return;
                 }
-                if line.starts_with("GET /agent") {
-                    let body = r#"[{"name":"build","mode":"primary"}]"#;
+                // What `try` asks before it makes anything: the agents, the models, the config.
+                let body = if line.starts_with("GET /agent") {
+                    Some(r#"[{"name":"build","mode":"primary"}]"#)
+                } else if line.starts_with("GET /config/providers") {
+                    Some(
+                        r#"{"providers":[{"id":"scripted","models":{"scripted":{}}}],"default":{"scripted":"scripted"}}"#,
+                    )
+                } else if line.starts_with("GET /config") {
+                    Some(r#"{"model":"scripted/scripted"}"#)
+                } else {
+                    None
+                };
+                if let Some(body) = body {
                     let _ = write!(
                         &conn,
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
