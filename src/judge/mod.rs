@@ -7,7 +7,9 @@ pub mod evidence;
 pub mod prompt;
 pub mod verdict;
 
-use std::path::{Path, PathBuf};
+mod scratch;
+
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -23,6 +25,7 @@ use crate::opencode::types::{ModelRef, PromptBody};
 use crate::opencode::{Client, EventHub};
 use crate::opencode::{TurnEnd, TurnWatch, follow_turn};
 use crate::state::{Run, Store, Tokens};
+use scratch::Scratch;
 
 /// The read-only agent judges run as unless `-a` names another.
 pub const DEFAULT_AGENT: &str = "plan";
@@ -150,51 +153,6 @@ fn patch(repo: &Repo, start: &str, commit: &str) -> Result<String, git::GitError
         "--",
     ])?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// A detached worktree at the run's start commit in a temporary folder, for the judges to
-/// read the code in; removed again with [`Scratch::remove`] (or when dropped).
-struct Scratch<'a> {
-    repo: &'a Repo,
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl<'a> Scratch<'a> {
-    fn new(repo: &'a Repo, run: &Run) -> Result<Scratch<'a>, anyhow::Error> {
-        let dir = tempfile::Builder::new().prefix("ocfork-judge-").tempdir()?;
-        let path = dir.path().join(&run.run);
-        repo.git([
-            std::ffi::OsStr::new("worktree"),
-            "add".as_ref(),
-            "--detach".as_ref(),
-            "-q".as_ref(),
-            path.as_os_str(),
-            run.start.as_ref(),
-        ])?;
-        Ok(Scratch {
-            repo,
-            _dir: dir,
-            path,
-        })
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn remove(self) {}
-}
-
-impl Drop for Scratch<'_> {
-    fn drop(&mut self) {
-        if self.repo.remove_worktree(&self.path, true).is_err() {
-            // Only this worktree's entry goes: `git worktree remove` drops the entry of a
-            // directory that is gone (a plain prune would drop the user's missing ones too).
-            let _ = std::fs::remove_dir_all(&self.path);
-            let _ = self.repo.remove_worktree(&self.path, true);
-        }
-    }
 }
 
 /// The judges, and the first unusable reply (session, problem, start of the reply).
