@@ -50,6 +50,7 @@ mod pipes;
 mod plugin_install;
 mod pool;
 mod report;
+mod session_fork;
 mod session_tool;
 mod status_list;
 mod try_basic;
