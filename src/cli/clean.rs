@@ -146,9 +146,31 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
 
     let mut failed = false;
     for (run, forks) in &mut plans {
+        let_go_of_instances(run).await;
         failed |= clean_run(&repo, &store, run, forks, args.force)?;
     }
     Ok(if failed { EXIT_FAILURE } else { 0 })
+}
+
+/// Asks each of the user's servers (`--server`) that ran a fork of `run` to let go of the
+/// fork's instance (file watcher, LSP, plugin state), in case the user's own OpenCode opened it
+/// again after the fork ended (the fork lets go when it finishes). Best effort: a server that
+/// is gone or slow is skipped. Servers ocfork spawned stopped with their run.
+async fn let_go_of_instances(run: &Run) {
+    let users: Vec<&String> = run.pool_urls.iter().chain(&run.server).collect();
+    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+    let disposals = run.forks.iter().filter_map(|fork| {
+        let url = fork.server.as_ref()?;
+        let same = |u: &&String| u.trim_end_matches('/') == url.trim_end_matches('/');
+        users.iter().copied().find(same)?;
+        let client = crate::opencode::Client::new(url, password.as_deref()).ok()?;
+        let dir = fork.worktree.clone();
+        Some(async move {
+            let dispose = client.dispose_instance(&dir);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), dispose).await;
+        })
+    });
+    futures_util::future::join_all(disposals).await;
 }
 
 fn is_running(run: &Run) -> bool {

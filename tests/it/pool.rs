@@ -9,12 +9,49 @@ use std::time::{Duration, Instant};
 use crate::common::serve::Serve;
 use crate::common::*;
 
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
+type Events = tokio::sync::broadcast::Receiver<ocfork::opencode::Event>;
+
+/// Follows a server's events from now on (until the token is dropped and cancelled).
+fn follow(s: &Serve) -> (Events, tokio_util::sync::DropGuard) {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let hub = s.block(async {
+        let hub = ocfork::opencode::EventHub::start(s.client().clone(), stop.clone());
+        assert!(hub.wait_connected(Duration::from_secs(30)).await);
+        hub
+    });
+    (hub.subscribe(), stop.drop_guard())
+}
+
+/// Waits up to 30 s until each server in `servers` has said it let go of the instances of
+/// `dirs` between them; panics naming those it did not.
+fn assert_disposed(servers: &mut [(&Serve, &mut Events)], dirs: &BTreeSet<String>) {
+    let mut disposed = BTreeSet::new();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !dirs.is_subset(&disposed) && Instant::now() < until {
+        for (s, rx) in servers.iter_mut() {
+            let got = s
+                .block(async { tokio::time::timeout(Duration::from_millis(200), rx.recv()).await });
+            if let Ok(Ok(e)) = got
+                && e.kind() == "server.instance.disposed"
+                && let Some(d) = e.properties().get("directory").and_then(|d| d.as_str())
+            {
+                disposed.insert(d.to_string());
+            }
+        }
     }
+    assert!(
+        dirs.is_subset(&disposed),
+        "not all disposed: {dirs:?}; disposed: {disposed:?}"
+    );
+}
+
+fn worktrees_of(run: &serde_json::Value) -> BTreeSet<String> {
+    run["forks"]
+        .as_array()
+        .expect("forks")
+        .iter()
+        .map(|f| f["worktree"].as_str().expect("worktree").to_string())
+        .collect()
 }
 
 fn script(files: &[(&str, &str)]) -> Script {
@@ -51,20 +88,11 @@ fn assert_done_with_work(w: &World, run: &serde_json::Value, file: &str) {
 #[test]
 fn servers_2_spreads_four_forks_over_two_spawned_servers() {
     let w = World::new(script(&[("out.txt", "x")]));
-    let out = w.run(&[
-        "try",
-        "--json",
-        "--servers",
-        "2",
-        "-n",
-        "pool",
-        "a=Go",
-        "b=Go",
-        "c=Go",
-        "d=Go",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let approaches = ["a=Go", "b=Go", "c=Go", "d=Go"];
+    let run = w.try_json(
+        0,
+        &[&["--servers", "2", "-n", "pool"][..], &approaches].concat(),
+    );
     assert_done_with_work(&w, &run, "out.txt");
     let saved = json(&w.run(&["status", "pool", "--json"]));
     let used = servers_of(&saved);
@@ -95,15 +123,6 @@ fn repeated_server_pools_the_users_servers_and_disposes_each_forks_instance() {
     let one = Serve::start(&w, &[]);
     let two = Serve::start(&w, &[]);
     // Follow each server's events from before the run, to see its instances let go of.
-    let follow = |s: &Serve| {
-        let stop = tokio_util::sync::CancellationToken::new();
-        let hub = s.block(async {
-            let hub = ocfork::opencode::EventHub::start(s.client().clone(), stop.clone());
-            assert!(hub.wait_connected(Duration::from_secs(30)).await);
-            hub
-        });
-        (hub.subscribe(), stop)
-    };
     let (mut ev_one, _stop_one) = follow(&one);
     let (mut ev_two, _stop_two) = follow(&two);
     let out = one.ocfork(
@@ -125,30 +144,29 @@ fn repeated_server_pools_the_users_servers_and_disposes_each_forks_instance() {
     assert_eq!(run["pool_urls"].as_array().map(Vec::len), Some(2));
 
     // Each server let go of the worktree of the fork it ran (its event may trail the run).
-    let worktrees: BTreeSet<String> = run["forks"]
-        .as_array()
-        .expect("forks")
-        .iter()
-        .map(|f| f["worktree"].as_str().expect("worktree").to_string())
-        .collect();
-    let mut disposed = BTreeSet::new();
-    let until = Instant::now() + Duration::from_secs(30);
-    while !worktrees.is_subset(&disposed) && Instant::now() < until {
-        for (s, rx) in [(&one, &mut ev_one), (&two, &mut ev_two)] {
-            let got = s
-                .block(async { tokio::time::timeout(Duration::from_millis(200), rx.recv()).await });
-            if let Ok(Ok(e)) = got
-                && e.kind() == "server.instance.disposed"
-                && let Some(d) = e.properties().get("directory").and_then(|d| d.as_str())
-            {
-                disposed.insert(d.to_string());
-            }
-        }
-    }
-    assert!(
-        worktrees.is_subset(&disposed),
-        "not all disposed: {worktrees:?}; disposed: {disposed:?}"
+    assert_disposed(
+        &mut [(&one, &mut ev_one), (&two, &mut ev_two)],
+        &worktrees_of(&run),
     );
+}
+
+#[test]
+fn clean_lets_go_of_a_fork_instance_the_users_server_opened_again() {
+    let w = World::new(script(&[("out.txt", "x")]));
+    let srv = Serve::start(&w, &[]);
+    let args = ["try", "--json", "--server", &srv.url, "-n", "again", "a=Go"];
+    let run = json(&srv.ocfork(&w, &args));
+    assert_done_with_work(&w, &run, "out.txt");
+    let worktrees = worktrees_of(&run);
+    // The user's OpenCode looks at the fork again (as its TUI would): the server opens the
+    // worktree's instance anew.
+    let wt = worktree_of(fork(&run, "a"));
+    srv.block(srv.client().status(&wt)).expect("status");
+    let (mut events, _stop) = follow(&srv);
+    let out = srv.ocfork(&w, &["clean", "again", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(!wt.exists(), "the worktree is removed");
+    assert_disposed(&mut [(&srv, &mut events)], &worktrees);
 }
 
 #[test]
@@ -176,7 +194,7 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
         .spawn()
         .expect("spawn");
     let mut live = serde_json::Value::Null;
-    wait_for("every fork's first file", Duration::from_secs(180), || {
+    let first_files = wait_until(Duration::from_secs(180), || {
         let status = w.run(&["status", "die", "--json"]);
         if status.status.code() != Some(0) {
             return false;
@@ -186,6 +204,7 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
             .iter()
             .all(|f| w.path(&format!("app.ocfork/die/{f}/first.txt")).exists())
     });
+    assert!(first_files.is_some(), "every fork wrote its first file");
     let pool = live["spawned_servers"].as_array().expect("pool").clone();
     assert_eq!(pool.len(), 2, "{live}");
     let victim = pool[1]["url"].as_str().expect("url").to_string();

@@ -39,6 +39,8 @@ enum Scenario {
     Diff,
     /// 6: `status` / `list` latency
     Latency,
+    /// 7: a user's own server across `ocfork try --server` runs
+    UserServer,
 }
 
 /// Benchmark ocfork against git worktree loops, hand-run OpenCode and the best script.
@@ -69,9 +71,12 @@ struct Args {
     /// Forks per run in scenarios 1-3 and 5 (default 8, quick 2)
     #[arg(long, value_name = "N")]
     forks: Option<usize>,
-    /// The forks counts of scenario 4, comma-separated (default 1,4,8,16,32; quick 1,2)
+    /// The forks counts of scenario 4, comma-separated (default 1,8,16,32,64; quick 1,2)
     #[arg(long, value_name = "N,N,...", value_delimiter = ',')]
     scale: Option<Vec<usize>>,
+    /// Repetitions of scenario 4 (default 1)
+    #[arg(long, value_name = "N")]
+    scale_reps: Option<usize>,
     /// Scripted model delay per call in milliseconds (default 1000, quick 10)
     #[arg(long, value_name = "MS")]
     delay_ms: Option<u64>,
@@ -126,7 +131,7 @@ impl Plan {
             small_files: 200,
             forks: 8,
             changed: 200,
-            scale: vec![1, 4, 8, 16, 32],
+            scale: vec![1, 8, 16, 32, 64],
             setup_reps: reps.max(5),
             // N = 8 is also measured `reps` times in scenario 2.
             scale_reps: 1,
@@ -162,8 +167,8 @@ fn variants() -> Vec<Variant> {
     vec![
         Variant {
             label: "OpenCode snapshots on (`\"snapshot\": true`)".into(),
-            env: Vec::new(),
             config: Some(json!({ "snapshot": true })),
+            ..Variant::default()
         },
         Variant {
             label: "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER=1".into(),
@@ -171,7 +176,7 @@ fn variants() -> Vec<Variant> {
                 "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER".into(),
                 "1".into(),
             )],
-            config: None,
+            ..Variant::default()
         },
     ]
 }
@@ -256,6 +261,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     if let Some(n) = args.forks {
         plan.forks = n.max(1);
     }
+    if let Some(n) = args.scale_reps {
+        plan.scale_reps = n.max(1);
+    }
     if let Some(ms) = args.delay_ms {
         plan.delay = Duration::from_millis(ms);
     }
@@ -299,7 +307,11 @@ fn run(args: Args) -> anyhow::Result<()> {
             made = r.last_run;
         }
     }
-    if !args.quick && (wants(Scenario::Agents) || wants(Scenario::Scale)) {
+    if !args.quick
+        && [Scenario::Agents, Scenario::Scale, Scenario::UserServer]
+            .into_iter()
+            .any(wants)
+    {
         // Warm-up: OpenCode's first start in fresh config dirs does one-time work.
         agents::ocfork_try(&w, &small, 1, &Variant::default())?;
     }
@@ -325,9 +337,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     if wants(Scenario::Scale) {
         eprintln!("ocfork-bench: 4. scale");
-        report
-            .sections
-            .push(agents::scale(&w, &small, &plan.scale, plan.scale_reps)?);
+        let r = agents::scale(&w, &rt, &small, &plan.scale, plan.scale_reps)?;
+        report.sections.extend(r.sections);
+        report.goals.extend(r.goals);
     }
     if let Some(big) = &big
         && wants(Scenario::Diff)
@@ -352,6 +364,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         )?;
         report.sections.push(sec);
         report.goals.extend(goals);
+    }
+
+    if wants(Scenario::UserServer) {
+        eprintln!("ocfork-bench: 7. a user's server");
+        let (forks, runs) = if args.quick { (2, 2) } else { (4, 5) };
+        let r = agents::user_server(&w, &rt, &small, forks, runs)?;
+        report.sections.extend(r.sections);
+        report.goals.extend(r.goals);
     }
 
     report.machine.load_after = report::load_average();

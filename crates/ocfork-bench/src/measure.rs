@@ -108,6 +108,11 @@ pub fn descendants(root: u32) -> Vec<u32> {
     found
 }
 
+/// The summed RSS of `pid` and its descendants, in bytes.
+pub fn tree_rss(pid: u32) -> u64 {
+    rss_bytes(pid) + descendants(pid).into_iter().map(rss_bytes).sum::<u64>()
+}
+
 /// How many memory mappings the process holds.
 fn map_count(pid: u32) -> u64 {
     std::fs::read(format!("/proc/{pid}/maps"))

@@ -50,14 +50,14 @@ pub fn hand(w: &World, repo: &Path, n: usize) -> anyhow::Result<Measured<()>> {
 }
 
 /// A plain `opencode serve` as a script would start it: hermetic env, a password, no tuning.
-struct PlainServer {
-    url: String,
-    password: String,
-    child: tokio::process::Child,
+pub(super) struct PlainServer {
+    pub(super) url: String,
+    pub(super) password: String,
+    pub(super) child: tokio::process::Child,
 }
 
 impl PlainServer {
-    async fn spawn(w: &World, dir: &Path) -> anyhow::Result<PlainServer> {
+    pub(super) async fn spawn(w: &World, dir: &Path) -> anyhow::Result<PlainServer> {
         static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let password = format!("bench-{}-{n}", std::process::id());
@@ -103,7 +103,7 @@ impl PlainServer {
     }
 
     /// Kills the server's process group and reaps it, so its CPU time is accounted.
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pid as i32),
@@ -122,10 +122,11 @@ pub fn script(
     rt: &tokio::runtime::Runtime,
     repo: &Path,
     n: usize,
+    limit: Duration,
 ) -> anyhow::Result<Measured<()>> {
     let name = w.fresh("script");
     let cpu_before = crate::measure::children_cpu();
-    let m = measure(|| rt.block_on(script_run(w, repo, &name, n)));
+    let m = measure(|| rt.block_on(script_run(w, repo, &name, n, limit)));
     let (server, dirs) = m.value?;
     rt.block_on(server.stop());
     check_written(&dirs)?;
@@ -143,6 +144,7 @@ async fn script_run(
     repo: &Path,
     name: &str,
     n: usize,
+    limit: Duration,
 ) -> anyhow::Result<(PlainServer, Vec<PathBuf>)> {
     let dirs = loop_worktrees(w, repo, name, n)?;
     let server = PlainServer::spawn(w, repo).await?;
@@ -163,7 +165,7 @@ async fn script_run(
                 session: &session.id,
                 directory: dir,
                 before: 0,
-                deadline: tokio::time::Instant::now() + Duration::from_secs(600),
+                deadline: tokio::time::Instant::now() + limit,
                 cancel: CancellationToken::new(),
                 server_exit: None,
             };

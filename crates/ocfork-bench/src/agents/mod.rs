@@ -1,7 +1,7 @@
 //! Scenarios 2-4, forks with real OpenCode agents on the scripted model: ocfork's `try` end to
 //! end against the best script (worktrees, one `opencode serve`, N sessions, `prompt_async`,
 //! wait for idle) and against the hand-made way (one `opencode run` per worktree); OpenCode
-//! environment switches; and how ocfork scales with N.
+//! environment switches; how ocfork scales with N; and a user's own server across runs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,8 +21,10 @@ use crate::world::{TASK, WRITTEN, World};
 
 mod baselines;
 mod scenarios;
+mod user_server;
 
 pub use scenarios::{compare, scale, switches};
+pub use user_server::user_server;
 
 /// Extra environment or config for OpenCode in one measured variant.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +33,8 @@ pub struct Variant {
     pub env: Vec<(String, String)>,
     /// Merged into the OpenCode config, e.g. `{"snapshot": false}`.
     pub config: Option<Value>,
+    /// Extra arguments to `ocfork try`, e.g. `--server URL`.
+    pub args: Vec<String>,
 }
 
 impl Variant {
@@ -94,6 +98,7 @@ pub fn ocfork_try_within(
     if let Some(t) = timeout {
         cmd.args(["--timeout", &format!("{}s", t.as_secs())]);
     }
+    cmd.args(&variant.args);
     for i in 1..=n {
         cmd.arg(format!("f{i}={}", approach(i)));
     }

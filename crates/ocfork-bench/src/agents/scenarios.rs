@@ -28,7 +28,7 @@ pub fn compare(
     let mut teardown = Stat::default();
     let (mut s_cpu, mut o_cpu, mut h_cpu) = (Stat::default(), Stat::default(), Stat::default());
     for rep in 0..reps {
-        let s = script(w, rt, repo, n)?;
+        let s = script(w, rt, repo, n, Duration::from_secs(600))?;
         let o = ocfork_try(w, repo, n, &shipped)?;
         // Several `opencode run` starting at once in one fresh data dir were seen to fail
         // now and then (exit 1); the measurement is taken again once, and the failure shown.
@@ -196,77 +196,153 @@ pub fn switches(
     Ok(sec)
 }
 
-/// Scenario 4: `ocfork try` at each N with the default `-j`.
-pub fn scale(w: &World, repo: &Path, ns: &[usize], reps: usize) -> anyhow::Result<Section> {
+/// Wall time, CPU time and peak RSS of one side over the repetitions, and the most memory
+/// mappings one of its processes held.
+#[derive(Clone, Default)]
+struct Runs {
+    wall: Stat,
+    cpu: Stat,
+    rss: Stat,
+    maps: u64,
+}
+
+impl Runs {
+    fn push<T>(&mut self, m: &crate::measure::Measured<T>) {
+        self.wall.push(m.secs);
+        self.cpu.push(m.cpu);
+        self.rss.push(m.peak_rss as f64);
+        self.maps = self.maps.max(m.peak_maps);
+    }
+
+    fn show(&self, sec: &mut Section, label: &str) {
+        if self.wall.is_empty() {
+            return;
+        }
+        sec.secs(&format!("{label}: wall"), &self.wall);
+        sec.secs(&format!("{label}: CPU time"), &self.cpu);
+        sec.bytes(&format!("{label}: peak RSS"), &self.rss);
+        sec.row(
+            &format!("{label}: memory mappings (most)"),
+            self.maps.to_string(),
+        );
+    }
+}
+
+/// Scenario 4: at each N, the one-server script and then `ocfork try` with its defaults (all
+/// forks at once, the server pool its rule picks), repetition by repetition.
+pub fn scale(
+    w: &World,
+    rt: &tokio::runtime::Runtime,
+    repo: &Path,
+    ns: &[usize],
+    reps: usize,
+) -> anyhow::Result<AgentResults> {
     let shipped = Variant::default();
-    let mut walls = vec![Stat::default(); ns.len()];
-    let mut peaks = vec![Stat::default(); ns.len()];
-    let mut cpus = vec![Stat::default(); ns.len()];
-    let mut maps = vec![0u64; ns.len()];
-    let mut stalled: Vec<Vec<String>> = vec![Vec::new(); ns.len()];
-    for rep in 0..reps {
+    let mut ocfork = vec![Runs::default(); ns.len()];
+    let mut scripts = vec![Runs::default(); ns.len()];
+    let mut ratios = vec![Stat::default(); ns.len()];
+    let mut notes: Vec<Vec<String>> = vec![Vec::new(); ns.len()];
+    for rep in 1..=reps {
         for (i, &n) in ns.iter().enumerate() {
-            // Bounded, so one run OpenCode never finishes is reported instead of holding up
-            // the bench for `try`'s default 30 minutes.
+            // Bounded, so a run that never finishes is reported instead of holding up the
+            // bench for `try`'s default 30 minutes.
             let limit = Duration::from_secs((5 * n as u64).max(60));
-            let (m, unfinished) = ocfork_try_within(w, repo, n, &shipped, Some(limit))?;
-            maps[i] = maps[i].max(m.peak_maps);
+            let s = match script(w, rt, repo, n, limit) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("  scale rep {rep}: N = {n}: script: {e:#}");
+                    notes[i].push(format!("repetition {rep}: the script failed: {e:#}"));
+                    None
+                }
+            };
+            let (o, unfinished) = ocfork_try_within(w, repo, n, &shipped, Some(limit))?;
             if let Some(why) = unfinished {
-                eprintln!("  scale rep {}: N = {n}: {why}", rep + 1);
-                stalled[i].push(format!(
-                    "repetition {}: not finished within {} s ({} mappings at most)",
-                    rep + 1,
+                eprintln!("  scale rep {rep}: N = {n}: ocfork: {why}");
+                notes[i].push(format!(
+                    "repetition {rep}: ocfork did not finish within {} s ({} mappings at \
+                     most): {why}",
                     limit.as_secs(),
-                    m.peak_maps
+                    o.peak_maps
                 ));
                 continue;
             }
+            ocfork[i].push(&o);
             eprintln!(
-                "  scale rep {}: N = {n}: {:.1} s, {:.1} CPU-s, {:.2} GB, {} mappings",
-                rep + 1,
-                m.secs,
-                m.cpu,
-                m.peak_rss as f64 / 1e9,
-                m.peak_maps
+                "  scale rep {rep}: N = {n}: ocfork {:.1} s, {:.1} CPU-s, {:.2} GB, {} \
+                 mappings; script {}",
+                o.secs,
+                o.cpu,
+                o.peak_rss as f64 / 1e9,
+                o.peak_maps,
+                s.as_ref().map_or("failed".into(), |s| format!(
+                    "{:.1} s, {} mappings",
+                    s.secs, s.peak_maps
+                ))
             );
-            walls[i].push(m.secs);
-            cpus[i].push(m.cpu);
-            peaks[i].push(m.peak_rss as f64);
+            if let Some(s) = s {
+                scripts[i].push(&s);
+                ratios[i].push(o.secs / s.secs);
+            }
         }
     }
     let mut sec = Section::new(
         "4. Scale",
-        "`ocfork try` end to end at each N with the default `-j` (all forks at once); memory per \
-         extra fork is (peak(N) - peak(1)) / (N - 1) on the medians; mappings: the most memory \
-         mappings one process (OpenCode's server) held, against `vm.max_map_count`.",
+        "At each N, the one-server script (scenario 2's) and `ocfork try` with its defaults \
+         (every fork at once, spread over the server pool its rule picks), paired repetition by \
+         repetition; every fork must end `done` with its files committed. Memory per extra fork \
+         is (peak(N) - peak(first N)) / (N - first N) on ocfork's medians; mappings: the most \
+         memory mappings one process (an OpenCode server) held, against `vm.max_map_count`.",
     );
-    let first = peaks.first().map(Stat::median).unwrap_or(f64::NAN);
+    let mut goals = Vec::new();
     for (i, &n) in ns.iter().enumerate() {
-        for note in &stalled[i] {
+        for note in &notes[i] {
             sec.row(&format!("N = {n}: did not finish"), note.clone());
         }
-        if walls[i].is_empty() {
-            continue;
+        scripts[i].show(&mut sec, &format!("N = {n}: script"));
+        ocfork[i].show(&mut sec, &format!("N = {n}: ocfork"));
+        if !ratios[i].is_empty() {
+            sec.ratio(&format!("N = {n}: ocfork / script, wall"), &ratios[i]);
         }
-        sec.secs(&format!("N = {n}: wall"), &walls[i]);
-        sec.secs(&format!("N = {n}: CPU time"), &cpus[i]);
-        sec.bytes(&format!("N = {n}: peak RSS"), &peaks[i]);
-        sec.row(
-            &format!("N = {n}: memory mappings (most)"),
-            maps[i].to_string(),
-        );
-        if i > 0 && n > ns[0] {
-            let per = (peaks[i].median() - first) / (n - ns[0]) as f64;
+        let first = &ocfork[0].rss;
+        if i > 0 && !first.is_empty() && !ocfork[i].rss.is_empty() {
+            let per = (ocfork[i].rss.median() - first.median()) / (n - ns[0]) as f64;
             sec.row(
-                &format!("N = {n}: memory per extra fork"),
+                &format!("N = {n}: ocfork memory per extra fork"),
                 crate::measure::Unit::Bytes.show(per),
             );
-            let per_wall = (walls[i].median() - walls[0].median()) / (n - ns[0]) as f64;
-            sec.row(
-                &format!("N = {n}: wall per extra fork"),
-                crate::measure::Unit::Secs.show(per_wall),
-            );
+            goals.push(Goal::below_or_at(
+                "4",
+                &format!("memory per extra fork at N = {n}"),
+                &Stat { values: vec![per] },
+                90e6,
+                crate::measure::Unit::Bytes,
+                "<=",
+            ));
+        }
+        let bar = match n {
+            8 => Some(0.80),
+            32 => Some(0.70),
+            _ => None,
+        };
+        if let Some(bar) = bar {
+            let what = format!("ocfork / one-server script wall at N = {n}");
+            goals.push(match ratios[i].is_empty() {
+                true => Goal::unavailable("4", &what, "did not finish"),
+                false => Goal::at_most("4", &what, &ratios[i], bar),
+            });
+        }
+        if n == ns.iter().copied().max().unwrap_or(n) {
+            let done = ocfork[i].wall.values.len();
+            goals.push(Goal {
+                scenario: "4".into(),
+                text: format!("every fork done at N = {n}"),
+                measured: format!("{done} of {reps} runs"),
+                met: Some(done == reps),
+            });
         }
     }
-    Ok(sec)
+    Ok(AgentResults {
+        sections: vec![sec],
+        goals,
+    })
 }
