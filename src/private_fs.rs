@@ -52,21 +52,19 @@ pub fn append(path: &Path) -> io::Result<File> {
 
 /// Opens `path` to write from the start (emptied), creating it 0600.
 pub fn create(path: &Path) -> io::Result<File> {
-    let file = options()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .open(path)?;
-    file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    Ok(file)
+    open_to_write(path, true)
 }
 
 /// Opens `path` for a lock (never emptied), creating it 0600.
 pub fn lock_file(path: &Path) -> io::Result<File> {
+    open_to_write(path, false)
+}
+
+fn open_to_write(path: &Path, truncate: bool) -> io::Result<File> {
     let file = options()
         .create(true)
         .write(true)
-        .truncate(false)
+        .truncate(truncate)
         .open(path)?;
     file.set_permissions(fs::Permissions::from_mode(0o600))?;
     Ok(file)

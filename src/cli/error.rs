@@ -255,18 +255,26 @@ impl Classify for tokio::task::JoinError {
     }
 }
 
-/// `From` for each typed error, through its [`Classify`].
-macro_rules! from_classified {
-    ($($t:ty),*) => {$(
-        impl From<$t> for CommandError {
+/// For each typed error: `From` through its [`Classify`], and `classified`, which finds the
+/// first of them in an `anyhow` chain.
+macro_rules! classified_errors {
+    ($($t:ty),* $(,)?) => {
+        $(impl From<$t> for CommandError {
             fn from(e: $t) -> CommandError {
                 let hint = Classify::hint(&e);
                 CommandError { kind: Classify::kind(&e), error: e.into(), hint }
             }
+        })*
+
+        fn classified(e: &(dyn std::error::Error + 'static)) -> Option<(ErrorKind, Option<String>)> {
+            $(if let Some(c) = e.downcast_ref::<$t>() {
+                return Some((Classify::kind(c), Classify::hint(c)));
+            })*
+            None
         }
-    )*};
+    };
 }
-from_classified!(
+classified_errors!(
     GitError,
     StateError,
     ConfigError,
@@ -276,7 +284,7 @@ from_classified!(
     crate::judge::JudgeError,
     std::io::Error,
     serde_json::Error,
-    tokio::task::JoinError
+    tokio::task::JoinError,
 );
 
 /// An error from a layer that returns `anyhow` (the dispatcher, `opencode::connect`): the
@@ -290,37 +298,6 @@ impl From<anyhow::Error> for CommandError {
             .unwrap_or((ErrorKind::Failure, None));
         CommandError { kind, error, hint }
     }
-}
-
-fn classified(e: &(dyn std::error::Error + 'static)) -> Option<(ErrorKind, Option<String>)> {
-    fn pair(c: &dyn Classify) -> (ErrorKind, Option<String>) {
-        (c.kind(), c.hint())
-    }
-    if let Some(c) = e.downcast_ref::<GitError>() {
-        return Some(pair(c));
-    }
-    if let Some(c) = e.downcast_ref::<StateError>() {
-        return Some(pair(c));
-    }
-    if let Some(c) = e.downcast_ref::<ConfigError>() {
-        return Some(pair(c));
-    }
-    if let Some(c) = e.downcast_ref::<ServerError>() {
-        return Some(pair(c));
-    }
-    if let Some(c) = e.downcast_ref::<ApiError>() {
-        return Some(pair(c));
-    }
-    if let Some(c) = e.downcast_ref::<RelayError>() {
-        return Some(pair(c));
-    }
-    if let Some(c) = e.downcast_ref::<crate::judge::JudgeError>() {
-        return Some(pair(c));
-    }
-    if let Some(c) = e.downcast_ref::<std::io::Error>() {
-        return Some(pair(c));
-    }
-    e.downcast_ref::<serde_json::Error>().map(|c| pair(c))
 }
 
 #[cfg(test)]

@@ -175,115 +175,91 @@ pub fn parse_layer(
     path: &Path,
     repo_root: Option<&Path>,
 ) -> Result<Layer, ConfigError> {
-    let invalid = |span: Option<std::ops::Range<usize>>, message: String| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        line: span.map_or(1, |s| line_of(text, s.start)),
-        message,
-    };
-    let raw: RawFile =
-        toml::from_str(text).map_err(|e| invalid(e.span(), plain_words(e.message().trim())))?;
-    let from = |span: std::ops::Range<usize>| Source::File {
-        path: path.to_path_buf(),
-        line: line_of(text, span.start),
-    };
-    let text_setting = |v: Option<Spanned<String>>, key: &str| -> Result<_, ConfigError> {
-        match v {
-            Some(s) if s.get_ref().trim().is_empty() => Err(invalid(
-                Some(s.span()),
-                format!("`{key}` must not be empty"),
-            )),
-            Some(s) => Ok(Some(Setting {
-                source: from(s.span()),
-                value: s.into_inner(),
-            })),
-            None => Ok(None),
+    let file = File { path, text };
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        file.invalid(line, plain_words(e.message().trim()))
+    })?;
+    let not_empty = |key: &'static str| {
+        move |v: String| match v.trim().is_empty() {
+            true => Err(format!("`{key}` must not be empty")),
+            false => Ok(v),
         }
     };
-    let mut layer = Layer {
-        agent: text_setting(raw.agent, "agent")?,
-        setup: text_setting(raw.setup, "setup")?,
-        check: text_setting(raw.check, "check")?,
-        ..Layer::default()
+    let at_least_1 = |key: &'static str| {
+        move |n: usize| match n {
+            0 => Err(format!("`{key}` must be at least 1")),
+            n => Ok(n),
+        }
     };
-    if let Some(j) = raw.jobs {
-        if *j.get_ref() == 0 {
-            return Err(invalid(Some(j.span()), "`jobs` must be at least 1".into()));
+    Ok(Layer {
+        agent: file.setting(raw.agent, not_empty("agent"))?,
+        setup: file.setting(raw.setup, not_empty("setup"))?,
+        check: file.setting(raw.check, not_empty("check"))?,
+        jobs: file.setting(raw.jobs, at_least_1("jobs"))?,
+        servers: file.setting(raw.servers, at_least_1("servers"))?,
+        models: file.setting(raw.models, |models| {
+            match models
+                .iter()
+                .find(|m| crate::opencode::types::ModelRef::parse(m).is_none())
+            {
+                Some(bad) => Err(format!("model `{bad}` is not of the form provider/model")),
+                None => Ok(models),
+            }
+        })?,
+        timeout: file.setting(raw.timeout, |t| {
+            humantime::parse_duration(&t)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| format!("`timeout` \"{t}\" is not a duration like 90s, 30m or 1h"))
+        })?,
+        ports: file.setting(raw.ports, |p| {
+            let max = crate::dispatch::ports::MAX_BLOCK;
+            match (1..=max).contains(&p) {
+                true => Ok(p),
+                false => Err(format!("`ports` must be between 1 and {max}")),
+            }
+        })?,
+        worktree_root: file.setting(raw.worktree_root, |w| {
+            expand_root(&w, repo_root).ok_or_else(|| "`worktree_root` must not be empty".into())
+        })?,
+        judge: file.setting(raw.judge, Ok)?,
+    })
+}
+
+/// The config file being parsed, for errors and sources that name its lines.
+struct File<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl File<'_> {
+    fn invalid(&self, line: usize, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            message,
         }
-        layer.jobs = Some(Setting {
-            source: from(j.span()),
-            value: j.into_inner(),
-        });
     }
-    if let Some(k) = raw.servers {
-        if *k.get_ref() == 0 {
-            return Err(invalid(
-                Some(k.span()),
-                "`servers` must be at least 1".into(),
-            ));
-        }
-        layer.servers = Some(Setting {
-            source: from(k.span()),
-            value: k.into_inner(),
-        });
+
+    /// The setting for a key the file may set, its value checked (and converted) by `check`,
+    /// whose error message is reported at the key's line.
+    fn setting<T, U>(
+        &self,
+        value: Option<Spanned<T>>,
+        check: impl FnOnce(T) -> Result<U, String>,
+    ) -> Result<Option<Setting<U>>, ConfigError> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let line = line_of(self.text, value.span().start);
+        let value = check(value.into_inner()).map_err(|m| self.invalid(line, m))?;
+        let source = Source::File {
+            path: self.path.to_path_buf(),
+            line,
+        };
+        Ok(Some(Setting { source, value }))
     }
-    if let Some(m) = raw.models {
-        if let Some(bad) = m
-            .get_ref()
-            .iter()
-            .find(|m| crate::opencode::types::ModelRef::parse(m).is_none())
-        {
-            return Err(invalid(
-                Some(m.span()),
-                format!("model `{bad}` is not of the form provider/model"),
-            ));
-        }
-        layer.models = Some(Setting {
-            source: from(m.span()),
-            value: m.into_inner(),
-        });
-    }
-    if let Some(t) = raw.timeout {
-        let value = humantime::parse_duration(t.get_ref())
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                invalid(
-                    Some(t.span()),
-                    format!(
-                        "`timeout` \"{}\" is not a duration like 90s, 30m or 1h",
-                        t.get_ref()
-                    ),
-                )
-            })?;
-        layer.timeout = Some(Setting {
-            source: from(t.span()),
-            value,
-        });
-    }
-    if let Some(p) = raw.ports {
-        let max = crate::dispatch::ports::MAX_BLOCK;
-        if !(1..=max).contains(p.get_ref()) {
-            return Err(invalid(
-                Some(p.span()),
-                format!("`ports` must be between 1 and {max}"),
-            ));
-        }
-        layer.ports = Some(Setting {
-            source: from(p.span()),
-            value: p.into_inner(),
-        });
-    }
-    if let Some(w) = raw.worktree_root {
-        let source = from(w.span());
-        let value = expand_root(w.get_ref(), repo_root)
-            .ok_or_else(|| invalid(Some(w.span()), "`worktree_root` must not be empty".into()))?;
-        layer.worktree_root = Some(Setting { value, source });
-    }
-    layer.judge = raw.judge.map(|j| Setting {
-        source: from(j.span()),
-        value: j.into_inner(),
-    });
-    Ok(layer)
 }
 
 /// `~/x` is under the home folder; a relative path is relative to the repo root.
@@ -352,43 +328,4 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_line_of_unknown_key() {
-        let text = "jobs = 2\n\nmodel = \"a/b\"\n";
-        let err = parse_layer(text, Path::new("/r/.ocfork.toml"), None).unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.starts_with("/r/.ocfork.toml:3: "), "{msg}");
-        assert!(msg.contains("model"), "{msg}");
-    }
-
-    #[test]
-    fn names_line_of_bad_type_and_value() {
-        let err = parse_layer(
-            "agent = \"x\"\njobs = \"four\"\n",
-            Path::new("c.toml"),
-            None,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.starts_with("c.toml:2: "), "{err}");
-        let err = parse_layer("\ntimeout = \"soon\"\n", Path::new("c.toml"), None)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("c.toml:2: "), "{err}");
-    }
-
-    #[test]
-    fn relative_root_is_under_the_repo() {
-        let layer = parse_layer(
-            "worktree_root = \"../wt\"\n",
-            Path::new("c"),
-            Some(Path::new("/r/app")),
-        )
-        .unwrap();
-        // Lexically normalised, as `config` shows it.
-        assert_eq!(layer.worktree_root.unwrap().value, PathBuf::from("/r/wt"));
-    }
-}
+mod tests;

@@ -71,7 +71,7 @@ pub struct Run {
     /// The opencode binary used to spawn a server.
     #[serde(default)]
     pub opencode: Option<PathBuf>,
-    /// Set once every fork has been handed to the relay queue (`--detach` returns then).
+    /// Set once every fork has been handed to the fork queue (`--detach` returns then).
     #[serde(default)]
     pub dispatched: bool,
     /// `--copy` globs: ignored files copied from the main tree into each new worktree, on top

@@ -18,6 +18,16 @@ fn only_fork(run: &Value) -> &Value {
     &run["forks"][0]
 }
 
+/// A model reply of HTTP `status` with `message`, asking to be retried after `retry_after_ms`.
+fn http(status: u16, message: &str, retry_after_ms: u64) -> Failure {
+    Failure {
+        status: Some(status),
+        message: Some(message.into()),
+        retry_after_ms: Some(retry_after_ms),
+        ..Failure::default()
+    }
+}
+
 fn answers(w: &World, rule: &str) -> Vec<String> {
     w.model
         .requests()
@@ -30,13 +40,10 @@ fn answers(w: &World, rule: &str) -> Vec<String> {
 #[test]
 fn http_500_every_time_fails_the_fork_naming_the_status() {
     // OpenCode's own backoff starts at 2 s and doubles; the header keeps the five retries fast.
-    let fail = Failure {
-        status: Some(500),
-        message: Some("the model broke".into()),
-        retry_after_ms: Some(50),
-        ..Failure::default()
-    };
-    let w = world(vec![failing("Use broken", fail)]);
+    let w = world(vec![failing(
+        "Use broken",
+        http(500, "the model broke", 50),
+    )]);
     let run = w.try_json(1, &["broken=Use broken"]);
     let fork = only_fork(&run);
     assert_eq!(fork["state"], "failed", "{fork:#}");
@@ -57,12 +64,9 @@ fn http_500_every_time_fails_the_fork_naming_the_status() {
 #[test]
 fn http_429_is_retried_shows_as_retrying_then_succeeds() {
     let fail = Failure {
-        status: Some(429),
-        message: Some("rate limited".into()),
         times: Some(2),
         // Long enough between retries for `status` to see them.
-        retry_after_ms: Some(2500),
-        ..Failure::default()
+        ..http(429, "rate limited", 2500)
     };
     let w = world(vec![failing("Use limited", fail)]);
     let child = w.spawn(
@@ -139,16 +143,7 @@ fn hung_model_call_times_out_and_the_session_is_stopped() {
         ..Failure::default()
     };
     let w = world(vec![failing("Use hang", fail)]);
-    let out = w.run(&[
-        "try",
-        "--json",
-        "--timeout",
-        "12s",
-        "hang=Use hang",
-        "fine=Use fine",
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let run = json(&out);
+    let run = w.try_json(1, &["--timeout", "12s", "hang=Use hang", "fine=Use fine"]);
     let hung = &run["forks"][0];
     assert_eq!(hung["state"], "timeout", "{hung:#}");
     assert_eq!(hung["error"], "timed out after 12.0s");

@@ -32,23 +32,20 @@ fn copies_exactly_the_matching_ignored_files_and_keeps_them_out_of_commits() {
     // ignore it, so it must not be copied.
     put(".gitignore", ".env\n*.local\nbuild/\ncache/\nsecret.key\n");
     put("secret.key", "key\n");
-    fs::write(
-        w.repo.join(".worktreeinclude"),
+    put(
+        ".worktreeinclude",
         ".env\n*.local\n!skip.local\nsecret.key\n",
-    )
-    .expect("write");
+    );
 
-    let out = w.run(&[
-        "try",
-        "--json",
+    let args = [
         "-n",
         "inc",
         "--copy",
         "build/**",
         "redux=Use Redux",
         "mobx=Use MobX",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    ];
+    let out = w.try_run(0, &args);
     let err = stderr(&out);
     assert!(
         err.contains("secret.key"),

@@ -1,4 +1,4 @@
-//! The relay queue bounds concurrency: with `-j 1` one session talks to the model at a time,
+//! The fork queue (`dispatch`) bounds concurrency: with `-j 1` one session talks to the model at a time,
 //! with `-j 4` all four do, as the scripted model's request log shows.
 
 use std::collections::BTreeMap;

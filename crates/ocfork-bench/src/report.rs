@@ -253,12 +253,10 @@ impl Report {
     fn goals_markdown(&self) -> String {
         let mut s = String::from("| scenario | goal | measured (median) | |\n|---|---|---|---|\n");
         for g in &self.goals {
+            let (scenario, text, measured, verdict) =
+                (&g.scenario, &g.text, &g.measured, g.verdict());
             s.push_str(&format!(
-                "| {} | {} | {} | **{}** |\n",
-                g.scenario,
-                g.text,
-                g.measured,
-                g.verdict()
+                "| {scenario} | {text} | {measured} | **{verdict}** |\n"
             ));
         }
         s
@@ -288,12 +286,10 @@ impl Report {
         }
         s.push_str("Goals\n");
         for g in &self.goals {
+            let (scenario, text, measured, verdict) =
+                (&g.scenario, &g.text, &g.measured, g.verdict());
             s.push_str(&format!(
-                "  {:<3} {:<55} {:>10}  {}\n",
-                g.scenario,
-                g.text,
-                g.measured,
-                g.verdict()
+                "  {scenario:<3} {text:<55} {measured:>10}  {verdict}\n"
             ));
         }
         s

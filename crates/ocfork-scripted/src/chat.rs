@@ -314,32 +314,32 @@ fn answer(p: &Parsed, seq: u64, message: Value, finish: &str, completion_chars: 
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     });
-    if !p.stream {
-        let body = json!({
+    // The fields every completion and chunk carry, around its one choice.
+    let envelope = |object: &str, choice: Value| {
+        json!({
             "id": id,
-            "object": "chat.completion",
+            "object": object,
             "created": created,
             "model": p.model,
-            "choices": [{ "index": 0, "message": message, "finish_reason": finish }],
-            "usage": usage,
-        });
+            "choices": [choice],
+        })
+    };
+    if !p.stream {
+        let choice = json!({ "index": 0, "message": message, "finish_reason": finish });
+        let mut body = envelope("chat.completion", choice);
+        body["usage"] = usage;
         return axum::Json(body).into_response();
     }
-    let first = json!({
-        "id": id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": p.model,
-        "choices": [{ "index": 0, "delta": message, "finish_reason": null }],
-    });
-    let last = json!({
-        "id": id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": p.model,
-        "choices": [{ "index": 0, "delta": {}, "finish_reason": finish }],
-        "usage": usage,
-    });
+    let chunk = "chat.completion.chunk";
+    let first = envelope(
+        chunk,
+        json!({ "index": 0, "delta": message, "finish_reason": null }),
+    );
+    let mut last = envelope(
+        chunk,
+        json!({ "index": 0, "delta": {}, "finish_reason": finish }),
+    );
+    last["usage"] = usage;
     let sse = format!("data: {first}\n\ndata: {last}\n\ndata: [DONE]\n\n");
     (
         [

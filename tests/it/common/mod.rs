@@ -209,10 +209,15 @@ impl World {
 
     /// Runs `ocfork try --json ARGS`, asserts it exits `code` and returns its JSON.
     pub fn try_json(&self, code: i32, args: &[&str]) -> Value {
+        json(&self.try_run(code, args))
+    }
+
+    /// Runs `ocfork try --json ARGS`, asserts it exits `code` and returns its output.
+    pub fn try_run(&self, code: i32, args: &[&str]) -> Output {
         let out = self.ocfork().args(["try", "--json"]).args(args).output();
         let out = out.expect("ocfork runs");
         assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(&out));
-        json(&out)
+        out
     }
 }
 
