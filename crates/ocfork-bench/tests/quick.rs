@@ -59,6 +59,7 @@ fn quick_bench_writes_a_table() {
         "### 4. Scale",
         "### 5. Diff",
         "### 6. CLI latency",
+        "### 7. A user's server",
         "- OpenCode: ",
         "- CPU: ",
     ] {

@@ -104,13 +104,25 @@ impl PlainServer {
 
     /// Kills the server's process group and reaps it, so its CPU time is accounted.
     pub(super) async fn stop(mut self) {
+        self.kill_group();
+        let _ = self.child.kill().await;
+    }
+
+    fn kill_group(&self) {
         if let Some(pid) = self.child.id() {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let _ = self.child.kill().await;
+    }
+}
+
+/// A script that failed drops its server on the way out: the whole group goes, not only the
+/// launcher (a server left spinning at the map limit would load every later measurement).
+impl Drop for PlainServer {
+    fn drop(&mut self) {
+        self.kill_group();
     }
 }
 

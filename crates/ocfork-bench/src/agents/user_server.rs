@@ -42,6 +42,15 @@ pub fn user_server(
     if !growth.is_empty() {
         sec.bytes("growth per run after the first", &growth);
     }
+    if let (Some(second), Some(last)) = (after.get(1), after.last())
+        && after.len() > 2
+    {
+        let later = (last - second) / (after.len() - 2) as f64;
+        sec.row(
+            "growth per run from the second on",
+            crate::measure::Unit::Bytes.show(later),
+        );
+    }
     let goal = Goal::below_or_at(
         "7",
         "a user's server grows per run after the first",
