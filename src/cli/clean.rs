@@ -155,7 +155,8 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
 /// Asks each of the user's servers (`--server`) that ran a fork of `run` to let go of the
 /// fork's instance (file watcher, LSP, plugin state), in case the user's own OpenCode opened it
 /// again after the fork ended (the fork lets go when it finishes). Best effort: a server that
-/// is gone or slow is skipped. Servers ocfork spawned stopped with their run.
+/// is gone is skipped, a slow one given 20 s (in CI, under load, 5 s was not enough for the
+/// server to report the dispose). Servers ocfork spawned stopped with their run.
 async fn let_go_of_instances(run: &Run) {
     let users: Vec<&String> = run.pool_urls.iter().chain(&run.server).collect();
     let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
@@ -167,7 +168,7 @@ async fn let_go_of_instances(run: &Run) {
         let dir = fork.worktree.clone();
         Some(async move {
             let dispose = client.dispose_instance(&dir);
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), dispose).await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(20), dispose).await;
         })
     });
     futures_util::future::join_all(disposals).await;
