@@ -195,6 +195,7 @@ impl Classify for RelayError {
             RelayError::Config(e) => e.kind(),
             RelayError::UnknownSession { .. }
             | RelayError::UnknownAgent { .. }
+            | RelayError::NotShared { .. }
             | RelayError::EmptyText => ErrorKind::User,
             RelayError::HopLimit { .. }
             | RelayError::NoDirectory(_)
@@ -208,6 +209,9 @@ impl Classify for RelayError {
             RelayError::Git(e) => e.hint(),
             RelayError::State(e) => e.hint(),
             RelayError::Config(e) => e.hint(),
+            RelayError::NotShared { .. } => Some(
+                "start every `opencode serve` of the pool as the same user with the same XDG_DATA_HOME".into(),
+            ),
             RelayError::UnknownSession { .. }
             | RelayError::UnknownAgent { .. }
             | RelayError::EmptyText

@@ -27,9 +27,11 @@ pub struct SessionArgs {
     /// Target agent (default: the session's current one)
     #[arg(short, long, value_name = "NAME")]
     agent: Option<String>,
-    /// A running `opencode serve` (password from OPENCODE_SERVER_PASSWORD)
+    /// A running `opencode serve` (password from OPENCODE_SERVER_PASSWORD); the first holds
+    /// the session. For fork, repeat it to spread forks over servers sharing OpenCode's data:
+    /// each fork works on the one with the fewest forks working
     #[arg(long, value_name = "URL")]
-    server: Option<String>,
+    server: Vec<String>,
     /// The opencode binary when no --server is given
     #[arg(long, value_name = "PATH")]
     opencode: Option<PathBuf>,
@@ -81,7 +83,19 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     } else {
         None
     };
-    let (client, server) = connect(args.server.as_deref(), args.opencode.as_deref()).await?;
+    if args.server.len() > 1 && args.mode != Mode::Fork {
+        return Err(CommandError::usage(format!(
+            "--server is given {} times, but only `session fork` spreads over several servers; \
+             {} talks to the session's one",
+            args.server.len(),
+            args.mode.as_str()
+        )));
+    }
+    let (client, server) = connect(
+        args.server.first().map(String::as_str),
+        args.opencode.as_deref(),
+    )
+    .await?;
     let req = Request {
         mode: args.mode,
         session: args.session.clone(),
@@ -90,12 +104,13 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
         caller_message: args.caller_message.clone(),
         max_hops: args.max_hops,
         timeout,
+        pool: args.server.get(1..).unwrap_or_default().to_vec(),
     };
     let result = run(&client, &req, background).await;
     if let Some(s) = server {
         s.stop().await;
     }
-    let outcome = result.map_err(|e| relay_error(e, &client, args.server.is_some()))?;
+    let outcome = result.map_err(|e| relay_error(e, &client, !args.server.is_empty()))?;
     if args.json {
         super::output::after_work(super::print_json(&outcome))?;
     } else {

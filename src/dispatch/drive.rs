@@ -164,6 +164,13 @@ pub async fn drive_with<V: RunView>(
         common_dir: repo.common_dir.clone(),
         prompt_metadata: None,
         pool: Some(pool.clone()),
+        opening: {
+            let snapshot = handle.snapshot();
+            let fresh = ready
+                .iter()
+                .filter(|n| snapshot.fork(n).is_some_and(|f| f.session.is_none()));
+            super::opening::Opening::for_forks(fresh.count())
+        },
     });
     let tasks: Vec<_> = ready
         .iter()

@@ -37,6 +37,8 @@ pub struct Shared {
     /// The servers to spread forks over; `client`, `hub` and `server_exit` are then the
     /// member a fork leases when it leaves the queue.
     pub pool: Option<Arc<super::pool::Pool>>,
+    /// The gate fresh forks' first prompts pass, so OpenCode registers the worktrees once.
+    pub opening: Option<Arc<super::opening::Opening>>,
 }
 
 /// Drives one fork to a finished state.

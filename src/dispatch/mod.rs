@@ -5,6 +5,7 @@
 
 mod drive;
 mod fork;
+mod opening;
 pub mod pool;
 pub mod ports;
 pub mod preflight;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::fork::Shared;
+use super::opening::Turn;
 use crate::opencode::ApiError;
 use crate::opencode::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::types::{ModelRef, PromptBody};
@@ -65,11 +66,15 @@ async fn prompt_and_follow(
         cancel: shared.cancel.clone(),
         server_exit: shared.server_exit.clone(),
     };
-    follow_turn(watch, |p| match p {
+    let end = follow_turn(watch, |p| match p {
         Progress::ToolCalls(n) => shared.handle.update(name, |f| f.tool_calls = n),
         Progress::Activity(a) => shared.handle.update(name, |f| f.activity = a),
     })
-    .await
+    .await;
+    if let Some(gate) = &shared.opening {
+        gate.open();
+    }
+    end
 }
 
 /// A prompt sent: the session, its message count before, events subscribed before sending.
@@ -85,6 +90,26 @@ async fn send_prompt(
     shared: &Shared,
     fork: &crate::state::Fork,
     dir: &Path,
+) -> Result<Sent, TurnEnd> {
+    // A fresh fork's first prompt may have to let the run's pioneer go first.
+    let pioneer = match (&shared.opening, &fork.session) {
+        (Some(gate), None) => matches!(gate.pass().await, Turn::Pioneer),
+        _ => false,
+    };
+    // A pioneer that fails, or is stopped, before its prompt is in lets the others go.
+    let mut guard = super::opening::OpenOnDrop(shared.opening.clone().filter(|_| pioneer));
+    let sent = create_and_send(shared, fork, dir, pioneer).await;
+    if sent.is_ok() {
+        guard.0 = None;
+    }
+    sent
+}
+
+async fn create_and_send(
+    shared: &Shared,
+    fork: &crate::state::Fork,
+    dir: &Path,
+    pioneer: bool,
 ) -> Result<Sent, TurnEnd> {
     // A fork that already has a session (a resumed run: OpenCode keeps sessions on disk) is
     // asked to continue it; one whose session never got the prompt, or is gone, starts over.
@@ -132,8 +157,12 @@ async fn send_prompt(
     let model = fork.model.as_deref().and_then(ModelRef::parse);
     let body = PromptBody::text(Some(&fork.agent), model, &prompt)
         .with_metadata(shared.prompt_metadata.clone());
+    let refresh = pioneer.then(|| shared.hub.subscribe());
     if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
         return Err(TurnEnd::Failed(e.to_string()));
+    }
+    if let (Some(gate), Some(refresh)) = (&shared.opening, refresh) {
+        gate.open_after(refresh, super::opening::BOUND);
     }
     Ok((session, before, events))
 }

@@ -66,6 +66,10 @@ pub async fn prepare(
     let root =
         crate::config::Config::load(Some(&repo.workdir))?.run_worktree_root(&repo, &run_name);
     let agent = job.outcome.agent.clone();
+    let servers = pool_of(client, &req.pool, &req.session).await?;
+    // Forks other runs have working, counted before the lock: this run's are read under it.
+    let (others, _) = store.all()?;
+    let others: Vec<Run> = others.into_iter().filter(|r| r.run != run_name).collect();
     let mut chosen: Option<Fork> = None;
     let mut fork_start = start.clone();
     let created = store.update(
@@ -73,7 +77,9 @@ pub async fn prepare(
         || Some(new_run(&run_name, &repo, &head, &start, job)),
         |run| {
             fork_start = run.start.clone();
-            let fork = new_fork(&repo, run, &root, &req.text, &agent);
+            let mut fork = new_fork(&repo, run, &root, &req.text, &agent);
+            let runs = others.iter().chain(std::iter::once(&*run));
+            fork.server = Some(least_loaded(&servers, runs));
             run.forks.push(fork.clone());
             chosen = Some(fork);
         },
@@ -108,6 +114,7 @@ pub async fn prepare(
         }
     };
     handle.update(&fork.name, |f| f.session = Some(session.clone()));
+    job.server = fork.server.clone().unwrap_or_else(|| job.server.clone());
     job.fork = Some(ForkJob {
         run: run_name.clone(),
         fork: fork.name.clone(),
@@ -144,6 +151,69 @@ async fn copy_session(
     Ok(copy.id)
 }
 
+/// The servers a fork may work on: the session's first, then the others given, each once,
+/// each checked before anything is made (so a wrong URL leaves nothing behind).
+async fn pool_of(
+    client: &Client,
+    more: &[String],
+    session: &str,
+) -> Result<Vec<String>, RelayError> {
+    let mut servers = vec![trimmed(client.base_url())];
+    for url in more {
+        if !servers.contains(&trimmed(url)) {
+            shares_data(client, url, session).await?;
+            servers.push(trimmed(url));
+        }
+    }
+    Ok(servers)
+}
+
+fn trimmed(url: &str) -> String {
+    url.trim_end_matches('/').to_string()
+}
+
+/// The server of `servers` with the fewest forks recorded working on it in `runs` (the first
+/// of equals).
+fn least_loaded<'a>(servers: &[String], runs: impl Iterator<Item = &'a Run>) -> String {
+    let mut load = vec![0usize; servers.len()];
+    for fork in runs.flat_map(|r| r.forks.iter()) {
+        let on = fork.server.as_deref().map(trimmed);
+        if fork.state.is_finished() {
+            continue;
+        }
+        if let Some(i) = servers.iter().position(|s| Some(s) == on.as_ref()) {
+            load[i] += 1;
+        }
+    }
+    let best = (0..servers.len())
+        .min_by_key(|&i| (load[i], i))
+        .unwrap_or(0);
+    servers.get(best).cloned().unwrap_or_default()
+}
+
+/// Checks that another server sees the session: servers of a pool share OpenCode's data
+/// directory, and one that does not would fail the fork's first prompt.
+async fn shares_data(client: &Client, on: &str, session: &str) -> Result<(), RelayError> {
+    let other = Client::new(on, client.password())?;
+    match other.session(session, None).await {
+        Ok(_) => Ok(()),
+        Err(crate::opencode::ApiError::Status { status: 404, .. }) => Err(RelayError::NotShared {
+            server: trimmed(on),
+            session: session.to_string(),
+            first: trimmed(client.base_url()),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The client for the server the job's fork works on.
+fn client_for(client: &Client, job: &Job) -> Result<Client, RelayError> {
+    if trimmed(&job.server) == trimmed(client.base_url()) {
+        return Ok(client.clone());
+    }
+    Ok(Client::new(&job.server, client.password())?)
+}
+
 /// Hands the fork to the process that drives it; with `driver` another process takes over.
 pub fn claim(common_dir: &Path, f: &ForkJob, driver: Driver) -> Result<(), RelayError> {
     let store = Store::new(common_dir);
@@ -161,6 +231,7 @@ pub fn claim(common_dir: &Path, f: &ForkJob, driver: Driver) -> Result<(), Relay
 
 /// Prompts the fork, follows its turn and commits its work, as `try` does for its forks.
 pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), RelayError> {
+    let client = &client_for(client, job)?;
     claim(&f.common_dir, f, Driver::current())?;
     let store = Store::new(&f.common_dir);
     let run = store.load(&f.run)?;
@@ -186,6 +257,7 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
             &job.outcome.from_session,
         )),
         pool: None,
+        opening: None,
     });
     run_fork(shared, f.fork.clone()).await;
     stop.cancel();

@@ -72,6 +72,14 @@ pub enum RelayError {
         /// Posts the notice in the session once its turn is over.
         notice: Box<Job>,
     },
+    #[error(
+        "server {server} has no session {session}: a fork's servers must share OpenCode's data directory with {first}"
+    )]
+    NotShared {
+        server: String,
+        session: String,
+        first: String,
+    },
     #[error("the text to send is empty")]
     EmptyText,
     #[error("OpenCode has no directory for session {0}")]
@@ -111,6 +119,9 @@ pub struct Request {
     pub caller_message: Option<String>,
     pub max_hops: u32,
     pub timeout: Duration,
+    /// More servers sharing the session's OpenCode data: a fork's turn goes to the least
+    /// loaded of the session's server and these (forks recorded working on each).
+    pub pool: Vec<String>,
 }
 
 /// Where a request stands, as reported to the caller.

@@ -4,6 +4,8 @@
 //   OCFORK_BIN         the ocfork binary (default: the one that installed this file)
 //   OCFORK_SERVER_URL  the server ocfork talks to (default: the one running this plugin)
 //   OCFORK_MAX_HOPS    relays in a row started by agents before the chain stops (default 8)
+//   OCFORK_POOL        more servers (URLs, space- or comma-separated) sharing OpenCode's data
+//                      directory with this one: each fork works on the one with fewest forks
 // The server's password reaches ocfork through OPENCODE_SERVER_PASSWORD in its environment;
 // agents' shell commands do not get it.
 import { tool } from "@opencode-ai/plugin"
@@ -67,6 +69,11 @@ export const OcforkSession = async ({ serverUrl }: { serverUrl: URL | string }) 
         }
         const server = process.env.OCFORK_SERVER_URL || String(serverUrl)
         const argv = ["session", `--session=${ctx.sessionID}`, `--server=${server}`, `--agent=${agent}`]
+        if (args.mode === "fork") {
+          for (const url of (process.env.OCFORK_POOL || "").split(/[\s,]+/).filter(Boolean)) {
+            argv.push(`--server=${url}`)
+          }
+        }
         argv.push(`--caller-message=${ctx.messageID}`, "--detach", "--json", "--stdin", "--", args.mode)
         let res: Result
         try {

@@ -245,3 +245,69 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
     );
     assert_done_with_work(&w, &json(&resumed), "first.txt");
 }
+
+/// Eight fresh forks: one fork's session is made and prompted first, and the others' only
+/// once OpenCode has recorded the run's worktrees in the project (its
+/// `project.directories.updated`), so each instance's refresh does not list every other
+/// worktree (64 forks starting together spawned ~7,000 `git worktree list` at once).
+#[test]
+fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
+    let w = World::new(script(&[("out.txt", "x")]));
+    let srv = Serve::start(&w, &[]);
+    let (mut events, _stop) = follow(&srv);
+    let mut args = vec!["try", "--json", "--server", &srv.url, "-n", "eight"];
+    let names: Vec<String> = (1..=8).map(|i| format!("f{i}=Go")).collect();
+    args.extend(names.iter().map(String::as_str));
+    // The events in the order the server sent them, read while the run goes on.
+    let (out, seen) = std::thread::scope(|scope| {
+        let run = scope.spawn(|| srv.ocfork(&w, &args));
+        let mut seen = Vec::new();
+        let mut quiet_since = None;
+        loop {
+            let got = srv.block(async {
+                tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+            });
+            match got {
+                Ok(Ok(e)) => seen.push(e),
+                Ok(Err(e)) => panic!("events lost: {e}"),
+                Err(_) if run.is_finished() => {
+                    let since = *quiet_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > Duration::from_secs(2) {
+                        break;
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        (run.join().expect("ocfork thread"), seen)
+    });
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_done_with_work(&w, &run, "out.txt");
+    let worktrees = worktrees_of(&run);
+    let mut order = Vec::new();
+    for e in &seen {
+        let dir = e
+            .properties()
+            .pointer("/info/directory")
+            .and_then(|d| d.as_str());
+        match e.kind() {
+            "session.created" if dir.is_some_and(|d| worktrees.contains(d)) => {
+                order.push("session")
+            }
+            "project.directories.updated" => order.push("directories"),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        order.iter().filter(|k| **k == "session").count(),
+        8,
+        "{order:?}"
+    );
+    let first_update = order.iter().position(|k| *k == "directories");
+    assert_eq!(
+        first_update,
+        Some(1),
+        "one session, the update, then the rest: {order:?}"
+    );
+}
