@@ -151,21 +151,20 @@ fn repeated_server_pools_the_users_servers_and_disposes_each_forks_instance() {
 }
 
 #[test]
-#[ignore = "passes here under load, failed once in a fresh-clone CI run (no dispose event within 30 s, \
-            with clean's old 5 s bound); kept out of CI until it is seen passing there: \
-            cargo test --test it -- --ignored pool::clean"]
 fn clean_lets_go_of_a_fork_instance_the_users_server_opened_again() {
     let w = World::new(script(&[("out.txt", "x")]));
     let srv = Serve::start(&w, &[]);
+    let (mut events, _stop) = follow(&srv);
     let args = ["try", "--json", "--server", &srv.url, "-n", "again", "a=Go"];
     let run = json(&srv.ocfork(&w, &args));
     assert_done_with_work(&w, &run, "out.txt");
     let worktrees = worktrees_of(&run);
-    // The user's OpenCode looks at the fork again (as its TUI would): the server opens the
-    // worktree's instance anew.
+    // The run let go of the fork's instance; only once that is over does the user's OpenCode
+    // look at the fork again (as its TUI would), so the server opens the instance anew rather
+    // than answering from the one being disposed.
+    assert_disposed(&mut [(&srv, &mut events)], &worktrees);
     let wt = worktree_of(fork(&run, "a"));
     srv.block(srv.client().status(&wt)).expect("status");
-    let (mut events, _stop) = follow(&srv);
     let out = srv.ocfork(&w, &["clean", "again", "--force"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(!wt.exists(), "the worktree is removed");
