@@ -110,7 +110,7 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     if let Some(s) = server {
         s.stop().await;
     }
-    let outcome = result.map_err(|e| relay_error(e, &client, !args.server.is_empty()))?;
+    let outcome = result.map_err(|e| relay_error(e, !args.server.is_empty()))?;
     if args.json {
         super::output::after_work(super::print_json(&outcome))?;
     } else {
@@ -162,7 +162,7 @@ pub async fn connect(
     Ok(crate::opencode::connect(url, opencode, &cwd).await?)
 }
 
-fn relay_error(e: RelayError, client: &Client, server_given: bool) -> CommandError {
+fn relay_error(e: RelayError, server_given: bool) -> CommandError {
     if let RelayError::UnknownSession { session, .. } = &e
         && !server_given
     {
@@ -178,10 +178,10 @@ fn relay_error(e: RelayError, client: &Client, server_given: bool) -> CommandErr
         RelayError::UnknownSession { .. } => {
             Some("`opencode session list` shows the sessions; pass the right --server".to_string())
         }
-        RelayError::Api(crate::opencode::ApiError::Connect { .. }) => Some(format!(
-            "is `opencode serve` running at {}? pass its URL with --server",
-            client.base_url()
-        )),
+        RelayError::Api(crate::opencode::ApiError::Connect { .. }) => Some(
+            "is `opencode serve` running there? pass the URL of a running one with --server"
+                .to_string(),
+        ),
         RelayError::Api(crate::opencode::ApiError::Status { status: 401, .. }) => {
             Some("set OPENCODE_SERVER_PASSWORD to the server's password".to_string())
         }

@@ -169,7 +169,8 @@ pub async fn drive_with<V: RunView>(
             let fresh = ready
                 .iter()
                 .filter(|n| snapshot.fork(n).is_some_and(|f| f.session.is_none()));
-            super::opening::Opening::for_forks(fresh.count())
+            // Fewer forks at once than that (`-j`) cap the storm themselves.
+            super::opening::Opening::for_forks(fresh.count().min(jobs))
         },
     });
     let tasks: Vec<_> = ready

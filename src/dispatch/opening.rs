@@ -8,7 +8,8 @@
 //! minutes). Once one refresh has recorded the worktrees, the others find only the project's
 //! own checkout to list. So one fork (the pioneer) sends its prompt first; the others wait
 //! until its server says the project's directories were updated, its turn ends, or
-//! [`BOUND`] passes.
+//! [`BOUND`] passes. OpenCode keeps that record in its database, which the servers of a pool
+//! share, so one pioneer serves every server of the run.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,8 +54,14 @@ impl Opening {
 
     /// Waits for the fork's turn at the gate: the first to ask goes at once as the pioneer,
     /// the others once the gate opens.
-    pub async fn pass(&self) -> Turn {
+    pub async fn pass(self: &Arc<Self>) -> Turn {
         if !self.taken.swap(true, Ordering::SeqCst) {
+            // The bound runs from here, so a pioneer stuck making its session holds no one.
+            let gate = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(BOUND).await;
+                gate.open();
+            });
             return Turn::Pioneer;
         }
         let mut open = self.open.subscribe();

@@ -23,6 +23,10 @@ pub struct ForkJob {
     pub run: String,
     pub fork: String,
     pub common_dir: PathBuf,
+    /// The server the fork's turn runs on when not the session's (a pool of `--server`s);
+    /// notices to the parent session still go to the session's server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// The run that holds the forks of a session: `session-<id>` in lowercase, within the name
@@ -114,11 +118,14 @@ pub async fn prepare(
         }
     };
     handle.update(&fork.name, |f| f.session = Some(session.clone()));
-    job.server = fork.server.clone().unwrap_or_else(|| job.server.clone());
     job.fork = Some(ForkJob {
         run: run_name.clone(),
         fork: fork.name.clone(),
         common_dir: repo.common_dir.clone(),
+        server: fork
+            .server
+            .clone()
+            .filter(|s| *s != trimmed(client.base_url())),
     });
     job.directory = fork.worktree.clone();
     job.outcome.session = session.clone();
@@ -160,9 +167,11 @@ async fn pool_of(
 ) -> Result<Vec<String>, RelayError> {
     let mut servers = vec![trimmed(client.base_url())];
     for url in more {
-        if !servers.contains(&trimmed(url)) {
-            shares_data(client, url, session).await?;
-            servers.push(trimmed(url));
+        // Spelled as the fork records it once it runs there, so the two compare.
+        let url = trimmed(Client::new(url, None)?.base_url());
+        if !servers.contains(&url) {
+            shares_data(client, &url, session).await?;
+            servers.push(url);
         }
     }
     Ok(servers)
@@ -206,12 +215,12 @@ async fn shares_data(client: &Client, on: &str, session: &str) -> Result<(), Rel
     }
 }
 
-/// The client for the server the job's fork works on.
-fn client_for(client: &Client, job: &Job) -> Result<Client, RelayError> {
-    if trimmed(&job.server) == trimmed(client.base_url()) {
-        return Ok(client.clone());
+/// The client for the server the fork works on.
+fn client_for(client: &Client, f: &ForkJob) -> Result<Client, RelayError> {
+    match &f.server {
+        Some(url) if *url != trimmed(client.base_url()) => Ok(Client::new(url, client.password())?),
+        _ => Ok(client.clone()),
     }
-    Ok(Client::new(&job.server, client.password())?)
 }
 
 /// Hands the fork to the process that drives it; with `driver` another process takes over.
@@ -231,7 +240,7 @@ pub fn claim(common_dir: &Path, f: &ForkJob, driver: Driver) -> Result<(), Relay
 
 /// Prompts the fork, follows its turn and commits its work, as `try` does for its forks.
 pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), RelayError> {
-    let client = &client_for(client, job)?;
+    let client = &client_for(client, f)?;
     claim(&f.common_dir, f, Driver::current())?;
     let store = Store::new(&f.common_dir);
     let run = store.load(&f.run)?;

@@ -163,8 +163,11 @@ fn clean_lets_go_of_a_fork_instance_the_users_server_opened_again() {
     // look at the fork again (as its TUI would), so the server opens the instance anew rather
     // than answering from the one being disposed.
     assert_disposed(&mut [(&srv, &mut events)], &worktrees);
+    drop(_stop);
     let wt = worktree_of(fork(&run, "a"));
     srv.block(srv.client().status(&wt)).expect("status");
+    // Events from here on only: what follows is clean's doing.
+    let (mut events, _stop) = follow(&srv);
     let out = srv.ocfork(&w, &["clean", "again", "--force"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(!wt.exists(), "the worktree is removed");
@@ -251,7 +254,14 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
 /// worktree (64 forks starting together spawned ~7,000 `git worktree list` at once).
 #[test]
 fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
-    let w = World::new(script(&[("out.txt", "x")]));
+    // Each turn takes a few seconds, so the others starting before the pioneer's turn ended
+    // shows that OpenCode's update opened the gate, not the end of that turn.
+    let mut slow = writes("Go", &[("out.txt", "x")]);
+    slow.steps.insert(0, bash("sleep 4"));
+    let w = World::new(Script {
+        rules: vec![slow],
+        default_reply: "ok".into(),
+    });
     let srv = Serve::start(&w, &[]);
     let (mut events, _stop) = follow(&srv);
     let mut args = vec!["try", "--json", "--server", &srv.url, "-n", "eight"];
@@ -285,19 +295,31 @@ fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
     assert_done_with_work(&w, &run, "out.txt");
     let worktrees = worktrees_of(&run);
     let mut order = Vec::new();
+    let mut pioneer = None;
     for e in &seen {
-        let dir = e
-            .properties()
-            .pointer("/info/directory")
-            .and_then(|d| d.as_str());
+        let p = e.properties();
+        let dir = p.pointer("/info/directory").and_then(|d| d.as_str());
+        let idle = e.kind() == "session.idle"
+            || (e.kind() == "session.status"
+                && p.pointer("/status/type").and_then(|t| t.as_str()) == Some("idle"));
         match e.kind() {
             "session.created" if dir.is_some_and(|d| worktrees.contains(d)) => {
+                pioneer = pioneer.or_else(|| e.session_id().map(String::from));
                 order.push("session")
             }
             "project.directories.updated" => order.push("directories"),
+            _ if idle && pioneer.is_some() && e.session_id() == pioneer.as_deref() => {
+                order.push("pioneer idle")
+            }
             _ => {}
         }
     }
+    let last_session = order.iter().rposition(|k| *k == "session");
+    let pioneer_idle = order.iter().position(|k| *k == "pioneer idle");
+    assert!(
+        pioneer_idle.is_some() && last_session < pioneer_idle,
+        "every fork started while the pioneer was working: {order:?}"
+    );
     assert_eq!(
         order.iter().filter(|k| **k == "session").count(),
         8,

@@ -421,7 +421,12 @@ fn session_forks_spread_over_the_pool_of_servers() {
             reply: "Forked twice.".into(),
             fail: None,
         },
-        writes("Implement using Redux", &[("src/redux.js", "// redux\n")]),
+        // The first fork is still working when the parent asks for the second.
+        {
+            let mut slow = writes("Implement using Redux", &[("src/redux.js", "// redux\n")]);
+            slow.steps.insert(0, bash("sleep 5"));
+            slow
+        },
         writes(
             "Implement using Context API",
             &[("src/context.js", "// context\n")],
