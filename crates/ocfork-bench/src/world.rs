@@ -131,6 +131,24 @@ impl World {
     }
 
     /// `git worktree add -b <branch> <path> HEAD`, as a shell loop would do it.
+    /// Removes every linked worktree of `repo` (files included), so the next measurement
+    /// starts from a repository with none: OpenCode lists and records each worktree it knows
+    /// of when an instance's first turn starts, and leftovers of an earlier run, half recorded
+    /// by a server stopped mid-way, would be counted against the next one.
+    pub fn remove_worktrees(&self, repo: &Path) -> anyhow::Result<()> {
+        let list = self.git(repo, &["worktree", "list", "--porcelain"])?;
+        let linked = list
+            .lines()
+            .filter_map(|l| l.strip_prefix("worktree "))
+            .skip(1)
+            .map(String::from)
+            .collect::<Vec<_>>();
+        for path in linked {
+            self.git(repo, &["worktree", "remove", "--force", &path])?;
+        }
+        self.git(repo, &["worktree", "prune"]).map(|_| ())
+    }
+
     pub fn add_worktree(&self, repo: &Path, path: &Path, branch: &str) -> anyhow::Result<()> {
         self.git(
             repo,

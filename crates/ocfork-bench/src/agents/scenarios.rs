@@ -245,8 +245,10 @@ pub fn scale(
     for rep in 1..=reps {
         for (i, &n) in ns.iter().enumerate() {
             // Bounded, so a run that never finishes is reported instead of holding up the
-            // bench for `try`'s default 30 minutes.
-            let limit = Duration::from_secs((5 * n as u64).max(60));
+            // bench for `try`'s default 30 minutes: 10 s a fork (the one-server script took
+            // 145 s at N = 32 on 2 cores), within 1 to 5 minutes.
+            let limit = Duration::from_secs((10 * n as u64).clamp(60, 320));
+            w.remove_worktrees(repo)?;
             let s = match script(w, rt, repo, n, limit) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -255,6 +257,7 @@ pub fn scale(
                     None
                 }
             };
+            w.remove_worktrees(repo)?;
             let (o, unfinished) = ocfork_try_within(w, repo, n, &shipped, Some(limit))?;
             if let Some(why) = unfinished {
                 eprintln!("  scale rep {rep}: N = {n}: ocfork: {why}");
@@ -289,7 +292,8 @@ pub fn scale(
         "4. Scale",
         "At each N, the one-server script (scenario 2's) and `ocfork try` with its defaults \
          (every fork at once, spread over the server pool its rule picks), paired repetition by \
-         repetition; every fork must end `done` with its files committed. Memory per extra fork \
+         repetition, each from a repository without linked worktrees; every fork must end \
+         `done` with its files committed; each side is stopped after 10 s a fork (1 to 5 min). Memory per extra fork \
          is (peak(N) - peak(first N)) / (N - first N) on ocfork's medians; mappings: the most \
          memory mappings one process (an OpenCode server) held, against `vm.max_map_count`.",
     );
