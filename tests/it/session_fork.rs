@@ -5,35 +5,42 @@ use crate::common::session::{answered_by, is_user_text, session_call, wait_run};
 use crate::common::*;
 use serde_json::json;
 
-#[test]
-fn fork_twice_makes_two_worktrees_and_a_run() {
-    let w = world(vec![
+/// A world whose parent turn ("Plan the todo store") takes `first` steps, then forks for Redux
+/// (answered by `redux`) and for the Context API (writes `src/context.js`).
+fn fork_twice_world(first: Vec<Step>, redux: Rule) -> World {
+    let fork = |text: &str| Step {
+        tool: "session".into(),
+        args: json!({ "mode": "fork", "agent": "build", "text": text }),
+    };
+    let mut steps = first;
+    steps.push(fork("Implement using Redux"));
+    steps.push(fork("Implement using Context API"));
+    world(vec![
         Rule {
             when: "Plan the todo store".into(),
             model: None,
-            steps: vec![
-                Step {
-                    tool: "write".into(),
-                    args: json!({ "filePath": "src/shared.js", "content": "// shared\n" }),
-                },
-                Step {
-                    tool: "session".into(),
-                    args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Redux" }),
-                },
-                Step {
-                    tool: "session".into(),
-                    args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Context API" }),
-                },
-            ],
+            steps,
             reply: "Forked twice.".into(),
             fail: None,
         },
-        writes("Implement using Redux", &[("src/redux.js", "// redux\n")]),
+        redux,
         writes(
             "Implement using Context API",
             &[("src/context.js", "// context\n")],
         ),
-    ]);
+    ])
+}
+
+#[test]
+fn fork_twice_makes_two_worktrees_and_a_run() {
+    let shared = Step {
+        tool: "write".into(),
+        args: json!({ "filePath": "src/shared.js", "content": "// shared\n" }),
+    };
+    let w = fork_twice_world(
+        vec![shared],
+        writes("Implement using Redux", &[("src/redux.js", "// redux\n")]),
+    );
     let (srv, s) = Serve::prompted(&w, &[], "Plan the todo store");
     let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
         m.last()
@@ -404,34 +411,10 @@ fn a_fork_whose_server_is_gone_is_interrupted_and_resumed() {
 /// ran. A server that cannot be reached is named before anything is made.
 #[test]
 fn session_forks_spread_over_the_pool_of_servers() {
-    let w = world(vec![
-        Rule {
-            when: "Plan the todo store".into(),
-            model: None,
-            steps: vec![
-                Step {
-                    tool: "session".into(),
-                    args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Redux" }),
-                },
-                Step {
-                    tool: "session".into(),
-                    args: json!({ "mode": "fork", "agent": "build", "text": "Implement using Context API" }),
-                },
-            ],
-            reply: "Forked twice.".into(),
-            fail: None,
-        },
-        // The first fork is still working when the parent asks for the second.
-        {
-            let mut slow = writes("Implement using Redux", &[("src/redux.js", "// redux\n")]);
-            slow.steps.insert(0, bash("sleep 5"));
-            slow
-        },
-        writes(
-            "Implement using Context API",
-            &[("src/context.js", "// context\n")],
-        ),
-    ]);
+    // The first fork is still working when the parent asks for the second.
+    let mut redux = writes("Implement using Redux", &[("src/redux.js", "// redux\n")]);
+    redux.steps.insert(0, bash("sleep 5"));
+    let w = fork_twice_world(Vec::new(), redux);
     let other = Serve::start(&w, &[]);
     let (srv, s) = Serve::prompted(&w, &[("OCFORK_POOL", &other.url)], "Plan the todo store");
     let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
