@@ -126,22 +126,19 @@ pub async fn drive_with<V: RunView>(
             .saturating_sub(1),
     };
     let extra_urls = run.pool_urls.get(1..).unwrap_or_default();
-    let pool = Pool::build(
-        first,
-        extra_urls,
-        more,
-        run.opencode.as_deref(),
-        &repo.workdir,
-    )
-    .await;
-    let spawned = pool.spawned();
-    if !spawned.is_empty() {
-        let _ = handle.update_run(|r| {
-            r.spawned_server = spawned.first().cloned();
-            r.spawned_servers = spawned;
-        });
-    }
-    let Some(member) = pool.first().cloned() else {
+    let bin = run.opencode.clone().filter(|_| more > 0);
+    let pool = Pool::build(first, extra_urls, bin.is_some());
+    let record_spawned = |pool: &Pool| {
+        let spawned = pool.spawned();
+        if !spawned.is_empty() {
+            let _ = handle.update_run(|r| {
+                r.spawned_server = spawned.first().cloned();
+                r.spawned_servers = spawned;
+            });
+        }
+    };
+    record_spawned(&pool);
+    let Some(member) = pool.first() else {
         pool.stop().await;
         return Err(anyhow::anyhow!("no OpenCode server to drive the run"));
     };
@@ -178,9 +175,20 @@ pub async fn drive_with<V: RunView>(
         .map(|n| tokio::spawn(run_fork(shared.clone(), n.clone())))
         .collect();
     let _ = handle.update_run(|r| r.dispatched = true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    // The other servers boot while the first fork's turn starts (the gate's pioneer; the
+    // rest wait for the pool). Polled by this task, on the main thread, like the first.
+    let growing = async {
+        if let Some(bin) = &bin {
+            pool.grow(more, bin, &repo.workdir).await;
+            record_spawned(&pool);
+        }
+    };
+    let forks = async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    };
+    tokio::join!(growing, forks);
     // Every fork is finished: `wait` and `clean` need not wait for the server to stop.
     let _ = handle.update_run(|r| r.pid = None);
     drop(shared);

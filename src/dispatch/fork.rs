@@ -66,8 +66,21 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         return;
     };
 
-    // The least-loaded live server takes the fork for this turn.
-    let (shared, _lease) = match shared.pool.as_ref().map(|p| p.lease()) {
+    // The least-loaded live server takes the fork for this turn. The pool may still be
+    // starting servers: a fork that may be the gate's pioneer need not wait for them.
+    let early = shared.opening.is_some() && fork.session.is_none();
+    let leased = match &shared.pool {
+        None => None,
+        Some(pool) => tokio::select! {
+            l = pool.lease(early) => Some(l),
+            _ = shared.cancel.cancelled() => {
+                let error = Some(format!("{} before it started", crate::signal::stopped_by()));
+                finish(&shared, &name, &dir, EndReason::Cancelled, error, started).await;
+                return;
+            }
+        },
+    };
+    let (shared, _lease) = match leased {
         None => (shared, None),
         Some(Some(lease)) => {
             let on = Shared {

@@ -3,9 +3,10 @@
 //! user's own (`--server URL`, repeatable). A fork goes to the least-loaded live member.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::opencode::server::ExitWatch;
@@ -66,31 +67,29 @@ impl Drop for Lease {
     }
 }
 
-/// The servers of one run and the event streams followed on them.
+/// The servers of one run and the event streams followed on them. Servers ocfork starts
+/// beyond the first join while the first fork is already at work ([`Pool::grow`]).
 pub struct Pool {
-    members: Vec<Arc<Member>>,
-    spawned: Vec<Server>,
+    members: RwLock<Vec<Arc<Member>>>,
+    spawned: Mutex<Vec<Server>>,
     stop_events: CancellationToken,
+    /// True once every server that was to start has started or failed to.
+    complete: watch::Sender<bool>,
+    /// Whether the one lease that need not wait for the rest of the pool was taken.
+    early_taken: AtomicBool,
 }
 
 impl Pool {
-    /// The pool around the first server, connected already (a server ocfork started has
-    /// answered, so OpenCode's database is migrated and the rest cannot race on it): the
-    /// other URLs given, or `more` servers started from `bin` in parallel. A server that
-    /// does not start is left out with a warning. Call from the main thread (see
-    /// [`Server::spawn`]).
-    pub async fn build(
-        first: (Client, Option<Server>),
-        urls: &[String],
-        more: usize,
-        bin: Option<&Path>,
-        cwd: &Path,
-    ) -> Pool {
-        let stop_events = CancellationToken::new();
-        let mut pool = Pool {
-            members: Vec::new(),
-            spawned: Vec::new(),
-            stop_events,
+    /// The pool around the first server, connected already, and the other URLs given. A
+    /// URL that is no server address is left out with a warning. With `growing`, leases
+    /// (but one early one) wait for [`Pool::grow`].
+    pub fn build(first: (Client, Option<Server>), urls: &[String], growing: bool) -> Pool {
+        let pool = Pool {
+            members: RwLock::new(Vec::new()),
+            spawned: Mutex::new(Vec::new()),
+            stop_events: CancellationToken::new(),
+            complete: watch::channel(!growing).0,
+            early_taken: AtomicBool::new(false),
         };
         pool.add(first.0, first.1);
         let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
@@ -100,32 +99,47 @@ impl Pool {
                 Err(e) => eprintln!("ocfork: warning: server {url} left out: {e}"),
             }
         }
-        if let (Some(bin), true) = (bin, more > 0) {
-            let started =
-                futures_util::future::join_all((0..more).map(|_| Server::spawn(bin, cwd))).await;
-            for s in started {
-                match s {
-                    Ok(server) => match Client::new(&server.url, Some(&server.password)) {
-                        Ok(c) => pool.add(c, Some(server)),
-                        Err(e) => {
-                            eprintln!("ocfork: warning: an extra server was left out: {e}");
-                            server.stop().await;
-                        }
-                    },
-                    Err(e) => eprintln!("ocfork: warning: an extra server did not start: {e}"),
-                }
-            }
-        }
-        if pool.members.len() > 1 {
-            eprintln!(
-                "ocfork: forks spread over {} OpenCode servers",
-                pool.members.len()
-            );
+        if !growing {
+            pool.announce();
         }
         pool
     }
 
-    fn add(&mut self, client: Client, server: Option<Server>) {
+    /// Starts `more` servers from `bin` in parallel and adds those that answer; a server
+    /// that does not start is left out with a warning. Call only after the first server
+    /// answered (OpenCode migrates its database on the first start, and servers starting
+    /// together race on that), and from the main thread (see [`Server::spawn`]).
+    pub async fn grow(&self, more: usize, bin: &Path, cwd: &Path) {
+        let started =
+            futures_util::future::join_all((0..more).map(|_| Server::spawn(bin, cwd))).await;
+        for s in started {
+            match s {
+                Ok(server) => match Client::new(&server.url, Some(&server.password)) {
+                    Ok(c) => self.add(c, Some(server)),
+                    Err(e) => {
+                        eprintln!("ocfork: warning: an extra server was left out: {e}");
+                        server.stop().await;
+                    }
+                },
+                Err(e) => eprintln!("ocfork: warning: an extra server did not start: {e}"),
+            }
+        }
+        self.announce();
+        self.complete.send_replace(true);
+    }
+
+    fn announce(&self) {
+        let n = self.members().len();
+        if n > 1 {
+            eprintln!("ocfork: forks spread over {n} OpenCode servers");
+        }
+    }
+
+    fn members(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Member>>> {
+        self.members.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, client: Client, server: Option<Server>) {
         let url = match &server {
             Some(s) => s.url.clone(),
             None => client.base_url().trim_end_matches('/').to_string(),
@@ -137,17 +151,30 @@ impl Pool {
             exit: server.as_ref().map(Server::exit_watch),
             load: AtomicUsize::new(0),
         };
-        self.members.push(Arc::new(member));
+        self.members
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(member));
         if let Some(s) = server {
-            self.spawned.push(s);
+            self.spawned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(s);
         }
     }
 
-    /// A place on the least-loaded live server (the first of equals); None when every
-    /// server ocfork started has died.
-    pub fn lease(&self) -> Option<Lease> {
+    /// A place on the least-loaded live server (the first of equals), once the pool is
+    /// complete; None when every server ocfork started has died. With `early`, the first
+    /// such lease of the run is given at once, on the servers there are (the gate's
+    /// pioneer, whose turn is what the others wait for anyway).
+    pub async fn lease(&self, early: bool) -> Option<Lease> {
+        let at_once = early && !self.early_taken.swap(true, Ordering::SeqCst);
+        if !at_once {
+            let mut complete = self.complete.subscribe();
+            let _ = complete.wait_for(|c| *c).await;
+        }
         let member = self
-            .members
+            .members()
             .iter()
             .filter(|m| m.alive())
             .min_by_key(|m| m.load.load(Ordering::SeqCst))?
@@ -157,13 +184,15 @@ impl Pool {
     }
 
     /// The first member, the one `try` checked the run with.
-    pub fn first(&self) -> Option<&Arc<Member>> {
-        self.members.first()
+    pub fn first(&self) -> Option<Arc<Member>> {
+        self.members().first().cloned()
     }
 
     /// The servers ocfork started, for the manifest.
     pub fn spawned(&self) -> Vec<SpawnedServer> {
         self.spawned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|s| SpawnedServer {
                 pid: s.pid().max(0) as u32,
@@ -175,7 +204,8 @@ impl Pool {
     /// Stops following events and stops the servers ocfork started.
     pub async fn stop(self) {
         self.stop_events.cancel();
-        futures_util::future::join_all(self.spawned.into_iter().map(Server::stop)).await;
+        let spawned = self.spawned.into_inner().unwrap_or_else(|e| e.into_inner());
+        futures_util::future::join_all(spawned.into_iter().map(Server::stop)).await;
     }
 }
 

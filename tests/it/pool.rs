@@ -332,3 +332,38 @@ fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
         "one session, the update, then the rest: {order:?}"
     );
 }
+
+/// With a gate and servers to start, the first fork's turn does not wait for the pool: it
+/// starts on the first server while the others boot, and the rest, which wait for the
+/// gate anyway, are spread over the whole pool.
+#[test]
+fn the_first_fork_starts_while_the_other_servers_boot() {
+    let w = World::new(script(&[("out.txt", "x")]));
+    let names: Vec<String> = (1..=8).map(|i| format!("f{i}=Go")).collect();
+    let mut args = vec!["--servers", "2", "-n", "early"];
+    args.extend(names.iter().map(String::as_str));
+    let out = w.try_run(0, &args);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    let pool_up = lines
+        .iter()
+        .position(|l| l.contains("forks spread over 2 OpenCode servers"))
+        .unwrap_or_else(|| panic!("the pool's second server joined: {err}"));
+    let running = |l: &&&str| l.starts_with("ocfork: f") && l.ends_with(" running");
+    let before: Vec<&&str> = lines[..pool_up].iter().filter(running).collect();
+    assert_eq!(
+        before.len(),
+        1,
+        "one fork ran before the pool was up: {err}"
+    );
+    assert_eq!(lines[pool_up..].iter().filter(running).count(), 7, "{err}");
+    let saved = json(&w.run(&["status", "early", "--json"]));
+    assert_done_with_work(&w, &saved, "out.txt");
+    let forks = saved["forks"].as_array().expect("forks");
+    let used = servers_of(&saved);
+    assert_eq!(used.len(), 2, "{saved}");
+    for u in &used {
+        let n = forks.iter().filter(|f| f["server"] == u.as_str()).count();
+        assert_eq!(n, 4, "the rest were spread over the pool: {saved}");
+    }
+}
