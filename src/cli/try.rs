@@ -72,7 +72,7 @@ pub struct TryArgs {
     #[arg(long = "server", value_name = "URL", conflicts_with = "servers")]
     server: Vec<String>,
     /// Spread the forks over K local OpenCode servers (config key `servers`) [default: 1 below
-    /// 8 forks, else 2 or one per 16 forks up to the CPUs, at most 40 forks a server]
+    /// 16 forks, else 2 or one per 16 forks up to the CPUs, at most 40 forks a server]
     #[arg(long, value_name = "K")]
     servers: Option<usize>,
     /// The opencode binary (else $OCFORK_OPENCODE, else `opencode` on PATH)

@@ -13,15 +13,17 @@ use crate::opencode::server::ExitWatch;
 use crate::opencode::{Client, EventHub, Server};
 use crate::state::SpawnedServer;
 
-/// Forks from which a second server pays on a small machine: measured on 2 cores (issue 13),
-/// 2 servers took 0.90x the time of 1 at 8 forks, 0.80x at 16, 0.71x at 32.
-const POOL_FROM: usize = 8;
+/// Forks from which a second server pays on a small machine. Measured on 2 cores with
+/// ocfork-bench (BENCHMARKS.md, 2026-12-02): at 8 forks one server was as fast as two
+/// (0.85 of the one-server script against 0.90-0.99) for 20% less CPU time and 550 MB less
+/// memory; at 16 two servers took 0.87 of the time of one.
+const POOL_FROM: usize = 16;
 /// Sessions one server holds before its memory mappings near the kernel's default
 /// `vm.max_map_count` (65,530; ~1,350 mappings a session measured).
 const SESSIONS_PER_SERVER: usize = 40;
 
 /// How many servers to start for `forks` forks on `cores` CPUs when neither `--servers` nor
-/// the config says: one below 8 forks; from 8, two, or one per 16 forks, but no more than
+/// the config says: one below 16 forks; from 16, two, or one per 16 forks, but no more than
 /// the cores (4 servers on 2 cores were slower than 1); and always enough that no server
 /// holds more than 40 sessions.
 pub fn default_servers(forks: usize, cores: usize) -> usize {
@@ -216,13 +218,14 @@ mod tests {
     #[test]
     fn the_default_follows_forks_and_cores() {
         assert_eq!(default_servers(1, 2), 1);
-        assert_eq!(default_servers(7, 2), 1);
-        assert_eq!(default_servers(8, 2), 2);
+        assert_eq!(default_servers(8, 2), 1);
+        assert_eq!(default_servers(15, 2), 1);
+        assert_eq!(default_servers(16, 2), 2);
         assert_eq!(default_servers(32, 2), 2);
         assert_eq!(default_servers(64, 2), 2);
         // Never more than 40 sessions a server, whatever the cores.
         assert_eq!(default_servers(100, 2), 3);
-        assert_eq!(default_servers(8, 1), 1);
+        assert_eq!(default_servers(16, 1), 1);
         assert_eq!(default_servers(64, 8), 4);
     }
 }
