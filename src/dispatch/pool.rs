@@ -16,7 +16,7 @@ use crate::state::SpawnedServer;
 /// Forks from which a second server pays on a small machine. Measured on 2 cores with
 /// ocfork-bench (BENCHMARKS.md, 2026-12-02): at 8 forks one server was as fast as two
 /// (0.85 of the one-server script against 0.90-0.99) for 20% less CPU time and 550 MB less
-/// memory; at 16 two servers took 0.87 of the time of one.
+/// memory; at 16, on two servers, ocfork took 0.87 of the time of the one-server script.
 const POOL_FROM: usize = 16;
 /// Sessions one server holds before its memory mappings near the kernel's default
 /// `vm.max_map_count` (65,530; ~1,350 mappings a session measured).
