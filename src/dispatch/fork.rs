@@ -47,13 +47,25 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         return;
     };
     let dir = fork.worktree.clone();
-    let permit = tokio::select! {
-        p = shared.queue.clone().acquire_owned() => p.ok(),
+    // A place in the queue, then the least-loaded live server for this turn. The pool may
+    // still be starting servers: a fork that may be the gate's pioneer need not wait for
+    // them, the others do. The fork's clock starts once it has both.
+    let early = shared.opening.is_some() && fork.session.is_none();
+    let placed = async {
+        let permit = shared.queue.clone().acquire_owned().await.ok()?;
+        let leased = match &shared.pool {
+            None => None,
+            Some(pool) => Some(pool.lease(early).await),
+        };
+        Some((permit, leased))
+    };
+    let placed = tokio::select! {
+        p = placed => p,
         _ = shared.cancel.cancelled() => None,
     };
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + shared.timeout;
-    let Some(permit) = permit else {
+    let Some((permit, leased)) = placed else {
         finish(
             &shared,
             &name,
@@ -64,21 +76,6 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         )
         .await;
         return;
-    };
-
-    // The least-loaded live server takes the fork for this turn. The pool may still be
-    // starting servers: a fork that may be the gate's pioneer need not wait for them.
-    let early = shared.opening.is_some() && fork.session.is_none();
-    let leased = match &shared.pool {
-        None => None,
-        Some(pool) => tokio::select! {
-            l = pool.lease(early) => Some(l),
-            _ = shared.cancel.cancelled() => {
-                let error = Some(format!("{} before it started", crate::signal::stopped_by()));
-                finish(&shared, &name, &dir, EndReason::Cancelled, error, started).await;
-                return;
-            }
-        },
     };
     let (shared, _lease) = match leased {
         None => (shared, None),

@@ -76,6 +76,15 @@ fn servers_of(run: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// How many forks of a run object each server ran, in [`servers_of`]'s order.
+fn forks_on_each(run: &serde_json::Value) -> Vec<usize> {
+    let forks = run["forks"].as_array().expect("forks");
+    servers_of(run)
+        .iter()
+        .map(|u| forks.iter().filter(|f| f["server"] == u.as_str()).count())
+        .collect()
+}
+
 fn assert_done_with_work(w: &World, run: &serde_json::Value, file: &str) {
     for f in run["forks"].as_array().expect("forks") {
         assert_eq!(f["state"], "done", "{f}");
@@ -99,15 +108,7 @@ fn servers_2_spreads_four_forks_over_two_spawned_servers() {
     assert_eq!(used.len(), 2, "both servers ran forks: {used:?}");
     assert!(used.iter().all(|u| u.starts_with("http://127.0.0.1:")));
     // Least-loaded: two forks each.
-    for u in &used {
-        let n = saved["forks"]
-            .as_array()
-            .expect("forks")
-            .iter()
-            .filter(|f| f["server"] == u.as_str())
-            .count();
-        assert_eq!(n, 2, "{saved}");
-    }
+    assert_eq!(forks_on_each(&saved), [2, 2], "{saved}");
     // The servers are gone with the run, and the record says so.
     assert_eq!(saved["spawned_servers"], serde_json::json!([]));
     // Every session is in the shared data dir: `attach --print` finds it.
@@ -359,11 +360,9 @@ fn the_first_fork_starts_while_the_other_servers_boot() {
     assert_eq!(lines[pool_up..].iter().filter(running).count(), 7, "{err}");
     let saved = json(&w.run(&["status", "early", "--json"]));
     assert_done_with_work(&w, &saved, "out.txt");
-    let forks = saved["forks"].as_array().expect("forks");
-    let used = servers_of(&saved);
-    assert_eq!(used.len(), 2, "{saved}");
-    for u in &used {
-        let n = forks.iter().filter(|f| f["server"] == u.as_str()).count();
-        assert_eq!(n, 4, "the rest were spread over the pool: {saved}");
-    }
+    assert_eq!(
+        forks_on_each(&saved),
+        [4, 4],
+        "the rest were spread over the pool: {saved}"
+    );
 }
