@@ -59,6 +59,17 @@ struct Plan<'a> {
     tip: Option<String>,
     /// Why the branch can go without losing anything, if it can.
     merged: Option<String>,
+    /// The worktree, pinned to its git admin directory, when git has it.
+    tree: Option<crate::git::ForkTree>,
+    /// Why this fork is left as it is (its worktree and branch kept), if it is: the others
+    /// of the run are cleaned all the same.
+    kept: Option<Kept>,
+}
+
+/// Why clean leaves one fork alone, and what the user can do about it.
+struct Kept {
+    why: String,
+    hint: String,
 }
 
 pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
@@ -108,43 +119,20 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
             }
         }
     }
-    let nested: Vec<&String> = plans
-        .iter()
-        .flat_map(|(_, forks)| forks)
-        .flat_map(|p| &p.nested_unsafe)
-        .collect();
-    if !nested.is_empty() {
-        return Err(CommandError::failure(format!(
-            "fork worktrees hold git repositories whose work would be deleted with them; nothing was removed:\n  {}",
-            nested.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
-        ))
-        .with_hint(
-            "move each out of its worktree (or commit and push its work), then clean again; --force does not delete them",
-        ));
-    }
-    let mut dirty: Vec<String> = Vec::new();
-    for p in plans.iter().flat_map(|(_, forks)| forks) {
-        let wt = p.fork.worktree.display();
-        if !p.dirty.is_empty() {
-            dirty.push(format!("{wt}: {}", p.dirty.join(", ")));
-        }
-        if let Some(head) = &p.lost_head {
-            dirty.push(format!(
-                "{wt}: commit {head} on a detached HEAD no branch holds"
-            ));
-        }
-    }
-    if !dirty.is_empty() && !args.force {
-        return Err(CommandError::failure(format!(
-            "uncommitted changes or commits no branch holds in fork worktrees; nothing was removed:\n  {}",
-            dirty.join("\n  ")
-        ))
-        .with_hint(
-            "commit or discard them, or use --force (which commits them first and prints every commit it drops)",
-        ));
-    }
-
+    // Each fork stands alone: one that cannot go safely is kept and named, the others go.
     let mut failed = false;
+    for (run, forks) in &mut plans {
+        for p in forks.iter_mut() {
+            decide_kept(p, args.force);
+            if let Some(k) = &p.kept {
+                failed = true;
+                eprintln!(
+                    "ocfork: kept fork {}/{} (its worktree and branch): {}\nhint: {}",
+                    run.run, p.fork.name, k.why, k.hint
+                );
+            }
+        }
+    }
     for (run, forks) in &mut plans {
         let_go_of_instances(run).await;
         failed |= clean_run(&repo, &store, run, forks, args.force)?;
@@ -197,9 +185,20 @@ fn plan<'a>(
             nested_unsafe: Vec::new(),
             tip: repo.branch_tip(&fork.branch),
             merged: None,
+            tree: None,
+            kept: None,
         };
         if registered && fork.worktree.is_dir() {
-            look_into_worktree(repo, &mut p)?;
+            // A worktree git cannot read keeps its fork, not the whole run.
+            if let Err(e) = look_into_worktree(repo, &mut p) {
+                let wt = fork.worktree.display();
+                p.kept = Some(Kept {
+                    why: format!("cannot read its worktree {wt}: {e}"),
+                    hint: format!(
+                        "look at {wt}; `git worktree remove --force {wt}` removes it, then clean again"
+                    ),
+                });
+            }
         }
         if let Some(t) = &p.tip {
             p.merged = merged_reason(repo, run, fork, t)?;
@@ -211,25 +210,69 @@ fn plan<'a>(
 
 /// What a fork's worktree holds that its branch does not: uncommitted files, the HEAD the
 /// user switched it to, nested repositories.
-fn look_into_worktree(repo: &Repo, p: &mut Plan) -> Result<(), CommandError> {
+fn look_into_worktree(repo: &Repo, p: &mut Plan) -> Result<(), crate::git::GitError> {
     let wt = &p.fork.worktree;
-    p.dirty = crate::git::dirty_paths(wt)?;
-    p.head_branch = crate::git::worktree_branch(wt)?;
+    // Pinned to the fork's admin directory (and its `.git` link written back if an agent
+    // removed it): git never answers for whatever repository encloses the worktree.
+    let tree = crate::git::ForkTree::open(&repo.common_dir, wt)?;
+    p.dirty = crate::git::dirty_paths(&tree)?;
+    p.head_branch = crate::git::worktree_branch(&tree)?;
     p.on_fork_branch = p.head_branch.as_deref() == Some(p.fork.branch.as_str());
     if p.head_branch.is_none() {
-        let head = crate::git::worktree_head(wt)?;
+        let head = crate::git::worktree_head(&tree)?;
         if !repo.on_a_branch(&head)? {
             p.lost_head = Some(head);
         }
     }
-    for path in crate::git::nested_repos(wt)? {
+    for path in crate::git::nested_repos(&tree)? {
         p.nested = true;
         let dir = wt.join(&path);
         if let Some(why) = crate::git::nested_repo_problem(&dir)? {
             p.nested_unsafe.push(format!("{}: {why}", dir.display()));
         }
     }
+    p.tree = Some(tree);
     Ok(())
+}
+
+/// Whether clean must leave this fork alone: a nested repository whose work exists nowhere
+/// else (even with --force), or, without --force, uncommitted work or a commit no branch holds.
+fn decide_kept(p: &mut Plan, force: bool) {
+    if p.kept.is_some() {
+        return;
+    }
+    let wt = p.fork.worktree.display();
+    if !p.nested_unsafe.is_empty() {
+        p.kept = Some(Kept {
+            why: format!(
+                "its worktree holds git repositories whose work would be deleted with it:\n  {}",
+                p.nested_unsafe.join("\n  ")
+            ),
+            hint: "move each out of its worktree (or commit and push its work), then clean again; --force does not delete them".into(),
+        });
+        return;
+    }
+    if force {
+        return;
+    }
+    let mut dirty = Vec::new();
+    if !p.dirty.is_empty() {
+        dirty.push(format!("{wt}: {}", p.dirty.join(", ")));
+    }
+    if let Some(head) = &p.lost_head {
+        dirty.push(format!(
+            "{wt}: commit {head} on a detached HEAD no branch holds"
+        ));
+    }
+    if !dirty.is_empty() {
+        p.kept = Some(Kept {
+            why: format!(
+                "uncommitted changes or commits no branch holds:\n  {}",
+                dirty.join("\n  ")
+            ),
+            hint: "commit or discard them, or use --force (which commits them first and prints every commit it drops)".into(),
+        });
+    }
 }
 
 fn merged_reason(
@@ -268,8 +311,8 @@ fn clean_run(
     let mut failed = false;
     let mut kept = 0;
     crate::git::with_repo_lock(&repo.common_dir, || {
-        for p in forks.iter_mut() {
-            // Only with --force is there anything here: without, clean refused.
+        for p in forks.iter_mut().filter(|p| p.kept.is_none()) {
+            // Only with --force is there anything here: without, the fork is kept.
             save_leftovers(run, p)?;
             if p.registered {
                 // Git refuses any worktree holding a repository; each was checked above.
@@ -291,6 +334,10 @@ fn clean_run(
             }
         }
         for p in forks.iter() {
+            if p.kept.is_some() {
+                kept += 1;
+                continue;
+            }
             let Some(tip) = &p.tip else { continue };
             let branch = &p.fork.branch;
             let reference = format!("{}/{}", run.run, p.fork.name);
@@ -345,12 +392,16 @@ fn save_leftovers(run: &Run, p: &mut Plan) -> Result<(), crate::git::GitError> {
         "ocfork clean: uncommitted changes left in the worktree of {}/{}",
         run.run, p.fork.name
     );
+    let Some(tree) = p.tree.clone() else {
+        return Ok(());
+    };
     if p.on_fork_branch {
-        if !p.dirty.is_empty()
-            && let Some(c) = crate::git::commit_all(wt, &msg)?
-        {
-            p.tip = Some(c);
-            p.merged = None;
+        if !p.dirty.is_empty() {
+            let done = crate::git::commit_fork(&tree, &p.fork.branch, &run.start, &msg)?;
+            if done.new_commit {
+                p.tip = Some(done.tip);
+                p.merged = None;
+            }
         }
         return Ok(());
     }
@@ -362,7 +413,7 @@ fn save_leftovers(run: &Run, p: &mut Plan) -> Result<(), crate::git::GitError> {
         ));
     }
     if !p.dirty.is_empty()
-        && let Some(c) = crate::git::snapshot_worktree(wt, &msg)?
+        && let Some(c) = crate::git::snapshot_worktree(&tree, &msg)?
     {
         let on = match &p.head_branch {
             Some(b) => format!("on top of branch {b}"),

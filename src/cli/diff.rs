@@ -170,8 +170,21 @@ fn tip(repo: &Repo, fork: &ForkRef) -> Result<String, CommandError> {
     })
 }
 
+/// Warns on stderr when a fork's commit no longer contains the run's start commit (its agent
+/// reset its branch below it): merged, it would undo what the start has.
+pub(super) fn warn_lost_start(repo: &Repo, run: &Run, fork: &str, commit: &str) {
+    if !repo.is_ancestor(&run.start, commit) {
+        eprintln!(
+            "ocfork: warning: fork {}/{fork} no longer contains its start commit {}: its agent moved its branch below it, so it undoes changes the start has",
+            run.run,
+            crate::git::short_id(&run.start)
+        );
+    }
+}
+
 fn fork_diff(repo: &Repo, fork: &ForkRef, args: &DiffArgs) -> CmdResult {
     let commit = tip(repo, fork)?;
+    warn_lost_start(repo, &fork.run, &fork.fork().name, &commit);
     if args.json {
         let changes = compare::changes(
             repo,
@@ -221,7 +234,23 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
     for (f, c) in run.forks.iter().zip(&mut changes) {
         // A fork that ended done committed everything; one whose commit failed did not.
         if f.state.is_finished() && f.state != crate::state::ForkState::Done {
-            c.uncommitted = crate::git::uncommitted_work(&f.worktree)?;
+            // One fork's broken worktree must not keep the others from being compared.
+            match crate::git::uncommitted_work(&repo.common_dir, &f.worktree) {
+                Ok(paths) => c.uncommitted = paths,
+                Err(e) => eprintln!(
+                    "ocfork: warning: cannot read the worktree of fork {}: {e}",
+                    f.name
+                ),
+            }
+        }
+        if let Some(commit) = &c.commit {
+            warn_lost_start(repo, run, &f.name, commit);
+        }
+        if let Some(moved) = &f.moved {
+            eprintln!(
+                "ocfork: note: fork {}'s agent had moved its worktree to {moved}; its branch holds that work",
+                f.name
+            );
         }
     }
     if args.json {

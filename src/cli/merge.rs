@@ -85,7 +85,8 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             f.branch
         ))
     })?;
-    let uncommitted = crate::git::uncommitted_work(&f.worktree)?;
+    super::diff::warn_lost_start(&repo, &fork.run, &f.name, &theirs);
+    let uncommitted = crate::git::uncommitted_work(&repo.common_dir, &f.worktree)?;
     if !uncommitted.is_empty() {
         return Err(CommandError::failure(format!(
             "fork {name} has uncommitted work in its worktree {}:\n  {}\nocfork merges only what a fork committed; nothing was changed",

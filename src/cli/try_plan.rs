@@ -163,6 +163,7 @@ pub(super) fn plan(
         spawned_server: None,
         judge: None,
         ports,
+        warnings: Vec::new(),
     };
     Ok(run)
 }

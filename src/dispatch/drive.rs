@@ -78,6 +78,15 @@ pub async fn drive_with<V: RunView>(
 
     let cancel = crate::signal::cancel_on_signal();
 
+    // Read before any agent runs, to say at the end what changed in what all worktrees share.
+    let root = run
+        .forks
+        .first()
+        .and_then(|f| f.worktree.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let shared_before = repo.shared_state(&root).ok();
+
     let view = V::start(handle.clone());
     // The server boots while the worktrees are written: both take seconds, and neither
     // needs the other. Both futures are polled by this task, on the thread that runs the
@@ -189,6 +198,9 @@ pub async fn drive_with<V: RunView>(
         }
     };
     tokio::join!(growing, forks);
+    if let Some(before) = &shared_before {
+        report_shared_changes(repo, &handle, &root, before);
+    }
     // Every fork is finished: `wait` and `clean` need not wait for the server to stop.
     let _ = handle.update_run(|r| r.pid = None);
     drop(shared);
@@ -208,6 +220,29 @@ pub async fn drive_with<V: RunView>(
     })
 }
 
+/// Says on stderr, and records in the run, what changed while the forks ran in git state all
+/// worktrees share and in the main tree (an agent's `git stash pop`, `git update-ref`, a
+/// write outside its worktree), keeping stash entries that went.
+fn report_shared_changes(
+    repo: &Repo,
+    handle: &RunHandle,
+    root: &std::path::Path,
+    before: &crate::git::SharedState,
+) {
+    let Ok(after) = repo.shared_state(root) else {
+        return;
+    };
+    let run = handle.snapshot().run.clone();
+    let said = repo.shared_changes(&run, before, &after);
+    if said.is_empty() {
+        return;
+    }
+    for s in &said {
+        eprintln!("ocfork: warning: {s}");
+    }
+    let _ = handle.update_run(|r| r.warnings.extend(said));
+}
+
 /// Forks' worktrees checked out at once. Checkout is bound by the kernel creating files;
 /// past a few writers they only contend with each other.
 const CHECKOUTS_AT_ONCE: usize = 8;
@@ -221,7 +256,8 @@ async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) 
     let mut registered = Vec::new();
     for name in names {
         let Some(fork) = run.fork(name) else { continue };
-        if fork.worktree.join(".git").exists() {
+        // A worktree git has (its `.git` link written back if an agent removed it).
+        if crate::git::ForkTree::open(&repo.common_dir, &fork.worktree).is_ok() {
             ready.push(name.clone());
             continue;
         }

@@ -246,22 +246,27 @@ async fn finish(
     let common = shared.common_dir.clone();
     let main = snapshot.repo.clone();
     let secret = shared.client.password().map(str::to_owned);
+    let branch = fork.branch.clone();
     let committed = tokio::task::spawn_blocking(move || {
+        // Pinned to the fork's own admin directory: an agent that deleted or rewrote the
+        // worktree's `.git` cannot send the commit anywhere else.
+        let tree = crate::git::ForkTree::open(&common, &worktree)?;
         if let Some(secret) = &secret {
-            for p in crate::git::hide_secret(&worktree, secret)? {
+            for p in crate::git::hide_secret(&tree, secret)? {
                 eprintln!(
                     "ocfork: {}: the OpenCode server's password was in it; ocfork replaced it before committing",
                     p.display()
                 );
             }
         }
-        crate::git::with_repo_lock(&common, || crate::git::commit_all(&worktree, &message))?;
-        let head = crate::git::worktree_head(&worktree)?;
+        let done = crate::git::with_repo_lock(&common, || {
+            crate::git::commit_fork(&tree, &branch, &start, &message)
+        })?;
         // Measured as `ocfork diff` measures it, which keeps the comparison for it: from the
         // main working tree, whose `.gitattributes` git reads for `diff` too.
         let from = if main.is_dir() { &main } else { &worktree };
-        let stats = crate::compare::fork_stats(from, &common, &start, &head)?;
-        Ok::<_, crate::git::GitError>((head, stats))
+        let stats = crate::compare::fork_stats(from, &common, &start, &done.tip)?;
+        Ok::<_, crate::git::GitError>((done, stats))
     })
     .await;
     // A git error, or the blocking task that ran git died.
@@ -269,8 +274,8 @@ async fn finish(
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    let (end, error, commit, stats) = match committed {
-        Ok((head, stats)) => (end, error, Some(head), stats),
+    let (end, error, commit, moved, stats) = match committed {
+        Ok((done, stats)) => (end, error, Some(done.tip), done.moved, stats),
         Err(e) => (
             EndReason::CommitFailed,
             Some(join_errors(
@@ -278,9 +283,16 @@ async fn finish(
                 format!("could not commit the fork's work: {e}"),
             )),
             None,
+            None,
             Vec::new(),
         ),
     };
+    if let Some(m) = &moved {
+        eprintln!(
+            "ocfork: {name}: its agent moved the worktree to {m}; ocfork committed the work to {} and put the worktree back on it",
+            fork.branch
+        );
+    }
     super::ports::release(&snapshot.run, name);
     let (files, ins, del) = crate::git::totals(&stats);
     let elapsed = started.elapsed().as_millis() as u64;
@@ -292,6 +304,7 @@ async fn finish(
         f.error = error.or(f.error.take().filter(|_| state != ForkState::Done));
         if commit.is_some() {
             f.commit = commit;
+            f.moved = moved;
         }
         f.files_changed = files;
         f.insertions = ins;

@@ -135,8 +135,12 @@ fn init_submodules(worktree: &Path) -> Result<()> {
 }
 
 /// The commit a worktree's HEAD points at.
-pub fn worktree_head(worktree: &Path) -> Result<String> {
-    Ok(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?))
+pub fn worktree_head<W: super::GitAt + ?Sized>(worktree: &W) -> Result<String> {
+    Ok(stdout_line(&super::git_at(
+        worktree,
+        ["rev-parse", "HEAD"],
+        &[],
+    )?))
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{GitError, Repo, Result, command, dirty_paths, git, run, stdout_line};
+use super::forktree::{GitAt, git_at};
+use super::{ForkTree, GitError, Repo, Result, dirty_paths, git, stdout_line};
 
 impl Repo {
     /// True when git has an author and a committer identity for a commit made here (from
@@ -18,16 +19,16 @@ impl Repo {
 
 /// `-c` options giving git an identity for ocfork's own commits when the user has none set:
 /// without one git refuses to commit, and a fork's work must still be saved.
-pub(super) fn bookkeeping_identity(dir: &Path) -> Vec<&'static str> {
+pub(super) fn bookkeeping_identity<W: GitAt + ?Sized>(at: &W) -> Vec<&'static str> {
     let known = ["GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"]
         .iter()
-        .all(|v| git(dir, ["var", v]).is_ok());
+        .all(|v| git_at(at, ["var", v], &[]).is_ok());
     let mut args = Vec::new();
     if !known {
-        if git(dir, ["config", "user.email"]).is_err() {
+        if git_at(at, ["config", "user.email"], &[]).is_err() {
             args.extend(["-c", "user.email=ocfork@localhost"]);
         }
-        if git(dir, ["config", "user.name"]).is_err() {
+        if git_at(at, ["config", "user.name"], &[]).is_err() {
             args.extend(["-c", "user.name=ocfork"]);
         }
     }
@@ -35,14 +36,18 @@ pub(super) fn bookkeeping_identity(dir: &Path) -> Vec<&'static str> {
 }
 
 /// Paths in a fork's worktree that its branch does not hold (modified, staged or untracked,
-/// the ignored files ocfork copied in left out); empty when the worktree is gone.
-pub fn uncommitted_work(worktree: &Path) -> Result<Vec<String>> {
+/// the ignored files ocfork copied in left out); empty when the worktree is gone or is not a
+/// worktree of the repository whose common git dir is `common` any more.
+pub fn uncommitted_work(common: &Path, worktree: &Path) -> Result<Vec<String>> {
     if !worktree.is_dir() {
         return Ok(Vec::new());
     }
-    let mut paths = dirty_paths(worktree)?;
-    let list = copied_list(worktree)?;
-    if let Ok(raw) = std::fs::read(&list) {
+    let Ok(tree) = ForkTree::open(common, worktree) else {
+        return Ok(Vec::new());
+    };
+    let tree = &tree;
+    let mut paths = dirty_paths(tree)?;
+    if let Ok(raw) = std::fs::read(tree.copied_list()) {
         let copied: Vec<String> = raw
             .split(|b| *b == 0)
             .filter(|p| !p.is_empty())
@@ -53,48 +58,108 @@ pub fn uncommitted_work(worktree: &Path) -> Result<Vec<String>> {
     Ok(paths)
 }
 
-/// Commits everything in a fork's worktree (new, changed and deleted files) to its branch.
-/// Returns the new commit, or None when there was nothing to commit.
-pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>> {
-    if let Err(e) = git(worktree, ["add", "-A", "--", "."]) {
-        return Err(super::nested::empty_nested_repo(worktree).unwrap_or(e));
+/// What [`commit_fork`] left on the fork's branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// The branch's tip: a commit whose tree is what the worktree holds.
+    pub tip: String,
+    /// True when this call made a commit (else the branch already held the work).
+    pub new_commit: bool,
+    /// Where the agent had moved the worktree's HEAD off the fork's branch (`branch rogue`,
+    /// `a detached HEAD at 1a2b3c4d5e6f`), if it had; the worktree is back on the branch now.
+    pub moved: Option<String>,
+}
+
+/// Commits everything in a fork's worktree (new, changed and deleted files) to the fork's
+/// branch, whatever the agent did to the worktree's HEAD: the branch ends at a commit whose
+/// tree is the worktree's, on top of the agent's own commits where they descend from the
+/// branch (else on top of the branch), and the worktree is put back on the branch. Every git
+/// call names the fork's own admin directory; nothing else is written.
+pub fn commit_fork(tree: &ForkTree, branch: &str, start: &str, message: &str) -> Result<Committed> {
+    let full = format!("refs/heads/{branch}");
+    let head_ref = tree.head_ref();
+    let head = tree.commit_of("HEAD");
+    let tip = tree.commit_of(&full);
+    let on_branch = head_ref.as_deref() == Some(full.as_str());
+    let base = tip.clone().unwrap_or_else(|| start.to_string());
+    let parent = match &head {
+        Some(h) if on_branch => h.clone(),
+        Some(h) if is_ancestor(tree, &base, h) => h.clone(),
+        _ => base.clone(),
+    };
+    let moved = (!on_branch).then(|| match (&head_ref, &head) {
+        (Some(r), _) => format!("branch {}", r.strip_prefix("refs/heads/").unwrap_or(r)),
+        (None, Some(h)) => format!("a detached HEAD at {}", super::short_id(h)),
+        (None, None) => "a HEAD with no commit".to_string(),
+    });
+
+    if let Err(e) = tree.git(["add", "-A", "--", "."]) {
+        return Err(super::nested::empty_nested_repo(tree).unwrap_or(e));
     }
     // Ignored files copied in for the fork (.worktreeinclude, --copy) stay out even when the
     // agent changed .gitignore so that git would take them.
-    let list = copied_list(worktree)?;
+    let list = tree.copied_list();
     if list.exists() {
         let from = format!("--pathspec-from-file={}", list.display());
-        git(worktree, ["reset", "-q", &from, "--pathspec-file-nul"])?;
+        tree.git(["reset", "-q", parent.as_str(), &from, "--pathspec-file-nul"])?;
     }
-    let staged = git(worktree, ["diff", "--cached", "--quiet"]);
-    if staged.is_ok() {
-        return Ok(None);
+    let written = stdout_line(&tree.git(["write-tree"])?);
+    let parent_tree = tree.commit_of(&parent).and_then(|_| {
+        tree.git(["rev-parse", &format!("{parent}^{{tree}}")])
+            .ok()
+            .map(|o| stdout_line(&o))
+    });
+    let (new, new_commit) = if parent_tree.as_deref() == Some(written.as_str()) {
+        (parent.clone(), false)
+    } else {
+        // ocfork's own bookkeeping: the user's signing must not stop it, and the message goes
+        // on stdin so that an error names git's reason rather than the whole command line.
+        let mut args = bookkeeping_identity(tree);
+        args.extend(["-c", "commit.gpgsign=false", "commit-tree", "--no-gpg-sign"]);
+        let mut args: Vec<String> = args.into_iter().map(str::to_string).collect();
+        args.extend([
+            written.clone(),
+            "-p".into(),
+            parent.clone(),
+            "-F".into(),
+            "-".into(),
+        ]);
+        let out = tree
+            .git_input(&args, Some(message.as_bytes()))
+            .map_err(|e| match e {
+                GitError::Failed { stderr, dir, .. } => GitError::Failed {
+                    args: "commit-tree".into(),
+                    dir,
+                    stderr,
+                },
+                other => other,
+            })?;
+        (stdout_line(&out), true)
+    };
+    if tip.as_deref() != Some(new.as_str()) {
+        let old = tip.unwrap_or_else(|| "0".repeat(new.len()));
+        tree.git([
+            "update-ref",
+            "-m",
+            "ocfork: the fork's work",
+            &full,
+            &new,
+            &old,
+        ])?;
     }
-    // ocfork's own bookkeeping: the user's signing and hooks (which `--no-verify` only
-    // partly skips) must not stop it, and the message goes on stdin so that an error names
-    // git's reason rather than the whole command line.
-    let mut cmd = command(worktree);
-    cmd.args(bookkeeping_identity(worktree)).args([
-        "-c",
-        "commit.gpgsign=false",
-        "-c",
-        "core.hooksPath=/dev/null",
-        "commit",
-        "--quiet",
-        "--no-verify",
-        "--cleanup=whitespace",
-        "-F",
-        "-",
-    ]);
-    let out = run(cmd, Some(message.as_bytes()))?;
-    if !out.status.success() {
-        return Err(GitError::Failed {
-            args: "commit".into(),
-            dir: worktree.to_path_buf(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
+    if !on_branch {
+        // Back on its branch, whose tree the index already holds: files stay as they are.
+        tree.git(["symbolic-ref", "HEAD", &full])?;
     }
-    Ok(Some(stdout_line(&git(worktree, ["rev-parse", "HEAD"])?)))
+    Ok(Committed {
+        tip: new,
+        new_commit,
+        moved,
+    })
+}
+
+fn is_ancestor(tree: &ForkTree, a: &str, b: &str) -> bool {
+    tree.git(["merge-base", "--is-ancestor", a, b]).is_ok()
 }
 
 /// The file in a worktree's private git dir listing the ignored files ocfork copied into it.
@@ -104,4 +169,11 @@ pub fn copied_list(worktree: &Path) -> Result<PathBuf> {
         ["rev-parse", "--path-format=absolute", "--git-dir"],
     )?;
     Ok(PathBuf::from(stdout_line(&out)).join(crate::paths::COPIED_LIST))
+}
+
+impl ForkTree {
+    /// The file in the fork's admin directory listing the ignored files ocfork copied in.
+    pub fn copied_list(&self) -> PathBuf {
+        self.admin.join(crate::paths::COPIED_LIST)
+    }
 }

@@ -9,7 +9,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use super::{GitError, Repo, Result, git, stdout_line};
+use super::forktree::{GitAt, git_at};
+use super::{GitError, Repo, Result, stdout_line};
 
 /// A commit [`Repo::commit_on_head`] makes.
 pub struct HeadCommit<'a> {
@@ -297,7 +298,7 @@ impl Repo {
 /// Paths in the working tree at `dir` or its index that differ from HEAD, untracked files
 /// included (ignored ones are not); both sides of a rename. Shown as text: a name that is not
 /// UTF-8 has U+FFFD for the bytes that are not.
-pub fn dirty_paths(dir: &Path) -> Result<Vec<String>> {
+pub fn dirty_paths<W: GitAt + ?Sized>(dir: &W) -> Result<Vec<String>> {
     Ok(dirty_raw(dir)?
         .iter()
         .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -305,10 +306,11 @@ pub fn dirty_paths(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// [`dirty_paths`] as git's bytes.
-fn dirty_raw(dir: &Path) -> Result<Vec<Vec<u8>>> {
-    let out = git(
+fn dirty_raw<W: GitAt + ?Sized>(dir: &W) -> Result<Vec<Vec<u8>>> {
+    let out = git_at(
         dir,
         ["status", "--porcelain=v1", "-z", "--untracked-files=all"],
+        &[],
     )?;
     let mut paths = Vec::new();
     let mut fields = out.stdout.split(|b| *b == 0);

@@ -3,14 +3,16 @@
 
 use std::path::Path;
 
+use super::forktree::{GitAt, git_at};
 use super::{GitError, Result, git, stdout_line};
 
 /// The git repositories inside a worktree, as paths relative to it: gitlinks in its index
 /// (submodules, embedded repositories) that are checked out, and untracked directories git
 /// does not look into because they hold a `.git`.
-pub fn nested_repos(worktree: &Path) -> Result<Vec<String>> {
+pub fn nested_repos<W: GitAt + ?Sized>(at: &W) -> Result<Vec<String>> {
+    let worktree = at.dir();
     let mut found = Vec::new();
-    let staged = git(worktree, ["ls-files", "--stage", "-z"])?;
+    let staged = git_at(at, ["ls-files", "--stage", "-z"], &[])?;
     for entry in staged.stdout.split(|b| *b == 0) {
         if let Some(rest) = entry.strip_prefix(b"160000 ")
             && let Some(tab) = rest.iter().position(|b| *b == b'\t')
@@ -21,7 +23,7 @@ pub fn nested_repos(worktree: &Path) -> Result<Vec<String>> {
     // With --untracked-files=all git lists every untracked file; a directory it lists whole
     // is a repository of its own.
     found.extend(
-        super::dirty_paths(worktree)?
+        super::dirty_paths(at)?
             .into_iter()
             .filter_map(|p| p.strip_suffix('/').map(str::to_string)),
     );
@@ -55,8 +57,9 @@ pub fn nested_repo_problem(dir: &Path) -> Result<Option<String>> {
 
 /// For a failed `git add -A` in `worktree`: the first nested repository git could not add
 /// because it has no commit, as a clear error.
-pub fn empty_nested_repo(worktree: &Path) -> Option<GitError> {
-    let nested = nested_repos(worktree).ok()?;
+pub fn empty_nested_repo<W: GitAt + ?Sized>(at: &W) -> Option<GitError> {
+    let worktree = at.dir();
+    let nested = nested_repos(at).ok()?;
     let empty = nested.into_iter().find(|p| {
         git(
             &worktree.join(p),

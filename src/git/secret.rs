@@ -2,9 +2,9 @@
 //! may see it (a server without ocfork's plugin), so it is replaced in a fork's changed files.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::{GitError, Result, git};
+use super::{GitError, Result};
 
 /// What [`hide_secret`] puts where the secret was.
 pub const SECRET_MARK: &str = "[server password removed by ocfork]";
@@ -12,12 +12,13 @@ pub const SECRET_MARK: &str = "[server password removed by ocfork]";
 /// Replaces `secret` (the OpenCode server's password, which agents' shell commands may see)
 /// in the worktree's new and changed files, so [`commit_all`] never commits it. Returns the
 /// files changed.
-pub fn hide_secret(worktree: &Path, secret: &str) -> Result<Vec<PathBuf>> {
+pub fn hide_secret<W: super::GitAt + ?Sized>(at: &W, secret: &str) -> Result<Vec<PathBuf>> {
+    let worktree = at.dir();
     if secret.len() < 8 {
         return Ok(Vec::new());
     }
-    let out = git(
-        worktree,
+    let out = super::git_at(
+        at,
         [
             "ls-files",
             "-z",
@@ -25,6 +26,7 @@ pub fn hide_secret(worktree: &Path, secret: &str) -> Result<Vec<PathBuf>> {
             "--others",
             "--exclude-standard",
         ],
+        &[],
     )?;
     let mut changed = Vec::new();
     for rel in out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {

@@ -1,10 +1,11 @@
 //! Snapshots of uncommitted work: a commit holding a working tree as it is now, made on a
 //! copy of the index so that neither the index nor the tree is touched.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::commit::bookkeeping_identity;
-use super::{GitError, Repo, Result, git, git_env, stdout_line, version};
+use super::forktree::{GitAt, git_at};
+use super::{GitError, Repo, Result, git_env, stdout_line, version};
 
 impl Repo {
     /// A commit on top of `base` holding the working tree as it is now (tracked changes,
@@ -72,30 +73,25 @@ impl Repo {
 /// A commit on top of the worktree's HEAD holding its uncommitted changes (untracked files
 /// included, ignored ones not), or None when it has none. Nothing changes: not the index, not
 /// a ref; git works on a copy of the index.
-pub fn snapshot_worktree(worktree: &Path, message: &str) -> Result<Option<String>> {
+pub fn snapshot_worktree<W: GitAt + ?Sized>(worktree: &W, message: &str) -> Result<Option<String>> {
     if super::dirty_paths(worktree)?.is_empty() {
         return Ok(None);
     }
     let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
-    let real = PathBuf::from(stdout_line(&git(
+    let real = PathBuf::from(stdout_line(&git_at(
         worktree,
         ["rev-parse", "--path-format=absolute", "--git-path", "index"],
+        &[],
     )?));
     if real.exists() {
         std::fs::copy(&real, index.path())
             .map_err(|e| GitError::Other(format!("cannot copy index {}: {e}", real.display())))?;
     }
     let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
-    git_env(worktree, ["add", "-A", "--", "."], &env)?;
-    let tree = stdout_line(&git_env(worktree, ["write-tree"], &env)?);
-    let mut args: Vec<&str> = Vec::new();
+    git_at(worktree, ["add", "-A", "--", "."], &env)?;
+    let tree = stdout_line(&git_at(worktree, ["write-tree"], &env)?);
     // ocfork's own bookkeeping: it must not fail for want of an identity.
-    if git(worktree, ["config", "user.email"]).is_err() {
-        args.extend(["-c", "user.email=ocfork@localhost"]);
-    }
-    if git(worktree, ["config", "user.name"]).is_err() {
-        args.extend(["-c", "user.name=ocfork"]);
-    }
+    let mut args = bookkeeping_identity(worktree);
     args.extend([
         "commit-tree",
         "--no-gpg-sign",
@@ -105,5 +101,5 @@ pub fn snapshot_worktree(worktree: &Path, message: &str) -> Result<Option<String
         "-m",
         message,
     ]);
-    Ok(Some(stdout_line(&git(worktree, &args)?)))
+    Ok(Some(stdout_line(&git_at(worktree, &args, &[])?)))
 }

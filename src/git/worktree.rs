@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::{GitError, Repo, Result, git, stdout_line};
+use super::{GitError, Repo, Result, stdout_line};
 
 /// The worktrees git has registered (see [`Repo::worktrees`]).
 pub struct Worktrees(Vec<PathBuf>);
@@ -70,8 +70,8 @@ impl Repo {
 }
 
 /// The branch a worktree's HEAD is on (`refs/heads/` left out), or None on a detached HEAD.
-pub fn worktree_branch(worktree: &Path) -> Result<Option<String>> {
-    match git(worktree, ["symbolic-ref", "--quiet", "HEAD"]) {
+pub fn worktree_branch<W: super::GitAt + ?Sized>(worktree: &W) -> Result<Option<String>> {
+    match super::git_at(worktree, ["symbolic-ref", "--quiet", "HEAD"], &[]) {
         Ok(out) => {
             let name = stdout_line(&out);
             Ok(Some(

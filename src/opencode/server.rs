@@ -147,7 +147,7 @@ impl Server {
             // Forks run headless in their own worktrees: nothing may wait on a question.
             cmd.env(
                 "OPENCODE_PERMISSION",
-                r#"{"edit":"allow","bash":"allow","webfetch":"allow","external_directory":"allow","doom_loop":"allow","question":"deny"}"#,
+                r#"{"edit":"allow","bash":"allow","webfetch":"allow","doom_loop":"allow","question":"deny"}"#,
             );
         }
         if let Some(config) = without_snapshots(std::env::var("OPENCODE_CONFIG_CONTENT").ok()) {

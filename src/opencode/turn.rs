@@ -106,8 +106,13 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
                         }
                         "permission.asked" => {
                             if let Some(id) = p.get("id").and_then(Value::as_str) {
+                                // A fork works in its worktree: a tool call on a path outside
+                                // it (which OpenCode asks about unless the user's config allows
+                                // it) is refused; anything else the headless fork allows.
+                                let outside = p.get("permission").and_then(Value::as_str) == Some("external_directory");
+                                let answer = if outside { "reject" } else { "once" };
                                 // Bounded: a server that stopped answering must not hold the turn.
-                                let reply = w.client.reply_permission(id, w.directory, "once");
+                                let reply = w.client.reply_permission(id, w.directory, answer);
                                 let _ = tokio::time::timeout(Duration::from_secs(10), reply).await;
                             }
                         }

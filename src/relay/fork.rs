@@ -370,6 +370,7 @@ fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
         pool_size: None,
         judge: None,
         ports: None,
+        warnings: Vec::new(),
     }
 }
 

@@ -162,6 +162,10 @@ pub struct Fork {
     /// `ocfork session fork` adds to a session's run are each driven by their own process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<Driver>,
+    /// Where the agent had moved the worktree's HEAD off the fork's branch when its latest
+    /// turn ended (`branch rogue`, `a detached HEAD at ...`); its work went onto the branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<String>,
 }
 
 impl Fork {
@@ -194,6 +198,7 @@ impl Fork {
             activity: None,
             follow_ups: Vec::new(),
             driver: None,
+            moved: None,
         }
     }
 }

@@ -32,6 +32,7 @@
 //! | `copy` | array of strings | `--copy` globs |
 //! | `ports?` | number | `--ports`: loopback ports in each fork's block (absent: the default, 10) |
 //! | `judge?` | object | the verdict of `ocfork judge`, once it ran: evidence per fork, each judge's session, model and ranking, the final ranking with reasons (`state::verdict::Verdict`) |
+//! | `warnings?` | array of strings | what changed while the run ran outside the forks' worktrees: stash entries that went (kept as `refs/ocfork/<run>/stash/<n>`), branches outside `ocfork/` made, moved or deleted, files of the main working tree changed |
 //! | `spawned_server` | object or null | the `opencode serve` the driver runs, while it runs |
 //! | `spawned_server.pid` | number | its pid |
 //! | `spawned_server.url` | string | where it listens (127.0.0.1) |
@@ -68,6 +69,7 @@
 //! | `forks[].tool_calls` | number | tool calls its agent made so far |
 //! | `forks[].activity` | string or null | what it does beyond its state, e.g. `retrying (attempt 2)` |
 //! | `forks[].follow_ups` | array of strings | prompts sent later with `ocfork continue`, oldest first |
+//! | `forks[].moved?` | string | where its agent had moved the worktree's HEAD off the fork's branch when its latest turn ended (`branch NAME`, `a detached HEAD at ID`); its work was committed to the fork's branch all the same and the worktree put back on it |
 //! | `forks[].driver?` | object | the process driving this fork when not the run's (forks of `ocfork session fork`) |
 //! | `forks[].driver.pid` | number | its pid |
 //! | `forks[].driver.pid_start` | number or null | its start time (clock ticks since boot) |

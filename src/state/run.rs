@@ -90,6 +90,10 @@ pub struct Run {
     /// Ports in each fork's block (`--ports`); None means the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<u16>,
+    /// What changed while the run ran in git state every worktree shares (the stash,
+    /// branches outside `ocfork/`) and in the main working tree, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Where the server a driver spawned listens, so users (and `attach`) can find it.

@@ -41,6 +41,7 @@ fn run(name: &str, created_at: &str, forks: &[&str]) -> Run {
         spawned_servers: Vec::new(),
         judge: None,
         ports: None,
+        warnings: Vec::new(),
     }
 }
 

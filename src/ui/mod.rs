@@ -55,6 +55,25 @@ pub fn status_table(run: &Run) -> String {
         .to_vec()
     }));
     out.push_str(&text::columns(&rows, ""));
+    out.push_str(&run_notes(run));
+    out
+}
+
+/// What the status adds below its table: forks whose agent moved off the fork's branch, and
+/// what changed in shared git state while the run ran.
+fn run_notes(run: &Run) -> String {
+    let mut out = String::new();
+    for f in &run.forks {
+        if let Some(m) = &f.moved {
+            out.push_str(&format!(
+                "note: the agent of {} moved its worktree to {m}; its work is on {}\n",
+                f.name, f.branch
+            ));
+        }
+    }
+    for w in &run.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
     out
 }
 

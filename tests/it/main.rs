@@ -25,6 +25,8 @@
 
 mod common;
 
+mod agent_git;
+mod agent_shared;
 mod clean;
 mod commit_policy;
 mod completions;
