@@ -16,8 +16,9 @@ use crate::state::{Fork, Run, RunState, Store};
 /// A branch counts as merged when `ocfork merge` merged its commit, when its commit is
 /// reachable from HEAD or from a branch outside ocfork/, when HEAD already has every change it
 /// made, or when it holds nothing beyond the run's start. Refuses, changing nothing, while the
-/// run is running, when a worktree holds uncommitted changes or a commit no branch holds, and
-/// (even with --force) when it holds a git repository whose work exists nowhere else. The
+/// run is running. Each fork stands alone: one whose worktree holds uncommitted changes or a
+/// commit no branch holds, or (even with --force) a git repository whose work exists nowhere
+/// else, or that git cannot read, is kept whole and named; the others are cleaned. The
 /// run's record is deleted once all its branches are gone, and kept (for `merge`, `diff`,
 /// `clean --force`) while any is left.
 #[derive(Args, Debug)]

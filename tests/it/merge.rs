@@ -118,7 +118,7 @@ fn merge_squash_then_merge_commit_then_force_clean() {
     let again = ok(&w.run(&["merge", "right"]));
     assert!(again.contains("nothing to merge"), "{again}");
 
-    // An edit left in a worktree: clean refuses and removes nothing.
+    // An edit left in a worktree: clean keeps that fork, saying why, and cleans the other.
     let left_wt = worktree_of(fork(&run, "left"));
     let right_wt = worktree_of(fork(&run, "right"));
     std::fs::write(
@@ -133,13 +133,22 @@ fn merge_squash_then_merge_commit_then_force_clean() {
         err.contains(&left_wt.display().to_string()) && err.contains("src/left.js"),
         "{err}"
     );
-    assert!(left_wt.exists() && right_wt.exists());
-    assert_eq!(w.git(&["worktree", "list"]).lines().count(), 3);
-    assert_eq!(w.git(&["branch", "--list", "ocfork/*"]).lines().count(), 2);
+    assert!(err.contains("kept fork mrg/left"), "{err}");
+    assert!(left_wt.exists() && !right_wt.exists());
+    assert_eq!(w.git(&["worktree", "list"]).lines().count(), 2);
+    assert_eq!(
+        w.git(&["branch", "--list", "--format=%(refname:short)", "ocfork/*"])
+            .trim(),
+        "ocfork/mrg/left"
+    );
+    assert!(
+        stdout(&out).contains("deleted branch ocfork/mrg/right"),
+        "{}",
+        stdout(&out)
+    );
 
-    // --force: everything goes, and the dropped commit brings the edit back.
+    // --force: the rest goes, and the dropped commit brings the edit back.
     let out = ok(&w.run(&["clean", "--force"]));
-    assert!(out.contains("deleted branch ocfork/mrg/right"), "{out}");
     let dropped = out
         .lines()
         .find_map(|l| l.strip_prefix("dropped branch ocfork/mrg/left at "))
