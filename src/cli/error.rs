@@ -96,12 +96,15 @@ impl CommandError {
         if self.kind == ErrorKind::BrokenPipe {
             return;
         }
-        eprintln!("error: {}", self.error);
+        // Errors carry text from tasks, agents, git and file names: none of it drives the
+        // terminal.
+        let shown = |t: String| crate::text::escape_controls(&t).into_owned();
+        eprintln!("error: {}", shown(self.error.to_string()));
         for cause in self.error.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {}", shown(cause.to_string()));
         }
         if let Some(h) = &self.hint {
-            eprintln!("hint: {h}");
+            eprintln!("hint: {}", shown(h.clone()));
         }
     }
 }

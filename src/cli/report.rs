@@ -31,7 +31,7 @@ pub async fn cmd_report(args: ReportArgs) -> CmdResult {
     let changes = crate::report::collect(&repo.workdir, &run)?;
     let page = crate::report::render(&run, &changes);
     if args.output.as_os_str() == "-" {
-        super::output::print(page)?;
+        super::output::print_exact(&page)?;
         return Ok(0);
     }
     std::fs::write(&args.output, page)

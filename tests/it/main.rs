@@ -35,6 +35,7 @@ mod faults_concurrency;
 mod faults_crash;
 mod faults_disk;
 mod faults_model;
+mod faults_output;
 mod faults_security;
 mod faults_text;
 mod fork_env;
