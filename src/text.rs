@@ -86,6 +86,13 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` as a commit message can hold it: git refuses a NUL in one, and `git log` shows the
+/// rest as it is, so control characters are written out as on the terminal; CRLF line ends
+/// become plain ones.
+pub fn commit_text(text: &str) -> String {
+    escape_controls(&text.replace("\r\n", "\n")).into_owned()
+}
+
 /// The first non-blank line of `text`, control characters escaped, cut to `max` characters
 /// with an ellipsis: a task or an error as one cell of a table.
 pub fn first_line(text: &str, max: usize) -> String {

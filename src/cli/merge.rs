@@ -257,22 +257,20 @@ fn blocked_paths(
 
 fn default_message(fork: &ForkRef, commit: &str, merge: bool) -> String {
     let f = fork.fork();
-    let first = f
-        .prompt
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
+    // Any text can be a prompt; git refuses a NUL in a message (see `text::commit_text`).
+    let prompt = crate::text::commit_text(&f.prompt);
+    let first = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let first: String = first.chars().take(60).collect();
     let name = fork.qualified();
     if merge {
         format!(
-            "Merge ocfork {name}: {first}\n\nBranch {}.\n\nPrompt:\n{}\n",
-            f.branch, f.prompt
+            "Merge ocfork {name}: {first}\n\nBranch {}.\n\nPrompt:\n{prompt}\n",
+            f.branch
         )
     } else {
         format!(
-            "ocfork {name}: {first}\n\nSquashed from branch {} ({commit}).\n\nPrompt:\n{}\n",
-            f.branch, f.prompt
+            "ocfork {name}: {first}\n\nSquashed from branch {} ({commit}).\n\nPrompt:\n{prompt}\n",
+            f.branch
         )
     }
 }

@@ -1,6 +1,6 @@
 //! Text from tasks, agents, model errors and file names cannot drive the terminal: human output
 //! shows control characters escaped (no ESC reaches stdout or stderr), `status` shows the task's
-//! first line cut short, `--json` keeps every byte.
+//! first line cut short, `--json` keeps every byte; and no task text can stop a fork's commit.
 
 use crate::common::*;
 
@@ -91,4 +91,44 @@ fn hostile_text_is_shown_escaped_and_json_keeps_it() {
         .filter_map(|f| f["path"].as_str())
         .collect();
     assert_eq!(paths, [evil_file], "--json names the file exactly");
+}
+
+#[test]
+fn any_task_text_can_be_committed() {
+    let w = world(vec![
+        writes("MARK-A", &[("a.txt", "a\n")]),
+        writes("MARK-B", &[("b.txt", "b\n")]),
+    ]);
+    for (run, task) in [
+        ("nul", "Fix\0this \x1b[31mnow"),
+        ("only", "\0\x01\x02\x1b\0"),
+    ] {
+        let task_file = w.path(&format!("{run}.txt"));
+        std::fs::write(&task_file, task).expect("write task");
+        let file = task_file.to_str().expect("utf8");
+        let out = w.try_run(0, &["-n", run, "--task-file", file, "a=MARK-A", "b=MARK-B"]);
+        let got = json(&out);
+        assert_eq!(got["task"], task, "the task is kept exactly");
+        for name in ["a", "b"] {
+            let f = fork(&got, name);
+            assert_eq!(f["state"], "done", "{f:#}");
+            let commit = f["commit"].as_str().expect("a commit");
+            let message = w.git(&["log", "-1", "--format=%B", commit]);
+            assert!(
+                !message.contains(ESC) && !message.contains('\0'),
+                "no raw control character in the commit message: {}",
+                message.escape_debug()
+            );
+            assert!(message.contains(r"\x00"), "{}", message.escape_debug());
+        }
+    }
+    // Merging one makes a commit on the user's branch from the same text.
+    let merged = w.run(&["merge", "nul/a"]);
+    ok(&merged);
+    let message = w.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains(r"Fix\x00this"),
+        "{}",
+        message.escape_debug()
+    );
 }
