@@ -34,6 +34,7 @@ mod diff;
 mod faults_concurrency;
 mod faults_crash;
 mod faults_disk;
+mod faults_hints;
 mod faults_model;
 mod faults_output;
 mod faults_security;
