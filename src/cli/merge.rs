@@ -126,7 +126,11 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         .with_hint("merge with --squash (the default)"));
     }
 
-    let merged_tree = match repo.merge_tree(&fork.run.start, &head, &theirs)? {
+    let compared = repo.merge_tree(&fork.run.start, &head, &theirs);
+    let compared = compared.map_err(|e| {
+        super::git_failed(format!("could not compare the fork {name} with {into}"), e)
+    })?;
+    let merged_tree = match compared {
         MergeTree::Clean(tree) => tree,
         MergeTree::Conflicts(paths) => {
             return Err(CommandError::failure(format!(
@@ -201,14 +205,20 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         })
     })
     .map_err(|e| {
+        // The hint for hooks only where a hook could be what refused.
+        let hint = match &e {
+            crate::git::GitError::HeadMoved { .. } => {
+                "nothing was changed; merge again to merge onto the new HEAD"
+            }
+            _ if !args.no_verify && repo.has_commit_hooks() => {
+                "nothing was changed; `--no-verify` skips your commit hooks"
+            }
+            _ => "nothing was changed",
+        };
         CommandError::failure(format!(
             "could not commit the merge of {name} into {into}: {e}"
         ))
-        .with_hint(if args.no_verify {
-            "nothing was changed".to_string()
-        } else {
-            "nothing was changed; `--no-verify` skips your commit hooks".to_string()
-        })
+        .with_hint(hint)
     })?;
     mark_merged(&repo, &store, &fork, &theirs)?;
     let stats = repo.numstat(&head, &commit)?;

@@ -32,6 +32,7 @@ use clap::{Parser, Subcommand};
 
 pub use error::{
     CommandError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, ErrorKind,
+    git_failed,
 };
 
 #[derive(Parser, Debug)]
