@@ -96,3 +96,26 @@ fn git_failing_under_diff_and_merge_is_said_in_words() {
     assert!(err.contains("\n  git: "), "git's message under it: {err}");
     no_command_line(&err);
 }
+
+#[test]
+fn report_shows_a_nested_repository_as_a_subproject() {
+    let mut rule = writes("Use a", &[("a.txt", "a\n")]);
+    rule.steps.insert(
+        0,
+        bash("git init -q nested && cd nested && echo n > n.txt && git add n.txt && git commit -q -m nested"),
+    );
+    let w = world(vec![rule]);
+    let run = w.try_json(0, &["-n", "sub", "a=Use a"]);
+    let a = fork(&run, "a");
+    assert_eq!(a["state"], "done", "{a:#}");
+    let commit = a["commit"].as_str().expect("commit");
+    let tree = w.git(&["ls-tree", commit, "nested"]);
+    assert!(tree.starts_with("160000 commit "), "a gitlink: {tree}");
+    let id = tree.split_whitespace().nth(2).expect("id").to_string();
+
+    let out = w.run(&["report", "sub"]);
+    let page = ok(&out);
+    assert!(page.contains("nested"), "the entry is listed");
+    assert!(page.contains(&format!("Subproject commit {id}")), "{page}");
+    assert!(page.contains("a.txt"), "other files still show");
+}
