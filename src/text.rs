@@ -1,6 +1,8 @@
-//! Plain-text pieces every view shares: short durations, left-aligned columns, and a fork's
-//! check result as one cell.
+//! Plain-text pieces every view shares: short durations, left-aligned columns, a fork's
+//! check result as one cell, and text from tasks, agents and files made safe for a terminal.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::state::Check;
@@ -20,10 +22,15 @@ pub fn duration(d: Duration) -> String {
 }
 
 /// Lays out rows in left-aligned columns two spaces apart, each line after `indent` and
-/// without trailing blanks.
+/// without trailing blanks; control characters in a cell are written out (see
+/// [`escape_controls`]) before the columns are measured.
 pub fn columns(rows: &[Vec<String>], indent: &str) -> String {
+    let rows: Vec<Vec<Cow<'_, str>>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape_controls(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = Vec::new();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             let w = cell.chars().count();
             match widths.get_mut(i) {
@@ -33,7 +40,7 @@ pub fn columns(rows: &[Vec<String>], indent: &str) -> String {
         }
     }
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let mut line = indent.to_string();
         for (cell, w) in row.iter().zip(&widths) {
             line.push_str(&format!("{cell:<w$}  "));
@@ -52,6 +59,51 @@ pub fn check_cell(check: Option<&Check>) -> String {
         Some(Some(code)) => format!("fail({code})"),
         Some(None) => "fail".into(),
     }
+}
+
+/// `text` with every control character but newline and tab written out (`\x1b`, `\r`,
+/// `\u{9b}`), so that text from a task, an agent, a model's error or a file name cannot move
+/// the cursor, recolour the terminal or set its title. For human output only: JSON and commit
+/// trees keep the text as it is.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.contains(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) && (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` as a commit message can hold it: git refuses a NUL in one, and `git log` shows the
+/// rest as it is, so control characters are written out as on the terminal; CRLF line ends
+/// become plain ones.
+pub fn commit_text(text: &str) -> String {
+    escape_controls(&text.replace("\r\n", "\n")).into_owned()
+}
+
+/// The first non-blank line of `text`, control characters escaped, cut to `max` characters
+/// with an ellipsis: a task or an error as one cell of a table.
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let line = escape_controls(line);
+    if line.chars().count() <= max {
+        return line.into_owned();
+    }
+    let mut cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 #[cfg(test)]
@@ -73,5 +125,21 @@ mod tests {
             vec!["bbb".to_string(), "b".into(), String::new()],
         ];
         assert_eq!(columns(&rows, "  "), "  A    long cell  x\n  bbb  b\n");
+    }
+
+    #[test]
+    fn controls_are_written_out() {
+        assert_eq!(escape_controls("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(
+            escape_controls("\x1b]0;t\x07a\r\0\u{9b}\x7f"),
+            "\\x1b]0;t\\x07a\\r\\x00\\u{9b}\\x7f"
+        );
+    }
+
+    #[test]
+    fn first_lines_are_cut() {
+        assert_eq!(first_line("\n  \nab\ncd", 5), "ab");
+        assert_eq!(first_line("abcdef", 4), "abc…");
+        assert_eq!(first_line("\x1b[2J", 20), "\\x1b[2J");
     }
 }

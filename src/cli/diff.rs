@@ -190,7 +190,8 @@ fn fork_diff(repo: &Repo, fork: &ForkRef, args: &DiffArgs) -> CmdResult {
             repo,
             &fork.run.start,
             &[(fork.fork().name.clone(), Some(commit))],
-        )?;
+        )
+        .map_err(not_compared)?;
         print_comparison(&fork.run, &[fork.fork()], &changes)?;
         return Ok(0);
     }
@@ -216,7 +217,7 @@ fn vs_diff(repo: &Repo, a: &ForkRef, b: &ForkRef, args: &DiffArgs) -> CmdResult 
             (a.fork().name.clone(), Some(ca)),
             (b.fork().name.clone(), Some(cb)),
         ];
-        let changes = compare::changes(repo, &a.run.start, &forks)?;
+        let changes = compare::changes(repo, &a.run.start, &forks).map_err(not_compared)?;
         print_comparison(&a.run, &[a.fork(), b.fork()], &changes)?;
         return Ok(0);
     }
@@ -230,7 +231,7 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
         .map(|f| f.name.clone())
         .zip(fork_tips(repo, &run.forks))
         .collect();
-    let mut changes = compare::changes(repo, &run.start, &forks)?;
+    let mut changes = compare::changes(repo, &run.start, &forks).map_err(not_compared)?;
     for (f, c) in run.forks.iter().zip(&mut changes) {
         // A fork that ended done committed everything; one whose commit failed did not.
         if f.state.is_finished() && f.state != crate::state::ForkState::Done {
@@ -264,6 +265,11 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
     }
     super::output::print(crate::ui::diff_overlaps(&changes))?;
     Ok(0)
+}
+
+/// A comparison git could not make, said in words with git's message under it.
+fn not_compared(e: crate::git::GitError) -> CommandError {
+    super::git_failed("could not compare the forks with the run's start", e)
 }
 
 fn print_comparison(

@@ -96,14 +96,31 @@ impl CommandError {
         if self.kind == ErrorKind::BrokenPipe {
             return;
         }
-        eprintln!("error: {}", self.error);
+        // Errors carry text from tasks, agents, git and file names: none of it drives the
+        // terminal.
+        let shown = |t: String| crate::text::escape_controls(&t).into_owned();
+        eprintln!("error: {}", shown(self.error.to_string()));
         for cause in self.error.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {}", shown(cause.to_string()));
         }
         if let Some(h) = &self.hint {
-            eprintln!("hint: {h}");
+            eprintln!("hint: {}", shown(h.clone()));
         }
     }
+}
+
+/// A git failure in the user's words: what could not be done (`could not compare the fork
+/// with main`), git's own message under it, one `git:` line each, never git's command line.
+pub fn git_failed(what: impl std::fmt::Display, e: GitError) -> CommandError {
+    let (kind, hint) = (Classify::kind(&e), Classify::hint(&e));
+    let error = match &e {
+        GitError::Failed { stderr, .. } => {
+            let said: Vec<String> = stderr.lines().map(|l| format!("  git: {l}")).collect();
+            anyhow::anyhow!("{what}:\n{}", said.join("\n"))
+        }
+        _ => anyhow::Error::new(e).context(what.to_string()),
+    };
+    CommandError { kind, error, hint }
 }
 
 /// What an error means to the user: its kind, and a hint when one helps. Every impl is an
@@ -122,7 +139,10 @@ impl Classify for GitError {
             | GitError::Bare(_)
             | GitError::UnbornHead
             | GitError::BadRevision { .. } => ErrorKind::User,
-            GitError::Spawn(_) | GitError::Failed { .. } | GitError::Other(_) => ErrorKind::Failure,
+            GitError::Spawn(_)
+            | GitError::Failed { .. }
+            | GitError::HeadMoved { .. }
+            | GitError::Other(_) => ErrorKind::Failure,
         }
     }
     fn hint(&self) -> Option<String> {
@@ -133,6 +153,7 @@ impl Classify for GitError {
             | GitError::UnbornHead
             | GitError::BadRevision { .. }
             | GitError::Failed { .. }
+            | GitError::HeadMoved { .. }
             | GitError::Other(_) => None,
         }
     }

@@ -127,7 +127,11 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         .with_hint("merge with --squash (the default)"));
     }
 
-    let merged_tree = match repo.merge_tree(&fork.run.start, &head, &theirs)? {
+    let compared = repo.merge_tree(&fork.run.start, &head, &theirs);
+    let compared = compared.map_err(|e| {
+        super::git_failed(format!("could not compare the fork {name} with {into}"), e)
+    })?;
+    let merged_tree = match compared {
         MergeTree::Clean(tree) => tree,
         MergeTree::Conflicts(paths) => {
             return Err(CommandError::failure(format!(
@@ -202,14 +206,20 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         })
     })
     .map_err(|e| {
+        // The hint for hooks only where a hook could be what refused.
+        let hint = match &e {
+            crate::git::GitError::HeadMoved { .. } => {
+                "nothing was changed; merge again to merge onto the new HEAD"
+            }
+            _ if !args.no_verify && repo.has_commit_hooks() => {
+                "nothing was changed; `--no-verify` skips your commit hooks"
+            }
+            _ => "nothing was changed",
+        };
         CommandError::failure(format!(
             "could not commit the merge of {name} into {into}: {e}"
         ))
-        .with_hint(if args.no_verify {
-            "nothing was changed".to_string()
-        } else {
-            "nothing was changed; `--no-verify` skips your commit hooks".to_string()
-        })
+        .with_hint(hint)
     })?;
     mark_merged(&repo, &store, &fork, &theirs)?;
     let stats = repo.numstat(&head, &commit)?;
@@ -258,22 +268,20 @@ fn blocked_paths(
 
 fn default_message(fork: &ForkRef, commit: &str, merge: bool) -> String {
     let f = fork.fork();
-    let first = f
-        .prompt
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
+    // Any text can be a prompt; git refuses a NUL in a message (see `text::commit_text`).
+    let prompt = crate::text::commit_text(&f.prompt);
+    let first = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let first: String = first.chars().take(60).collect();
     let name = fork.qualified();
     if merge {
         format!(
-            "Merge ocfork {name}: {first}\n\nBranch {}.\n\nPrompt:\n{}\n",
-            f.branch, f.prompt
+            "Merge ocfork {name}: {first}\n\nBranch {}.\n\nPrompt:\n{prompt}\n",
+            f.branch
         )
     } else {
         format!(
-            "ocfork {name}: {first}\n\nSquashed from branch {} ({commit}).\n\nPrompt:\n{}\n",
-            f.branch, f.prompt
+            "ocfork {name}: {first}\n\nSquashed from branch {} ({commit}).\n\nPrompt:\n{prompt}\n",
+            f.branch
         )
     }
 }

@@ -32,6 +32,7 @@ use clap::{Parser, Subcommand};
 
 pub use error::{
     CommandError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, ErrorKind,
+    git_failed,
 };
 
 #[derive(Parser, Debug)]
@@ -195,8 +196,9 @@ pub fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CommandError> {
-    let text = serde_json::to_string_pretty(value)?;
-    output::println(text)
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    output::print_exact(&text)
 }
 
 /// Exit code for a finished run: 0 when every fork is done, else 1.

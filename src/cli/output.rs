@@ -1,4 +1,6 @@
-//! Results on stdout. Nothing here panics on a closed pipe (`ocfork diff | head -1`): [`print`]
+//! Results on stdout, control characters in text written out ([`crate::text::escape_controls`]:
+//! tasks, agents' words and file names cannot drive the terminal) except in [`print_exact`]
+//! (JSON, the HTML page). Nothing here panics on a closed pipe (`ocfork diff | head -1`): [`print`]
 //! hands the closed pipe back as a [`CommandError`] of kind `BrokenPipe`, which stops a
 //! command that only reads, quietly; [`print_during_change`] is for commands that change
 //! things (clean, merge, try), which finish their change and only stop printing.
@@ -11,9 +13,15 @@ use super::CommandError;
 /// Set once a write to stdout failed: nothing more is tried.
 static CLOSED: AtomicBool = AtomicBool::new(false);
 
-/// Writes `text` to stdout as it is (add the newline yourself), flushed.
+/// Writes `text` to stdout (add the newline yourself), flushed, control characters written out.
 pub fn print(text: impl AsRef<str>) -> Result<(), CommandError> {
-    print_bytes(text.as_ref().as_bytes())
+    print_exact(&crate::text::escape_controls(text.as_ref()))
+}
+
+/// Writes `text` to stdout as it is, for output programs read (JSON) or that escapes its text
+/// itself (HTML).
+pub fn print_exact(text: &str) -> Result<(), CommandError> {
+    print_bytes(text.as_bytes())
 }
 
 /// Writes `text` and a newline to stdout.
@@ -48,7 +56,7 @@ pub fn println_during_change(text: impl AsRef<str>) {
         if !was_closed && e.kind != super::ErrorKind::BrokenPipe {
             eprintln!("ocfork: cannot write to stdout: {:#}", e.error);
         }
-        eprintln!("{}", text.as_ref());
+        eprintln!("{}", crate::text::escape_controls(text.as_ref()));
     }
 }
 

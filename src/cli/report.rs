@@ -28,10 +28,11 @@ pub struct ReportArgs {
 pub async fn cmd_report(args: ReportArgs) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     let run = store.resolve(args.run.as_deref())?;
-    let changes = crate::report::collect(&repo.workdir, &run)?;
+    let changes = crate::report::collect(&repo.workdir, &run)
+        .map_err(|e| super::git_failed("could not read what the forks changed", e))?;
     let page = crate::report::render(&run, &changes);
     if args.output.as_os_str() == "-" {
-        super::output::print(page)?;
+        super::output::print_exact(&page)?;
         return Ok(0);
     }
     std::fs::write(&args.output, page)

@@ -13,7 +13,7 @@ use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
 use crate::dispatch::preflight::Connected;
 use crate::dispatch::{DriveOptions, drive_with};
 use crate::opencode::offer::OfferError;
-use crate::state::{Run, RunState, Store};
+use crate::state::{Run, RunState, StateError, Store};
 use crate::ui::LiveView;
 
 /// `--agent` when neither the flag nor a config file names one.
@@ -103,9 +103,11 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     }
     let mut run = plan::plan(&args, &repo, &store)?;
     let connected = preflight(&repo, &mut run, &args).await?;
-    store.create(&run).map_err(|e| {
-        CommandError::from(e)
-            .with_hint("pick another name with -n, or look at it with `ocfork status`")
+    store.create(&run).map_err(|e| match e {
+        StateError::Taken(_) => CommandError::from(e)
+            .with_hint("pick another name with -n, or look at it with `ocfork status`"),
+        // A full disk or a read-only `.git`: the error names the path and the OS's reason.
+        e => CommandError::from(e),
     })?;
     if args.detach || args.ui {
         // The background driver connects on its own.

@@ -216,6 +216,12 @@ impl Repo {
         }
         let out = out?;
         if !out.status.success() {
+            // git refuses to move a HEAD that moved since it read it, in words about locks.
+            if let Ok(now) = self.head()
+                && now != c.head
+            {
+                return Err(GitError::HeadMoved { now });
+            }
             let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
             return Err(GitError::Other(format!("`git commit` failed: {stderr}")));
         }
@@ -224,9 +230,7 @@ impl Repo {
         if parent != c.head {
             // HEAD moved between the checks and the commit: leave it where it was moved to.
             let _ = self.git(["update-ref", "HEAD", &parent, &new]);
-            return Err(GitError::Other(
-                "HEAD moved while merging; nothing was changed".into(),
-            ));
+            return Err(GitError::HeadMoved { now: parent });
         }
         // Stale stat data would make git see changes where there are none.
         let _ = self.git(["update-index", "-q", "--refresh"]);
@@ -235,6 +239,19 @@ impl Repo {
             return Err(e);
         }
         Ok(new)
+    }
+
+    /// True when the repository has a hook `git commit --no-verify` skips (`pre-commit`,
+    /// `commit-msg`), wherever `core.hooksPath` puts them.
+    pub fn has_commit_hooks(&self) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        ["hooks/pre-commit", "hooks/commit-msg"].iter().any(|hook| {
+            self.git(["rev-parse", "--path-format=absolute", "--git-path", hook])
+                .ok()
+                .map(|o| std::path::PathBuf::from(stdout_line(&o)))
+                .and_then(|p| p.metadata().ok())
+                .is_some_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
     }
 
     /// True when `ancestor` is reachable from `descendant`.

@@ -57,14 +57,40 @@ pub enum GitError {
     BadRevision { rev: String },
     #[error("cannot run git: {0}")]
     Spawn(#[source] std::io::Error),
-    #[error("`git {args}` failed in {dir}: {stderr}")]
+    /// A git command that exited non-zero. Shown as what git could not do, in words, with
+    /// git's message; the command line (`args`) is for debugging, never for users.
+    #[error("git could not {} in {}: {}", action(.args), .dir.display(), .stderr)]
     Failed {
         args: String,
         dir: PathBuf,
         stderr: String,
     },
+    #[error("HEAD moved to {} while merging: a commit was made on it meanwhile", short_id(.now))]
+    HeadMoved { now: String },
     #[error("{0}")]
     Other(String),
 }
 
 pub type Result<T> = std::result::Result<T, GitError>;
+
+/// What a git command does, in the user's words, from its command line.
+fn action(args: &str) -> String {
+    let sub = args.split_whitespace().next().unwrap_or("");
+    let words = match sub {
+        "merge-tree" => "merge the fork with your branch",
+        "diff" | "diff-tree" | "merge-base" => "compare the commits",
+        "cat-file" | "show" => "read the files' contents",
+        "worktree" => "change the worktrees",
+        "add" | "reset" | "read-tree" | "update-index" | "ls-files" => "update the index",
+        "commit" | "commit-tree" | "write-tree" => "make the commit",
+        "update-ref" | "branch" | "for-each-ref" | "symbolic-ref" => "read or move the branches",
+        "rev-parse" | "rev-list" | "log" => "find the commit",
+        "status" => "read the working tree's status",
+        "check-ignore" => "tell which files are ignored",
+        "submodule" => "set up the submodules",
+        "apply" | "checkout" | "stash" => "change the working tree",
+        "config" => "read git's config",
+        _ => return format!("do `git {sub}`"),
+    };
+    words.to_string()
+}

@@ -51,15 +51,41 @@ pub fn collect(repo_dir: &Path, run: &Run) -> Result<BTreeMap<String, Vec<FileCh
     Ok(out)
 }
 
+/// A gitlink's mode: a nested repository's commit (a submodule), which has no file content.
+const GITLINK: &[u8] = b"160000";
+
+/// One side of a changed entry: its mode and object id, as `git diff --raw` gives them.
+struct Side<'a> {
+    mode: &'a [u8],
+    id: &'a [u8],
+}
+
+impl Side<'_> {
+    /// Its content as `git diff` shows it: a gitlink is `Subproject commit <id>`, a file its
+    /// blob (read later, with the others).
+    fn subproject(&self) -> Option<Vec<u8>> {
+        (self.mode == GITLINK).then(|| [b"Subproject commit ", self.id, b"\n"].concat())
+    }
+}
+
 fn changes(dir: &Path, from: &str, to: &str) -> Result<Vec<FileChange>, GitError> {
-    let out = git(dir, ["diff", "--name-status", "-z", "-M", from, to, "--"])?;
-    // Paths stay git's bytes (not always UTF-8) until they are shown.
+    let args = ["diff", "--raw", "--no-abbrev", "-z", "-M", from, to, "--"];
+    let out = git(dir, args)?;
+    // Paths stay git's bytes (not always UTF-8) until they are shown. Each entry is
+    // `:MODE MODE ID ID STATUS`, then its path (two for a rename or copy).
     let mut fields = out.stdout.split(|b| *b == 0);
     let mut entries = Vec::new();
-    while let Some(code) = fields.next() {
+    while let Some(meta) = fields.next() {
+        let meta: Vec<&[u8]> = meta
+            .strip_prefix(b":")
+            .unwrap_or(meta)
+            .split(|b| *b == b' ')
+            .collect();
+        let [old_mode, new_mode, old_id, new_id, code] = meta[..] else {
+            continue;
+        };
         let mut next = || fields.next().unwrap_or_default();
         let (status, old_path, path) = match code.first() {
-            None => continue,
             Some(b'R') | Some(b'C') => {
                 let old = next();
                 ("renamed", Some(old), next())
@@ -68,26 +94,31 @@ fn changes(dir: &Path, from: &str, to: &str) -> Result<Vec<FileChange>, GitError
             Some(b'D') => ("deleted", None, next()),
             _ => ("modified", None, next()),
         };
-        let old_side = match status {
-            "added" => None,
-            _ => Some(old_path.unwrap_or(path)),
-        };
-        entries.push((status, old_path, path, old_side));
+        let old = (status != "added").then_some(Side {
+            mode: old_mode,
+            id: old_id,
+        });
+        let new = (status != "deleted").then_some(Side {
+            mode: new_mode,
+            id: new_id,
+        });
+        entries.push((status, old_path, path, old, new));
     }
-    // Both sides of every file, read with one git process.
-    let spec = |rev: &str, path: &[u8]| [format!("{rev}:").as_bytes(), path].concat();
+    // The files of both sides, read with one git process; gitlinks are not in this
+    // repository's objects.
     let mut names = Vec::new();
-    for (status, _, path, old_side) in &entries {
-        names.extend(old_side.map(|p| spec(from, p)));
-        if *status != "deleted" {
-            names.push(spec(to, path));
+    for (.., old, new) in &entries {
+        for side in [old, new].into_iter().flatten() {
+            if side.mode != GITLINK {
+                names.push(side.id.to_vec());
+            }
         }
     }
     let mut blobs = crate::git::blobs(dir, &names)?.into_iter();
+    let mut read = |side: Option<Side>| side.and_then(|s| s.subproject().or_else(|| blobs.next()));
     let mut files = Vec::new();
-    for (status, old_path, path, old_side) in entries {
-        let old = old_side.and_then(|_| blobs.next());
-        let new = (status != "deleted").then(|| blobs.next()).flatten();
+    for (status, old_path, path, old, new) in entries {
+        let (old, new) = (read(old), read(new));
         let shown = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
         files.push(FileChange {
             path: shown(path),

@@ -14,6 +14,9 @@ use crate::dispatch::{RunHandle, RunView};
 use crate::state::{Fork, ForkState, Run};
 use crate::text;
 
+/// Characters of the task's first line the `status` table shows.
+const TASK_SHOWN: usize = 100;
+
 /// The `status` table: a header line for the run, then one line per fork.
 pub fn status_table(run: &Run) -> String {
     let mut out = format!(
@@ -25,8 +28,8 @@ pub fn status_table(run: &Run) -> String {
         if run.forks.len() == 1 { "" } else { "s" }
     );
     if let Some(task) = &run.task {
-        let first = task.lines().next().unwrap_or("");
-        out.push_str(&format!("task: {first}\n"));
+        // Its first line, cut: a task can be a megabyte (`status --json` has all of it).
+        out.push_str(&format!("task: {}\n", text::first_line(task, TASK_SHOWN)));
     }
     let now = time::OffsetDateTime::now_utc();
     let header = ["FORK", "STATE", "TIME", "FILES", "+/-", "CHECK", "ERROR"];
@@ -119,7 +122,8 @@ impl RunView for LiveView {
                             .as_deref()
                             .map(|e| format!(": {e}"))
                             .unwrap_or_default();
-                        eprintln!("ocfork: {} {}{extra}", f.name, f.state.as_str());
+                        let line = format!("ocfork: {} {}{extra}", f.name, f.state.as_str());
+                        eprintln!("{}", text::escape_controls(&line));
                     }
                 }
                 if last_round {
@@ -159,7 +163,12 @@ fn live_line(f: &Fork, elapsed: Duration) -> String {
         .error
         .as_deref()
         .or(f.activity.as_deref())
-        .map(|e| format!("  {}", e.lines().next().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "  {}",
+                text::escape_controls(e.lines().next().unwrap_or(""))
+            )
+        })
         .unwrap_or_default();
     format!(
         "{:<20} {:<10} {:>8}  {} tool call{}{note}",
