@@ -79,6 +79,9 @@ pub struct Pool {
     complete: watch::Sender<bool>,
     /// Whether the one lease that need not wait for the rest of the pool was taken.
     early_taken: AtomicBool,
+    /// Held while a lease picks the least-loaded member and takes its place there, so that
+    /// forks leasing at the same moment see each other's places.
+    picking: Mutex<()>,
 }
 
 impl Pool {
@@ -92,6 +95,7 @@ impl Pool {
             stop_events: CancellationToken::new(),
             complete: watch::channel(!growing).0,
             early_taken: AtomicBool::new(false),
+            picking: Mutex::new(()),
         };
         pool.add(first.0, first.1);
         let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
@@ -175,6 +179,7 @@ impl Pool {
             let mut complete = self.complete.subscribe();
             let _ = complete.wait_for(|c| *c).await;
         }
+        let _picking = self.picking.lock().unwrap_or_else(|e| e.into_inner());
         let member = self
             .members()
             .iter()
@@ -213,7 +218,50 @@ impl Pool {
 
 #[cfg(test)]
 mod tests {
-    use super::default_servers;
+    use super::{Pool, default_servers};
+    use crate::opencode::Client;
+
+    /// Many forks leasing at the same moment end up spread evenly: picking the least-loaded
+    /// member and taking a place on it is one step.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+    async fn leases_taken_at_once_spread_evenly() {
+        for _ in 0..300 {
+            leases_spread_once().await;
+        }
+    }
+
+    async fn leases_spread_once() {
+        // Nothing listens there: leasing never talks to the servers.
+        let client = |port: u16| Client::new(&format!("http://127.0.0.1:{port}"), None);
+        let first = client(9).expect("client");
+        let pool = std::sync::Arc::new(Pool::build(
+            (first, None),
+            &["http://127.0.0.1:7".to_string()],
+            false,
+        ));
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(400));
+        let tasks: Vec<_> = (0..400)
+            .map(|_| {
+                let (pool, start) = (pool.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    pool.lease(false).await
+                })
+            })
+            .collect();
+        let mut on = std::collections::HashMap::<String, usize>::new();
+        let mut held = Vec::new();
+        for t in tasks {
+            // Every lease is held to the end, as forks hold theirs through their turn.
+            let lease = t.await.expect("task").expect("a lease");
+            *on.entry(lease.member.url.clone()).or_default() += 1;
+            held.push(lease);
+        }
+        let counts: Vec<usize> = on.values().copied().collect();
+        assert_eq!(counts.len(), 2, "{on:?}");
+        assert!(counts[0].abs_diff(counts[1]) <= 1, "{on:?}");
+        pool.stop_events.cancel();
+    }
 
     #[test]
     fn the_default_follows_forks_and_cores() {
