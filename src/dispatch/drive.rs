@@ -49,15 +49,12 @@ pub async fn drive<V: RunView>(
 pub async fn drive_with<V: RunView>(
     repo: &Repo,
     store: &Store,
-    mut run: Run,
+    run: Run,
     opts: DriveOptions,
     connected: Option<(Client, Option<Server>)>,
 ) -> anyhow::Result<Driven> {
     // Held until the run is driven: a second driver (a racing `resume`) is refused.
     let _lock = store.lock_driver(&run.run)?;
-    run.pid = Some(std::process::id());
-    run.pid_start = crate::procfs::start_time(std::process::id());
-    run.dispatched = false;
     let names: Vec<String> = if opts.forks.is_empty() {
         run.forks
             .iter()
@@ -67,13 +64,7 @@ pub async fn drive_with<V: RunView>(
     } else {
         opts.forks.clone()
     };
-    for f in run.forks.iter_mut().filter(|f| names.contains(&f.name)) {
-        f.state = ForkState::Pending;
-        f.error = None;
-        f.end = None;
-    }
-    run.refresh_state();
-    store.save(&run)?;
+    let run = claim(store, run, &names)?;
     let handle = RunHandle::new(store.clone(), run.clone());
 
     let cancel = crate::signal::cancel_on_signal();
@@ -220,6 +211,31 @@ pub async fn drive_with<V: RunView>(
     })
 }
 
+/// Records this process as the run's driver and `names` as pending, on the run as it is on
+/// disk (under the store's lock), so that what another process wrote meanwhile (a merge, a
+/// verdict, a session's fork) is kept; `run` is only the fallback for a run not on disk yet.
+pub(super) fn claim(store: &Store, run: Run, names: &[String]) -> anyhow::Result<Run> {
+    let pid = std::process::id();
+    let pid_start = crate::procfs::start_time(pid);
+    let mark = |r: &mut Run| {
+        r.pid = Some(pid);
+        r.pid_start = pid_start;
+        r.dispatched = false;
+        for f in r.forks.iter_mut().filter(|f| names.contains(&f.name)) {
+            f.state = ForkState::Pending;
+            f.error = None;
+            f.end = None;
+        }
+    };
+    let fallback = {
+        let mut r = run.clone();
+        mark(&mut r);
+        r
+    };
+    let claimed = store.update(&run.run, || Some(fallback.clone()), mark)?;
+    Ok(claimed.unwrap_or(fallback))
+}
+
 /// Says on stderr, and records in the run, what changed while the forks ran in git state all
 /// worktrees share and in the main tree (an agent's `git stash pop`, `git update-ref`, a
 /// write outside its worktree), keeping stash entries that went.
@@ -333,4 +349,48 @@ async fn connect(repo: &Repo, run: &Run) -> anyhow::Result<(Client, Option<Serve
         client.agents(&repo.workdir).await?;
     }
     Ok((client, server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claim;
+    use crate::state::{Fork, ForkState, Run, Store};
+
+    /// A driver starting on its copy of the run keeps what another process wrote since it
+    /// read it (here `merge` marking a fork merged).
+    #[test]
+    fn claiming_a_run_keeps_what_others_wrote_meanwhile() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::new(dir.path());
+        let mut run: Run = serde_json::from_value(serde_json::json!({
+            "schema": 1, "run": "r", "repo": "/x", "base": "a", "start": "a", "task": null,
+            "state": "running", "created_at": "2024-01-01T00:00:00Z", "forks": []
+        }))
+        .expect("a run");
+        for n in ["a", "b"] {
+            let root = std::path::Path::new("/w");
+            run.forks.push(Fork::pending(
+                "r",
+                n.into(),
+                root,
+                "p".into(),
+                "build".into(),
+            ));
+        }
+        run.forks[0].state = ForkState::Done;
+        run.forks[1].state = ForkState::Interrupted;
+        store.save(&run).expect("saved");
+        let stale = run.clone();
+        store
+            .update("r", || None, |r| r.forks[0].merged = true)
+            .expect("updated");
+
+        let claimed = claim(&store, stale, &["b".to_string()]).expect("claimed");
+        let on_disk = store.load("r").expect("loaded");
+        for r in [&claimed, &on_disk] {
+            assert!(r.forks[0].merged, "the merge was lost");
+            assert_eq!(r.forks[1].state, ForkState::Pending);
+            assert_eq!(r.pid, Some(std::process::id()));
+        }
+    }
 }
