@@ -86,6 +86,12 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Writes one line of progress or warning to stderr, control characters escaped (see
+/// [`escape_controls`]): for messages that carry an agent's, a task's or a file's text.
+pub fn eprint_line(text: impl AsRef<str>) {
+    eprintln!("{}", escape_controls(text.as_ref()));
+}
+
 /// `text` as a commit message can hold it: git refuses a NUL in one, and `git log` shows the
 /// rest as it is, so control characters are written out as on the terminal; CRLF line ends
 /// become plain ones.

@@ -155,11 +155,11 @@ fn view(args: &DiffArgs) -> DiffView {
 fn tip(repo: &Repo, fork: &ForkRef) -> Result<String, CommandError> {
     let f = fork.fork();
     if !f.state.is_finished() {
-        eprintln!(
+        crate::text::eprint_line(format!(
             "ocfork: note: {} is still {}; showing what its branch holds so far",
             fork.qualified(),
             f.state.as_str()
-        );
+        ));
     }
     fork_tip(repo, f).ok_or_else(|| {
         CommandError::failure(format!(
@@ -174,11 +174,11 @@ fn tip(repo: &Repo, fork: &ForkRef) -> Result<String, CommandError> {
 /// reset its branch below it): merged, it would undo what the start has.
 pub(super) fn warn_lost_start(repo: &Repo, run: &Run, fork: &str, commit: &str) {
     if !repo.is_ancestor(&run.start, commit) {
-        eprintln!(
+        crate::text::eprint_line(format!(
             "ocfork: warning: fork {}/{fork} no longer contains its start commit {}: its agent moved its branch below it, so it undoes changes the start has",
             run.run,
             crate::git::short_id(&run.start)
-        );
+        ));
     }
 }
 
@@ -238,20 +238,20 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
             // One fork's broken worktree must not keep the others from being compared.
             match crate::git::uncommitted_work(&repo.common_dir, &f.worktree) {
                 Ok(paths) => c.uncommitted = paths,
-                Err(e) => eprintln!(
+                Err(e) => crate::text::eprint_line(format!(
                     "ocfork: warning: cannot read the worktree of fork {}: {e}",
                     f.name
-                ),
+                )),
             }
         }
         if let Some(commit) = &c.commit {
             warn_lost_start(repo, run, &f.name, commit);
         }
         if let Some(moved) = &f.moved {
-            eprintln!(
+            crate::text::eprint_line(format!(
                 "ocfork: note: fork {}'s agent had moved its worktree to {moved}; its branch holds that work",
                 f.name
-            );
+            ));
         }
     }
     if args.json {

@@ -254,7 +254,7 @@ fn report_shared_changes(
         return;
     }
     for s in &said {
-        eprintln!("ocfork: warning: {s}");
+        crate::text::eprint_line(format!("ocfork: warning: {s}"));
     }
     let _ = handle.update_run(|r| r.warnings.extend(said));
 }

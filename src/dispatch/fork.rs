@@ -253,10 +253,10 @@ async fn finish(
         let tree = crate::git::ForkTree::open(&common, &worktree)?;
         if let Some(secret) = &secret {
             for p in crate::git::hide_secret(&tree, secret)? {
-                eprintln!(
+                crate::text::eprint_line(format!(
                     "ocfork: {}: the OpenCode server's password was in it; ocfork replaced it before committing",
                     p.display()
-                );
+                ));
             }
         }
         let done = crate::git::with_repo_lock(&common, || {
@@ -288,10 +288,10 @@ async fn finish(
         ),
     };
     if let Some(m) = &moved {
-        eprintln!(
+        crate::text::eprint_line(format!(
             "ocfork: {name}: its agent moved the worktree to {m}; ocfork committed the work to {} and put the worktree back on it",
             fork.branch
-        );
+        ));
     }
     super::ports::release(&snapshot.run, name);
     let (files, ins, del) = crate::git::totals(&stats);

@@ -61,10 +61,10 @@ async fn choose(client: &Client, dir: &Path, run: &mut Run) -> Result<(), Prefli
     }
     if let Some(agent) = run.forks.first().map(|f| f.agent.clone()) {
         let noun = if models.len() == 1 { "model" } else { "models" };
-        eprintln!(
+        crate::text::eprint_line(format!(
             "ocfork: agent {agent}, {noun} {} ({source})",
             models.join(", ")
-        );
+        ));
     }
     Ok(())
 }

@@ -159,11 +159,11 @@ pub fn copy_into_new_worktree(main: &Path, worktree: &Path, globs: &[String]) ->
             .map_err(|e| GitError::Other(format!("cannot write {}: {e}", list.display())))?;
     }
     if !done.skipped.is_empty() {
-        eprintln!(
+        crate::text::eprint_line(format!(
             "ocfork: warning: not copied into {} because git would not ignore them there: {}",
             worktree.display(),
             done.skipped.join(", ")
-        );
+        ));
     }
     Ok(())
 }
