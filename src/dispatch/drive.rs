@@ -211,9 +211,10 @@ pub async fn drive_with<V: RunView>(
     })
 }
 
-/// Records this process as the run's driver and `names` as pending, on the run as it is on
-/// disk (under the store's lock), so that what another process wrote meanwhile (a merge, a
-/// verdict, a session's fork) is kept; `run` is only the fallback for a run not on disk yet.
+/// Records this process as the run's driver and `names` as pending: the caller's copy of the
+/// run (with what it changed, e.g. `resume` letting go of a dead server) is written under the
+/// store's lock, keeping what other processes wrote to the file meanwhile: a fork marked
+/// merged, a verdict, the forks this driver does not drive (a session's), forks added.
 pub(super) fn claim(store: &Store, run: Run, names: &[String]) -> anyhow::Result<Run> {
     let pid = std::process::id();
     let pid_start = crate::procfs::start_time(pid);
@@ -227,13 +228,33 @@ pub(super) fn claim(store: &Store, run: Run, names: &[String]) -> anyhow::Result
             f.end = None;
         }
     };
-    let fallback = {
-        let mut r = run.clone();
+    let mine = {
+        let mut r = run;
         mark(&mut r);
         r
     };
-    let claimed = store.update(&run.run, || Some(fallback.clone()), mark)?;
-    Ok(claimed.unwrap_or(fallback))
+    let keep_theirs = |disk: &mut Run| {
+        let mut next = mine.clone();
+        if disk.judge.is_some() {
+            next.judge = disk.judge.clone();
+        }
+        for f in next.forks.iter_mut() {
+            if let Some(d) = disk.forks.iter().find(|d| d.name == f.name) {
+                if !names.contains(&f.name) {
+                    *f = d.clone();
+                }
+                f.merged |= d.merged;
+            }
+        }
+        for d in &disk.forks {
+            if !next.forks.iter().any(|f| f.name == d.name) {
+                next.forks.push(d.clone());
+            }
+        }
+        *disk = next;
+    };
+    let claimed = store.update(&mine.run, || Some(mine.clone()), keep_theirs)?;
+    Ok(claimed.unwrap_or(mine))
 }
 
 /// Says on stderr, and records in the run, what changed while the forks ran in git state all
@@ -379,17 +400,35 @@ mod tests {
         }
         run.forks[0].state = ForkState::Done;
         run.forks[1].state = ForkState::Interrupted;
+        run.server = Some("http://127.0.0.1:1".into());
         store.save(&run).expect("saved");
-        let stale = run.clone();
+        // The driver's copy: it lets go of the run's server (as `resume` does).
+        let mut mine = run.clone();
+        mine.server = None;
+        // Meanwhile another process merges fork a and adds a session's fork.
         store
-            .update("r", || None, |r| r.forks[0].merged = true)
+            .update(
+                "r",
+                || None,
+                |r| {
+                    r.forks[0].merged = true;
+                    let root = std::path::Path::new("/w");
+                    let extra = Fork::pending("r", "c".into(), root, "p".into(), "build".into());
+                    r.forks.push(extra);
+                },
+            )
             .expect("updated");
 
-        let claimed = claim(&store, stale, &["b".to_string()]).expect("claimed");
+        let claimed = claim(&store, mine, &["b".to_string()]).expect("claimed");
         let on_disk = store.load("r").expect("loaded");
         for r in [&claimed, &on_disk] {
             assert!(r.forks[0].merged, "the merge was lost");
+            assert!(
+                r.forks.iter().any(|f| f.name == "c"),
+                "the added fork was lost"
+            );
             assert_eq!(r.forks[1].state, ForkState::Pending);
+            assert_eq!(r.server, None, "the driver's own change was lost");
             assert_eq!(r.pid, Some(std::process::id()));
         }
     }
