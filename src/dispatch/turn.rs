@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::fork::Shared;
 use super::opening::Turn;
-use crate::opencode::ApiError;
 use crate::opencode::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::types::{ModelRef, PromptBody};
+use crate::opencode::{ApiError, liveness};
 use crate::state::Tokens;
 
 /// The prompt a resumed fork's session gets: its history already holds the task.
@@ -114,7 +114,8 @@ async fn create_and_send(
     // A fork that already has a session (a resumed run: OpenCode keeps sessions on disk) is
     // asked to continue it; one whose session never got the prompt, or is gone, starts over.
     let earlier = match &fork.session {
-        Some(id) => match shared.client.messages(id, dir).await {
+        // A slow server is asked again (the caller's deadline and Ctrl-C bound it).
+        Some(id) => match liveness::patiently(|| shared.client.messages(id, dir)).await {
             Ok(m) => Some((id.clone(), m)),
             Err(ApiError::Status { .. }) => None,
             Err(e) => return Err(TurnEnd::Failed(e.to_string())),
