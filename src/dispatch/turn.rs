@@ -26,8 +26,15 @@ pub(super) async fn agent_turn(
     if let (TurnEnd::Failed(_), Some(exit)) = (&end, &shared.server_exit) {
         // The failed request may have noticed the death before the exit was reaped.
         let mut exit = exit.clone();
-        // A server that is not ours is watched by polling, which takes a few seconds more.
-        let grace = Duration::from_secs(if shared.external_server { 8 } else { 2 });
+        // A server without a process of ours is watched by probing, which takes a few
+        // seconds more; one that refuses connections now will be seen gone.
+        let refused = liveness::probe(&shared.client, Duration::from_secs(2)).await
+            == liveness::Liveness::Gone;
+        let grace = Duration::from_secs(if shared.external_server || refused {
+            8
+        } else {
+            2
+        });
         let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
         if let Ok(Ok(status)) = waited {
             return TurnEnd::ServerExited(status.clone().unwrap_or_default());

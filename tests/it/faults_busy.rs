@@ -250,3 +250,68 @@ fn try_forks_outlast_a_stopped_server() {
         }
     }
 }
+
+/// `try --server URL` on the user's server, killed mid-turn: the fork ends within seconds,
+/// `server_exited` with its work committed (not at its time limit), and `resume` finishes it
+/// on a server of its own.
+#[test]
+fn try_on_a_killed_user_server_ends_its_fork_and_resumes() {
+    let rules = vec![
+        writes("Continue the task", &[("resumed.txt", "resumed\n")]),
+        slow("Use slow A", "a"),
+    ];
+    let w = World::with_delay(script(rules), Duration::from_millis(300));
+    let srv = Serve::start(&w, &[]);
+    let child = w
+        .ocfork()
+        .env("OPENCODE_SERVER_PASSWORD", &srv.password)
+        .args(["try", "--json", "--server", &srv.url, "--timeout", "10m"])
+        .args(["-n", "gone", "a=Use slow A"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
+    let mut last = Value::Null;
+    wait_until(Duration::from_secs(120), || {
+        last = status(&w, "gone")?;
+        worktree_of(fork(&last, "a"))
+            .join("a1.txt")
+            .is_file()
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the fork did not start writing: {last:#}"));
+    drop(srv);
+    let pid = child.id();
+    if wait_until(Duration::from_secs(60), || {
+        !crate::common::procs::alive(pid)
+    })
+    .is_none()
+    {
+        crate::common::procs::kill9(pid);
+        panic!("ocfork still waited on the killed server a minute later");
+    }
+    let out = child.wait_with_output().expect("try ends");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let run = json(&out);
+    let f = fork(&run, "a");
+    assert_eq!(f["state"], "failed", "{f:#}");
+    assert_eq!(f["end"], "server_exited", "{f:#}");
+    let error = f["error"].as_str().unwrap_or_default();
+    assert!(error.contains("refuses connections"), "{error}");
+    let files = files_in(&w, f["commit"].as_str().expect("work committed"));
+    assert!(files.contains(&"a1.txt".to_string()), "{files:?}");
+
+    let out = w.run(&["resume", "gone", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "resume: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("starting one for the resume"),
+        "{}",
+        stderr(&out)
+    );
+    let f = fork(&json(&out), "a").clone();
+    assert_eq!(f["state"], "done", "{f:#}");
+    let files = files_in(&w, f["commit"].as_str().expect("commit"));
+    for file in ["a1.txt", "resumed.txt"] {
+        assert!(files.contains(&file.to_string()), "{file}: {files:?}");
+    }
+}
