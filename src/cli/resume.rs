@@ -90,7 +90,7 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         // A session fork's server is gone (its owner quit OpenCode): the forks' sessions live
         // on in OpenCode's data directory, which a server of ocfork's own opens as well.
         eprintln!(
-            "ocfork: the run's OpenCode server {url} does not answer; starting one for the resume"
+            "ocfork: the run's OpenCode server {url} is gone (it refuses connections); starting one for the resume"
         );
         run.server = None;
     }
@@ -114,18 +114,15 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
     Ok(super::run_exit_code(&driven.run))
 }
 
-/// Whether anything answers at `url` (an error status counts: a server is there).
+/// Whether a server is still at `url`: one that answers (an error status counts) or is only
+/// slow to, where the forks' sessions are; not one that refuses connections.
 async fn answers(url: &str) -> bool {
+    use crate::opencode::liveness::{Liveness, probe};
     let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
     let Ok(client) = crate::opencode::Client::new(url, password.as_deref()) else {
         return false;
     };
-    let dir = std::env::temp_dir();
-    let probe = client.status(&dir);
-    matches!(
-        tokio::time::timeout(std::time::Duration::from_secs(5), probe).await,
-        Ok(Ok(_)) | Ok(Err(crate::opencode::ApiError::Status { .. }))
-    )
+    probe(&client, std::time::Duration::from_secs(5)).await != Liveness::Gone
 }
 
 fn plural(n: usize) -> String {

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::opencode::server::ExitWatch;
-use crate::opencode::{Client, EventHub, Server};
+use crate::opencode::{Client, EventHub, Server, liveness};
 use crate::state::SpawnedServer;
 
 /// Forks from which a second server pays on a small machine. Measured on 2 cores with
@@ -46,7 +46,8 @@ pub struct Member {
     pub url: String,
     pub client: Client,
     pub hub: EventHub,
-    /// Its exit, for servers ocfork started.
+    /// Set once it is gone: its process exited (servers ocfork started), or it refuses
+    /// connections (the user's; see [`liveness`]). A busy server is never taken for gone.
     pub exit: Option<ExitWatch>,
     /// Forks working on it now.
     load: AtomicUsize,
@@ -150,11 +151,15 @@ impl Pool {
             Some(s) => s.url.clone(),
             None => client.base_url().trim_end_matches('/').to_string(),
         };
+        let exit = match &server {
+            Some(s) => s.exit_watch(),
+            None => liveness::watch_refusals(client.clone(), self.stop_events.clone()),
+        };
         let member = Member {
             url,
             hub: EventHub::start(client.clone(), self.stop_events.clone()),
             client,
-            exit: server.as_ref().map(Server::exit_watch),
+            exit: Some(exit),
             load: AtomicUsize::new(0),
         };
         self.members

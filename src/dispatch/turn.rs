@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::fork::Shared;
 use super::opening::Turn;
-use crate::opencode::ApiError;
 use crate::opencode::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::types::{ModelRef, PromptBody};
+use crate::opencode::{ApiError, liveness};
 use crate::state::Tokens;
 
 /// The prompt a resumed fork's session gets: its history already holds the task.
@@ -26,8 +26,15 @@ pub(super) async fn agent_turn(
     if let (TurnEnd::Failed(_), Some(exit)) = (&end, &shared.server_exit) {
         // The failed request may have noticed the death before the exit was reaped.
         let mut exit = exit.clone();
-        // A server that is not ours is watched by polling, which takes a few seconds more.
-        let grace = Duration::from_secs(if shared.external_server { 8 } else { 2 });
+        // A server without a process of ours is watched by probing, which takes a few
+        // seconds more; one that refuses connections now will be seen gone.
+        let refused = liveness::probe(&shared.client, Duration::from_secs(2)).await
+            == liveness::Liveness::Gone;
+        let grace = Duration::from_secs(if shared.external_server || refused {
+            8
+        } else {
+            2
+        });
         let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
         if let Ok(Ok(status)) = waited {
             return TurnEnd::ServerExited(status.clone().unwrap_or_default());
@@ -114,7 +121,8 @@ async fn create_and_send(
     // A fork that already has a session (a resumed run: OpenCode keeps sessions on disk) is
     // asked to continue it; one whose session never got the prompt, or is gone, starts over.
     let earlier = match &fork.session {
-        Some(id) => match shared.client.messages(id, dir).await {
+        // A slow server is asked again (the caller's deadline and Ctrl-C bound it).
+        Some(id) => match liveness::patiently(|| shared.client.messages(id, dir)).await {
             Ok(m) => Some((id.clone(), m)),
             Err(ApiError::Status { .. }) => None,
             Err(e) => return Err(TurnEnd::Failed(e.to_string())),

@@ -308,6 +308,13 @@ impl Client {
         .map(|_| ())
     }
 
+    /// `GET /global/health`: whether the server is there, opening no instance.
+    pub async fn health(&self) -> Result<(), ApiError> {
+        self.send("GET", "/global/health", None, None)
+            .await
+            .map(|_| ())
+    }
+
     /// `GET /agent`.
     pub async fn agents(&self, directory: &Path) -> Result<Vec<Agent>, ApiError> {
         self.json("GET", "/agent", Some(directory), None).await

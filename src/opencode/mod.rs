@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod events;
+pub mod liveness;
 pub mod offer;
 pub mod server;
 pub mod turn;

@@ -111,9 +111,7 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
                                 // it) is refused; anything else the headless fork allows.
                                 let outside = p.get("permission").and_then(Value::as_str) == Some("external_directory");
                                 let answer = if outside { "reject" } else { "once" };
-                                // Bounded: a server that stopped answering must not hold the turn.
-                                let reply = w.client.reply_permission(id, w.directory, answer);
-                                let _ = tokio::time::timeout(Duration::from_secs(10), reply).await;
+                                answer_permission(w.client, id, w.directory, answer, w.deadline);
                             }
                         }
                         _ => {}
@@ -139,10 +137,31 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
             }
         }
     };
-    if matches!(end, TurnEnd::Timeout | TurnEnd::Cancelled) {
+    // A server seen gone that was only slow would go on working after the fork's commit:
+    // stopped too (at no cost when it is gone: the connection is refused at once).
+    if matches!(
+        end,
+        TurnEnd::Timeout | TurnEnd::Cancelled | TurnEnd::ServerExited(_)
+    ) {
         stop_turn(w.client, w.session, w.directory).await;
     }
     end
+}
+
+/// Answers a permission question (headless forks have nobody to ask), off the turn's way: a busy server is
+/// asked again until it answers or the turn's deadline passes, never given up on early.
+fn answer_permission(
+    client: &Client,
+    id: &str,
+    directory: &Path,
+    answer: &'static str,
+    deadline: tokio::time::Instant,
+) {
+    let (client, id, directory) = (client.clone(), id.to_string(), directory.to_path_buf());
+    tokio::spawn(async move {
+        let reply = super::liveness::patiently(|| client.reply_permission(&id, &directory, answer));
+        let _ = tokio::time::timeout_at(deadline, reply).await;
+    });
 }
 
 /// Aborts a turn and gives the server a moment to finish writing files.

@@ -247,7 +247,8 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
     let handle = RunHandle::new(store.clone(), run);
     let stop = CancellationToken::new();
     let cancel = crate::signal::cancel_on_signal();
-    let gone = watch_answering(client.clone(), job.directory.clone(), stop.clone());
+    // The server is the user's: ocfork sees it gone only when it refuses connections.
+    let gone = crate::opencode::liveness::watch_refusals(client.clone(), stop.clone());
     let shared = Arc::new(Shared {
         handle: handle.clone(),
         client: client.clone(),
@@ -297,41 +298,6 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
             ),
         })
     }
-}
-
-/// Probes in a row that may find the server silent before the fork stops waiting on it.
-const SILENT_PROBES: u32 = 3;
-
-/// Watches a server ocfork did not start: set once it stopped answering (its owner quit
-/// OpenCode, or it was killed), so the fork is committed and left for `resume` within seconds
-/// rather than after its whole time limit. Any answer, even an error status, counts as alive.
-fn watch_answering(
-    client: Client,
-    dir: PathBuf,
-    stop: CancellationToken,
-) -> crate::opencode::server::ExitWatch {
-    let (tx, rx) = tokio::sync::watch::channel(None);
-    tokio::spawn(async move {
-        let mut silent = 0;
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.cancelled() => return,
-            }
-            let probe = tokio::time::timeout(Duration::from_secs(3), client.status(&dir)).await;
-            let answered = match probe {
-                Ok(Ok(_)) | Ok(Err(crate::opencode::ApiError::Status { .. })) => true,
-                Ok(Err(_)) | Err(_) => false,
-            };
-            silent = if answered { 0 } else { silent + 1 };
-            if silent >= SILENT_PROBES {
-                let _ = tx.send(Some(format!("at {} stopped answering", client.base_url())));
-                return;
-            }
-        }
-    });
-    rx
 }
 
 fn same_tree(repo: &Repo, a: &str, b: &str) -> bool {

@@ -8,10 +8,12 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Job, RelayError, last_model};
+use crate::opencode::liveness::{Liveness, patiently};
 use crate::opencode::types::error_text;
 use crate::opencode::{Client, EventHub};
 
-/// Status checks that may fail in a row before ocfork gives up on the server.
+/// Status checks that may find the server gone (refusing connections) in a row before ocfork
+/// gives up on it; a busy server is waited for (the deadline bounds that).
 const UNREACHABLE_LIMIT: u32 = 30;
 
 /// Waits until the calling session is idle. Fails with [`RelayError::Dropped`] when its turn
@@ -63,7 +65,7 @@ pub async fn idle(
                                 return Err(dropped(describe(e)));
                             }
                         }
-                        let messages = client.messages(session, dir).await?;
+                        let messages = patiently(|| client.messages(session, dir)).await?;
                         let last = messages.iter().rev().find(|m| m.info.role == "assistant");
                         match last {
                             Some(m) if m.info.error.is_some() => {
@@ -80,12 +82,13 @@ pub async fn idle(
                     return Err(dropped("the session's turn did not finish".into()));
                 }
             }
-            Err(e) => {
+            Err(e) if Liveness::of_error(&e) == Liveness::Gone => {
                 failures += 1;
                 if failures >= UNREACHABLE_LIMIT {
                     return Err(dropped(e.to_string()));
                 }
             }
+            Err(_) => {}
         }
         tokio::select! {
             ev = events.recv() => match ev {

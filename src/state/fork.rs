@@ -65,8 +65,8 @@ pub enum EndReason {
     Cancelled,
     /// The OpenCode server ocfork started exited under it.
     ServerExited,
-    /// A server ocfork did not start (the user's, a session fork's) stopped answering; the
-    /// fork is `interrupted` for `resume`.
+    /// A server ocfork did not start (a session fork's, the user's) is gone: it refuses
+    /// connections. The fork is `interrupted` for `resume`.
     ServerGone,
     /// No OpenCode server could be reached or started.
     NoServer,

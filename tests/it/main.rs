@@ -33,6 +33,7 @@ mod completions;
 mod config;
 mod demo;
 mod diff;
+mod faults_busy;
 mod faults_concurrency;
 mod faults_crash;
 mod faults_disk;

@@ -114,6 +114,11 @@ impl Serve {
         self.ocfork(w, &all)
     }
 
+    /// The server's process id (it leads its own process group).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

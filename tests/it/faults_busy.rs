@@ -1,0 +1,317 @@
+//! A busy OpenCode server is not a dead one: a server stopped (SIGSTOP) for 12 s mid-turn and
+//! then continued finishes its forks `done` (session forks on the user's server, and `try` on
+//! ocfork's own), while a killed one leaves its session forks `interrupted` with everything
+//! already written committed, for `resume` to finish.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::common::serve::{Serve, text_of};
+use crate::common::session::answered_by;
+use crate::common::*;
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+
+/// How long the server is stopped: longer than the old three silent 3-second probes.
+const STOPPED: Duration = Duration::from_secs(12);
+/// Files each slow fork writes, one per (delayed) model call.
+const FILES: usize = 8;
+
+/// A rule that writes `{prefix}1.txt` .. `{prefix}8.txt`, one per model call.
+fn slow(when: &str, prefix: &str) -> Rule {
+    let files: Vec<(String, String)> = (1..=FILES)
+        .map(|i| (format!("{prefix}{i}.txt"), format!("{prefix} step {i}\n")))
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    writes(when, &files)
+}
+
+fn all_files(prefix: &str) -> Vec<String> {
+    (1..=FILES).map(|i| format!("{prefix}{i}.txt")).collect()
+}
+
+/// The parent ("Fork both ways") forks twice; fork A writes a1..a8, fork B b1..b8; a continued
+/// session writes `resumed.txt`.
+fn session_world() -> World {
+    let fork = |text: &str| Step {
+        tool: "session".into(),
+        args: json!({ "mode": "fork", "agent": "build", "text": text }),
+    };
+    let rules = vec![
+        writes("Continue the task", &[("resumed.txt", "resumed\n")]),
+        Rule {
+            when: "Fork both ways".into(),
+            model: None,
+            steps: vec![fork("Build it the A way"), fork("Build it the B way")],
+            reply: "Forked both.".into(),
+            fail: None,
+        },
+        slow("Build it the A way", "a"),
+        slow("Build it the B way", "b"),
+    ];
+    World::with_delay(script(rules), Duration::from_millis(300))
+}
+
+const FORKS: [(&str, &str); 2] = [("build-it-the-a-way", "a"), ("build-it-the-b-way", "b")];
+
+fn signal(pid: u32, sig: Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("signal");
+}
+
+fn status(w: &World, run: &str) -> Option<Value> {
+    let out = w.run(&["status", run, "--json"]);
+    out.status.success().then(|| json(&out))
+}
+
+/// Waits until both forks of the run are working and have written their first file.
+fn both_mid_turn(w: &World, run: &str) -> Value {
+    let mut last = Value::Null;
+    wait_until(Duration::from_secs(120), || {
+        last = status(w, run)?;
+        let forks = last["forks"].as_array()?;
+        let mid = forks.len() == 2
+            && FORKS.iter().all(|(name, prefix)| {
+                let f = fork(&last, name);
+                f["state"] == "running" && worktree_of(f).join(format!("{prefix}1.txt")).is_file()
+            });
+        mid.then(|| last.clone())
+    })
+    .unwrap_or_else(|| panic!("the forks did not start writing: {last:#}"))
+}
+
+/// Waits until no fork of the run is pending or running (the run's forks are all finished).
+fn settled(w: &World, run: &str, limit: Duration) -> Value {
+    let mut last = Value::Null;
+    wait_until(limit, || {
+        last = status(w, run)?;
+        let forks = last["forks"].as_array()?;
+        let over = forks.len() == 2
+            && forks.iter().all(|f| {
+                !["pending", "setup", "running", "checking"]
+                    .contains(&f["state"].as_str().unwrap_or(""))
+            });
+        over.then(|| last.clone())
+    })
+    .unwrap_or_else(|| panic!("the forks did not finish: {last:#}"))
+}
+
+fn files_in(w: &World, rev: &str) -> Vec<String> {
+    w.git(&["ls-tree", "-r", "--name-only", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn start_parent(w: &World) -> (Serve, String) {
+    let (srv, s) = Serve::prompted(w, &[], "Fork both ways");
+    srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
+        m.last()
+            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked both"))
+    });
+    (srv, s)
+}
+
+/// The user's server is stopped for 12 s while two session forks work on it, then continued:
+/// ocfork waits for it, and both forks finish `done` with all their files on their branches.
+#[test]
+fn session_forks_outlast_a_stopped_server() {
+    let w = session_world();
+    let (srv, s) = start_parent(&w);
+    let run = ocfork::relay::fork_run_name(&s);
+    both_mid_turn(&w, &run);
+    signal(srv.pid(), Signal::SIGSTOP);
+    std::thread::sleep(STOPPED);
+    signal(srv.pid(), Signal::SIGCONT);
+
+    let after = settled(&w, &run, Duration::from_secs(180));
+    for (name, prefix) in FORKS {
+        let f = fork(&after, name);
+        assert_eq!(f["state"], "done", "{f:#}");
+        let branch = f["branch"].as_str().expect("branch");
+        let files = files_in(&w, branch);
+        for file in all_files(prefix) {
+            assert!(files.contains(&file), "{file} not on {branch}: {files:?}");
+        }
+        let left = git(&worktree_of(f), &["status", "--porcelain"]);
+        assert_eq!(left, "", "uncommitted work in {name}");
+    }
+}
+
+/// The user's server is killed while two session forks work on it, after each wrote files:
+/// neither is left `running`, both are `interrupted` with everything they wrote committed,
+/// and `resume` finishes them on a server of its own.
+#[test]
+fn session_forks_of_a_killed_server_keep_their_work_and_resume() {
+    let w = session_world();
+    let (srv, s) = start_parent(&w);
+    let run = ocfork::relay::fork_run_name(&s);
+    let mut last = Value::Null;
+    wait_until(Duration::from_secs(120), || {
+        last = status(&w, &run)?;
+        let two = last["forks"].as_array().is_some_and(|f| f.len() == 2);
+        (two && FORKS.iter().all(|(name, prefix)| {
+            worktree_of(fork(&last, name))
+                .join(format!("{prefix}2.txt"))
+                .is_file()
+        }))
+        .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the forks did not write two files: {last:#}"));
+    drop(srv);
+    // What the agents wrote before the kill (the server can write no more).
+    let written: Vec<(String, Vec<String>)> = FORKS
+        .iter()
+        .map(|(name, prefix)| {
+            let dir = worktree_of(fork(&last, name));
+            let files = (1..=FILES)
+                .map(|i| format!("{prefix}{i}.txt"))
+                .filter(|f| dir.join(f).is_file())
+                .collect();
+            (name.to_string(), files)
+        })
+        .collect();
+
+    let after = settled(&w, &run, Duration::from_secs(60));
+    for (name, wrote) in &written {
+        let f = fork(&after, name);
+        assert_eq!(f["state"], "interrupted", "{f:#}");
+        let branch = f["branch"].as_str().expect("branch");
+        let files = files_in(&w, branch);
+        for file in wrote {
+            assert!(files.contains(file), "{file} not on {branch}: {files:?}");
+        }
+        let left = git(&worktree_of(f), &["status", "--porcelain"]);
+        assert_eq!(left, "", "uncommitted work in {name}");
+    }
+    // The background relays are gone before resume takes the run over.
+    wait_until(Duration::from_secs(20), || {
+        let out = w.run(&["resume", &run, "--json"]);
+        (!stderr(&out).contains("being driven by another")).then_some(out)
+    })
+    .map(|out| {
+        assert_eq!(out.status.code(), Some(0), "resume: {}", stderr(&out));
+        let resumed = json(&out);
+        for (name, wrote) in &written {
+            let f = fork(&resumed, name);
+            assert_eq!(f["state"], "done", "{f:#}");
+            let files = files_in(&w, f["branch"].as_str().expect("branch"));
+            assert!(files.contains(&"resumed.txt".to_string()), "{files:?}");
+            for file in wrote {
+                assert!(files.contains(file), "{file}: {files:?}");
+            }
+        }
+    })
+    .expect("resume ran");
+}
+
+/// `try`'s own server is stopped for 12 s mid-turn, then continued: both forks finish `done`.
+#[test]
+fn try_forks_outlast_a_stopped_server() {
+    let rules = vec![slow("Use slow A", "a"), slow("Use slow B", "b")];
+    let w = World::with_delay(script(rules), Duration::from_millis(300));
+    let child = w.spawn(
+        &[
+            "try",
+            "--json",
+            "-n",
+            "busy",
+            "a=Use slow A",
+            "b=Use slow B",
+        ],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
+    let mut last = Value::Null;
+    let server = wait_until(Duration::from_secs(120), || {
+        last = status(&w, "busy")?;
+        let mid = ["a", "b"].iter().all(|n| {
+            worktree_of(fork(&last, n))
+                .join(format!("{n}1.txt"))
+                .is_file()
+        });
+        mid.then(|| last["spawned_server"]["pid"].as_u64())?
+    })
+    .unwrap_or_else(|| panic!("the forks did not start writing: {last:#}")) as u32;
+    signal(server, Signal::SIGSTOP);
+    std::thread::sleep(STOPPED);
+    signal(server, Signal::SIGCONT);
+    let out = child.wait_with_output().expect("try ends");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = json(&out);
+    for n in ["a", "b"] {
+        let f = fork(&run, n);
+        assert_eq!(f["state"], "done", "{f:#}");
+        let files = files_in(&w, f["commit"].as_str().expect("commit"));
+        for file in all_files(n) {
+            assert!(files.contains(&file), "{file}: {files:?}");
+        }
+    }
+}
+
+/// `try --server URL` on the user's server, killed mid-turn: the fork ends within seconds,
+/// `server_exited` with its work committed (not at its time limit), and `resume` finishes it
+/// on a server of its own.
+#[test]
+fn try_on_a_killed_user_server_ends_its_fork_and_resumes() {
+    let rules = vec![
+        writes("Continue the task", &[("resumed.txt", "resumed\n")]),
+        slow("Use slow A", "a"),
+    ];
+    let w = World::with_delay(script(rules), Duration::from_millis(300));
+    let srv = Serve::start(&w, &[]);
+    let child = w
+        .ocfork()
+        .env("OPENCODE_SERVER_PASSWORD", &srv.password)
+        .args(["try", "--json", "--server", &srv.url, "--timeout", "10m"])
+        .args(["-n", "gone", "a=Use slow A"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
+    let mut last = Value::Null;
+    wait_until(Duration::from_secs(120), || {
+        last = status(&w, "gone")?;
+        worktree_of(fork(&last, "a"))
+            .join("a1.txt")
+            .is_file()
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the fork did not start writing: {last:#}"));
+    drop(srv);
+    let pid = child.id();
+    if wait_until(Duration::from_secs(60), || {
+        !crate::common::procs::alive(pid)
+    })
+    .is_none()
+    {
+        crate::common::procs::kill9(pid);
+        panic!("ocfork still waited on the killed server a minute later");
+    }
+    let out = child.wait_with_output().expect("try ends");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let run = json(&out);
+    let f = fork(&run, "a");
+    assert_eq!(f["state"], "failed", "{f:#}");
+    assert_eq!(f["end"], "server_exited", "{f:#}");
+    let error = f["error"].as_str().unwrap_or_default();
+    assert!(error.contains("refuses connections"), "{error}");
+    let files = files_in(&w, f["commit"].as_str().expect("work committed"));
+    assert!(files.contains(&"a1.txt".to_string()), "{files:?}");
+
+    let out = w.run(&["resume", "gone", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "resume: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("starting one for the resume"),
+        "{}",
+        stderr(&out)
+    );
+    let f = fork(&json(&out), "a").clone();
+    assert_eq!(f["state"], "done", "{f:#}");
+    let files = files_in(&w, f["commit"].as_str().expect("commit"));
+    for file in ["a1.txt", "resumed.txt"] {
+        assert!(files.contains(&file.to_string()), "{file}: {files:?}");
+    }
+}
