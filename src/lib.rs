@@ -20,3 +20,6 @@ pub mod state;
 pub mod text;
 pub mod tui;
 pub mod ui;
+
+#[cfg(test)]
+mod layers_tests;

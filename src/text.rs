@@ -5,8 +5,6 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::state::Check;
-
 /// A short human duration: `850ms`, `12.3s`, `4m05s`, `1h02m`.
 pub fn duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -49,16 +47,6 @@ pub fn columns(rows: &[Vec<String>], indent: &str) -> String {
         out.push('\n');
     }
     out
-}
-
-/// A fork's check as one cell: `-` (none ran), `pass`, `fail(2)`, or `fail` (killed).
-pub fn check_cell(check: Option<&Check>) -> String {
-    match check.map(|c| c.exit_code) {
-        None => "-".into(),
-        Some(Some(0)) => "pass".into(),
-        Some(Some(code)) => format!("fail({code})"),
-        Some(None) => "fail".into(),
-    }
 }
 
 /// `text` with every control character but newline and tab written out (`\x1b`, `\r`,

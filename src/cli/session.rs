@@ -20,7 +20,7 @@ pub struct SessionArgs {
     /// message: send when the session is idle; new: fresh session; compact: summarize, then
     /// send; fork: own worktree and branch with a copy of the session
     #[arg(value_enum)]
-    mode: Mode,
+    mode: ModeArg,
     /// The session to act from
     #[arg(long, value_name = "ID")]
     session: String,
@@ -58,6 +58,30 @@ pub struct SessionArgs {
     text: Option<String>,
 }
 
+/// The relay's modes as clap offers them (the relay layer knows nothing of clap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ModeArg {
+    /// Queue the text for the agent in the same session, sent when the session is idle
+    Message,
+    /// A fresh session in the same directory, prompted with the text
+    New,
+    /// Summarize the session, then send the text to the agent
+    Compact,
+    /// A new worktree and branch with a copy of the session, prompted with the text
+    Fork,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Message => Mode::Message,
+            ModeArg::New => Mode::New,
+            ModeArg::Compact => Mode::Compact,
+            ModeArg::Fork => Mode::Fork,
+        }
+    }
+}
+
 pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     let timeout = humantime::parse_duration(&args.timeout).map_err(|e| {
         CommandError::usage(format!(
@@ -83,12 +107,12 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     } else {
         None
     };
-    if args.server.len() > 1 && args.mode != Mode::Fork {
+    if args.server.len() > 1 && args.mode != ModeArg::Fork {
         return Err(CommandError::usage(format!(
             "--server is given {} times, but only `session fork` spreads over several servers; \
              {} talks to the session's one",
             args.server.len(),
-            args.mode.as_str()
+            Mode::from(args.mode).as_str()
         )));
     }
     let (client, server) = connect(
@@ -97,7 +121,7 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     )
     .await?;
     let req = Request {
-        mode: args.mode,
+        mode: args.mode.into(),
         session: args.session.clone(),
         agent: args.agent.clone(),
         text,

@@ -8,6 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+/// Loopback ports in each fork's block when neither `--ports` nor a config file says.
+pub const DEFAULT_PORTS: u16 = 10;
+/// The largest block `--ports` (or `ports` in a config file) accepts.
+pub const MAX_PORTS: u16 = 1000;
+
 /// The repo's file, at the top of the main working tree.
 pub const REPO_FILE: &str = ".ocfork.toml";
 
@@ -214,7 +219,7 @@ pub fn parse_layer(
                 .ok_or_else(|| format!("`timeout` \"{t}\" is not a duration like 90s, 30m or 1h"))
         })?,
         ports: file.setting(raw.ports, |p| {
-            let max = crate::dispatch::ports::MAX_BLOCK;
+            let max = MAX_PORTS;
             match (1..=max).contains(&p) {
                 true => Ok(p),
                 false => Err(format!("`ports` must be between 1 and {max}")),

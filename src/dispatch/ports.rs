@@ -5,10 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-/// Ports in a block when neither `--ports` nor a config file says.
-pub const DEFAULT_BLOCK: u16 = 10;
-/// The largest block `--ports` accepts.
-pub const MAX_BLOCK: u16 = 1000;
+pub use crate::config::{DEFAULT_PORTS as DEFAULT_BLOCK, MAX_PORTS as MAX_BLOCK};
 
 /// Blocks are taken from below Linux's default ephemeral range (32768-60999), so the
 /// kernel does not hand their ports to outgoing connections.

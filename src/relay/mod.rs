@@ -33,7 +33,7 @@ pub const PLUGIN_SOURCE: &str = include_str!("plugin.ts");
 pub const DEFAULT_MAX_HOPS: u32 = 8;
 
 /// What the `session` tool does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Queue the text for the agent in the same session, sent when the session is idle

@@ -237,7 +237,7 @@ fn table(run: &Run) -> Markup {
 }
 
 fn check_cell(f: &Fork) -> Markup {
-    let cell = crate::text::check_cell(f.check.as_ref());
+    let cell = crate::state::check_cell(f.check.as_ref());
     match &f.check {
         None => html! { (cell) },
         Some(c) => {

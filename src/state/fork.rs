@@ -96,6 +96,16 @@ impl EndReason {
     }
 }
 
+/// A fork's check as one cell: `-` (none ran), `pass`, `fail(2)`, or `fail` (killed).
+pub fn check_cell(check: Option<&Check>) -> String {
+    match check.map(|c| c.exit_code) {
+        None => "-".into(),
+        Some(Some(0)) => "pass".into(),
+        Some(Some(code)) => format!("fail({code})"),
+        Some(None) => "fail".into(),
+    }
+}
+
 /// The result of `--check` in one worktree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {

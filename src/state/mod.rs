@@ -87,7 +87,7 @@ pub mod verdict;
 pub use clock::now_rfc3339;
 pub use driver::Driver;
 pub use error::StateError;
-pub use fork::{Check, EndReason, Fork, ForkState, Tokens};
+pub use fork::{Check, EndReason, Fork, ForkState, Tokens, check_cell};
 pub use lock::DriverLock;
 pub use resolve::{ForkRef, Target};
 pub use run::{Run, RunState, SpawnedServer};

@@ -18,10 +18,10 @@ fn count(n: u64) -> String {
 
 fn check_cell(f: &Fork) -> String {
     match &f.check {
-        None => text::check_cell(None),
+        None => crate::state::check_cell(None),
         Some(c) => format!(
             "{} {}",
-            text::check_cell(Some(c)),
+            crate::state::check_cell(Some(c)),
             text::duration(Duration::from_millis(c.duration_ms))
         ),
     }

@@ -45,7 +45,7 @@ pub fn status_table(run: &Run) -> String {
             text::duration(Duration::from_millis(f.elapsed_ms(now))),
             f.files_changed.to_string(),
             format!("+{} -{}", f.insertions, f.deletions),
-            text::check_cell(f.check.as_ref()),
+            crate::state::check_cell(f.check.as_ref()),
             f.error
                 .as_deref()
                 .or(f.activity.as_deref())
