@@ -64,7 +64,7 @@ pub async fn drive_with<V: RunView>(
     } else {
         opts.forks.clone()
     };
-    let run = claim(store, run, &names)?;
+    let run = super::claim::claim(store, run, &names)?;
     let handle = RunHandle::new(store.clone(), run.clone());
 
     let cancel = crate::signal::cancel_on_signal();
@@ -89,7 +89,10 @@ pub async fn drive_with<V: RunView>(
             None => connect(repo, &run).await,
         }
     };
-    let (ready, connected) = tokio::join!(make_worktrees(repo, &handle, &names), connecting);
+    let (ready, connected) = tokio::join!(
+        super::worktrees::make_worktrees(repo, &handle, &names),
+        connecting
+    );
     if ready.is_empty() {
         if let Ok((_, Some(server))) = connected {
             server.stop().await;
@@ -211,52 +214,6 @@ pub async fn drive_with<V: RunView>(
     })
 }
 
-/// Records this process as the run's driver and `names` as pending: the caller's copy of the
-/// run (with what it changed, e.g. `resume` letting go of a dead server) is written under the
-/// store's lock, keeping what other processes wrote to the file meanwhile: a fork marked
-/// merged, a verdict, the forks this driver does not drive (a session's), forks added.
-pub(super) fn claim(store: &Store, run: Run, names: &[String]) -> anyhow::Result<Run> {
-    let pid = std::process::id();
-    let pid_start = crate::procfs::start_time(pid);
-    let mark = |r: &mut Run| {
-        r.pid = Some(pid);
-        r.pid_start = pid_start;
-        r.dispatched = false;
-        for f in r.forks.iter_mut().filter(|f| names.contains(&f.name)) {
-            f.state = ForkState::Pending;
-            f.error = None;
-            f.end = None;
-        }
-    };
-    let mine = {
-        let mut r = run;
-        mark(&mut r);
-        r
-    };
-    let keep_theirs = |disk: &mut Run| {
-        let mut next = mine.clone();
-        if disk.judge.is_some() {
-            next.judge = disk.judge.clone();
-        }
-        for f in next.forks.iter_mut() {
-            if let Some(d) = disk.forks.iter().find(|d| d.name == f.name) {
-                if !names.contains(&f.name) {
-                    *f = d.clone();
-                }
-                f.merged |= d.merged;
-            }
-        }
-        for d in &disk.forks {
-            if !next.forks.iter().any(|f| f.name == d.name) {
-                next.forks.push(d.clone());
-            }
-        }
-        *disk = next;
-    };
-    let claimed = store.update(&mine.run, || Some(mine.clone()), keep_theirs)?;
-    Ok(claimed.unwrap_or(mine))
-}
-
 /// Says on stderr, and records in the run, what changed while the forks ran in git state all
 /// worktrees share and in the main tree (an agent's `git stash pop`, `git update-ref`, a
 /// write outside its worktree), keeping stash entries that went.
@@ -280,84 +237,6 @@ fn report_shared_changes(
     let _ = handle.update_run(|r| r.warnings.extend(said));
 }
 
-/// Forks' worktrees checked out at once. Checkout is bound by the kernel creating files;
-/// past a few writers they only contend with each other.
-const CHECKOUTS_AT_ONCE: usize = 8;
-
-/// Creates the worktrees that do not exist yet: registered one at a time (cheap, and git's
-/// worktree list does not take concurrent writers), then their files written in parallel.
-/// Returns the forks that have one; the others are marked failed with git's error.
-async fn make_worktrees(repo: &Repo, handle: &Arc<RunHandle>, names: &[String]) -> Vec<String> {
-    let run = handle.snapshot();
-    let mut ready = Vec::new();
-    let mut registered = Vec::new();
-    for name in names {
-        let Some(fork) = run.fork(name) else { continue };
-        // A worktree git has (its `.git` link written back if an agent removed it).
-        if crate::git::ForkTree::open(&repo.common_dir, &fork.worktree).is_ok() {
-            ready.push(name.clone());
-            continue;
-        }
-        let (path, branch, start) = (
-            fork.worktree.clone(),
-            fork.branch.clone(),
-            run.start.clone(),
-        );
-        let repo = repo.clone();
-        let res = tokio::task::spawn_blocking(move || {
-            crate::git::with_repo_lock(&repo.common_dir, || {
-                repo.register_worktree(&path, &branch, &start)
-            })
-        })
-        .await
-        .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())));
-        match res {
-            Ok(made) => registered.push((
-                name.clone(),
-                fork.worktree.clone(),
-                fork.branch.clone(),
-                made,
-            )),
-            Err(e) => worktree_failed(handle, name, &e),
-        }
-    }
-    let sem = Arc::new(Semaphore::new(CHECKOUTS_AT_ONCE));
-    let tasks: Vec<_> = registered
-        .into_iter()
-        .map(|(name, path, branch, made)| {
-            let repo = repo.clone();
-            let sem = sem.clone();
-            let copy = run.copy.clone();
-            tokio::spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let res = tokio::task::spawn_blocking(move || {
-                    repo.populate_worktree(&path, &branch, made)?;
-                    crate::git::include::copy_into_new_worktree(&repo.workdir, &path, &copy)
-                })
-                .await
-                .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())));
-                (name, res)
-            })
-        })
-        .collect();
-    for t in tasks {
-        let Ok((name, res)) = t.await else { continue };
-        match res {
-            Ok(()) => ready.push(name),
-            Err(e) => worktree_failed(handle, &name, &e),
-        }
-    }
-    ready
-}
-
-fn worktree_failed(handle: &RunHandle, name: &str, e: &crate::git::GitError) {
-    handle.update(name, |f| {
-        f.state = ForkState::Failed;
-        f.end = Some(crate::state::EndReason::WorktreeFailed);
-        f.error = Some(format!("could not create the worktree: {e}"));
-    });
-}
-
 /// Connects to the `--server` given, or spawns one.
 async fn connect(repo: &Repo, run: &Run) -> anyhow::Result<(Client, Option<Server>)> {
     let (client, server) = crate::opencode::connect(
@@ -370,66 +249,4 @@ async fn connect(repo: &Repo, run: &Run) -> anyhow::Result<(Client, Option<Serve
         client.agents(&repo.workdir).await?;
     }
     Ok((client, server))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::claim;
-    use crate::state::{Fork, ForkState, Run, Store};
-
-    /// A driver starting on its copy of the run keeps what another process wrote since it
-    /// read it (here `merge` marking a fork merged).
-    #[test]
-    fn claiming_a_run_keeps_what_others_wrote_meanwhile() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::new(dir.path());
-        let mut run: Run = serde_json::from_value(serde_json::json!({
-            "schema": 1, "run": "r", "repo": "/x", "base": "a", "start": "a", "task": null,
-            "state": "running", "created_at": "2024-01-01T00:00:00Z", "forks": []
-        }))
-        .expect("a run");
-        for n in ["a", "b"] {
-            let root = std::path::Path::new("/w");
-            run.forks.push(Fork::pending(
-                "r",
-                n.into(),
-                root,
-                "p".into(),
-                "build".into(),
-            ));
-        }
-        run.forks[0].state = ForkState::Done;
-        run.forks[1].state = ForkState::Interrupted;
-        run.server = Some("http://127.0.0.1:1".into());
-        store.save(&run).expect("saved");
-        // The driver's copy: it lets go of the run's server (as `resume` does).
-        let mut mine = run.clone();
-        mine.server = None;
-        // Meanwhile another process merges fork a and adds a session's fork.
-        store
-            .update(
-                "r",
-                || None,
-                |r| {
-                    r.forks[0].merged = true;
-                    let root = std::path::Path::new("/w");
-                    let extra = Fork::pending("r", "c".into(), root, "p".into(), "build".into());
-                    r.forks.push(extra);
-                },
-            )
-            .expect("updated");
-
-        let claimed = claim(&store, mine, &["b".to_string()]).expect("claimed");
-        let on_disk = store.load("r").expect("loaded");
-        for r in [&claimed, &on_disk] {
-            assert!(r.forks[0].merged, "the merge was lost");
-            assert!(
-                r.forks.iter().any(|f| f.name == "c"),
-                "the added fork was lost"
-            );
-            assert_eq!(r.forks[1].state, ForkState::Pending);
-            assert_eq!(r.server, None, "the driver's own change was lost");
-            assert_eq!(r.pid, Some(std::process::id()));
-        }
-    }
 }

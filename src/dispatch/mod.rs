@@ -3,6 +3,7 @@
 //! commit, with the manifest saved at every state change (by one writer thread, see
 //! [`record`]).
 
+mod claim;
 mod drive;
 mod fork;
 mod opening;
@@ -12,6 +13,7 @@ pub mod preflight;
 mod record;
 mod step;
 mod turn;
+mod worktrees;
 
 pub use drive::{DriveOptions, RunView, drive, drive_with};
 pub use fork::{Shared, run_fork};
