@@ -9,22 +9,23 @@
 //! same process or in a background `ocfork __relay`, which is how the tool returns at once.
 
 mod chain;
+mod follow;
 mod fork;
 mod wait;
 
 use chain::{chain_hop, current_agent, last_model, relay_mark};
+use follow::follow_to_end;
+pub use follow::post_notice;
 pub use fork::{ForkJob, claim as fork_claim, run_name as fork_run_name};
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::opencode::types::PromptBody;
 use crate::opencode::{ApiError, Client, EventHub};
-use crate::opencode::{TurnEnd, TurnWatch, follow_turn};
 
 /// The plugin's source; `ocfork plugin install` fills in the binary's path.
 pub const PLUGIN_SOURCE: &str = include_str!("plugin.ts");
@@ -356,55 +357,4 @@ async fn finish_with(
         follow_to_end(client, events, job, 0, deadline).await?;
     }
     Ok(())
-}
-
-async fn follow_to_end(
-    client: &Client,
-    events: tokio::sync::broadcast::Receiver<crate::opencode::Event>,
-    job: &mut Job,
-    before: usize,
-    deadline: tokio::time::Instant,
-) -> Result<(), RelayError> {
-    let session = job.outcome.session.clone();
-    let watch = TurnWatch {
-        client,
-        events,
-        session: &session,
-        directory: &job.directory,
-        before,
-        deadline,
-        cancel: CancellationToken::new(),
-        server_exit: None,
-    };
-    match follow_turn(watch, |_| {}).await {
-        TurnEnd::Done => {
-            job.outcome.state = State::Done;
-            job.outcome.message = format!("{} answered in session {session}.", job.outcome.agent);
-            Ok(())
-        }
-        other => Err(RelayError::TurnFailed {
-            session,
-            agent: job.outcome.agent.clone(),
-            reason: match other {
-                TurnEnd::Failed(e) => e,
-                TurnEnd::Timeout => "timed out".into(),
-                TurnEnd::Cancelled => "cancelled".into(),
-                TurnEnd::ServerExited(s) => format!("the server exited ({s})"),
-                TurnEnd::Done => String::new(),
-            },
-        }),
-    }
-}
-
-/// Adds a message to the history without starting a turn.
-pub async fn post_notice(
-    client: &Client,
-    session: &str,
-    dir: &std::path::Path,
-    text: &str,
-) -> Result<(), ApiError> {
-    let mut body =
-        PromptBody::text(None, None, text).with_metadata(Some(json!({"ocfork": {"notice": true}})));
-    body.no_reply = true;
-    client.prompt_async(session, dir, &body).await
 }
