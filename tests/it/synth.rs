@@ -133,8 +133,8 @@ fn synth_combines_the_chosen_forks_is_judged_again_and_merged_best() {
     assert_eq!(synth["check"]["exit_code"], 0, "{synth:#}");
     assert_eq!(synth["check"]["command"], "test ! -f bad.txt");
 
-    // Judged again: the judge ranks it first; the other forks' order holds below it.
-    assert_eq!(order(&run["judge"]), ["synth", "b", "a", "c"], "{run:#}");
+    // Judged again: the judge ranks it first, the failed check stays last.
+    assert_eq!(order(&run["judge"]), ["synth", "a", "b", "c"], "{run:#}");
     assert_eq!(repo_state_but(&w, "ocfork/syn/synth"), before);
     assert_eq!(read(w.repo.join("README.md")), "# mine\n");
 
