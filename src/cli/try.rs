@@ -150,6 +150,10 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         run = super::synth::after_try(&repo, &store, run, &mut code).await;
     }
     super::output::after_work(finish(&run, args.json))?;
+    // Where the synthesized fork landed among its sources.
+    if let (true, false, Some(v)) = (synth, args.json, &run.judge) {
+        super::output::after_work(super::output::print(crate::ui::verdict::table(v)))?;
+    }
     if let Some(line) = failed_checks(&run) {
         eprintln!("ocfork: {line}");
     }

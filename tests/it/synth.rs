@@ -64,12 +64,16 @@ fn synth_prompts(w: &World) -> Vec<String> {
 }
 
 #[test]
-fn synth_combines_the_chosen_forks_is_judged_again_and_merged_best() {
+fn synth_combines_the_chosen_forks_is_judged_again_merged_best_and_once_per_model() {
     let w = world(vec![
         synthesizes(vec![write_step(
             "src/store.js",
             "export const a = 'from-a';\nexport const b = 'from-b';\n",
         )]),
+        judge_replies(
+            "## Fork synth-other",
+            &["synth-other", "synth-scripted", "synth", "a", "b", "c"],
+        ),
         judge_replies("## Fork synth", &["synth", "a", "b", "c"]),
         judge_replies("## Fork ", &["b", "a", "c"]),
         writes("PLAN-A", &[("src/a.js", "export const a = 'from-a';\n")]),
@@ -164,6 +168,39 @@ fn synth_combines_the_chosen_forks_is_judged_again_and_merged_best() {
         "export const a = 'from-a';\nexport const b = 'from-b';\n"
     );
     assert_eq!(read(w.repo.join("README.md")), "# mine\n");
+
+    // Several models: one synthesized fork each, all judged with the rest.
+    let run = json(&w.run(&[
+        "synth",
+        "--from",
+        "a,b",
+        "-m",
+        "scripted/scripted",
+        "-m",
+        "scripted/other",
+        "--json",
+    ]));
+    for (name, model) in [
+        ("synth-scripted", "scripted/scripted"),
+        ("synth-other", "scripted/other"),
+    ] {
+        let f = fork(&run, name);
+        assert_eq!(
+            (&f["state"], &f["model"], &f["synth"]["from"]),
+            (
+                &"done".into(),
+                &model.into(),
+                &serde_json::json!(["a", "b"])
+            ),
+            "{run:#}"
+        );
+    }
+    assert_eq!(synth_prompts(&w).len(), 3);
+    assert_eq!(
+        order(&run["judge"]),
+        ["synth-other", "synth-scripted", "synth", "a", "b", "c"],
+        "{run:#}"
+    );
 }
 
 #[test]
