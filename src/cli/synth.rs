@@ -90,7 +90,7 @@ pub async fn cmd_synth(args: SynthArgs) -> CmdResult {
         name: args.name,
         criteria: args.criteria,
     };
-    let (run, mut code) = synthesize(&repo, &store, &run, &req).await?;
+    let (run, code) = synthesize(&repo, &store, &run, &req).await?;
     if args.json {
         super::output::after_work(super::print_json(&run))?;
     } else {
@@ -98,14 +98,6 @@ pub async fn cmd_synth(args: SynthArgs) -> CmdResult {
         if let Some(v) = &run.judge {
             super::output::after_work(super::output::print(crate::ui::verdict::table(v)))?;
         }
-    }
-    if code == 0
-        && run
-            .forks
-            .iter()
-            .any(|f| f.synth.is_some() && f.state != ForkState::Done)
-    {
-        code = EXIT_FAILURE;
     }
     Ok(code)
 }
@@ -204,14 +196,22 @@ async fn synthesize(
         repo,
         store,
         run,
-        DriveOptions { forks: names },
+        DriveOptions {
+            forks: names.clone(),
+        },
         Some(connected),
     )
     .await?;
     if driven.interrupted {
         return Ok((driven.run, EXIT_INTERRUPTED));
     }
-    let mut code = 0;
+    let failed = names.iter().any(|n| {
+        driven
+            .run
+            .fork(n)
+            .is_none_or(|f| f.state != ForkState::Done)
+    });
+    let mut code = if failed { EXIT_FAILURE } else { 0 };
     let Some(before) = verdict else {
         return Ok((driven.run, code));
     };
