@@ -17,6 +17,7 @@ pub mod relay;
 pub mod report;
 pub mod signal;
 pub mod state;
+pub mod synth;
 pub mod text;
 pub mod tui;
 pub mod ui;

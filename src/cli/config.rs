@@ -127,6 +127,14 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
             ),
         ),
         (
+            "synth",
+            entry(
+                l.synth.as_ref(),
+                json!(false),
+                "default: try does not synthesize",
+            ),
+        ),
+        (
             "ports",
             entry(
                 l.ports.as_ref(),

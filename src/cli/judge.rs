@@ -189,7 +189,19 @@ pub async fn after_try(repo: &crate::git::Repo, store: &Store, run: Run, code: &
         models: Vec::new(),
         criteria: None,
     };
-    if let Err(e) = judge_run(repo, store, &run, &opts).await {
+    judge_again(repo, store, run, &opts, code).await
+}
+
+/// Judges `run` with `opts` (`try --judge`, and `synth` once its fork ended); a failure is
+/// reported on stderr and makes the exit code `EXIT_FAILURE`. Returns the run as recorded then.
+pub async fn judge_again(
+    repo: &crate::git::Repo,
+    store: &Store,
+    run: Run,
+    opts: &judge::Options,
+    code: &mut i32,
+) -> Run {
+    if let Err(e) = judge_run(repo, store, &run, opts).await {
         eprintln!("error: {}", e.error);
         if let Some(h) = &e.hint {
             eprintln!("hint: {h}");

@@ -23,6 +23,7 @@ mod report;
 mod resume;
 mod session;
 mod status;
+mod synth;
 #[path = "try.rs"]
 mod try_cmd;
 mod ui;
@@ -58,6 +59,7 @@ enum Command {
     Demo(demo::DemoArgs),
     Diff(diff::DiffArgs),
     Judge(judge::JudgeArgs),
+    Synth(synth::SynthArgs),
     Merge(merge::MergeArgs),
     Clean(clean::CleanArgs),
     Continue(continue_cmd::ContinueArgs),
@@ -140,6 +142,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Demo(a) => demo::cmd_demo(a).await,
         Command::Diff(a) => diff::cmd_diff(a).await,
         Command::Judge(a) => judge::cmd_judge(a).await,
+        Command::Synth(a) => synth::cmd_synth(a).await,
         Command::Merge(a) => merge::cmd_merge(a).await,
         Command::Clean(a) => clean::cmd_clean(a).await,
         Command::Continue(a) => continue_cmd::cmd_continue(a).await,

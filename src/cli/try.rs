@@ -91,6 +91,10 @@ pub struct TryArgs {
     /// Judge the forks (`ocfork judge`) once every fork has finished (config key `judge`)
     #[arg(long)]
     judge: bool,
+    /// Judge, then write one more fork from the best (`ocfork synth`), then judge again, once
+    /// every fork has finished (config key `synth`)
+    #[arg(long)]
+    synth: bool,
     /// Watch the run in `ocfork ui` while it works (it goes on in the background after q)
     #[arg(long, conflicts_with_all = ["detach", "json"])]
     ui: bool,
@@ -135,16 +139,21 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     )
     .await?;
     let mut code = super::run_exit_code(&driven.run);
-    let judge = args.judge
-        || crate::config::Config::load(Some(&repo.workdir))?
-            .layer
-            .judge
-            .is_some_and(|j| j.value);
-    let run = match judge && !driven.interrupted {
+    let config = crate::config::Config::load(Some(&repo.workdir))?.layer;
+    let synth = args.synth || config.synth.is_some_and(|s| s.value);
+    let judge = args.judge || synth || config.judge.is_some_and(|j| j.value);
+    let mut run = match judge && !driven.interrupted {
         true => super::judge::after_try(&repo, &store, driven.run, &mut code).await,
         false => driven.run,
     };
+    if synth && !driven.interrupted {
+        run = super::synth::after_try(&repo, &store, run, &mut code).await;
+    }
     super::output::after_work(finish(&run, args.json))?;
+    // Where the synthesized fork landed among its sources.
+    if let (true, false, Some(v)) = (synth, args.json, &run.judge) {
+        super::output::after_work(super::output::print(crate::ui::verdict::table(v)))?;
+    }
     if let Some(line) = failed_checks(&run) {
         eprintln!("ocfork: {line}");
     }

@@ -72,6 +72,7 @@ struct RawFile {
     timeout: Option<Spanned<String>>,
     worktree_root: Option<Spanned<String>>,
     judge: Option<Spanned<bool>>,
+    synth: Option<Spanned<bool>>,
     ports: Option<Spanned<u16>>,
 }
 
@@ -89,6 +90,8 @@ pub struct Layer {
     pub worktree_root: Option<Setting<PathBuf>>,
     /// `try` judges the forks once they all finished.
     pub judge: Option<Setting<bool>>,
+    /// `try` judges, synthesizes one more fork from the best, and judges again.
+    pub synth: Option<Setting<bool>>,
     pub ports: Option<Setting<u16>>,
 }
 
@@ -155,6 +158,7 @@ fn merge(high: Layer, low: Layer) -> Layer {
         timeout: high.timeout.or(low.timeout),
         worktree_root: high.worktree_root.or(low.worktree_root),
         judge: high.judge.or(low.judge),
+        synth: high.synth.or(low.synth),
         ports: high.ports.or(low.ports),
     }
 }
@@ -229,6 +233,7 @@ pub fn parse_layer(
             expand_root(&w, repo_root).ok_or_else(|| "`worktree_root` must not be empty".into())
         })?,
         judge: file.setting(raw.judge, Ok)?,
+        synth: file.setting(raw.synth, Ok)?,
     })
 }
 

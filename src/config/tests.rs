@@ -50,13 +50,14 @@ fn each_checked_key_says_what_is_wrong_at_its_line() {
         assert!(err.contains(says), "{line}: {err}");
     }
     let layer = parse_layer(
-        "jobs = 3\nservers = 2\njudge = true\n",
+        "jobs = 3\nservers = 2\njudge = true\nsynth = true\n",
         Path::new("c"),
         None,
     )
     .expect("valid");
     assert_eq!(layer.jobs.map(|s| s.value), Some(3));
     assert_eq!(layer.servers.map(|s| s.value), Some(2));
+    assert_eq!(layer.synth.map(|s| s.value), Some(true));
     let judge = layer.judge.expect("judge set");
     assert!(judge.value);
     assert_eq!(

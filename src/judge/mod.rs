@@ -80,20 +80,16 @@ pub async fn judge(
         .collect();
     let changes = compare::changes(repo, &run.start, &named)?;
     let evidence = evidence::gather(run, &changes);
-    let mut patches = Vec::new();
-    for c in &changes {
-        patches.push(match (&c.commit, c.files.is_empty()) {
-            (Some(commit), false) => patch(repo, &run.start, commit)?,
-            _ => String::new(),
-        });
-    }
+    let patches = patches(repo, &run.start, &changes)?;
+    let approaches: Vec<_> = forks.iter().map(|f| f.approach(run)).collect();
     let sections: Vec<prompt::ForkSection<'_>> = forks
         .iter()
         .zip(&evidence)
         .zip(&patches)
-        .map(|((f, e), p)| prompt::ForkSection {
+        .zip(&approaches)
+        .map(|(((f, e), p), a)| prompt::ForkSection {
             name: &f.name,
-            approach: approach(run, &f.prompt),
+            approach: a,
             evidence: e,
             patch: p,
         })
@@ -132,12 +128,20 @@ pub async fn judge(
     })
 }
 
-/// A fork's prompt without the shared task in front of it.
-fn approach<'a>(run: &Run, prompt: &'a str) -> &'a str {
-    match run.task.as_deref().map(str::trim_end) {
-        Some(t) if !t.is_empty() => prompt.strip_prefix(t).map_or(prompt, str::trim_start),
-        _ => prompt,
+/// Each fork's patch against `start` (empty for a fork that changed nothing).
+pub fn patches(
+    repo: &Repo,
+    start: &str,
+    changes: &[compare::ForkChanges],
+) -> Result<Vec<String>, git::GitError> {
+    let mut out = Vec::new();
+    for c in changes {
+        out.push(match (&c.commit, c.files.is_empty()) {
+            (Some(commit), false) => patch(repo, start, commit)?,
+            _ => String::new(),
+        });
     }
+    Ok(out)
 }
 
 /// The patch of a fork against the start commit, as plain `git diff` text.

@@ -215,7 +215,7 @@ fn table(run: &Run) -> Markup {
             tbody {
                 @for f in &run.forks {
                     tr class={"fork " (f.state.as_str())} {
-                        td { code class="name" { (f.name) } br; small { (f.branch) } }
+                        td { code class="name" { (f.label()) } br; small { (f.branch) } }
                         td { span class={"state " (f.state.as_str())} { (f.state.as_str()) } }
                         td { (f.model.as_deref().unwrap_or("default")) br; small { (f.agent) } }
                         td { (check_cell(f)) }

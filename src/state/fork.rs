@@ -176,6 +176,9 @@ pub struct Fork {
     /// turn ended (`branch rogue`, `a detached HEAD at ...`); its work went onto the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved: Option<String>,
+    /// The forks a synthesized fork (`ocfork synth`) was written from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synth: Option<super::Synth>,
 }
 
 impl Fork {
@@ -209,6 +212,7 @@ impl Fork {
             follow_ups: Vec::new(),
             driver: None,
             moved: None,
+            synth: None,
         }
     }
 }

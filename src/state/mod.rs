@@ -70,6 +70,8 @@
 //! | `forks[].activity` | string or null | what it does beyond its state, e.g. `retrying (attempt 2)` |
 //! | `forks[].follow_ups` | array of strings | prompts sent later with `ocfork continue`, oldest first |
 //! | `forks[].moved?` | string | where its agent had moved the worktree's HEAD off the fork's branch when its latest turn ended (`branch NAME`, `a detached HEAD at ID`); its work was committed to the fork's branch all the same and the worktree put back on it |
+//! | `forks[].synth?` | object | a fork `ocfork synth` wrote from others |
+//! | `forks[].synth.from` | array of strings | the forks whose work its prompt held, in that order |
 //! | `forks[].driver?` | object | the process driving this fork when not the run's (forks of `ocfork session fork`) |
 //! | `forks[].driver.pid` | number | its pid |
 //! | `forks[].driver.pid_start` | number or null | its start time (clock ticks since boot) |
@@ -82,6 +84,7 @@ mod lock;
 mod resolve;
 mod run;
 mod store;
+mod synth;
 pub mod verdict;
 
 pub use clock::now_rfc3339;
@@ -92,6 +95,7 @@ pub use lock::DriverLock;
 pub use resolve::{ForkRef, Target};
 pub use run::{Run, RunState, SpawnedServer};
 pub use store::Store;
+pub use synth::Synth;
 
 /// Version of the JSON written by `--json` and kept on disk.
 pub const SCHEMA: u32 = 1;

@@ -223,6 +223,13 @@ pub fn start_judge(app: &mut App) {
     start_job(app, format!("judge {run}"), &["judge", &run]);
 }
 
+/// `S`: `ocfork synth RUN` in the background: one more fork from the best ones, judged again
+/// when the run has a verdict.
+pub fn start_synth(app: &mut App) {
+    let run = app.run.run.clone();
+    start_job(app, format!("synth {run}"), &["synth", &run]);
+}
+
 /// `a`, once the terminal is suspended: `ocfork attach REF` on the user's terminal.
 pub fn attach(reference: &str) -> String {
     let exe = std::env::current_exe().unwrap_or_else(|_| "ocfork".into());

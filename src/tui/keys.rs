@@ -16,6 +16,7 @@ pub const HELP: &[&str] = &[
     "a              attach OpenCode's TUI to the fork's session",
     "c              send the fork a follow-up prompt (continue)",
     "J              judge the run (when ocfork has `judge`)",
+    "S              synthesize one more fork from the best (synth)",
     "?              this help",
     "q, Esc         quit",
 ];
@@ -87,6 +88,7 @@ fn main_keys(app: &mut App, key: KeyEvent) {
         }
         KeyCode::Char('a') => app.attach = app.selected_name(),
         KeyCode::Char('J') => actions::start_judge(app),
+        KeyCode::Char('S') => actions::start_synth(app),
         _ => {}
     }
 }

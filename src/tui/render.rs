@@ -128,7 +128,7 @@ fn row<'a>(app: &App, f: &'a Fork) -> Row<'a> {
         .as_ref()
         .map_or("-".into(), |t| tokens(t.input, t.output));
     let cost = f.cost.map_or("-".into(), |c| format!("${c:.2}"));
-    let mut name = f.name.clone();
+    let mut name = f.label();
     if f.merged {
         name.push_str(" (merged)");
     }

@@ -58,7 +58,7 @@ pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
             f.state.as_str().to_string()
         };
         rows.push(vec![
-            f.name.clone(),
+            f.label(),
             state,
             c.commit
                 .as_deref()

@@ -53,7 +53,7 @@ fn printed(value: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
 
 /// The doc and the output agree: nothing printed is undocumented, and every documented field
 /// of an object that is there is printed (unless marked `?`).
-fn assert_documented(what: &str, source: &str, value: &Value) {
+pub(crate) fn assert_documented(what: &str, source: &str, value: &Value) {
     let doc = documented(source);
     let names: BTreeSet<&str> = doc.iter().map(|(p, _)| p.as_str()).collect();
     let (fields, objects) = printed(value);

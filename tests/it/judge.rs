@@ -7,17 +7,9 @@ use serde_json::{Value, json};
 
 /// A rule answering the judge prompt (every fork section starts `## Fork `) with a ranking.
 fn judge_says(model: Option<&str>, ranking: &[&str]) -> Rule {
-    let reasons: serde_json::Map<String, Value> = ranking
-        .iter()
-        .map(|f| (f.to_string(), json!(format!("{f} is fine"))))
-        .collect();
-    let body = json!({ "ranking": ranking, "reasons": reasons });
     Rule {
-        when: "## Fork ".into(),
         model: model.map(str::to_string),
-        steps: vec![],
-        reply: format!("Here is my verdict.\n```json\n{body}\n```\n"),
-        fail: None,
+        ..judge_replies("## Fork ", ranking)
     }
 }
 

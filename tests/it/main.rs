@@ -58,6 +58,7 @@ mod report;
 mod session_fork;
 mod session_tool;
 mod status_list;
+mod synth;
 mod try_basic;
 mod try_lifecycle;
 mod try_options;

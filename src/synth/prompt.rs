@@ -1,0 +1,129 @@
+//! The synthesizing agent's prompt: the task, the criteria, one section per chosen fork (its
+//! approach, evidence, the judges' reasons, its patch bounded with a note where cut), and the
+//! instruction to write one implementation from the strongest parts and say where each came from.
+
+use super::Source;
+use crate::judge::prompt::{PATCH_LIMIT, bounded};
+
+/// The prompt for a fork synthesized from `sources`.
+pub fn synthesis(task: Option<&str>, criteria: Option<&str>, sources: &[Source]) -> String {
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    let mut out = format!(
+        "Several attempts (forks) at the same task were each made independently from the code \
+         in this directory. Below are the task and the work of {} of them: {}. Their changes \
+         are not in this directory; it holds the code they all started from.\n\n",
+        sources.len(),
+        names.join(", ")
+    );
+    if let Some(t) = task.filter(|t| !t.trim().is_empty()) {
+        out.push_str(&format!("# Task\n\n{}\n\n", t.trim_end()));
+    }
+    if let Some(c) = criteria.filter(|c| !c.trim().is_empty()) {
+        out.push_str(&format!("# Criteria\n\n{}\n\n", c.trim_end()));
+    }
+    out.push_str("# The forks\n\n");
+    for s in sources {
+        out.push_str(&section(s));
+    }
+    out.push_str(&format!(
+        "# What to do\n\nWrite one implementation of the task here that keeps the strongest \
+         parts of each fork above: the soundest design, the better tests, every edge case one \
+         of them handled. Do not delete or weaken tests. When you are done, say which parts \
+         came from which fork ({}).\n",
+        names.join(", ")
+    ));
+    out
+}
+
+fn section(s: &Source) -> String {
+    let e = &s.evidence;
+    let check = match e.check.as_str() {
+        "passed" => "passed",
+        "failed" => "FAILED",
+        _ => "not run",
+    };
+    let mut out = format!("## From fork {}\n\n", s.name);
+    out.push_str(&format!("Approach: {}\n\n", s.approach.trim()));
+    out.push_str(&format!(
+        "Check: {check}. Changes: {} files, +{} -{}.",
+        e.files, e.insertions, e.deletions
+    ));
+    if e.tests_weakened {
+        out.push_str(&format!(
+            " It deleted or removed lines from test files: {}.",
+            e.weakened_files.join(", ")
+        ));
+    }
+    out.push_str("\n\n");
+    if let Some(rank) = s.rank {
+        out.push_str(&format!("The judges ranked it #{rank}."));
+        if let Some(r) = &s.reason {
+            out.push_str(&format!(" Their reasons: {}", r.trim()));
+        }
+        out.push_str("\n\n");
+    }
+    let (shown, cut) = bounded(&s.patch, PATCH_LIMIT);
+    out.push_str("```diff\n");
+    out.push_str(shown);
+    if !shown.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("```\n");
+    if cut > 0 {
+        out.push_str(&format!(
+            "(patch cut here: {cut} more lines not shown; read the fork's branch for the rest)\n"
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::Evidence;
+
+    fn source(name: &str, patch: String) -> Source {
+        Source {
+            name: name.into(),
+            approach: format!("approach {name}"),
+            evidence: Evidence {
+                fork: name.into(),
+                check: "passed".into(),
+                tests_weakened: false,
+                weakened_files: Vec::new(),
+                empty: false,
+                files: 1,
+                insertions: 1,
+                deletions: 0,
+                consensus: 0.0,
+            },
+            patch,
+            reason: Some(format!("{name} is tidy")),
+            rank: Some(1),
+        }
+    }
+
+    #[test]
+    fn holds_each_source_and_cuts_long_patches() {
+        let long = "+line\n".repeat(PATCH_LIMIT);
+        let text = synthesis(
+            Some("Do it"),
+            Some("small"),
+            &[source("a", "+only a\n".into()), source("b", long)],
+        );
+        for wanted in [
+            "# Task\n\nDo it",
+            "# Criteria\n\nsmall",
+            "## From fork a",
+            "+only a",
+            "a is tidy",
+            "approach b",
+            "patch cut here",
+            "which fork (a, b)",
+        ] {
+            assert!(text.contains(wanted), "no {wanted:?}");
+        }
+        assert!(text.len() < 2 * PATCH_LIMIT, "the long patch was not cut");
+    }
+}
