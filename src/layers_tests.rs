@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("lib", 9),
     ("cli", 8),
     ("tui", 7),
+    ("synth", 7),
     ("ui", 6),
     ("report", 6),
     ("relay", 6),
