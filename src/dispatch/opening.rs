@@ -18,14 +18,13 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 use crate::opencode::Event;
+use crate::opencode::Kind;
 
 /// Fresh forks from which the pioneer goes first: below, the refresh storm is small (N² of
 /// a few) and waiting for the pioneer would cost more than it saves.
 pub const FROM: usize = 8;
 /// The longest the others wait for the pioneer's refresh.
 pub const BOUND: Duration = Duration::from_secs(20);
-/// The event OpenCode sends once a refresh recorded a change in the project's directories.
-const DIRECTORIES_UPDATED: &str = "project.directories.updated";
 
 /// The gate the first prompts of a run pass.
 pub struct Opening {
@@ -77,7 +76,7 @@ impl Opening {
             let updated = async {
                 loop {
                     match events.recv().await {
-                        Ok(e) if e.kind() == DIRECTORIES_UPDATED => return,
+                        Ok(e) if e.is(&Kind::ProjectDirectoriesUpdated) => return,
                         Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(broadcast::error::RecvError::Closed) => return,
                     }
@@ -122,7 +121,7 @@ mod tests {
         });
         let other = Event::Server {
             directory: None,
-            kind: "session.status".into(),
+            kind: Kind::SessionStatus,
             properties: serde_json::Value::Null,
         };
         tx.send(other).expect("send");
@@ -133,7 +132,7 @@ mod tests {
         );
         let update = Event::Server {
             directory: None,
-            kind: DIRECTORIES_UPDATED.into(),
+            kind: Kind::ProjectDirectoriesUpdated,
             properties: serde_json::Value::Null,
         };
         tx.send(update).expect("send");

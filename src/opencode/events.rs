@@ -12,23 +12,90 @@ use tokio_util::sync::CancellationToken;
 
 use super::Client;
 
+/// The event types ocfork acts on, each named once (as OpenCode 1.18 sends them); any other
+/// type is `Other`, which nothing acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `session.status`: busy, retry or idle.
+    SessionStatus,
+    /// `session.idle` (can repeat).
+    SessionIdle,
+    /// `session.error`: the turn failed.
+    SessionError,
+    /// `session.compacted`: a summary was written.
+    SessionCompacted,
+    /// `message.part.updated`: e.g. a tool call.
+    MessagePartUpdated,
+    /// `permission.asked`: a tool waits for an answer.
+    PermissionAsked,
+    /// `project.directories.updated`: OpenCode recorded a project's worktrees.
+    ProjectDirectoriesUpdated,
+    Other(String),
+}
+
+impl Kind {
+    const NAMED: [(Kind, &'static str); 7] = [
+        (Kind::SessionStatus, "session.status"),
+        (Kind::SessionIdle, "session.idle"),
+        (Kind::SessionError, "session.error"),
+        (Kind::SessionCompacted, "session.compacted"),
+        (Kind::MessagePartUpdated, "message.part.updated"),
+        (Kind::PermissionAsked, "permission.asked"),
+        (
+            Kind::ProjectDirectoriesUpdated,
+            "project.directories.updated",
+        ),
+    ];
+
+    /// The kind of an event type as the server names it.
+    pub fn from_name(name: &str) -> Kind {
+        Kind::NAMED
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| Kind::Other(name.to_string()))
+    }
+
+    /// The server's name for it.
+    pub fn name(&self) -> &str {
+        match self {
+            Kind::Other(n) => n,
+            known => Kind::NAMED
+                .iter()
+                .find(|(k, _)| k == known)
+                .map_or("", |(_, n)| n),
+        }
+    }
+}
+
 /// One event from the server, or a marker that some events may have been missed.
 #[derive(Clone, Debug)]
 pub enum Event {
     Server {
         directory: Option<String>,
-        kind: String,
+        kind: Kind,
         properties: Value,
     },
     Resync,
 }
 
 impl Event {
-    pub fn kind(&self) -> &str {
+    /// The event's type; None for [`Event::Resync`].
+    pub fn kind(&self) -> Option<&Kind> {
         match self {
-            Event::Server { kind, .. } => kind,
-            Event::Resync => "",
+            Event::Server { kind, .. } => Some(kind),
+            Event::Resync => None,
         }
+    }
+
+    /// The event's type as the server named it; empty for [`Event::Resync`].
+    pub fn kind_name(&self) -> &str {
+        self.kind().map_or("", Kind::name)
+    }
+
+    /// True when this is an event of type `kind`.
+    pub fn is(&self, kind: &Kind) -> bool {
+        self.kind() == Some(kind)
     }
 
     pub fn properties(&self) -> &Value {
@@ -61,10 +128,11 @@ impl Event {
             ),
             None => (None, v),
         };
-        let kind = payload.get("type")?.as_str()?.to_string();
+        let kind = payload.get("type")?.as_str()?;
         if kind == "sync" {
             return None;
         }
+        let kind = Kind::from_name(kind);
         let properties = payload.get("properties").cloned().unwrap_or(Value::Null);
         Some(Event::Server {
             directory,
@@ -152,5 +220,19 @@ impl EventHub {
         tokio::time::timeout(limit, rx.wait_for(|c| *c))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn every_kind_has_one_name_and_back() {
+        for (kind, name) in Kind::NAMED {
+            assert_eq!(Kind::from_name(name), kind);
+            assert_eq!(kind.name(), name);
+        }
+        assert_eq!(Kind::from_name("tui.toast.show").name(), "tui.toast.show");
     }
 }

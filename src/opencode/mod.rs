@@ -10,7 +10,7 @@ pub mod turn;
 pub mod types;
 
 pub use client::{ApiError, Client};
-pub use events::{Event, EventHub};
+pub use events::{Event, EventHub, Kind};
 pub use server::{Server, ServerError, find_binary};
 pub use turn::{TurnEnd, TurnWatch, follow_turn};
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::Kind;
 use super::server::ExitWatch;
 use super::types::error_text;
 use super::{Client, Event};
@@ -73,7 +74,7 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
                 Ok(ev) if ev.session_id() == Some(w.session) => {
                     let p = ev.properties();
                     match ev.kind() {
-                        "message.part.updated"
+                        Some(Kind::MessagePartUpdated)
                             if p.pointer("/part/type").and_then(Value::as_str) == Some("tool") =>
                         {
                             let id = p
@@ -86,7 +87,7 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
                                 progress(Progress::ToolCalls(tools.len() as u64));
                             }
                         }
-                        "session.status" => match p.pointer("/status/type").and_then(Value::as_str) {
+                        Some(Kind::SessionStatus) => match p.pointer("/status/type").and_then(Value::as_str) {
                             Some("retry") => {
                                 let attempt = p.pointer("/status/attempt").and_then(Value::as_u64).unwrap_or(0);
                                 let msg = p.pointer("/status/message").and_then(Value::as_str).unwrap_or("");
@@ -96,15 +97,15 @@ pub async fn follow_turn(mut w: TurnWatch<'_>, mut progress: impl FnMut(Progress
                             Some("idle") => reconcile = true,
                             _ => {}
                         },
-                        "session.idle" => reconcile = true,
-                        "session.error" => {
+                        Some(Kind::SessionIdle) => reconcile = true,
+                        Some(Kind::SessionError) => {
                             // The first error is the cause; OpenCode may follow it with a stack trace.
                             if let Some(e) = p.get("error") && last_error.is_none() {
                                 last_error = Some(error_text(e));
                             }
                             reconcile = true;
                         }
-                        "permission.asked" => {
+                        Some(Kind::PermissionAsked) => {
                             if let Some(id) = p.get("id").and_then(Value::as_str) {
                                 // A fork works in its worktree: a tool call on a path outside
                                 // it (which OpenCode asks about unless the user's config allows

@@ -8,6 +8,7 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Job, RelayError, last_model};
+use crate::opencode::Kind;
 use crate::opencode::liveness::{Liveness, patiently};
 use crate::opencode::types::error_text;
 use crate::opencode::{Client, EventHub};
@@ -59,7 +60,7 @@ pub async fn idle(
                     for _ in 0..25 {
                         while let Ok(ev) = events.try_recv() {
                             if ev.session_id() == Some(session)
-                                && ev.kind() == "session.error"
+                                && ev.is(&Kind::SessionError)
                                 && let Some(e) = ev.properties().get("error")
                             {
                                 return Err(dropped(describe(e)));
@@ -92,7 +93,7 @@ pub async fn idle(
         }
         tokio::select! {
             ev = events.recv() => match ev {
-                Ok(ev) if ev.session_id() == Some(session) && ev.kind() == "session.error" => {
+                Ok(ev) if ev.session_id() == Some(session) && ev.is(&Kind::SessionError) => {
                     if let Some(e) = ev.properties().get("error") {
                         error = Some(describe(e));
                     }
@@ -149,7 +150,7 @@ pub async fn compact(
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Ok(ev) if ev.session_id() == Some(session) && ev.kind() == "session.compacted" => return Ok(true),
+                Ok(ev) if ev.session_id() == Some(session) && ev.is(&Kind::SessionCompacted) => return Ok(true),
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
             },

@@ -32,7 +32,7 @@ fn assert_disposed(servers: &mut [(&Serve, &mut Events)], dirs: &BTreeSet<String
             let got = s
                 .block(async { tokio::time::timeout(Duration::from_millis(200), rx.recv()).await });
             if let Ok(Ok(e)) = got
-                && e.kind() == "server.instance.disposed"
+                && e.kind_name() == "server.instance.disposed"
                 && let Some(d) = e.properties().get("directory").and_then(|d| d.as_str())
             {
                 disposed.insert(d.to_string());
@@ -300,8 +300,8 @@ fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
     for e in &seen {
         let p = e.properties();
         let dir = p.pointer("/info/directory").and_then(|d| d.as_str());
-        let idle = e.kind() == "session.idle"
-            || (e.kind() == "session.status"
+        let idle = e.kind_name() == "session.idle"
+            || (e.kind_name() == "session.status"
                 && p.pointer("/status/type").and_then(|t| t.as_str()) == Some("idle"));
         match e.kind() {
             "session.created" if dir.is_some_and(|d| worktrees.contains(d)) => {
