@@ -303,7 +303,7 @@ fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
         let idle = e.kind_name() == "session.idle"
             || (e.kind_name() == "session.status"
                 && p.pointer("/status/type").and_then(|t| t.as_str()) == Some("idle"));
-        match e.kind() {
+        match e.kind_name() {
             "session.created" if dir.is_some_and(|d| worktrees.contains(d)) => {
                 pioneer = pioneer.or_else(|| e.session_id().map(String::from));
                 order.push("session")
