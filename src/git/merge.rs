@@ -324,25 +324,37 @@ pub fn dirty_paths<W: GitAt + ?Sized>(dir: &W) -> Result<Vec<String>> {
 
 /// [`dirty_paths`] as git's bytes.
 fn dirty_raw<W: GitAt + ?Sized>(dir: &W) -> Result<Vec<Vec<u8>>> {
-    let out = git_at(
-        dir,
-        ["status", "--porcelain=v1", "-z", "--untracked-files=all"],
-        &[],
-    )?;
     let mut paths = Vec::new();
+    for (_, path, source) in status_entries(dir, &[])? {
+        paths.push(path);
+        paths.extend(source);
+    }
+    Ok(paths)
+}
+
+/// `git status --porcelain=v1 -z --untracked-files=all` (plus `extra` options), one entry
+/// per changed path: its two status letters, its path, and a rename's or copy's source.
+pub(super) fn status_entries<W: GitAt + ?Sized>(
+    dir: &W,
+    extra: &[&str],
+) -> Result<Vec<([u8; 2], Vec<u8>, Option<Vec<u8>>)>> {
+    let mut args = vec!["status", "--porcelain=v1", "-z", "--untracked-files=all"];
+    args.extend(extra);
+    let out = git_at(dir, args, &[])?;
+    let mut entries = Vec::new();
     let mut fields = out.stdout.split(|b| *b == 0);
     while let Some(entry) = fields.next() {
         if entry.len() < 4 {
             continue;
         }
         let (xy, path) = entry.split_at(3);
-        paths.push(path.to_vec());
         // A rename or copy carries its source as the next field.
-        if (xy[0] == b'R' || xy[0] == b'C')
-            && let Some(src) = fields.next()
-        {
-            paths.push(src.to_vec());
-        }
+        let source = if xy[0] == b'R' || xy[0] == b'C' {
+            fields.next().map(<[u8]>::to_vec)
+        } else {
+            None
+        };
+        entries.push(([xy[0], xy[1]], path.to_vec(), source));
     }
-    Ok(paths)
+    Ok(entries)
 }

@@ -42,25 +42,12 @@ impl Repo {
             .filter(|(_, name)| !name.starts_with("ocfork/"))
             .map(|(id, name)| (name.to_string(), id.to_string()))
             .collect();
-        let out = self.git([
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--ignore-submodules=all",
-        ])?;
+        let entries =
+            super::merge::status_entries(self.workdir.as_path(), &["--ignore-submodules=all"])?;
         let skip = skip.strip_prefix(&self.workdir).ok().map(PathBuf::from);
         let mut tree = BTreeMap::new();
-        let mut fields = out.stdout.split(|b| *b == 0);
-        while let Some(entry) = fields.next() {
-            if entry.len() < 4 {
-                continue;
-            }
-            let (xy, path) = entry.split_at(3);
-            if xy[0] == b'R' || xy[0] == b'C' {
-                fields.next();
-            }
-            let path = String::from_utf8_lossy(path).into_owned();
+        for (xy, path, _) in entries {
+            let path = String::from_utf8_lossy(&path).into_owned();
             if skip
                 .as_ref()
                 .is_some_and(|s| !s.as_os_str().is_empty() && Path::new(&path).starts_with(s))
@@ -73,7 +60,7 @@ impl Repo {
                 .and_then(|m| m.modified().ok())
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos() as i128);
-            let xy = String::from_utf8_lossy(&xy[..2]).into_owned();
+            let xy = String::from_utf8_lossy(&xy).into_owned();
             tree.insert(path, (xy, size, mtime));
         }
         Ok(SharedState {
