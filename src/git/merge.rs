@@ -332,12 +332,15 @@ fn dirty_raw<W: GitAt + ?Sized>(dir: &W) -> Result<Vec<Vec<u8>>> {
     Ok(paths)
 }
 
+/// One path of `git status`: its two status letters, its path, and a rename's or copy's source.
+pub(super) type StatusEntry = ([u8; 2], Vec<u8>, Option<Vec<u8>>);
+
 /// `git status --porcelain=v1 -z --untracked-files=all` (plus `extra` options), one entry
-/// per changed path: its two status letters, its path, and a rename's or copy's source.
+/// per changed path.
 pub(super) fn status_entries<W: GitAt + ?Sized>(
     dir: &W,
     extra: &[&str],
-) -> Result<Vec<([u8; 2], Vec<u8>, Option<Vec<u8>>)>> {
+) -> Result<Vec<StatusEntry>> {
     let mut args = vec!["status", "--porcelain=v1", "-z", "--untracked-files=all"];
     args.extend(extra);
     let out = git_at(dir, args, &[])?;
