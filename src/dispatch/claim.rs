@@ -1,7 +1,7 @@
 //! A driver taking a run: itself recorded as the run's driver and its forks as pending, on the
 //! run as it is on disk, so nothing another process wrote meanwhile is lost.
 
-use crate::state::{ForkState, Run, Store};
+use crate::state::{Run, Store};
 
 /// Records this process as the run's driver and `names` as pending: the caller's copy of the
 /// run (with what it changed, e.g. `resume` letting go of a dead server) is written under the
@@ -15,9 +15,7 @@ pub(super) fn claim(store: &Store, run: Run, names: &[String]) -> anyhow::Result
         r.pid_start = pid_start;
         r.dispatched = false;
         for f in r.forks.iter_mut().filter(|f| names.contains(&f.name)) {
-            f.state = ForkState::Pending;
-            f.error = None;
-            f.end = None;
+            f.requeue();
         }
     };
     let mine = {

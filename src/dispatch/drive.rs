@@ -110,9 +110,7 @@ pub async fn drive_with<V: RunView>(
             let msg = e.to_string();
             for n in &ready {
                 handle.update(n, |f| {
-                    f.state = ForkState::Failed;
-                    f.end = Some(crate::state::EndReason::NoServer);
-                    f.error = Some(msg.clone());
+                    f.finish(crate::state::EndReason::NoServer, Some(msg.clone()));
                 });
             }
             view.stop().await;

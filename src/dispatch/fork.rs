@@ -14,7 +14,7 @@ use super::turn::{agent_turn, current_prompt, record_usage};
 use crate::opencode::server::ExitWatch;
 use crate::opencode::turn::TurnEnd;
 use crate::opencode::{Client, EventHub};
-use crate::state::{Check, EndReason, ForkState};
+use crate::state::{Check, EndReason, ForkState, TurnStep};
 
 /// What every fork of a run shares.
 #[derive(Clone)]
@@ -110,7 +110,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
 
     // A follow-up (`ocfork continue`) works in a worktree that was set up already.
     if let Some(cmd) = shared.setup.as_ref().filter(|_| fork.follow_ups.is_empty()) {
-        shared.handle.update(&name, |f| f.state = ForkState::Setup);
+        shared.handle.update(&name, |f| f.begin(TurnStep::Setup));
         let (step, log) = shell_step(&shared, &name, "setup", cmd, &dir, deadline).await;
         let (state, error) = match step {
             Step::Ran(c) if c.exit_code == Some(0) => (None, None),
@@ -142,9 +142,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     }
 
     shared.handle.update(&name, |f| {
-        f.state = ForkState::Running;
-        f.error = None;
-        f.end = None;
+        f.begin(TurnStep::Running);
     });
     let end = agent_turn(&shared, &name, &dir, deadline).await;
     drop(permit);
@@ -190,9 +188,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     if state == EndReason::Done
         && let Some(cmd) = &shared.check
     {
-        shared
-            .handle
-            .update(&name, |f| f.state = ForkState::Checking);
+        shared.handle.update(&name, |f| f.begin(TurnStep::Checking));
         // The check gets a budget of its own: the agent may have used most of the fork's.
         let limit = tokio::time::Instant::now() + shared.timeout;
         let check = match shell_step(&shared, &name, "check", cmd, &dir, limit)
@@ -296,12 +292,8 @@ async fn finish(
     super::ports::release(&snapshot.run, name);
     let (files, ins, del) = crate::git::totals(&stats);
     let elapsed = started.elapsed().as_millis() as u64;
-    let state = end.state();
     shared.handle.update(name, |f| {
-        f.state = state;
-        f.end = Some(end);
-        f.activity = None;
-        f.error = error.or(f.error.take().filter(|_| state != ForkState::Done));
+        f.finish(end, error);
         if commit.is_some() {
             f.commit = commit;
             f.moved = moved;

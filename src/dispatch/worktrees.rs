@@ -7,7 +7,6 @@ use tokio::sync::Semaphore;
 
 use super::RunHandle;
 use crate::git::Repo;
-use crate::state::ForkState;
 
 /// Forks' worktrees checked out at once. Checkout is bound by the kernel creating files;
 /// past a few writers they only contend with each other.
@@ -85,8 +84,9 @@ pub(super) async fn make_worktrees(
 
 fn worktree_failed(handle: &RunHandle, name: &str, e: &crate::git::GitError) {
     handle.update(name, |f| {
-        f.state = ForkState::Failed;
-        f.end = Some(crate::state::EndReason::WorktreeFailed);
-        f.error = Some(format!("could not create the worktree: {e}"));
+        f.finish(
+            crate::state::EndReason::WorktreeFailed,
+            Some(format!("could not create the worktree: {e}")),
+        );
     });
 }

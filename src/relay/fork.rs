@@ -15,7 +15,7 @@ use super::{Job, RelayError, Request, State, relay_mark};
 use crate::dispatch::{RunHandle, Shared, run_fork};
 use crate::git::Repo;
 use crate::opencode::{Client, EventHub};
-use crate::state::{Driver, Fork, ForkState, Run, RunState, SCHEMA, Store};
+use crate::state::{Driver, EndReason, Fork, ForkState, Run, RunState, SCHEMA, Store};
 
 /// The fork a job drives.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -92,10 +92,9 @@ pub async fn prepare(
         return Err(RelayError::State(crate::state::StateError::NoRuns));
     };
     let handle = RunHandle::new(store.clone(), store.load(&run_name)?);
-    let fail = |msg: String| {
+    let fail = |reason: EndReason, msg: String| {
         handle.update(&fork.name, |f| {
-            f.state = ForkState::Failed;
-            f.error = Some(msg);
+            f.finish(reason, Some(msg));
             f.driver = None;
         });
     };
@@ -107,13 +106,19 @@ pub async fn prepare(
         crate::git::include::copy_into_new_worktree(&repo.workdir, &path, &[])
     });
     if let Err(e) = made {
-        fail(format!("could not create the worktree: {e}"));
+        fail(
+            EndReason::WorktreeFailed,
+            format!("could not create the worktree: {e}"),
+        );
         return Err(e.into());
     }
     let session = match copy_session(client, &req.session, directory, &fork.worktree).await {
         Ok(s) => s,
         Err(e) => {
-            fail(format!("could not fork the session: {e}"));
+            fail(
+                EndReason::AgentError,
+                format!("could not fork the session: {e}"),
+            );
             return Err(e.into());
         }
     };

@@ -76,6 +76,9 @@ pub enum EndReason {
     WorktreeFailed,
     /// Its work could not be committed.
     CommitFailed,
+    /// The process driving it went away before it finished (killed, the machine stopped);
+    /// the fork is `interrupted`, for `ocfork resume`.
+    DriverGone,
 }
 
 impl EndReason {
@@ -85,7 +88,7 @@ impl EndReason {
             EndReason::Done => ForkState::Done,
             EndReason::Timeout => ForkState::Timeout,
             EndReason::Cancelled => ForkState::Cancelled,
-            EndReason::ServerGone => ForkState::Interrupted,
+            EndReason::ServerGone | EndReason::DriverGone => ForkState::Interrupted,
             EndReason::AgentError
             | EndReason::ServerExited
             | EndReason::NoServer

@@ -65,7 +65,7 @@
 //! | `forks[].tokens.output` | number | output tokens |
 //! | `forks[].cost` | number or null | cost OpenCode reported |
 //! | `forks[].error` | string or null | what failed: OpenCode's or git's error, a timeout, ... |
-//! | `forks[].end?` | string | why it ended, once it has: `done`, `agent_error`, `timeout`, `cancelled`, `server_exited`, `server_gone`, `no_server`, `setup_failed`, `worktree_failed` or `commit_failed` |
+//! | `forks[].end?` | string | why it ended, once it has: `done`, `agent_error`, `timeout`, `cancelled`, `server_exited`, `server_gone`, `no_server`, `setup_failed`, `worktree_failed`, `commit_failed` or `driver_gone` (the process driving it went away; `interrupted`) |
 //! | `forks[].tool_calls` | number | tool calls its agent made so far |
 //! | `forks[].activity` | string or null | what it does beyond its state, e.g. `retrying (attempt 2)` |
 //! | `forks[].follow_ups` | array of strings | prompts sent later with `ocfork continue`, oldest first |
@@ -80,6 +80,7 @@ mod clock;
 mod driver;
 mod error;
 mod fork;
+mod lifecycle;
 mod lock;
 mod resolve;
 mod run;
@@ -91,6 +92,7 @@ pub use clock::now_rfc3339;
 pub use driver::Driver;
 pub use error::StateError;
 pub use fork::{Check, EndReason, Fork, ForkState, Tokens, check_cell};
+pub use lifecycle::TurnStep;
 pub use lock::DriverLock;
 pub use resolve::{ForkRef, Target};
 pub use run::{Run, RunState, SpawnedServer};

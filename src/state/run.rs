@@ -194,11 +194,8 @@ impl Run {
         let mut changed = false;
         for fork in &mut self.forks {
             let alive = fork.driver.map_or(owner_alive, |d| d.alive());
-            if !fork.state.is_finished() && !alive {
-                fork.state = ForkState::Interrupted;
-                fork.error
-                    .get_or_insert_with(|| "ocfork stopped before this fork finished".into());
-                changed = true;
+            if !alive {
+                changed |= fork.interrupt("ocfork stopped before this fork finished");
             }
         }
         self.refresh_state();
