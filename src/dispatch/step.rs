@@ -91,17 +91,13 @@ pub async fn run_shell<T>(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()?;
-    let pgid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
-    let kill_group = || {
-        if let Some(pgid) = pgid {
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        }
-    };
+    // Whatever the command started goes with it however this ends: finished, stopped, or
+    // this future dropped (its task aborted, the process unwinding).
+    let group = ProcessGroup(child.id().map(|p| nix::unistd::Pid::from_raw(p as i32)));
     tokio::select! {
         status = child.wait() => {
             let status = status?;
-            // Whatever the command left running in the background goes with it.
-            kill_group();
+            group.kill();
             Ok(Ok(Check {
                 command: cmd.to_string(),
                 exit_code: status.code(),
@@ -109,9 +105,71 @@ pub async fn run_shell<T>(
             }))
         }
         stopped = stop => {
-            kill_group();
+            group.kill();
             let _ = child.wait().await;
             Ok(Err(stopped))
         }
+    }
+}
+
+/// A process group killed whole (SIGKILL) when dropped.
+struct ProcessGroup(Option<nix::unistd::Pid>);
+
+impl ProcessGroup {
+    fn kill(&self) {
+        if let Some(pgid) = self.0 {
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// A step whose future is dropped midway (its task aborted) takes everything it started
+    /// with it, not only `sh`.
+    #[tokio::test]
+    async fn a_dropped_step_kills_its_whole_process_group() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pidfile = dir.path().join("pid");
+        let cmd = format!("sleep 600 & echo $! > {}; wait", pidfile.display());
+        let log = dir.path().join("log");
+        let never = std::future::pending::<()>();
+        let step = super::run_shell(&cmd, dir.path(), &[], &log, never);
+        let started = tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::pin!(step);
+            loop {
+                tokio::select! {
+                    _ = &mut step => return false,
+                    _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                        if std::fs::read_to_string(&pidfile).is_ok_and(|t| t.ends_with('\n')) {
+                            return true;
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        assert_eq!(started, Ok(true), "the background sleep started");
+        // The step's future is gone now (dropped at the end of the block above).
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("a pid");
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Gone, or a zombie waiting for its parent (the test process reaps nothing).
+            stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")
+        });
+        assert!(gone, "sleep {pid} outlived its dropped step");
     }
 }
