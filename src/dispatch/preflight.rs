@@ -36,7 +36,11 @@ pub async fn check(repo: &Repo, run: &mut Run) -> Result<Connected, PreflightErr
         &repo.workdir,
     )
     .await?;
-    match choose(&client, &repo.workdir, run).await {
+    let checked = match others_supported(run).await {
+        Ok(()) => choose(&client, &repo.workdir, run).await,
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(()) => Ok((client, server)),
         Err(e) => {
             if let Some(s) = server {
@@ -45,6 +49,19 @@ pub async fn check(repo: &Repo, run: &mut Run) -> Result<Connected, PreflightErr
             Err(e)
         }
     }
+}
+
+/// The run's other `--server`s are of an OpenCode ocfork supports (the first was checked
+/// when connecting).
+async fn others_supported(run: &Run) -> Result<(), PreflightError> {
+    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+    for url in run.pool_urls.iter().skip(1) {
+        let client = Client::new(url, password.as_deref())?;
+        crate::opencode::version::check_server(&client)
+            .await
+            .map_err(|e| PreflightError::Start(e.into()))?;
+    }
+    Ok(())
 }
 
 async fn choose(client: &Client, dir: &Path, run: &mut Run) -> Result<(), PreflightError> {

@@ -50,6 +50,7 @@ mod merge;
 mod names_prop;
 mod odd_repos;
 mod offer;
+mod opencode_version;
 mod pipes;
 mod plugin_install;
 mod pool;
