@@ -185,16 +185,16 @@ fn failed_checks(run: &Run) -> Option<String> {
 }
 
 /// Asks the server, before anything is recorded or made, which agent and model every fork
-/// will use (refusing names it does not know), and warns about OpenCode config the forks
-/// will not get. A typo in `--server` or its password leaves nothing behind either.
+/// will use (refusing names it does not know), and names the OpenCode config the forks get
+/// copies of. A typo in `--server` or its password leaves nothing behind either.
 async fn preflight(
     repo: &crate::git::Repo,
     run: &mut Run,
     args: &TryArgs,
 ) -> Result<Connected, CommandError> {
-    use crate::dispatch::preflight::{PreflightError, check, config_left_behind};
-    for warning in config_left_behind(repo, args.include_dirty, &args.copy) {
-        eprintln!("ocfork: warning: {warning}");
+    use crate::dispatch::preflight::{PreflightError, check, config_carried};
+    for note in config_carried(repo, args.include_dirty, &args.copy) {
+        eprintln!("ocfork: {note}");
     }
     check(repo, run).await.map_err(|e| match e {
         PreflightError::Offer(e) => {

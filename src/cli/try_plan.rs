@@ -243,9 +243,16 @@ fn fork_plan(
 
 /// Says that uncommitted changes in the main tree stay out of the forks.
 fn warn_dirty(repo: &crate::git::Repo) {
-    let Ok(dirty) = repo.dirty_paths() else {
+    let Ok(mut dirty) = repo.dirty_paths() else {
         return;
     };
+    // OpenCode's config is carried into the forks (and named on its own line).
+    let carried = crate::git::include::opencode_config(&repo.workdir, false);
+    dirty.retain(|p| {
+        !carried
+            .iter()
+            .any(|c| p.as_path() == std::path::Path::new(c))
+    });
     if !dirty.is_empty() {
         eprintln!(
             "ocfork: warning: the main tree has uncommitted changes ({} file{}); they do not reach the forks unless you pass --include-dirty",

@@ -55,6 +55,7 @@ mod pipes;
 mod plugin_install;
 mod pool;
 mod report;
+mod second_day;
 mod session_fork;
 mod session_tool;
 mod status_list;
