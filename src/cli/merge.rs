@@ -79,6 +79,17 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             c.command
         );
     }
+    if let Some(e) = fork.run.judge.as_ref().and_then(|v| v.evidence_of(&f.name))
+        && e.tests_weakened
+    {
+        let which = match e.weakened_files.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", e.weakened_files.join(", ")),
+        };
+        eprintln!(
+            "ocfork: warning: the judge found that fork {name} weakened its tests{which}; merging it anyway"
+        );
+    }
     let theirs = fork_tip(&repo, f).ok_or_else(|| {
         CommandError::failure(format!(
             "fork {name} has no commit to merge: its branch {} is gone and git has no commit recorded for it",
