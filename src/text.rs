@@ -106,6 +106,25 @@ pub fn first_line(text: &str, max: usize) -> String {
     cut
 }
 
+/// The first non-blank line of `text` as a commit subject: cut to `max` characters at the end
+/// of a word, with an ellipsis, so no word is cut in two.
+pub fn subject(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() <= max {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    let at_word = match line.chars().nth(cut.chars().count()) {
+        Some(next) if next.is_whitespace() => cut.len(),
+        _ => cut.rfind(char::is_whitespace).unwrap_or(cut.len()),
+    };
+    format!("{}…", cut[..at_word].trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +159,9 @@ mod tests {
     fn first_lines_are_cut() {
         assert_eq!(first_line("\n  \nab\ncd", 5), "ab");
         assert_eq!(first_line("abcdef", 4), "abc…");
+        assert_eq!(subject("add a store for todos", 14), "add a store…");
+        assert_eq!(subject("add a store", 14), "add a store");
+        assert_eq!(subject("abcdefghijklmnop", 6), "abcde…");
         assert_eq!(first_line("\x1b[2J", 20), "\\x1b[2J");
     }
 }

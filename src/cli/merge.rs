@@ -281,8 +281,7 @@ fn default_message(fork: &ForkRef, commit: &str, merge: bool) -> String {
     let f = fork.fork();
     // Any text can be a prompt; git refuses a NUL in a message (see `text::commit_text`).
     let prompt = crate::text::commit_text(&f.prompt);
-    let first = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let first: String = first.chars().take(60).collect();
+    let first = crate::text::subject(&prompt, 60);
     let name = fork.qualified();
     if merge {
         format!(

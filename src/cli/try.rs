@@ -21,13 +21,23 @@ const DEFAULT_AGENT: &str = "build";
 /// `--timeout` when neither the flag nor a config file sets one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
+/// `try --help`'s naming rule (the one `names::parse_approach` follows) and an example.
+const AFTER_HELP: &str =
+    "Names: an APPROACH is \"NAME=TEXT\" when NAME is a fork name: 1-40 of a-z, \
+0-9 and -, starting with a letter or digit. Anything else is all prompt text, and the fork is \
+named after it (\"Über Café\" → uber-cafe, cut at a word end); ocfork says so when the text had \
+an `=`. A run is named with -n RUN, else after its forks (redux-vs-context, redux-and-3-more).
+
+Example:
+  ocfork try -t \"Add a todo store in src/\" \"redux=Use Redux\" \"context=Use the Context API\"";
+
 /// Fork one task into several approaches, each an OpenCode session in its own worktree.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  ocfork try -t \"Add a todo store in src/\" \"redux=Use Redux\" \"context=Use the Context API\""
+    after_help = AFTER_HELP
 )]
 pub struct TryArgs {
-    /// Approaches: "prompt text" or "name=prompt text"
+    /// Approaches: "prompt text" or "name=prompt text" (see Names below)
     #[arg(required = true, value_name = "APPROACH")]
     approaches: Vec<String>,
     /// Shared task; each fork's prompt is the task plus its approach

@@ -174,6 +174,9 @@ fn parse_approaches(specs: &[String]) -> Result<Vec<names::Approach>, CommandErr
         .iter()
         .map(|a| names::parse_approach(a).map_err(CommandError::usage))
         .collect::<Result<Vec<_>, _>>()?;
+    for note in approaches.iter().filter_map(names::unnamed_note) {
+        eprintln!("ocfork: note: {note}");
+    }
     let mut seen = HashSet::new();
     for a in approaches.iter().filter(|a| a.explicit) {
         if !seen.insert(a.name.clone()) {

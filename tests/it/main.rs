@@ -48,6 +48,7 @@ mod json_docs;
 mod judge;
 mod merge;
 mod names_prop;
+mod naming;
 mod odd_repos;
 mod offer;
 mod opencode_version;
