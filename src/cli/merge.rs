@@ -156,6 +156,13 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         }
     };
     if repo.has_every_change(&fork.run.start, &head, &theirs)? {
+        // A fork that changed nothing is not merged: there was nothing of it to bring in.
+        if repo.tree_of(&theirs)? == repo.tree_of(&fork.run.start)? {
+            super::output::println_during_change(format!(
+                "{name} changed nothing; nothing to merge"
+            ));
+            return Ok(0);
+        }
         if !args.dry_run {
             mark_merged(&repo, &store, &fork, &theirs)?;
         }

@@ -59,6 +59,7 @@ mod report;
 mod second_day;
 mod session_fork;
 mod session_tool;
+mod small_truths;
 mod status_list;
 mod try_basic;
 mod try_lifecycle;
