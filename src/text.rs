@@ -25,6 +25,16 @@ pub fn duration(d: Duration) -> String {
 /// without trailing blanks; control characters in a cell are written out (see
 /// [`escape_controls`]) before the columns are measured.
 pub fn columns(rows: &[Vec<String>], indent: &str) -> String {
+    columns_painted(rows, indent, |_, _, _| None)
+}
+
+/// [`columns`], each cell for which `paint(row, column, cell)` names an SGR code (`"32"`) in
+/// that colour; widths are measured without the colour codes, so columns line up either way.
+pub fn columns_painted(
+    rows: &[Vec<String>],
+    indent: &str,
+    paint: impl Fn(usize, usize, &str) -> Option<&'static str>,
+) -> String {
     let rows: Vec<Vec<Cow<'_, str>>> = rows
         .iter()
         .map(|row| row.iter().map(|cell| escape_controls(cell)).collect())
@@ -40,10 +50,16 @@ pub fn columns(rows: &[Vec<String>], indent: &str) -> String {
         }
     }
     let mut out = String::new();
-    for row in &rows {
+    for (r, row) in rows.iter().enumerate() {
         let mut line = indent.to_string();
-        for (cell, w) in row.iter().zip(&widths) {
-            line.push_str(&format!("{cell:<w$}  "));
+        for (c, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()) + 2);
+            match paint(r, c, cell) {
+                Some(code) if !cell.is_empty() => {
+                    line.push_str(&format!("\x1b[{code}m{cell}\x1b[0m{pad}"))
+                }
+                _ => line.push_str(&format!("{cell}{pad}")),
+            }
         }
         out.push_str(line.trim_end());
         out.push('\n');

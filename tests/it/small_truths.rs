@@ -101,3 +101,21 @@ fn the_demo_says_where_it_left_its_repository() {
         "{text}"
     );
 }
+
+#[test]
+fn diff_color_always_colours_the_table_too() {
+    let w = world(vec![writes("Write it", &[("a.txt", "a\n")])]);
+    w.try_json(0, &["-n", "col", "a=Write it"]);
+    let coloured = ok(&w.run(&["diff", "col", "--color", "always"]));
+    let row = coloured
+        .lines()
+        .find(|l| l.starts_with("a "))
+        .unwrap_or_else(|| panic!("no row for a: {coloured}"));
+    assert!(row.contains("\x1b[32mdone\x1b[0m"), "{row:?}");
+    let plain = ok(&w.run(&["diff", "col", "--color", "never"]));
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    // The columns line up the same, coloured or not.
+    let strip = coloured.replace("\x1b[32m", "").replace("\x1b[0m", "");
+    let strip = strip.replace("\x1b[1m", "");
+    assert_eq!(strip, plain);
+}
