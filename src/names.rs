@@ -16,27 +16,85 @@ pub fn is_valid(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
-/// Turns free text into a name: lowercase ASCII letters and digits, runs of anything else
-/// collapsed to one `-`, trimmed, cut to `max` bytes. Empty when the text has no letters or digits.
+/// Turns free text into a name: letters transliterated to lowercase ASCII (`Über Café` →
+/// `uber-cafe`), runs of anything else collapsed to one `-`, trimmed, and cut to `max` bytes
+/// at the end of a word when there is one. Empty when the text has no letters or digits
+/// ASCII can spell.
 pub fn slug(text: &str, max: usize) -> String {
     let mut out = String::new();
     let mut dash = false;
     for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.push(c.to_ascii_lowercase());
-        } else {
-            dash = true;
-        }
-        if out.len() >= max {
+        if out.len() > max {
             break;
         }
+        let spelled = match fold(c) {
+            Some(s) => s,
+            None if c.is_ascii_alphanumeric() => {
+                out_push(&mut out, &mut dash, c.to_ascii_lowercase());
+                continue;
+            }
+            None => {
+                dash = true;
+                continue;
+            }
+        };
+        for a in spelled.chars() {
+            out_push(&mut out, &mut dash, a);
+        }
     }
-    out.truncate(max);
+    if out.len() > max {
+        // Cut where a word ends, unless that leaves too little of the name.
+        let at = match out[..=max].rfind('-') {
+            Some(i) if i >= max / 2 => i,
+            _ => max,
+        };
+        out.truncate(at);
+    }
     out.trim_end_matches('-').to_string()
+}
+
+fn out_push(out: &mut String, dash: &mut bool, c: char) {
+    if *dash && !out.is_empty() {
+        out.push('-');
+    }
+    *dash = false;
+    out.push(c);
+}
+
+/// The ASCII spelling of a Latin letter with a mark or ligature (`é` → `e`, `ß` → `ss`).
+fn fold(c: char) -> Option<&'static str> {
+    const TABLE: [(&str, &str); 26] = [
+        ("àáâãäåāăąÀÁÂÃÄÅĀĂĄ", "a"),
+        ("çćĉċčÇĆĈĊČ", "c"),
+        ("ďđðĎĐÐ", "d"),
+        ("èéêëēĕėęěÈÉÊËĒĔĖĘĚ", "e"),
+        ("ĝğġģĜĞĠĢ", "g"),
+        ("ĥħĤĦ", "h"),
+        ("ìíîïĩīĭįıÌÍÎÏĨĪĬĮİ", "i"),
+        ("ĵĴ", "j"),
+        ("ķĶ", "k"),
+        ("ĺļľŀłĹĻĽĿŁ", "l"),
+        ("ñńņňÑŃŅŇ", "n"),
+        ("òóôõöøōŏőÒÓÔÕÖØŌŎŐ", "o"),
+        ("ŕŗřŔŖŘ", "r"),
+        ("śŝşšſŚŜŞŠ", "s"),
+        ("ţťŧŢŤŦ", "t"),
+        ("ùúûüũūŭůűųÙÚÛÜŨŪŬŮŰŲ", "u"),
+        ("ŵŴ", "w"),
+        ("ýÿŷÝŸŶ", "y"),
+        ("źżžŹŻŽ", "z"),
+        ("æÆ", "ae"),
+        ("œŒ", "oe"),
+        ("ßẞ", "ss"),
+        ("þÞ", "th"),
+        ("ĳĲ", "ij"),
+        ("ŋŊ", "ng"),
+        ("ŉ", "n"),
+    ];
+    TABLE
+        .iter()
+        .find(|(from, _)| from.contains(c))
+        .map(|(_, to)| *to)
 }
 
 /// One approach given on the command line.
@@ -50,19 +108,12 @@ pub struct Approach {
     pub explicit: bool,
 }
 
-/// Parses `"prompt text"` or `"name=prompt text"`. Text before the first `=` with no
-/// whitespace in it is meant as a name and must be a valid one; with whitespace (`"Use x=5"`)
-/// the whole spec is prompt text.
+/// Parses an approach by the one naming rule (`try --help` says it): `"name=prompt text"` when the part before the first `=` is
+/// a valid name, else all of it is prompt text and the name is derived from it.
 pub fn parse_approach(spec: &str) -> Result<Approach, String> {
     if let Some((head, rest)) = spec.split_once('=')
-        && !head.is_empty()
-        && !head.contains(char::is_whitespace)
+        && is_valid(head)
     {
-        if !is_valid(head) {
-            return Err(format!(
-                "fork name `{head}` is not valid: use 1-{MAX_NAME} of a-z, 0-9 and -, starting with a letter or digit"
-            ));
-        }
         if rest.trim().is_empty() {
             return Err(format!("approach `{spec}` has a name but no prompt text"));
         }
@@ -88,6 +139,18 @@ pub fn parse_approach(spec: &str) -> Result<Approach, String> {
     })
 }
 
+/// The note for an approach whose text before `=` was not taken as a name, if it had one
+/// short enough to have been meant as one.
+pub fn unnamed_note(a: &Approach) -> Option<String> {
+    let (head, _) = a.text.split_once('=').filter(|_| !a.explicit)?;
+    (!head.trim().is_empty() && head.chars().count() <= MAX_NAME).then(|| {
+        format!(
+            "`{head}` is not a fork name (1-{MAX_NAME} of a-z, 0-9 and -), so all of the approach is prompt text; its fork is named {}",
+            a.name
+        )
+    })
+}
+
 /// Makes `base` unique against `taken` by appending `-2`, `-3`, ... (still within [`MAX_NAME`]).
 pub fn unique(base: &str, taken: &HashSet<String>) -> String {
     if !taken.contains(base) {
@@ -103,10 +166,24 @@ pub fn unique(base: &str, taken: &HashSet<String>) -> String {
         .unwrap_or_else(|| base.to_string())
 }
 
-/// A run name from its fork names: `redux-vs-context-api`, cut to [`MAX_NAME`].
+/// Longest generated run name: short enough to type and to read in a branch name.
+const RUN_NAME_MAX: usize = 24;
+
+/// A run name from its fork names: `redux-vs-context-api` for two, `redux-and-3-more` for
+/// more, each fork name cut at a word end so the whole fits in 24 characters.
 pub fn run_name(forks: &[String]) -> String {
-    let joined = forks.join("-vs-");
-    let name = slug(&joined, MAX_NAME);
+    let name = match forks {
+        [] => String::new(),
+        [one] => slug(one, RUN_NAME_MAX),
+        [a, b] if a.len() + b.len() + 4 <= RUN_NAME_MAX => format!("{a}-vs-{b}"),
+        [a, b] => format!("{}-vs-{}", slug(a, 10), slug(b, 10)),
+        [a, rest @ ..] => {
+            let tail = format!("-and-{}-more", rest.len());
+            let head = slug(a, RUN_NAME_MAX.saturating_sub(tail.len()));
+            format!("{head}{tail}")
+        }
+    };
+    let name = slug(&name, RUN_NAME_MAX);
     if name.is_empty() {
         "run".to_string()
     } else {
@@ -134,8 +211,18 @@ mod tests {
         assert!(parse_approach("r=").is_err());
         assert!(parse_approach("日本語").is_err());
         assert!(parse_approach("!!!").is_err());
-        assert!(parse_approach("a/b=x").is_err());
-        assert!(parse_approach("..=x").is_err());
+        assert_eq!(
+            parse_approach("a/b=x").map(|a| (a.name, a.explicit)),
+            Ok(("a-b-x".into(), false))
+        );
+        assert_eq!(
+            parse_approach("Über Café").map(|a| a.name),
+            Ok("uber-cafe".into())
+        );
+        assert_eq!(
+            slug("use the context api with memoized selectors", 40),
+            "use-the-context-api-with-memoized"
+        );
         assert_eq!(parse_approach("x=5").map(|a| a.name), Ok("x".into()));
     }
 

@@ -23,6 +23,16 @@ pub fn duration(d: Duration) -> String {
 /// without trailing blanks; control characters in a cell are written out (see
 /// [`escape_controls`]) before the columns are measured.
 pub fn columns(rows: &[Vec<String>], indent: &str) -> String {
+    columns_painted(rows, indent, |_, _, _| None)
+}
+
+/// [`columns`], each cell for which `paint(row, column, cell)` names an SGR code (`"32"`) in
+/// that colour; widths are measured without the colour codes, so columns line up either way.
+pub fn columns_painted(
+    rows: &[Vec<String>],
+    indent: &str,
+    paint: impl Fn(usize, usize, &str) -> Option<&'static str>,
+) -> String {
     let rows: Vec<Vec<Cow<'_, str>>> = rows
         .iter()
         .map(|row| row.iter().map(|cell| escape_controls(cell)).collect())
@@ -38,10 +48,16 @@ pub fn columns(rows: &[Vec<String>], indent: &str) -> String {
         }
     }
     let mut out = String::new();
-    for row in &rows {
+    for (r, row) in rows.iter().enumerate() {
         let mut line = indent.to_string();
-        for (cell, w) in row.iter().zip(&widths) {
-            line.push_str(&format!("{cell:<w$}  "));
+        for (c, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()) + 2);
+            match paint(r, c, cell) {
+                Some(code) if !cell.is_empty() => {
+                    line.push_str(&format!("\x1b[{code}m{cell}\x1b[0m{pad}"))
+                }
+                _ => line.push_str(&format!("{cell}{pad}")),
+            }
         }
         out.push_str(line.trim_end());
         out.push('\n');
@@ -100,6 +116,25 @@ pub fn first_line(text: &str, max: usize) -> String {
     cut
 }
 
+/// The first non-blank line of `text` as a commit subject: cut to `max` characters at the end
+/// of a word, with an ellipsis, so no word is cut in two.
+pub fn subject(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() <= max {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    let at_word = match line.chars().nth(cut.chars().count()) {
+        Some(next) if next.is_whitespace() => cut.len(),
+        _ => cut.rfind(char::is_whitespace).unwrap_or(cut.len()),
+    };
+    format!("{}…", cut[..at_word].trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +169,9 @@ mod tests {
     fn first_lines_are_cut() {
         assert_eq!(first_line("\n  \nab\ncd", 5), "ab");
         assert_eq!(first_line("abcdef", 4), "abc…");
+        assert_eq!(subject("add a store for todos", 14), "add a store…");
+        assert_eq!(subject("add a store", 14), "add a store");
+        assert_eq!(subject("abcdefghijklmnop", 6), "abcde…");
         assert_eq!(first_line("\x1b[2J", 20), "\\x1b[2J");
     }
 }

@@ -60,6 +60,8 @@ pub async fn cmd_attach(args: AttachArgs) -> CmdResult {
         super::output::println(words.join(" "))?;
         return Ok(0);
     }
+    // OpenCode 2's TUI would migrate the data directory the V1 servers share.
+    crate::opencode::version::check_binary(&bin).await?;
     let err = std::process::Command::new(&bin)
         .args(&argv)
         .current_dir(&fork.worktree)

@@ -153,7 +153,7 @@ fn clean_run(
             save_leftovers(run, p)?;
             if p.registered {
                 // Git refuses any worktree holding a repository; each was checked above.
-                match repo.remove_worktree(&p.fork.worktree, force || p.nested) {
+                match repo.remove_worktree(&p.fork.worktree, force || p.nested || p.copies) {
                     Ok(()) => super::output::println_during_change(format!(
                         "removed worktree {}",
                         p.fork.worktree.display()

@@ -21,6 +21,8 @@ pub(in crate::cli) struct Plan<'a> {
     pub(in crate::cli) lost_head: Option<String>,
     /// The worktree holds git repositories (git removes it only with --force).
     pub(in crate::cli) nested: bool,
+    /// The worktree holds untracked copies ocfork made (git removes it only with --force).
+    pub(in crate::cli) copies: bool,
     /// Nested repositories whose work exists nowhere else: `PATH: why`.
     pub(in crate::cli) nested_unsafe: Vec<String>,
     /// Where the branch points, when it exists.
@@ -56,6 +58,7 @@ pub(in crate::cli) fn plan<'a>(
             dirty: Vec::new(),
             lost_head: None,
             nested: false,
+            copies: false,
             nested_unsafe: Vec::new(),
             tip: repo.branch_tip(&fork.branch),
             merged: None,
@@ -89,7 +92,12 @@ fn look_into_worktree(repo: &Repo, p: &mut Plan) -> Result<(), crate::git::GitEr
     // Pinned to the fork's admin directory (and its `.git` link written back if an agent
     // removed it): git never answers for whatever repository encloses the worktree.
     let tree = crate::git::ForkTree::open(&repo.common_dir, wt)?;
+    // Copies ocfork made (OpenCode config, ignored files) are no one's work; git sees the
+    // untracked ones and removes the worktree only when forced.
+    let copied = tree.copied();
     p.dirty = crate::git::dirty_paths(&tree)?;
+    p.copies = p.dirty.iter().any(|d| copied.contains(d));
+    p.dirty.retain(|d| !copied.contains(d));
     p.head_branch = crate::git::worktree_branch(&tree)?;
     p.on_fork_branch = p.head_branch.as_deref() == Some(p.fork.branch.as_str());
     if p.head_branch.is_none() {

@@ -118,11 +118,19 @@ fn known_runs() -> Vec<Run> {
 fn candidates(current: &OsStr, with_runs: bool, with_forks: bool) -> Vec<CompletionCandidate> {
     let runs = known_runs();
     let mut names: Vec<(String, &str)> = Vec::new();
+    // A fork `clean` removed whole (worktree and branch) is no longer there to name.
+    let repo = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| crate::git::Repo::discover(&cwd).ok());
+    let there = |f: &crate::state::Fork| {
+        f.worktree.exists() || repo.as_ref().is_some_and(|r| r.branch_exists(&f.branch))
+    };
     if with_forks && let Some(latest) = runs.first() {
         names.extend(
             latest
                 .forks
                 .iter()
+                .filter(|f| there(f))
                 .map(|f| (f.name.clone(), f.state.as_str())),
         );
     }
@@ -134,6 +142,7 @@ fn candidates(current: &OsStr, with_runs: bool, with_forks: bool) -> Vec<Complet
             names.extend(
                 r.forks
                     .iter()
+                    .filter(|f| there(f))
                     .map(|f| (format!("{}/{}", r.run, f.name), f.state.as_str())),
             );
         }

@@ -12,7 +12,8 @@ use crate::ui::LiveView;
 #[derive(Args, Debug)]
 #[command(
     after_help = "The fork runs again through a spawned OpenCode server (or the run's --server), with the \
-run's timeout and --check; its worktree is committed afterwards and status shows the new totals.
+run's timeout and --check; its worktree is committed afterwards and status shows the new totals. \
+A worktree `clean` removed is made again from the fork's branch.
 
 Example:
   ocfork continue redux \"Also add unit tests for the reducer\"
@@ -35,7 +36,7 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
     if args.text.trim().is_empty() {
         return Err(CommandError::usage("the follow-up prompt is empty"));
     }
-    let (mut run, name) = store.resolve_fork(&args.reference)?.into_parts();
+    let (run, name) = store.resolve_fork(&args.reference)?.into_parts();
     if run.state == RunState::Running && run.owner_alive() {
         return Err(CommandError::usage(format!(
             "run {} is still being driven (pid {})",
@@ -44,7 +45,7 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         ))
         .with_hint(format!("wait for it with `ocfork wait {}`", run.run)));
     }
-    let Some(fork) = run.fork_mut(&name) else {
+    let Some(fork) = run.fork(&name) else {
         return Err(CommandError::usage(format!("run has no fork `{name}`")));
     };
     if fork.session.is_none() {
@@ -54,12 +55,29 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         ))
         .with_hint("`ocfork resume` restarts forks that never got going"));
     }
-    if !fork.worktree.join(".git").exists() {
+    let gone = !fork.worktree.join(".git").exists();
+    if gone && !repo.branch_exists(&fork.branch) {
         return Err(CommandError::failure(format!(
-            "the worktree of {name} is gone ({})",
-            fork.worktree.display()
+            "the worktree of {name} is gone ({}), and its branch {} too",
+            fork.worktree.display(),
+            fork.branch
         ))
-        .with_hint(format!("its work is on branch {}", fork.branch)));
+        .with_hint(match &fork.commit {
+            Some(c) => format!(
+                "its last commit is {c}: `git branch {} {c}` brings the branch back",
+                fork.branch
+            ),
+            None => "there is nothing left to continue".into(),
+        }));
+    }
+    crate::opencode::version::check_target(run.server.as_deref(), run.opencode.as_deref()).await?;
+    if gone {
+        // `clean` kept the branch: the drive makes the worktree again from it.
+        eprintln!(
+            "ocfork: the worktree of {name} is gone; making it again at {} from branch {}",
+            fork.worktree.display(),
+            fork.branch
+        );
     }
     let text = args.text.clone();
     // The new commit is not merged, whatever the fork's earlier commit was.
@@ -76,7 +94,8 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
     let Some(run) = updated else {
         return Err(CommandError::failure(format!("run {} vanished", run.run)));
     };
-    let driven = drive::<LiveView>(
+    let before = run.fork(&name).and_then(|f| f.commit.clone());
+    let mut driven = drive::<LiveView>(
         &repo,
         &store,
         run,
@@ -85,6 +104,10 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         },
     )
     .await?;
+    let after = driven.run.fork(&name).and_then(|f| f.commit.clone());
+    if after != before && driven.run.judge.is_some() {
+        driven.run = mark_stale(&store, driven.run, &name)?;
+    }
     super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);
@@ -94,4 +117,28 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         .fork(&name)
         .is_some_and(|f| f.state == ForkState::Done);
     Ok(if done { 0 } else { EXIT_FAILURE })
+}
+
+/// Records in the run's verdict that `name` changed after it; returns the run as recorded.
+fn mark_stale(
+    store: &crate::state::Store,
+    run: crate::state::Run,
+    name: &str,
+) -> Result<crate::state::Run, CommandError> {
+    let updated = store.update(
+        &run.run,
+        || None,
+        |r| {
+            if let Some(v) = r.judge.as_mut()
+                && !v.stale.iter().any(|s| s == name)
+            {
+                v.stale.push(name.to_string());
+            }
+        },
+    )?;
+    eprintln!(
+        "ocfork: the verdict of run {} is stale now: `ocfork judge {}` judges the forks as they are",
+        run.run, run.run
+    );
+    Ok(updated.unwrap_or(run))
 }

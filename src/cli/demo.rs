@@ -157,6 +157,12 @@ pub async fn cmd_demo(args: DemoArgs) -> CmdResult {
     super::output::println_during_change(
         "  ocfork clean                   # worktrees gone, unmerged work kept",
     );
+    // The demo's repository, worktrees and OpenCode data stay for the commands above.
+    super::output::println_during_change(format!(
+        "\nThe demo left everything in {}; `rm -rf {}` removes it.",
+        root.display(),
+        super::attach::shell_quote(&root.to_string_lossy())
+    ));
     match status.code() {
         Some(0) => Ok(0),
         _ => Err(CommandError::failure(

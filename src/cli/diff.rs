@@ -68,7 +68,7 @@ pub struct DiffArgs {
     /// Never page the patch
     #[arg(long)]
     no_pager: bool,
-    /// Colour the patch: auto (on a terminal, unless NO_COLOR is set), always, never
+    /// Colour the patch and the table: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_name = "WHEN", value_enum)]
     color: Option<ColorWhen>,
 }
@@ -259,7 +259,11 @@ fn run_diff(repo: &Repo, run: &Run, args: &DiffArgs) -> CmdResult {
         print_comparison(run, &all, &changes)?;
         return Ok(0);
     }
-    super::output::print(crate::ui::diff_table(run, &changes))?;
+    let color = view(args)
+        .color
+        .unwrap_or_else(|| std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    // Escaped where it is made, but for its own colour codes.
+    super::output::print_exact(&crate::ui::diff_table(run, &changes, color))?;
     if args.stat {
         super::output::print(crate::ui::diff_stat(run, &changes))?;
     }

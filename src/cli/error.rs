@@ -4,6 +4,7 @@
 
 use crate::config::ConfigError;
 use crate::git::GitError;
+use crate::opencode::version::VersionError;
 use crate::opencode::{ApiError, ServerError};
 use crate::relay::RelayError;
 use crate::state::StateError;
@@ -197,6 +198,17 @@ impl Classify for ServerError {
     }
 }
 
+impl Classify for VersionError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            VersionError::Unsupported { .. } | VersionError::Unknown { .. } => ErrorKind::Config,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        Some(VersionError::hint(self))
+    }
+}
+
 impl Classify for ApiError {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -304,6 +316,7 @@ classified_errors!(
     StateError,
     ConfigError,
     ServerError,
+    VersionError,
     ApiError,
     RelayError,
     crate::judge::JudgeError,

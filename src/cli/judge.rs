@@ -215,6 +215,17 @@ pub async fn judge_again(
 /// first; a usage error saying to run `ocfork judge` when there is no verdict.
 pub fn best_ref(store: &Store, run: Option<&str>) -> Result<String, CommandError> {
     let run = store.resolve(run)?;
+    if let Some(v) = run.judge.as_ref().filter(|v| !v.stale.is_empty()) {
+        return Err(CommandError::usage(format!(
+            "the verdict of run {} is stale: `continue` changed {} after it",
+            run.run,
+            v.stale.join(", ")
+        ))
+        .with_hint(format!(
+            "run `ocfork judge {}` again, or name the fork: `ocfork merge {}/FORK`",
+            run.run, run.run
+        )));
+    }
     match run.judge.as_ref().and_then(Verdict::best) {
         Some(best) => Ok(format!("{}/{best}", run.run)),
         None => Err(CommandError::usage(format!(

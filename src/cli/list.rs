@@ -40,6 +40,9 @@ struct Entry<'a> {
     /// True when no fork has its worktree any more (`ocfork clean` removed them; kept
     /// branches may remain).
     cleaned: bool,
+    /// The state as the table says it (`interrupted` for a run `resume` picks up).
+    #[serde(skip)]
+    shown: &'a str,
 }
 
 pub async fn cmd_list(args: ListArgs) -> CmdResult {
@@ -54,6 +57,7 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
             run: &r.run,
             base: &r.base,
             state: r.state.as_str(),
+            shown: r.shown_state(),
             created_at: &r.created_at,
             forks: r.forks.len(),
             merged: r.forks.iter().filter(|f| f.merged).count(),
@@ -65,6 +69,7 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
     } else {
         for e in &entries {
             let mut notes = String::new();
+            let state = e.shown;
             if e.merged > 0 {
                 notes.push_str(&format!(", {} merged", e.merged));
             }
@@ -74,7 +79,7 @@ pub async fn cmd_list(args: ListArgs) -> CmdResult {
             super::output::println(format!(
                 "{:<40}  {:<8}  {}  {} fork{}{notes}  base {}",
                 e.run,
-                e.state,
+                state,
                 e.created_at,
                 e.forks,
                 if e.forks == 1 { "" } else { "s" },

@@ -79,6 +79,17 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
             c.command
         );
     }
+    if let Some(e) = fork.run.judge.as_ref().and_then(|v| v.evidence_of(&f.name))
+        && e.tests_weakened
+    {
+        let which = match e.weakened_files.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", e.weakened_files.join(", ")),
+        };
+        eprintln!(
+            "ocfork: warning: the judge found that fork {name} weakened its tests{which}; merging it anyway"
+        );
+    }
     let theirs = fork_tip(&repo, f).ok_or_else(|| {
         CommandError::failure(format!(
             "fork {name} has no commit to merge: its branch {} is gone and git has no commit recorded for it",
@@ -145,6 +156,13 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
         }
     };
     if repo.has_every_change(&fork.run.start, &head, &theirs)? {
+        // A fork that changed nothing is not merged: there was nothing of it to bring in.
+        if repo.tree_of(&theirs)? == repo.tree_of(&fork.run.start)? {
+            super::output::println_during_change(format!(
+                "{name} changed nothing; nothing to merge"
+            ));
+            return Ok(0);
+        }
         if !args.dry_run {
             mark_merged(&repo, &store, &fork, &theirs)?;
         }
@@ -270,8 +288,7 @@ fn default_message(fork: &ForkRef, commit: &str, merge: bool) -> String {
     let f = fork.fork();
     // Any text can be a prompt; git refuses a NUL in a message (see `text::commit_text`).
     let prompt = crate::text::commit_text(&f.prompt);
-    let first = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let first: String = first.chars().take(60).collect();
+    let first = crate::text::subject(&prompt, 60);
     let name = fork.qualified();
     if merge {
         format!(

@@ -186,7 +186,11 @@ pub fn existing_worktree(found: &crate::state::ForkRef) -> Result<&std::path::Pa
         found.qualified(),
         fork.worktree.display()
     ))
-    .with_hint(format!("its work is on branch {}", fork.branch)))
+    .with_hint(format!(
+        "its work is on branch {}; `ocfork continue {} TEXT` makes the worktree again from it",
+        fork.branch,
+        found.qualified()
+    )))
 }
 
 /// True when two paths name the same existing directory.

@@ -21,13 +21,23 @@ const DEFAULT_AGENT: &str = "build";
 /// `--timeout` when neither the flag nor a config file sets one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
+/// `try --help`'s naming rule (the one `names::parse_approach` follows) and an example.
+const AFTER_HELP: &str =
+    "Names: an APPROACH is \"NAME=TEXT\" when NAME is a fork name: 1-40 of a-z, \
+0-9 and -, starting with a letter or digit. Anything else is all prompt text, and the fork is \
+named after it (\"Über Café\" → uber-cafe, cut at a word end); ocfork says so when the text had \
+an `=`. A run is named with -n RUN, else after its forks (redux-vs-context, redux-and-3-more).
+
+Example:
+  ocfork try -t \"Add a todo store in src/\" \"redux=Use Redux\" \"context=Use the Context API\"";
+
 /// Fork one task into several approaches, each an OpenCode session in its own worktree.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  ocfork try -t \"Add a todo store in src/\" \"redux=Use Redux\" \"context=Use the Context API\""
+    after_help = AFTER_HELP
 )]
 pub struct TryArgs {
-    /// Approaches: "prompt text" or "name=prompt text"
+    /// Approaches: "prompt text" or "name=prompt text" (see Names below)
     #[arg(required = true, value_name = "APPROACH")]
     approaches: Vec<String>,
     /// Shared task; each fork's prompt is the task plus its approach
@@ -194,16 +204,16 @@ fn failed_checks(run: &Run) -> Option<String> {
 }
 
 /// Asks the server, before anything is recorded or made, which agent and model every fork
-/// will use (refusing names it does not know), and warns about OpenCode config the forks
-/// will not get. A typo in `--server` or its password leaves nothing behind either.
+/// will use (refusing names it does not know), and names the OpenCode config the forks get
+/// copies of. A typo in `--server` or its password leaves nothing behind either.
 async fn preflight(
     repo: &crate::git::Repo,
     run: &mut Run,
     args: &TryArgs,
 ) -> Result<Connected, CommandError> {
-    use crate::dispatch::preflight::{PreflightError, check, config_left_behind};
-    for warning in config_left_behind(repo, args.include_dirty, &args.copy) {
-        eprintln!("ocfork: warning: {warning}");
+    use crate::dispatch::preflight::{PreflightError, check, config_carried};
+    for note in config_carried(repo, args.include_dirty, &args.copy) {
+        eprintln!("ocfork: {note}");
     }
     check(repo, run).await.map_err(|e| match e {
         PreflightError::Offer(e) => {

@@ -174,6 +174,9 @@ fn parse_approaches(specs: &[String]) -> Result<Vec<names::Approach>, CommandErr
         .iter()
         .map(|a| names::parse_approach(a).map_err(CommandError::usage))
         .collect::<Result<Vec<_>, _>>()?;
+    for note in approaches.iter().filter_map(names::unnamed_note) {
+        eprintln!("ocfork: note: {note}");
+    }
     let mut seen = HashSet::new();
     for a in approaches.iter().filter(|a| a.explicit) {
         if !seen.insert(a.name.clone()) {
@@ -243,9 +246,16 @@ fn fork_plan(
 
 /// Says that uncommitted changes in the main tree stay out of the forks.
 fn warn_dirty(repo: &crate::git::Repo) {
-    let Ok(dirty) = repo.dirty_paths() else {
+    let Ok(mut dirty) = repo.dirty_paths() else {
         return;
     };
+    // OpenCode's config is carried into the forks (and named on its own line).
+    let carried = crate::git::include::opencode_config(&repo.workdir, false);
+    dirty.retain(|p| {
+        !carried
+            .iter()
+            .any(|c| p.as_path() == std::path::Path::new(c))
+    });
     if !dirty.is_empty() {
         eprintln!(
             "ocfork: warning: the main tree has uncommitted changes ({} file{}); they do not reach the forks unless you pass --include-dirty",

@@ -216,11 +216,12 @@ pub fn parse_layer(
                 None => Ok(models),
             }
         })?,
-        timeout: file.setting(raw.timeout, |t| {
-            humantime::parse_duration(&t)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| format!("`timeout` \"{t}\" is not a duration like 90s, 30m or 1h"))
+        timeout: file.setting(raw.timeout, |t| match humantime::parse_duration(&t) {
+            Ok(d) if d.is_zero() => Err(format!("`timeout` \"{t}\" must be longer than zero")),
+            Ok(d) => Ok(d),
+            Err(_) => Err(format!(
+                "`timeout` \"{t}\" is not a duration like 90s, 30m or 1h"
+            )),
         })?,
         ports: file.setting(raw.ports, |p| {
             let max = MAX_PORTS;

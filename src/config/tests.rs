@@ -39,7 +39,7 @@ fn each_checked_key_says_what_is_wrong_at_its_line() {
         ),
         (
             "timeout = \"0s\"",
-            "`timeout` \"0s\" is not a duration like 90s, 30m or 1h",
+            "`timeout` \"0s\" must be longer than zero",
         ),
         ("ports = 0", "`ports` must be between 1 and"),
         ("worktree_root = \"\"", "`worktree_root` must not be empty"),

@@ -316,8 +316,7 @@ fn commit_message(run: &str, fork: &str, prompt: &str, state: ForkState) -> Stri
     // git refuses a message holding a NUL and `git log` would replay escape sequences: the
     // prompt goes in with its control characters written out (the manifest keeps it exact).
     let prompt = crate::text::commit_text(prompt);
-    let first = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let first: String = first.chars().take(60).collect();
+    let first = crate::text::subject(&prompt, 60);
     let note = if state == ForkState::Done {
         String::new()
     } else {

@@ -1,6 +1,6 @@
 //! `try`'s checks with the server before any worktree or branch is made: the agent and the
-//! model of every fork, as OpenCode will pick them, recorded in the run; and a warning for
-//! OpenCode config in the main tree that the forks will not get.
+//! model of every fork, as OpenCode will pick them, recorded in the run; and a note on
+//! OpenCode config in the main tree that git does not hold, which every fork gets a copy of.
 
 use std::path::Path;
 
@@ -36,7 +36,11 @@ pub async fn check(repo: &Repo, run: &mut Run) -> Result<Connected, PreflightErr
         &repo.workdir,
     )
     .await?;
-    match choose(&client, &repo.workdir, run).await {
+    let checked = match others_supported(run).await {
+        Ok(()) => choose(&client, &repo.workdir, run).await,
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(()) => Ok((client, server)),
         Err(e) => {
             if let Some(s) = server {
@@ -45,6 +49,19 @@ pub async fn check(repo: &Repo, run: &mut Run) -> Result<Connected, PreflightErr
             Err(e)
         }
     }
+}
+
+/// The run's other `--server`s are of an OpenCode ocfork supports (the first was checked
+/// when connecting).
+async fn others_supported(run: &Run) -> Result<(), PreflightError> {
+    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+    for url in run.pool_urls.iter().skip(1) {
+        let client = Client::new(url, password.as_deref())?;
+        crate::opencode::version::check_server(&client)
+            .await
+            .map_err(|e| PreflightError::Start(e.into()))?;
+    }
+    Ok(())
 }
 
 async fn choose(client: &Client, dir: &Path, run: &mut Run) -> Result<(), PreflightError> {
@@ -69,47 +86,23 @@ async fn choose(client: &Client, dir: &Path, run: &mut Run) -> Result<(), Prefli
     Ok(())
 }
 
-/// Files OpenCode writes into `.opencode/` itself (its plugin dependency).
-const OPENCODE_OWN: [&str; 5] = [
-    ".opencode/node_modules/",
-    ".opencode/package.json",
-    ".opencode/package-lock.json",
-    ".opencode/bun.lock",
-    ".opencode/.gitignore",
-];
-
-/// OpenCode config files of the main tree that the forks will not get: not committed, and
-/// neither brought by `--include-dirty` (untracked files) nor copied by `.worktreeinclude` or
-/// `--copy` (ignored files). One warning line each, naming the ways to bring it along.
-pub fn config_left_behind(repo: &Repo, include_dirty: bool, copy: &[String]) -> Vec<String> {
-    let list = |extra: &[&str]| -> Vec<String> {
-        let mut args = vec!["ls-files", "-z", "--others", "--exclude-standard"];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["--", "opencode.json", "opencode.jsonc", ".opencode"]);
-        let Ok(out) = crate::git::git(&repo.workdir, &args) else {
-            return Vec::new();
-        };
-        out.stdout
-            .split(|b| *b == 0)
-            .filter(|p| !p.is_empty())
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .filter(|p| !OPENCODE_OWN.iter().any(|own| p.starts_with(own)))
-            .collect()
-    };
-    let mut warnings = Vec::new();
+/// OpenCode config files of the main tree that git does not hold for the forks: not
+/// committed, and neither brought by `--include-dirty` (untracked files) nor by
+/// `.worktreeinclude` or `--copy` (ignored files). Each fork gets a copy, kept out of its
+/// commits; one line each says so.
+pub fn config_carried(repo: &Repo, include_dirty: bool, copy: &[String]) -> Vec<String> {
+    use crate::git::include::{opencode_config, selected};
+    let mut carried = Vec::new();
     if !include_dirty {
-        for path in list(&[]) {
-            warnings.push(format!(
-                "{path} is not committed, so the forks will not see it: commit it, or pass --include-dirty"
-            ));
-        }
+        carried.extend(opencode_config(&repo.workdir, false));
     }
-    let ignored = list(&["--ignored"]);
-    let copied = crate::git::include::selected(&repo.workdir, copy, &ignored).unwrap_or_default();
-    for path in ignored.into_iter().filter(|p| !copied.contains(p)) {
-        warnings.push(format!(
-            "{path} is ignored by git, so the forks will not see it: pass --copy {path}, list it in .worktreeinclude, or commit it"
-        ));
-    }
-    warnings
+    let ignored = opencode_config(&repo.workdir, true);
+    let copied = selected(&repo.workdir, copy, &ignored).unwrap_or_default();
+    carried.extend(ignored.into_iter().filter(|p| !copied.contains(p)));
+    carried
+        .into_iter()
+        .map(|path| {
+            format!("{path} is not committed: each fork gets a copy of it, left out of its commits")
+        })
+        .collect()
 }

@@ -47,14 +47,8 @@ pub fn uncommitted_work(common: &Path, worktree: &Path) -> Result<Vec<String>> {
     };
     let tree = &tree;
     let mut paths = dirty_paths(tree)?;
-    if let Ok(raw) = std::fs::read(tree.copied_list()) {
-        let copied: Vec<String> = raw
-            .split(|b| *b == 0)
-            .filter(|p| !p.is_empty())
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .collect();
-        paths.retain(|p| !copied.contains(p));
-    }
+    let copied = tree.copied();
+    paths.retain(|p| !copied.contains(p));
     Ok(paths)
 }
 
@@ -175,5 +169,16 @@ impl ForkTree {
     /// The file in the fork's admin directory listing the ignored files ocfork copied in.
     pub fn copied_list(&self) -> PathBuf {
         self.admin.join(crate::paths::COPIED_LIST)
+    }
+
+    /// The files ocfork copied in (ignored files, OpenCode config), as listed.
+    pub fn copied(&self) -> Vec<String> {
+        let Ok(raw) = std::fs::read(self.copied_list()) else {
+            return Vec::new();
+        };
+        raw.split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect()
     }
 }

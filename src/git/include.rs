@@ -1,7 +1,9 @@
 //! Ignored files a fork needs (`.env`, local config): those of the main tree that match
 //! `.worktreeinclude` (gitignore syntax) or a `--copy` glob are copied into a new worktree.
 //! Only files git ignores in the main tree AND would ignore in the worktree are copied, so
-//! `git add -A` in the fork can never commit them.
+//! `git add -A` in the fork can never commit them. OpenCode's own project config that git
+//! does not track (`opencode.json`, `.opencode/`) is copied too, so forks run with the config
+//! the user runs with; the list of copies keeps it out of the fork's commits.
 
 use std::path::{Path, PathBuf};
 
@@ -148,9 +150,57 @@ fn copy_entry(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copies into a freshly made worktree and warns on stderr about files left out.
+/// Files OpenCode writes into `.opencode/` itself (its plugin dependency).
+const OPENCODE_OWN: [&str; 5] = [
+    ".opencode/node_modules/",
+    ".opencode/package.json",
+    ".opencode/package-lock.json",
+    ".opencode/bun.lock",
+    ".opencode/.gitignore",
+];
+
+/// OpenCode's project config in `main` that git does not track (`opencode.json`,
+/// `opencode.jsonc`, `.opencode/...`, OpenCode's own files there left out): the untracked
+/// files, or with `ignored` the ignored ones.
+pub fn opencode_config(main: &Path, ignored: bool) -> Vec<String> {
+    let mut args = vec!["ls-files", "-z", "--others", "--exclude-standard"];
+    if ignored {
+        args.push("--ignored");
+    }
+    args.extend_from_slice(&["--", "opencode.json", "opencode.jsonc", ".opencode"]);
+    let Ok(out) = git(main, &args) else {
+        return Vec::new();
+    };
+    split_z(&out.stdout)
+        .filter(|p| !OPENCODE_OWN.iter().any(|own| p.starts_with(own)))
+        .collect()
+}
+
+/// Copies OpenCode's untracked and ignored project config from `main` into `worktree` where
+/// the worktree has no such file (its checkout, or `--include-dirty`, brought its own), so
+/// the fork's sessions run with the config the user runs with. Returns the paths copied.
+fn carry_opencode_config(main: &Path, worktree: &Path) -> Result<Vec<String>> {
+    let mut carried = Vec::new();
+    for path in opencode_config(main, false)
+        .into_iter()
+        .chain(opencode_config(main, true))
+    {
+        let to = worktree.join(&path);
+        if std::fs::symlink_metadata(&to).is_ok() || carried.contains(&path) {
+            continue;
+        }
+        copy_entry(&main.join(&path), &to)?;
+        carried.push(path);
+    }
+    Ok(carried)
+}
+
+/// Copies into a freshly made worktree and warns on stderr about files left out. Everything
+/// copied is listed in the worktree's [`crate::paths::COPIED_LIST`], which keeps it out of the
+/// fork's commits.
 pub fn copy_into_new_worktree(main: &Path, worktree: &Path, globs: &[String]) -> Result<()> {
-    let done = copy_ignored(main, worktree, globs)?;
+    let mut done = copy_ignored(main, worktree, globs)?;
+    done.copied.extend(carry_opencode_config(main, worktree)?);
     if !done.copied.is_empty() {
         let list = super::copied_list(worktree)?;
         let mut text = done.copied.join("\0");

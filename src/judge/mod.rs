@@ -110,6 +110,7 @@ pub async fn judge(
         ranking: None,
         evidence,
         judges,
+        stale: Vec::new(),
     };
     if failure.is_none() && !interrupted {
         verdict.ranking = Some(verdict::order(&verdict.evidence, &verdict.judges, checked));

@@ -8,6 +8,7 @@ pub mod offer;
 pub mod server;
 pub mod turn;
 pub mod types;
+pub mod version;
 
 pub use client::{ApiError, Client};
 pub use events::{Event, EventHub, Kind};
@@ -16,7 +17,8 @@ pub use turn::{TurnEnd, TurnWatch, follow_turn};
 
 /// A client for the server at `url` (password from `OPENCODE_SERVER_PASSWORD`), or, without a
 /// URL, for a new `opencode serve` started in `cwd` from `bin` (else found as
-/// [`find_binary`] does), returned too so the caller stops it.
+/// [`find_binary`] does), returned too so the caller stops it. Either way, an OpenCode of a
+/// version ocfork does not support is refused first (see [`version`]).
 pub async fn connect(
     url: Option<&str>,
     bin: Option<&std::path::Path>,
@@ -24,10 +26,17 @@ pub async fn connect(
 ) -> anyhow::Result<(Client, Option<Server>)> {
     if let Some(url) = url {
         let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
-        return Ok((Client::new(url, password.as_deref())?, None));
+        let client = Client::new(url, password.as_deref())?;
+        version::check_server(&client).await?;
+        return Ok((client, None));
     }
     let bin = find_binary(bin)?;
+    version::check_binary(&bin).await?;
     let server = Server::spawn(&bin, cwd).await?;
     let client = Client::new(&server.url, Some(&server.password))?;
+    if let Err(e) = version::check_server(&client).await {
+        server.stop().await;
+        return Err(e.into());
+    }
     Ok((client, Some(server)))
 }

@@ -32,6 +32,7 @@
 //! | `copy` | array of strings | `--copy` globs |
 //! | `ports?` | number | `--ports`: loopback ports in each fork's block (absent: the default, 10) |
 //! | `judge?` | object | the verdict of `ocfork judge`, once it ran: evidence per fork, each judge's session, model and ranking, the final ranking with reasons (`state::verdict::Verdict`) |
+//! | `judge.stale?` | array of strings | forks `ocfork continue` changed after the verdict, which no longer judges them as they are (`merge --best` refuses it; `ocfork judge` again makes a fresh one) |
 //! | `warnings?` | array of strings | what changed while the run ran outside the forks' worktrees: stash entries that went (kept as `refs/ocfork/<run>/stash/<n>`), branches outside `ocfork/` made, moved or deleted, files of the main working tree changed |
 //! | `spawned_server` | object or null | the `opencode serve` the driver runs, while it runs |
 //! | `spawned_server.pid` | number | its pid |

@@ -184,6 +184,21 @@ impl Run {
         }
     }
 
+    /// The run's state as the tables say it: `interrupted` for a run that ended only because
+    /// ocfork stopped (every fork done or `interrupted`, so `resume` picks it up), else its
+    /// [`RunState`]. The JSON keeps the [`RunState`].
+    pub fn shown_state(&self) -> &'static str {
+        let interrupted = self.forks.iter().any(|f| f.state == ForkState::Interrupted)
+            && self
+                .forks
+                .iter()
+                .all(|f| matches!(f.state, ForkState::Interrupted | ForkState::Done));
+        match interrupted && self.state == RunState::Failed {
+            true => "interrupted",
+            false => self.state.as_str(),
+        }
+    }
+
     /// Marks unfinished forks `interrupted` when the driving process is gone. Returns whether
     /// anything changed.
     pub fn mark_interrupted_if_orphaned(&mut self) -> bool {

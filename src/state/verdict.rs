@@ -19,6 +19,9 @@ pub struct Verdict {
     pub judges: Vec<Judge>,
     /// Best first; None when a judge's reply could not be used.
     pub ranking: Option<Vec<Ranked>>,
+    /// Forks `continue` changed after the verdict: it does not judge their work as it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<String>,
 }
 
 /// One judge's session.

@@ -136,7 +136,9 @@ pub fn ask_merge(app: &mut App) {
     };
     let reference = app.reference(&name);
     let (ok, mut lines) = run_captured(&["merge", &reference, "--dry-run"]);
-    if ok {
+    // Nothing to merge: said, with no question to answer.
+    let nothing = lines.iter().any(|l| l.ends_with("nothing to merge"));
+    if ok && !nothing {
         lines.push(String::new());
         lines.push(format!("Merge {reference}? y / n"));
         app.dialog = Dialog::ConfirmMerge { fork: name, lines };

@@ -18,7 +18,8 @@ pub const HELP: &[&str] = &[
     "J              judge the run (when ocfork has `judge`)",
     "S              synthesize one more fork from the best (synth)",
     "?              this help",
-    "q, Esc         quit",
+    "Esc            back to the table (in the table: quit)",
+    "q              quit",
 ];
 
 pub fn handle(app: &mut App, key: KeyEvent) {
@@ -28,7 +29,13 @@ pub fn handle(app: &mut App, key: KeyEvent) {
         return;
     }
     match std::mem::replace(&mut app.dialog, Dialog::None) {
-        Dialog::None => main_keys(app, key),
+        Dialog::None => {
+            // A message lasts until the next key, unless it asks for the second fork of `v`.
+            if app.picking_vs.is_none() {
+                app.status.clear();
+            }
+            main_keys(app, key)
+        }
         Dialog::ConfirmMerge { fork, lines } => match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => actions::merge(app, &fork),
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
@@ -62,6 +69,7 @@ fn main_keys(app: &mut App, key: KeyEvent) {
             app.picking_vs = None;
             app.status = "comparison cancelled".into();
         }
+        KeyCode::Esc if patch => app.focus = Focus::Table,
         KeyCode::Esc => app.quit = true,
         KeyCode::Char('?') => app.dialog = Dialog::Help,
         KeyCode::Enter | KeyCode::Tab | KeyCode::BackTab => {

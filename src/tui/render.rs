@@ -118,10 +118,12 @@ fn check_text(f: &Fork) -> String {
 }
 
 fn row<'a>(app: &App, f: &'a Fork) -> Row<'a> {
-    let time = if f.state.is_finished() {
-        crate::text::duration(Duration::from_millis(f.duration_ms))
-    } else {
-        "…".into()
+    // A running fork's time so far, counting up as `status` shows it.
+    let time = match (f.state, &f.started_at) {
+        (ForkState::Pending, None) => "-".into(),
+        _ => crate::text::duration(Duration::from_millis(
+            f.elapsed_ms(time::OffsetDateTime::now_utc()),
+        )),
     };
     let tok = f
         .tokens

@@ -27,16 +27,19 @@ fn check_cell(f: &Fork) -> String {
     }
 }
 
-/// The header of the run and one row per fork: state, files, +/-, check, cost, tokens.
-pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
-    let mut out = format!("run {}  base {}", run.run, crate::git::short_id(&run.base));
+/// The header of the run and one row per fork: state, files, +/-, check, cost, tokens; with
+/// `color`, the header bold and each state and check in its colour. Control characters of
+/// the run's text are written out here, so the result can be printed as it is.
+pub fn diff_table(run: &Run, changes: &[ForkChanges], color: bool) -> String {
+    let mut head = format!("run {}  base {}", run.run, crate::git::short_id(&run.base));
     if run.start != run.base {
-        out.push_str(&format!(
+        head.push_str(&format!(
             "  start {} (uncommitted changes carried in)",
             crate::git::short_id(&run.start)
         ));
     }
-    out.push_str(&format!("  {}\n", run.state.as_str()));
+    head.push_str(&format!("  {}\n", run.state.as_str()));
+    let mut out = text::escape_controls(&head).into_owned();
     let mut rows = vec![
         [
             "FORK", "STATE", "COMMIT", "FILES", "+/-", "CHECK", "COST", "TOKENS",
@@ -77,9 +80,26 @@ pub fn diff_table(run: &Run, changes: &[ForkChanges]) -> String {
             row.insert(0, v.rank_of(&f.name).map_or("-".into(), |r| r.to_string()));
         }
     }
-    out.push_str(&text::columns(&rows, ""));
+    let (state_col, check_col) = match ranked {
+        Some(_) => (2, 6),
+        None => (1, 5),
+    };
+    out.push_str(&text::columns_painted(&rows, "", |r, c, cell| {
+        match (color, r, c) {
+            (false, _, _) => None,
+            (true, 0, _) => Some("1"),
+            (true, _, c) if c == state_col => Some(match cell.split(' ').next() {
+                Some("done") => "32",
+                Some("failed" | "timeout") => "31",
+                _ => "33",
+            }),
+            (true, _, c) if c == check_col && cell.starts_with("pass") => Some("32"),
+            (true, _, c) if c == check_col && cell.starts_with("fail") => Some("31"),
+            _ => None,
+        }
+    }));
     if let Some(v) = &run.judge {
-        out.push_str(&super::verdict::summary(v));
+        out.push_str(&text::escape_controls(&super::verdict::summary(v)));
     }
     out
 }

@@ -23,7 +23,7 @@ pub fn status_table(run: &Run) -> String {
         "run {}  base {}  {}  ({} fork{})\n",
         run.run,
         crate::git::short_id(&run.base),
-        run.state.as_str(),
+        run.shown_state(),
         run.forks.len(),
         if run.forks.len() == 1 { "" } else { "s" }
     );

@@ -82,6 +82,17 @@ fn facts(v: &Verdict, fork: &str) -> String {
 
 /// One line for `status` and `diff`: the best fork and why.
 pub fn summary(v: &Verdict) -> String {
+    let line = summary_line(v);
+    match v.stale.is_empty() {
+        true => line,
+        false => format!(
+            "{line}verdict: stale: `continue` changed {} since; run `ocfork judge` again\n",
+            v.stale.join(", ")
+        ),
+    }
+}
+
+fn summary_line(v: &Verdict) -> String {
     match (&v.ranking, v.ranking.as_ref().and_then(|r| r.first())) {
         (Some(r), Some(best)) => {
             let order: Vec<&str> = r.iter().map(|x| x.fork.as_str()).collect();

@@ -96,7 +96,7 @@ fn continue_adds_a_commit_and_open_attach_find_the_fork() {
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$PWD\" \"$@\" > '{}'\n",
+            "#!/bin/sh\n[ \"$1\" = --version ] && echo 1.18.33 && exit 0\nprintf '%s\\n' \"$PWD\" \"$@\" > '{}'\n",
             log.display()
         ),
     )

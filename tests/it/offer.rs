@@ -134,7 +134,7 @@ fn try_records_and_shows_the_model_of_every_fork() {
     );
     assert!(!shown.contains("warning"), "{shown}");
 
-    // An opencode.json the forks will not get is named, with the ways to bring it along.
+    // OpenCode config that is not committed is named: each fork gets a copy of it.
     // (A project `.opencode/` would make OpenCode npm-install into it first: left out.)
     std::fs::write(w.repo.join(".gitignore"), "/opencode.json\n").unwrap();
     w.git(&["add", ".gitignore"]);
@@ -146,7 +146,11 @@ fn try_records_and_shows_the_model_of_every_fork() {
     assert_eq!(models(&out), ["scripted/other"]);
     let lines: Vec<String> = stderr(&out)
         .lines()
-        .filter(|l| l.starts_with("ocfork: warning") || l.starts_with("ocfork: agent"))
+        .filter(|l| {
+            l.starts_with("ocfork: warning")
+                || l.starts_with("ocfork: agent")
+                || l.contains("is not committed")
+        })
         .map(str::to_string)
         .collect();
     insta::assert_snapshot!("try_shows_model_and_config_left_behind", lines.join("\n"));

@@ -259,3 +259,54 @@ fn try_ui_watches_the_run_it_starts() {
         "a refused try --ui recorded a run"
     );
 }
+
+#[test]
+fn running_forks_show_time_esc_leaves_the_patch_and_nothing_to_merge_asks_nothing() {
+    let script = Script {
+        rules: vec![
+            writes("Alpha", &[("alpha.txt", "from alpha\n")]),
+            says("Empty", "Nothing to do."),
+        ],
+        default_reply: "ok".into(),
+    };
+    let w = World::with_delay(script, Duration::from_secs(3));
+    let out = w.run(&["try", "--detach", "-n", "live", "a=Alpha", "e=Empty"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let t = Tmux::start(&w, "second", "live");
+    // A running fork's time counts up, as `status` shows it.
+    let screen = t.wait_for("fork a running with its time", |s| {
+        row(s, "a").is_some_and(|r| r.contains("running") && r.contains("s "))
+    });
+    assert!(
+        !row(&screen, "a").unwrap_or_default().contains('…'),
+        "{screen}"
+    );
+    t.wait_for("both forks done", |s| {
+        row(s, "a").is_some_and(|r| r.contains("done"))
+            && row(s, "e").is_some_and(|r| r.contains("done"))
+    });
+    // Esc in the patch pane goes back to the table; it does not quit.
+    t.keys(&["Enter"]);
+    t.wait_for("fork a's patch", |s| s.contains("+from alpha"));
+    t.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(500));
+    t.keys(&["j"]);
+    let screen = t.wait_for("fork e selected from the table", |s| {
+        s.contains("e: no changes") || s.contains("e has no commit")
+    });
+    assert!(!screen.contains("EXIT="), "Esc quit the UI:\n{screen}");
+    // A status message goes with the next key.
+    t.keys(&["k", "m"]);
+    t.wait_for("the merge question", |s| s.contains("y / n"));
+    t.keys(&["n"]);
+    t.wait_for("not merged", |s| s.contains("not merged: live/a"));
+    t.keys(&["j"]);
+    t.wait_for("the status line cleared", |s| !s.contains("not merged"));
+    // Nothing to merge: said, with no question.
+    t.keys(&["m"]);
+    let screen = t.wait_for("the merge's answer", |s| s.contains("nothing to merge"));
+    assert!(!screen.contains("y / n"), "{screen}");
+    t.keys(&["Enter", "q"]);
+    let screen = t.wait_for("the exit code", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}

@@ -1,0 +1,149 @@
+//! A user's second day: OpenCode config that is not committed reaches every fork (and stays out
+//! of its commits), a branch `clean` kept can be continued, and a verdict `continue` made
+//! stale says so.
+
+use crate::common::*;
+
+/// An agent only the main tree's uncommitted `opencode.json` defines.
+const SOLO_CONFIG: &str = r#"{"agent": {"solo": {"mode": "primary", "description": "Works alone.", "prompt": "You work alone."}}}"#;
+
+#[test]
+fn uncommitted_opencode_config_reaches_every_fork_and_stays_out_of_its_commits() {
+    let w = world(vec![
+        writes("Use a map", &[("src/map.js", "// map\n")]),
+        writes("Use a list", &[("src/list.js", "// list\n")]),
+    ]);
+    std::fs::write(w.repo.join("opencode.json"), SOLO_CONFIG).expect("write");
+    let out = w.try_run(0, &["-n", "mine", "-a", "solo", "map=Use a map"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("opencode.json is not committed: each fork gets a copy"),
+        "{err}"
+    );
+    let run = json(&out);
+    let map = fork(&run, "map");
+    assert_eq!(map["state"], "done", "{run:#}");
+    // (OpenCode adds a `$schema` line to the file it reads.)
+    assert!(read(worktree_of(map).join("opencode.json")).contains("Works alone."));
+    let files = w.git(&["show", "--name-only", "--format=", "ocfork/mine/map"]);
+    assert_eq!(files.trim(), "src/map.js");
+    // The copy is no one's work: diff, merge and clean see none.
+    let d = json(&w.run(&["diff", "mine", "--json"]));
+    assert!(d["forks"][0].get("uncommitted").is_none(), "{d:#}");
+
+    // Ignored rather than untracked: the same.
+    std::fs::write(w.repo.join(".git/info/exclude"), "/opencode.json\n").expect("write");
+    let run = w.try_json(0, &["-n", "ignored", "-a", "solo", "list=Use a list"]);
+    let list = fork(&run, "list");
+    assert_eq!(list["state"], "done", "{run:#}");
+    let files = w.git(&["show", "--name-only", "--format=", "ocfork/ignored/list"]);
+    assert_eq!(files.trim(), "src/list.js");
+    ok(&w.run(&["merge", "ignored/list"]));
+    let out = w.run(&["clean", "ignored"]);
+    ok(&out);
+    assert!(!worktree_of(list).exists(), "{}", stderr(&out));
+    let out = w.run(&["clean", "mine"]);
+    assert!(
+        ok(&out).contains("kept branch ocfork/mine/map (not merged)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!worktree_of(map).exists(), "{}", stderr(&out));
+}
+
+/// A rule answering the judge prompt (every fork section starts `## Fork `) with `ranking`.
+fn judge_says(ranking: &[&str]) -> Rule {
+    let reasons: serde_json::Map<String, serde_json::Value> = ranking
+        .iter()
+        .map(|f| (f.to_string(), serde_json::json!(format!("{f} is fine"))))
+        .collect();
+    let body = serde_json::json!({ "ranking": ranking, "reasons": reasons });
+    says("## Fork ", &format!("```json\n{body}\n```\n"))
+}
+
+#[test]
+fn continue_makes_the_worktree_again_from_a_kept_branch() {
+    let w = world(vec![
+        writes("Also a test", &[("src/map.test.js", "// test\n")]),
+        writes("Use a map", &[("src/map.js", "// map\n")]),
+    ]);
+    let run = w.try_json(0, &["-n", "day", "map=Use a map"]);
+    let wt = worktree_of(fork(&run, "map"));
+    let out = w.run(&["clean", "day"]);
+    assert!(ok(&out).contains("kept branch ocfork/day/map (not merged)"));
+    assert!(!wt.exists());
+    // open and attach say how to get it back.
+    let out = w.run(&["open", "map"]);
+    exits_with(&out, 1, "the worktree of day/map is gone");
+    assert!(stderr(&out).contains("ocfork continue"), "{}", stderr(&out));
+
+    let out = w.run(&["continue", "map", "Also a test", "--json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("from branch ocfork/day/map"), "{err}");
+    let run = json(&out);
+    let map = fork(&run, "map");
+    assert_eq!(map["state"], "done", "{run:#}");
+    assert_eq!(worktree_of(map), wt);
+    assert_eq!(read(wt.join("src/map.js")), "// map\n");
+    let files = w.git(&["show", "--name-only", "--format=", "ocfork/day/map"]);
+    assert_eq!(files.trim(), "src/map.test.js");
+    assert_eq!(map["files_changed"], 2, "{map:#}");
+    assert_eq!(
+        ok(&w.run(&["open", "map"])).trim(),
+        wt.display().to_string()
+    );
+}
+
+#[test]
+fn a_verdict_continue_changed_is_stale_and_merge_best_refuses_it() {
+    let w = world(vec![
+        judge_says(&["map", "list"]),
+        writes("More map", &[("src/more.js", "// more\n")]),
+        writes("Use a map", &[("src/map.js", "// map\n")]),
+        writes("Use a list", &[("src/list.js", "// list\n")]),
+    ]);
+    w.try_json(
+        0,
+        &["-n", "v", "--judge", "map=Use a map", "list=Use a list"],
+    );
+    let status = json(&w.run(&["status", "--json"]));
+    assert!(status["judge"]["stale"].is_null(), "{:#}", status["judge"]);
+    ok(&w.run(&["merge", "--best", "--dry-run"]));
+
+    let out = w.run(&["continue", "map", "More map"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = json(&w.run(&["status", "--json"]));
+    assert_eq!(status["judge"]["stale"], serde_json::json!(["map"]));
+    let shown = ok(&w.run(&["status"]));
+    assert!(shown.contains("stale"), "{shown}");
+    let out = w.run(&["merge", "--best"]);
+    exits_with(&out, 2, "stale");
+    assert!(stderr(&out).contains("ocfork judge v"), "{}", stderr(&out));
+    assert_eq!(w.git(&["log", "--format=%s"]).lines().count(), 1);
+    // Judging again makes it current.
+    ok(&w.run(&["judge"]));
+    let status = json(&w.run(&["status", "--json"]));
+    assert!(status["judge"]["stale"].is_null(), "{:#}", status["judge"]);
+}
+
+#[test]
+fn merge_warns_about_a_fork_the_judge_found_weakening_tests() {
+    let mut cheat = says("Drop the test", "Removed the failing test.");
+    cheat
+        .steps
+        .push(bash("rm tests/app.test.js && echo ok > src/cheat.js"));
+    let w = world(vec![judge_says(&["cheat"]), cheat]);
+    std::fs::create_dir_all(w.repo.join("tests")).expect("mkdir");
+    std::fs::write(w.repo.join("tests/app.test.js"), "assert(true);\n").expect("write");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "a test"]);
+    w.try_json(0, &["-n", "c", "--judge", "cheat=Drop the test"]);
+    let out = w.run(&["merge", "cheat"]);
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning") && err.contains("weakened") && err.contains("tests/app.test.js"),
+        "{err}"
+    );
+}
