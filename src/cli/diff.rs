@@ -173,12 +173,8 @@ fn tip(repo: &Repo, fork: &ForkRef) -> Result<String, CommandError> {
 /// Warns on stderr when a fork's commit no longer contains the run's start commit (its agent
 /// reset its branch below it): merged, it would undo what the start has.
 pub(super) fn warn_lost_start(repo: &Repo, run: &Run, fork: &str, commit: &str) {
-    if !repo.is_ancestor(&run.start, commit) {
-        crate::text::eprint_line(format!(
-            "ocfork: warning: fork {}/{fork} no longer contains its start commit {}: its agent moved its branch below it, so it undoes changes the start has",
-            run.run,
-            crate::git::short_id(&run.start)
-        ));
+    if let Some(w) = compare::lost_start(repo, &run.run, fork, &run.start, commit) {
+        crate::text::eprint_line(format!("ocfork: warning: {w}"));
     }
 }
 

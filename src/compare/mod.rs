@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::git::{self, GitError, Repo};
 
 mod tips;
-pub use tips::{fork_tip, fork_tips};
+pub use tips::{fork_tip, fork_tips, lost_start};
 
 mod cache;
 mod pairs;

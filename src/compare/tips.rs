@@ -34,3 +34,14 @@ pub fn fork_tips(repo: &Repo, forks: &[Fork]) -> Vec<Option<String>> {
         })
         .collect()
 }
+
+/// When a fork's `commit` no longer contains the run's `start` (its agent reset its branch
+/// below it, so merged it would undo what the start has), the warning that says so.
+pub fn lost_start(repo: &Repo, run: &str, fork: &str, start: &str, commit: &str) -> Option<String> {
+    (!repo.is_ancestor(start, commit)).then(|| {
+        format!(
+            "fork {run}/{fork} no longer contains its start commit {}: its agent moved its branch below it, so it undoes changes the start has",
+            crate::git::short_id(start)
+        )
+    })
+}

@@ -46,6 +46,12 @@ pub fn refresh_patch(app: &mut App) {
         Ok(l) => l,
         Err(e) => vec![format!("cannot show the patch: {e}")],
     };
+    // A fork whose agent reset below the run's start: said above its patch, as `diff` does.
+    if app.compare.is_none()
+        && let Some(w) = crate::compare::lost_start(&app.repo, &app.run.run, &title, &from, &to)
+    {
+        app.patch.insert(0, format!("warning: {w}"));
+    }
 }
 
 /// What the pane compares: (key, from commit, to commit, title), or why there is nothing.

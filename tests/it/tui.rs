@@ -310,3 +310,22 @@ fn running_forks_show_time_esc_leaves_the_patch_and_nothing_to_merge_asks_nothin
     let screen = t.wait_for("the exit code", |s| s.contains("EXIT="));
     assert!(screen.contains("EXIT=0"), "{screen}");
 }
+
+#[test]
+fn a_fork_reset_below_its_start_is_warned_about_above_its_patch() {
+    let w = world(vec![Rule {
+        steps: vec![bash("git reset -q --hard HEAD~2")],
+        ..writes("Use reset", &[("r.txt", "r\n")])
+    }]);
+    for n in 1..=2 {
+        std::fs::write(w.repo.join(format!("x{n}.txt")), "x\n").expect("write");
+        w.git(&["add", "-A"]);
+        w.git(&["commit", "-q", "-m", &format!("x{n}")]);
+    }
+    let out = w.run(&["try", "-n", "low", "reset=Use reset"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let t = Tmux::start(&w, "low", "low");
+    t.wait_for("the warning above the fork's patch", |s| {
+        s.contains("no longer contains its start commit") && s.contains("-x")
+    });
+}
