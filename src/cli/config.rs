@@ -82,8 +82,8 @@ pub async fn cmd_config(args: ConfigArgs) -> CmdResult {
     });
     let (root_setting, root_default) = match &repo {
         Some(r) => {
-            let default = crate::paths::default_worktree_root(&r.workdir);
-            (config.worktree_root(&r.workdir), json!(default))
+            let default = crate::paths::default_worktree_root(&r.main_workdir());
+            (config.worktree_root(&r.main_workdir()), json!(default))
         }
         None => (None, Value::Null),
     };

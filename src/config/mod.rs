@@ -140,9 +140,11 @@ impl Config {
             .unwrap_or_else(|| crate::paths::default_worktree_root(repo_root))
     }
 
-    /// The folder for the worktrees of `run`, for `try` and session forks alike.
+    /// The folder for the worktrees of `run`, for `try` and session forks alike: next to the
+    /// main working tree by default, also from a linked worktree (a session fork started in a
+    /// fork's worktree does not nest its run inside that fork's folder).
     pub fn run_worktree_root(&self, repo: &crate::git::Repo, run: &str) -> PathBuf {
-        self.worktree_folder(&repo.workdir).join(run)
+        self.worktree_folder(&repo.main_workdir()).join(run)
     }
 }
 

@@ -79,6 +79,16 @@ impl Repo {
         })
     }
 
+    /// The main working tree: the folder holding the common git dir when it is a `.git`,
+    /// else the tree ocfork was started in. From a linked worktree (a fork's, say) it is the
+    /// tree the repository was cloned into.
+    pub fn main_workdir(&self) -> PathBuf {
+        match (self.common_dir.file_name(), self.common_dir.parent()) {
+            (Some(name), Some(main)) if name == ".git" => main.to_path_buf(),
+            _ => self.workdir.clone(),
+        }
+    }
+
     /// Runs git at the top of the working tree.
     pub fn git<I, S>(&self, args: I) -> Result<Output>
     where

@@ -119,3 +119,28 @@ fn diff_color_always_colours_the_table_too() {
     let strip = strip.replace("\x1b[1m", "");
     assert_eq!(strip, plain);
 }
+
+#[test]
+fn a_session_fork_from_a_forks_worktree_goes_next_to_the_main_tree() {
+    let w = world(vec![
+        writes("Write a", &[("a.txt", "a\n")]),
+        writes("Go further", &[("b.txt", "b\n")]),
+    ]);
+    let run = w.try_json(0, &["-n", "base", "a=Write a"]);
+    let session = fork(&run, "a")["session"]
+        .as_str()
+        .expect("session")
+        .to_string();
+    let srv = crate::common::serve::Serve::start(&w, &[]);
+    let out = srv.session(&w, "fork", &session, &["--json", "Go further"]);
+    let made = json(&out);
+    let wt = std::path::PathBuf::from(made["worktree"].as_str().expect("worktree"));
+    let root = w.path("app.ocfork");
+    assert_eq!(
+        wt.parent().and_then(|p| p.parent()),
+        Some(root.as_path()),
+        "{}",
+        wt.display()
+    );
+    assert_eq!(read(wt.join("b.txt")), "b\n");
+}
