@@ -156,14 +156,12 @@ pub fn ask_merge(app: &mut App) {
     }
 }
 
-/// `y` on the merge question: `ocfork merge REF`.
+/// `y` on the merge question: `ocfork merge REF` in the background, so the UI goes on while
+/// the user's commit hooks run; its output is shown when it ends.
 pub fn merge(app: &mut App, fork: &str) {
     let reference = app.reference(fork);
-    let (_, lines) = run_captured(&["merge", &reference]);
-    app.dialog = Dialog::Message {
-        title: format!("merge {reference}"),
-        lines,
-    };
+    app.dialog = Dialog::None;
+    start_job(app, format!("merge {reference}"), &["merge", &reference]);
 }
 
 /// Starts `ocfork ARGS` in the background; its output is shown when it ends.
@@ -215,18 +213,8 @@ pub fn start_continue(app: &mut App, fork: &str, text: &str) {
     );
 }
 
-/// `J`: `ocfork judge RUN` in the background, when this ocfork has that command.
+/// `J`: `ocfork judge RUN` in the background.
 pub fn start_judge(app: &mut App) {
-    let has_judge = ocfork()
-        .args(["judge", "--help"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_judge {
-        app.status = "this ocfork has no judge command".into();
-        return;
-    }
     let run = app.run.run.clone();
     start_job(app, format!("judge {run}"), &["judge", &run]);
 }
