@@ -103,12 +103,7 @@ async fn judge_run(
     if opts.agent.trim().is_empty() {
         return Err(CommandError::usage("--agent must not be empty"));
     }
-    let unfinished: Vec<&str> = run
-        .forks
-        .iter()
-        .filter(|f| !f.state.is_finished())
-        .map(|f| f.name.as_str())
-        .collect();
+    let unfinished = run.unfinished();
     if !unfinished.is_empty() {
         return Err(CommandError::usage(format!(
             "run {} has forks still working: {}",

@@ -40,14 +40,25 @@ pub fn review(task: Option<&str>, criteria: Option<&str>, forks: &[ForkSection<'
 }
 
 fn section(f: &ForkSection<'_>) -> String {
-    let e = f.evidence;
+    let mut out = format!("## Fork {}\n\n", f.name);
+    out.push_str(&evidence_text(f.approach, f.evidence));
+    if f.evidence.empty {
+        out.push_str("It changed nothing.\n\n");
+        return out;
+    }
+    out.push_str(&fenced_patch(f.patch, "the fork's full change is larger"));
+    out
+}
+
+/// A fork's approach and what the evidence says of it (check, size, weakened tests), as the
+/// judges' and the synthesis's prompts give it.
+pub fn evidence_text(approach: &str, e: &Evidence) -> String {
     let check = match e.check.as_str() {
         "passed" => "passed",
         "failed" => "FAILED",
         _ => "not run",
     };
-    let mut out = format!("## Fork {}\n\n", f.name);
-    out.push_str(&format!("Approach: {}\n\n", f.approach.trim()));
+    let mut out = format!("Approach: {}\n\n", approach.trim());
     out.push_str(&format!(
         "Check: {check}. Changes: {} files, +{} -{}.",
         e.files, e.insertions, e.deletions
@@ -59,12 +70,14 @@ fn section(f: &ForkSection<'_>) -> String {
         ));
     }
     out.push_str("\n\n");
-    if e.empty {
-        out.push_str("It changed nothing.\n\n");
-        return out;
-    }
-    let (shown, cut) = bounded(f.patch, PATCH_LIMIT);
-    out.push_str("```diff\n");
+    out
+}
+
+/// A fork's patch in a fenced `diff` block, at most [`PATCH_LIMIT`] characters, with a note
+/// (ending in `where_rest`) when it was cut.
+pub fn fenced_patch(patch: &str, where_rest: &str) -> String {
+    let (shown, cut) = bounded(patch, PATCH_LIMIT);
+    let mut out = String::from("```diff\n");
     out.push_str(shown);
     if !shown.ends_with('\n') {
         out.push('\n');
@@ -72,7 +85,7 @@ fn section(f: &ForkSection<'_>) -> String {
     out.push_str("```\n");
     if cut > 0 {
         out.push_str(&format!(
-            "(patch cut here: {cut} more lines not shown; the fork's full change is larger)\n"
+            "(patch cut here: {cut} more lines not shown; {where_rest})\n"
         ));
     }
     out.push('\n');

@@ -199,6 +199,15 @@ impl Run {
         }
     }
 
+    /// The names of the forks still working (not finished).
+    pub fn unfinished(&self) -> Vec<&str> {
+        self.forks
+            .iter()
+            .filter(|f| !f.state.is_finished())
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
     /// Marks unfinished forks `interrupted` when the driving process is gone. Returns whether
     /// anything changed.
     pub fn mark_interrupted_if_orphaned(&mut self) -> bool {

@@ -59,12 +59,7 @@ pub struct Source {
 
 /// The chosen forks of `run` with everything the prompt says about them.
 pub fn sources(repo: &Repo, run: &Run, pick: &Pick) -> anyhow::Result<Vec<Source>> {
-    let unfinished: Vec<&str> = run
-        .forks
-        .iter()
-        .filter(|f| !f.state.is_finished())
-        .map(|f| f.name.as_str())
-        .collect();
+    let unfinished = run.unfinished();
     if !unfinished.is_empty() {
         return Err(SynthError::Unfinished {
             run: run.run.clone(),

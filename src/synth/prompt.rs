@@ -3,7 +3,9 @@
 //! instruction to write one implementation from the strongest parts and say where each came from.
 
 use super::Source;
-use crate::judge::prompt::{PATCH_LIMIT, bounded};
+#[cfg(test)]
+use crate::judge::prompt::PATCH_LIMIT;
+use crate::judge::prompt::{evidence_text, fenced_patch};
 
 /// The prompt for a fork synthesized from `sources`.
 pub fn synthesis(task: Option<&str>, criteria: Option<&str>, sources: &[Source]) -> String {
@@ -36,25 +38,8 @@ pub fn synthesis(task: Option<&str>, criteria: Option<&str>, sources: &[Source])
 }
 
 fn section(s: &Source) -> String {
-    let e = &s.evidence;
-    let check = match e.check.as_str() {
-        "passed" => "passed",
-        "failed" => "FAILED",
-        _ => "not run",
-    };
     let mut out = format!("## From fork {}\n\n", s.name);
-    out.push_str(&format!("Approach: {}\n\n", s.approach.trim()));
-    out.push_str(&format!(
-        "Check: {check}. Changes: {} files, +{} -{}.",
-        e.files, e.insertions, e.deletions
-    ));
-    if e.tests_weakened {
-        out.push_str(&format!(
-            " It deleted or removed lines from test files: {}.",
-            e.weakened_files.join(", ")
-        ));
-    }
-    out.push_str("\n\n");
+    out.push_str(&evidence_text(&s.approach, &s.evidence));
     if let Some(rank) = s.rank {
         out.push_str(&format!("The judges ranked it #{rank}."));
         if let Some(r) = &s.reason {
@@ -62,19 +47,10 @@ fn section(s: &Source) -> String {
         }
         out.push_str("\n\n");
     }
-    let (shown, cut) = bounded(&s.patch, PATCH_LIMIT);
-    out.push_str("```diff\n");
-    out.push_str(shown);
-    if !shown.ends_with('\n') {
-        out.push('\n');
-    }
-    out.push_str("```\n");
-    if cut > 0 {
-        out.push_str(&format!(
-            "(patch cut here: {cut} more lines not shown; read the fork's branch for the rest)\n"
-        ));
-    }
-    out.push('\n');
+    out.push_str(&fenced_patch(
+        &s.patch,
+        "read the fork's branch for the rest",
+    ));
     out
 }
 
