@@ -41,6 +41,8 @@ enum Scenario {
     Latency,
     /// 7: a user's own server across `ocfork try --server` runs
     UserServer,
+    /// 8: `try` with 4 forks, `judge`, `synth`: wall time and tokens of the synthesis
+    Synth,
 }
 
 /// Benchmark ocfork against git worktree loops, hand-run OpenCode and the best script.
@@ -308,9 +310,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if !args.quick
-        && [Scenario::Agents, Scenario::Scale, Scenario::UserServer]
-            .into_iter()
-            .any(wants)
+        && [
+            Scenario::Agents,
+            Scenario::Scale,
+            Scenario::UserServer,
+            Scenario::Synth,
+        ]
+        .into_iter()
+        .any(wants)
     {
         // Warm-up: OpenCode's first start in fresh config dirs does one-time work.
         agents::ocfork_try(&w, &small, 1, &Variant::default())?;
@@ -372,6 +379,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         let r = agents::user_server(&w, &rt, &small, forks, runs)?;
         report.sections.extend(r.sections);
         report.goals.extend(r.goals);
+    }
+
+    if wants(Scenario::Synth) {
+        eprintln!("ocfork-bench: 8. synthesis");
+        report
+            .sections
+            .push(agents::synthesis(&w, &small, plan.reps)?);
     }
 
     report.machine.load_after = report::load_average();
