@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use serde_json::json;
 
 use agents::Variant;
 use report::{Machine, Report};
@@ -160,27 +159,6 @@ impl Plan {
             self.forks
         )
     }
-}
-
-/// OpenCode switches measured against ocfork as shipped (see BENCHMARKS.md for the choice).
-/// `OPENCODE_FAST_BOOT` (read only by the TUI) and `OPENCODE_DISABLE_LSP_DOWNLOAD` (a no-op
-/// with the bench's `"lsp": false`) are not measured.
-fn variants() -> Vec<Variant> {
-    vec![
-        Variant {
-            label: "OpenCode snapshots on (`\"snapshot\": true`)".into(),
-            config: Some(json!({ "snapshot": true })),
-            ..Variant::default()
-        },
-        Variant {
-            label: "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER=1".into(),
-            env: vec![(
-                "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER".into(),
-                "1".into(),
-            )],
-            ..Variant::default()
-        },
-    ]
 }
 
 fn main() {
@@ -329,7 +307,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         report.goals.extend(r.goals);
         // Quick mode only checks that measuring a switch still works. Switches are measured
         // on the big repository, where a fork costs OpenCode most.
-        let variants: Vec<Variant> = variants()
+        let variants: Vec<Variant> = agents::variants()
             .into_iter()
             .take(if args.quick { 1 } else { usize::MAX })
             .collect();

@@ -56,6 +56,27 @@ impl Variant {
     }
 }
 
+/// OpenCode switches measured against ocfork as shipped (see BENCHMARKS.md for the choice).
+/// `OPENCODE_FAST_BOOT` (read only by the TUI) and `OPENCODE_DISABLE_LSP_DOWNLOAD` (a no-op
+/// with the bench's `"lsp": false`) are not measured.
+pub fn variants() -> Vec<Variant> {
+    vec![
+        Variant {
+            label: "OpenCode snapshots on (`\"snapshot\": true`)".into(),
+            config: Some(serde_json::json!({ "snapshot": true })),
+            ..Variant::default()
+        },
+        Variant {
+            label: "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER=1".into(),
+            env: vec![(
+                "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER".into(),
+                "1".into(),
+            )],
+            ..Variant::default()
+        },
+    ]
+}
+
 fn approach(i: usize) -> String {
     format!("approach {i}")
 }
