@@ -89,7 +89,7 @@ pub async fn drive_with<V: RunView>(
             None => connect(repo, &run).await,
         }
     };
-    let (ready, connected) = tokio::join!(
+    let ((ready, made_now), connected) = tokio::join!(
         super::worktrees::make_worktrees(repo, &handle, &names),
         connecting
     );
@@ -158,6 +158,7 @@ pub async fn drive_with<V: RunView>(
         external_server: false,
         timeout: Duration::from_millis(run.timeout_ms.unwrap_or(30 * 60 * 1000)),
         setup: run.setup_command.clone(),
+        made_now,
         check: run.check_command.clone(),
         common_dir: repo.common_dir.clone(),
         prompt_metadata: None,

@@ -30,6 +30,9 @@ pub struct Shared {
     pub external_server: bool,
     pub timeout: Duration,
     pub setup: Option<String>,
+    /// Forks whose worktree this drive made: setup runs there even for a follow-up (`continue`
+    /// after `clean` kept the branch), since nothing it made is left.
+    pub made_now: std::collections::HashSet<String>,
     pub check: Option<String>,
     pub common_dir: std::path::PathBuf,
     /// Metadata put on the prompt's text part (ocfork's relay marks), if any.
@@ -108,8 +111,10 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         f.server = Some(url);
     });
 
-    // A follow-up (`ocfork continue`) works in a worktree that was set up already.
-    if let Some(cmd) = shared.setup.as_ref().filter(|_| fork.follow_ups.is_empty()) {
+    // A follow-up (`ocfork continue`) works in a worktree that was set up already, unless it
+    // was made again from the fork's branch.
+    let set_up = fork.follow_ups.is_empty() || shared.made_now.contains(&name);
+    if let Some(cmd) = shared.setup.as_ref().filter(|_| set_up) {
         shared.handle.update(&name, |f| f.begin(TurnStep::Setup));
         let (step, log) = shell_step(&shared, &name, "setup", cmd, &dir, deadline).await;
         let (state, error) = match step {

@@ -1,6 +1,7 @@
 //! The forks' worktrees a run needs before its forks start: made where missing (registered
 //! one at a time, written in parallel), taken as they are where git has them already.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -14,14 +15,16 @@ const CHECKOUTS_AT_ONCE: usize = 8;
 
 /// Creates the worktrees that do not exist yet: registered one at a time (cheap, and git's
 /// worktree list does not take concurrent writers), then their files written in parallel.
-/// Returns the forks that have one; the others are marked failed with git's error.
+/// Returns the forks that have one, and of those the ones whose worktree was made now; the
+/// others are marked failed with git's error.
 pub(super) async fn make_worktrees(
     repo: &Repo,
     handle: &Arc<RunHandle>,
     names: &[String],
-) -> Vec<String> {
+) -> (Vec<String>, HashSet<String>) {
     let run = handle.snapshot();
     let mut ready = Vec::new();
+    let mut made_now = HashSet::new();
     let mut registered = Vec::new();
     for name in names {
         let Some(fork) = run.fork(name) else { continue };
@@ -75,11 +78,14 @@ pub(super) async fn make_worktrees(
     for t in tasks {
         let Ok((name, res)) = t.await else { continue };
         match res {
-            Ok(()) => ready.push(name),
+            Ok(()) => {
+                made_now.insert(name.clone());
+                ready.push(name);
+            }
             Err(e) => worktree_failed(handle, &name, &e),
         }
     }
-    ready
+    (ready, made_now)
 }
 
 fn worktree_failed(handle: &RunHandle, name: &str, e: &crate::git::GitError) {

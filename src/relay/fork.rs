@@ -264,6 +264,7 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
         external_server: true,
         timeout: Duration::from_millis(job.timeout_ms),
         setup: None,
+        made_now: Default::default(),
         check: None,
         common_dir: f.common_dir.clone(),
         prompt_metadata: Some(relay_mark(

@@ -1,6 +1,6 @@
 //! A user's second day: OpenCode config that is not committed reaches every fork (and stays out
-//! of its commits), a branch `clean` kept can be continued, and a verdict `continue` made
-//! stale says so.
+//! of its commits), a branch `clean` kept can be continued (its worktree set up again), and a
+//! verdict `continue` made stale says so.
 
 use crate::common::*;
 
@@ -93,6 +93,46 @@ fn continue_makes_the_worktree_again_from_a_kept_branch() {
         ok(&w.run(&["open", "map"])).trim(),
         wt.display().to_string()
     );
+}
+
+#[test]
+fn continue_runs_setup_again_in_a_worktree_made_again_but_not_in_one_it_kept() {
+    let w = world(vec![
+        writes("Once more", &[("src/more.js", "// more\n")]),
+        writes("Also a test", &[("src/map.test.js", "// test\n")]),
+        writes("Use a map", &[("src/map.js", "// map\n")]),
+    ]);
+    // What setup makes is ignored by git, like node_modules: no branch keeps it.
+    std::fs::write(w.repo.join(".git/info/exclude"), "deps/\n").unwrap();
+    let setup = "mkdir -p deps && echo ran >> deps/runs";
+    let args = [
+        "-n",
+        "day",
+        "--setup",
+        setup,
+        "--check",
+        "test -f deps/runs",
+        "map=Use a map",
+    ];
+    let run = w.try_json(0, &args);
+    let wt = worktree_of(fork(&run, "map"));
+    assert_eq!(read(wt.join("deps/runs")), "ran\n");
+    assert!(ok(&w.run(&["clean", "day"])).contains("kept branch ocfork/day/map"));
+    assert!(!wt.exists());
+
+    let out = w.run(&["continue", "map", "Also a test", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = json(&out);
+    let map = fork(&run, "map");
+    assert_eq!(map["state"], "done", "{run:#}");
+    assert_eq!(map["check"]["exit_code"], 0, "{map:#}");
+    assert_eq!(read(wt.join("deps/runs")), "ran\n");
+
+    // The worktree is still there: what setup made is too, and it is not made twice.
+    let out = w.run(&["continue", "map", "Once more", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(fork(&json(&out), "map")["state"], "done");
+    assert_eq!(read(wt.join("deps/runs")), "ran\n");
 }
 
 #[test]

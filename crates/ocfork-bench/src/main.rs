@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use serde_json::json;
 
 use agents::Variant;
 use report::{Machine, Report};
@@ -41,6 +40,8 @@ enum Scenario {
     Latency,
     /// 7: a user's own server across `ocfork try --server` runs
     UserServer,
+    /// 8: `try` with 4 forks, `judge`, `synth`: wall time and tokens of the synthesis
+    Synth,
 }
 
 /// Benchmark ocfork against git worktree loops, hand-run OpenCode and the best script.
@@ -158,27 +159,6 @@ impl Plan {
             self.forks
         )
     }
-}
-
-/// OpenCode switches measured against ocfork as shipped (see BENCHMARKS.md for the choice).
-/// `OPENCODE_FAST_BOOT` (read only by the TUI) and `OPENCODE_DISABLE_LSP_DOWNLOAD` (a no-op
-/// with the bench's `"lsp": false`) are not measured.
-fn variants() -> Vec<Variant> {
-    vec![
-        Variant {
-            label: "OpenCode snapshots on (`\"snapshot\": true`)".into(),
-            config: Some(json!({ "snapshot": true })),
-            ..Variant::default()
-        },
-        Variant {
-            label: "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER=1".into(),
-            env: vec![(
-                "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER".into(),
-                "1".into(),
-            )],
-            ..Variant::default()
-        },
-    ]
 }
 
 fn main() {
@@ -308,9 +288,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if !args.quick
-        && [Scenario::Agents, Scenario::Scale, Scenario::UserServer]
-            .into_iter()
-            .any(wants)
+        && [
+            Scenario::Agents,
+            Scenario::Scale,
+            Scenario::UserServer,
+            Scenario::Synth,
+        ]
+        .into_iter()
+        .any(wants)
     {
         // Warm-up: OpenCode's first start in fresh config dirs does one-time work.
         agents::ocfork_try(&w, &small, 1, &Variant::default())?;
@@ -322,7 +307,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         report.goals.extend(r.goals);
         // Quick mode only checks that measuring a switch still works. Switches are measured
         // on the big repository, where a fork costs OpenCode most.
-        let variants: Vec<Variant> = variants()
+        let variants: Vec<Variant> = agents::variants()
             .into_iter()
             .take(if args.quick { 1 } else { usize::MAX })
             .collect();
@@ -372,6 +357,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         let r = agents::user_server(&w, &rt, &small, forks, runs)?;
         report.sections.extend(r.sections);
         report.goals.extend(r.goals);
+    }
+
+    if wants(Scenario::Synth) {
+        eprintln!("ocfork-bench: 8. synthesis");
+        report
+            .sections
+            .push(agents::synthesis(&w, &small, plan.reps)?);
     }
 
     report.machine.load_after = report::load_average();

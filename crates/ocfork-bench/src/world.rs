@@ -224,22 +224,65 @@ pub fn source_text(i: usize, edit: usize) -> String {
     text
 }
 
-/// The model's script: every session writes two files, then replies.
+/// What only the synthesis prompt asks (`ocfork synth`), so its rule matches it and no fork's.
+pub const SYNTH_ASK: &str = "keeps the strongest parts of each";
+
+/// The name `ocfork synth` gives the synthesized fork.
+pub const SYNTH_FORK: &str = "synth";
+
+/// The forks of the synthesis scenario, as judges rank them: `f1`..`f4`.
+pub const SYNTH_SOURCES: [&str; 4] = ["f1", "f2", "f3", "f4"];
+
+/// A judge's answer ranking `ranking`, the JSON block `ocfork judge` reads.
+fn judge_rule(when: &str, ranking: &[&str]) -> Rule {
+    let reasons: serde_json::Map<String, serde_json::Value> = ranking
+        .iter()
+        .map(|f| (f.to_string(), format!("{f} is fine").into()))
+        .collect();
+    let body = serde_json::json!({ "ranking": ranking, "reasons": reasons });
+    Rule {
+        when: when.to_string(),
+        model: None,
+        steps: vec![],
+        reply: format!("Here is my verdict.\n```json\n{body}\n```\n"),
+        fail: None,
+    }
+}
+
+/// The model's script: every session writes two files, then replies; the synthesizing
+/// session does the same; judges rank the synthesized fork first once it exists, else the
+/// forks in order. Judge and synthesis prompts hold the task too, so their rules come first.
 fn script() -> Script {
+    let mut after: Vec<&str> = vec![SYNTH_FORK];
+    after.extend(SYNTH_SOURCES);
+    let mut rules = vec![
+        Rule {
+            when: SYNTH_ASK.to_string(),
+            ..writes_both()
+        },
+        judge_rule(&format!("## Fork {SYNTH_FORK}"), &after),
+        judge_rule("## Fork ", &SYNTH_SOURCES),
+    ];
+    rules.push(writes_both());
     Script {
-        rules: vec![Rule {
-            when: TASK.to_string(),
-            model: None,
-            steps: WRITTEN
-                .iter()
-                .map(|path| Step {
-                    tool: "write".into(),
-                    args: serde_json::json!({ "filePath": path, "content": format!("{path}\n") }),
-                })
-                .collect(),
-            reply: "Done.".into(),
-            fail: None,
-        }],
+        rules,
         default_reply: "ok".into(),
+    }
+}
+
+/// The bench task's rule: write [`WRITTEN`], then reply.
+fn writes_both() -> Rule {
+    Rule {
+        when: TASK.to_string(),
+        model: None,
+        steps: WRITTEN
+            .iter()
+            .map(|path| Step {
+                tool: "write".into(),
+                args: serde_json::json!({ "filePath": path, "content": format!("{path}\n") }),
+            })
+            .collect(),
+        reply: "Done.".into(),
+        fail: None,
     }
 }

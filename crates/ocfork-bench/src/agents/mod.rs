@@ -1,7 +1,8 @@
 //! Scenarios 2-4, forks with real OpenCode agents on the scripted model: ocfork's `try` end to
 //! end against the best script (worktrees, one `opencode serve`, N sessions, `prompt_async`,
 //! wait for idle) and against the hand-made way (one `opencode run` per worktree); OpenCode
-//! environment switches; how ocfork scales with N; and a user's own server across runs.
+//! environment switches; how ocfork scales with N; a user's own server across runs; and a
+//! synthesis (`try`, `judge`, `synth`) against the forks it learns from.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,9 +22,11 @@ use crate::world::{TASK, WRITTEN, World};
 
 mod baselines;
 mod scenarios;
+mod synth;
 mod user_server;
 
 pub use scenarios::{compare, scale, switches};
+pub use synth::synthesis;
 pub use user_server::user_server;
 
 /// Extra environment or config for OpenCode in one measured variant.
@@ -51,6 +54,27 @@ impl Variant {
         }
         cfg.to_string()
     }
+}
+
+/// OpenCode switches measured against ocfork as shipped (see BENCHMARKS.md for the choice).
+/// `OPENCODE_FAST_BOOT` (read only by the TUI) and `OPENCODE_DISABLE_LSP_DOWNLOAD` (a no-op
+/// with the bench's `"lsp": false`) are not measured.
+pub fn variants() -> Vec<Variant> {
+    vec![
+        Variant {
+            label: "OpenCode snapshots on (`\"snapshot\": true`)".into(),
+            config: Some(serde_json::json!({ "snapshot": true })),
+            ..Variant::default()
+        },
+        Variant {
+            label: "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER=1".into(),
+            env: vec![(
+                "OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER".into(),
+                "1".into(),
+            )],
+            ..Variant::default()
+        },
+    ]
 }
 
 fn approach(i: usize) -> String {
