@@ -8,6 +8,8 @@ use clap::Args;
 
 #[path = "try_plan.rs"]
 mod plan;
+#[path = "try_hosts.rs"]
+mod place_hosts;
 
 use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
 use crate::dispatch::preflight::Connected;
@@ -85,6 +87,10 @@ pub struct TryArgs {
     /// Return once every fork is dispatched; `ocfork wait` picks it up
     #[arg(long)]
     detach: bool,
+    /// Run forks on HOST (a `[[host]]` name, or anything ssh accepts; `local` is this
+    /// machine); repeat to spread the forks over several
+    #[arg(long = "host", value_name = "HOST")]
+    hosts: Vec<String>,
     /// Print the run as JSON on stdout when it ends
     #[arg(long)]
     json: bool,
@@ -106,7 +112,17 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         super::ui::require_terminal()?;
     }
     let mut run = plan::plan(&args, &repo, &store)?;
+    let hosts = place_hosts::place(&args, &repo, &mut run).await?;
     let connected = preflight(&repo, &mut run, &args).await?;
+    let hosts = match place_hosts::start_servers(hosts, &run).await {
+        Ok(h) => h,
+        Err(e) => {
+            if let (_, Some(server)) = connected {
+                server.stop().await;
+            }
+            return Err(e);
+        }
+    };
     store.create(&run).map_err(|e| match e {
         StateError::Taken(_) => CommandError::from(e)
             .with_hint("pick another name with -n, or look at it with `ocfork status`"),
@@ -134,7 +150,10 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         &repo,
         &store,
         run,
-        DriveOptions { forks: Vec::new() },
+        DriveOptions {
+            forks: Vec::new(),
+            hosts,
+        },
         Some(connected),
     )
     .await?;
