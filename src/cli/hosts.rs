@@ -19,7 +19,7 @@ pub struct HostsArgs {
 
 /// The hosts `names` mean: their `[[host]]` tables, else ssh destinations as given. `local`
 /// (this machine) is left out.
-pub(super) fn resolve(names: &[String], config: &[HostConfig]) -> Vec<HostConfig> {
+pub(in crate::cli) fn resolve(names: &[String], config: &[HostConfig]) -> Vec<HostConfig> {
     let mut out: Vec<HostConfig> = Vec::new();
     for n in names.iter().filter(|n| n.as_str() != "local") {
         if out.iter().any(|h| &h.name == n) {
@@ -58,8 +58,9 @@ pub(super) async fn connect_checked(configs: &[HostConfig]) -> Result<Vec<Host>,
     for h in hosts {
         h.close().await;
     }
-    Err(CommandError::usage(errors.join("\n"))
-        .with_hint("`ocfork hosts` shows what each host has; see README, \"Forks on other machines\""))
+    Err(CommandError::usage(errors.join("\n")).with_hint(
+        "`ocfork hosts` shows what each host has; see README, \"Forks on other machines\"",
+    ))
 }
 
 pub async fn cmd_hosts(args: HostsArgs) -> CmdResult {
@@ -70,8 +71,10 @@ pub async fn cmd_hosts(args: HostsArgs) -> CmdResult {
         false => resolve(&args.hosts, &config),
     };
     if configs.is_empty() {
-        return Err(CommandError::usage("no hosts: the config has no [[host]] table")
-            .with_hint("add one (README, \"Forks on other machines\"), or pass --host"));
+        return Err(
+            CommandError::usage("no hosts: the config has no [[host]] table")
+                .with_hint("add one (README, \"Forks on other machines\"), or pass --host"),
+        );
     }
     let mut code = 0;
     let mut lines = Vec::new();
@@ -90,7 +93,10 @@ pub async fn cmd_hosts(args: HostsArgs) -> CmdResult {
                 lines.push(format!(
                     "{}\treachable\t{}\topencode {}\t{}",
                     c.name,
-                    r.git.as_deref().unwrap_or("no git").replace("git version ", "git "),
+                    r.git
+                        .as_deref()
+                        .unwrap_or("no git")
+                        .replace("git version ", "git "),
                     r.opencode.as_deref().unwrap_or("missing"),
                     r.free_kib
                         .map_or("free disk unknown".to_string(), |k| format!(

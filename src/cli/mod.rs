@@ -2,7 +2,6 @@
 //! turns failures into "error: ... / caused by: ... / hint: ..." and an exit code.
 
 mod agents;
-mod hosts;
 mod attach;
 mod clean;
 mod completions;
@@ -14,6 +13,7 @@ mod demo;
 mod detached;
 mod diff;
 mod error;
+mod hosts;
 mod judge;
 mod list;
 mod merge;

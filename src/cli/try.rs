@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-#[path = "try_plan.rs"]
-mod plan;
 #[path = "try_hosts.rs"]
 mod place_hosts;
+#[path = "try_plan.rs"]
+mod plan;
 
 use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
 use crate::dispatch::preflight::Connected;

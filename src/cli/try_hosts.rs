@@ -21,8 +21,14 @@ pub(super) async fn place(
         return Ok(Vec::new());
     }
     let unsupported = [
-        (args.setup.is_some() || run.setup_command.is_some(), "--setup"),
-        (args.check.is_some() || run.check_command.is_some(), "--check"),
+        (
+            args.setup.is_some() || run.setup_command.is_some(),
+            "--setup",
+        ),
+        (
+            args.check.is_some() || run.check_command.is_some(),
+            "--check",
+        ),
         (args.detach, "--detach"),
         (args.ui, "--ui"),
         (!args.server.is_empty(), "--server"),
@@ -33,7 +39,9 @@ pub(super) async fn place(
             "{flag} does not work with --host yet"
         )));
     }
-    let config = crate::config::Config::load(Some(&repo.workdir))?.layer.hosts;
+    let config = crate::config::Config::load(Some(&repo.workdir))?
+        .layer
+        .hosts;
     let configs = super::super::hosts::resolve(&args.hosts, &config);
     let hosts = super::super::hosts::connect_checked(&configs).await?;
     for (i, fork) in run.forks.iter_mut().enumerate() {
@@ -66,7 +74,11 @@ pub(super) async fn start_servers(
         let dir = std::path::PathBuf::from(&host.dir);
         match crate::opencode::offer::Offer::read(&server.client, &dir).await {
             Ok(offer) => {
-                for f in run.forks.iter().filter(|f| f.host.as_deref() == Some(host.name())) {
+                for f in run
+                    .forks
+                    .iter()
+                    .filter(|f| f.host.as_deref() == Some(host.name()))
+                {
                     if let Err(e) = offer.choose(&f.agent, f.model.as_deref()) {
                         errors.push(format!("host {}: {e}", host.name()));
                         break;

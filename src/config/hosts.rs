@@ -58,13 +58,17 @@ pub(super) fn check(raw: Vec<RawHost>) -> Result<Vec<HostConfig>, String> {
         };
         let name = h.name.unwrap_or_else(|| ssh.clone());
         if name == "local" || name.trim().is_empty() || ssh.trim().is_empty() {
-            return Err(format!("[[host]] `{name}`: the name must not be empty or `local`"));
+            return Err(format!(
+                "[[host]] `{name}`: the name must not be empty or `local`"
+            ));
         }
         if hosts.iter().any(|o| o.name == name) {
             return Err(format!("[[host]] `{name}` is there twice"));
         }
         if h.servers == Some(0) || h.jobs == Some(0) {
-            return Err(format!("[[host]] `{name}`: `servers` and `jobs` must be at least 1"));
+            return Err(format!(
+                "[[host]] `{name}`: `servers` and `jobs` must be at least 1"
+            ));
         }
         hosts.push(HostConfig {
             name,

@@ -93,9 +93,10 @@ pub async fn drive_with<V: RunView>(
             None => connect(repo, &run).await,
         }
     };
-    let (local, remote): (Vec<String>, Vec<String>) = names.iter().cloned().partition(|n| {
-        handle.snapshot().fork(n).is_some_and(|f| f.host.is_none())
-    });
+    let (local, remote): (Vec<String>, Vec<String>) = names
+        .iter()
+        .cloned()
+        .partition(|n| handle.snapshot().fork(n).is_some_and(|f| f.host.is_none()));
     let (ready, connected, remote_ready) = tokio::join!(
         super::worktrees::make_worktrees(repo, &handle, &local),
         connecting,
@@ -189,11 +190,12 @@ pub async fn drive_with<V: RunView>(
         .collect();
     let stop_host_events = tokio_util::sync::CancellationToken::new();
     for link in &opts.hosts {
-        let hub = crate::opencode::EventHub::start(
-            link.server.client.clone(),
-            stop_host_events.clone(),
-        );
-        for (n, rf) in remote_ready.iter().filter(|(_, rf)| rf.host.name() == link.host.name()) {
+        let hub =
+            crate::opencode::EventHub::start(link.server.client.clone(), stop_host_events.clone());
+        for (n, rf) in remote_ready
+            .iter()
+            .filter(|(_, rf)| rf.host.name() == link.host.name())
+        {
             let on = Arc::new(Shared {
                 client: link.server.client.clone(),
                 hub: hub.clone(),

@@ -55,10 +55,19 @@ pub(super) async fn make_remote_worktrees(
         };
         for f in here {
             let path = f.worktree.to_string_lossy().to_string();
-            let exists = link.host.branch_tip(&mirror, &f.branch).await.ok().flatten();
+            let exists = link
+                .host
+                .branch_tip(&mirror, &f.branch)
+                .await
+                .ok()
+                .flatten();
             let made = match exists {
                 Some(_) => Ok(()),
-                None => link.host.add_worktree(&mirror, &path, &f.branch, &run.start).await,
+                None => {
+                    link.host
+                        .add_worktree(&mirror, &path, &f.branch, &run.start)
+                        .await
+                }
             };
             match made {
                 Ok(()) => ready.push((

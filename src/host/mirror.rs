@@ -20,7 +20,13 @@ fn mirror_name(workdir: &Path, common: &Path) -> String {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(40)
         .collect();
     format!("{name}-{:08x}.git", hash as u32)
@@ -57,7 +63,12 @@ impl Host {
         cmd
     }
 
-    async fn local_git_ok(&self, workdir: &Path, args: &[&str], what: &str) -> Result<(), HostError> {
+    async fn local_git_ok(
+        &self,
+        workdir: &Path,
+        args: &[&str],
+        what: &str,
+    ) -> Result<(), HostError> {
         let out = self
             .local_git(workdir)
             .args(args)
@@ -82,13 +93,18 @@ impl Host {
         start: &str,
     ) -> Result<String, HostError> {
         let mirror = self.mirror(workdir, common);
-        let script = "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; }";
+        let script =
+            "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; }";
         self.sh_ok("making the mirror", script, &[&self.dir, &mirror], None)
             .await?;
         let url = format!("ssh://ocfork-host{mirror}");
         let refspec = format!("{start}:refs/ocfork/start/{run}");
-        self.local_git_ok(workdir, &["push", "-q", &url, &refspec], "pushing the run's start")
-            .await?;
+        self.local_git_ok(
+            workdir,
+            &["push", "-q", &url, &refspec],
+            "pushing the run's start",
+        )
+        .await?;
         Ok(mirror)
     }
 
@@ -102,9 +118,14 @@ impl Host {
     ) -> Result<(), HostError> {
         let script = "umask 077; mkdir -p \"$(dirname \"$2\")\" && \
                       git --git-dir=\"$1\" worktree add -q -b \"$3\" \"$2\" \"$4\"";
-        self.sh_ok("making the worktree", script, &[mirror, path, branch, start], None)
-            .await
-            .map(|_| ())
+        self.sh_ok(
+            "making the worktree",
+            script,
+            &[mirror, path, branch, start],
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Commits everything in a fork's worktree to its branch on the host; the branch's tip.
@@ -128,16 +149,30 @@ impl Host {
     }
 
     /// Fetches `branches` from the host's mirror into the local repository.
-    pub async fn fetch(&self, workdir: &Path, mirror: &str, branches: &[&str]) -> Result<(), HostError> {
+    pub async fn fetch(
+        &self,
+        workdir: &Path,
+        mirror: &str,
+        branches: &[&str],
+    ) -> Result<(), HostError> {
         let url = format!("ssh://ocfork-host{mirror}");
         let mut args = vec!["fetch".to_string(), "-q".into(), url];
-        args.extend(branches.iter().map(|b| format!("+refs/heads/{b}:refs/heads/{b}")));
+        args.extend(
+            branches
+                .iter()
+                .map(|b| format!("+refs/heads/{b}:refs/heads/{b}")),
+        );
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.local_git_ok(workdir, &args, "fetching the fork's branch").await
+        self.local_git_ok(workdir, &args, "fetching the fork's branch")
+            .await
     }
 
     /// The commit `branch` names in the host's mirror, if any.
-    pub async fn branch_tip(&self, mirror: &str, branch: &str) -> Result<Option<String>, HostError> {
+    pub async fn branch_tip(
+        &self,
+        mirror: &str,
+        branch: &str,
+    ) -> Result<Option<String>, HostError> {
         let out = self
             .sh(
                 "git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$2^{commit}\"",
@@ -150,7 +185,12 @@ impl Host {
     }
 
     /// Removes a fork's worktree and branch from the host.
-    pub async fn remove_fork(&self, mirror: &str, path: &str, branch: &str) -> Result<(), HostError> {
+    pub async fn remove_fork(
+        &self,
+        mirror: &str,
+        path: &str,
+        branch: &str,
+    ) -> Result<(), HostError> {
         let script = "if [ -e \"$2\" ]; then git --git-dir=\"$1\" worktree remove --force --force \"$2\" || exit 1; fi; \
                       git --git-dir=\"$1\" worktree prune; \
                       if git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$3\" >/dev/null; then \

@@ -67,7 +67,9 @@ impl Report {
 
 fn git_at_least(text: &str) -> bool {
     let version = text.trim().trim_start_matches("git version ").trim();
-    let mut parts = version.split(['.', ' ', '-']).map(|p| p.parse::<u32>().ok());
+    let mut parts = version
+        .split(['.', ' ', '-'])
+        .map(|p| p.parse::<u32>().ok());
     match (parts.next().flatten(), parts.next().flatten()) {
         (Some(major), Some(minor)) => (major, minor) >= MIN_GIT,
         _ => false,
@@ -201,9 +203,7 @@ fi
 d=$2; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 printf 'free=%s\n' "$(df -Pk "$d" | awk 'NR==2 {print $4}')"
 "#;
-        let out = self
-            .sh(script, &[&self.opencode, &self.dir], None)
-            .await?;
+        let out = self.sh(script, &[&self.opencode, &self.dir], None).await?;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let field = |key: &str| {
             text.lines()

@@ -106,7 +106,9 @@ impl RemoteServer {
                 (std::net::Ipv4Addr::LOCALHOST, remote_port),
             )
             .await
-            .map_err(|e| host.error(format!("cannot forward a port to its OpenCode server: {e}")))?;
+            .map_err(|e| {
+                host.error(format!("cannot forward a port to its OpenCode server: {e}"))
+            })?;
         let client = Client::new(&format!("http://127.0.0.1:{local_port}"), Some(&password))
             .map_err(|e| host.error(e.to_string()))?;
         Ok(RemoteServer {

@@ -10,7 +10,11 @@ use crate::common::*;
 
 fn run_with_hosts(w: &World, args: &[&str]) -> Output {
     let (k, v) = ssh_env(w);
-    w.ocfork().env(k, v).args(args).output().expect("ocfork runs")
+    w.ocfork()
+        .env(k, v)
+        .args(args)
+        .output()
+        .expect("ocfork runs")
 }
 
 fn rules() -> Vec<Rule> {
@@ -28,8 +32,16 @@ fn forks_over_a_host_and_local_come_home_as_branches() {
     let out = run_with_hosts(
         &w,
         &[
-            "try", "--json", "-n", "r", "--host", "hosta", "--host", "local",
-            "a=Approach A", "b=Approach B",
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "--host",
+            "local",
+            "a=Approach A",
+            "b=Approach B",
         ],
     );
     let run = json(&out);
@@ -46,9 +58,18 @@ fn forks_over_a_host_and_local_come_home_as_branches() {
     let (code, _) = host.sh(&w, &format!("test -f '{}/src/a.js'", remote_tree.display()));
     assert_eq!(code, 0, "no worktree with the agent's file on the host");
     // Both branches are home with the agents' files.
-    assert_eq!(w.git(&["show", "ocfork/r/a:src/a.js"]), "export const a = 1;\n");
-    assert_eq!(w.git(&["show", "ocfork/r/b:src/b.js"]), "export const b = 2;\n");
-    assert_eq!(a["commit"].as_str(), Some(w.git(&["rev-parse", "ocfork/r/a"]).trim()));
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:src/a.js"]),
+        "export const a = 1;\n"
+    );
+    assert_eq!(
+        w.git(&["show", "ocfork/r/b:src/b.js"]),
+        "export const b = 2;\n"
+    );
+    assert_eq!(
+        a["commit"].as_str(),
+        Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
+    );
     // Everything after the turn works locally, unchanged.
     let diff = ok(&w.run(&["diff", "a"]));
     assert!(diff.contains("src/a.js"), "{diff}");
@@ -93,7 +114,18 @@ fn clean_removes_host_worktrees_only_once_the_work_is_home() {
     let w = world(rules());
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
-    let out = run_with_hosts(&w, &["try", "--json", "-n", "r", "--host", "hosta", "a=Approach A"]);
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "a=Approach A",
+        ],
+    );
     let run = json(&out);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let remote_tree = worktree_of(fork(&run, "a"));
@@ -102,10 +134,17 @@ fn clean_removes_host_worktrees_only_once_the_work_is_home() {
     // host's worktree, the only place the work is.
     w.git(&["branch", "-D", "ocfork/r/a"]);
     let kept = run_with_hosts(&w, &["clean", "r", "--force"]);
-    assert!(on_host(&remote_tree.display().to_string()), "{}", stderr(&kept));
+    assert!(
+        on_host(&remote_tree.display().to_string()),
+        "{}",
+        stderr(&kept)
+    );
     assert_ne!(kept.status.code(), Some(0), "{}", stderr(&kept));
     // Home again: clean removes the host's worktree and branch.
-    let tip = fork(&run, "a")["commit"].as_str().expect("commit").to_string();
+    let tip = fork(&run, "a")["commit"]
+        .as_str()
+        .expect("commit")
+        .to_string();
     w.git(&["branch", "ocfork/r/a", &tip]);
     ok(&run_with_hosts(&w, &["clean", "r", "--force"]));
     assert!(!on_host(&remote_tree.display().to_string()));
@@ -140,7 +179,10 @@ fn the_hosts_server_password_is_in_no_argv() {
     let Some(password) = password else {
         let _ = child.kill();
         let out = child.wait_with_output().expect("ocfork ends");
-        panic!("no opencode server with a password on the host: {}", stderr(&out));
+        panic!(
+            "no opencode server with a password on the host: {}",
+            stderr(&out)
+        );
     };
     let leaks: Vec<String> = std::fs::read_dir("/proc")
         .expect("/proc")
@@ -155,6 +197,9 @@ fn the_hosts_server_password_is_in_no_argv() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(leaks.is_empty(), "the password is in argv: {leaks:?}");
     // Nothing ocfork wrote on the host holds it either.
-    let (code, _) = host.sh(&w, &format!("grep -rqF '{password}' '{}'", host.dir.display()));
+    let (code, _) = host.sh(
+        &w,
+        &format!("grep -rqF '{password}' '{}'", host.dir.display()),
+    );
     assert_ne!(code, 0, "the password is in a file on the host");
 }

@@ -41,7 +41,9 @@ fn client_key(w: &World) -> PathBuf {
     let key = dir.join("id");
     if !key.exists() {
         std::fs::create_dir_all(&dir).expect("mkdir");
-        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key));
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key));
     }
     key
 }
@@ -61,7 +63,9 @@ impl SshHost {
         std::fs::create_dir_all(&dir).expect("mkdir");
         std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
         let host_key = conf.join("host_key");
-        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&host_key));
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&host_key));
         let port = free_port();
         let pid_file = conf.join("sshd.pid");
         let sshd_config = conf.join("sshd_config");
@@ -97,13 +101,20 @@ impl SshHost {
         ));
         std::fs::write(&opencode, wrapper).expect("write wrapper");
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&opencode, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
+        std::fs::set_permissions(&opencode, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let script = "mount -t tmpfs -o mode=700 ocfork-host \"$1\" && \
                       mount -t tmpfs -o mode=700 ocfork-host \"$2\" && \
                       exec /usr/sbin/sshd -D -e -f \"$3\"";
         let sshd = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c", script, "sh"])
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
             .arg(&dir)
             .arg(&w.repo)
             .arg(&sshd_config)
@@ -169,9 +180,7 @@ impl SshHost {
             .flatten()
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| {
-                std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| &l == ns)
-            })
+            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| &l == ns))
             .collect()
     }
 
