@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("judge", 6),
     ("dispatch", 5),
     ("compare", 4),
+    ("host", 4),
     ("state", 3),
     ("config", 3),
     ("git", 2),

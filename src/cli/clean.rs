@@ -11,6 +11,8 @@ use super::{CmdResult, CommandError, EXIT_FAILURE};
 use crate::git::Repo;
 use crate::state::{Run, RunState, Store};
 
+#[path = "clean_hosts.rs"]
+mod clean_hosts;
 #[path = "clean_plan.rs"]
 mod clean_plan;
 use clean_plan::{Plan, decide_kept, plan};
@@ -75,6 +77,16 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
         return Ok(0);
     }
 
+    // Forks on hosts first: a run whose work is still only on a host is kept whole.
+    let mut kept_on_hosts = false;
+    let mut here = Vec::new();
+    for run in runs {
+        match clean_hosts::clean_hosts(&repo, &run).await {
+            true => here.push(run),
+            false => kept_on_hosts = true,
+        }
+    }
+    let runs = here;
     let mut plans: Vec<(&Run, Vec<Plan>)> = Vec::new();
     let worktrees = repo.worktrees()?;
     for run in &runs {
@@ -91,7 +103,7 @@ pub async fn cmd_clean(args: CleanArgs) -> CmdResult {
         }
     }
     // Each fork stands alone: one that cannot go safely is kept and named, the others go.
-    let mut failed = false;
+    let mut failed = kept_on_hosts;
     for (run, forks) in &mut plans {
         for p in forks.iter_mut() {
             decide_kept(p, args.force);

@@ -101,6 +101,7 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         run,
         DriveOptions {
             forks: vec![name.clone()],
+            ..Default::default()
         },
     )
     .await?;

@@ -15,6 +15,6 @@ pub struct DetachedArgs {
 pub async fn cmd_detached(args: DetachedArgs) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     let run = store.load(&args.run)?;
-    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions { forks: Vec::new() }).await?;
+    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions::default()).await?;
     Ok(super::run_exit_code(&driven.run))
 }

@@ -13,6 +13,7 @@ mod demo;
 mod detached;
 mod diff;
 mod error;
+mod hosts;
 mod judge;
 mod list;
 mod merge;
@@ -73,6 +74,7 @@ enum Command {
     Detached(detached::DetachedArgs),
     Session(session::SessionArgs),
     Agents(agents::AgentsArgs),
+    Hosts(hosts::HostsArgs),
     Plugin(plugin::PluginArgs),
     Ui(ui::UiArgs),
     #[command(name = "__relay", hide = true)]
@@ -155,6 +157,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Detached(a) => detached::cmd_detached(a).await,
         Command::Session(a) => session::cmd_session(a).await,
         Command::Agents(a) => agents::cmd_agents(a).await,
+        Command::Hosts(a) => hosts::cmd_hosts(a).await,
         Command::Plugin(a) => plugin::cmd_plugin(a).await,
         Command::Ui(a) => ui::cmd_ui(a).await,
         Command::Relay(a) => session::cmd_relay(a).await,

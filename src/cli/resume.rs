@@ -106,7 +106,16 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         run.run,
         forks.join(", ")
     );
-    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions { forks }).await?;
+    let driven = drive::<LiveView>(
+        &repo,
+        &store,
+        run,
+        DriveOptions {
+            forks,
+            ..Default::default()
+        },
+    )
+    .await?;
     super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);

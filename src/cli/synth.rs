@@ -198,6 +198,7 @@ async fn synthesize(
         run,
         DriveOptions {
             forks: names.clone(),
+            ..Default::default()
         },
         Some(connected),
     )

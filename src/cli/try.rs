@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+#[path = "try_hosts.rs"]
+mod place_hosts;
 #[path = "try_plan.rs"]
 mod plan;
 
@@ -95,6 +97,10 @@ pub struct TryArgs {
     /// Return once every fork is dispatched; `ocfork wait` picks it up
     #[arg(long)]
     detach: bool,
+    /// Run forks on HOST (a `[[host]]` name, or anything ssh accepts; `local` is this
+    /// machine); repeat to spread the forks over several
+    #[arg(long = "host", value_name = "HOST")]
+    hosts: Vec<String>,
     /// Print the run as JSON on stdout when it ends
     #[arg(long)]
     json: bool,
@@ -116,7 +122,17 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         super::ui::require_terminal()?;
     }
     let mut run = plan::plan(&args, &repo, &store)?;
+    let hosts = place_hosts::place(&args, &repo, &mut run).await?;
     let connected = preflight(&repo, &mut run, &args).await?;
+    let hosts = match place_hosts::start_servers(hosts, &run).await {
+        Ok(h) => h,
+        Err(e) => {
+            if let (_, Some(server)) = connected {
+                server.stop().await;
+            }
+            return Err(e);
+        }
+    };
     store.create(&run).map_err(|e| match e {
         StateError::Taken(_) => CommandError::from(e)
             .with_hint("pick another name with -n, or look at it with `ocfork status`"),
@@ -144,7 +160,10 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         &repo,
         &store,
         run,
-        DriveOptions { forks: Vec::new() },
+        DriveOptions {
+            forks: Vec::new(),
+            hosts,
+        },
         Some(connected),
     )
     .await?;

@@ -8,6 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod hosts;
+pub use hosts::HostConfig;
+
 /// Loopback ports in each fork's block when neither `--ports` nor a config file says.
 pub const DEFAULT_PORTS: u16 = 10;
 /// The largest block `--ports` (or `ports` in a config file) accepts.
@@ -74,6 +77,7 @@ struct RawFile {
     judge: Option<Spanned<bool>>,
     synth: Option<Spanned<bool>>,
     ports: Option<Spanned<u16>>,
+    host: Option<Vec<hosts::RawHost>>,
 }
 
 /// What one file sets, checked.
@@ -93,6 +97,8 @@ pub struct Layer {
     /// `try` judges, synthesizes one more fork from the best, and judges again.
     pub synth: Option<Setting<bool>>,
     pub ports: Option<Setting<u16>>,
+    /// The `[[host]]` tables.
+    pub hosts: Vec<HostConfig>,
 }
 
 /// Both files merged: the repo's values win over the user's. Unset keys are None.
@@ -162,6 +168,7 @@ fn merge(high: Layer, low: Layer) -> Layer {
         judge: high.judge.or(low.judge),
         synth: high.synth.or(low.synth),
         ports: high.ports.or(low.ports),
+        hosts: hosts::merge(high.hosts, low.hosts),
     }
 }
 
@@ -237,6 +244,10 @@ pub fn parse_layer(
         })?,
         judge: file.setting(raw.judge, Ok)?,
         synth: file.setting(raw.synth, Ok)?,
+        hosts: hosts::check(raw.host.unwrap_or_default()).map_err(|m| {
+            let line = text.find("[[host]]").map_or(1, |at| line_of(text, at));
+            file.invalid(line, m)
+        })?,
     })
 }
 

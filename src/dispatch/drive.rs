@@ -14,9 +14,12 @@ use crate::opencode::{Client, Server};
 use crate::state::{ForkState, Run, Store};
 
 /// How to drive a run; the rest comes from its manifest.
+#[derive(Default)]
 pub struct DriveOptions {
     /// Forks to drive (all unfinished ones when empty).
     pub forks: Vec<String>,
+    /// The hosts the run's forks on other machines work on, connected (`try --host`).
+    pub hosts: Vec<super::remote::HostLink>,
 }
 
 /// Shows a run while it is driven: started once the run is recorded, stopped once its forks
@@ -72,7 +75,8 @@ pub async fn drive_with<V: RunView>(
     // Read before any agent runs, to say at the end what changed in what all worktrees share.
     let root = run
         .forks
-        .first()
+        .iter()
+        .find(|f| f.host.is_none())
         .and_then(|f| f.worktree.parent())
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
@@ -89,11 +93,17 @@ pub async fn drive_with<V: RunView>(
             None => connect(repo, &run).await,
         }
     };
-    let ((ready, made_now), connected) = tokio::join!(
-        super::worktrees::make_worktrees(repo, &handle, &names),
-        connecting
+    let (local, remote): (Vec<String>, Vec<String>) = names
+        .iter()
+        .cloned()
+        .partition(|n| handle.snapshot().fork(n).is_some_and(|f| f.host.is_none()));
+    let ((ready, made_now), connected, remote_ready) = tokio::join!(
+        super::worktrees::make_worktrees(repo, &handle, &local),
+        connecting,
+        super::remote::make_remote_worktrees(repo, &handle, &remote, &opts.hosts)
     );
-    if ready.is_empty() {
+    if ready.is_empty() && remote_ready.is_empty() {
+        stop_hosts(&opts.hosts).await;
         if let Ok((_, Some(server))) = connected {
             server.stop().await;
         }
@@ -162,6 +172,7 @@ pub async fn drive_with<V: RunView>(
         check: run.check_command.clone(),
         common_dir: repo.common_dir.clone(),
         prompt_metadata: None,
+        remote: None,
         pool: Some(pool.clone()),
         opening: {
             let snapshot = handle.snapshot();
@@ -172,10 +183,30 @@ pub async fn drive_with<V: RunView>(
             super::opening::Opening::for_forks(fresh.count().min(jobs))
         },
     });
-    let tasks: Vec<_> = ready
+    let mut tasks: Vec<_> = ready
         .iter()
         .map(|n| tokio::spawn(run_fork(shared.clone(), n.clone())))
         .collect();
+    let stop_host_events = tokio_util::sync::CancellationToken::new();
+    for link in &opts.hosts {
+        let hub =
+            crate::opencode::EventHub::start(link.server.client.clone(), stop_host_events.clone());
+        for (n, rf) in remote_ready
+            .iter()
+            .filter(|(_, rf)| rf.host.name() == link.host.name())
+        {
+            let on = Arc::new(Shared {
+                client: link.server.client.clone(),
+                hub: hub.clone(),
+                server_exit: Some(link.server.exit.clone()),
+                pool: None,
+                opening: None,
+                remote: Some(rf.clone()),
+                ..(*shared).clone()
+            });
+            tasks.push(tokio::spawn(run_fork(on, n.clone())));
+        }
+    }
     let _ = handle.update_run(|r| r.dispatched = true);
     // The other servers boot while the first fork's turn starts (the gate's pioneer; the
     // rest wait for the pool). Polled by this task, on the main thread, like the first.
@@ -196,6 +227,8 @@ pub async fn drive_with<V: RunView>(
     }
     // Every fork is finished: `wait` and `clean` need not wait for the server to stop.
     let _ = handle.update_run(|r| r.pid = None);
+    stop_host_events.cancel();
+    stop_hosts(&opts.hosts).await;
     drop(shared);
     match Arc::try_unwrap(pool) {
         Ok(pool) => pool.stop().await,
@@ -234,6 +267,11 @@ fn report_shared_changes(
         crate::text::eprint_line(format!("ocfork: warning: {s}"));
     }
     let _ = handle.update_run(|r| r.warnings.extend(said));
+}
+
+/// Stops the hosts' OpenCode servers.
+async fn stop_hosts(hosts: &[super::remote::HostLink]) {
+    futures_util::future::join_all(hosts.iter().map(|l| l.server.stop())).await;
 }
 
 /// Connects to the `--server` given, or spawns one.

@@ -42,6 +42,8 @@ pub struct Shared {
     pub pool: Option<Arc<super::pool::Pool>>,
     /// The gate fresh forks' first prompts pass, so OpenCode registers the worktrees once.
     pub opening: Option<Arc<super::opening::Opening>>,
+    /// The host the fork works on (`try --host`); None on this machine.
+    pub remote: Option<super::remote::RemoteFork>,
 }
 
 /// Drives one fork to a finished state.
@@ -244,36 +246,12 @@ async fn finish(
     let message = commit_message(&snapshot.run, name, current_prompt(&fork), end.state());
     let start = snapshot.start.clone();
     let worktree = dir.to_path_buf();
-    let common = shared.common_dir.clone();
     let main = snapshot.repo.clone();
     let secret = shared.client.password().map(str::to_owned);
     let branch = fork.branch.clone();
-    let committed = tokio::task::spawn_blocking(move || {
-        // Pinned to the fork's own admin directory: an agent that deleted or rewrote the
-        // worktree's `.git` cannot send the commit anywhere else.
-        let tree = crate::git::ForkTree::open(&common, &worktree)?;
-        if let Some(secret) = &secret {
-            for p in crate::git::hide_secret(&tree, secret)? {
-                crate::text::eprint_line(format!(
-                    "ocfork: {}: the OpenCode server's password was in it; ocfork replaced it before committing",
-                    p.display()
-                ));
-            }
-        }
-        let done = crate::git::with_repo_lock(&common, || {
-            crate::git::commit_fork(&tree, &branch, &start, &message)
-        })?;
-        // Measured as `ocfork diff` measures it, which keeps the comparison for it: from the
-        // main working tree, whose `.gitattributes` git reads for `diff` too.
-        let from = if main.is_dir() { &main } else { &worktree };
-        let stats = crate::compare::fork_stats(from, &common, &start, &done.tip)?;
-        Ok::<_, crate::git::GitError>((done, stats))
-    })
-    .await;
-    // A git error, or the blocking task that ran git died.
-    let committed = match committed {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let committed = match &shared.remote {
+        Some(remote) => commit_remote(remote, shared, &snapshot, &fork, &message).await,
+        None => commit_local(shared, worktree, branch, start, message, main, secret).await,
     };
     let (end, error, commit, moved, stats) = match committed {
         Ok((done, stats)) => (end, error, Some(done.tip), done.moved, stats),
@@ -308,6 +286,80 @@ async fn finish(
         f.deletions = del;
         f.duration_ms = f.duration_ms.saturating_add(elapsed);
     });
+}
+
+/// Commits a fork's worktree here, pinned to its admin directory, and measures the change.
+async fn commit_local(
+    shared: &Shared,
+    worktree: std::path::PathBuf,
+    branch: String,
+    start: String,
+    message: String,
+    main: std::path::PathBuf,
+    secret: Option<String>,
+) -> Result<(crate::git::Committed, Vec<crate::git::FileStat>), String> {
+    let common = shared.common_dir.clone();
+    let committed = tokio::task::spawn_blocking(move || {
+        // Pinned to the fork's own admin directory: an agent that deleted or rewrote the
+        // worktree's `.git` cannot send the commit anywhere else.
+        let tree = crate::git::ForkTree::open(&common, &worktree)?;
+        if let Some(secret) = &secret {
+            for p in crate::git::hide_secret(&tree, secret)? {
+                crate::text::eprint_line(format!(
+                    "ocfork: {}: the OpenCode server's password was in it; ocfork replaced it before committing",
+                    p.display()
+                ));
+            }
+        }
+        let done = crate::git::with_repo_lock(&common, || {
+            crate::git::commit_fork(&tree, &branch, &start, &message)
+        })?;
+        // Measured as `ocfork diff` measures it, which keeps the comparison for it: from the
+        // main working tree, whose `.gitattributes` git reads for `diff` too.
+        let from = if main.is_dir() { &main } else { &worktree };
+        let stats = crate::compare::fork_stats(from, &common, &start, &done.tip)?;
+        Ok::<_, crate::git::GitError>((done, stats))
+    })
+    .await;
+    // A git error, or the blocking task that ran git died.
+    match committed {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Commits a fork's work on its host, fetches its branch home and measures it here.
+async fn commit_remote(
+    remote: &super::remote::RemoteFork,
+    shared: &Shared,
+    run: &crate::state::Run,
+    fork: &crate::state::Fork,
+    message: &str,
+) -> Result<(crate::git::Committed, Vec<crate::git::FileStat>), String> {
+    let worktree = fork.worktree.to_string_lossy().to_string();
+    let tip = super::remote::commit_and_fetch(
+        remote,
+        &run.repo,
+        &worktree,
+        &fork.branch,
+        &run.start,
+        message,
+    )
+    .await?;
+    let (repo, start, at) = (run.repo.clone(), run.start.clone(), tip.clone());
+    let common = shared.common_dir.clone();
+    let stats = tokio::task::spawn_blocking(move || {
+        crate::compare::fork_stats(&repo, &common, &start, &at)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let done = crate::git::Committed {
+        new_commit: fork.commit.as_deref() != Some(tip.as_str()),
+        tip,
+        moved: None,
+    };
+    Ok((done, stats))
 }
 
 fn join_errors(first: Option<String>, second: String) -> String {

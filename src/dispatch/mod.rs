@@ -11,6 +11,7 @@ pub mod pool;
 pub mod ports;
 pub mod preflight;
 mod record;
+pub mod remote;
 mod step;
 mod turn;
 mod worktrees;

@@ -94,12 +94,12 @@ pub struct Server {
 }
 
 /// A free loopback port. OpenCode's own `--port 0` is not random, so ocfork picks one.
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(l.local_addr()?.port())
 }
 
-fn random_password() -> String {
+pub(crate) fn random_password() -> String {
     use rand::RngExt;
     let mut rng = rand::rng();
     (0..32)

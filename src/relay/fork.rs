@@ -274,6 +274,7 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
         )),
         pool: None,
         opening: None,
+        remote: None,
     });
     run_fork(shared, f.fork.clone()).await;
     stop.cancel();

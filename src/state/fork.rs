@@ -179,6 +179,10 @@ pub struct Fork {
     /// turn ended (`branch rogue`, `a detached HEAD at ...`); its work went onto the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved: Option<String>,
+    /// The host (`try --host`) the fork works on; absent on this machine. Its `worktree` is
+    /// then a path on that host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// The forks a synthesized fork (`ocfork synth`) was written from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synth: Option<super::Synth>,
@@ -215,6 +219,7 @@ impl Fork {
             follow_ups: Vec::new(),
             driver: None,
             moved: None,
+            host: None,
             synth: None,
         }
     }

@@ -71,6 +71,7 @@
 //! | `forks[].activity` | string or null | what it does beyond its state, e.g. `retrying (attempt 2)` |
 //! | `forks[].follow_ups` | array of strings | prompts sent later with `ocfork continue`, oldest first |
 //! | `forks[].moved?` | string | where its agent had moved the worktree's HEAD off the fork's branch when its latest turn ended (`branch NAME`, `a detached HEAD at ID`); its work was committed to the fork's branch all the same and the worktree put back on it |
+//! | `forks[].host?` | string | the host (`try --host`, a `[[host]]` name) it works on; absent on this machine; `worktree` is then a path on that host |
 //! | `forks[].synth?` | object | a fork `ocfork synth` wrote from others |
 //! | `forks[].synth.from` | array of strings | the forks whose work its prompt held, in that order |
 //! | `forks[].driver?` | object | the process driving this fork when not the run's (forks of `ocfork session fork`) |

@@ -43,6 +43,7 @@ mod faults_output;
 mod faults_security;
 mod faults_text;
 mod fork_env;
+mod hosts;
 mod include;
 mod iterate;
 mod json_docs;

@@ -5,6 +5,7 @@
 
 pub mod serve;
 pub mod session;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,0 +1,132 @@
+//! Forks on hosts (`try --host`): their worktrees made on the host from the run's start
+//! pushed there, and, when a fork ends, its work committed there and its branch fetched home,
+//! so that everything after the turn reads it locally.
+
+use std::sync::Arc;
+
+use super::RunHandle;
+use crate::host::{Host, RemoteServer};
+use crate::state::{EndReason, ForkState};
+
+/// A connected host and its OpenCode server, for the run's forks there.
+pub struct HostLink {
+    pub host: Arc<Host>,
+    pub server: Arc<RemoteServer>,
+}
+
+/// Where a fork on a host lives.
+#[derive(Clone)]
+pub struct RemoteFork {
+    pub host: Arc<Host>,
+    pub mirror: String,
+}
+
+/// Pushes the run's start to each host its forks use and makes their worktrees there.
+/// Returns the forks ready to start, with their host; the others are failed, naming it.
+pub(super) async fn make_remote_worktrees(
+    repo: &crate::git::Repo,
+    handle: &Arc<RunHandle>,
+    names: &[String],
+    links: &[HostLink],
+) -> Vec<(String, RemoteFork)> {
+    let run = handle.snapshot();
+    let mut ready = Vec::new();
+    for link in links {
+        let here: Vec<&crate::state::Fork> = names
+            .iter()
+            .filter_map(|n| run.fork(n))
+            .filter(|f| f.host.as_deref() == Some(link.host.name()))
+            .collect();
+        if here.is_empty() {
+            continue;
+        }
+        let pushed = link
+            .host
+            .push_start(&repo.workdir, &repo.common_dir, &run.run, &run.start)
+            .await;
+        let mirror = match pushed {
+            Ok(m) => m,
+            Err(e) => {
+                for f in &here {
+                    failed(handle, &f.name, EndReason::WorktreeFailed, e.to_string());
+                }
+                continue;
+            }
+        };
+        for f in here {
+            let path = f.worktree.to_string_lossy().to_string();
+            let exists = link
+                .host
+                .branch_tip(&mirror, &f.branch)
+                .await
+                .ok()
+                .flatten();
+            let made = match exists {
+                Some(_) => Ok(()),
+                None => {
+                    link.host
+                        .add_worktree(&mirror, &path, &f.branch, &run.start)
+                        .await
+                }
+            };
+            match made {
+                Ok(()) => ready.push((
+                    f.name.clone(),
+                    RemoteFork {
+                        host: link.host.clone(),
+                        mirror: mirror.clone(),
+                    },
+                )),
+                Err(e) => failed(
+                    handle,
+                    &f.name,
+                    EndReason::WorktreeFailed,
+                    format!("could not create the worktree: {e}"),
+                ),
+            }
+        }
+    }
+    // A fork on a host this driver has no connection to (`resume` of such a run).
+    for n in names {
+        let Some(f) = run.fork(n) else { continue };
+        if let Some(h) = &f.host
+            && !links.iter().any(|l| l.host.name() == h)
+        {
+            failed(
+                handle,
+                n,
+                EndReason::NoServer,
+                format!("the fork is on host {h}; continuing forks on hosts is not supported yet"),
+            );
+        }
+    }
+    ready
+}
+
+fn failed(handle: &RunHandle, name: &str, end: EndReason, error: String) {
+    handle.update(name, |f| {
+        f.state = ForkState::Failed;
+        f.end = Some(end);
+        f.error = Some(error);
+    });
+}
+
+/// Commits a fork's work on its host and fetches its branch home; the tip.
+pub(super) async fn commit_and_fetch(
+    remote: &RemoteFork,
+    workdir: &std::path::Path,
+    worktree: &str,
+    branch: &str,
+    start: &str,
+    message: &str,
+) -> Result<String, String> {
+    let host = &remote.host;
+    let tip = host
+        .commit(&remote.mirror, worktree, branch, start, message)
+        .await
+        .map_err(|e| e.to_string())?;
+    host.fetch(workdir, &remote.mirror, &[branch])
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(tip)
+}

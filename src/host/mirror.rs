@@ -1,0 +1,202 @@
+//! git on a host: one bare mirror per repository under the host's `dir`, the run's start
+//! pushed there over the host's connection, the forks' worktrees made there, their work
+//! committed there (pinned as here) and their branches fetched home.
+
+use std::path::Path;
+
+use super::{Host, HostError, quote};
+
+const COMMIT_SCRIPT: &str = include_str!("commit.sh");
+
+/// The mirror's name on a host for the repository whose common git dir is `common`: its
+/// folder's name and a hash of its path, so two repositories never share one.
+fn mirror_name(workdir: &Path, common: &Path) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in common.as_os_str().as_encoded_bytes() {
+        hash = (hash ^ u64::from(*b)).wrapping_mul(0x100000001b3);
+    }
+    let name: String = workdir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("{name}-{:08x}.git", hash as u32)
+}
+
+impl Host {
+    /// The mirror of the repository on this host.
+    pub fn mirror(&self, workdir: &Path, common: &Path) -> String {
+        format!("{}/{}", self.dir, mirror_name(workdir, common))
+    }
+
+    /// Where a fork's worktree goes on this host.
+    pub fn worktree_path(&self, workdir: &Path, common: &Path, run: &str, fork: &str) -> String {
+        let mirror = self.mirror(workdir, common);
+        let stem = mirror.trim_end_matches(".git");
+        format!("{stem}.worktrees/{run}/{fork}")
+    }
+
+    /// `git` here, talking to this host over its master connection.
+    fn local_git(&self, workdir: &Path) -> tokio::process::Command {
+        let socket = self.control_socket();
+        let ssh = format!(
+            "ssh -S {} -o BatchMode=yes -o ControlMaster=no",
+            quote(&socket.to_string_lossy())
+        );
+        let mut cmd = tokio::process::Command::new("git");
+        cmd.current_dir(workdir)
+            .env("GIT_SSH_COMMAND", ssh)
+            .env("GIT_SSH_VARIANT", "ssh")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    async fn local_git_ok(
+        &self,
+        workdir: &Path,
+        args: &[&str],
+        what: &str,
+    ) -> Result<(), HostError> {
+        let out = self
+            .local_git(workdir)
+            .args(args)
+            .output()
+            .await
+            .map_err(|e| self.error(format!("{what}: cannot run git: {e}")))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(self.error(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+
+    /// Makes the mirror (private to the host's user) and pushes the run's start to it.
+    pub async fn push_start(
+        &self,
+        workdir: &Path,
+        common: &Path,
+        run: &str,
+        start: &str,
+    ) -> Result<String, HostError> {
+        let mirror = self.mirror(workdir, common);
+        let script =
+            "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; }";
+        self.sh_ok("making the mirror", script, &[&self.dir, &mirror], None)
+            .await?;
+        let url = format!("ssh://ocfork-host{mirror}");
+        let refspec = format!("{start}:refs/ocfork/start/{run}");
+        self.local_git_ok(
+            workdir,
+            &["push", "-q", &url, &refspec],
+            "pushing the run's start",
+        )
+        .await?;
+        Ok(mirror)
+    }
+
+    /// Makes a fork's worktree on its branch at the run's start.
+    pub async fn add_worktree(
+        &self,
+        mirror: &str,
+        path: &str,
+        branch: &str,
+        start: &str,
+    ) -> Result<(), HostError> {
+        let script = "umask 077; mkdir -p \"$(dirname \"$2\")\" && \
+                      git --git-dir=\"$1\" worktree add -q -b \"$3\" \"$2\" \"$4\"";
+        self.sh_ok(
+            "making the worktree",
+            script,
+            &[mirror, path, branch, start],
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Commits everything in a fork's worktree to its branch on the host; the branch's tip.
+    pub async fn commit(
+        &self,
+        mirror: &str,
+        path: &str,
+        branch: &str,
+        start: &str,
+        message: &str,
+    ) -> Result<String, HostError> {
+        let out = self
+            .sh_ok(
+                "committing the fork's work",
+                COMMIT_SCRIPT,
+                &[mirror, path, branch, start],
+                Some(message.as_bytes()),
+            )
+            .await?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Fetches `branches` from the host's mirror into the local repository.
+    pub async fn fetch(
+        &self,
+        workdir: &Path,
+        mirror: &str,
+        branches: &[&str],
+    ) -> Result<(), HostError> {
+        let url = format!("ssh://ocfork-host{mirror}");
+        let mut args = vec!["fetch".to_string(), "-q".into(), url];
+        args.extend(
+            branches
+                .iter()
+                .map(|b| format!("+refs/heads/{b}:refs/heads/{b}")),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.local_git_ok(workdir, &args, "fetching the fork's branch")
+            .await
+    }
+
+    /// The commit `branch` names in the host's mirror, if any.
+    pub async fn branch_tip(
+        &self,
+        mirror: &str,
+        branch: &str,
+    ) -> Result<Option<String>, HostError> {
+        let out = self
+            .sh(
+                "git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$2^{commit}\"",
+                &[mirror, branch],
+                None,
+            )
+            .await?;
+        let tip = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok((!tip.is_empty()).then_some(tip))
+    }
+
+    /// Removes a fork's worktree and branch from the host.
+    pub async fn remove_fork(
+        &self,
+        mirror: &str,
+        path: &str,
+        branch: &str,
+    ) -> Result<(), HostError> {
+        let script = "if [ -e \"$2\" ]; then git --git-dir=\"$1\" worktree remove --force --force \"$2\" || exit 1; fi; \
+                      git --git-dir=\"$1\" worktree prune; \
+                      if git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$3\" >/dev/null; then \
+                      git --git-dir=\"$1\" branch -q -D \"$3\"; fi";
+        self.sh_ok("removing the fork", script, &[mirror, path, branch], None)
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,149 @@
+//! `opencode serve` on a host: started on the host's 127.0.0.1 with a random password that
+//! goes over the connection's stdin (never in argv or a file on either machine), reached
+//! here through a port forward of the master connection, and stopped when the run ends or
+//! the connection drops (its stdin closes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+use super::{Host, HostError};
+use crate::opencode::Client;
+use crate::opencode::server::ExitWatch;
+
+/// Run on the host: reads the password, starts the server in a session of its own, and
+/// kills that whole session once stdin closes (the run ended, ocfork died or the connection
+/// dropped). Exits when the server does.
+const SERVE_SCRIPT: &str = r#"
+IFS= read -r OPENCODE_SERVER_PASSWORD || exit 1
+export OPENCODE_SERVER_PASSWORD OPENCODE_DISABLE_AUTOUPDATE=1
+unset OPENCODE_SERVER_USERNAME
+: "${OPENCODE_PERMISSION:={\"edit\":\"allow\",\"bash\":\"allow\",\"webfetch\":\"allow\",\"doom_loop\":\"allow\",\"question\":\"deny\"}}"
+export OPENCODE_PERMISSION
+umask 077
+mkdir -p "$2" && cd "$2" || exit 1
+exec 3<&0
+setsid "$1" serve --hostname 127.0.0.1 --port "$3" </dev/null 3<&- &
+pid=$!
+( cat <&3 >/dev/null; kill -TERM -- "-$pid"; sleep 3; kill -KILL -- "-$pid" ) >/dev/null 2>&1 &
+exec 3<&-
+wait "$pid"
+"#;
+
+/// An OpenCode server on a host, as this machine reaches it.
+pub struct RemoteServer {
+    pub host: String,
+    /// The client on the forwarded port, with the server's password.
+    pub client: Client,
+    /// Set once the server (or the connection to it) is gone.
+    pub exit: ExitWatch,
+    stdin: tokio::sync::Mutex<Option<openssh::ChildStdin>>,
+}
+
+impl RemoteServer {
+    /// Starts the host's server and forwards a local loopback port to it.
+    pub async fn start(host: &Host) -> Result<RemoteServer, HostError> {
+        let remote_port = crate::opencode::server::free_port()
+            .map_err(|e| host.error(format!("no free port: {e}")))?;
+        let password = crate::opencode::server::random_password();
+        let mut cmd = Arc::clone(&host.session).arc_command("sh");
+        cmd.arg("-c")
+            .arg(SERVE_SCRIPT)
+            .arg("sh")
+            .arg(&host.opencode)
+            .arg(&host.dir)
+            .arg(remote_port.to_string())
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .await
+            .map_err(|e| host.error(format!("cannot start opencode serve: {e}")))?;
+        let mut stdin = child
+            .stdin()
+            .take()
+            .ok_or_else(|| host.error("no stdin for opencode serve".into()))?;
+        stdin
+            .write_all(format!("{password}\n").as_bytes())
+            .await
+            .map_err(|e| host.error(format!("cannot hand opencode serve its password: {e}")))?;
+        let (url_tx, mut url_rx) = tokio::sync::mpsc::channel::<String>(1);
+        let log = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        if let Some(out) = child.stdout().take() {
+            tokio::spawn(pump(BufReader::new(out), log.clone(), Some(url_tx)));
+        }
+        if let Some(err) = child.stderr().take() {
+            tokio::spawn(pump(BufReader::new(err), log.clone(), None));
+        }
+        let (exit_tx, exit) = watch::channel(None);
+        let name = host.name().to_string();
+        tokio::spawn(async move {
+            let text = match child.wait().await {
+                Ok(s) => format!("on host {name}: {s}"),
+                Err(e) => format!("on host {name}: {e}"),
+            };
+            let _ = exit_tx.send(Some(text));
+        });
+        let mut exited = exit.clone();
+        let listening = tokio::select! {
+            url = url_rx.recv() => url.is_some(),
+            _ = exited.wait_for(|e| e.is_some()) => false,
+            _ = tokio::time::sleep(Duration::from_secs(90)) => false,
+        };
+        if !listening {
+            let tail = log.lock().map(|l| l.join(" | ")).unwrap_or_default();
+            return Err(host.error(format!("opencode serve did not start: {tail}")));
+        }
+        let local_port = crate::opencode::server::free_port()
+            .map_err(|e| host.error(format!("no free local port: {e}")))?;
+        host.session
+            .request_port_forward(
+                openssh::ForwardType::Local,
+                (std::net::Ipv4Addr::LOCALHOST, local_port),
+                (std::net::Ipv4Addr::LOCALHOST, remote_port),
+            )
+            .await
+            .map_err(|e| {
+                host.error(format!("cannot forward a port to its OpenCode server: {e}"))
+            })?;
+        let client = Client::new(&format!("http://127.0.0.1:{local_port}"), Some(&password))
+            .map_err(|e| host.error(e.to_string()))?;
+        Ok(RemoteServer {
+            host: host.name().to_string(),
+            client,
+            exit,
+            stdin: tokio::sync::Mutex::new(Some(stdin)),
+        })
+    }
+
+    /// Stops the server: its stdin closes, and the host kills it.
+    pub async fn stop(&self) {
+        drop(self.stdin.lock().await.take());
+        let mut exit = self.exit.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(6), exit.wait_for(|e| e.is_some())).await;
+    }
+}
+
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    reader: BufReader<R>,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+    mut url_tx: Option<tokio::sync::mpsc::Sender<String>>,
+) {
+    let mut lines = reader.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("listening on ")
+            && let Some(tx) = url_tx.take()
+        {
+            let _ = tx.send(line.clone()).await;
+        }
+        if let Ok(mut l) = log.lock() {
+            l.push(line);
+            if l.len() > 20 {
+                l.remove(0);
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Other machines for real: one OpenSSH server per test host, on a free loopback port with its
+//! own host key, authorized key and `sshd_config`, in a private mount namespace where a tmpfs
+//! covers the host's `dir` (and the world's repository), so what ocfork keeps on a "host" does
+//! not exist locally and the host cannot read the local repository behind ocfork's back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{World, wait_until};
+
+/// A running test host; its sshd and every process in its namespace die with it.
+pub struct SshHost {
+    pub name: String,
+    /// Where ocfork keeps its things on the host (a tmpfs there, an empty folder here).
+    pub dir: PathBuf,
+    /// The host's opencode: a wrapper giving the real one the world's offline environment.
+    pub opencode: PathBuf,
+    pub port: u16,
+    sshd: Child,
+    namespace: Option<PathBuf>,
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The client key every host of a world authorizes, made once.
+fn client_key(w: &World) -> PathBuf {
+    let dir = w.path("ssh");
+    let key = dir.join("id");
+    if !key.exists() {
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key));
+    }
+    key
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+impl SshHost {
+    /// Starts host `name` for world `w` and adds it to the world's ssh config
+    /// ([`ssh_config`]).
+    pub fn start(w: &World, name: &str) -> SshHost {
+        let key = client_key(w);
+        let conf = w.path("ssh").join(name);
+        let dir = w.path(&format!("host-{name}"));
+        std::fs::create_dir_all(&conf).expect("mkdir");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
+        let host_key = conf.join("host_key");
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&host_key));
+        let port = free_port();
+        let pid_file = conf.join("sshd.pid");
+        let sshd_config = conf.join("sshd_config");
+        std::fs::write(
+            &sshd_config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}.pub\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                 StrictModes no\nPermitRootLogin prohibit-password\nPidFile {}\n\
+                 AllowTcpForwarding yes\nAllowStreamLocalForwarding yes\nMaxSessions 100\n\
+                 MaxStartups 100\n",
+                host_key.display(),
+                key.display(),
+                pid_file.display()
+            ),
+        )
+        .expect("write sshd_config");
+        // The host's opencode sees the world's model and config, and keeps its data on the host.
+        let opencode = conf.join("opencode");
+        let mut wrapper = String::from("#!/bin/sh\n");
+        for (k, v) in w.offline_env() {
+            let v = v.to_string_lossy().to_string();
+            let v = if k == "XDG_DATA_HOME" {
+                dir.join(".opencode-data").display().to_string()
+            } else {
+                v
+            };
+            wrapper.push_str(&format!("export {k}={}\n", shell_quote(&v)));
+        }
+        wrapper.push_str(&format!(
+            "exec {} \"$@\"\n",
+            shell_quote(&w.opencode.display().to_string())
+        ));
+        std::fs::write(&opencode, wrapper).expect("write wrapper");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&opencode, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let script = "mount -t tmpfs -o mode=700 ocfork-host \"$1\" && \
+                      mount -t tmpfs -o mode=700 ocfork-host \"$2\" && \
+                      exec /usr/sbin/sshd -D -e -f \"$3\"";
+        let sshd = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
+            .arg(&dir)
+            .arg(&w.repo)
+            .arg(&sshd_config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(conf.join("sshd.log")).expect("log"))
+            .spawn()
+            .expect("unshare starts (needs root)");
+        let up = wait_until(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(
+            up.is_some(),
+            "sshd for {name} did not listen: {}",
+            std::fs::read_to_string(conf.join("sshd.log")).unwrap_or_default()
+        );
+        let namespace = std::fs::read_link(format!("/proc/{}/ns/mnt", sshd.id())).ok();
+        let host = SshHost {
+            name: name.to_string(),
+            dir,
+            opencode,
+            port,
+            sshd,
+            namespace,
+        };
+        let mut entry = format!(
+            "Host {name}\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  \
+             IdentitiesOnly yes\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  \
+             LogLevel ERROR\n",
+            key.display()
+        );
+        entry.push('\n');
+        let config = ssh_config(w);
+        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+        text.push_str(&entry);
+        std::fs::write(&config, text).expect("write ssh config");
+        host
+    }
+
+    /// Runs `command` on the host through plain ssh; (exit code, stdout).
+    pub fn sh(&self, w: &World, command: &str) -> (i32, String) {
+        let out = Command::new("ssh")
+            .arg("-F")
+            .arg(ssh_config(w))
+            .arg(&self.name)
+            .arg(command)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    }
+
+    /// Pids of the processes in the host's mount namespace (its sshd and what it started).
+    pub fn processes(&self) -> Vec<u32> {
+        let Some(ns) = &self.namespace else {
+            return Vec::new();
+        };
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| &l == ns))
+            .collect()
+    }
+
+    /// Stops the host's sshd and everything in its namespace: the host goes away.
+    pub fn kill(&mut self) {
+        for pid in self.processes() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.sshd.kill();
+        let _ = self.sshd.wait();
+    }
+}
+
+impl Drop for SshHost {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The world's ssh client config (`ssh -F`), naming every host started for it.
+pub fn ssh_config(w: &World) -> PathBuf {
+    w.path("ssh").join("config")
+}
+
+/// ocfork's environment for hosts: `OCFORK_SSH` pointing ssh at the world's config.
+pub fn ssh_env(w: &World) -> (&'static str, String) {
+    ("OCFORK_SSH", format!("-F {}", ssh_config(w).display()))
+}
+
+/// Writes the user config's `[[host]]` tables for `hosts` (`opencode` overridden per name).
+pub fn host_config(w: &World, hosts: &[(&SshHost, Option<&Path>)]) {
+    let mut text = String::new();
+    for (h, opencode) in hosts {
+        let opencode = opencode.unwrap_or(&h.opencode);
+        text.push_str(&format!(
+            "[[host]]\nname = \"{}\"\nssh = \"{}\"\ndir = \"{}\"\nopencode = \"{}\"\n\n",
+            h.name,
+            h.name,
+            h.dir.display(),
+            opencode.display()
+        ));
+    }
+    let file = w.tmp.path().join("xdg/config/ocfork/config.toml");
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    std::fs::write(file, text).expect("write config");
+}

@@ -1,0 +1,205 @@
+//! Forks on other machines (`--host`): real OpenSSH servers in private mount namespaces, real
+//! git on both sides, the real `opencode serve` started on the host and reached through a port
+//! forward; the work comes home as branches that `diff` and `merge` read locally.
+
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use crate::common::sshd::{SshHost, host_config, ssh_env};
+use crate::common::*;
+
+fn run_with_hosts(w: &World, args: &[&str]) -> Output {
+    let (k, v) = ssh_env(w);
+    w.ocfork()
+        .env(k, v)
+        .args(args)
+        .output()
+        .expect("ocfork runs")
+}
+
+fn rules() -> Vec<Rule> {
+    vec![
+        writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
+        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+    ]
+}
+
+#[test]
+fn forks_over_a_host_and_local_come_home_as_branches() {
+    let w = world(rules());
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "--host",
+            "local",
+            "a=Approach A",
+            "b=Approach B",
+        ],
+    );
+    let run = json(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let (a, b) = (fork(&run, "a"), fork(&run, "b"));
+    assert_eq!(a["host"], "hosta", "{run:#}");
+    assert!(b.get("host").is_none_or(|h| h.is_null()), "{run:#}");
+    assert_eq!(a["state"], "done");
+    assert_eq!(b["state"], "done");
+    // The remote fork's worktree is on the host, not here.
+    let remote_tree = worktree_of(a);
+    assert!(remote_tree.starts_with(&host.dir), "{run:#}");
+    assert!(!remote_tree.exists(), "the host's worktree shows locally");
+    let (code, _) = host.sh(&w, &format!("test -f '{}/src/a.js'", remote_tree.display()));
+    assert_eq!(code, 0, "no worktree with the agent's file on the host");
+    // Both branches are home with the agents' files.
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:src/a.js"]),
+        "export const a = 1;\n"
+    );
+    assert_eq!(
+        w.git(&["show", "ocfork/r/b:src/b.js"]),
+        "export const b = 2;\n"
+    );
+    assert_eq!(
+        a["commit"].as_str(),
+        Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
+    );
+    // Everything after the turn works locally, unchanged.
+    let diff = ok(&w.run(&["diff", "a"]));
+    assert!(diff.contains("src/a.js"), "{diff}");
+    ok(&w.run(&["merge", "a"]));
+    assert_eq!(read(w.repo.join("src/a.js")), "export const a = 1;\n");
+    let status = json(&w.run(&["status", "r", "--json"]));
+    assert_eq!(fork(&status, "a")["host"], "hosta");
+}
+
+#[test]
+fn a_host_without_opencode_exits_2_and_nothing_is_made_anywhere() {
+    let w = world(rules());
+    let host = SshHost::start(&w, "bare");
+    let missing = host.dir.join("no/opencode");
+    host_config(&w, &[(&host, Some(&missing))]);
+    let out = run_with_hosts(&w, &["try", "-n", "r", "--host", "bare", "a=Approach A"]);
+    exits_with(&out, 2, "bare");
+    assert!(stderr(&out).contains("opencode"), "{}", stderr(&out));
+    assert_eq!(w.git(&["branch", "--list", "ocfork/*"]), "");
+    assert!(!w.repo.join(".git/ocfork/runs/r.json").exists());
+    let (_, listing) = host.sh(&w, &format!("ls -A '{}'", host.dir.display()));
+    assert_eq!(listing.trim(), "", "ocfork made things on the host");
+    // `ocfork hosts` says the same, naming the host and what is missing.
+    let out = run_with_hosts(&w, &["hosts"]);
+    exits_with(&out, 2, "bare");
+}
+
+#[test]
+fn hosts_shows_git_opencode_and_disk() {
+    let w = world(rules());
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let out = ok(&run_with_hosts(&w, &["hosts"]));
+    assert!(out.contains("hosta"), "{out}");
+    assert!(out.contains("git 2."), "{out}");
+    assert!(out.contains("opencode 1."), "{out}");
+    assert!(out.contains("free"), "{out}");
+}
+
+#[test]
+fn clean_removes_host_worktrees_only_once_the_work_is_home() {
+    let w = world(rules());
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "a=Approach A",
+        ],
+    );
+    let run = json(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let remote_tree = worktree_of(fork(&run, "a"));
+    let on_host = |path: &str| host.sh(&w, &format!("test -e '{path}'")).0 == 0;
+    // The fork's tip gone from here (as if the fetch had not happened): clean keeps the
+    // host's worktree, the only place the work is.
+    w.git(&["branch", "-D", "ocfork/r/a"]);
+    let kept = run_with_hosts(&w, &["clean", "r", "--force"]);
+    assert!(
+        on_host(&remote_tree.display().to_string()),
+        "{}",
+        stderr(&kept)
+    );
+    assert_ne!(kept.status.code(), Some(0), "{}", stderr(&kept));
+    // Home again: clean removes the host's worktree and branch.
+    let tip = fork(&run, "a")["commit"]
+        .as_str()
+        .expect("commit")
+        .to_string();
+    w.git(&["branch", "ocfork/r/a", &tip]);
+    ok(&run_with_hosts(&w, &["clean", "r", "--force"]));
+    assert!(!on_host(&remote_tree.display().to_string()));
+}
+
+#[test]
+fn the_hosts_server_password_is_in_no_argv() {
+    let w = World::with_delay(script(rules()), Duration::from_secs(3));
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let (k, v) = ssh_env(&w);
+    let mut child = w
+        .ocfork()
+        .env(k, v)
+        .args(["try", "-n", "r", "--host", "hosta", "a=Approach A"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
+    // The host's server, found by its environment: its password is what must not leak.
+    let password = wait_until(Duration::from_secs(90), || {
+        host.processes().into_iter().find_map(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            env.split(|b| *b == 0).find_map(|kv| {
+                let kv = String::from_utf8_lossy(kv);
+                kv.strip_prefix("OPENCODE_SERVER_PASSWORD=")
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+            })
+        })
+    });
+    let Some(password) = password else {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("ocfork ends");
+        panic!(
+            "no opencode server with a password on the host: {}",
+            stderr(&out)
+        );
+    };
+    let leaks: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains(&password).then_some(text)
+        })
+        .collect();
+    let out = child.wait_with_output().expect("ocfork ends");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(leaks.is_empty(), "the password is in argv: {leaks:?}");
+    // Nothing ocfork wrote on the host holds it either.
+    let (code, _) = host.sh(
+        &w,
+        &format!("grep -rqF '{password}' '{}'", host.dir.display()),
+    );
+    assert_ne!(code, 0, "the password is in a file on the host");
+}
