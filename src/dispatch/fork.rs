@@ -320,7 +320,9 @@ fn join_errors(first: Option<String>, second: String) -> String {
     }
 }
 
-fn commit_message(run: &str, fork: &str, prompt: &str, state: ForkState) -> String {
+/// The message of a fork's commit: the run and fork, the state it ended in when not `done`,
+/// the prompt's first line, then the whole prompt (tests make finished runs with it).
+pub fn commit_message(run: &str, fork: &str, prompt: &str, state: ForkState) -> String {
     // git refuses a message holding a NUL and `git log` would replay escape sequences: the
     // prompt goes in with its control characters written out (the manifest keeps it exact).
     let prompt = crate::text::commit_text(prompt);

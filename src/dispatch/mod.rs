@@ -14,5 +14,5 @@ mod step;
 mod turn;
 
 pub use drive::{DriveOptions, RunView, drive, drive_with};
-pub use fork::{Shared, run_fork};
+pub use fork::{Shared, commit_message, run_fork};
 pub use record::RunHandle;

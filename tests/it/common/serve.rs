@@ -34,6 +34,7 @@ impl Serve {
         let password = "test-password".to_string();
         let t = w.tmp.path();
         let mut cmd = Command::new(&w.opencode);
+        super::hermetic(&mut cmd);
         // Port 0: OpenCode binds the port itself (4096 when free, else one the kernel picks)
         // and prints its URL, so no other process can take the port between choosing and binding.
         cmd.args(["serve", "--hostname", "127.0.0.1", "--port", "0"])
@@ -42,14 +43,9 @@ impl Serve {
             .env("HOME", t.join("home"))
             .envs(w.offline_env())
             .env("OPENCODE_SERVER_PASSWORD", &password)
-            .env_remove("OCFORK_WORKTREE_ROOT")
-            .env_remove("OCFORK_MAX_HOPS")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        for (k, v) in super::git_env_pairs() {
-            cmd.env(k, v);
-        }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
