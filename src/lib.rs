@@ -18,5 +18,6 @@ pub mod report;
 pub mod signal;
 pub mod state;
 pub mod text;
+pub mod timeouts;
 pub mod tui;
 pub mod ui;

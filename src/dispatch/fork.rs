@@ -153,14 +153,20 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         .snapshot()
         .fork(&name)
         .and_then(|f| f.activity.clone());
-    record_usage(&shared, &name, &dir).await;
-    // The server lets go of the worktree's instance (watcher, LSP, plugin state): a user's
-    // long-running server stays flat however many forks it ran.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        shared.client.dispose_instance(&dir),
-    )
-    .await;
+    let asks = async {
+        record_usage(&shared, &name, &dir).await;
+        // The server lets go of the worktree's instance (watcher, LSP, plugin state): a
+        // user's long-running server stays flat however many forks it ran.
+        let dispose = shared.client.dispose_instance(&dir);
+        let _ = tokio::time::timeout(crate::timeouts::get().dispose, dispose).await;
+    };
+    // After Ctrl-C, within the stop's bound as a whole: then the work is committed.
+    match crate::signal::stop_deadline() {
+        Some(until) => {
+            let _ = tokio::time::timeout_at(until, asks).await;
+        }
+        None => asks.await,
+    }
 
     let (state, error) = match end {
         TurnEnd::Done => (EndReason::Done, None),

@@ -307,7 +307,9 @@ async fn turn(
         .map_err(|e| e.to_string())?
         .len();
     let events = ctx.hub.subscribe();
-    ctx.hub.wait_connected(Duration::from_secs(10)).await;
+    ctx.hub
+        .wait_connected(crate::timeouts::get().hub_connect)
+        .await;
     let body = PromptBody::text(Some(ctx.agent), model.and_then(ModelRef::parse), text);
     ctx.client
         .prompt_async(session, ctx.dir, &body)
