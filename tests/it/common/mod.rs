@@ -6,6 +6,7 @@
 pub mod finished;
 pub mod serve;
 pub mod session;
+pub mod shared;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -168,11 +169,16 @@ impl World {
     }
 
     pub fn with_delay(script: Script, delay: Duration) -> World {
-        let opencode = opencode_bin();
         let tmp = tempfile::Builder::new()
             .prefix("ocfork-test")
             .tempdir()
             .expect("tempdir");
+        World::in_dir(tmp, script, delay)
+    }
+
+    /// A world in `tmp` (see [`World::new`]).
+    pub fn in_dir(tmp: tempfile::TempDir, script: Script, delay: Duration) -> World {
+        let opencode = opencode_bin();
         let repo = tmp.path().join("app");
         std::fs::create_dir_all(repo.join("src")).expect("mkdir");
         std::fs::write(repo.join("README.md"), "# app\n").expect("write");
