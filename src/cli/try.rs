@@ -126,23 +126,24 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         let _ = stopping.await;
         return detached;
     }
-    let driven = drive_with::<LiveView>(
-        &repo,
-        &store,
-        run,
-        DriveOptions { forks: Vec::new() },
-        Some(connected),
-    )
-    .await?;
-    let mut code = super::run_exit_code(&driven.run);
     let judge = args.judge
         || crate::config::Config::load(Some(&repo.workdir))?
             .layer
             .judge
             .is_some_and(|j| j.value);
+    let options = DriveOptions { forks: Vec::new() };
+    // With --judge the run's first server stays up for the judge instead of a new one.
+    let (driven, kept) =
+        drive_with::<LiveView>(&repo, &store, run, options, Some(connected), judge).await?;
+    let mut code = super::run_exit_code(&driven.run);
     let run = match judge && !driven.interrupted {
-        true => super::judge::after_try(&repo, &store, driven.run, &mut code).await,
-        false => driven.run,
+        true => super::judge::after_try(&repo, &store, driven.run, kept, &mut code).await,
+        false => {
+            if let Some((_, server)) = kept {
+                server.stop().await;
+            }
+            driven.run
+        }
     };
     super::output::after_work(finish(&run, args.json))?;
     if let Some(line) = failed_checks(&run) {
