@@ -107,7 +107,7 @@ fn message_to_plan_through_the_tool_and_the_cli() {
 
     // Same through the CLI: waits for the idle point, prints the session it acted on.
     let out = srv.session(
-        &w,
+        w,
         "message",
         &s,
         &["--agent", "plan", "--json", "Plan: look again"],
@@ -124,7 +124,7 @@ fn message_to_plan_through_the_tool_and_the_cli() {
         "{}",
         describe(&messages)
     );
-    let out = srv.session(&w, "message", &s, &["Plan: look again"]);
+    let out = srv.session(w, "message", &s, &["Plan: look again"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), s, "plain output is the session id");
 }
@@ -193,7 +193,7 @@ fn compact_summarizes_then_hands_off() {
 
     // Through the CLI the outcome says session.compacted was seen.
     let out = srv.session(
-        &w,
+        w,
         "compact",
         &s,
         &["--agent", "plan", "--json", "Review once more"],
@@ -224,19 +224,19 @@ fn bad_requests_are_refused_clearly() {
         "{error}"
     );
 
-    let out = srv.session(&w, "message", &s, &["--agent", "nope", "hi"]);
+    let out = srv.session(w, "message", &s, &["--agent", "nope", "hi"]);
     exits_with(&out, 2, "unknown agent `nope`; agents here: build");
-    let out = srv.session(&w, "new", "ses_doesnotexist", &["hi"]);
+    let out = srv.session(w, "new", "ses_doesnotexist", &["hi"]);
     exits_with(
         &out,
         2,
         "no OpenCode session ses_doesnotexist on http://127.0.0.1",
     );
-    let out = srv.session(&w, "fork", "bogus", &["hi"]);
+    let out = srv.session(w, "fork", "bogus", &["hi"]);
     exits_with(&out, 2, "no OpenCode session bogus");
     let dead = format!("http://127.0.0.1:{}", free_port());
     let out = srv.ocfork(
-        &w,
+        w,
         &[
             "session",
             "message",
