@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("signal", 1),
     ("names", 1),
     ("private_fs", 0),
+    ("timeouts", 0),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -20,6 +20,7 @@ pub mod signal;
 pub mod state;
 pub mod synth;
 pub mod text;
+pub mod timeouts;
 pub mod tui;
 pub mod ui;
 

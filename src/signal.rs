@@ -8,6 +8,10 @@ use tokio_util::sync::CancellationToken;
 /// What stopped the work, once a signal did: "Ctrl-C" or "SIGTERM".
 static STOPPED_BY: OnceLock<&'static str> = OnceLock::new();
 
+/// When the first signal came in: everything a fork then asks of its server must be done
+/// by a bound from this moment (see [`stop_deadline`]).
+static STOPPED_AT: OnceLock<tokio::time::Instant> = OnceLock::new();
+
 /// Cancelled by a second signal: the user wants out now, without saving.
 static ABORTED: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
 
@@ -17,6 +21,16 @@ pub fn stopped_by() -> String {
         "stopped by {}",
         STOPPED_BY.get().copied().unwrap_or("Ctrl-C")
     )
+}
+
+/// Once a signal stopped the work: the moment by which a fork must be done asking its server
+/// (aborting, settling, usage, disposing), `timeouts::Timeouts::fork_stop` after the signal,
+/// so a server that stopped answering holds up a Ctrl-C that long at most, not the sum of
+/// every request's limit. None while no signal came.
+pub fn stop_deadline() -> Option<tokio::time::Instant> {
+    STOPPED_AT
+        .get()
+        .map(|at| *at + crate::timeouts::get().fork_stop)
 }
 
 /// Resolves once a second Ctrl-C or SIGTERM came in. The command layer races the command
@@ -48,6 +62,7 @@ pub fn cancel_on_signal() -> CancellationToken {
                 _ = sigterm => "SIGTERM",
             };
             let _ = STOPPED_BY.set(by);
+            let _ = STOPPED_AT.set(tokio::time::Instant::now());
             if round > 0 {
                 ABORTED.cancel();
                 return;

@@ -139,7 +139,7 @@ async fn let_go_of_instances(run: &Run) {
         let dir = fork.worktree.clone();
         Some(async move {
             let dispose = client.dispose_instance(&dir);
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(20), dispose).await;
+            let _ = tokio::time::timeout(crate::timeouts::get().clean_dispose, dispose).await;
         })
     });
     futures_util::future::join_all(disposals).await;

@@ -77,7 +77,7 @@ pub async fn cmd_judge(args: JudgeArgs) -> CmdResult {
         models: args.models.clone(),
         criteria: args.criteria.clone(),
     };
-    let verdict = judge_run(&repo, &store, &run, &opts).await?;
+    let verdict = judge_run(&repo, &store, &run, &opts, None).await?;
     if args.json {
         super::print_json(&as_json(&run.run, &verdict))?;
     } else {
@@ -92,6 +92,7 @@ async fn judge_run(
     store: &Store,
     run: &Run,
     opts: &judge::Options,
+    connected: Option<(crate::opencode::Client, Option<crate::opencode::Server>)>,
 ) -> Result<Verdict, CommandError> {
     for m in &opts.models {
         if crate::opencode::types::ModelRef::parse(m).is_none() {
@@ -118,7 +119,7 @@ async fn judge_run(
         if run.forks.len() == 1 { "" } else { "s" },
         run.run
     );
-    let outcome = judge::judge(repo, store, run, opts).await?;
+    let outcome = judge::judge_on(repo, store, run, opts, connected).await?;
     match outcome {
         Outcome::Ranked(v) => Ok(v),
         Outcome::Unusable {
@@ -176,27 +177,37 @@ fn as_json<'a>(run: &'a str, v: &'a Verdict) -> JudgeJson<'a> {
     }
 }
 
-/// `try --judge`: judges the run that just ended and returns it as recorded then; a failure
-/// is reported on stderr and makes the exit code `EXIT_FAILURE`.
-pub async fn after_try(repo: &crate::git::Repo, store: &Store, run: Run, code: &mut i32) -> Run {
+/// `try --judge`: judges the run that just ended, on the server it ran on when ocfork started
+/// that one (`kept`, stopped at the end), and returns it as recorded then; a failure is
+/// reported on stderr and makes the exit code `EXIT_FAILURE`.
+pub async fn after_try(
+    repo: &crate::git::Repo,
+    store: &Store,
+    run: Run,
+    kept: Option<(crate::opencode::Client, crate::opencode::Server)>,
+    code: &mut i32,
+) -> Run {
     let opts = judge::Options {
         agent: judge::DEFAULT_AGENT.to_string(),
         models: Vec::new(),
         criteria: None,
     };
-    judge_again(repo, store, run, &opts, code).await
+    let connected = kept.map(|(client, server)| (client, Some(server)));
+    judge_again(repo, store, run, &opts, connected, code).await
 }
 
-/// Judges `run` with `opts` (`try --judge`, and `synth` once its fork ended); a failure is
-/// reported on stderr and makes the exit code `EXIT_FAILURE`. Returns the run as recorded then.
+/// Judges `run` with `opts` (`try --judge`, and `synth` once its fork ended), on `connected`
+/// when given; a failure is reported on stderr and makes the exit code `EXIT_FAILURE`.
+/// Returns the run as recorded then.
 pub async fn judge_again(
     repo: &crate::git::Repo,
     store: &Store,
     run: Run,
     opts: &judge::Options,
+    connected: Option<(crate::opencode::Client, Option<crate::opencode::Server>)>,
     code: &mut i32,
 ) -> Run {
-    if let Err(e) = judge_run(repo, store, &run, opts).await {
+    if let Err(e) = judge_run(repo, store, &run, opts, connected).await {
         eprintln!("error: {}", e.error);
         if let Some(h) = &e.hint {
             eprintln!("hint: {h}");

@@ -123,7 +123,7 @@ pub fn main() -> i32 {
         return EXIT_INTERRUPTED;
     };
     // Blocking tasks (git children) must not keep the process alive after the command ended.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    runtime.shutdown_timeout(crate::timeouts::get().shutdown);
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -131,7 +131,7 @@ async fn answers(url: &str) -> bool {
     let Ok(client) = crate::opencode::Client::new(url, password.as_deref()) else {
         return false;
     };
-    probe(&client, std::time::Duration::from_secs(5)).await != Liveness::Gone
+    probe(&client, crate::timeouts::get().probe).await != Liveness::Gone
 }
 
 fn plural(n: usize) -> String {

@@ -192,7 +192,8 @@ async fn synthesize(
     let Some(run) = added else {
         return Err(CommandError::failure(format!("run {} vanished", run.run)));
     };
-    let driven = drive_with::<LiveView>(
+    // With a verdict to judge again, the run's server stays up for the judges.
+    let (driven, kept) = drive_with::<LiveView>(
         repo,
         store,
         run,
@@ -201,9 +202,16 @@ async fn synthesize(
             ..Default::default()
         },
         Some(connected),
+        verdict.is_some(),
     )
     .await?;
+    let stop_kept = |kept: Option<(crate::opencode::Client, crate::opencode::Server)>| async {
+        if let Some((_, server)) = kept {
+            server.stop().await;
+        }
+    };
     if driven.interrupted {
+        stop_kept(kept).await;
         return Ok((driven.run, EXIT_INTERRUPTED));
     }
     let failed = names.iter().any(|n| {
@@ -214,6 +222,7 @@ async fn synthesize(
     });
     let mut code = if failed { EXIT_FAILURE } else { 0 };
     let Some(before) = verdict else {
+        stop_kept(kept).await;
         return Ok((driven.run, code));
     };
     let opts = judge::Options {
@@ -228,7 +237,8 @@ async fn synthesize(
             .collect(),
         criteria,
     };
-    let run = super::judge::judge_again(repo, store, driven.run, &opts, &mut code).await;
+    let connected = kept.map(|(client, server)| (client, Some(server)));
+    let run = super::judge::judge_again(repo, store, driven.run, &opts, connected, &mut code).await;
     Ok((run, code))
 }
 

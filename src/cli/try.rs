@@ -156,24 +156,25 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         let _ = stopping.await;
         return detached;
     }
-    let driven = drive_with::<LiveView>(
-        &repo,
-        &store,
-        run,
-        DriveOptions {
-            forks: Vec::new(),
-            hosts,
-        },
-        Some(connected),
-    )
-    .await?;
-    let mut code = super::run_exit_code(&driven.run);
     let config = crate::config::Config::load(Some(&repo.workdir))?.layer;
     let synth = args.synth || config.synth.is_some_and(|s| s.value);
     let judge = args.judge || synth || config.judge.is_some_and(|j| j.value);
+    let options = DriveOptions {
+        forks: Vec::new(),
+        hosts,
+    };
+    // With --judge the run's first server stays up for the judge instead of a new one.
+    let (driven, kept) =
+        drive_with::<LiveView>(&repo, &store, run, options, Some(connected), judge).await?;
+    let mut code = super::run_exit_code(&driven.run);
     let mut run = match judge && !driven.interrupted {
-        true => super::judge::after_try(&repo, &store, driven.run, &mut code).await,
-        false => driven.run,
+        true => super::judge::after_try(&repo, &store, driven.run, kept, &mut code).await,
+        false => {
+            if let Some((_, server)) = kept {
+                server.stop().await;
+            }
+            driven.run
+        }
     };
     if synth && !driven.interrupted {
         run = super::synth::after_try(&repo, &store, run, &mut code).await;

@@ -44,18 +44,22 @@ pub async fn drive<V: RunView>(
     run: Run,
     opts: DriveOptions,
 ) -> anyhow::Result<Driven> {
-    drive_with::<V>(repo, store, run, opts, None).await
+    Ok(drive_with::<V>(repo, store, run, opts, None, false)
+        .await?
+        .0)
 }
 
 /// [`drive`] on a server already connected (`try` checked the run with it), else on the
-/// one the run names or a new one.
+/// one the run names or a new one. With `keep`, the first server, when ocfork started it,
+/// is handed back running with its client (`try --judge` judges on it), not stopped.
 pub async fn drive_with<V: RunView>(
     repo: &Repo,
     store: &Store,
     run: Run,
     opts: DriveOptions,
     connected: Option<(Client, Option<Server>)>,
-) -> anyhow::Result<Driven> {
+    keep: bool,
+) -> anyhow::Result<(Driven, Option<(Client, Server)>)> {
     // Held until the run is driven: a second driver (a racing `resume`) is refused.
     let _lock = store.lock_driver(&run.run)?;
     let names: Vec<String> = if opts.forks.is_empty() {
@@ -109,10 +113,11 @@ pub async fn drive_with<V: RunView>(
         }
         view.stop().await;
         let _ = handle.update_run(|r| r.pid = None);
-        return Ok(Driven {
+        let driven = Driven {
             run: handle.snapshot(),
             interrupted: cancel.is_cancelled(),
-        });
+        };
+        return Ok((driven, None));
     }
     let first = match connected {
         Ok(c) => c,
@@ -230,20 +235,28 @@ pub async fn drive_with<V: RunView>(
     stop_host_events.cancel();
     stop_hosts(&opts.hosts).await;
     drop(shared);
-    match Arc::try_unwrap(pool) {
-        Ok(pool) => pool.stop().await,
+    let kept = match Arc::try_unwrap(pool) {
+        Ok(pool) if keep && !cancel.is_cancelled() => pool.stop_keeping_first().await,
+        Ok(pool) => {
+            pool.stop().await;
+            None
+        }
         // A fork task still holds it (it panicked): its servers die with ocfork.
-        Err(_) => eprintln!("ocfork: warning: a fork's task did not end cleanly"),
-    }
+        Err(_) => {
+            eprintln!("ocfork: warning: a fork's task did not end cleanly");
+            None
+        }
+    };
     view.stop().await;
     let _ = handle.update_run(|r| {
         r.spawned_server = None;
         r.spawned_servers.clear();
     });
-    Ok(Driven {
+    let driven = Driven {
         run: handle.snapshot(),
         interrupted: cancel.is_cancelled(),
-    })
+    };
+    Ok((driven, kept))
 }
 
 /// Says on stderr, and records in the run, what changed while the forks ran in git state all

@@ -158,14 +158,20 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         .snapshot()
         .fork(&name)
         .and_then(|f| f.activity.clone());
-    record_usage(&shared, &name, &dir).await;
-    // The server lets go of the worktree's instance (watcher, LSP, plugin state): a user's
-    // long-running server stays flat however many forks it ran.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        shared.client.dispose_instance(&dir),
-    )
-    .await;
+    let asks = async {
+        record_usage(&shared, &name, &dir).await;
+        // The server lets go of the worktree's instance (watcher, LSP, plugin state): a
+        // user's long-running server stays flat however many forks it ran.
+        let dispose = shared.client.dispose_instance(&dir);
+        let _ = tokio::time::timeout(crate::timeouts::get().dispose, dispose).await;
+    };
+    // After Ctrl-C, within the stop's bound as a whole: then the work is committed.
+    match crate::signal::stop_deadline() {
+        Some(until) => {
+            let _ = tokio::time::timeout_at(until, asks).await;
+        }
+        None => asks.await,
+    }
 
     let (state, error) = match end {
         TurnEnd::Done => (EndReason::Done, None),
@@ -369,7 +375,9 @@ fn join_errors(first: Option<String>, second: String) -> String {
     }
 }
 
-fn commit_message(run: &str, fork: &str, prompt: &str, state: ForkState) -> String {
+/// The message of a fork's commit: the run and fork, the state it ended in when not `done`,
+/// the prompt's first line, then the whole prompt (tests make finished runs with it).
+pub fn commit_message(run: &str, fork: &str, prompt: &str, state: ForkState) -> String {
     // git refuses a message holding a NUL and `git log` would replay escape sequences: the
     // prompt goes in with its control characters written out (the manifest keeps it exact).
     let prompt = crate::text::commit_text(prompt);

@@ -17,5 +17,5 @@ mod turn;
 mod worktrees;
 
 pub use drive::{DriveOptions, RunView, drive, drive_with};
-pub use fork::{Shared, run_fork};
+pub use fork::{Shared, commit_message, run_fork};
 pub use record::RunHandle;

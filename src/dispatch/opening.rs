@@ -8,7 +8,7 @@
 //! minutes). Once one refresh has recorded the worktrees, the others find only the project's
 //! own checkout to list. So one fork (the pioneer) sends its prompt first; the others wait
 //! until its server says the project's directories were updated, its turn ends, or
-//! [`BOUND`] passes. OpenCode keeps that record in its database, which the servers of a pool
+//! [`bound`] passes. OpenCode keeps that record in its database, which the servers of a pool
 //! share, so one pioneer serves every server of the run.
 
 use std::sync::Arc;
@@ -23,8 +23,10 @@ use crate::opencode::Kind;
 /// Fresh forks from which the pioneer goes first: below, the refresh storm is small (N² of
 /// a few) and waiting for the pioneer would cost more than it saves.
 pub const FROM: usize = 8;
-/// The longest the others wait for the pioneer's refresh.
-pub const BOUND: Duration = Duration::from_secs(20);
+/// The longest the others wait for the pioneer's refresh (`timeouts::Timeouts::opening`).
+pub fn bound() -> Duration {
+    crate::timeouts::get().opening
+}
 
 /// The gate the first prompts of a run pass.
 pub struct Opening {
@@ -58,7 +60,7 @@ impl Opening {
             // The bound runs from here, so a pioneer stuck making its session holds no one.
             let gate = self.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(BOUND).await;
+                tokio::time::sleep(bound()).await;
                 gate.open();
             });
             return Turn::Pioneer;

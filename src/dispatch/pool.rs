@@ -215,9 +215,28 @@ impl Pool {
 
     /// Stops following events and stops the servers ocfork started.
     pub async fn stop(self) {
+        self.stop_keeping(false).await;
+    }
+
+    /// [`Pool::stop`], but the first server, when ocfork started it, is left running and
+    /// handed back with its client, for more work on the same run (`try --judge`).
+    pub async fn stop_keeping_first(self) -> Option<(Client, Server)> {
+        self.stop_keeping(true).await
+    }
+
+    async fn stop_keeping(self, keep_first: bool) -> Option<(Client, Server)> {
         self.stop_events.cancel();
-        let spawned = self.spawned.into_inner().unwrap_or_else(|e| e.into_inner());
+        let first = self.first();
+        let mut spawned = self.spawned.into_inner().unwrap_or_else(|e| e.into_inner());
+        let kept = match first {
+            Some(m) if keep_first => spawned
+                .iter()
+                .position(|s| s.url == m.url)
+                .map(|i| (m.client.clone(), spawned.remove(i))),
+            _ => None,
+        };
         futures_util::future::join_all(spawned.into_iter().map(Server::stop)).await;
+        kept
     }
 }
 

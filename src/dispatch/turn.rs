@@ -2,7 +2,6 @@
 //! followed to its end, and the tokens and cost it used recorded.
 
 use std::path::Path;
-use std::time::Duration;
 
 use super::fork::Shared;
 use super::opening::Turn;
@@ -28,13 +27,14 @@ pub(super) async fn agent_turn(
         let mut exit = exit.clone();
         // A server without a process of ours is watched by probing, which takes a few
         // seconds more; one that refuses connections now will be seen gone.
-        let refused = liveness::probe(&shared.client, Duration::from_secs(2)).await
-            == liveness::Liveness::Gone;
-        let grace = Duration::from_secs(if shared.external_server || refused {
-            8
+        let limits = crate::timeouts::get();
+        let refused =
+            liveness::probe(&shared.client, limits.quick_probe).await == liveness::Liveness::Gone;
+        let grace = if shared.external_server || refused {
+            limits.exit_seen_probed
         } else {
-            2
-        });
+            limits.exit_seen
+        };
         let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
         if let Ok(Ok(status)) = waited {
             return TurnEnd::ServerExited(status.clone().unwrap_or_default());
@@ -161,7 +161,10 @@ async fn create_and_send(
         },
     };
     let events = shared.hub.subscribe();
-    shared.hub.wait_connected(Duration::from_secs(10)).await;
+    shared
+        .hub
+        .wait_connected(crate::timeouts::get().hub_connect)
+        .await;
     let model = fork.model.as_deref().and_then(ModelRef::parse);
     let body = PromptBody::text(Some(&fork.agent), model, &prompt)
         .with_metadata(shared.prompt_metadata.clone());
@@ -170,7 +173,7 @@ async fn create_and_send(
         return Err(TurnEnd::Failed(e.to_string()));
     }
     if let (Some(gate), Some(refresh)) = (&shared.opening, refresh) {
-        gate.open_after(refresh, super::opening::BOUND);
+        gate.open_after(refresh, super::opening::bound());
     }
     Ok((session, before, events))
 }

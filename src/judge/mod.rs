@@ -70,6 +70,18 @@ pub async fn judge(
     run: &Run,
     opts: &Options,
 ) -> anyhow::Result<Outcome> {
+    judge_on(repo, store, run, opts, None).await
+}
+
+/// [`judge`] on a server already running (the one `try --judge` drove the run on), stopped
+/// at the end when ocfork started it; else on the run's server or a new one.
+pub async fn judge_on(
+    repo: &Repo,
+    store: &Store,
+    run: &Run,
+    opts: &Options,
+    connected: Option<(Client, Option<crate::opencode::Server>)>,
+) -> anyhow::Result<Outcome> {
     let forks: Vec<&crate::state::Fork> =
         run.forks.iter().filter(|f| f.state.is_finished()).collect();
     let owned: Vec<crate::state::Fork> = forks.iter().map(|f| (*f).clone()).collect();
@@ -98,7 +110,7 @@ pub async fn judge(
     let names: Vec<String> = forks.iter().map(|f| f.name.clone()).collect();
 
     let scratch = Scratch::new(repo, run)?;
-    let judged = review(repo, run, opts, scratch.path(), &text, &names).await;
+    let judged = review(repo, run, opts, scratch.path(), &text, &names, connected).await;
     scratch.remove();
     let (judges, failure, interrupted) = judged?;
 
@@ -170,13 +182,19 @@ async fn review(
     dir: &Path,
     text: &str,
     names: &[String],
+    connected: Option<(Client, Option<crate::opencode::Server>)>,
 ) -> anyhow::Result<Reviewed> {
-    let (client, server) = crate::opencode::connect(
-        run.server.as_deref(),
-        run.opencode.as_deref(),
-        &repo.workdir,
-    )
-    .await?;
+    let (client, server) = match connected {
+        Some(c) => c,
+        None => {
+            crate::opencode::connect(
+                run.server.as_deref(),
+                run.opencode.as_deref(),
+                &repo.workdir,
+            )
+            .await?
+        }
+    };
     let result = async {
         let agents = crate::opencode::offer::Agents::read(&client, dir).await?;
         if agents.get(&opts.agent).is_err() {
@@ -312,7 +330,9 @@ async fn turn(
         .map_err(|e| e.to_string())?
         .len();
     let events = ctx.hub.subscribe();
-    ctx.hub.wait_connected(Duration::from_secs(10)).await;
+    ctx.hub
+        .wait_connected(crate::timeouts::get().hub_connect)
+        .await;
     let body = PromptBody::text(Some(ctx.agent), model.and_then(ModelRef::parse), text);
     ctx.client
         .prompt_async(session, ctx.dir, &body)

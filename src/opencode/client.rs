@@ -2,7 +2,6 @@
 //! carries the route, the HTTP status and the server's message.
 
 use std::path::Path;
-use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
@@ -31,9 +30,6 @@ pub enum ApiError {
     #[error("{0} is not a valid OpenCode server URL")]
     BadUrl(String),
 }
-
-/// Longest wait for one API call (the event stream has no limit).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A connection to one OpenCode server.
 #[derive(Clone, Debug)]
@@ -75,7 +71,7 @@ impl Client {
         }
         let http = reqwest::Client::builder()
             .default_headers(headers)
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(crate::timeouts::get().connect)
             .build()
             .map_err(|source| ApiError::Connect {
                 url: url.to_string(),
@@ -125,7 +121,7 @@ impl Client {
             _ => self.http.post(url),
         };
         // A server that accepted the connection while still booting was seen never answering.
-        req = req.timeout(REQUEST_TIMEOUT);
+        req = req.timeout(crate::timeouts::get().request);
         if let Some(b) = body {
             req = req
                 .header("content-type", "application/json")

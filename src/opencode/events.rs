@@ -168,7 +168,7 @@ impl EventHub {
                     .header("accept", "text/event-stream")
                     .send();
                 let resp = tokio::select! {
-                    r = tokio::time::timeout(Duration::from_secs(30), request) => r,
+                    r = tokio::time::timeout(crate::timeouts::get().events_connect, request) => r,
                     _ = stop.cancelled() => break,
                 };
                 match resp {
@@ -183,7 +183,7 @@ impl EventHub {
                         loop {
                             // The server sends a heartbeat every 10 s; silence means a dead link.
                             let item = tokio::select! {
-                                i = tokio::time::timeout(Duration::from_secs(35), stream.next()) => i.ok().flatten(),
+                                i = tokio::time::timeout(crate::timeouts::get().events_silence, stream.next()) => i.ok().flatten(),
                                 _ = stop.cancelled() => None,
                             };
                             match item {

@@ -88,8 +88,6 @@ where
 
 /// Refusals in a row that make a server gone: one alone could be a port changing hands.
 const REFUSALS: u32 = 2;
-/// How long one probe waits for an answer before counting the server busy.
-const PROBE_LIMIT: Duration = Duration::from_secs(5);
 
 /// Watches a server ocfork did not start (so it cannot see the process exit), by probing it
 /// every second: set once it refuses connections (its owner quit OpenCode, or it was killed),
@@ -107,7 +105,7 @@ pub fn watch_refusals(client: Client, stop: CancellationToken) -> ExitWatch {
                 _ = stop.cancelled() => return,
             }
             let seen = tokio::select! {
-                seen = probe(&client, PROBE_LIMIT) => seen,
+                seen = probe(&client, crate::timeouts::get().probe) => seen,
                 _ = stop.cancelled() => return,
             };
             refusals = match seen {

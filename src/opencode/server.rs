@@ -189,7 +189,7 @@ impl Server {
         let url = tokio::select! {
             url = url_rx.recv() => url,
             _ = exit_rx.wait_for(|e| e.is_some()) => None,
-            _ = tokio::time::sleep(Duration::from_secs(60)) => None,
+            _ = tokio::time::sleep(crate::timeouts::get().server_start) => None,
         };
         let server = Server {
             url: String::new(),
@@ -257,9 +257,10 @@ impl Server {
             nix::unistd::Pid::from_raw(self.pid),
             nix::sys::signal::Signal::SIGTERM,
         );
-        if !self.wait_exit(Duration::from_secs(3)).await {
+        let limits = crate::timeouts::get();
+        if !self.wait_exit(limits.server_term).await {
             self.kill();
-            self.wait_exit(Duration::from_secs(2)).await;
+            self.wait_exit(limits.server_kill).await;
         }
     }
 }

@@ -165,9 +165,20 @@ fn answer_permission(
     });
 }
 
-/// Aborts a turn and gives the server a moment to finish writing files.
+/// Aborts a turn and gives the server a moment to finish writing files; after Ctrl-C, no
+/// longer than the stop's bound (`signal::stop_deadline`).
 pub async fn stop_turn(client: &Client, session: &str, directory: &Path) {
-    let _ = tokio::time::timeout(Duration::from_secs(5), client.abort(session, directory)).await;
+    let limits = crate::timeouts::get();
+    let whole = limits.abort + limits.settle;
+    let until = crate::signal::stop_deadline()
+        .unwrap_or_else(|| tokio::time::Instant::now() + whole)
+        .min(tokio::time::Instant::now() + whole);
+    let _ = tokio::time::timeout_at(until, stop_turn_unbounded(client, session, directory)).await;
+}
+
+async fn stop_turn_unbounded(client: &Client, session: &str, directory: &Path) {
+    let limits = crate::timeouts::get();
+    let _ = tokio::time::timeout(limits.abort, client.abort(session, directory)).await;
     // Bounded as a whole: a server that stopped answering must not hold up a cancelled run
     // (each status request alone may wait the client's long request timeout).
     let settle = async {
@@ -180,7 +191,7 @@ pub async fn stop_turn(client: &Client, session: &str, directory: &Path) {
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(5), settle).await;
+    let _ = tokio::time::timeout(limits.settle, settle).await;
 }
 
 /// Decides from the server's current view whether the turn is over.
@@ -221,12 +232,14 @@ pub struct Usage {
     pub model: Option<String>,
 }
 
-/// The [`Usage`] of a session, or None when its messages cannot be read within 10 seconds.
+/// The [`Usage`] of a session, or None when its messages cannot be read in time
+/// (`timeouts::Timeouts::usage`).
 pub async fn usage(client: &Client, session: &str, dir: &Path) -> Option<Usage> {
-    let messages = tokio::time::timeout(Duration::from_secs(10), client.messages(session, dir))
-        .await
-        .ok()?
-        .ok()?;
+    let messages =
+        tokio::time::timeout(crate::timeouts::get().usage, client.messages(session, dir))
+            .await
+            .ok()?
+            .ok()?;
     let mut usage = Usage {
         input: 0,
         output: 0,

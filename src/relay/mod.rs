@@ -317,7 +317,7 @@ async fn finish_with(
 ) -> Result<(), RelayError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(job.timeout_ms);
     if job.wait_idle {
-        hub.wait_connected(Duration::from_secs(10)).await;
+        hub.wait_connected(crate::timeouts::get().hub_connect).await;
         wait::idle(client, hub, job, deadline).await?;
     }
     if let Some(note) = &job.notice {

@@ -143,7 +143,7 @@ pub async fn compact(
         .summarize(session, dir, &model.provider_id, &model.model_id)
         .await
     {
-        Ok(()) => tokio::time::Instant::now() + Duration::from_secs(10),
+        Ok(()) => tokio::time::Instant::now() + crate::timeouts::get().compacted,
         Err(crate::opencode::ApiError::Connect { source, .. }) if source.is_timeout() => deadline,
         Err(e) => return Err(e.into()),
     };

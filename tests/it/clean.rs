@@ -1,10 +1,12 @@
 //! `ocfork clean` never loses what it does not own: the user's own worktrees, commits made in a
 //! fork's worktree on another branch or a detached HEAD, nested git repositories; and it cleans
 //! up what it does own: branches the user's branch already has, the run's lock files. Real git,
-//! real OpenCode, scripted model.
+//! real OpenCode, scripted model; the tests of cleaning a finished run read one made by
+//! `common::finished` (real git and the run store, no OpenCode).
 
 use std::path::{Path, PathBuf};
 
+use crate::common::finished::{finished_run, wrote};
 use crate::common::*;
 use serde_json::Value;
 
@@ -44,11 +46,10 @@ fn printed_commit(out: &str, prefix: &str) -> String {
 
 #[test]
 fn clean_leaves_the_users_missing_worktrees_alone_and_drops_what_main_already_has() {
-    let w = world(vec![writes(
-        "SAME",
-        &[("src/same.js", "export const same = 1;\n")],
-    )]);
-    let run = try_run(&w, "twin", &["a=SAME", "b=SAME"]);
+    let w = world(vec![]);
+    let same = &[("src/same.js", "export const same = 1;\n")];
+    let forks = [wrote("a", "SAME", same), wrote("b", "SAME", same)];
+    let run = finished_run(&w, "twin", Some("Improve the app"), &forks);
     assert_eq!(fork(&run, "a")["state"], "done", "{run:#}");
     assert_eq!(fork(&run, "b")["state"], "done", "{run:#}");
 
@@ -121,11 +122,20 @@ fn clean_leaves_the_users_missing_worktrees_alone_and_drops_what_main_already_ha
 
 #[test]
 fn force_prints_the_forks_tip_and_the_worktrees_own_head() {
-    let w = world(vec![
-        writes("SWITCH", &[("src/switch.js", "export const s = 1;\n")]),
-        writes("DETACH", &[("src/detach.js", "export const d = 1;\n")]),
-    ]);
-    let run = try_run(&w, "moved", &["sw=SWITCH", "dt=DETACH"]);
+    let w = world(vec![]);
+    let forks = [
+        wrote(
+            "sw",
+            "SWITCH",
+            &[("src/switch.js", "export const s = 1;\n")],
+        ),
+        wrote(
+            "dt",
+            "DETACH",
+            &[("src/detach.js", "export const d = 1;\n")],
+        ),
+    ];
+    let run = finished_run(&w, "moved", Some("Improve the app"), &forks);
     let sw_tip = fork(&run, "sw")["commit"]
         .as_str()
         .expect("commit")

@@ -8,9 +8,8 @@ use std::process::Command;
 use crate::common::*;
 
 fn ocfork(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ocfork"))
+    hermetic(&mut Command::new(env!("CARGO_BIN_EXE_ocfork")))
         .args(args)
-        .env_remove("COMPLETE")
         .output()
         .expect("ocfork runs")
 }
@@ -18,7 +17,7 @@ fn ocfork(args: &[&str]) -> std::process::Output {
 /// What ocfork answers when bash asks for completions of `words` (the last one being typed),
 /// as the registered script asks it.
 fn complete_bash(dir: &Path, words: &[&str]) -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_ocfork"))
+    let out = hermetic(&mut Command::new(env!("CARGO_BIN_EXE_ocfork")))
         .current_dir(dir)
         .env("COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
@@ -103,18 +102,18 @@ fn every_listed_subcommand_completes_and_no_hidden_one() {
 
 #[test]
 fn fork_and_run_names_complete_from_the_repository() {
-    let w = world(vec![
-        writes("Use Redux", &[("src/store.js", "// redux\n")]),
-        writes("Use Context", &[("src/context.js", "// context\n")]),
-    ]);
-    let out = w.run(&[
-        "try",
-        "-n",
-        "todo",
-        "redux=Use Redux",
-        "context=Use Context",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A finished run made by real git and the run store (no OpenCode): names come from it.
+    let w = world(vec![]);
+    use crate::common::finished::{finished_run, wrote};
+    let forks = [
+        wrote("redux", "Use Redux", &[("src/store.js", "// redux\n")]),
+        wrote(
+            "context",
+            "Use Context",
+            &[("src/context.js", "// context\n")],
+        ),
+    ];
+    finished_run(&w, "todo", None, &forks);
 
     let names = |words: &[&str]| -> Vec<String> {
         let mut n: Vec<String> = complete_bash(&w.repo, words)

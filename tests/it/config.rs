@@ -55,10 +55,10 @@ impl Plain {
 
     fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocfork"));
-        cmd.current_dir(&self.repo)
+        crate::common::hermetic(&mut cmd)
+            .current_dir(&self.repo)
             .env("HOME", self.tmp.path().join("home"))
             .env("XDG_CONFIG_HOME", self.tmp.path().join("xdg/config"))
-            .env_remove("OCFORK_WORKTREE_ROOT")
             .env("NO_COLOR", "1");
         cmd
     }

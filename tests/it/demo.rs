@@ -6,13 +6,15 @@ use crate::common::*;
 fn demo_runs_two_forks_and_prints_next_steps() {
     let opencode = opencode_bin();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocfork"))
-        .args(["demo", "--dir", tmp.path().to_str().expect("utf-8")])
-        .env("OCFORK_OPENCODE", &opencode)
-        .env("HOME", tmp.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs");
+    let out = hermetic(&mut std::process::Command::new(env!(
+        "CARGO_BIN_EXE_ocfork"
+    )))
+    .args(["demo", "--dir", tmp.path().to_str().expect("utf-8")])
+    .env("OCFORK_OPENCODE", &opencode)
+    .env("HOME", tmp.path())
+    .env("NO_COLOR", "1")
+    .output()
+    .expect("runs");
     let text = stdout(&out);
     assert_eq!(
         out.status.code(),
@@ -52,13 +54,15 @@ fn demo_runs_two_forks_and_prints_next_steps() {
 #[test]
 fn demo_without_opencode_says_where_to_get_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocfork"))
-        .args(["demo", "--dir", tmp.path().to_str().expect("utf-8")])
-        .env_remove("OCFORK_OPENCODE")
-        .env("PATH", tmp.path())
-        .env("HOME", tmp.path())
-        .output()
-        .expect("runs");
+    let out = hermetic(&mut std::process::Command::new(env!(
+        "CARGO_BIN_EXE_ocfork"
+    )))
+    .args(["demo", "--dir", tmp.path().to_str().expect("utf-8")])
+    .env_remove("OCFORK_OPENCODE")
+    .env("PATH", tmp.path())
+    .env("HOME", tmp.path())
+    .output()
+    .expect("runs");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     insta::assert_snapshot!("demo_without_opencode", stderr(&out));
     assert_eq!(

@@ -1,5 +1,6 @@
 //! `ocfork diff` end to end: the JSON comparison against `git diff --numstat`, snapshots of
-//! the table, one patch and `--vs`, and fork references. Real git, real OpenCode, scripted model.
+//! the table, one patch and `--vs`, and fork references, on a finished run made by real git and
+//! the run store (`common::finished`; no OpenCode: this is about reading a run).
 
 use std::collections::BTreeMap;
 
@@ -10,63 +11,41 @@ const APP_SHARED: &str = "console.log('app');\nconsole.log('shared');\n";
 const APP_OTHER: &str = "console.log('other app');\n";
 
 /// Four forks: `one` and `copy` do exactly the same; `two` changes src/app.js like them but
-/// adds another file; `three` changes src/app.js differently and renames README.md.
-fn four_forks() -> Vec<Rule> {
-    let mut three = writes(
-        "PLAN-THREE",
-        &[
-            ("src/app.js", APP_OTHER),
-            ("src/three.js", "export const three = 3;\n"),
-        ],
-    );
-    three.steps.push(Step {
-        tool: "bash".into(),
-        args: serde_json::json!({"command": "mv README.md README.txt", "description": "Rename the readme"}),
-    });
-    vec![
-        writes(
-            "PLAN-ONE",
-            &[
-                ("src/app.js", APP_SHARED),
-                ("src/one.js", "export const one = 1;\n"),
-            ],
-        ),
-        writes(
-            "PLAN-COPY",
-            &[
-                ("src/app.js", APP_SHARED),
-                ("src/one.js", "export const one = 1;\n"),
-            ],
-        ),
-        writes(
-            "PLAN-TWO",
-            &[
-                ("src/app.js", APP_SHARED),
-                (
-                    "src/two.js",
-                    "export const two = 2;\nexport const deux = 2;\n",
-                ),
-            ],
-        ),
-        three,
-    ]
-}
-
+/// adds another file; `three` changes src/app.js differently and renames README.md. A finished
+/// run made by real git and the run store (`common::finished`, no OpenCode): `diff` reads it.
 fn start_run(w: &World) -> Value {
-    let out = w.run(&[
-        "try",
-        "--json",
-        "-n",
-        "cmp",
-        "-t",
-        "Change the app",
-        "one=PLAN-ONE",
-        "copy=PLAN-COPY",
-        "two=PLAN-TWO",
-        "three=PLAN-THREE",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    json(&out)
+    let one: &[(&str, &str)] = &[
+        ("src/app.js", APP_SHARED),
+        ("src/one.js", "export const one = 1;\n"),
+    ];
+    let two: &[(&str, &str)] = &[
+        ("src/app.js", APP_SHARED),
+        (
+            "src/two.js",
+            "export const two = 2;\nexport const deux = 2;\n",
+        ),
+    ];
+    let three = |wt: &std::path::Path| {
+        finished::write_files(
+            wt,
+            &[
+                ("src/app.js", APP_OTHER),
+                ("src/three.js", "export const three = 3;\n"),
+            ],
+        );
+        std::fs::rename(wt.join("README.md"), wt.join("README.txt")).expect("rename");
+    };
+    let forks = [
+        finished::wrote("one", "PLAN-ONE", one),
+        finished::wrote("copy", "PLAN-COPY", one),
+        finished::wrote("two", "PLAN-TWO", two),
+        finished::Done {
+            name: "three",
+            text: "PLAN-THREE",
+            work: Box::new(three),
+        },
+    ];
+    finished::finished_run(w, "cmp", Some("Change the app"), &forks)
 }
 
 /// `git diff --numstat` and `--name-status` of a commit against the start, by path.
@@ -118,7 +97,7 @@ fn text(out: &std::process::Output) -> String {
 
 #[test]
 fn diff_compares_forks() {
-    let w = world(four_forks());
+    let w = world(vec![]);
     let run = start_run(&w);
     let start = run["base"].as_str().unwrap().to_string();
 
@@ -161,7 +140,7 @@ fn diff_compares_forks() {
     assert_eq!(renamed["path"], "README.txt");
     assert_eq!(renamed["old_path"], "README.md");
 
-    // `try` kept each fork's comparison for `diff`: one entry per fork, named by the two
+    // The run's end kept each fork's comparison for `diff`: one entry per fork, named by the two
     // commits. Computed afresh, or from an entry cut short (which is refused), the answer is
     // the same.
     let kept = w.repo.join(".git/ocfork/diffs");

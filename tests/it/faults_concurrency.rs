@@ -57,6 +57,9 @@ fn concurrent_tries_distinct_names_work_same_name_refused_status_never_torn() {
                     let err = String::from_utf8_lossy(&out.stderr).to_string();
                     assert!(err.contains("no run named `beta`"), "status failed: {err}");
                 }
+                // Dozens of reads a second while the runs write; unthrottled, this loop took a
+                // core from the three runs it watches (each read is a whole process).
+                std::thread::sleep(Duration::from_millis(20));
             }
         })
     };

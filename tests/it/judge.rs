@@ -177,13 +177,34 @@ fn a_bad_reply_gets_one_follow_up() {
         writes("PLAN-X", &[("src/x.js", "x\n")]),
         writes("PLAN-Y", &[("src/y.js", "y\n")]),
     ]);
-    // try --judge judges once the forks are done; the run it prints holds the verdict.
-    let run: Value = serde_json::from_str(&ok(&w.run(&[
-        "try", "--judge", "--json", "-n", "fup", "x=PLAN-X", "y=PLAN-Y",
-    ])))
+    // The real opencode behind a script that logs each start, to count the servers.
+    let (log, wrapper) = (w.path("starts.log"), w.path("opencode"));
+    let logs = format!(
+        "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+        log.display(),
+        w.opencode.display()
+    );
+    std::fs::write(&wrapper, logs).unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
     .unwrap();
+    // try --judge judges once the forks are done; the run it prints holds the verdict.
+    let out = w
+        .ocfork()
+        .env("OCFORK_OPENCODE", &wrapper)
+        .args([
+            "try", "--judge", "--json", "-n", "fup", "x=PLAN-X", "y=PLAN-Y",
+        ])
+        .output()
+        .unwrap();
+    let run: Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(order(&run["judge"]), ["y", "x"], "{run}");
     assert_eq!(run["judge"]["judges"][0]["ranking"], json!(["y", "x"]));
+    // The judge ran on the run's own server: one start for the checks, the forks and it.
+    let starts = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(starts.matches("serve").count(), 1, "{starts}");
 }
 
 #[test]

@@ -1,16 +1,15 @@
 //! `ocfork merge` and `ocfork clean` end to end: squash and merge commits, refusals that leave
 //! everything as it was (conflicts, uncommitted changes), and cleaning merged and unmerged
-//! forks. Real git, real OpenCode, scripted model.
+//! forks. Real git, real OpenCode, scripted model; the tests of merging a finished run read
+//! one made by `common::finished` (real git and the run store, no OpenCode).
 
+use crate::common::finished::{finished_run, wrote};
 use crate::common::*;
 use serde_json::Value;
 
-fn try_run(w: &World, name: &str, approaches: &[&str]) -> Value {
-    let mut args = vec!["try", "--json", "-n", name, "-t", "Improve the app"];
-    args.extend(approaches);
-    let out = w.run(&args);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    json(&out)
+/// A finished run `name` with the task "Improve the app".
+fn try_run(w: &World, name: &str, forks: &[finished::Done]) -> Value {
+    finished_run(w, name, Some("Improve the app"), forks)
 }
 
 fn read(w: &World, rel: &str) -> String {
@@ -31,23 +30,19 @@ fn parents(w: &World) -> Vec<String> {
 
 #[test]
 fn merge_squash_then_merge_commit_then_force_clean() {
-    let w = world(vec![
-        writes(
-            "the left approach",
-            &[
-                ("src/app.js", "console.log('left');\n"),
-                ("src/left.js", "export const left = true;\n"),
-            ],
-        ),
-        writes(
-            "the right approach",
-            &[("src/right.js", "export const right = true;\n")],
-        ),
-    ]);
+    let w = world(vec![]);
+    let left = &[
+        ("src/app.js", "console.log('left');\n"),
+        ("src/left.js", "export const left = true;\n"),
+    ];
+    let right = &[("src/right.js", "export const right = true;\n")];
     let run = try_run(
         &w,
         "mrg",
-        &["left=Use the left approach", "right=Use the right approach"],
+        &[
+            wrote("left", "Use the left approach", left),
+            wrote("right", "Use the right approach", right),
+        ],
     );
     let start = run["base"].as_str().unwrap().to_string();
     let left_commit = fork(&run, "left")["commit"].as_str().unwrap().to_string();
@@ -167,11 +162,23 @@ fn merge_squash_then_merge_commit_then_force_clean() {
 
 #[test]
 fn conflict_is_refused_and_clean_keeps_unmerged() {
-    let w = world(vec![
-        writes("EDIT-APP", &[("src/app.js", "console.log('fork');\n")]),
-        writes("ADD-FILE", &[("src/add.js", "export const add = 1;\n")]),
-    ]);
-    let run = try_run(&w, "cfl", &["edit=EDIT-APP", "add=ADD-FILE"]);
+    let w = world(vec![]);
+    let run = try_run(
+        &w,
+        "cfl",
+        &[
+            wrote(
+                "edit",
+                "EDIT-APP",
+                &[("src/app.js", "console.log('fork');\n")],
+            ),
+            wrote(
+                "add",
+                "ADD-FILE",
+                &[("src/add.js", "export const add = 1;\n")],
+            ),
+        ],
+    );
 
     // The main branch changes the same line after the run started.
     std::fs::write(w.repo.join("src/app.js"), "console.log('main');\n").unwrap();

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 fn ocfork(dir: &std::path::Path, config: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ocfork"))
+    crate::common::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_ocfork")))
         .current_dir(dir)
         .env("XDG_CONFIG_HOME", config)
         .env("HOME", config.join("home"))
@@ -17,7 +17,7 @@ fn installs_into_the_project_or_the_config_dir() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("app");
     std::fs::create_dir_all(repo.join("src")).unwrap();
-    let git = Command::new("git")
+    let git = crate::common::hermetic(&mut Command::new("git"))
         .args(["init", "-q"])
         .current_dir(&repo)
         .status()

@@ -1,23 +1,86 @@
 //! The `session` tool end to end: real OpenCode with ocfork's plugin installed, the scripted
-//! model calling the tool, and the same requests through `ocfork session`.
+//! model calling the tool, and the same requests through `ocfork session`. Tests that are not
+//! about the server share one (`common::shared`), each with sessions of its own; the hop limit
+//! and an unreachable server need a server started with their own environment.
+
+use std::sync::OnceLock;
 
 use crate::common::serve::{Serve, describe, session_calls, state, text_of};
 use crate::common::session::{answered_by, free_port, is_user_text, relayed_to, session_call};
+use crate::common::shared::{Shared, shared};
 use crate::common::*;
 use ocfork::opencode::types::Message;
 use serde_json::json;
 
-#[test]
-fn message_to_plan_through_the_tool_and_the_cli() {
-    let w = world(vec![
+/// The rules of every test on the shared server; no `when` is in another test's prompts.
+fn rules() -> Vec<Rule> {
+    vec![
         session_call(
             "Ask plan to review",
             &[("message", Some("plan"), "Plan: review the change")],
         ),
         says("Plan: review the change", "Reviewed by plan."),
         says("Plan: look again", "Looked again."),
-    ]);
-    let (srv, s) = Serve::prompted(&w, &[], "Ask plan to review the store");
+        session_call(
+            "Start research",
+            &[("new", Some("plan"), "Research phase: collect facts")],
+        ),
+        says("Research phase", "Facts collected."),
+        session_call(
+            "Wrap up",
+            &[("compact", Some("plan"), "Continue the architecture review")],
+        ),
+        says(
+            "Continue the architecture review",
+            "Reviewing the compacted work.",
+        ),
+        says("Review once more", "Reviewed once more."),
+        ask_nobody(),
+        relay_then_stall(),
+    ]
+}
+
+/// The module's shared world and server.
+fn on_shared() -> (&'static World, &'static Serve) {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    let s = shared(&SHARED, "session_tool", rules);
+    (&s.w, &s.srv)
+}
+
+/// A new session on the shared server, in its world's repo, prompted with `text` for build.
+fn prompted(text: &str) -> (&'static World, &'static Serve, String) {
+    let (w, srv) = on_shared();
+    let session = srv.create_session(&w.repo);
+    srv.prompt(&session, &w.repo, "build", text);
+    (w, srv, session)
+}
+
+fn ask_nobody() -> Rule {
+    session_call("Ask nobody", &[("message", Some("nope"), "hello?")])
+}
+
+fn relay_then_stall() -> Rule {
+    Rule {
+        when: "Relay then stall".into(),
+        model: None,
+        steps: vec![
+            Step {
+                tool: "session".into(),
+                args: json!({ "mode": "message", "agent": "plan", "text": "This must never arrive" }),
+            },
+            Step {
+                tool: "bash".into(),
+                args: json!({ "command": "touch stalled && sleep 60", "description": "stall" }),
+            },
+        ],
+        reply: "not reached".into(),
+        fail: None,
+    }
+}
+
+#[test]
+fn message_to_plan_through_the_tool_and_the_cli() {
+    let (w, srv, s) = prompted("Ask plan to review the store");
     let messages = srv.wait_for(&s, &w.repo, "plan's answer", |m| {
         relayed_to(m, "Plan: review the change", "plan")
     });
@@ -44,7 +107,7 @@ fn message_to_plan_through_the_tool_and_the_cli() {
 
     // Same through the CLI: waits for the idle point, prints the session it acted on.
     let out = srv.session(
-        &w,
+        w,
         "message",
         &s,
         &["--agent", "plan", "--json", "Plan: look again"],
@@ -61,21 +124,14 @@ fn message_to_plan_through_the_tool_and_the_cli() {
         "{}",
         describe(&messages)
     );
-    let out = srv.session(&w, "message", &s, &["Plan: look again"]);
+    let out = srv.session(w, "message", &s, &["Plan: look again"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), s, "plain output is the session id");
 }
 
 #[test]
 fn new_hands_off_to_a_fresh_session() {
-    let w = world(vec![
-        session_call(
-            "Start research",
-            &[("new", Some("plan"), "Research phase: collect facts")],
-        ),
-        says("Research phase", "Facts collected."),
-    ]);
-    let (srv, s) = Serve::prompted(&w, &[], "Start research now");
+    let (w, srv, s) = prompted("Start research now");
     let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
         m.last()
             .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Handed over"))
@@ -110,18 +166,7 @@ fn new_hands_off_to_a_fresh_session() {
 
 #[test]
 fn compact_summarizes_then_hands_off() {
-    let w = world(vec![
-        session_call(
-            "Wrap up",
-            &[("compact", Some("plan"), "Continue the architecture review")],
-        ),
-        says(
-            "Continue the architecture review",
-            "Reviewing the compacted work.",
-        ),
-        says("Review once more", "Reviewed once more."),
-    ]);
-    let (srv, s) = Serve::prompted(&w, &[], "Wrap up the implementation");
+    let (w, srv, s) = prompted("Wrap up the implementation");
     let messages = srv.wait_for(&s, &w.repo, "plan's answer after compaction", |m| {
         relayed_to(m, "Continue the architecture review", "plan")
     });
@@ -148,7 +193,7 @@ fn compact_summarizes_then_hands_off() {
 
     // Through the CLI the outcome says session.compacted was seen.
     let out = srv.session(
-        &w,
+        w,
         "compact",
         &s,
         &["--agent", "plan", "--json", "Review once more"],
@@ -167,11 +212,7 @@ fn compact_summarizes_then_hands_off() {
 
 #[test]
 fn bad_requests_are_refused_clearly() {
-    let w = world(vec![session_call(
-        "Ask nobody",
-        &[("message", Some("nope"), "hello?")],
-    )]);
-    let (srv, s) = Serve::prompted(&w, &[], "Ask nobody at all");
+    let (w, srv, s) = prompted("Ask nobody at all");
     let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
         m.len() > 2 && m.last().is_some_and(|m| answered_by(m, "build"))
     });
@@ -183,19 +224,19 @@ fn bad_requests_are_refused_clearly() {
         "{error}"
     );
 
-    let out = srv.session(&w, "message", &s, &["--agent", "nope", "hi"]);
+    let out = srv.session(w, "message", &s, &["--agent", "nope", "hi"]);
     exits_with(&out, 2, "unknown agent `nope`; agents here: build");
-    let out = srv.session(&w, "new", "ses_doesnotexist", &["hi"]);
+    let out = srv.session(w, "new", "ses_doesnotexist", &["hi"]);
     exits_with(
         &out,
         2,
         "no OpenCode session ses_doesnotexist on http://127.0.0.1",
     );
-    let out = srv.session(&w, "fork", "bogus", &["hi"]);
+    let out = srv.session(w, "fork", "bogus", &["hi"]);
     exits_with(&out, 2, "no OpenCode session bogus");
     let dead = format!("http://127.0.0.1:{}", free_port());
     let out = srv.ocfork(
-        &w,
+        w,
         &[
             "session",
             "message",
@@ -211,9 +252,10 @@ fn bad_requests_are_refused_clearly() {
         1,
         &format!("cannot reach the OpenCode server at {dead}"),
     );
-    drop(srv);
 
-    // The tool reports a server it cannot reach as its result too.
+    // The tool reports a server it cannot reach as its result too (a server of its own: the
+    // plugin reads the URL from the server's environment).
+    let w = world(vec![ask_nobody()]);
     let (srv, s) = Serve::prompted(&w, &[("OCFORK_SERVER_URL", &dead)], "Ask nobody at all");
     let messages = srv.wait_for(&s, &w.repo, "build's turn", |m| {
         m.len() > 2 && m.last().is_some_and(|m| answered_by(m, "build"))
@@ -265,23 +307,7 @@ fn agents_relaying_to_each_other_stop_at_the_hop_limit() {
 
 #[test]
 fn a_relay_queued_by_an_aborted_turn_is_dropped() {
-    let w = world(vec![Rule {
-        when: "Relay then stall".into(),
-        model: None,
-        steps: vec![
-            Step {
-                tool: "session".into(),
-                args: json!({ "mode": "message", "agent": "plan", "text": "This must never arrive" }),
-            },
-            Step {
-                tool: "bash".into(),
-                args: json!({ "command": "touch stalled && sleep 60", "description": "stall" }),
-            },
-        ],
-        reply: "not reached".into(),
-        fail: None,
-    }]);
-    let (srv, s) = Serve::prompted(&w, &[], "Relay then stall");
+    let (w, srv, s) = prompted("Relay then stall");
     assert!(
         wait_until(std::time::Duration::from_secs(120), || w
             .repo
@@ -325,9 +351,8 @@ fn a_relay_queued_by_an_aborted_turn_is_dropped() {
 
 #[test]
 fn agents_are_listed_from_the_server() {
-    let w = World::new(Script::default());
-    let srv = Serve::start(&w, &[]);
-    let out = srv.ocfork(&w, &["agents", "--json", "--server", &srv.url]);
+    let (w, srv) = on_shared();
+    let out = srv.ocfork(w, &["agents", "--json", "--server", &srv.url]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let agents = json(&out);
     let names: Vec<&str> = agents
@@ -352,7 +377,7 @@ fn agents_are_listed_from_the_server() {
         .unwrap();
     assert_eq!(build["mode"], "primary");
     assert!(build["description"].as_str().is_some_and(|d| !d.is_empty()));
-    let out = srv.ocfork(&w, &["agents", "--server", &srv.url]);
+    let out = srv.ocfork(w, &["agents", "--server", &srv.url]);
     assert!(
         stdout(&out)
             .lines()

@@ -84,12 +84,14 @@ fn status_shows_the_time_so_far_of_running_and_interrupted_forks() {
 
 #[test]
 fn status_shows_merged_forks_and_list_shows_merged_and_cleaned() {
-    let w = world(vec![
-        writes("Use one", &[("one.txt", "one\n")]),
-        writes("Use two", &[("two.txt", "two\n")]),
-    ]);
-    let out = w.run(&["try", "-n", "pair", "one=Use one", "two=Use two"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A finished run made by real git and the run store (no OpenCode): this is about reading it.
+    let w = world(vec![]);
+    use crate::common::finished::{finished_run, wrote};
+    let forks = [
+        wrote("one", "Use one", &[("one.txt", "one\n")]),
+        wrote("two", "Use two", &[("two.txt", "two\n")]),
+    ];
+    finished_run(&w, "pair", None, &forks);
     let list = json(&w.run(&["list", "--json"]));
     assert_eq!(list[0]["merged"], 0, "{list:#}");
     assert_eq!(list[0]["cleaned"], false, "{list:#}");

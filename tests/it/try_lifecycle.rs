@@ -1,5 +1,6 @@
-//! A run's life beyond the happy path: live status from another process, Ctrl-C, timeouts,
-//! `--detach` with `wait`, and `--server` with a server the user runs.
+//! A run's life beyond the happy path: live status from another process, Ctrl-C, `--detach`
+//! with `wait`, and `--server` with a server the user runs. (A fork's `--timeout` on a hung
+//! model is `faults_model::hung_model_call_times_out_and_the_session_is_stopped`.)
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -62,22 +63,6 @@ fn ctrl_c_aborts_commits_and_exits_130() {
     let saved = json(&w.run(&["status", "stop", "--json"]));
     assert_eq!(saved["forks"][0]["state"], "cancelled");
     assert_eq!(saved["state"], "cancelled");
-}
-
-#[test]
-fn a_hung_model_times_out() {
-    let mut hung = writes("Go", &[]);
-    hung.fail = Some(Failure {
-        hang: true,
-        ..Failure::default()
-    });
-    let w = world(vec![hung]);
-    let out = w.run(&["try", "--json", "--timeout", "15s", "a=Go"]);
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-    let run = json(&out);
-    assert_eq!(run["forks"][0]["state"], "timeout");
-    assert_eq!(run["forks"][0]["error"], "timed out after 15.0s");
-    assert!(w.model.requests().iter().any(|r| r.answer == "hang"));
 }
 
 #[test]

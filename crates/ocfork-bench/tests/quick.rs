@@ -1,5 +1,9 @@
 //! `ocfork-bench all --quick` runs every scenario on small inputs and writes its table, so the
 //! benchmark program cannot rot. No timing is asserted.
+//!
+//! It costs ~100 s of two cores (nine `opencode serve` starts), so it is not part of the
+//! developer's `cargo test --workspace`: `.ci/run` runs it as a step of its own with
+//! `cargo test -p ocfork-bench --test quick -- --ignored`.
 
 use std::path::{Path, PathBuf};
 
@@ -15,18 +19,20 @@ fn opencode_bin() -> PathBuf {
         .expect("opencode not found: set OCFORK_OPENCODE or run `bash scripts/install-opencode`")
 }
 
-/// The product binary, built beside the bench by `cargo test --workspace`.
+/// The product binary, built beside the bench (`cargo build --bin ocfork`, or the workspace's
+/// tests).
 fn ocfork_bin() -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_ocfork-bench")).with_file_name("ocfork");
     assert!(
         bin.is_file(),
-        "no ocfork binary at {}: run the workspace's tests (`cargo test --workspace`)",
+        "no ocfork binary at {}: build it first (`cargo build --bin ocfork`)",
         bin.display()
     );
     bin
 }
 
 #[test]
+#[ignore = "slow; .ci/run runs it: cargo test -p ocfork-bench --test quick -- --ignored"]
 fn quick_bench_writes_a_table() {
     let opencode = opencode_bin();
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod finished;
 pub mod serve;
 pub mod session;
+pub mod shared;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
@@ -35,12 +37,13 @@ pub fn opencode_bin() -> PathBuf {
         })
 }
 
-/// Runs git in `dir`, panicking with its stderr when it fails.
+/// Runs git in `dir`, panicking with its stderr when it fails. Hermetic (see [`hermetic`]),
+/// and no global config at all: the test's repositories are what the test made them.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    let out = hermetic(&mut Command::new("git"))
         .current_dir(dir)
         .args(args)
-        .envs(git_env())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
         .expect("git runs");
     assert!(
@@ -49,6 +52,40 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Makes `cmd` independent of the developer's shell, as jj's tests are: every variable that
+/// changes what git, OpenCode or ocfork do (`GIT_*`, `OPENCODE_*`, `OCFORK_*`, `XDG_*`, the
+/// locale, `EMAIL`, editors, pagers, colours) is removed, the locale is fixed (`C.UTF-8`: git's
+/// messages in English, UTF-8 for tmux and file names), git reads no system config, and the
+/// fixed identity and dates of [`git_env_pairs`] are set. `PATH` and the certificate variables
+/// stay. Callers then set `HOME` (and `XDG_*`) to the test's own directories.
+pub fn hermetic(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_none_or(leaks) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("LC_ALL", "C.UTF-8").envs(git_env())
+}
+
+/// A variable of the developer's environment that could change a test's result.
+fn leaks(name: &str) -> bool {
+    const PREFIXES: [&str; 6] = ["GIT_", "OPENCODE_", "OCFORK_", "XDG_", "LC_", "CLICOLOR"];
+    const NAMES: [&str; 11] = [
+        "LANG",
+        "LANGUAGE",
+        "EMAIL",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "TZ",
+        "COMPLETE",
+        "TMUX",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
 
 /// The fixed git identity and dates every process in a test gets.
@@ -150,11 +187,16 @@ impl World {
     }
 
     pub fn with_delay(script: Script, delay: Duration) -> World {
-        let opencode = opencode_bin();
         let tmp = tempfile::Builder::new()
             .prefix("ocfork-test")
             .tempdir()
             .expect("tempdir");
+        World::in_dir(tmp, script, delay)
+    }
+
+    /// A world in `tmp` (see [`World::new`]).
+    pub fn in_dir(tmp: tempfile::TempDir, script: Script, delay: Duration) -> World {
+        let opencode = opencode_bin();
         let repo = tmp.path().join("app");
         std::fs::create_dir_all(repo.join("src")).expect("mkdir");
         std::fs::write(repo.join("README.md"), "# app\n").expect("write");
@@ -195,17 +237,12 @@ impl World {
 
     pub fn ocfork_in(&self, dir: &Path) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocfork"));
-        cmd.current_dir(dir);
+        hermetic(&mut cmd).current_dir(dir);
         let t = self.tmp.path();
         cmd.env("HOME", t.join("home"))
             .envs(self.offline_env())
             .env("OCFORK_OPENCODE", &self.opencode)
-            .env_remove("OPENCODE_SERVER_PASSWORD")
-            .env_remove("OCFORK_WORKTREE_ROOT")
             .env("NO_COLOR", "1");
-        for (k, v) in git_env() {
-            cmd.env(k, v);
-        }
         cmd
     }
 

@@ -24,6 +24,17 @@ impl Serve {
     /// Installs the plugin with `ocfork plugin install --global` and starts the server in the
     /// world's repo with the world's hermetic environment plus `extra_env`.
     pub fn start(w: &World, extra_env: &[(&str, &str)]) -> Serve {
+        Serve::spawn(w, extra_env, false)
+    }
+
+    /// [`Serve::start`] for a server that outlives the test that started it (a module's
+    /// shared one, `common::shared`): it gets a parent-death signal, so it dies when the
+    /// thread that started it does, which must live as long as the test process.
+    pub fn start_for_process(w: &World) -> Serve {
+        Serve::spawn(w, &[], true)
+    }
+
+    fn spawn(w: &World, extra_env: &[(&str, &str)], die_with_thread: bool) -> Serve {
         let out = w.run(&["plugin", "install", "--global"]);
         assert_eq!(
             out.status.code(),
@@ -34,6 +45,7 @@ impl Serve {
         let password = "test-password".to_string();
         let t = w.tmp.path();
         let mut cmd = Command::new(&w.opencode);
+        super::hermetic(&mut cmd);
         // Port 0: OpenCode binds the port itself (4096 when free, else one the kernel picks)
         // and prints its URL, so no other process can take the port between choosing and binding.
         cmd.args(["serve", "--hostname", "127.0.0.1", "--port", "0"])
@@ -42,19 +54,23 @@ impl Serve {
             .env("HOME", t.join("home"))
             .envs(w.offline_env())
             .env("OPENCODE_SERVER_PASSWORD", &password)
-            .env_remove("OCFORK_WORKTREE_ROOT")
-            .env_remove("OCFORK_MAX_HOPS")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        for (k, v) in super::git_env_pairs() {
-            cmd.env(k, v);
-        }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
+        if die_with_thread {
+            // SAFETY: only an async-signal-safe prctl between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                        .map_err(std::io::Error::from)
+                });
+            }
+        }
         let mut child = cmd.spawn().expect("opencode serve starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
