@@ -60,6 +60,8 @@ mod pool;
 mod report;
 mod second_day;
 mod session_fork;
+mod session_gone;
+mod session_pool;
 mod session_tool;
 mod small_truths;
 mod status_list;

@@ -1,4 +1,4 @@
-//! `session fork` end to end: forking a session into worktrees and a run, long and odd texts, and a fork whose server is gone.
+//! `session fork` end to end: forking a session into worktrees and a run, long and odd texts.
 
 use crate::common::serve::{Serve, describe, session_calls, state, text_of};
 use crate::common::session::{answered_by, is_user_text, session_call, wait_run};
@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// A world whose parent turn ("Plan the todo store") takes `first` steps, then forks for Redux
 /// (answered by `redux`) and for the Context API (writes `src/context.js`).
-fn fork_twice_world(first: Vec<Step>, redux: Rule) -> World {
+pub(crate) fn fork_twice_world(first: Vec<Step>, redux: Rule) -> World {
     let fork = |text: &str| Step {
         tool: "session".into(),
         args: json!({ "mode": "fork", "agent": "build", "text": text }),
@@ -318,150 +318,4 @@ fn long_texts_odd_values_the_password_and_the_worktree_folder() {
     for e in logs {
         assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
     }
-}
-
-/// The user quits OpenCode (here its server is killed) while a fork made with the tool is
-/// working: the background ocfork notices within seconds, commits what is in the worktree,
-/// leaves the fork `interrupted`, and `resume` finishes it on a server of its own.
-#[test]
-fn a_fork_whose_server_is_gone_is_interrupted_and_resumed() {
-    let script = Script {
-        rules: vec![
-            session_call(
-                "Fork it",
-                &[("fork", Some("build"), "Implement after a pause")],
-            ),
-            Rule {
-                fail: Some(ocfork_scripted::Failure {
-                    hang: true,
-                    times: Some(1),
-                    ..Default::default()
-                }),
-                ..writes("Implement after a pause", &[("src/out.js", "// early\n")])
-            },
-            writes(
-                "the previous run was interrupted",
-                &[("src/out.js", "// done\n")],
-            ),
-        ],
-        default_reply: "ok".into(),
-    };
-    let w = World::new(script);
-    let srv = Serve::start(&w, &[]);
-    let s = srv.create_session(&w.repo);
-    srv.prompt(&s, &w.repo, "build", "Fork it");
-    srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
-        m.last()
-            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Handed over"))
-    });
-    let run = ocfork::relay::fork_run_name(&s);
-    let hung = |w: &World| {
-        w.model
-            .requests()
-            .iter()
-            .any(|r| r.agent_turn && r.rule.as_deref() == Some("Implement after a pause"))
-    };
-    crate::common::wait_until(std::time::Duration::from_secs(120), || {
-        hung(&w).then_some(())
-    })
-    .expect("the fork's model call is hanging");
-    let fork = json(&w.run(&["status", &run, "--json"]))["forks"][0].clone();
-    assert_eq!(fork["state"], "running", "{fork}");
-    let relay = fork["driver"]["pid"].as_u64().expect("driver pid") as u32;
-    let session = fork["session"].clone();
-    let worktree = std::path::PathBuf::from(fork["worktree"].as_str().expect("worktree"));
-    std::fs::write(worktree.join("partial.txt"), "half done\n").expect("write");
-    drop(srv);
-
-    let fork = crate::common::wait_until(std::time::Duration::from_secs(60), || {
-        let f = json(&w.run(&["status", &run, "--json"]))["forks"][0].clone();
-        (f["state"] != "running").then_some(f)
-    })
-    .expect("the fork stops waiting on the gone server");
-    assert_eq!(fork["state"], "interrupted", "{fork}");
-    let error = fork["error"].as_str().unwrap_or_default();
-    assert!(error.contains("refuses connections"), "{error}");
-    let branch = fork["branch"].as_str().expect("branch");
-    assert_eq!(
-        w.git(&["show", &format!("{branch}:partial.txt")]),
-        "half done\n"
-    );
-    crate::common::wait_until(std::time::Duration::from_secs(20), || {
-        (!crate::common::procs::alive(relay)).then_some(())
-    })
-    .expect("the background ocfork ends");
-
-    let out = w.run(&["resume", &run, "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let fork = &json(&out)["forks"][0];
-    assert_eq!(fork["state"], "done", "{fork}");
-    assert_eq!(fork["session"], session, "resumed on its own session");
-    assert_eq!(
-        w.git(&["show", &format!("{branch}:src/out.js")]),
-        "// done\n"
-    );
-    assert_eq!(
-        w.git(&["show", &format!("{branch}:partial.txt")]),
-        "half done\n"
-    );
-}
-
-/// Forks of one session spread over the servers the plugin is given (`OCFORK_POOL`), each to
-/// the one with the fewest forks working; each fork's session is found afterwards wherever it
-/// ran. A server that cannot be reached is named before anything is made.
-#[test]
-fn session_forks_spread_over_the_pool_of_servers() {
-    // The first fork is still working when the parent asks for the second.
-    let mut redux = writes("Implement using Redux", &[("src/redux.js", "// redux\n")]);
-    redux.steps.insert(0, bash("sleep 5"));
-    let w = fork_twice_world(Vec::new(), redux);
-    let other = Serve::start(&w, &[]);
-    let (srv, s) = Serve::prompted(&w, &[("OCFORK_POOL", &other.url)], "Plan the todo store");
-    let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
-        m.last()
-            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked twice"))
-    });
-    for call in session_calls(&messages) {
-        assert_eq!(state(call, "status"), "completed", "{call}");
-    }
-    let run = ocfork::relay::fork_run_name(&s);
-    let status = wait_run(&srv, &w, &run);
-    assert_eq!(status["state"], "done", "{status}");
-    let forks = status["forks"].as_array().expect("forks");
-    let servers: Vec<&str> = forks.iter().filter_map(|f| f["server"].as_str()).collect();
-    // The first fork found both servers idle and took the session's own; the second found
-    // the first working there and went to the other.
-    assert_eq!(servers, [srv.url.as_str(), other.url.as_str()], "{status}");
-    for (fork, file) in forks.iter().zip(["src/redux.js", "src/context.js"]) {
-        assert_eq!(fork["state"], "done", "{fork}");
-        assert!(worktree_of(fork).join(file).is_file(), "{fork}");
-        let name = fork["name"].as_str().expect("name");
-        let attach = w.run(&["attach", &format!("{run}/{name}"), "--print"]);
-        assert_eq!(attach.status.code(), Some(0), "{}", stderr(&attach));
-        let session = fork["session"].as_str().expect("session");
-        assert!(stdout(&attach).contains(session), "{}", stdout(&attach));
-    }
-
-    // Only a fork spreads over servers; the others talk to the session's one.
-    let out = srv.session(
-        &w,
-        "message",
-        &s,
-        &["--server", &other.url, "Review the store"],
-    );
-    exits_with(&out, 2, "--server is given 2 times");
-    // A server that does not answer is named, and nothing is made.
-    let worktrees = w.git(&["worktree", "list"]);
-    let gone = format!("http://127.0.0.1:{}", crate::common::session::free_port());
-    let out = srv.session(
-        &w,
-        "fork",
-        &s,
-        &["--agent", "build", "--server", &gone, "Implement using Vue"],
-    );
-    assert_ne!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains(&gone), "{}", stderr(&out));
-    assert_eq!(w.git(&["worktree", "list"]), worktrees);
-    let after = json(&w.run(&["status", &run, "--json"]));
-    assert_eq!(after["forks"].as_array().map(Vec::len), Some(2), "{after}");
 }
