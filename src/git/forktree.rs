@@ -111,7 +111,8 @@ fn admin_dir(common: &Path, worktree: &Path) -> Option<PathBuf> {
     let entries = std::fs::read_dir(common.join("worktrees")).ok()?;
     entries.flatten().map(|e| e.path()).find(|admin| {
         std::fs::read_to_string(admin.join("gitdir")).is_ok_and(|text| {
-            let link = Path::new(text.trim_end_matches(['\n', '\r']));
+            // Absolute, or relative to the admin directory (`worktree.useRelativePaths`).
+            let link = admin.join(text.trim_end_matches(['\n', '\r']));
             link.parent().is_some_and(|dir| canonical(dir) == want)
         })
     })
