@@ -98,11 +98,15 @@ pub fn commit_fork(tree: &ForkTree, branch: &str, start: &str, message: &str) ->
         tree.git(["reset", "-q", parent.as_str(), &from, "--pathspec-file-nul"])?;
     }
     let written = stdout_line(&tree.git(["write-tree"])?);
-    let parent_tree = tree.commit_of(&parent).and_then(|_| {
-        tree.git(["rev-parse", &format!("{parent}^{{tree}}")])
-            .ok()
-            .map(|o| stdout_line(&o))
-    });
+    let parent_tree = tree
+        .git([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{parent}^{{tree}}"),
+        ])
+        .ok()
+        .map(|o| stdout_line(&o));
     let (new, new_commit) = if parent_tree.as_deref() == Some(written.as_str()) {
         (parent.clone(), false)
     } else {

@@ -79,10 +79,7 @@ impl ForkTree {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        let mut cmd = self.command();
-        cmd.args(&args);
-        super::checked(run(cmd, input)?, &args, &self.worktree)
+        run_at(self, args, &[], input)
     }
 
     /// The commit `rev` names here, or None.
@@ -166,11 +163,22 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_at(at, args, env, None)
+}
+
+/// The one runner behind [`git_at`] and [`ForkTree::git_input`]: git `at` a place, with extra
+/// environment and optional stdin; its output when it exits 0.
+fn run_at<W, I, S>(at: &W, args: I, env: &[(&str, &OsStr)], input: Option<&[u8]>) -> Result<Output>
+where
+    W: GitAt + ?Sized,
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let mut cmd = at.git_command();
     cmd.args(&args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    super::checked(run(cmd, None)?, &args, at.dir())
+    super::checked(run(cmd, input)?, &args, at.dir())
 }
