@@ -179,7 +179,7 @@ pub fn opencode_config(main: &Path, ignored: bool) -> Vec<String> {
 /// Copies OpenCode's untracked and ignored project config from `main` into `worktree` where
 /// the worktree has no such file (its checkout, or `--include-dirty`, brought its own), so
 /// the fork's sessions run with the config the user runs with. Returns the paths copied.
-fn carry_opencode_config(main: &Path, worktree: &Path) -> Result<Vec<String>> {
+pub fn carry_opencode_config(main: &Path, worktree: &Path) -> Result<Vec<String>> {
     let mut carried = Vec::new();
     for path in opencode_config(main, false)
         .into_iter()

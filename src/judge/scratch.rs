@@ -25,11 +25,14 @@ impl<'a> Scratch<'a> {
             path.as_os_str(),
             run.start.as_ref(),
         ])?;
-        Ok(Scratch {
+        let scratch = Scratch {
             repo,
             _dir: dir,
             path,
-        })
+        };
+        // The judges run with the OpenCode config the user's forks ran with.
+        crate::git::include::carry_opencode_config(&repo.workdir, &scratch.path)?;
+        Ok(scratch)
     }
 
     pub(super) fn path(&self) -> &Path {

@@ -43,7 +43,7 @@ fn files_of(dir: &Path, rev: &str) -> Vec<String> {
 
 #[test]
 fn an_agent_deleting_its_git_link_never_commits_to_the_users_branch() {
-    let w = world(vec![agent_then(
+    let w = suite_world(vec![agent_then(
         "Use vandal",
         ("src/vandal.js", "export const v = 1;\n"),
         &["rm -f .git"],
@@ -90,7 +90,7 @@ fn an_agent_deleting_its_git_link_never_commits_to_the_users_branch() {
 
 #[test]
 fn an_agent_deleting_its_git_link_inside_a_parent_repo_leaves_the_parent_alone() {
-    let w = world(vec![agent_then(
+    let w = suite_world(vec![agent_then(
         "Use vandal",
         ("src/vandal.js", "export const v = 1;\n"),
         &["rm -f .git"],
@@ -117,7 +117,7 @@ fn an_agent_deleting_its_git_link_inside_a_parent_repo_leaves_the_parent_alone()
 
 #[test]
 fn work_an_agent_committed_elsewhere_is_the_forks_work() {
-    let w = world(vec![
+    let w = suite_world(vec![
         agent(
             "Use rogue",
             &[
@@ -194,7 +194,7 @@ fn work_an_agent_committed_elsewhere_is_the_forks_work() {
 
 #[test]
 fn a_fork_reset_below_its_start_is_warned_about() {
-    let w = world(vec![agent(
+    let w = suite_world(vec![agent(
         "Use reset",
         &["git reset -q --hard HEAD~3"],
         ("r.txt", "r\n"),
@@ -220,7 +220,7 @@ fn a_fork_reset_below_its_start_is_warned_about() {
 
 #[test]
 fn one_broken_fork_does_not_stop_the_others_being_compared_and_cleaned() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("Use one", &[("one.txt", "1\n")]),
         agent_then(
             "Use two",

@@ -6,7 +6,7 @@ use crate::common::*;
 
 #[test]
 fn an_agent_meddling_with_shared_state_is_reported_and_the_stash_kept() {
-    let w = World::new(script(vec![]));
+    let w = World::new(script(vec![])).on_suite_server();
     let app = w.repo.join("src/app.js");
     let meddle = Rule {
         steps: vec![

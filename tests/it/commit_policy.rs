@@ -61,7 +61,7 @@ fn commits(run: &Value) -> Vec<String> {
 
 #[test]
 fn merge_commits_follow_the_users_hooks_signing_and_identity() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
         writes("PLAN-B", &[("src/b.js", "export const b = 2;\n")]),
         writes("PLAN-C", &[("src/c.js", "export const c = 3;\n")]),
@@ -263,7 +263,7 @@ fn a_fork_whose_work_was_not_committed_is_never_shown_as_empty() {
     x.steps.push(lock.clone());
     let mut y = writes("PLAN-Y", &[("src/same.js", "export const same = 1;\n")]);
     y.steps.push(lock);
-    let w = world(vec![x, y]);
+    let w = suite_world(vec![x, y]);
     let run = w.try_json(1, &["-n", "unc", "x=PLAN-X", "y=PLAN-Y"]);
     for f in run["forks"].as_array().unwrap() {
         assert_eq!(f["state"], "failed", "{f:#}");

@@ -186,7 +186,7 @@ fn errors_name_the_file_and_line() {
 
 #[test]
 fn try_takes_defaults_from_files_and_flags_win() {
-    let w = world(vec![writes("Use Redux", &[("src/store.js", "// redux\n")])]);
+    let w = suite_world(vec![writes("Use Redux", &[("src/store.js", "// redux\n")])]);
     let user = w.path("xdg/config/ocfork/config.toml");
     std::fs::create_dir_all(user.parent().expect("parent")).expect("mkdir");
     std::fs::write(&user, "agent = \"plan\"\ntimeout = \"5m\"\njobs = 1\n").expect("write");

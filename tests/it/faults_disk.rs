@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::common::*;
 
 fn world_a() -> World {
-    world(vec![writes("Use a", &[("a.txt", "a\n")])])
+    suite_world(vec![writes("Use a", &[("a.txt", "a\n")])])
 }
 
 /// Nothing of the run is left in git: no fork branch, no worktree entry, nothing to prune.

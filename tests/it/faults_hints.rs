@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use crate::common::*;
 
 fn world_a() -> World {
-    world(vec![writes("Use a", &[("a.txt", "a\n")])])
+    suite_world(vec![writes("Use a", &[("a.txt", "a\n")])])
 }
 
 /// No raw git command line: no "`git merge-tree ...`" or "`git diff --raw ...`".
@@ -104,7 +104,7 @@ fn report_shows_a_nested_repository_as_a_subproject() {
         0,
         bash("git init -q nested && cd nested && echo n > n.txt && git add n.txt && git commit -q -m nested"),
     );
-    let w = world(vec![rule]);
+    let w = suite_world(vec![rule]);
     let run = w.try_json(0, &["-n", "sub", "a=Use a"]);
     let a = fork(&run, "a");
     assert_eq!(a["state"], "done", "{a:#}");

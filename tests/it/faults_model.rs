@@ -40,7 +40,7 @@ fn answers(w: &World, rule: &str) -> Vec<String> {
 #[test]
 fn http_500_every_time_fails_the_fork_naming_the_status() {
     // OpenCode's own backoff starts at 2 s and doubles; the header keeps the five retries fast.
-    let w = world(vec![failing(
+    let w = suite_world(vec![failing(
         "Use broken",
         http(500, "the model broke", 50),
     )]);
@@ -68,7 +68,7 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
         // Long enough between retries for `status` to see them.
         ..http(429, "rate limited", 2500)
     };
-    let w = world(vec![failing("Use limited", fail)]);
+    let w = suite_world(vec![failing("Use limited", fail)]);
     let child = w.spawn(
         &["try", "--json", "-n", "rl", "limited=Use limited"],
         Stdio::piped(),
@@ -102,7 +102,7 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
 
 #[test]
 fn connection_refused_times_out_saying_opencode_was_retrying() {
-    let w = world(vec![]);
+    let w = suite_world(vec![]);
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = dead.local_addr().expect("addr").port();
     drop(dead);
@@ -142,7 +142,7 @@ fn hung_model_call_times_out_and_the_session_is_stopped() {
         hang: true,
         ..Failure::default()
     };
-    let w = world(vec![failing("Use hang", fail)]);
+    let w = suite_world(vec![failing("Use hang", fail)]);
     let run = w.try_json(1, &["--timeout", "12s", "hang=Use hang", "fine=Use fine"]);
     let hung = &run["forks"][0];
     assert_eq!(hung["state"], "timeout", "{hung:#}");

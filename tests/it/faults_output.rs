@@ -19,7 +19,7 @@ fn no_escape_in(what: &str, out: &std::process::Output) {
 #[test]
 fn hostile_text_is_shown_escaped_and_json_keeps_it() {
     let evil_file = "e\x1b]0;file\x07.txt";
-    let w = world(vec![
+    let w = suite_world(vec![
         Rule {
             steps: vec![bash(r"printf x > ./$(printf 'e\033]0;file\007.txt')")],
             ..says("MARK-A", "done")
@@ -95,7 +95,7 @@ fn hostile_text_is_shown_escaped_and_json_keeps_it() {
 
 #[test]
 fn any_task_text_can_be_committed() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("MARK-A", &[("a.txt", "a\n")]),
         writes("MARK-B", &[("b.txt", "b\n")]),
     ]);

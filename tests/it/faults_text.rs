@@ -5,7 +5,7 @@ use crate::common::*;
 
 #[test]
 fn task_and_approach_text_reach_the_model_exactly() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("MARKER-ONE", &[("one.txt", "1\n")]),
         writes("MARKER-TWO", &[("two.txt", "2\n")]),
     ]);

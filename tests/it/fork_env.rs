@@ -42,7 +42,7 @@ fn two_forks_checks_listen_on_their_own_ports_at_once() {
         ],
         default_reply: "ok".into(),
     };
-    let w = World::new(script);
+    let w = World::new(script).on_suite_server();
     let shared = w.path("shared");
     fs::create_dir_all(&shared).expect("mkdir");
     let server = w.path("server.py");
@@ -87,7 +87,7 @@ fn two_forks_checks_listen_on_their_own_ports_at_once() {
 
 #[test]
 fn ports_out_of_range_is_refused() {
-    let w = World::new(Script::default());
+    let w = World::new(Script::default()).on_suite_server();
     for bad in ["0", "1001", "many"] {
         let out = w.run(&["try", "--ports", bad, "x"]);
         assert_eq!(

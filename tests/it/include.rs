@@ -6,7 +6,7 @@ use crate::common::*;
 
 #[test]
 fn copies_exactly_the_matching_ignored_files_and_keeps_them_out_of_commits() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("Use Redux", &[("src/store.js", "// redux\n")]),
         writes("Use MobX", &[("src/mobx.js", "// mobx\n")]),
     ]);
@@ -80,7 +80,7 @@ fn copies_exactly_the_matching_ignored_files_and_keeps_them_out_of_commits() {
 
 #[test]
 fn a_bad_copy_pattern_is_refused_before_anything_starts() {
-    let w = World::new(Script::default());
+    let w = World::new(Script::default()).on_suite_server();
     let out = w.run(&["try", "--copy", "src/{a,b", "x=do it"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("src/{a,b"), "{}", stderr(&out));
@@ -90,7 +90,7 @@ fn a_bad_copy_pattern_is_refused_before_anything_starts() {
 #[test]
 fn copied_files_stay_out_even_when_the_agent_unignores_them() {
     // The agent rewrites .gitignore so that .env would no longer be ignored.
-    let w = world(vec![writes(
+    let w = suite_world(vec![writes(
         "Go",
         &[(".gitignore", "build/\n"), ("x.txt", "x\n")],
     )]);

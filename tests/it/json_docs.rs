@@ -81,7 +81,7 @@ pub(crate) fn assert_documented(what: &str, source: &str, value: &Value) {
 
 #[test]
 fn json_output_has_exactly_the_documented_fields() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("Use one", &[("one.txt", "one\n"), ("shared.txt", "1\n")]),
         writes("Use two", &[("two.txt", "two\n"), ("shared.txt", "2\n")]),
     ]);

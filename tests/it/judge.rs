@@ -50,7 +50,7 @@ fn evidence_groups_come_before_the_judge_and_nothing_changes() {
         tool: "bash".into(),
         args: json!({"command": "rm tests/app.test.js && echo ok > src/cheat.js", "description": "Drop the test"}),
     });
-    let w = world(vec![
+    let w = suite_world(vec![
         // The judge likes them worst first.
         judge_says(None, &["empty", "failing", "cheat", "good"]),
         writes("PLAN-GOOD", &[("src/good.js", "export const good = 1;\n")]),
@@ -131,7 +131,7 @@ fn evidence_groups_come_before_the_judge_and_nothing_changes() {
 
 #[test]
 fn the_judges_order_holds_in_a_group_and_two_judges_combine() {
-    let w = world(vec![
+    let w = suite_world(vec![
         judge_says(Some("other"), &["c", "b", "a"]),
         judge_says(None, &["b", "a", "c"]),
         writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
@@ -171,7 +171,7 @@ fn the_judges_order_holds_in_a_group_and_two_judges_combine() {
 fn a_bad_reply_gets_one_follow_up() {
     let mut good = judge_says(None, &["y", "x"]);
     good.when = "Your reply could not be used".into();
-    let w = world(vec![
+    let w = suite_world(vec![
         good,
         says("## Fork ", "They both look nice to me."),
         writes("PLAN-X", &[("src/x.js", "x\n")]),
@@ -209,7 +209,7 @@ fn a_bad_reply_gets_one_follow_up() {
 
 #[test]
 fn two_bad_replies_exit_1_naming_the_session() {
-    let w = world(vec![
+    let w = suite_world(vec![
         says("Your reply could not be used", "Still no ranking, sorry."),
         says("## Fork ", "They both look nice to me."),
         writes("PLAN-X", &[("src/x.js", "x\n")]),

@@ -30,7 +30,7 @@ fn parents(w: &World) -> Vec<String> {
 
 #[test]
 fn merge_squash_then_merge_commit_then_force_clean() {
-    let w = world(vec![]);
+    let w = suite_world(vec![]);
     let left = &[
         ("src/app.js", "console.log('left');\n"),
         ("src/left.js", "export const left = true;\n"),
@@ -162,7 +162,7 @@ fn merge_squash_then_merge_commit_then_force_clean() {
 
 #[test]
 fn conflict_is_refused_and_clean_keeps_unmerged() {
-    let w = world(vec![]);
+    let w = suite_world(vec![]);
     let run = try_run(
         &w,
         "cfl",
@@ -249,7 +249,8 @@ fn unfinished_forks_are_neither_merged_nor_cleaned() {
             &[("src/slow.js", "export const slow = 1;\n")],
         )]),
         std::time::Duration::from_secs(3),
-    );
+    )
+    .on_suite_server();
     let out = w.run(&["try", "--detach", "-n", "busy", "slow=SLOW"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let head0 = head(&w);
@@ -287,7 +288,7 @@ fn unfinished_forks_are_neither_merged_nor_cleaned() {
 /// what it is.
 #[test]
 fn try_and_merge_say_what_the_user_should_know() {
-    let w = world(vec![writes(
+    let w = suite_world(vec![writes(
         "the new file",
         &[
             ("src/app.js", "console.log('new');\n"),

@@ -10,7 +10,7 @@ fn names_follow_one_rule_and_read_well() {
     assert!(help.contains("uber-cafe"), "{help}");
 
     let long = "Über Café: store the orders in a map keyed by table and then print every receipt";
-    let w = world(vec![writes("Über Café", &[("src/cafe.js", "// cafe\n")])]);
+    let w = suite_world(vec![writes("Über Café", &[("src/cafe.js", "// cafe\n")])]);
     let out = w.try_run(
         0,
         &[

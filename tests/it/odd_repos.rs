@@ -35,7 +35,7 @@ const NON_UTF8: &[u8] = b"latin1-caf\xe9.txt";
 
 #[test]
 fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
-    let w = world(vec![rule(
+    let w = suite_world(vec![rule(
         "Change the binary",
         vec![
             bash("printf 'CHANGED' | dd of=big.bin bs=1 seek=4096 conv=notrunc 2>/dev/null"),
@@ -169,7 +169,7 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
 
 #[test]
 fn submodules_are_initialized_in_each_fork() {
-    let w = world(vec![rule(
+    let w = suite_world(vec![rule(
         "Use the lib",
         vec![bash("cat lib/lib.txt > copied.txt")],
     )]);
@@ -217,7 +217,7 @@ fn submodules_are_initialized_in_each_fork() {
 
 #[test]
 fn from_a_linked_worktree_with_base_a_tag_or_a_remote_branch() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("Use the tag", &[("from-tag.txt", "t\n")]),
         writes("Use the remote", &[("from-remote.txt", "r\n")]),
     ]);
@@ -319,7 +319,7 @@ fn from_a_linked_worktree_with_base_a_tag_or_a_remote_branch() {
 #[test]
 fn non_utf8_names_through_diff_merge_and_report() {
     // Two forks write files whose names differ only in a byte that is not UTF-8, alike.
-    let w = world(vec![
+    let w = suite_world(vec![
         rule(
             "NAME-E9",
             vec![bash("printf 'same text\\n' > \"$(printf 'caf\\351.txt')\"")],

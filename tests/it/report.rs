@@ -58,7 +58,7 @@ fn headless(bin: &Path, page: &Path, args: &[&str]) -> String {
 
 /// A world with a finished two-fork run `cmp` and its report written to `report.html`.
 fn world_with_report() -> (World, PathBuf) {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes(
             "Use Redux",
             &[
@@ -166,7 +166,7 @@ fn report_renders_every_fork_and_file_in_chromium() {
 
 #[test]
 fn report_of_an_unknown_run_is_refused() {
-    let w = World::new(Script::default());
+    let w = World::new(Script::default()).on_suite_server();
     let out = w.run(&["report", "nope", "-o", "x.html"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope"));

@@ -61,6 +61,8 @@ fn judge_says(ranking: &[&str]) -> Rule {
     says("## Fork ", &format!("```json\n{body}\n```\n"))
 }
 
+/// On its own server: a long-running server kept the config it read for the worktree before
+/// `clean` removed it, and served the worktree made again without it (see TESTING.md).
 #[test]
 fn continue_makes_the_worktree_again_from_a_kept_branch() {
     let w = world(vec![
@@ -95,6 +97,8 @@ fn continue_makes_the_worktree_again_from_a_kept_branch() {
     );
 }
 
+/// On its own server: a long-running server kept the config it read for the worktree before
+/// `clean` removed it, and served the worktree made again without it (see TESTING.md).
 #[test]
 fn continue_runs_setup_again_in_a_worktree_made_again_but_not_in_one_it_kept() {
     let w = world(vec![
@@ -137,7 +141,7 @@ fn continue_runs_setup_again_in_a_worktree_made_again_but_not_in_one_it_kept() {
 
 #[test]
 fn a_verdict_continue_changed_is_stale_and_merge_best_refuses_it() {
-    let w = world(vec![
+    let w = suite_world(vec![
         judge_says(&["map", "list"]),
         writes("More map", &[("src/more.js", "// more\n")]),
         writes("Use a map", &[("src/map.js", "// map\n")]),
@@ -173,7 +177,7 @@ fn merge_warns_about_a_fork_the_judge_found_weakening_tests() {
     cheat
         .steps
         .push(bash("rm tests/app.test.js && echo ok > src/cheat.js"));
-    let w = world(vec![judge_says(&["cheat"]), cheat]);
+    let w = suite_world(vec![judge_says(&["cheat"]), cheat]);
     std::fs::create_dir_all(w.repo.join("tests")).expect("mkdir");
     std::fs::write(w.repo.join("tests/app.test.js"), "assert(true);\n").expect("write");
     w.git(&["add", "-A"]);

@@ -21,7 +21,7 @@ fn offered(w: &World, words: &[&str]) -> Vec<String> {
 
 #[test]
 fn an_empty_fork_is_not_merged_and_cleaned_forks_are_not_offered() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("Write it", &[("kept.txt", "kept\n")]),
         says("Change nothing", "Nothing to change."),
     ]);
@@ -46,7 +46,8 @@ fn an_interrupted_run_says_interrupted() {
     let w = World::with_delay(
         script(vec![writes("Slow", &[("slow.txt", "slow\n")])]),
         Duration::from_secs(30),
-    );
+    )
+    .on_suite_server();
     w.try_json(0, &["--detach", "-n", "cut", "a=Slow"]);
     let run = json(&w.run(&["status", "cut", "--json"]));
     let pid = run["pid"].as_u64().expect("the driver's pid") as u32;
@@ -72,7 +73,7 @@ fn an_interrupted_run_says_interrupted() {
 
 #[test]
 fn a_zero_timeout_in_config_says_so() {
-    let w = world(vec![]);
+    let w = suite_world(vec![]);
     std::fs::write(w.repo.join(".ocfork.toml"), "timeout = \"0s\"\n").expect("write");
     let out = w.run(&["config"]);
     exits_with(&out, 2, "must be longer than zero");
@@ -104,7 +105,7 @@ fn the_demo_says_where_it_left_its_repository() {
 
 #[test]
 fn diff_color_always_colours_the_table_too() {
-    let w = world(vec![writes("Write it", &[("a.txt", "a\n")])]);
+    let w = suite_world(vec![writes("Write it", &[("a.txt", "a\n")])]);
     w.try_json(0, &["-n", "col", "a=Write it"]);
     let coloured = ok(&w.run(&["diff", "col", "--color", "always"]));
     let row = coloured
@@ -122,7 +123,7 @@ fn diff_color_always_colours_the_table_too() {
 
 #[test]
 fn a_session_fork_from_a_forks_worktree_goes_next_to_the_main_tree() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("Write a", &[("a.txt", "a\n")]),
         writes("Go further", &[("b.txt", "b\n")]),
     ]);
@@ -131,7 +132,7 @@ fn a_session_fork_from_a_forks_worktree_goes_next_to_the_main_tree() {
         .as_str()
         .expect("session")
         .to_string();
-    let srv = crate::common::serve::Serve::start(&w, &[]);
+    let srv = w.server.expect("on the suite's server");
     let out = srv.session(&w, "fork", &session, &["--json", "Go further"]);
     let made = json(&out);
     let wt = std::path::PathBuf::from(made["worktree"].as_str().expect("worktree"));

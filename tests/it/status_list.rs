@@ -45,7 +45,8 @@ fn status_shows_the_time_so_far_of_running_and_interrupted_forks() {
     let w = World::with_delay(
         script(vec![writes("Use slow", &files)]),
         Duration::from_millis(600),
-    );
+    )
+    .on_suite_server();
     let mut child = w.spawn(
         &["try", "-n", "tick", "slow=Use slow"],
         Stdio::null(),
@@ -85,7 +86,7 @@ fn status_shows_the_time_so_far_of_running_and_interrupted_forks() {
 #[test]
 fn status_shows_merged_forks_and_list_shows_merged_and_cleaned() {
     // A finished run made by real git and the run store (no OpenCode): this is about reading it.
-    let w = world(vec![]);
+    let w = suite_world(vec![]);
     use crate::common::finished::{finished_run, wrote};
     let forks = [
         wrote("one", "Use one", &[("one.txt", "one\n")]),

@@ -65,7 +65,7 @@ fn synth_prompts(w: &World) -> Vec<String> {
 
 #[test]
 fn synth_combines_the_chosen_forks_is_judged_again_merged_best_and_once_per_model() {
-    let w = world(vec![
+    let w = suite_world(vec![
         synthesizes(vec![write_step(
             "src/store.js",
             "export const a = 'from-a';\nexport const b = 'from-b';\n",
@@ -205,7 +205,7 @@ fn synth_combines_the_chosen_forks_is_judged_again_merged_best_and_once_per_mode
 
 #[test]
 fn try_synth_ranks_a_synthesis_that_deletes_a_test_below_its_sources() {
-    let w = world(vec![
+    let w = suite_world(vec![
         synthesizes(vec![
             bash("rm tests/app.test.js"),
             write_step("src/store.js", "export const store = 1;\n"),
@@ -249,7 +249,8 @@ fn synth_refuses_and_makes_nothing() {
             writes("SLOW", &[("src/slow.js", "export const slow = 1;\n")]),
         ]),
         std::time::Duration::from_millis(1500),
-    );
+    )
+    .on_suite_server();
     ok(&w.run(&["try", "-n", "one", "a=PLAN-A", "e=PLAN-E"]));
     ok(&w.run(&["try", "-n", "two", "a=PLAN-A", "b=PLAN-B"]));
     ok(&w.run(&["try", "--detach", "-n", "busy", "slow=SLOW"]));

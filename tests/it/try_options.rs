@@ -6,7 +6,7 @@ use crate::common::*;
 
 #[test]
 fn every_approach_with_every_model() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("Use Redux", &[("r.txt", "r")]),
         writes("Use MobX", &[("m.txt", "m")]),
     ]);
@@ -63,7 +63,7 @@ fn every_approach_with_every_model() {
 
 #[test]
 fn include_dirty_carries_uncommitted_work() {
-    let w = world(vec![writes("Go", &[("out.txt", "x")])]);
+    let w = suite_world(vec![writes("Go", &[("out.txt", "x")])]);
     fs::write(w.repo.join("README.md"), "# app\nedited, not committed\n").expect("write");
     fs::write(w.repo.join("notes.txt"), "untracked\n").expect("write");
     let status_before = w.git(&["status", "--porcelain"]);
@@ -104,7 +104,7 @@ fn include_dirty_carries_uncommitted_work() {
 
 #[test]
 fn setup_and_check_run_in_each_worktree() {
-    let w = world(vec![
+    let w = suite_world(vec![
         writes("Good", &[("ok.txt", "yes")]),
         writes("Bad", &[("bad.txt", "no")]),
     ]);
@@ -226,7 +226,7 @@ fn a_failing_model_fails_only_its_fork() {
         retry_after_ms: Some(20),
         ..Failure::default()
     });
-    let w = world(vec![writes("Use Fine", &[("fine.txt", "ok")]), broken]);
+    let w = suite_world(vec![writes("Use Fine", &[("fine.txt", "ok")]), broken]);
     let run = w.try_json(1, &["fine=Use Fine", "broken=Use Broken"]);
     assert_eq!(run["state"], "failed");
     assert_eq!(fork(&run, "fine")["state"], "done");
@@ -254,7 +254,7 @@ fn a_failing_model_fails_only_its_fork() {
 
 #[test]
 fn a_hanging_check_is_stopped_with_everything_it_started() {
-    let w = world(vec![writes("Go", &[("a.txt", "a")])]);
+    let w = suite_world(vec![writes("Go", &[("a.txt", "a")])]);
     let pid_file = w.path("bg.pid");
     let check = format!(
         "sleep 600 & echo $! > {}; echo checking; wait",

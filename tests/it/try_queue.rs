@@ -84,7 +84,7 @@ fn jobs_bound_the_sessions_talking_to_the_model() {
         .map(|l| writes(&format!("Approach {l}"), &[(&format!("{l}.txt"), l)]))
         .collect();
     let delay = Duration::from_millis(1000);
-    let w = World::with_delay(script(rules), delay);
+    let w = World::with_delay(script(rules), delay).on_suite_server();
 
     let par_run = four_forks(&w, "4", "parallel");
     let reqs = w.model.requests();

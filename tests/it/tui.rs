@@ -116,7 +116,7 @@ fn two_forks() -> Script {
 
 #[test]
 fn finished_run_shows_forks_patches_stat_continue_and_merges_on_y_only() {
-    let w = World::new(two_forks());
+    let w = World::new(two_forks()).on_suite_server();
     let out = w.run(&["try", "-n", "pick", "a=Alpha", "b=Beta"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let head = w.git(&["rev-parse", "HEAD"]);
@@ -203,7 +203,7 @@ fn finished_run_shows_forks_patches_stat_continue_and_merges_on_y_only() {
 
 #[test]
 fn a_live_run_changes_on_screen_without_a_key() {
-    let w = World::with_delay(two_forks(), Duration::from_secs(2));
+    let w = World::with_delay(two_forks(), Duration::from_secs(2)).on_suite_server();
     let out = w.run(&["try", "--detach", "-n", "live", "a=Alpha"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // At 80x24, the smallest terminal the UI is made for.
@@ -231,7 +231,7 @@ fn a_live_run_changes_on_screen_without_a_key() {
 
 #[test]
 fn ui_refuses_without_a_terminal() {
-    let w = World::new(Script::default());
+    let w = World::new(Script::default()).on_suite_server();
     let out = w.run(&["ui"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -244,7 +244,7 @@ fn ui_refuses_without_a_terminal() {
 
 #[test]
 fn try_ui_watches_the_run_it_starts() {
-    let w = World::with_delay(two_forks(), Duration::from_millis(500));
+    let w = World::with_delay(two_forks(), Duration::from_millis(500)).on_suite_server();
     let t = Tmux::start_sized(&w, "try", "try --ui -n watched a=Alpha", (120, 40));
     t.wait_for("fork a done in the UI", |s| {
         s.contains("run watched") && row(s, "a").is_some_and(|r| r.contains("done"))
@@ -269,7 +269,7 @@ fn running_forks_show_time_esc_leaves_the_patch_and_nothing_to_merge_asks_nothin
         ],
         default_reply: "ok".into(),
     };
-    let w = World::with_delay(script, Duration::from_secs(3));
+    let w = World::with_delay(script, Duration::from_secs(3)).on_suite_server();
     let out = w.run(&["try", "--detach", "-n", "live", "a=Alpha", "e=Empty"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let t = Tmux::start(&w, "second", "live");
@@ -313,7 +313,7 @@ fn running_forks_show_time_esc_leaves_the_patch_and_nothing_to_merge_asks_nothin
 
 #[test]
 fn a_fork_reset_below_its_start_is_warned_about_above_its_patch() {
-    let w = world(vec![Rule {
+    let w = suite_world(vec![Rule {
         steps: vec![bash("git reset -q --hard HEAD~2")],
         ..writes("Use reset", &[("r.txt", "r\n")])
     }]);

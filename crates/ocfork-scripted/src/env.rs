@@ -25,6 +25,24 @@ pub fn offline_env(root: &Path, base_url: &str) -> Vec<(&'static str, std::ffi::
 /// and formatters (both would try to download tools), and pins `small_model` and
 /// `enabled_providers` so no other provider is ever asked for titles.
 pub fn opencode_config(base_url: &str) -> String {
+    with_base_url(Some(base_url))
+}
+
+/// [`opencode_config`] without the model's address, for one `opencode serve` serving the
+/// directories of several scripted models: each directory's own `opencode.json` then says
+/// where its model is ([`project_config`]), which the inline config would otherwise override.
+pub fn opencode_config_without_model() -> String {
+    with_base_url(None)
+}
+
+/// A project `opencode.json` that points the `scripted` provider at `base_url` (see
+/// [`opencode_config_without_model`]).
+pub fn project_config(base_url: &str) -> String {
+    let cfg = json!({ "provider": { "scripted": { "options": { "baseURL": base_url } } } });
+    serde_json::to_string_pretty(&cfg).unwrap_or_default()
+}
+
+fn with_base_url(base_url: Option<&str>) -> String {
     let models: serde_json::Map<String, Value> = [("scripted", "Scripted"), ("other", "Other")]
         .into_iter()
         .map(|(id, name)| (id.to_string(), json!({ "name": name })))
@@ -35,7 +53,10 @@ pub fn opencode_config(base_url: &str) -> String {
             "scripted": {
                 "npm": "@ai-sdk/openai-compatible",
                 "name": "Scripted",
-                "options": { "baseURL": base_url, "apiKey": "unused" },
+                "options": match base_url {
+                    Some(url) => json!({ "baseURL": url, "apiKey": "unused" }),
+                    None => json!({ "apiKey": "unused" }),
+                },
                 "models": models,
             }
         },

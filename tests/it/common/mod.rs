@@ -8,6 +8,7 @@ pub mod serve;
 pub mod session;
 pub mod shared;
 pub mod sshd;
+pub mod suite;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -118,6 +119,11 @@ pub fn world(rules: Vec<Rule>) -> World {
     World::new(script(rules))
 }
 
+/// [`world`] on the suite's server (see [`World::on_suite_server`]).
+pub fn suite_world(rules: Vec<Rule>) -> World {
+    world(rules).on_suite_server()
+}
+
 /// A rule that answers `reply` with no tool steps.
 pub fn says(when: &str, reply: &str) -> Rule {
     Rule {
@@ -177,6 +183,8 @@ pub struct World {
     pub repo: PathBuf,
     pub model: BlockingModelServer,
     pub opencode: PathBuf,
+    /// The suite's server, when `try` runs on it (see [`World::on_suite_server`]).
+    pub server: Option<&'static serve::Serve>,
 }
 
 impl World {
@@ -218,7 +226,36 @@ impl World {
             repo,
             model,
             opencode,
+            server: None,
         }
+    }
+
+    /// This world with `try` run on the suite's one `opencode serve` (`--server`, unless the
+    /// test gives `--server`, `--servers` or `--host` itself) instead of a server of its own:
+    /// for tests about the forks' life, not about the server `try` spawns. The repo gets an
+    /// ignored `opencode.json` pointing at the world's model (see `common::suite`); a repo
+    /// made elsewhere in the test needs [`suite::point_at_model`] too.
+    pub fn on_suite_server(mut self) -> World {
+        suite::point_at_model(&self.repo, &self.model.base_url());
+        self.server = Some(suite::suite_server());
+        self
+    }
+
+    /// `args` with `--server URL` after a leading `try` when the world is on the suite's server.
+    fn args_for<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = args.to_vec();
+        let own = |a: &&str| {
+            ["--server", "--servers", "--host"]
+                .iter()
+                .any(|o| a == o || a.starts_with(&format!("{o}=")))
+        };
+        if let Some(srv) = self.server
+            && all.first() == Some(&"try")
+            && !all.iter().any(own)
+        {
+            all.splice(1..1, ["--server", srv.url.as_str()]);
+        }
+        all
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -243,19 +280,25 @@ impl World {
             .envs(self.offline_env())
             .env("OCFORK_OPENCODE", &self.opencode)
             .env("NO_COLOR", "1");
+        if let Some(srv) = self.server {
+            cmd.env("OPENCODE_SERVER_PASSWORD", &srv.password);
+        }
         cmd
     }
 
     /// Starts ocfork with `args` in the background, its stdout and stderr going to `out`, `err`.
     pub fn spawn(&self, args: &[&str], out: Stdio, err: Stdio) -> Child {
         let mut cmd = self.ocfork();
-        cmd.args(args).stdout(out).stderr(err);
+        cmd.args(self.args_for(args)).stdout(out).stderr(err);
         cmd.spawn().expect("ocfork starts")
     }
 
     /// Runs ocfork with `args` and returns its output.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.ocfork().args(args).output().expect("ocfork runs")
+        self.ocfork()
+            .args(self.args_for(args))
+            .output()
+            .expect("ocfork runs")
     }
 
     pub fn git(&self, args: &[&str]) -> String {
@@ -269,7 +312,9 @@ impl World {
 
     /// Runs `ocfork try --json ARGS`, asserts it exits `code` and returns its output.
     pub fn try_run(&self, code: i32, args: &[&str]) -> Output {
-        let out = self.ocfork().args(["try", "--json"]).args(args).output();
+        let mut all = vec!["try", "--json"];
+        all.extend_from_slice(args);
+        let out = self.ocfork().args(self.args_for(&all)).output();
         let out = out.expect("ocfork runs");
         assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(&out));
         out

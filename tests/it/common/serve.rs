@@ -34,7 +34,26 @@ impl Serve {
         Serve::spawn(w, &[], true)
     }
 
+    /// The suite's server (see `common::suite`): [`Serve::start_for_process`] with
+    /// `extra_env`, whose OpenCode installs the plugin's dependencies itself.
+    pub(super) fn start_for_suite(w: &World, extra_env: &[(&str, &str)]) -> Serve {
+        Serve::spawn_with(w, extra_env, true, false)
+    }
+
     fn spawn(w: &World, extra_env: &[(&str, &str)], die_with_thread: bool) -> Serve {
+        Serve::spawn_with(w, extra_env, die_with_thread, true)
+    }
+
+    /// Installs ocfork's plugin in the world's OpenCode config and starts the server; with
+    /// `seeded`, the plugin's dependencies are the ones the suite's server installed (see
+    /// [`super::suite::seed_plugin_deps`]) instead of an `npm install` at the server's first
+    /// session (5-15 s).
+    fn spawn_with(
+        w: &World,
+        extra_env: &[(&str, &str)],
+        die_with_thread: bool,
+        seeded: bool,
+    ) -> Serve {
         let out = w.run(&["plugin", "install", "--global"]);
         assert_eq!(
             out.status.code(),
@@ -42,6 +61,9 @@ impl Serve {
             "plugin install: {}",
             super::stderr(&out)
         );
+        if seeded {
+            super::suite::seed_plugin_deps(w);
+        }
         let password = "test-password".to_string();
         let t = w.tmp.path();
         let mut cmd = Command::new(&w.opencode);

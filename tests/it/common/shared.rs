@@ -33,12 +33,7 @@ pub fn shared(
     rules: fn() -> Vec<Rule>,
 ) -> &'static Shared {
     cell.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        remove_leftovers(root);
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("ocfork-shared-{}-{name}-", std::process::id()))
-            .tempdir_in(root)
-            .expect("tempdir");
+        let dir = process_dir(name);
         let (tx, rx) = std::sync::mpsc::channel();
         // The server's parent-death signal fires when the thread that started it ends: this
         // one lives as long as the process.
@@ -54,6 +49,16 @@ pub fn shared(
         rx.recv()
             .unwrap_or_else(|_| panic!("the shared OpenCode server of {name} did not start"))
     })
+}
+
+/// A folder for a world that lives as long as the test process (see the module's note).
+pub fn process_dir(name: &str) -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    remove_leftovers(root);
+    tempfile::Builder::new()
+        .prefix(&format!("ocfork-shared-{}-{name}-", std::process::id()))
+        .tempdir_in(root)
+        .expect("tempdir")
 }
 
 /// Removes the shared worlds of test processes that are gone.

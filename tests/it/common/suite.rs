@@ -1,0 +1,110 @@
+//! One `opencode serve` for the whole test process, serving every world that asks for it
+//! ([`World::on_suite_server`]): a server start costs ~5 CPU-seconds, and most tests that run
+//! `try` are about the forks' life, not about the server `try` spawns. Each such world keeps
+//! its own repository and its own scripted model: the server's inline config names no model
+//! address, and the world's repository has an `opencode.json` (ignored through
+//! `.git/info/exclude`, so in no commit) saying where its model is, which ocfork carries into
+//! every fork's worktree as it carries a user's uncommitted OpenCode config.
+//!
+//! Tests about the server itself (spawned, stopped, killed, pooled, its password, the
+//! version it reports) keep a server of their own. Under `cargo nextest` each test process
+//! starts its own suite server, as each started its own before.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::serve::Serve;
+use super::{World, script};
+
+static SUITE: OnceLock<(World, Serve)> = OnceLock::new();
+
+/// The process's suite server, started at the first call.
+pub fn suite_server() -> &'static Serve {
+    let (_, srv) = SUITE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // The server's parent-death signal fires when the thread that started it ends: this
+        // one lives as long as the process.
+        std::thread::spawn(move || {
+            let dir = super::shared::process_dir("suite");
+            let w = World::in_dir(dir, script(Vec::new()), Duration::ZERO);
+            let config = ocfork_scripted::opencode_config_without_model();
+            let srv = Serve::start_for_suite(&w, &[("OPENCODE_CONFIG_CONTENT", &config)]);
+            // The first session boots an instance, which installs the plugin's dependencies
+            // into the config folder: the seed of every other server's (`seed_plugin_deps`).
+            srv.create_session(&w.repo);
+            if tx.send((w, srv)).is_ok() {
+                loop {
+                    std::thread::park();
+                }
+            }
+        });
+        rx.recv()
+            .unwrap_or_else(|_| panic!("the suite's OpenCode server did not start"))
+    });
+    srv
+}
+
+/// Gives the world's OpenCode config the dependencies of ocfork's plugin as the suite's server
+/// installed them (`package.json`, `package-lock.json`, `node_modules` linked): with them in
+/// place OpenCode installs nothing when it loads the plugin.
+pub fn seed_plugin_deps(w: &World) {
+    suite_server();
+    let Some((seed, _)) = SUITE.get() else {
+        return;
+    };
+    let from = seed.tmp.path().join("xdg/config/opencode");
+    let to = w.tmp.path().join("xdg/config/opencode");
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(from.join(file), to.join(file))
+            .unwrap_or_else(|e| panic!("the suite server's {file} (plugin deps): {e}"));
+    }
+    let link = to.join("node_modules");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(from.join("node_modules"), &link).expect("link node_modules");
+    }
+}
+
+/// Points OpenCode sessions in `repo` (and, once ocfork carries the file, in its forks) at
+/// `model_url` through an `opencode.json` git ignores there, and makes the repository a
+/// project of its own for OpenCode.
+///
+/// OpenCode names a project by its repository's first commit (cached in `.git/opencode`), and
+/// every test's repository starts with the same commit (fixed files, author and dates): on one
+/// server they would all be one project, each test's worktrees listed in every other's. A
+/// user's repositories have commits of their own; here the cache gets an id of its own.
+pub fn point_at_model(repo: &std::path::Path, model_url: &str) {
+    let common = super::git(repo, &["rev-parse", "--git-common-dir"]);
+    let id = project_id(repo);
+    std::fs::write(repo.join(common.trim()).join("opencode"), id).expect("write .git/opencode");
+    std::fs::write(
+        repo.join("opencode.json"),
+        ocfork_scripted::project_config(model_url),
+    )
+    .expect("write opencode.json");
+    let exclude = super::git(repo, &["rev-parse", "--git-path", "info/exclude"]);
+    let exclude = repo.join(exclude.trim());
+    let mut text = std::fs::read_to_string(&exclude).unwrap_or_default();
+    if !text.lines().any(|l| l == "/opencode.json") {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("/opencode.json\n");
+        if let Some(dir) = exclude.parent() {
+            std::fs::create_dir_all(dir).expect("mkdir info");
+        }
+        std::fs::write(&exclude, text).expect("write info/exclude");
+    }
+}
+
+/// A project id (40 hex digits, as OpenCode's are) of this process and `repo`.
+fn project_id(repo: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    repo.hash(&mut h);
+    format!(
+        "{:08x}{:016x}{:016x}",
+        std::process::id(),
+        h.finish(),
+        h.finish().rotate_left(17)
+    )
+}
