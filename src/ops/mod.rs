@@ -6,6 +6,9 @@ pub mod attach;
 pub mod clean;
 pub mod merge;
 
+#[cfg(test)]
+mod fixture;
+
 /// True when two paths name the same existing directory.
 pub fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
