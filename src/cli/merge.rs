@@ -53,20 +53,16 @@ pub async fn cmd_merge(args: MergeArgs) -> CmdResult {
     let how = if args.merge { How::Merge } else { How::Squash };
     let plan = merge::plan(&repo, fork, how, &mut warn)?;
     if args.dry_run {
-        return match plan.action {
-            merge::Action::Commit { .. } => {
-                for line in plan.lines() {
-                    super::output::println(line)?;
-                }
-                Ok(0)
+        // "Nothing to merge" is said as a merge says it; only a real dry run stops quietly
+        // on a closed stdout.
+        let commit = matches!(plan.action, merge::Action::Commit { .. });
+        for line in plan.lines() {
+            match commit {
+                true => super::output::println(line)?,
+                false => super::output::println_during_change(line),
             }
-            _ => {
-                plan.lines()
-                    .into_iter()
-                    .for_each(super::output::println_during_change);
-                Ok(0)
-            }
-        };
+        }
+        return Ok(0);
     }
     let options = CommitOptions {
         message: args.message,
