@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("cli", 8),
     ("tui", 7),
     ("synth", 7),
+    ("ops", 6),
     ("ui", 6),
     ("report", 6),
     ("relay", 6),

@@ -11,6 +11,7 @@ pub mod judge;
 pub mod lockfile;
 pub mod names;
 pub mod opencode;
+pub mod ops;
 pub mod paths;
 pub mod private_fs;
 pub mod procfs;

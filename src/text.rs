@@ -96,6 +96,19 @@ pub fn eprint_line(text: impl AsRef<str>) {
     eprintln!("{}", escape_controls(text.as_ref()));
 }
 
+/// A word as a POSIX shell reads it back.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// `text` as a commit message can hold it: git refuses a NUL in one, and `git log` shows the
 /// rest as it is, so control characters are written out as on the terminal; CRLF line ends
 /// become plain ones.

@@ -161,7 +161,7 @@ pub async fn cmd_demo(args: DemoArgs) -> CmdResult {
     super::output::println_during_change(format!(
         "\nThe demo left everything in {}; `rm -rf {}` removes it.",
         root.display(),
-        super::attach::shell_quote(&root.to_string_lossy())
+        crate::text::shell_quote(&root.to_string_lossy())
     ));
     match status.code() {
         Some(0) => Ok(0),

@@ -6,6 +6,8 @@ use crate::config::ConfigError;
 use crate::git::GitError;
 use crate::opencode::version::VersionError;
 use crate::opencode::{ApiError, ServerError};
+use crate::ops::attach::AttachError;
+use crate::ops::clean::CleanError;
 use crate::relay::RelayError;
 use crate::state::StateError;
 
@@ -320,6 +322,8 @@ classified_errors!(
     ApiError,
     RelayError,
     crate::judge::JudgeError,
+    CleanError,
+    AttachError,
     std::io::Error,
     serde_json::Error,
     tokio::task::JoinError,
@@ -337,6 +341,9 @@ impl From<anyhow::Error> for CommandError {
         CommandError { kind, error, hint }
     }
 }
+
+#[path = "error_ops.rs"]
+mod ops;
 
 #[cfg(test)]
 #[path = "error_tests.rs"]

@@ -17,20 +17,6 @@ pub struct HostsArgs {
     hosts: Vec<String>,
 }
 
-/// The hosts `names` mean: their `[[host]]` tables, else ssh destinations as given. `local`
-/// (this machine) is left out.
-pub(in crate::cli) fn resolve(names: &[String], config: &[HostConfig]) -> Vec<HostConfig> {
-    let mut out: Vec<HostConfig> = Vec::new();
-    for n in names.iter().filter(|n| n.as_str() != "local") {
-        if out.iter().any(|h| &h.name == n) {
-            continue;
-        }
-        let found = config.iter().find(|h| &h.name == n).cloned();
-        out.push(found.unwrap_or_else(|| HostConfig::plain(n)));
-    }
-    out
-}
-
 /// Connects to every host at once and checks it can run forks; exit 2 naming the hosts that
 /// cannot (the connected ones are closed then).
 pub(super) async fn connect_checked(configs: &[HostConfig]) -> Result<Vec<Host>, CommandError> {
@@ -68,7 +54,7 @@ pub async fn cmd_hosts(args: HostsArgs) -> CmdResult {
     let config = crate::config::Config::load(workdir.as_deref())?.layer.hosts;
     let configs = match args.hosts.is_empty() {
         true => config.clone(),
-        false => resolve(&args.hosts, &config),
+        false => crate::config::hosts::named(&args.hosts, &config),
     };
     if configs.is_empty() {
         return Err(

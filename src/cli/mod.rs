@@ -180,28 +180,7 @@ pub fn repo_and_store() -> Result<(crate::git::Repo, crate::state::Store), Comma
 
 /// The worktree of a fork, or an error saying where its work is when the worktree is gone.
 pub fn existing_worktree(found: &crate::state::ForkRef) -> Result<&std::path::Path, CommandError> {
-    let fork = found.fork();
-    if fork.worktree.is_dir() {
-        return Ok(&fork.worktree);
-    }
-    Err(CommandError::failure(format!(
-        "the worktree of {} is gone ({})",
-        found.qualified(),
-        fork.worktree.display()
-    ))
-    .with_hint(format!(
-        "its work is on branch {}; `ocfork continue {} TEXT` makes the worktree again from it",
-        fork.branch,
-        found.qualified()
-    )))
-}
-
-/// True when two paths name the same existing directory.
-pub fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+    Ok(crate::ops::attach::existing_worktree(found)?)
 }
 
 /// Prints a value as pretty JSON on stdout.

@@ -42,7 +42,7 @@ pub(super) async fn place(
     let config = crate::config::Config::load(Some(&repo.workdir))?
         .layer
         .hosts;
-    let configs = super::super::hosts::resolve(&args.hosts, &config);
+    let configs = crate::config::hosts::named(&args.hosts, &config);
     let hosts = super::super::hosts::connect_checked(&configs).await?;
     for (i, fork) in run.forks.iter_mut().enumerate() {
         let name = &args.hosts[i % args.hosts.len()];

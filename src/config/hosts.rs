@@ -92,3 +92,17 @@ pub(super) fn merge(high: Vec<HostConfig>, low: Vec<HostConfig>) -> Vec<HostConf
     }
     all
 }
+
+/// The hosts `names` mean: their `[[host]]` tables, else ssh destinations as given. `local`
+/// (this machine) is left out.
+pub fn named(names: &[String], config: &[HostConfig]) -> Vec<HostConfig> {
+    let mut out: Vec<HostConfig> = Vec::new();
+    for n in names.iter().filter(|n| n.as_str() != "local") {
+        if out.iter().any(|h| &h.name == n) {
+            continue;
+        }
+        let found = config.iter().find(|h| &h.name == n).cloned();
+        out.push(found.unwrap_or_else(|| HostConfig::plain(n)));
+    }
+    out
+}

@@ -1,11 +1,11 @@
 //! What the keys do beyond moving around: the patch pane's content (git and the comparison
-//! code `ocfork diff` uses), and merge, continue, attach and judge, each by running this
-//! ocfork binary's own command, so the UI does exactly what the command does.
+//! code `ocfork diff` uses); merge and attach through the library the commands use
+//! ([`crate::ops`]); continue, judge and synth by running this ocfork binary's own command.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-
-use super::app::{App, Dialog, Job};
+use super::app::{App, Dialog};
+use super::jobs;
+use crate::ops::attach::{self, AttachCommand};
+use crate::ops::merge::{self, How, MergeError};
 
 /// Recomputes the patch pane when what it should show changed (another fork, a new commit,
 /// the stat toggle, a comparison of two forks).
@@ -111,40 +111,37 @@ fn stat_lines(app: &App, from: &str, to: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// This ocfork binary, to run its own commands.
-fn ocfork() -> Command {
-    let exe = std::env::current_exe().unwrap_or_else(|_| "ocfork".into());
-    let mut cmd = Command::new(exe);
-    cmd.stdin(Stdio::null()).env("NO_COLOR", "1");
-    cmd
-}
-
-/// Runs `ocfork ARGS`, waiting for it; its stdout and stderr as lines, and its exit text.
-fn run_captured(args: &[&str]) -> (bool, Vec<String>) {
-    match ocfork().args(args).output() {
-        Ok(out) => {
-            let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .chain(String::from_utf8_lossy(&out.stderr).lines())
-                .map(str::to_string)
-                .collect();
-            lines.push(format!("({})", super::app::exit_text(out.status)));
-            (out.status.success(), lines)
-        }
-        Err(e) => (false, vec![format!("cannot run ocfork: {e}")]),
-    }
-}
-
-/// `m`: shows what `merge --dry-run` says and asks to go on.
+/// `m`: shows what `merge --dry-run` says (the library's plan, nothing changed) and asks to
+/// go on.
 pub fn ask_merge(app: &mut App) {
     let Some(name) = app.selected_name() else {
         return;
     };
     let reference = app.reference(&name);
-    let (ok, mut lines) = run_captured(&["merge", &reference, "--dry-run"]);
+    let mut lines = Vec::new();
+    let mut warn = |w| lines.push(format!("ocfork: {w}"));
+    let planned = app
+        .store
+        .resolve_fork(&reference)
+        .map_err(MergeError::from)
+        .and_then(|fork| merge::plan(&app.repo, fork, How::Squash, &mut warn));
     // Nothing to merge: said, with no question to answer.
-    let nothing = lines.iter().any(|l| l.ends_with("nothing to merge"));
-    if ok && !nothing {
+    let ask = match planned {
+        Ok(plan) => {
+            lines.extend(plan.lines());
+            matches!(plan.action, merge::Action::Commit { .. })
+        }
+        Err(e) => {
+            let hint = e.hint();
+            lines.extend(jobs::error_lines(&e, hint));
+            false
+        }
+    };
+    let mut lines: Vec<String> = lines
+        .iter()
+        .map(|l| crate::text::escape_controls(l).into_owned())
+        .collect();
+    if ask {
         lines.push(String::new());
         lines.push(format!("Merge {reference}? y / n"));
         app.dialog = Dialog::ConfirmMerge { fork: name, lines };
@@ -156,47 +153,12 @@ pub fn ask_merge(app: &mut App) {
     }
 }
 
-/// `y` on the merge question: `ocfork merge REF` in the background, so the UI goes on while
-/// the user's commit hooks run; its output is shown when it ends.
+/// `y` on the merge question: the merge in the background, so the UI goes on while the
+/// user's commit hooks run; what it said is shown when it ends.
 pub fn merge(app: &mut App, fork: &str) {
     let reference = app.reference(fork);
     app.dialog = Dialog::None;
-    start_job(app, format!("merge {reference}"), &["merge", &reference]);
-}
-
-/// Starts `ocfork ARGS` in the background; its output is shown when it ends.
-fn start_job(app: &mut App, label: String, args: &[&str]) {
-    let output = match tempfile::NamedTempFile::new() {
-        Ok(f) => f,
-        Err(e) => {
-            app.status = format!("{label}: cannot make a log file: {e}");
-            return;
-        }
-    };
-    let (out, err) = match (output.reopen(), output.reopen()) {
-        (Ok(o), Ok(e)) => (o, e),
-        _ => {
-            app.status = format!("{label}: cannot open its log file");
-            return;
-        }
-    };
-    match ocfork()
-        .args(args)
-        .stdout(out)
-        .stderr(err)
-        .process_group(0)
-        .spawn()
-    {
-        Ok(child) => {
-            app.status = format!("{label}: working in the background");
-            app.jobs.push(Job {
-                label,
-                child,
-                output,
-            });
-        }
-        Err(e) => app.status = format!("{label}: cannot run ocfork: {e}"),
-    }
+    jobs::start_merge(app, reference);
 }
 
 /// Enter on the follow-up line: `ocfork continue REF TEXT` in the background.
@@ -206,7 +168,7 @@ pub fn start_continue(app: &mut App, fork: &str, text: &str) {
         return;
     }
     let reference = app.reference(fork);
-    start_job(
+    jobs::start_child(
         app,
         format!("continue {reference}"),
         &["continue", &reference, text],
@@ -216,22 +178,68 @@ pub fn start_continue(app: &mut App, fork: &str, text: &str) {
 /// `J`: `ocfork judge RUN` in the background.
 pub fn start_judge(app: &mut App) {
     let run = app.run.run.clone();
-    start_job(app, format!("judge {run}"), &["judge", &run]);
+    jobs::start_child(app, format!("judge {run}"), &["judge", &run]);
 }
 
 /// `S`: `ocfork synth RUN` in the background: one more fork from the best ones, judged again
 /// when the run has a verdict.
 pub fn start_synth(app: &mut App) {
     let run = app.run.run.clone();
-    start_job(app, format!("synth {run}"), &["synth", &run]);
+    jobs::start_child(app, format!("synth {run}"), &["synth", &run]);
 }
 
-/// `a`, once the terminal is suspended: `ocfork attach REF` on the user's terminal.
-pub fn attach(reference: &str) -> String {
-    let exe = std::env::current_exe().unwrap_or_else(|_| "ocfork".into());
-    match Command::new(exe).args(["attach", reference]).status() {
+/// `a`: OpenCode's TUI on the fork's session, checked before the terminal is handed over; or
+/// why not, in a dialog.
+pub fn attach_command(app: &mut App, fork: &str) -> Option<AttachCommand> {
+    let reference = app.reference(fork);
+    match checked_attach(app, &reference) {
+        Ok(cmd) => Some(cmd),
+        Err(lines) => {
+            app.dialog = Dialog::Message {
+                title: format!("attach {reference}"),
+                lines: lines
+                    .iter()
+                    .map(|l| crate::text::escape_controls(l).into_owned())
+                    .collect(),
+            };
+            None
+        }
+    }
+}
+
+/// The command `ocfork attach REF` runs, its opencode's version checked; or the error's lines.
+fn checked_attach(app: &App, reference: &str) -> Result<AttachCommand, Vec<String>> {
+    let found = app
+        .store
+        .resolve_fork(reference)
+        .map_err(|e| jobs::error_lines(&e, None))?;
+    let lines = |e: attach::AttachError| {
+        let hint = e.hint();
+        jobs::error_lines(&e, hint)
+    };
+    let cmd = attach::command(&found, None).map_err(lines)?;
+    block_on(cmd.check())
+        .map_err(|e| vec![format!("cannot check the opencode binary: {e}")])?
+        .map_err(lines)?;
+    Ok(cmd)
+}
+
+/// Runs `future` to its end from the UI's thread (a blocking one, outside the async workers).
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> std::io::Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => Ok(handle.block_on(future)),
+        Err(_) => Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(future)),
+    }
+}
+
+/// Once the terminal is suspended: OpenCode's TUI on the user's terminal until it exits.
+pub fn attach(cmd: &AttachCommand, reference: &str) -> String {
+    match cmd.process().status() {
         Ok(s) if s.success() => format!("back from {reference}"),
         Ok(s) => format!("attach {reference} {}", super::app::exit_text(s)),
-        Err(e) => format!("cannot run ocfork attach: {e}"),
+        Err(e) => format!("cannot run {}: {e}", cmd.bin.display()),
     }
 }

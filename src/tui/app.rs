@@ -1,5 +1,5 @@
 //! The UI's state: the run as its manifest says now, the selected fork, the patch pane, the
-//! dialog on top, and the ocfork children working in the background.
+//! dialog on top, and the jobs working in the background.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
@@ -36,13 +36,6 @@ pub enum Dialog {
     },
 }
 
-/// An ocfork child working while the UI goes on (`continue`, `judge`).
-pub struct Job {
-    pub label: String,
-    pub child: std::process::Child,
-    pub output: tempfile::NamedTempFile,
-}
-
 pub struct App {
     pub repo: Repo,
     pub store: Store,
@@ -67,7 +60,7 @@ pub struct App {
     pub interrupted: bool,
     /// The fork whose OpenCode TUI to attach once the loop has suspended the terminal.
     pub attach: Option<String>,
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<super::jobs::Job>,
     manifest: PathBuf,
     manifest_mtime: Option<SystemTime>,
     last_load: Instant,
@@ -127,33 +120,8 @@ impl App {
                 self.selected = self.run.forks.len().saturating_sub(1);
             }
         }
-        self.collect_jobs();
+        super::jobs::collect(self);
         super::actions::refresh_patch(self);
-    }
-
-    fn collect_jobs(&mut self) {
-        let mut i = 0;
-        while i < self.jobs.len() {
-            match self.jobs[i].child.try_wait() {
-                Ok(Some(status)) => {
-                    let job = self.jobs.remove(i);
-                    let text = std::fs::read_to_string(job.output.path()).unwrap_or_default();
-                    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-                    let keep = lines.len().saturating_sub(12);
-                    lines.drain(..keep);
-                    lines.push(format!("({})", exit_text(status)));
-                    self.dialog = Dialog::Message {
-                        title: job.label,
-                        lines,
-                    };
-                }
-                Ok(None) => i += 1,
-                Err(e) => {
-                    let job = self.jobs.remove(i);
-                    self.status = format!("{}: {e}", job.label);
-                }
-            }
-        }
     }
 
     pub fn select(&mut self, delta: isize) {

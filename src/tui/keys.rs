@@ -15,7 +15,7 @@ pub const HELP: &[&str] = &[
     "m              merge the selected fork (shows merge --dry-run, asks y/n)",
     "a              attach OpenCode's TUI to the fork's session",
     "c              send the fork a follow-up prompt (continue)",
-    "J              judge the run (when ocfork has `judge`)",
+    "J              judge the run (ocfork judge, in the background)",
     "S              synthesize one more fork from the best (synth)",
     "?              this help",
     "Esc            back to the table (in the table: quit)",

@@ -4,17 +4,16 @@
 
 mod actions;
 mod app;
+mod jobs;
 mod keys;
 mod render;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
-use ratatui::crossterm::{cursor, event, execute, terminal};
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::{event, execute, terminal};
 
 use crate::git::Repo;
 use crate::state::{Run, Store};
@@ -22,47 +21,29 @@ use crate::state::{Run, Store};
 /// How often the manifest is looked at while no key is pressed.
 const TICK: Duration = Duration::from_millis(300);
 
-type Term = Terminal<CrosstermBackend<std::io::Stdout>>;
-
-/// Puts the terminal back as it was: raw mode off, main screen, cursor shown.
-fn restore() {
-    let _ = terminal::disable_raw_mode();
-    let mut out = std::io::stdout();
-    let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
-    let _ = out.flush();
-}
-
-/// Restores the terminal when dropped, so an error or early return cannot leave it raw.
+/// Restores the terminal when dropped (ratatui's own restore: raw mode off, main screen), so
+/// an error or early return cannot leave it raw; a panic is restored by ratatui's hook.
 struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        restore();
+        ratatui::restore();
     }
 }
 
-fn enter() -> std::io::Result<Term> {
+/// Takes the terminal back after OpenCode's TUI had it, as `ratatui::init` set it up.
+fn resume(term: &mut DefaultTerminal) -> std::io::Result<()> {
     terminal::enable_raw_mode()?;
-    execute!(
-        std::io::stdout(),
-        terminal::EnterAlternateScreen,
-        cursor::Hide
-    )?;
-    let mut term = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
-    term.clear()?;
-    Ok(term)
+    execute!(std::io::stdout(), terminal::EnterAlternateScreen)?;
+    term.clear()
 }
 
 /// Runs the UI on `run` until the user quits or `stop` is set (a signal). True when it
 /// ended on Ctrl-C or a signal.
 pub fn run(repo: Repo, store: Store, run: Run, stop: Arc<AtomicBool>) -> std::io::Result<bool> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore();
-        previous(info);
-    }));
     let _restore = Restore;
-    let mut term = enter()?;
+    let mut term = ratatui::try_init()?;
+    term.clear()?;
     let mut app = app::App::new(repo, store, run);
     while !app.quit && !stop.load(Ordering::Relaxed) {
         app.refresh();
@@ -75,16 +56,19 @@ pub fn run(repo: Repo, store: Store, run: Run, stop: Arc<AtomicBool>) -> std::io
                 _ => {}
             }
         }
-        if let Some(fork) = app.attach.take() {
-            let reference = app.reference(&fork);
-            restore();
-            app.status = actions::attach(&reference);
-            term = enter()?;
+        if let Some(fork) = app.attach.take()
+            && let Some(cmd) = actions::attach_command(&mut app, &fork)
+        {
+            ratatui::restore();
+            term.show_cursor()?;
+            app.status = actions::attach(&cmd, &app.reference(&fork));
+            resume(&mut term)?;
         }
     }
-    for job in &mut app.jobs {
-        // A follow-up or judge keeps going: it records its own result in the run.
-        let _ = job.child.try_wait();
+    if jobs::merging(&app) {
+        app.status = "waiting for the merge to finish".into();
+        term.draw(|f| render::draw(f, &app))?;
     }
+    jobs::finish(&mut app);
     Ok(app.interrupted || stop.load(Ordering::Relaxed))
 }

@@ -1,13 +1,14 @@
 //! `clean` for forks on hosts: a host's worktree and branch go only once the fork's tip on
 //! the host is in the local repository (work that exists only on a host is never deleted).
 
+use super::{CleanEvent, Say};
 use crate::git::Repo;
 use crate::state::Run;
 
 /// Removes the run's forks from their hosts where their work is home. False (having said
 /// why) when any fork's work is still only on its host, or its host cannot be reached: the
 /// run is then kept whole.
-pub(super) async fn clean_hosts(repo: &Repo, run: &Run) -> bool {
+pub(super) async fn clean_hosts(repo: &Repo, run: &Run, say: Say<'_>) -> bool {
     let on_hosts: Vec<&crate::state::Fork> =
         run.forks.iter().filter(|f| f.host.is_some()).collect();
     if on_hosts.is_empty() {
@@ -16,7 +17,7 @@ pub(super) async fn clean_hosts(repo: &Repo, run: &Run) -> bool {
     let config = match crate::config::Config::load(Some(&repo.workdir)) {
         Ok(c) => c.layer.hosts,
         Err(e) => {
-            eprintln!("ocfork: kept run {}: {e}", run.run);
+            say(CleanEvent::Problem(format!("kept run {}: {e}", run.run)));
             return false;
         }
     };
@@ -25,12 +26,15 @@ pub(super) async fn clean_hosts(repo: &Repo, run: &Run) -> bool {
     for fork in on_hosts {
         let name = fork.host.clone().unwrap_or_default();
         if !connected.iter().any(|h| h.name() == name) {
-            let cfg = crate::cli::hosts::resolve(std::slice::from_ref(&name), &config);
+            let cfg = crate::config::hosts::named(std::slice::from_ref(&name), &config);
             let Some(cfg) = cfg.first() else { continue };
             match crate::host::Host::connect(cfg).await {
                 Ok(h) => connected.push(h),
                 Err(e) => {
-                    eprintln!("ocfork: kept fork {}/{}: {e}", run.run, fork.name);
+                    say(CleanEvent::Problem(format!(
+                        "kept fork {}/{}: {e}",
+                        run.run, fork.name
+                    )));
                     all = false;
                     continue;
                 }
@@ -52,22 +56,28 @@ pub(super) async fn clean_hosts(repo: &Repo, run: &Run) -> bool {
                 .is_ok()
             }
             Err(e) => {
-                eprintln!("ocfork: kept fork {}/{}: {e}", run.run, fork.name);
+                say(CleanEvent::Problem(format!(
+                    "kept fork {}/{}: {e}",
+                    run.run, fork.name
+                )));
                 all = false;
                 continue;
             }
         };
         if !home {
-            eprintln!(
-                "ocfork: kept fork {}/{} on host {name}: its branch {} there is not in this repository\n\
+            say(CleanEvent::Problem(format!(
+                "kept fork {}/{} on host {name}: its branch {} there is not in this repository\n\
                  hint: fetch it (`git fetch` from the host's mirror {mirror}) or run `ocfork clean` again once it is home",
                 run.run, fork.name, fork.branch
-            );
+            )));
             all = false;
             continue;
         }
         if let Err(e) = host.remove_fork(&mirror, &path, &fork.branch).await {
-            eprintln!("ocfork: kept fork {}/{}: {e}", run.run, fork.name);
+            say(CleanEvent::Problem(format!(
+                "kept fork {}/{}: {e}",
+                run.run, fork.name
+            )));
             all = false;
         }
     }

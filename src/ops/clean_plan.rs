@@ -1,52 +1,52 @@
-//! What `ocfork clean` finds for each fork before it changes anything: the worktree's state
+//! What clean finds for each fork before it changes anything: the worktree's state
 //! (uncommitted work, the HEAD it is on, nested repositories), why the branch can go, and
 //! whether the fork must be kept whole.
 
-use super::super::CommandError;
+use super::CleanError;
 use crate::git::Repo;
 use crate::state::{Fork, Run};
 
 /// What clean will do with one fork.
-pub(in crate::cli) struct Plan<'a> {
-    pub(in crate::cli) fork: &'a Fork,
+pub struct Plan<'a> {
+    pub fork: &'a Fork,
     /// Git has a worktree registered at the fork's path.
-    pub(in crate::cli) registered: bool,
+    pub registered: bool,
     /// The worktree's HEAD is on the fork's branch (else the user switched it).
-    pub(in crate::cli) on_fork_branch: bool,
+    pub on_fork_branch: bool,
     /// The branch the worktree's HEAD is on; None when detached.
-    pub(in crate::cli) head_branch: Option<String>,
+    pub head_branch: Option<String>,
     /// Uncommitted files in the worktree.
-    pub(in crate::cli) dirty: Vec<String>,
+    pub dirty: Vec<String>,
     /// The commit of a detached HEAD that no branch holds.
-    pub(in crate::cli) lost_head: Option<String>,
+    pub lost_head: Option<String>,
     /// The worktree holds git repositories (git removes it only with --force).
-    pub(in crate::cli) nested: bool,
+    pub nested: bool,
     /// The worktree holds untracked copies ocfork made (git removes it only with --force).
-    pub(in crate::cli) copies: bool,
+    pub copies: bool,
     /// Nested repositories whose work exists nowhere else: `PATH: why`.
-    pub(in crate::cli) nested_unsafe: Vec<String>,
+    pub nested_unsafe: Vec<String>,
     /// Where the branch points, when it exists.
-    pub(in crate::cli) tip: Option<String>,
+    pub tip: Option<String>,
     /// Why the branch can go without losing anything, if it can.
-    pub(in crate::cli) merged: Option<String>,
+    pub merged: Option<String>,
     /// The worktree, pinned to its git admin directory, when git has it.
-    pub(in crate::cli) tree: Option<crate::git::ForkTree>,
+    pub tree: Option<crate::git::ForkTree>,
     /// Why this fork is left as it is (its worktree and branch kept), if it is: the others
     /// of the run are cleaned all the same.
-    pub(in crate::cli) kept: Option<Kept>,
+    pub kept: Option<Kept>,
 }
 
 /// Why clean leaves one fork alone, and what the user can do about it.
-pub(in crate::cli) struct Kept {
-    pub(in crate::cli) why: String,
-    pub(in crate::cli) hint: String,
+pub struct Kept {
+    pub why: String,
+    pub hint: String,
 }
 
-pub(in crate::cli) fn plan<'a>(
+pub fn plan<'a>(
     repo: &Repo,
     worktrees: &crate::git::Worktrees,
     run: &'a Run,
-) -> Result<Vec<Plan<'a>>, CommandError> {
+) -> Result<Vec<Plan<'a>>, CleanError> {
     let mut out = Vec::new();
     for fork in &run.forks {
         let registered = worktrees.contains(&fork.worktree);
@@ -119,7 +119,7 @@ fn look_into_worktree(repo: &Repo, p: &mut Plan) -> Result<(), crate::git::GitEr
 
 /// Whether clean must leave this fork alone: a nested repository whose work exists nowhere
 /// else (even with --force), or, without --force, uncommitted work or a commit no branch holds.
-pub(in crate::cli) fn decide_kept(p: &mut Plan, force: bool) {
+pub fn decide_kept(p: &mut Plan, force: bool) {
     if p.kept.is_some() {
         return;
     }
@@ -162,7 +162,7 @@ fn merged_reason(
     run: &Run,
     fork: &Fork,
     tip: &str,
-) -> Result<Option<String>, CommandError> {
+) -> Result<Option<String>, crate::git::GitError> {
     if fork.merged && fork.commit.as_deref() == Some(tip) {
         return Ok(Some("merged".into()));
     }

@@ -1,0 +1,85 @@
+//! What the operations' errors ([`crate::ops`]) mean to the user: their kind and hint, and a
+//! failed comparison of a merge in git's own words.
+
+use super::{Classify, CommandError, ErrorKind, git_failed};
+use crate::ops::attach::AttachError;
+use crate::ops::clean::CleanError;
+use crate::ops::merge::MergeError;
+
+impl Classify for MergeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            MergeError::Git(e) | MergeError::Compare { source: e, .. } => e.kind(),
+            MergeError::State(e) => e.kind(),
+            MergeError::OwnWorktree(_) | MergeError::DirtyStart(_) => ErrorKind::User,
+            MergeError::NotFinished { .. }
+            | MergeError::NoCommit { .. }
+            | MergeError::Uncommitted { .. }
+            | MergeError::InProgress { .. }
+            | MergeError::Conflicts { .. }
+            | MergeError::Blocked { .. }
+            | MergeError::NoIdentity
+            | MergeError::Commit { .. } => ErrorKind::Failure,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            MergeError::Git(e) | MergeError::Compare { source: e, .. } => e.hint(),
+            MergeError::State(e) => e.hint(),
+            _ => MergeError::hint(self),
+        }
+    }
+}
+
+/// A merge error as the user sees it; a failed comparison shows git's own words, as
+/// [`git_failed`] does.
+impl From<MergeError> for CommandError {
+    fn from(e: MergeError) -> CommandError {
+        match e {
+            MergeError::Compare { name, into, source } => git_failed(
+                format!("could not compare the fork {name} with {into}"),
+                source,
+            ),
+            e => {
+                let hint = Classify::hint(&e);
+                CommandError {
+                    kind: Classify::kind(&e),
+                    error: e.into(),
+                    hint,
+                }
+            }
+        }
+    }
+}
+
+impl Classify for CleanError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CleanError::Git(e) => e.kind(),
+            CleanError::State(e) => e.kind(),
+            CleanError::InsideWorktree(_) => ErrorKind::User,
+            CleanError::Running { .. } => ErrorKind::Failure,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            CleanError::Git(e) => e.hint(),
+            CleanError::State(e) => e.hint(),
+            CleanError::InsideWorktree(_) | CleanError::Running { .. } => CleanError::hint(self),
+        }
+    }
+}
+
+impl Classify for AttachError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AttachError::Binary(e) => e.kind(),
+            AttachError::Version(e) => e.kind(),
+            AttachError::NoSession { .. } => ErrorKind::User,
+            AttachError::WorktreeGone { .. } => ErrorKind::Failure,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        AttachError::hint(self)
+    }
+}

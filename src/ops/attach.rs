@@ -1,0 +1,132 @@
+//! The command that opens OpenCode's TUI on a fork's session, in the fork's worktree:
+//! `opencode <worktree> --session <id>`, or `opencode attach <url> --dir <worktree> --session
+//! <id>` for a run driven through `--server`; for `ocfork attach` to run (or print) and for
+//! `ocfork ui` to run on the user's terminal and come back.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::opencode::ServerError;
+use crate::opencode::version::VersionError;
+use crate::state::{ForkRef, ForkState};
+
+/// Why OpenCode's TUI cannot be opened on the fork.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("{name} has no OpenCode session yet (state {})", state.as_str())]
+    NoSession { name: String, state: ForkState },
+    #[error("the worktree of {name} is gone ({})", worktree.display())]
+    WorktreeGone {
+        name: String,
+        worktree: PathBuf,
+        branch: String,
+    },
+    #[error(transparent)]
+    Binary(#[from] ServerError),
+    #[error(transparent)]
+    Version(#[from] VersionError),
+}
+
+impl AttachError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            AttachError::WorktreeGone { name, branch, .. } => Some(format!(
+                "its work is on branch {branch}; `ocfork continue {name} TEXT` makes the worktree again from it"
+            )),
+            AttachError::Binary(e) => e.hint(),
+            AttachError::Version(e) => Some(e.hint()),
+            AttachError::NoSession { .. } => None,
+        }
+    }
+}
+
+/// The worktree of a fork, or an error saying where its work is when the worktree is gone.
+pub fn existing_worktree(found: &ForkRef) -> Result<&Path, AttachError> {
+    let fork = found.fork();
+    if fork.worktree.is_dir() {
+        return Ok(&fork.worktree);
+    }
+    Err(AttachError::WorktreeGone {
+        name: found.qualified(),
+        worktree: fork.worktree.clone(),
+        branch: fork.branch.clone(),
+    })
+}
+
+/// OpenCode's TUI on one fork's session.
+#[derive(Debug, Clone)]
+pub struct AttachCommand {
+    pub bin: PathBuf,
+    pub args: Vec<OsString>,
+    /// The fork's worktree, where it runs.
+    pub dir: PathBuf,
+}
+
+/// The command for `found`, with the opencode binary `opencode` (else `$OCFORK_OPENCODE`, else
+/// the one the run used when it is still there, else `opencode` on PATH).
+pub fn command(found: &ForkRef, opencode: Option<&Path>) -> Result<AttachCommand, AttachError> {
+    let (run, fork) = (&found.run, found.fork());
+    let Some(session) = &fork.session else {
+        return Err(AttachError::NoSession {
+            name: found.qualified(),
+            state: fork.state,
+        });
+    };
+    existing_worktree(found)?;
+    let bin = binary(opencode, run.opencode.as_deref())?;
+    let mut args: Vec<OsString> = Vec::new();
+    if let Some(url) = &run.server {
+        args.extend(["attach".into(), url.into(), "--dir".into()]);
+    }
+    args.extend([
+        fork.worktree.clone().into_os_string(),
+        "--session".into(),
+        session.into(),
+    ]);
+    Ok(AttachCommand {
+        bin,
+        args,
+        dir: fork.worktree.clone(),
+    })
+}
+
+impl AttachCommand {
+    /// The command line as a POSIX shell reads it back.
+    pub fn shell_words(&self) -> String {
+        let words: Vec<String> = std::iter::once(self.bin.as_os_str())
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|w| crate::text::shell_quote(&w.to_string_lossy()))
+            .collect();
+        words.join(" ")
+    }
+
+    /// Refuses a binary of an OpenCode ocfork does not support: OpenCode 2's TUI would migrate
+    /// the data directory the V1 servers share.
+    pub async fn check(&self) -> Result<(), AttachError> {
+        crate::opencode::version::check_binary(&self.bin).await?;
+        Ok(())
+    }
+
+    /// The process to run (after [`check`](Self::check)), in the fork's worktree.
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.bin);
+        cmd.args(&self.args)
+            .current_dir(&self.dir)
+            .env("PWD", &self.dir);
+        cmd
+    }
+}
+
+/// The flag, else `$OCFORK_OPENCODE`, else the binary the run was driven with (when it is still
+/// there), else `opencode` on PATH.
+fn binary(flag: Option<&Path>, used: Option<&Path>) -> Result<PathBuf, ServerError> {
+    let env_set = std::env::var_os("OCFORK_OPENCODE").is_some_and(|v| !v.is_empty());
+    if flag.is_none()
+        && !env_set
+        && let Some(p) = used.filter(|p| p.is_file())
+    {
+        return Ok(p.to_path_buf());
+    }
+    crate::opencode::find_binary(flag)
+}
