@@ -28,7 +28,8 @@ fn concurrent_tries_distinct_names_work_same_name_refused_status_never_torn() {
             writes("Use c", &[("c.txt", "c\n")]),
         ]),
         Duration::from_millis(200),
-    );
+    )
+    .on_suite_server();
     let tries = vec![
         spawn_try(&w, "alpha"),
         spawn_try(&w, "beta"),

@@ -102,7 +102,8 @@ fn http_429_is_retried_shows_as_retrying_then_succeeds() {
 
 #[test]
 fn connection_refused_times_out_saying_opencode_was_retrying() {
-    let w = suite_world(vec![]);
+    // Its own server: the model's address is in the server's inline config.
+    let w = world(vec![]);
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = dead.local_addr().expect("addr").port();
     drop(dead);

@@ -35,7 +35,7 @@ fn two_plans() -> Vec<Rule> {
 
 #[test]
 fn read_commands_stop_quietly_on_a_closed_stdout() {
-    let w = world(two_plans());
+    let w = suite_world(two_plans());
     let out = w.run(&["try", "-n", "p", "-t", "Add", "a=PLAN-A", "b=PLAN-B"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let commands: &[&[&str]] = &[
