@@ -123,7 +123,19 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     }
     let mut run = plan::plan(&args, &repo, &store)?;
     let hosts = place_hosts::place(&args, &repo, &mut run).await?;
-    let connected = preflight(&repo, &mut run, &args).await?;
+    for note in crate::dispatch::preflight::config_carried(&repo, args.include_dirty, &args.copy) {
+        eprintln!("ocfork: {note}");
+    }
+    if args.detach || args.ui {
+        // The background driver checks the agent and model on the server it then drives the
+        // run with, and records the run: one server start, not one here and one there.
+        let code = detach(&repo, &store, run.clone(), args.json && !args.ui).await?;
+        if code != 0 || !args.ui {
+            return Ok(code);
+        }
+        return super::ui::open(repo, store, run).await;
+    }
+    let connected = preflight(&repo, &mut run, !args.server.is_empty()).await?;
     let hosts = match place_hosts::start_servers(hosts, &run).await {
         Ok(h) => h,
         Err(e) => {
@@ -133,28 +145,11 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
             return Err(e);
         }
     };
-    store.create(&run).map_err(|e| match e {
-        StateError::Taken(_) => CommandError::from(e)
-            .with_hint("pick another name with -n, or look at it with `ocfork status`"),
-        // A full disk or a read-only `.git`: the error names the path and the OS's reason.
-        e => CommandError::from(e),
-    })?;
-    if args.detach || args.ui {
-        // The background driver connects on its own.
-        let stopping = tokio::spawn(async move {
-            if let (_, Some(server)) = connected {
-                server.stop().await;
-            }
-        });
-        if args.ui {
-            let detached = detach(&repo, &store, run.clone(), false).await;
-            let _ = stopping.await;
-            detached?;
-            return super::ui::open(repo, store, run).await;
+    if let Err(e) = record(&store, &run) {
+        if let (_, Some(server)) = connected {
+            server.stop().await;
         }
-        let detached = detach(&repo, &store, run, args.json).await;
-        let _ = stopping.await;
-        return detached;
+        return Err(e);
     }
     let config = crate::config::Config::load(Some(&repo.workdir))?.layer;
     let synth = args.synth || config.synth.is_some_and(|s| s.value);
@@ -223,18 +218,25 @@ fn failed_checks(run: &Run) -> Option<String> {
     })
 }
 
+/// Records the new run; a name taken meanwhile says how to pick another.
+pub(super) fn record(store: &Store, run: &Run) -> Result<(), CommandError> {
+    store.create(run).map_err(|e| match e {
+        StateError::Taken(_) => CommandError::from(e)
+            .with_hint("pick another name with -n, or look at it with `ocfork status`"),
+        // A full disk or a read-only `.git`: the error names the path and the OS's reason.
+        e => CommandError::from(e),
+    })
+}
+
 /// Asks the server, before anything is recorded or made, which agent and model every fork
-/// will use (refusing names it does not know), and names the OpenCode config the forks get
-/// copies of. A typo in `--server` or its password leaves nothing behind either.
-async fn preflight(
+/// will use (refusing names it does not know). A typo in `--server` (`user_server`) or its
+/// password leaves nothing behind either.
+pub(super) async fn preflight(
     repo: &crate::git::Repo,
     run: &mut Run,
-    args: &TryArgs,
+    user_server: bool,
 ) -> Result<Connected, CommandError> {
-    use crate::dispatch::preflight::{PreflightError, check, config_carried};
-    for note in config_carried(repo, args.include_dirty, &args.copy) {
-        eprintln!("ocfork: {note}");
-    }
+    use crate::dispatch::preflight::{PreflightError, check};
     check(repo, run).await.map_err(|e| match e {
         PreflightError::Offer(e) => {
             let hint = match &e {
@@ -248,7 +250,7 @@ async fn preflight(
             };
             CommandError::usage(e.to_string()).with_hint(hint)
         }
-        PreflightError::Api(e) if !args.server.is_empty() => CommandError::usage(e.to_string())
+        PreflightError::Api(e) if user_server => CommandError::usage(e.to_string())
             .with_hint("check --server and OPENCODE_SERVER_PASSWORD"),
         PreflightError::Api(e) => CommandError::failure(e.to_string()),
         PreflightError::Start(e) => CommandError::from(e),
@@ -264,22 +266,50 @@ pub fn finish(run: &Run, json: bool) -> Result<(), CommandError> {
     }
 }
 
-/// Starts a background driver for the run and returns once it dispatched every fork.
+/// Starts a background driver that checks the agent and model, records the run and drives it
+/// (`ocfork __drive --plan`, the planned run on its stdin); returns once it dispatched every
+/// fork. A check that fails there is this command's failure: the driver, on this command's
+/// stderr until it is ready, says why, and its exit code is returned.
 async fn detach(repo: &crate::git::Repo, store: &Store, run: Run, json: bool) -> CmdResult {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
     let exe = std::env::current_exe()?;
     let log_path = store.paths().driver_log(&run.run);
-    let log = crate::private_fs::create(&log_path)
-        .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", log_path.display())))?;
+    let plan = serde_json::to_vec(&run)
+        .map_err(|e| CommandError::failure(format!("cannot write the planned run: {e}")))?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["__drive", &run.run])
+    cmd.args(["__drive", "--plan"])
         .current_dir(&repo.workdir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .process_group(0);
-    use std::os::unix::process::CommandExt;
     let mut child = cmd.spawn()?;
     let pid = child.id();
+    let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
+    let ready = tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead, Write};
+        let (Some(mut stdin), Some(stdout)) = (stdin, stdout) else {
+            return false;
+        };
+        if stdin.write_all(&plan).is_err() {
+            return false;
+        }
+        drop(stdin);
+        let mut line = String::new();
+        let read = std::io::BufReader::new(stdout).read_line(&mut line);
+        read.is_ok() && line.trim_end() == super::detached::READY
+    })
+    .await
+    .unwrap_or(false);
+    if !ready {
+        let status = child.wait()?;
+        return match status.code() {
+            Some(code) if code != 0 => Ok(code),
+            _ => Err(CommandError::failure(format!(
+                "the background driver ended before the run was recorded ({status})"
+            ))),
+        };
+    }
     loop {
         let current = store.load(&run.run)?;
         if current.dispatched || current.state != RunState::Running {

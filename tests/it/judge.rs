@@ -178,18 +178,7 @@ fn a_bad_reply_gets_one_follow_up() {
         writes("PLAN-Y", &[("src/y.js", "y\n")]),
     ]);
     // The real opencode behind a script that logs each start, to count the servers.
-    let (log, wrapper) = (w.path("starts.log"), w.path("opencode"));
-    let logs = format!(
-        "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-        log.display(),
-        w.opencode.display()
-    );
-    std::fs::write(&wrapper, logs).unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let (log, wrapper) = w.counting_opencode();
     // try --judge judges once the forks are done; the run it prints holds the verdict.
     let out = w
         .ocfork()

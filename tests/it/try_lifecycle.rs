@@ -73,7 +73,9 @@ fn detach_then_wait() {
     );
     std::fs::write(w.path("task.md"), "Add a store\nin two lines").expect("write");
     let task_file = w.path("task.md");
-    let out = w.run(&[
+    let (starts, opencode) = w.counting_opencode();
+    let mut cmd = w.ocfork();
+    cmd.env("OCFORK_OPENCODE", &opencode).args([
         "try",
         "--detach",
         "--json",
@@ -83,6 +85,7 @@ fn detach_then_wait() {
         task_file.to_str().expect("utf-8"),
         "redux=Use Redux",
     ]);
+    let out = cmd.output().expect("ocfork runs");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let dispatched = json(&out);
     assert_eq!(dispatched["run"], "bg");
@@ -106,6 +109,24 @@ fn detach_then_wait() {
     assert_eq!(listed[0]["run"], "bg");
     assert_eq!(listed[0]["state"], "done");
     assert_eq!(listed[0]["forks"], 1);
+    // The server that checked the agent and model drove the run: one start, not two.
+    let starts = read(&starts);
+    assert_eq!(starts.matches("serve").count(), 1, "{starts}");
+
+    // A check that fails in the background is the command's own failure: its message and
+    // exit code, and nothing recorded.
+    let out = w.run(&[
+        "try",
+        "--detach",
+        "-n",
+        "bad",
+        "-a",
+        "nosuch",
+        "x=Use Redux",
+    ]);
+    exits_with(&out, 2, "nosuch");
+    let listed = json(&w.run(&["list", "--json"]));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
 }
 
 #[test]

@@ -241,6 +241,24 @@ impl World {
         self
     }
 
+    /// The real opencode behind a script that logs each start to the returned log (one line
+    /// per start, its arguments), to count the servers a command starts: `(log, wrapper)`.
+    pub fn counting_opencode(&self) -> (PathBuf, PathBuf) {
+        let (log, wrapper) = (self.path("starts.log"), self.path("opencode"));
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            self.opencode.display()
+        );
+        std::fs::write(&wrapper, script).expect("write the wrapper");
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod the wrapper");
+        (log, wrapper)
+    }
+
     /// `args` with `--server URL` after a leading `try` when the world is on the suite's server.
     fn args_for<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
         let mut all = args.to_vec();
