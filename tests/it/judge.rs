@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 fn judge_says(model: Option<&str>, ranking: &[&str]) -> Rule {
     Rule {
         model: model.map(str::to_string),
-        ..judge_replies("## Fork ", ranking)
+        ..Rule::verdict("## Fork ", ranking)
     }
 }
 

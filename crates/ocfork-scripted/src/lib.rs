@@ -76,6 +76,25 @@ pub struct Rule {
     pub fail: Option<Failure>,
 }
 
+impl Rule {
+    /// A judge's answer to prompts holding `when`: the JSON block `ocfork judge` reads, ranking
+    /// `ranking` with the reason "<fork> is fine" for each fork.
+    pub fn verdict(when: &str, ranking: &[&str]) -> Rule {
+        let reasons: serde_json::Map<String, Value> = ranking
+            .iter()
+            .map(|f| (f.to_string(), Value::from(format!("{f} is fine"))))
+            .collect();
+        let body = serde_json::json!({ "ranking": ranking, "reasons": reasons });
+        Rule {
+            when: when.to_string(),
+            model: None,
+            steps: vec![],
+            reply: format!("Here is my verdict.\n```json\n{body}\n```\n"),
+            fail: None,
+        }
+    }
+}
+
 /// One tool call, e.g. tool `write`, args `{"filePath":"src/a.js","content":"..."}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Step {
@@ -83,22 +102,19 @@ pub struct Step {
     pub args: Value,
 }
 
+/// How a rule fails; every field may be left out (each has its default).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Failure {
     /// Answer this HTTP status (default 500) with an OpenAI-style error body.
-    #[serde(default)]
     pub status: Option<u16>,
-    #[serde(default)]
     pub message: Option<String>,
     /// Never answer; the connection stays open until the server stops.
-    #[serde(default)]
     pub hang: bool,
     /// Fail only the first N matching agent requests, then behave normally; `None` = always.
-    #[serde(default)]
     pub times: Option<u32>,
     /// Sent as a `retry-after-ms` header with the error, as real providers do; OpenCode then
     /// waits that long before retrying instead of its own backoff of 2 s and more.
-    #[serde(default)]
     pub retry_after_ms: Option<u64>,
 }
 

@@ -154,23 +154,6 @@ pub fn writes(when: &str, files: &[(&str, &str)]) -> Rule {
     }
 }
 
-/// A rule answering a judge prompt that holds `when` (every judge prompt holds `## Fork `)
-/// with `ranking` and the reason "<fork> is fine" for each fork.
-pub fn judge_replies(when: &str, ranking: &[&str]) -> Rule {
-    let reasons: serde_json::Map<String, Value> = ranking
-        .iter()
-        .map(|f| (f.to_string(), Value::from(format!("{f} is fine"))))
-        .collect();
-    let body = serde_json::json!({ "ranking": ranking, "reasons": reasons });
-    Rule {
-        when: when.to_string(),
-        model: None,
-        steps: vec![],
-        reply: format!("Here is my verdict.\n```json\n{body}\n```\n"),
-        fail: None,
-    }
-}
-
 /// One hermetic world: a temp dir with a repo, OpenCode's config/data dirs and a scripted model.
 pub struct World {
     pub tmp: tempfile::TempDir,
