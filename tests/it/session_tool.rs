@@ -369,12 +369,7 @@ fn agents_are_listed_from_the_server() {
         !names.contains(&"compaction"),
         "hidden agents are left out: {names:?}"
     );
-    let build = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "build")
-        .unwrap();
+    let build = entry(&agents, "name", "build");
     assert_eq!(build["mode"], "primary");
     assert!(build["description"].as_str().is_some_and(|d| !d.is_empty()));
     let out = srv.ocfork(w, &["agents", "--server", &srv.url]);

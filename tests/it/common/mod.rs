@@ -40,18 +40,12 @@ pub fn opencode_bin() -> PathBuf {
 /// Runs git in `dir`, panicking with its stderr when it fails. Hermetic (see [`hermetic`]),
 /// and no global config at all: the test's repositories are what the test made them.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = hermetic(&mut Command::new("git"))
+    let mut cmd = Command::new("git");
+    hermetic(&mut cmd)
         .current_dir(dir)
         .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    stdout_of(&mut cmd, &format!("git {args:?}"))
 }
 
 /// Makes `cmd` independent of the developer's shell, as jj's tests are: every variable that
@@ -353,3 +347,8 @@ pub fn stderr(out: &Output) -> String {
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
+
+pub mod rules;
+pub use rules::*;
+pub mod outputs;
+pub use outputs::*;
