@@ -10,7 +10,7 @@ use crate::common::session::{answered_by, free_port, is_user_text, relayed_to, s
 use crate::common::shared::{Shared, shared};
 use crate::common::*;
 use ocfork::opencode::types::Message;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The rules of every test on the shared server; no `when` is in another test's prompts.
 fn rules() -> Vec<Rule> {
@@ -53,6 +53,20 @@ fn prompted(text: &str) -> (&'static World, &'static Serve, String) {
     let session = srv.create_session(&w.repo);
     srv.prompt(&session, &w.repo, "build", text);
     (w, srv, session)
+}
+
+/// `ocfork session MODE --agent plan --json TEXT` on session `s` exits 0, and the session's
+/// history then holds TEXT answered by plan: the outcome it printed.
+fn relay_to_plan_by_cli(w: &World, srv: &Serve, s: &str, mode: &str, text: &str) -> Value {
+    let out = srv.session(w, mode, s, &["--agent", "plan", "--json", text]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let messages = srv.messages(s, &w.repo);
+    assert!(
+        relayed_to(&messages, text, "plan"),
+        "{}",
+        describe(&messages)
+    );
+    json(&out)
 }
 
 fn ask_nobody() -> Rule {
@@ -106,24 +120,11 @@ fn message_to_plan_through_the_tool_and_the_cli() {
     assert_eq!(relays, 1, "plan was asked once");
 
     // Same through the CLI: waits for the idle point, prints the session it acted on.
-    let out = srv.session(
-        w,
-        "message",
-        &s,
-        &["--agent", "plan", "--json", "Plan: look again"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let outcome = json(&out);
+    let outcome = relay_to_plan_by_cli(w, srv, &s, "message", "Plan: look again");
     assert_eq!(outcome["session"], s.as_str());
     assert_eq!(outcome["mode"], "message");
     assert_eq!(outcome["state"], "done");
     assert_eq!(outcome["hop"], 0);
-    let messages = srv.messages(&s, &w.repo);
-    assert!(
-        relayed_to(&messages, "Plan: look again", "plan"),
-        "{}",
-        describe(&messages)
-    );
     let out = srv.session(w, "message", &s, &["Plan: look again"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), s, "plain output is the session id");
@@ -192,22 +193,9 @@ fn compact_summarizes_then_hands_off() {
     assert!(answered_by(&messages[text + 1], "plan"));
 
     // Through the CLI the outcome says session.compacted was seen.
-    let out = srv.session(
-        w,
-        "compact",
-        &s,
-        &["--agent", "plan", "--json", "Review once more"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let outcome = json(&out);
+    let outcome = relay_to_plan_by_cli(w, srv, &s, "compact", "Review once more");
     assert_eq!(outcome["compacted"], true, "{outcome}");
     assert_eq!(outcome["state"], "done");
-    let messages = srv.messages(&s, &w.repo);
-    assert!(
-        relayed_to(&messages, "Review once more", "plan"),
-        "{}",
-        describe(&messages)
-    );
 }
 
 #[test]

@@ -90,8 +90,7 @@ fn include_dirty_carries_uncommitted_work() {
     assert_eq!(read(w.repo.join("notes.txt")), "untracked\n");
     // --merge would record the carried-in changes as merged; squash brings just the agent's.
     let out = w.run(&["merge", "dirty/a", "--merge"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--include-dirty"), "{}", stderr(&out));
+    exits_with(&out, 2, "--include-dirty");
     let out = w.run(&["merge", "dirty/a"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let files = w.git(&["show", "--name-only", "--format=", "HEAD"]);
