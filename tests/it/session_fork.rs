@@ -59,8 +59,7 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
     );
     let (srv, s) = Serve::prompted(&w, &[], "Plan the todo store");
     let (run, status) = forked_twice(&srv, &w, &s);
-    let forks = status["forks"].as_array().expect("forks");
-    assert_eq!(forks.len(), 2, "{status}");
+    let forks = forks_of(&status, 2);
     for (fork, name, file) in [
         (&forks[0], "implement-using-redux", "src/redux.js"),
         (&forks[1], "implement-using-context-api", "src/context.js"),

@@ -55,6 +55,18 @@ fn prompted(text: &str) -> (&'static World, &'static Serve, String) {
     (w, srv, session)
 }
 
+/// A session [`prompted`] with `text`, once plan has answered the `relayed` text build's tool
+/// call relayed: the world, server, session and its history.
+fn prompted_until_plan_answers(
+    text: &str,
+    relayed: &str,
+) -> (&'static World, &'static Serve, String, Vec<Message>) {
+    let (w, srv, s) = prompted(text);
+    let what = format!("plan's answer to {relayed:?}");
+    let messages = srv.wait_for(&s, &w.repo, &what, |m| relayed_to(m, relayed, "plan"));
+    (w, srv, s, messages)
+}
+
 /// `ocfork session MODE --agent plan --json TEXT` on session `s` exits 0, and the session's
 /// history then holds TEXT answered by plan: the outcome it printed.
 fn relay_to_plan_by_cli(w: &World, srv: &Serve, s: &str, mode: &str, text: &str) -> Value {
@@ -94,10 +106,8 @@ fn relay_then_stall() -> Rule {
 
 #[test]
 fn message_to_plan_through_the_tool_and_the_cli() {
-    let (w, srv, s) = prompted("Ask plan to review the store");
-    let messages = srv.wait_for(&s, &w.repo, "plan's answer", |m| {
-        relayed_to(m, "Plan: review the change", "plan")
-    });
+    let (w, srv, s, messages) =
+        prompted_until_plan_answers("Ask plan to review the store", "Plan: review the change");
     let i = messages
         .iter()
         .position(|m| is_user_text(m, "Plan: review the change"))
@@ -167,10 +177,10 @@ fn new_hands_off_to_a_fresh_session() {
 
 #[test]
 fn compact_summarizes_then_hands_off() {
-    let (w, srv, s) = prompted("Wrap up the implementation");
-    let messages = srv.wait_for(&s, &w.repo, "plan's answer after compaction", |m| {
-        relayed_to(m, "Continue the architecture review", "plan")
-    });
+    let (w, srv, s, messages) = prompted_until_plan_answers(
+        "Wrap up the implementation",
+        "Continue the architecture review",
+    );
     let summary = messages
         .iter()
         .position(|m| m.info.role == "assistant" && m.info.summary == Some(json!(true)))

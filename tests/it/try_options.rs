@@ -21,8 +21,7 @@ fn every_approach_with_every_model() {
             "mobx=Use MobX",
         ],
     );
-    let forks = run["forks"].as_array().expect("forks");
-    assert_eq!(forks.len(), 4);
+    let forks = forks_of(&run, 4);
     let mut pairs: Vec<(String, String)> = forks
         .iter()
         .map(|f| {

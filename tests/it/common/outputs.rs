@@ -65,3 +65,10 @@ pub fn files_at(dir: &Path, rev: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The forks of a run's JSON (`try --json`, `status --json`); asserts there are `n`.
+pub fn forks_of(run: &Value, n: usize) -> &Vec<Value> {
+    let forks = run["forks"].as_array().expect("forks");
+    assert_eq!(forks.len(), n, "{run}");
+    forks
+}
