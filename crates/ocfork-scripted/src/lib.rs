@@ -60,19 +60,18 @@ impl Script {
     }
 }
 
+/// One rule of a script; all but `when` may be left out (a missing `Option` is `None`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Rule {
     /// Substring of the last user message.
     pub when: String,
     /// Only requests whose `model` equals this.
-    #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
     pub steps: Vec<Step>,
     /// Final text, once all steps are done.
     #[serde(default)]
     pub reply: String,
-    #[serde(default)]
     pub fail: Option<Failure>,
 }
 
