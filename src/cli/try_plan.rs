@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::{DEFAULT_AGENT, DEFAULT_TIMEOUT, TryArgs};
 use crate::cli::CommandError;
 use crate::names;
-use crate::state::{Fork, Run, RunState, SCHEMA, Store};
+use crate::state::{Fork, Run, Store};
 
 /// Checks everything the user gave and plans the run with every fork pending.
 pub(super) fn plan(
@@ -138,14 +138,7 @@ pub(super) fn plan(
         }
     }
     let run = Run {
-        schema: SCHEMA,
-        run: run_name,
-        repo: repo.workdir.clone(),
-        base,
-        start,
         task,
-        state: RunState::Running,
-        created_at: crate::state::now_rfc3339(),
         forks,
         pid: Some(std::process::id()),
         pid_start: crate::procfs::start_time(std::process::id()),
@@ -157,13 +150,9 @@ pub(super) fn plan(
         server: args.server.first().cloned(),
         pool_urls: args.server.clone(),
         pool_size,
-        spawned_servers: Vec::new(),
         opencode,
-        dispatched: false,
-        spawned_server: None,
-        judge: None,
         ports,
-        warnings: Vec::new(),
+        ..Run::new(run_name, repo.workdir.clone(), base, start)
     };
     Ok(run)
 }

@@ -25,17 +25,25 @@ pub fn review(task: Option<&str>, criteria: Option<&str>, forks: &[ForkSection<'
          anything. Rank the forks, best first, by how well each does the task: correctness \
          first, then clarity and fit with the existing code.\n\n",
     );
+    out.push_str(&task_and_criteria(task, criteria));
+    out.push_str("# Forks\n\n");
+    for f in forks {
+        out.push_str(&section(f));
+    }
+    out.push_str(&answer_format(forks.iter().map(|f| f.name)));
+    out
+}
+
+/// The `# Task` and `# Criteria` sections the judges' and the synthesis's prompts open with,
+/// each left out when empty.
+pub fn task_and_criteria(task: Option<&str>, criteria: Option<&str>) -> String {
+    let mut out = String::new();
     if let Some(t) = task.filter(|t| !t.trim().is_empty()) {
         out.push_str(&format!("# Task\n\n{}\n\n", t.trim_end()));
     }
     if let Some(c) = criteria.filter(|c| !c.trim().is_empty()) {
         out.push_str(&format!("# Criteria\n\n{}\n\n", c.trim_end()));
     }
-    out.push_str("# Forks\n\n");
-    for f in forks {
-        out.push_str(&section(f));
-    }
-    out.push_str(&answer_format(forks.iter().map(|f| f.name)));
     out
 }
 

@@ -154,6 +154,17 @@ impl Client {
         })
     }
 
+    /// [`Client::send`] for a route whose answer means no more than its status.
+    async fn call(
+        &self,
+        method: &'static str,
+        route: &str,
+        directory: Option<&Path>,
+        body: Option<&dyn erased::Body>,
+    ) -> Result<(), ApiError> {
+        self.send(method, route, directory, body).await.map(|_| ())
+    }
+
     async fn json<T: DeserializeOwned>(
         &self,
         method: &'static str,
@@ -197,16 +208,14 @@ impl Client {
     /// `POST /instance/dispose?directory=D`: the server drops its instance for `directory`
     /// (file watcher, LSP, plugin state); the next request there starts a new one.
     pub async fn dispose_instance(&self, directory: &Path) -> Result<(), ApiError> {
-        self.send("POST", "/instance/dispose", Some(directory), None)
+        self.call("POST", "/instance/dispose", Some(directory), None)
             .await
-            .map(|_| ())
     }
 
     /// `DELETE /session/{id}`.
     pub async fn delete_session(&self, id: &str, directory: &Path) -> Result<(), ApiError> {
-        self.send("DELETE", &format!("/session/{id}"), Some(directory), None)
+        self.call("DELETE", &format!("/session/{id}"), Some(directory), None)
             .await
-            .map(|_| ())
     }
 
     /// `POST /session/{id}/prompt_async`: queues a turn and returns at once.
@@ -217,9 +226,7 @@ impl Client {
         body: &PromptBody,
     ) -> Result<(), ApiError> {
         let route = format!("/session/{id}/prompt_async");
-        self.send("POST", &route, Some(directory), Some(body))
-            .await
-            .map(|_| ())
+        self.call("POST", &route, Some(directory), Some(body)).await
     }
 
     /// `GET /session/{id}/message`: the whole history.
@@ -245,14 +252,13 @@ impl Client {
     /// `POST /session/{id}/abort`.
     pub async fn abort(&self, id: &str, directory: &Path) -> Result<(), ApiError> {
         let body = serde_json::json!({});
-        self.send(
+        self.call(
             "POST",
             &format!("/session/{id}/abort"),
             Some(directory),
             Some(&body),
         )
         .await
-        .map(|_| ())
     }
 
     /// `POST /session/{id}/fork`: a copy of the session's history.
@@ -275,14 +281,13 @@ impl Client {
             "destination": { "directory": directory.to_string_lossy() },
             "moveChanges": false,
         });
-        self.send(
+        self.call(
             "POST",
             "/experimental/control-plane/move-session",
             None,
             Some(&body),
         )
         .await
-        .map(|_| ())
     }
 
     /// `POST /session/{id}/summarize`: compacts the history with the given model.
@@ -294,21 +299,18 @@ impl Client {
         model_id: &str,
     ) -> Result<(), ApiError> {
         let body = serde_json::json!({ "providerID": provider_id, "modelID": model_id });
-        self.send(
+        self.call(
             "POST",
             &format!("/session/{id}/summarize"),
             Some(directory),
             Some(&body),
         )
         .await
-        .map(|_| ())
     }
 
     /// `GET /global/health`: whether the server is there, opening no instance.
     pub async fn health(&self) -> Result<(), ApiError> {
-        self.send("GET", "/global/health", None, None)
-            .await
-            .map(|_| ())
+        self.call("GET", "/global/health", None, None).await
     }
 
     /// `GET /agent`.
@@ -324,14 +326,13 @@ impl Client {
         reply: &str,
     ) -> Result<(), ApiError> {
         let body = serde_json::json!({ "reply": reply });
-        self.send(
+        self.call(
             "POST",
             &format!("/permission/{id}/reply"),
             Some(directory),
             Some(&body),
         )
         .await
-        .map(|_| ())
     }
 }
 

@@ -1,4 +1,5 @@
-//! Serde shapes of the OpenCode API bodies ocfork sends and reads. Unknown fields are ignored.
+//! Serde shapes of the OpenCode API bodies ocfork sends and reads. Unknown fields are ignored;
+//! a missing `Option` field reads as `None` (serde's own rule, so no `#[serde(default)]` on them).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -6,9 +7,7 @@ use serde_json::Value;
 #[derive(Clone, Debug, Deserialize)]
 pub struct Session {
     pub id: String,
-    #[serde(default)]
     pub directory: Option<String>,
-    #[serde(default)]
     pub title: Option<String>,
 }
 
@@ -79,17 +78,14 @@ impl PromptBody {
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct MessageTime {
-    #[serde(default)]
     pub created: Option<f64>,
-    #[serde(default)]
     pub completed: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct TokenCounts {
-    #[serde(default)]
     pub input: f64,
-    #[serde(default)]
     pub output: f64,
 }
 
@@ -97,23 +93,18 @@ pub struct TokenCounts {
 pub struct MessageInfo {
     pub id: String,
     pub role: String,
-    #[serde(default, rename = "parentID")]
+    #[serde(rename = "parentID")]
     pub parent_id: Option<String>,
-    #[serde(default)]
     pub agent: Option<String>,
-    #[serde(default, rename = "providerID")]
+    #[serde(rename = "providerID")]
     pub provider_id: Option<String>,
-    #[serde(default, rename = "modelID")]
+    #[serde(rename = "modelID")]
     pub model_id: Option<String>,
-    #[serde(default)]
     pub tokens: Option<TokenCounts>,
-    #[serde(default)]
     pub cost: Option<f64>,
     #[serde(default)]
     pub time: MessageTime,
-    #[serde(default)]
     pub error: Option<Value>,
-    #[serde(default)]
     pub summary: Option<Value>,
 }
 
@@ -130,15 +121,11 @@ pub struct Message {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Agent {
     pub name: String,
-    #[serde(default)]
     pub mode: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
     /// Internal agents (compaction, title, summary) that users do not pick.
-    #[serde(default)]
     pub hidden: Option<bool>,
     /// The model the agent's config names (`"model": "provider/model"`), if any.
-    #[serde(default)]
     pub model: Option<AgentModel>,
 }
 
@@ -186,5 +173,33 @@ pub fn error_text(err: &Value) -> String {
         (_, Some(m)) => m.to_string(),
         (Some(n), None) => n.to_string(),
         (None, None) => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_left_out_read_as_none_or_their_default() {
+        let s: Session = serde_json::from_str(r#"{"id":"ses_1"}"#).expect("a session");
+        assert_eq!((s.directory, s.title), (None, None));
+        let m: Message =
+            serde_json::from_str(r#"{"info":{"id":"msg_1","role":"user","tokens":{}}}"#)
+                .expect("a message");
+        let i = m.info;
+        assert!(i.parent_id.is_none() && i.agent.is_none() && i.provider_id.is_none());
+        assert!(i.model_id.is_none() && i.cost.is_none() && i.error.is_none());
+        assert!(i.summary.is_none() && i.time.created.is_none() && i.time.completed.is_none());
+        let t = i.tokens.expect("tokens");
+        assert_eq!((t.input, t.output), (0.0, 0.0));
+        assert!(m.parts.is_empty());
+        let a: Agent = serde_json::from_str(r#"{"name":"build","hidden":null}"#).expect("agent");
+        assert!(a.mode.is_none() && a.description.is_none() && a.model.is_none());
+        assert!(a.is_visible());
+        assert!(
+            serde_json::from_str::<Session>(r#"{"title":"t"}"#).is_err(),
+            "id is needed"
+        );
     }
 }

@@ -15,7 +15,7 @@ use super::{Job, RelayError, Request, State, relay_mark};
 use crate::dispatch::{RunHandle, Shared, run_fork};
 use crate::git::Repo;
 use crate::opencode::{Client, EventHub};
-use crate::state::{Driver, EndReason, Fork, ForkState, Run, RunState, SCHEMA, Store};
+use crate::state::{Driver, EndReason, Fork, ForkState, Run, Store};
 
 /// The fork a job drives.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -318,32 +318,15 @@ fn same_tree(repo: &Repo, a: &str, b: &str) -> bool {
 
 fn new_run(name: &str, repo: &Repo, head: &str, start: &str, job: &Job) -> Run {
     Run {
-        schema: SCHEMA,
-        run: name.to_string(),
-        repo: repo.workdir.clone(),
-        base: head.to_string(),
-        start: start.to_string(),
-        task: None,
-        state: RunState::Running,
-        created_at: crate::state::now_rfc3339(),
-        forks: Vec::new(),
-        pid: None,
-        pid_start: None,
-        check_command: None,
-        setup_command: None,
         timeout_ms: Some(job.timeout_ms),
-        jobs: None,
         server: Some(job.server.clone()),
-        opencode: None,
         dispatched: true,
-        copy: Vec::new(),
-        spawned_server: None,
-        spawned_servers: Vec::new(),
-        pool_urls: Vec::new(),
-        pool_size: None,
-        judge: None,
-        ports: None,
-        warnings: Vec::new(),
+        ..Run::new(
+            name.to_string(),
+            repo.workdir.clone(),
+            head.to_string(),
+            start.to_string(),
+        )
     }
 }
 

@@ -104,6 +104,39 @@ pub struct SpawnedServer {
 }
 
 impl Run {
+    /// A running run `name` of `repo` from `base` (its forks starting at `start`), created now:
+    /// no forks yet, no driver recorded, and every setting left at its default.
+    pub fn new(name: String, repo: PathBuf, base: String, start: String) -> Run {
+        Run {
+            schema: SCHEMA,
+            run: name,
+            repo,
+            base,
+            start,
+            task: None,
+            state: RunState::Running,
+            created_at: super::now_rfc3339(),
+            forks: Vec::new(),
+            pid: None,
+            pid_start: None,
+            check_command: None,
+            setup_command: None,
+            timeout_ms: None,
+            jobs: None,
+            server: None,
+            pool_urls: Vec::new(),
+            pool_size: None,
+            opencode: None,
+            dispatched: false,
+            copy: Vec::new(),
+            spawned_server: None,
+            spawned_servers: Vec::new(),
+            judge: None,
+            ports: None,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Marks orphaned forks `interrupted` (see [`Run::mark_interrupted_if_orphaned`]) and
     /// records each one's time: its turn lasted at least until `last_seen`, the last time its
     /// driver wrote the manifest.

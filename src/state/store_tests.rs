@@ -10,14 +10,6 @@ use super::*;
 fn run(name: &str, created_at: &str, forks: &[&str]) -> Run {
     let me = Driver::current();
     Run {
-        schema: SCHEMA,
-        run: name.into(),
-        repo: "/repo".into(),
-        base: "b".repeat(40),
-        start: "b".repeat(40),
-        task: None,
-        state: RunState::Running,
-        created_at: created_at.into(),
         forks: forks
             .iter()
             .map(|f| {
@@ -27,21 +19,8 @@ fn run(name: &str, created_at: &str, forks: &[&str]) -> Run {
             .collect(),
         pid: Some(me.pid),
         pid_start: me.pid_start,
-        check_command: None,
-        setup_command: None,
-        timeout_ms: None,
-        jobs: None,
-        server: None,
-        pool_urls: Vec::new(),
-        pool_size: None,
-        opencode: None,
-        dispatched: false,
-        copy: Vec::new(),
-        spawned_server: None,
-        spawned_servers: Vec::new(),
-        judge: None,
-        ports: None,
-        warnings: Vec::new(),
+        created_at: created_at.into(),
+        ..Run::new(name.into(), "/repo".into(), "b".repeat(40), "b".repeat(40))
     }
 }
 

@@ -5,7 +5,7 @@
 use super::Source;
 #[cfg(test)]
 use crate::judge::prompt::PATCH_LIMIT;
-use crate::judge::prompt::{evidence_text, fenced_patch};
+use crate::judge::prompt::{evidence_text, fenced_patch, task_and_criteria};
 
 /// The prompt for a fork synthesized from `sources`.
 pub fn synthesis(task: Option<&str>, criteria: Option<&str>, sources: &[Source]) -> String {
@@ -17,12 +17,7 @@ pub fn synthesis(task: Option<&str>, criteria: Option<&str>, sources: &[Source])
         sources.len(),
         names.join(", ")
     );
-    if let Some(t) = task.filter(|t| !t.trim().is_empty()) {
-        out.push_str(&format!("# Task\n\n{}\n\n", t.trim_end()));
-    }
-    if let Some(c) = criteria.filter(|c| !c.trim().is_empty()) {
-        out.push_str(&format!("# Criteria\n\n{}\n\n", c.trim_end()));
-    }
+    out.push_str(&task_and_criteria(task, criteria));
     out.push_str("# The forks\n\n");
     for s in sources {
         out.push_str(&section(s));

@@ -3,8 +3,6 @@
 //! base. Whatever they do, the user's branch and index are untouched and the fork's real work
 //! is what `status`, `diff` and `merge` show.
 
-use std::path::Path;
-
 use crate::common::*;
 use serde_json::Value;
 
@@ -32,13 +30,6 @@ fn agent_then(when: &str, file: (&str, &str), commands: &[&str]) -> Rule {
         steps,
         ..writes(when, &[])
     }
-}
-
-fn files_of(dir: &Path, rev: &str) -> Vec<String> {
-    git(dir, &["ls-tree", "-r", "--name-only", rev])
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]
@@ -77,7 +68,7 @@ fn an_agent_deleting_its_git_link_never_commits_to_the_users_branch() {
     assert_eq!(w.git(&["diff", "--cached", "--name-only"]), "staged.txt\n");
     let f = fork(&run, "vandal");
     assert_eq!(f["state"], "done", "{f:#}");
-    let files = files_of(&w.repo, "ocfork/v/vandal");
+    let files = files_at(&w.repo, "ocfork/v/vandal");
     assert!(files.contains(&"src/vandal.js".to_string()), "{files:?}");
     assert!(!files.contains(&"staged.txt".to_string()), "{files:?}");
     // The link is back: git in the worktree is the fork's own again.
@@ -111,7 +102,7 @@ fn an_agent_deleting_its_git_link_inside_a_parent_repo_leaves_the_parent_alone()
         "the parent's branch moved"
     );
     assert_eq!(git(parent, &["diff", "--cached", "--name-only"]), "");
-    let files = files_of(&w.repo, "ocfork/v/vandal");
+    let files = files_at(&w.repo, "ocfork/v/vandal");
     assert!(files.contains(&"src/vandal.js".to_string()), "{files:?}");
 }
 
@@ -156,7 +147,7 @@ fn work_an_agent_committed_elsewhere_is_the_forks_work() {
             f["moved"].as_str().is_some(),
             "no word that the agent moved: {f:#}"
         );
-        let files = files_of(&w.repo, &branch);
+        let files = files_at(&w.repo, &branch);
         for file in want {
             assert!(files.contains(&file.to_string()), "{branch}: {files:?}");
         }
@@ -177,16 +168,11 @@ fn work_an_agent_committed_elsewhere_is_the_forks_work() {
     let diff = json(&w.run(&["diff", "r", "--json"]));
     for (name, want) in [("rogue", "a.txt"), ("detach", "d.txt")] {
         let f = fork(&diff, name);
-        let paths: Vec<&str> = f["files"]
-            .as_array()
-            .expect("files")
-            .iter()
-            .filter_map(|x| x["path"].as_str())
-            .collect();
+        let paths = paths_in(&f["files"]);
         assert!(paths.contains(&want), "{name}: {paths:?}");
     }
     ok(&w.run(&["merge", "r/rogue"]));
-    assert!(files_of(&w.repo, "HEAD").contains(&"a.txt".to_string()));
+    assert!(files_at(&w.repo, "HEAD").contains(&"a.txt".to_string()));
     // clean keeps the agent's own branch: it is not the run's.
     ok(&w.run(&["clean", "r", "--force"]));
     assert!(w.git(&["branch", "--list", "rogue"]).contains("rogue"));

@@ -61,11 +61,7 @@ fn commits(run: &Value) -> Vec<String> {
 
 #[test]
 fn merge_commits_follow_the_users_hooks_signing_and_identity() {
-    let w = suite_world(vec![
-        writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
-        writes("PLAN-B", &[("src/b.js", "export const b = 2;\n")]),
-        writes("PLAN-C", &[("src/c.js", "export const c = 3;\n")]),
-    ]);
+    let w = suite_world(numbered_exports(&["PLAN-A", "PLAN-B", "PLAN-C"]));
     let log = w.path("hooks.log");
     let logged = |name: &str| format!("echo \"{name} $PWD\" >> '{}'", log.display());
     let hooks = w.repo.join(".git/hooks");

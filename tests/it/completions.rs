@@ -17,15 +17,8 @@ fn ocfork(args: &[&str]) -> std::process::Output {
 /// What ocfork answers when bash asks for completions of `words` (the last one being typed),
 /// as the registered script asks it.
 fn complete_bash(dir: &Path, words: &[&str]) -> Vec<String> {
-    let out = hermetic(&mut Command::new(env!("CARGO_BIN_EXE_ocfork")))
-        .current_dir(dir)
-        .env("COMPLETE", "bash")
-        .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
-        .env("_CLAP_IFS", "\n")
-        .arg("--")
-        .args(words)
-        .output()
-        .expect("ocfork runs");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocfork"));
+    let out = bash_completion(hermetic(&mut cmd).current_dir(dir), words);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     stdout(&out).lines().map(str::to_string).collect()
 }

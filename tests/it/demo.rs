@@ -15,13 +15,7 @@ fn demo_runs_two_forks_and_prints_next_steps() {
     .env("NO_COLOR", "1")
     .output()
     .expect("runs");
-    let text = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {text}\nstderr: {}",
-        stderr(&out)
-    );
+    let text = ok(&out);
     let table: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("redux") || l.starts_with("context"))

@@ -130,13 +130,7 @@ fn diff_compares_forks() {
             .collect();
         assert_eq!(got, want, "fork {}", fork["name"]);
     }
-    let three = &forks[3]["files"];
-    let renamed = three
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["status"] == "renamed")
-        .unwrap();
+    let renamed = entry(&forks[3]["files"], "status", "renamed");
     assert_eq!(renamed["path"], "README.txt");
     assert_eq!(renamed["old_path"], "README.md");
 

@@ -19,14 +19,9 @@ const FILES: usize = 8;
 
 /// A rule that writes `{prefix}1.txt` .. `{prefix}8.txt`, one per model call.
 fn slow(when: &str, prefix: &str) -> Rule {
-    let files: Vec<(String, String)> = (1..=FILES)
-        .map(|i| (format!("{prefix}{i}.txt"), format!("{prefix} step {i}\n")))
-        .collect();
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    writes(when, &files)
+    writes_numbered(when, FILES, |i| {
+        (format!("{prefix}{i}.txt"), format!("{prefix} step {i}\n"))
+    })
 }
 
 fn all_files(prefix: &str) -> Vec<String> {
@@ -98,13 +93,6 @@ fn settled(w: &World, run: &str, limit: Duration) -> Value {
     .unwrap_or_else(|| panic!("the forks did not finish: {last:#}"))
 }
 
-fn files_in(w: &World, rev: &str) -> Vec<String> {
-    w.git(&["ls-tree", "-r", "--name-only", rev])
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 fn start_parent(w: &World) -> (Serve, String) {
     let (srv, s) = Serve::prompted(w, &[], "Fork both ways");
     srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
@@ -131,7 +119,7 @@ fn session_forks_outlast_a_stopped_server() {
         let f = fork(&after, name);
         assert_eq!(f["state"], "done", "{f:#}");
         let branch = f["branch"].as_str().expect("branch");
-        let files = files_in(&w, branch);
+        let files = files_at(&w.repo, branch);
         for file in all_files(prefix) {
             assert!(files.contains(&file), "{file} not on {branch}: {files:?}");
         }
@@ -179,7 +167,7 @@ fn session_forks_of_a_killed_server_keep_their_work_and_resume() {
         let f = fork(&after, name);
         assert_eq!(f["state"], "interrupted", "{f:#}");
         let branch = f["branch"].as_str().expect("branch");
-        let files = files_in(&w, branch);
+        let files = files_at(&w.repo, branch);
         for file in wrote {
             assert!(files.contains(file), "{file} not on {branch}: {files:?}");
         }
@@ -197,7 +185,7 @@ fn session_forks_of_a_killed_server_keep_their_work_and_resume() {
         for (name, wrote) in &written {
             let f = fork(&resumed, name);
             assert_eq!(f["state"], "done", "{f:#}");
-            let files = files_in(&w, f["branch"].as_str().expect("branch"));
+            let files = files_at(&w.repo, f["branch"].as_str().expect("branch"));
             assert!(files.contains(&"resumed.txt".to_string()), "{files:?}");
             for file in wrote {
                 assert!(files.contains(file), "{file}: {files:?}");
@@ -238,13 +226,11 @@ fn try_forks_outlast_a_stopped_server() {
     signal(server, Signal::SIGSTOP);
     std::thread::sleep(STOPPED);
     signal(server, Signal::SIGCONT);
-    let out = child.wait_with_output().expect("try ends");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let run = json(&out);
+    let run = json_at_exit(child, 0);
     for n in ["a", "b"] {
         let f = fork(&run, n);
         assert_eq!(f["state"], "done", "{f:#}");
-        let files = files_in(&w, f["commit"].as_str().expect("commit"));
+        let files = files_at(&w.repo, f["commit"].as_str().expect("commit"));
         for file in all_files(n) {
             assert!(files.contains(&file), "{file}: {files:?}");
         }
@@ -290,27 +276,20 @@ fn try_on_a_killed_user_server_ends_its_fork_and_resumes() {
         crate::common::procs::kill9(pid);
         panic!("ocfork still waited on the killed server a minute later");
     }
-    let out = child.wait_with_output().expect("try ends");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let run = json(&out);
+    let run = json_at_exit(child, 1);
     let f = fork(&run, "a");
     assert_eq!(f["state"], "failed", "{f:#}");
     assert_eq!(f["end"], "server_exited", "{f:#}");
     let error = f["error"].as_str().unwrap_or_default();
     assert!(error.contains("refuses connections"), "{error}");
-    let files = files_in(&w, f["commit"].as_str().expect("work committed"));
+    let files = files_at(&w.repo, f["commit"].as_str().expect("work committed"));
     assert!(files.contains(&"a1.txt".to_string()), "{files:?}");
 
     let out = w.run(&["resume", "gone", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "resume: {}", stderr(&out));
-    assert!(
-        stderr(&out).contains("starting one for the resume"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 0, "starting one for the resume");
     let f = fork(&json(&out), "a").clone();
     assert_eq!(f["state"], "done", "{f:#}");
-    let files = files_in(&w, f["commit"].as_str().expect("commit"));
+    let files = files_at(&w.repo, f["commit"].as_str().expect("commit"));
     for file in ["a1.txt", "resumed.txt"] {
         assert!(files.contains(&file.to_string()), "{file}: {files:?}");
     }

@@ -13,14 +13,12 @@ const CONTINUE: &str = "Continue the task; the previous run was interrupted.";
 /// `quick` writes one file; `slow` writes many, one per (delayed) model call; a continued
 /// session writes `resumed.txt`.
 fn crash_rules() -> Vec<Rule> {
-    let slow: Vec<(String, String)> = (1..=40)
-        .map(|i| (format!("s{i}.txt"), format!("step {i}\n")))
-        .collect();
-    let slow: Vec<(&str, &str)> = slow.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     vec![
         writes("Continue the task", &[("resumed.txt", "resumed\n")]),
         writes("Use quick", &[("quick.txt", "quick\n")]),
-        writes("Use slow", &slow),
+        writes_numbered("Use slow", 40, |i| {
+            (format!("s{i}.txt"), format!("step {i}\n"))
+        }),
     ]
 }
 
@@ -55,13 +53,6 @@ fn worktree_has(run: &Value, fork_name: &str, file: &str) -> bool {
         .as_str()
         .unwrap_or_default();
     std::path::Path::new(wt).join(file).exists()
-}
-
-fn files_in(w: &World, commit: &str) -> Vec<String> {
-    w.git(&["ls-tree", "-r", "--name-only", commit])
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 fn server_pid(run: &Value) -> u32 {
@@ -124,7 +115,7 @@ fn kill9_try_then_resume_continues_same_session() {
         "the same session is continued"
     );
     assert_eq!(slow["error"], Value::Null);
-    let files = files_in(&w, slow["commit"].as_str().expect("slow commit"));
+    let files = files_at(&w.repo, slow["commit"].as_str().expect("slow commit"));
     for f in ["s1.txt", "s2.txt", "resumed.txt"] {
         assert!(
             files.contains(&f.to_string()),
@@ -198,9 +189,7 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
     });
     let server = server_pid(&running);
     kill9(server);
-    let out = child.wait_with_output().expect("try ends");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let run = json(&out);
+    let run = json_at_exit(child, 1);
     for name in ["a", "b"] {
         let f = fork(&run, name);
         assert_eq!(f["state"], "failed", "{f:#}");
@@ -212,7 +201,7 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
             error.contains("SIGKILL") || error.contains("signal: 9"),
             "{error}"
         );
-        let files = files_in(&w, f["commit"].as_str().expect("work committed"));
+        let files = files_at(&w.repo, f["commit"].as_str().expect("work committed"));
         assert!(files.contains(&"s1.txt".to_string()), "{files:?}");
     }
     assert!(!alive(server));
@@ -224,7 +213,7 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
         let f = fork(&resumed, name);
         assert_eq!(f["state"], "done", "{f:#}");
         assert_eq!(f["session"], fork(&run, name)["session"]);
-        let files = files_in(&w, f["commit"].as_str().expect("commit"));
+        let files = files_at(&w.repo, f["commit"].as_str().expect("commit"));
         assert!(files.contains(&"resumed.txt".to_string()), "{files:?}");
     }
     // Nothing left to resume.
@@ -265,12 +254,10 @@ fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
         kill9(server);
         panic!("ocfork was still waiting on the stopped server 60 s after Ctrl-C");
     }
-    let out = child.wait_with_output().expect("try ends");
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    let run = json(&out);
+    let run = json_at_exit(child, 130);
     let f = fork(&run, "a");
     assert_eq!(f["state"], "cancelled", "{f:#}");
-    let files = files_in(&w, f["commit"].as_str().expect("work committed"));
+    let files = files_at(&w.repo, f["commit"].as_str().expect("work committed"));
     assert!(files.contains(&"s1.txt".to_string()), "{files:?}");
     assert_server_gone(server);
 }

@@ -84,12 +84,7 @@ fn hostile_text_is_shown_escaped_and_json_keeps_it() {
     );
     no_escape_in("diff", &diff);
     let diff = json(&w.run(&["diff", "esc", "--json"]));
-    let paths: Vec<&str> = diff["forks"][0]["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .filter_map(|f| f["path"].as_str())
-        .collect();
+    let paths = paths_in(&diff["forks"][0]["files"]);
     assert_eq!(paths, [evil_file], "--json names the file exactly");
 }
 

@@ -100,10 +100,6 @@ fn ports_out_of_range_is_refused() {
     }
     fs::write(w.repo.join(".ocfork.toml"), "ports = 0\n").expect("write");
     let out = w.run(&["try", "x"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains(".ocfork.toml:1") && stderr(&out).contains("ports"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 2, ".ocfork.toml:1");
+    assert!(stderr(&out).contains("ports"), "{}", stderr(&out));
 }

@@ -17,11 +17,18 @@ fn run_with_hosts(w: &World, args: &[&str]) -> Output {
         .expect("ocfork runs")
 }
 
+/// `ocfork try --json -n r --host hosta ARGS`, which exits 0: the run's JSON.
+fn try_on_hosta(w: &World, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["try", "--json", "-n", "r", "--host", "hosta"];
+    all.extend(args);
+    let out = run_with_hosts(w, &all);
+    let run = json(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    run
+}
+
 fn rules() -> Vec<Rule> {
-    vec![
-        writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
-        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
-    ]
+    numbered_exports(&["Approach A", "Approach B"])
 }
 
 #[test]
@@ -29,23 +36,7 @@ fn forks_over_a_host_and_local_come_home_as_branches() {
     let w = world(rules());
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
-    let out = run_with_hosts(
-        &w,
-        &[
-            "try",
-            "--json",
-            "-n",
-            "r",
-            "--host",
-            "hosta",
-            "--host",
-            "local",
-            "a=Approach A",
-            "b=Approach B",
-        ],
-    );
-    let run = json(&out);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = try_on_hosta(&w, &["--host", "local", "a=Approach A", "b=Approach B"]);
     let (a, b) = (fork(&run, "a"), fork(&run, "b"));
     assert_eq!(a["host"], "hosta", "{run:#}");
     assert!(b.get("host").is_none_or(|h| h.is_null()), "{run:#}");
@@ -114,20 +105,7 @@ fn clean_removes_host_worktrees_only_once_the_work_is_home() {
     let w = world(rules());
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
-    let out = run_with_hosts(
-        &w,
-        &[
-            "try",
-            "--json",
-            "-n",
-            "r",
-            "--host",
-            "hosta",
-            "a=Approach A",
-        ],
-    );
-    let run = json(&out);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = try_on_hosta(&w, &["a=Approach A"]);
     let remote_tree = worktree_of(fork(&run, "a"));
     let on_host = |path: &str| host.sh(&w, &format!("test -e '{path}'")).0 == 0;
     // The fork's tip gone from here (as if the fetch had not happened): clean keeps the

@@ -70,12 +70,8 @@ fn continue_adds_a_commit_and_open_attach_find_the_fork() {
         assert_eq!(PathBuf::from(stdout(&out).trim()), wt);
     }
     let out = w.run(&["open", "todo/nope"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("nope") && stderr(&out).contains("redux, mobx"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 2, "nope");
+    assert!(stderr(&out).contains("redux, mobx"), "{}", stderr(&out));
     assert_eq!(
         w.run(&["continue", "nope/redux", "x"]).status.code(),
         Some(2)

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 fn judge_says(model: Option<&str>, ranking: &[&str]) -> Rule {
     Rule {
         model: model.map(str::to_string),
-        ..judge_replies("## Fork ", ranking)
+        ..Rule::verdict("## Fork ", ranking)
     }
 }
 
@@ -76,8 +76,7 @@ fn evidence_groups_come_before_the_judge_and_nothing_changes() {
 
     // No verdict yet: merge --best refuses and says what to run.
     let out = w.run(&["merge", "--best"]);
-    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("ocfork judge"), "{}", stderr(&out));
+    exits_with(&out, 2, "ocfork judge");
 
     // An uncommitted edit in the main tree must survive judging too.
     std::fs::write(w.repo.join("README.md"), "# mine\n").unwrap();

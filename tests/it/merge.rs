@@ -52,8 +52,7 @@ fn merge_squash_then_merge_commit_then_force_clean() {
     // An uncommitted edit to a file the merge would write: refused, the edit intact.
     std::fs::write(w.repo.join("src/app.js"), "console.log('mine');\n").unwrap();
     let out = w.run(&["merge", "left"]);
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("src/app.js"), "{}", stderr(&out));
+    exits_with(&out, 1, "src/app.js");
     assert_eq!(read(&w, "src/app.js"), "console.log('mine');\n");
     assert_eq!(head(&w), head0);
     assert!(!w.repo.join("src/left.js").exists());
@@ -256,19 +255,9 @@ fn unfinished_forks_are_neither_merged_nor_cleaned() {
     let head0 = head(&w);
 
     let out = w.run(&["merge", "slow"]);
-    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
-    assert!(
-        stderr(&out).contains("fork busy/slow is still"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 1, "fork busy/slow is still");
     let out = w.run(&["clean"]);
-    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
-    assert!(
-        stderr(&out).contains("run busy is still running"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 1, "run busy is still running");
     assert_eq!(head(&w), head0);
     assert_eq!(w.git(&["worktree", "list"]).lines().count(), 2);
 

@@ -351,12 +351,7 @@ fn non_utf8_names_through_diff_merge_and_report() {
     std::fs::write(&e9, "mine\n").expect("write");
     let head0 = git(&w.repo, &["rev-parse", "HEAD"]);
     let out = w.run(&["merge", "e9"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stderr(&out).contains("untracked file in the way"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 1, "untracked file in the way");
     assert_eq!(read(&e9), "mine\n");
     assert_eq!(git(&w.repo, &["rev-parse", "HEAD"]), head0);
 

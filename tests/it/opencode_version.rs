@@ -6,8 +6,10 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::common::*;
 
-/// An `opencode` that only says it is `version`, and logs every call to `log`.
-fn fake_opencode(w: &World, version: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+/// A world with no rules, and in it an `opencode` that only says it is `version` and logs
+/// every call to `log`: the world, the fake and the log.
+fn with_fake_opencode(version: &str) -> (World, std::path::PathBuf, std::path::PathBuf) {
+    let w = world(vec![]);
     let fake = w.path(&format!("opencode-{version}"));
     let log = w.path(&format!("opencode-{version}.calls"));
     let body = format!(
@@ -16,7 +18,7 @@ fn fake_opencode(w: &World, version: &str) -> (std::path::PathBuf, std::path::Pa
     );
     std::fs::write(&fake, body).expect("write");
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    (fake, log)
+    (w, fake, log)
 }
 
 /// Nothing was made: no run, no fork branch, no worktree folder.
@@ -28,8 +30,7 @@ fn nothing_made(w: &World) {
 
 #[test]
 fn an_opencode_2_binary_is_refused_before_anything_is_made() {
-    let w = world(vec![]);
-    let (fake, log) = fake_opencode(&w, "2.0.1");
+    let (w, fake, log) = with_fake_opencode("2.0.1");
     let out = w
         .ocfork()
         .env("OCFORK_OPENCODE", &fake)
@@ -55,8 +56,7 @@ fn an_opencode_2_binary_is_refused_before_anything_is_made() {
 
 #[test]
 fn a_binary_that_does_not_say_its_version_is_refused() {
-    let w = world(vec![]);
-    let (fake, _) = fake_opencode(&w, "whatever");
+    let (w, fake, _) = with_fake_opencode("whatever");
     let out = w
         .ocfork()
         .args(["try", "--opencode", &fake.to_string_lossy(), "x"])

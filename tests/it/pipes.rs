@@ -27,10 +27,7 @@ fn assert_quiet(args: &[&str], out: &Output, want: i32) {
 }
 
 fn two_plans() -> Vec<Rule> {
-    vec![
-        writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
-        writes("PLAN-B", &[("src/b.js", "export const b = 2;\n")]),
-    ]
+    numbered_exports(&["PLAN-A", "PLAN-B"])
 }
 
 #[test]

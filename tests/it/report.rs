@@ -29,8 +29,8 @@ fn chromium() -> PathBuf {
 /// Runs headless Chromium on `page` with `args`, in a fresh profile, and returns its stdout.
 fn headless(bin: &Path, page: &Path, args: &[&str]) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
-    let out = Command::new("timeout")
-        .arg("120")
+    let mut cmd = Command::new("timeout");
+    cmd.arg("120")
         .arg(bin)
         .args([
             "--headless",
@@ -45,15 +45,8 @@ fn headless(bin: &Path, page: &Path, args: &[&str]) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+        .arg(format!("file://{}", page.display()));
+    stdout_of(&mut cmd, "chromium")
 }
 
 /// A world with a finished two-fork run `cmp` and its report written to `report.html`.

@@ -51,16 +51,6 @@ fn uncommitted_opencode_config_reaches_every_fork_and_stays_out_of_its_commits()
     assert!(!worktree_of(map).exists(), "{}", stderr(&out));
 }
 
-/// A rule answering the judge prompt (every fork section starts `## Fork `) with `ranking`.
-fn judge_says(ranking: &[&str]) -> Rule {
-    let reasons: serde_json::Map<String, serde_json::Value> = ranking
-        .iter()
-        .map(|f| (f.to_string(), serde_json::json!(format!("{f} is fine"))))
-        .collect();
-    let body = serde_json::json!({ "ranking": ranking, "reasons": reasons });
-    says("## Fork ", &format!("```json\n{body}\n```\n"))
-}
-
 /// On its own server: a long-running server kept the config it read for the worktree before
 /// `clean` removed it, and served the worktree made again without it (see TESTING.md).
 #[test]
@@ -142,7 +132,7 @@ fn continue_runs_setup_again_in_a_worktree_made_again_but_not_in_one_it_kept() {
 #[test]
 fn a_verdict_continue_changed_is_stale_and_merge_best_refuses_it() {
     let w = suite_world(vec![
-        judge_says(&["map", "list"]),
+        Rule::verdict("## Fork ", &["map", "list"]),
         writes("More map", &[("src/more.js", "// more\n")]),
         writes("Use a map", &[("src/map.js", "// map\n")]),
         writes("Use a list", &[("src/list.js", "// list\n")]),
@@ -177,7 +167,7 @@ fn merge_warns_about_a_fork_the_judge_found_weakening_tests() {
     cheat
         .steps
         .push(bash("rm tests/app.test.js && echo ok > src/cheat.js"));
-    let w = suite_world(vec![judge_says(&["cheat"]), cheat]);
+    let w = suite_world(vec![Rule::verdict("## Fork ", &["cheat"]), cheat]);
     std::fs::create_dir_all(w.repo.join("tests")).expect("mkdir");
     std::fs::write(w.repo.join("tests/app.test.js"), "assert(true);\n").expect("write");
     w.git(&["add", "-A"]);

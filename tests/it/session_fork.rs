@@ -31,6 +31,22 @@ pub(crate) fn fork_twice_world(first: Vec<Step>, redux: Rule) -> World {
     ])
 }
 
+/// Waits for the parent's turn of a [`fork_twice_world`] in session `s` to end with its
+/// `session` calls completed, then for the run its forks made to end `done`: its name and status.
+pub(crate) fn forked_twice(srv: &Serve, w: &World, s: &str) -> (String, serde_json::Value) {
+    let messages = srv.wait_for(s, &w.repo, "the parent's turn", |m| {
+        m.last()
+            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked twice"))
+    });
+    for call in session_calls(&messages) {
+        assert_eq!(state(call, "status"), "completed", "{call}");
+    }
+    let run = ocfork::relay::fork_run_name(s);
+    let status = wait_run(srv, w, &run);
+    assert_eq!(status["state"], "done", "{status}");
+    (run, status)
+}
+
 #[test]
 fn fork_twice_makes_two_worktrees_and_a_run() {
     let shared = Step {
@@ -42,18 +58,8 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
         writes("Implement using Redux", &[("src/redux.js", "// redux\n")]),
     );
     let (srv, s) = Serve::prompted(&w, &[], "Plan the todo store");
-    let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
-        m.last()
-            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked twice"))
-    });
-    for call in session_calls(&messages) {
-        assert_eq!(state(call, "status"), "completed", "{call}");
-    }
-    let run = ocfork::relay::fork_run_name(&s);
-    let status = wait_run(&srv, &w, &run);
-    assert_eq!(status["state"], "done", "{status}");
-    let forks = status["forks"].as_array().expect("forks");
-    assert_eq!(forks.len(), 2, "{status}");
+    let (run, status) = forked_twice(&srv, &w, &s);
+    let forks = forks_of(&status, 2);
     for (fork, name, file) in [
         (&forks[0], "implement-using-redux", "src/redux.js"),
         (&forks[1], "implement-using-context-api", "src/context.js"),
@@ -155,12 +161,7 @@ fn fork_twice_makes_two_worktrees_and_a_run() {
     assert_eq!(status["forks"][0]["state"], "done", "{status}");
     let out = w.run(&["diff", &second, "--json"]);
     let diff = json(&out);
-    let paths: Vec<&str> = diff["forks"][0]["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .filter_map(|f| f["path"].as_str())
-        .collect();
+    let paths = paths_in(&diff["forks"][0]["files"]);
     assert_eq!(paths, vec!["src/redux.js"], "{diff}");
     // The first run still has its two forks, measured from its own start.
     let first = json(&w.run(&["status", &run, "--json"]));

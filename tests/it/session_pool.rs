@@ -1,10 +1,9 @@
 //! `session fork` over a pool of servers: forks of one session spread over the servers the
 //! plugin is given, each to the least busy, and found afterwards wherever they ran.
 
-use crate::common::serve::{Serve, session_calls, state, text_of};
-use crate::common::session::{answered_by, wait_run};
+use crate::common::serve::Serve;
 use crate::common::*;
-use crate::session_fork::fork_twice_world;
+use crate::session_fork::{fork_twice_world, forked_twice};
 
 /// Forks of one session spread over the servers the plugin is given (`OCFORK_POOL`), each to
 /// the one with the fewest forks working; each fork's session is found afterwards wherever it
@@ -17,16 +16,7 @@ fn session_forks_spread_over_the_pool_of_servers() {
     let w = fork_twice_world(Vec::new(), redux);
     let other = Serve::start(&w, &[]);
     let (srv, s) = Serve::prompted(&w, &[("OCFORK_POOL", &other.url)], "Plan the todo store");
-    let messages = srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
-        m.last()
-            .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked twice"))
-    });
-    for call in session_calls(&messages) {
-        assert_eq!(state(call, "status"), "completed", "{call}");
-    }
-    let run = ocfork::relay::fork_run_name(&s);
-    let status = wait_run(&srv, &w, &run);
-    assert_eq!(status["state"], "done", "{status}");
+    let (run, status) = forked_twice(&srv, &w, &s);
     let forks = status["forks"].as_array().expect("forks");
     let servers: Vec<&str> = forks.iter().filter_map(|f| f["server"].as_str()).collect();
     // The first fork found both servers idle and took the session's own; the second found

@@ -10,7 +10,7 @@ use crate::common::session::{answered_by, free_port, is_user_text, relayed_to, s
 use crate::common::shared::{Shared, shared};
 use crate::common::*;
 use ocfork::opencode::types::Message;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The rules of every test on the shared server; no `when` is in another test's prompts.
 fn rules() -> Vec<Rule> {
@@ -55,6 +55,32 @@ fn prompted(text: &str) -> (&'static World, &'static Serve, String) {
     (w, srv, session)
 }
 
+/// A session [`prompted`] with `text`, once plan has answered the `relayed` text build's tool
+/// call relayed: the world, server, session and its history.
+fn prompted_until_plan_answers(
+    text: &str,
+    relayed: &str,
+) -> (&'static World, &'static Serve, String, Vec<Message>) {
+    let (w, srv, s) = prompted(text);
+    let what = format!("plan's answer to {relayed:?}");
+    let messages = srv.wait_for(&s, &w.repo, &what, |m| relayed_to(m, relayed, "plan"));
+    (w, srv, s, messages)
+}
+
+/// `ocfork session MODE --agent plan --json TEXT` on session `s` exits 0, and the session's
+/// history then holds TEXT answered by plan: the outcome it printed.
+fn relay_to_plan_by_cli(w: &World, srv: &Serve, s: &str, mode: &str, text: &str) -> Value {
+    let out = srv.session(w, mode, s, &["--agent", "plan", "--json", text]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let messages = srv.messages(s, &w.repo);
+    assert!(
+        relayed_to(&messages, text, "plan"),
+        "{}",
+        describe(&messages)
+    );
+    json(&out)
+}
+
 fn ask_nobody() -> Rule {
     session_call("Ask nobody", &[("message", Some("nope"), "hello?")])
 }
@@ -80,10 +106,8 @@ fn relay_then_stall() -> Rule {
 
 #[test]
 fn message_to_plan_through_the_tool_and_the_cli() {
-    let (w, srv, s) = prompted("Ask plan to review the store");
-    let messages = srv.wait_for(&s, &w.repo, "plan's answer", |m| {
-        relayed_to(m, "Plan: review the change", "plan")
-    });
+    let (w, srv, s, messages) =
+        prompted_until_plan_answers("Ask plan to review the store", "Plan: review the change");
     let i = messages
         .iter()
         .position(|m| is_user_text(m, "Plan: review the change"))
@@ -106,24 +130,11 @@ fn message_to_plan_through_the_tool_and_the_cli() {
     assert_eq!(relays, 1, "plan was asked once");
 
     // Same through the CLI: waits for the idle point, prints the session it acted on.
-    let out = srv.session(
-        w,
-        "message",
-        &s,
-        &["--agent", "plan", "--json", "Plan: look again"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let outcome = json(&out);
+    let outcome = relay_to_plan_by_cli(w, srv, &s, "message", "Plan: look again");
     assert_eq!(outcome["session"], s.as_str());
     assert_eq!(outcome["mode"], "message");
     assert_eq!(outcome["state"], "done");
     assert_eq!(outcome["hop"], 0);
-    let messages = srv.messages(&s, &w.repo);
-    assert!(
-        relayed_to(&messages, "Plan: look again", "plan"),
-        "{}",
-        describe(&messages)
-    );
     let out = srv.session(w, "message", &s, &["Plan: look again"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), s, "plain output is the session id");
@@ -166,10 +177,10 @@ fn new_hands_off_to_a_fresh_session() {
 
 #[test]
 fn compact_summarizes_then_hands_off() {
-    let (w, srv, s) = prompted("Wrap up the implementation");
-    let messages = srv.wait_for(&s, &w.repo, "plan's answer after compaction", |m| {
-        relayed_to(m, "Continue the architecture review", "plan")
-    });
+    let (w, srv, s, messages) = prompted_until_plan_answers(
+        "Wrap up the implementation",
+        "Continue the architecture review",
+    );
     let summary = messages
         .iter()
         .position(|m| m.info.role == "assistant" && m.info.summary == Some(json!(true)))
@@ -192,22 +203,9 @@ fn compact_summarizes_then_hands_off() {
     assert!(answered_by(&messages[text + 1], "plan"));
 
     // Through the CLI the outcome says session.compacted was seen.
-    let out = srv.session(
-        w,
-        "compact",
-        &s,
-        &["--agent", "plan", "--json", "Review once more"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let outcome = json(&out);
+    let outcome = relay_to_plan_by_cli(w, srv, &s, "compact", "Review once more");
     assert_eq!(outcome["compacted"], true, "{outcome}");
     assert_eq!(outcome["state"], "done");
-    let messages = srv.messages(&s, &w.repo);
-    assert!(
-        relayed_to(&messages, "Review once more", "plan"),
-        "{}",
-        describe(&messages)
-    );
 }
 
 #[test]
@@ -369,12 +367,7 @@ fn agents_are_listed_from_the_server() {
         !names.contains(&"compaction"),
         "hidden agents are left out: {names:?}"
     );
-    let build = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "build")
-        .unwrap();
+    let build = entry(&agents, "name", "build");
     assert_eq!(build["mode"], "primary");
     assert!(build["description"].as_str().is_some_and(|d| !d.is_empty()));
     let out = srv.ocfork(w, &["agents", "--server", &srv.url]);

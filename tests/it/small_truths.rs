@@ -7,15 +7,7 @@ use crate::common::*;
 
 /// What bash completion offers for `words` (the last being typed), asked as the script asks.
 fn offered(w: &World, words: &[&str]) -> Vec<String> {
-    let out = w
-        .ocfork()
-        .env("COMPLETE", "bash")
-        .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
-        .env("_CLAP_IFS", "\n")
-        .arg("--")
-        .args(words)
-        .output()
-        .expect("runs");
+    let out = bash_completion(&mut w.ocfork(), words);
     stdout(&out).lines().map(str::to_string).collect()
 }
 

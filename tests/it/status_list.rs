@@ -35,18 +35,10 @@ fn at_least_a_second(cell: &str) -> bool {
 
 #[test]
 fn status_shows_the_time_so_far_of_running_and_interrupted_forks() {
-    let files: Vec<(String, String)> = (1..=30)
-        .map(|i| (format!("s{i}.txt"), format!("step {i}\n")))
-        .collect();
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let w = World::with_delay(
-        script(vec![writes("Use slow", &files)]),
-        Duration::from_millis(600),
-    )
-    .on_suite_server();
+    let slow = writes_numbered("Use slow", 30, |i| {
+        (format!("s{i}.txt"), format!("step {i}\n"))
+    });
+    let w = World::with_delay(script(vec![slow]), Duration::from_millis(600)).on_suite_server();
     let mut child = w.spawn(
         &["try", "-n", "tick", "slow=Use slow"],
         Stdio::null(),

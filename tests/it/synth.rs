@@ -70,12 +70,12 @@ fn synth_combines_the_chosen_forks_is_judged_again_merged_best_and_once_per_mode
             "src/store.js",
             "export const a = 'from-a';\nexport const b = 'from-b';\n",
         )]),
-        judge_replies(
+        Rule::verdict(
             "## Fork synth-other",
             &["synth-other", "synth-scripted", "synth", "a", "b", "c"],
         ),
-        judge_replies("## Fork synth", &["synth", "a", "b", "c"]),
-        judge_replies("## Fork ", &["b", "a", "c"]),
+        Rule::verdict("## Fork synth", &["synth", "a", "b", "c"]),
+        Rule::verdict("## Fork ", &["b", "a", "c"]),
         writes("PLAN-A", &[("src/a.js", "export const a = 'from-a';\n")]),
         writes("PLAN-B", &[("src/b.js", "export const b = 'from-b';\n")]),
         writes("PLAN-C", &[("bad.txt", "from-c\n")]),
@@ -210,8 +210,8 @@ fn try_synth_ranks_a_synthesis_that_deletes_a_test_below_its_sources() {
             bash("rm tests/app.test.js"),
             write_step("src/store.js", "export const store = 1;\n"),
         ]),
-        judge_replies("## Fork synth", &["synth", "a", "b"]),
-        judge_replies("## Fork ", &["a", "b"]),
+        Rule::verdict("## Fork synth", &["synth", "a", "b"]),
+        Rule::verdict("## Fork ", &["a", "b"]),
         writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
         writes("PLAN-B", &[("src/b.js", "export const b = 1;\n")]),
     ]);

@@ -24,8 +24,7 @@ fn two_approaches_json() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert_eq!(run["schema"], 1);
     assert_eq!(run["state"], "done");
-    let forks = run["forks"].as_array().expect("forks");
-    assert_eq!(forks.len(), 2);
+    let forks = forks_of(&run, 2);
     for (fork, file) in [(&forks[0], "src/store.js"), (&forks[1], "src/context.js")] {
         assert_eq!(fork["state"], "done", "{fork}");
         let commit = fork["commit"].as_str().expect("commit");

@@ -186,12 +186,7 @@ fn uses_a_running_server() {
             "a=Use Redux",
         ],
     );
-    assert_eq!(again.status.code(), Some(2));
-    assert!(
-        stderr(&again).contains("a run named `served` already exists"),
-        "{}",
-        stderr(&again)
-    );
+    exits_with(&again, 2, "a run named `served` already exists");
     // The user's server is still up afterwards: ocfork only stops servers it started.
     assert!(std::net::TcpStream::connect(server.url.trim_start_matches("http://")).is_ok());
 }

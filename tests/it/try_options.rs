@@ -21,8 +21,7 @@ fn every_approach_with_every_model() {
             "mobx=Use MobX",
         ],
     );
-    let forks = run["forks"].as_array().expect("forks");
-    assert_eq!(forks.len(), 4);
+    let forks = forks_of(&run, 4);
     let mut pairs: Vec<(String, String)> = forks
         .iter()
         .map(|f| {
@@ -90,8 +89,7 @@ fn include_dirty_carries_uncommitted_work() {
     assert_eq!(read(w.repo.join("notes.txt")), "untracked\n");
     // --merge would record the carried-in changes as merged; squash brings just the agent's.
     let out = w.run(&["merge", "dirty/a", "--merge"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--include-dirty"), "{}", stderr(&out));
+    exits_with(&out, 2, "--include-dirty");
     let out = w.run(&["merge", "dirty/a"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let files = w.git(&["show", "--name-only", "--format=", "HEAD"]);

@@ -233,12 +233,7 @@ fn a_live_run_changes_on_screen_without_a_key() {
 fn ui_refuses_without_a_terminal() {
     let w = World::new(Script::default()).on_suite_server();
     let out = w.run(&["ui"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("needs a terminal"),
-        "{}",
-        stderr(&out)
-    );
+    exits_with(&out, 2, "needs a terminal");
     assert!(stdout(&out).is_empty());
 }
 

@@ -180,11 +180,7 @@ fn manifest_dir() -> PathBuf {
 /// The ocfork binary: the flag, else freshly built with the same profile as this bench.
 fn find_ocfork(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if let Some(p) = flag {
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            bail!("no ocfork binary at {}", p.display())
-        };
+        return binary_at(p, "ocfork", "");
     }
     let me = std::env::current_exe().context("cannot find this binary's path")?;
     let sibling = me.with_file_name("ocfork");
@@ -201,14 +197,7 @@ fn find_ocfork(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
             bail!("building ocfork failed ({status})");
         }
     }
-    if sibling.is_file() {
-        Ok(sibling)
-    } else {
-        bail!(
-            "no ocfork binary at {}; build it or pass --ocfork",
-            sibling.display()
-        )
-    }
+    binary_at(sibling, "ocfork", "; build it or pass --ocfork")
 }
 
 fn find_opencode(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -220,13 +209,19 @@ fn find_opencode(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
                 .map(PathBuf::from)
         })
         .unwrap_or(local);
-    if found.is_file() {
-        Ok(found)
+    binary_at(
+        found,
+        "opencode",
+        "; set OCFORK_OPENCODE or run `bash scripts/install-opencode`",
+    )
+}
+
+/// `path` when it is a file, else an error saying no `what` binary is there, then `hint`.
+fn binary_at(path: PathBuf, what: &str, hint: &str) -> anyhow::Result<PathBuf> {
+    if path.is_file() {
+        Ok(path)
     } else {
-        bail!(
-            "no opencode binary at {}; set OCFORK_OPENCODE or run `bash scripts/install-opencode`",
-            found.display()
-        )
+        bail!("no {what} binary at {}{hint}", path.display())
     }
 }
 

@@ -233,22 +233,6 @@ pub const SYNTH_FORK: &str = "synth";
 /// The forks of the synthesis scenario, as judges rank them: `f1`..`f4`.
 pub const SYNTH_SOURCES: [&str; 4] = ["f1", "f2", "f3", "f4"];
 
-/// A judge's answer ranking `ranking`, the JSON block `ocfork judge` reads.
-fn judge_rule(when: &str, ranking: &[&str]) -> Rule {
-    let reasons: serde_json::Map<String, serde_json::Value> = ranking
-        .iter()
-        .map(|f| (f.to_string(), format!("{f} is fine").into()))
-        .collect();
-    let body = serde_json::json!({ "ranking": ranking, "reasons": reasons });
-    Rule {
-        when: when.to_string(),
-        model: None,
-        steps: vec![],
-        reply: format!("Here is my verdict.\n```json\n{body}\n```\n"),
-        fail: None,
-    }
-}
-
 /// The model's script: every session writes two files, then replies; the synthesizing
 /// session does the same; judges rank the synthesized fork first once it exists, else the
 /// forks in order. Judge and synthesis prompts hold the task too, so their rules come first.
@@ -260,8 +244,8 @@ fn script() -> Script {
             when: SYNTH_ASK.to_string(),
             ..writes_both()
         },
-        judge_rule(&format!("## Fork {SYNTH_FORK}"), &after),
-        judge_rule("## Fork ", &SYNTH_SOURCES),
+        Rule::verdict(&format!("## Fork {SYNTH_FORK}"), &after),
+        Rule::verdict("## Fork ", &SYNTH_SOURCES),
     ];
     rules.push(writes_both());
     Script {

@@ -60,20 +60,38 @@ impl Script {
     }
 }
 
+/// One rule of a script; all but `when` may be left out (a missing `Option` is `None`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Rule {
     /// Substring of the last user message.
     pub when: String,
     /// Only requests whose `model` equals this.
-    #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
     pub steps: Vec<Step>,
     /// Final text, once all steps are done.
     #[serde(default)]
     pub reply: String,
-    #[serde(default)]
     pub fail: Option<Failure>,
+}
+
+impl Rule {
+    /// A judge's answer to prompts holding `when`: the JSON block `ocfork judge` reads, ranking
+    /// `ranking` with the reason "<fork> is fine" for each fork.
+    pub fn verdict(when: &str, ranking: &[&str]) -> Rule {
+        let reasons: serde_json::Map<String, Value> = ranking
+            .iter()
+            .map(|f| (f.to_string(), Value::from(format!("{f} is fine"))))
+            .collect();
+        let body = serde_json::json!({ "ranking": ranking, "reasons": reasons });
+        Rule {
+            when: when.to_string(),
+            model: None,
+            steps: vec![],
+            reply: format!("Here is my verdict.\n```json\n{body}\n```\n"),
+            fail: None,
+        }
+    }
 }
 
 /// One tool call, e.g. tool `write`, args `{"filePath":"src/a.js","content":"..."}`.
@@ -83,22 +101,19 @@ pub struct Step {
     pub args: Value,
 }
 
+/// How a rule fails; every field may be left out (each has its default).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Failure {
     /// Answer this HTTP status (default 500) with an OpenAI-style error body.
-    #[serde(default)]
     pub status: Option<u16>,
-    #[serde(default)]
     pub message: Option<String>,
     /// Never answer; the connection stays open until the server stops.
-    #[serde(default)]
     pub hang: bool,
     /// Fail only the first N matching agent requests, then behave normally; `None` = always.
-    #[serde(default)]
     pub times: Option<u32>,
     /// Sent as a `retry-after-ms` header with the error, as real providers do; OpenCode then
     /// waits that long before retrying instead of its own backoff of 2 s and more.
-    #[serde(default)]
     pub retry_after_ms: Option<u64>,
 }
 

@@ -294,3 +294,22 @@ async fn non_streaming_agent_turn_gets_tool_call_message() {
 
 #[path = "tests_server.rs"]
 mod server;
+
+#[test]
+fn a_script_may_leave_out_all_but_when() {
+    let script =
+        Script::from_json_str(r#"{"rules":[{"when":"x"},{"when":"y","fail":{"hang":true}}]}"#)
+            .expect("a script");
+    let [x, y] = &script.rules[..] else {
+        panic!("two rules: {script:?}");
+    };
+    assert!(x.model.is_none() && x.steps.is_empty() && x.reply.is_empty() && x.fail.is_none());
+    let fail = y.fail.as_ref().expect("fail");
+    assert!(fail.hang && fail.status.is_none() && fail.times.is_none());
+    assert!(fail.message.is_none() && fail.retry_after_ms.is_none());
+    assert_eq!(script.default_reply, "");
+    assert!(
+        Script::from_json_str(r#"{"rules":[{"reply":"r"}]}"#).is_err(),
+        "when is needed"
+    );
+}

@@ -116,32 +116,13 @@ pub fn finished_run(w: &World, name: &str, task: Option<&str>, forks: &[Done]) -
         })
         .collect();
     let run = Run {
-        schema: ocfork::state::SCHEMA,
-        run: name.to_string(),
-        repo: w.repo.clone(),
-        base: base.clone(),
-        start: base,
         task: task.map(str::to_string),
         state: RunState::Done,
-        created_at,
         forks,
-        pid: None,
-        pid_start: None,
-        check_command: None,
-        setup_command: None,
-        timeout_ms: None,
-        jobs: None,
-        server: None,
-        pool_urls: Vec::new(),
-        pool_size: None,
         opencode: Some(w.opencode.clone()),
         dispatched: true,
-        copy: Vec::new(),
-        spawned_server: None,
-        spawned_servers: Vec::new(),
-        judge: None,
-        ports: None,
-        warnings: Vec::new(),
+        created_at,
+        ..Run::new(name.to_string(), w.repo.clone(), base.clone(), base)
     };
     Store::new(&common).create(&run).expect("run recorded");
     json_ok(&w.run(&["status", name, "--json"]))

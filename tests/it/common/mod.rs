@@ -41,18 +41,12 @@ pub fn opencode_bin() -> PathBuf {
 /// Runs git in `dir`, panicking with its stderr when it fails. Hermetic (see [`hermetic`]),
 /// and no global config at all: the test's repositories are what the test made them.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = hermetic(&mut Command::new("git"))
+    let mut cmd = Command::new("git");
+    hermetic(&mut cmd)
         .current_dir(dir)
         .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    stdout_of(&mut cmd, &format!("git {args:?}"))
 }
 
 /// Makes `cmd` independent of the developer's shell, as jj's tests are: every variable that
@@ -156,23 +150,6 @@ pub fn writes(when: &str, files: &[(&str, &str)]) -> Rule {
             })
             .collect(),
         reply: format!("Done with {when}."),
-        fail: None,
-    }
-}
-
-/// A rule answering a judge prompt that holds `when` (every judge prompt holds `## Fork `)
-/// with `ranking` and the reason "<fork> is fine" for each fork.
-pub fn judge_replies(when: &str, ranking: &[&str]) -> Rule {
-    let reasons: serde_json::Map<String, Value> = ranking
-        .iter()
-        .map(|f| (f.to_string(), Value::from(format!("{f} is fine"))))
-        .collect();
-    let body = serde_json::json!({ "ranking": ranking, "reasons": reasons });
-    Rule {
-        when: when.to_string(),
-        model: None,
-        steps: vec![],
-        reply: format!("Here is my verdict.\n```json\n{body}\n```\n"),
         fail: None,
     }
 }
@@ -433,3 +410,8 @@ pub fn stderr(out: &Output) -> String {
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
+
+pub mod rules;
+pub use rules::*;
+pub mod outputs;
+pub use outputs::*;

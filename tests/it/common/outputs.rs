@@ -1,0 +1,74 @@
+//! Reading what commands print: a command that must succeed, a backgrounded `ocfork` that must
+//! end with a given code, bash's completion request, and the lists of `--json` answers.
+
+use std::path::Path;
+use std::process::{Child, Command, Output};
+
+use serde_json::Value;
+
+use super::{git, json, stderr};
+
+/// Runs `cmd` and returns its stdout; panics with its stderr when it fails (`what failed: …`).
+pub fn stdout_of(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what} does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Waits for a backgrounded ocfork (stdout piped) to end, asserts it exits `code`, and returns
+/// the JSON it printed.
+pub fn json_at_exit(child: Child, code: i32) -> Value {
+    let out = child.wait_with_output().expect("try ends");
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    json(&out)
+}
+
+/// What ocfork (`cmd`) answers when bash asks for completions of `words` (the last one being
+/// typed), asked as the registered script asks it.
+pub fn bash_completion(cmd: &mut Command, words: &[&str]) -> Output {
+    cmd.env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+        .env("_CLAP_IFS", "\n")
+        .arg("--")
+        .args(words)
+        .output()
+        .expect("ocfork runs")
+}
+
+/// The `path` of each entry of a `files` list of `diff --json`.
+pub fn paths_in(files: &Value) -> Vec<&str> {
+    files
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect()
+}
+
+/// The entry of the JSON array `list` whose `key` is `value`; panics showing the list.
+pub fn entry<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|l| l.iter().find(|e| e[key] == value))
+        .unwrap_or_else(|| panic!("no {key} {value} in {list:#}"))
+}
+
+/// The files of the tree of `rev` in the repository at `dir`.
+pub fn files_at(dir: &Path, rev: &str) -> Vec<String> {
+    git(dir, &["ls-tree", "-r", "--name-only", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The forks of a run's JSON (`try --json`, `status --json`); asserts there are `n`.
+pub fn forks_of(run: &Value, n: usize) -> &Vec<Value> {
+    let forks = run["forks"].as_array().expect("forks");
+    assert_eq!(forks.len(), n, "{run}");
+    forks
+}
