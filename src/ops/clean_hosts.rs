@@ -23,6 +23,10 @@ pub(super) async fn clean_hosts(repo: &Repo, run: &Run, say: Say<'_>) -> bool {
     };
     let mut all = true;
     let mut connected: Vec<crate::host::Host> = Vec::new();
+    // A fork kept because its host could not be asked.
+    let kept = |fork: &str, e: &dyn std::fmt::Display| {
+        CleanEvent::Problem(format!("kept fork {}/{fork}: {e}", run.run))
+    };
     for fork in on_hosts {
         let name = fork.host.clone().unwrap_or_default();
         if !connected.iter().any(|h| h.name() == name) {
@@ -31,10 +35,7 @@ pub(super) async fn clean_hosts(repo: &Repo, run: &Run, say: Say<'_>) -> bool {
             match crate::host::Host::connect(cfg).await {
                 Ok(h) => connected.push(h),
                 Err(e) => {
-                    say(CleanEvent::Problem(format!(
-                        "kept fork {}/{}: {e}",
-                        run.run, fork.name
-                    )));
+                    say(kept(&fork.name, &e));
                     all = false;
                     continue;
                 }
@@ -56,10 +57,7 @@ pub(super) async fn clean_hosts(repo: &Repo, run: &Run, say: Say<'_>) -> bool {
                 .is_ok()
             }
             Err(e) => {
-                say(CleanEvent::Problem(format!(
-                    "kept fork {}/{}: {e}",
-                    run.run, fork.name
-                )));
+                say(kept(&fork.name, &e));
                 all = false;
                 continue;
             }

@@ -103,32 +103,10 @@ impl Fixture {
             })
             .collect();
         let run = Run {
-            schema: crate::state::SCHEMA,
-            run: name.to_string(),
-            repo: self.main.clone(),
-            base: base.clone(),
-            start: base,
-            task: None,
             state: RunState::Done,
-            created_at: crate::state::now_rfc3339(),
             forks,
-            pid: None,
-            pid_start: None,
-            check_command: None,
-            setup_command: None,
-            timeout_ms: None,
-            jobs: None,
-            server: None,
-            pool_urls: Vec::new(),
-            pool_size: None,
-            opencode: None,
             dispatched: true,
-            copy: Vec::new(),
-            spawned_server: None,
-            spawned_servers: Vec::new(),
-            judge: None,
-            ports: None,
-            warnings: Vec::new(),
+            ..Run::new(name.to_string(), self.main.clone(), base.clone(), base)
         };
         self.store.create(&run).expect("run recorded");
         run
