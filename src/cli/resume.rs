@@ -100,22 +100,15 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         (None, _) if run.server.is_none() => Some(crate::opencode::find_binary(None)?),
         (None, _) => None,
     };
+    // The hosts of forks on other machines, reached again (exit 2 naming one that is not).
+    let hosts = super::run_hosts::reconnect(&repo, &run, &forks).await?;
     eprintln!(
         "ocfork: resuming {} of run {}: {}",
         plural(forks.len()),
         run.run,
         forks.join(", ")
     );
-    let driven = drive::<LiveView>(
-        &repo,
-        &store,
-        run,
-        DriveOptions {
-            forks,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions { forks, hosts }).await?;
     super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);

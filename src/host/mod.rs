@@ -230,6 +230,12 @@ printf 'free=%s\n' "$(df -Pk "$d" | awk 'NR==2 {print $4}')"
         }
     }
 
+    /// Whether the master connection still holds (`ssh -O check`).
+    pub async fn connected(&self) -> bool {
+        let check = tokio::time::timeout(Duration::from_secs(10), self.session.check()).await;
+        matches!(check, Ok(Ok(())))
+    }
+
     /// The control socket of the master connection, for git's ssh (`GIT_SSH_COMMAND`).
     fn control_socket(&self) -> PathBuf {
         self.session.control_socket().to_path_buf()
