@@ -184,6 +184,21 @@ impl Host {
         Ok((!tip.is_empty()).then_some(tip))
     }
 
+    /// The paths a fork's worktree on the host holds that its branch does not (git's
+    /// `status --porcelain`, pinned to the fork's admin directory as the commit is); empty
+    /// when there is no such worktree.
+    pub async fn uncommitted(&self, mirror: &str, path: &str) -> Result<String, HostError> {
+        let script = "[ -e \"$2\" ] || exit 0; \
+                      for a in \"$1\"/worktrees/*; do \
+                      if [ \"$(cat \"$a/gitdir\" 2>/dev/null)\" = \"$2/.git\" ]; then \
+                      GIT_DIR=$a GIT_WORK_TREE=$2 exec git -C \"$2\" status --porcelain \
+                      --untracked-files=all; fi; done";
+        let out = self
+            .sh_ok("reading the fork's worktree", script, &[mirror, path], None)
+            .await?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
     /// Removes a fork's worktree and branch from the host.
     pub async fn remove_fork(
         &self,

@@ -21,6 +21,13 @@ pub enum AttachError {
         worktree: PathBuf,
         branch: String,
     },
+    #[error("{name} works on host {host}: `ocfork attach` does not reach hosts yet")]
+    OnHost {
+        name: String,
+        host: String,
+        worktree: PathBuf,
+        session: String,
+    },
     #[error(transparent)]
     Binary(#[from] ServerError),
     #[error(transparent)]
@@ -34,6 +41,22 @@ impl AttachError {
             AttachError::WorktreeGone { name, branch, .. } => Some(format!(
                 "its work is on branch {branch}; `ocfork continue {name} TEXT` makes the worktree again from it"
             )),
+            AttachError::OnHost {
+                host,
+                worktree,
+                session,
+                ..
+            } => {
+                let there = format!(
+                    "cd {} && opencode --session {}",
+                    crate::text::shell_quote(&worktree.to_string_lossy()),
+                    crate::text::shell_quote(session)
+                );
+                Some(format!(
+                    "open its session there: `ssh -t {host} {}`",
+                    crate::text::shell_quote(&there)
+                ))
+            }
             AttachError::Binary(e) => e.hint(),
             AttachError::Version(e) => Some(e.hint()),
             AttachError::NoSession { .. } => None,
@@ -73,6 +96,14 @@ pub fn command(found: &ForkRef, opencode: Option<&Path>) -> Result<AttachCommand
             state: fork.state,
         });
     };
+    if let Some(host) = &fork.host {
+        return Err(AttachError::OnHost {
+            name: found.qualified(),
+            host: host.clone(),
+            worktree: fork.worktree.clone(),
+            session: session.clone(),
+        });
+    }
     existing_worktree(found)?;
     let bin = binary(opencode, run.opencode.as_deref())?;
     let mut args: Vec<OsString> = Vec::new();

@@ -39,6 +39,14 @@ fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
     let remote_tree = worktree_of(fork(&first, "a"));
     let opened = ok(&with_hosts(&w, &["open", "r/a"]));
     assert_eq!(opened.trim(), format!("hosta:{}", remote_tree.display()));
+    // `attach` does not reach hosts yet: it says so, and how to open the session there.
+    let attach = with_hosts(&w, &["attach", "r/a", "--print"]);
+    exits_with(&attach, 2, "host hosta");
+    assert!(
+        stderr(&attach).contains("ssh -t hosta"),
+        "{}",
+        stderr(&attach)
+    );
 
     let out = with_hosts(&w, &["continue", "r/a", "Add a test for a", "--json"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
@@ -68,6 +76,15 @@ fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
     );
     // The local fork was left alone.
     assert_eq!(fork(&run, "b")["state"], "done");
+
+    // Work in the host's worktree that no commit holds (as a dropped connection leaves it)
+    // keeps `clean --force` off the fork there.
+    let stray = format!("{}/notes.txt", remote_tree.display());
+    assert_eq!(host.sh(&w, &format!("echo draft > '{stray}'")).0, 0);
+    let kept = with_hosts(&w, &["clean", "r", "--force"]);
+    assert_ne!(kept.status.code(), Some(0), "{}", stderr(&kept));
+    assert!(stderr(&kept).contains("not committed"), "{}", stderr(&kept));
+    assert_eq!(host.sh(&w, &format!("test -f '{stray}'")).0, 0);
 }
 
 /// The agent on the host writes its file, then says it started and waits for a `go` that
@@ -140,6 +157,12 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
         w.git(&["show", "ocfork/r/b:src/b.js"]),
         "export const b = 2;\n"
     );
+
+    // While the host is down, resume exits 2 naming it and changes nothing.
+    let out = with_hosts(&w, &["resume", "r"]);
+    exits_with(&out, 2, "hosta");
+    let status = json(&w.run(&["status", "r", "--json"]));
+    assert_eq!(fork(&status, "a")["state"], "interrupted", "{status:#}");
 
     // Back: resume reconnects, continues the fork on its host and brings its branch home,
     // with what the agent wrote before the drop.
