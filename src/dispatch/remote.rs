@@ -61,13 +61,23 @@ pub(super) async fn make_remote_worktrees(
                 .await
                 .ok()
                 .flatten();
-            let made = match exists {
-                Some(_) => Ok(()),
-                None => {
+            // The host lost a fork whose work came home (`clean`, a wiped disk): it goes on
+            // from the branch here, never again from the run's start.
+            let pushed = match exists {
+                None if repo.branch_exists(&f.branch) => {
+                    link.host
+                        .push_branch(&repo.workdir, &mirror, &f.branch)
+                        .await
+                }
+                _ => Ok(()),
+            };
+            let made = match pushed {
+                Ok(()) => {
                     link.host
                         .add_worktree(&mirror, &path, &f.branch, &run.start)
                         .await
                 }
+                Err(e) => Err(e),
             };
             match made {
                 Ok(()) => ready.push((

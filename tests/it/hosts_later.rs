@@ -23,6 +23,7 @@ fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
         writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
         writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
         writes("Add a test for a", &[("src/a.test.js", "test(a);\n")]),
+        writes("Add docs for a", &[("docs/a.md", "# a\n")]),
     ]);
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
@@ -85,6 +86,36 @@ fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
     assert_ne!(kept.status.code(), Some(0), "{}", stderr(&kept));
     assert!(stderr(&kept).contains("not committed"), "{}", stderr(&kept));
     assert_eq!(host.sh(&w, &format!("test -f '{stray}'")).0, 0);
+
+    // The host lost the fork (worktree and branch): continue makes it again there from the
+    // branch here, and the fork goes on from its last commit.
+    let second_tip = w.git(&["rev-parse", "ocfork/r/a"]);
+    let worktrees = remote_tree
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("run folder");
+    let mirror = format!(
+        "{}.git",
+        worktrees
+            .display()
+            .to_string()
+            .trim_end_matches(".worktrees")
+    );
+    let wipe = format!(
+        "rm -rf '{}' && git --git-dir='{mirror}' worktree prune && \
+         git --git-dir='{mirror}' branch -D ocfork/r/a",
+        remote_tree.display()
+    );
+    assert_eq!(
+        host.sh(&w, &wipe).0,
+        0,
+        "could not wipe the fork on the host"
+    );
+    let out = with_hosts(&w, &["continue", "r/a", "Add docs for a"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), second_tip);
+    assert_eq!(w.git(&["show", "ocfork/r/a:docs/a.md"]), "# a\n");
+    assert_eq!(w.git(&["show", "ocfork/r/a:src/a.test.js"]), "test(a);\n");
 }
 
 /// The agent on the host writes its file, then says it started and waits for a `go` that
