@@ -141,13 +141,15 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
     let w = world(vec![
         waits_on_the_host(),
         writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+        writes("Approach C", &[("src/c.js", "export const c = 3;\n")]),
         writes(
             "previous run was interrupted",
             &[("src/a2.js", "export const a2 = 3;\n")],
         ),
     ]);
     let mut host = SshHost::start(&w, "hosta");
-    host_config(&w, &[(&host, None)]);
+    let other = SshHost::start(&w, "hostb");
+    host_config(&w, &[(&host, None), (&other, None)]);
     let (k, v) = ssh_env(&w);
     let mut child = w
         .ocfork()
@@ -155,7 +157,13 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
         .args([
             "try", "--json", "-n", "r", "--host", "hosta", "--host", "local",
         ])
-        .args(["a=Approach A", "b=Approach B"])
+        .args([
+            "--host",
+            "hostb",
+            "a=Approach A",
+            "b=Approach B",
+            "c=Approach C",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -183,10 +191,17 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
         a["error"].as_str().is_some_and(|e| e.contains("hosta")),
         "{run:#}"
     );
+    // The forks here and on the other host went on to their end.
     assert_eq!(fork(&run, "b")["state"], "done", "{run:#}");
     assert_eq!(
         w.git(&["show", "ocfork/r/b:src/b.js"]),
         "export const b = 2;\n"
+    );
+    assert_eq!(fork(&run, "c")["host"], "hostb", "{run:#}");
+    assert_eq!(fork(&run, "c")["state"], "done", "{run:#}");
+    assert_eq!(
+        w.git(&["show", "ocfork/r/c:src/c.js"]),
+        "export const c = 3;\n"
     );
 
     // While the host is down, resume exits 2 naming it and changes nothing.
