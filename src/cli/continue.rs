@@ -72,7 +72,11 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
             None => "there is nothing left to continue".into(),
         }));
     }
-    crate::opencode::version::check_target(run.server.as_deref(), run.opencode.as_deref()).await?;
+    // A fork on a host runs on a server there, checked when its host is reached.
+    if fork.host.is_none() {
+        crate::opencode::version::check_target(run.server.as_deref(), run.opencode.as_deref())
+            .await?;
+    }
     if gone {
         // `clean` kept the branch: the drive makes the worktree again from it.
         eprintln!(
