@@ -77,7 +77,7 @@ fn git_at_least(text: &str) -> bool {
 }
 
 /// The `-F FILE` of `$OCFORK_SSH`: extra ssh options for every connection (only `-F` so far).
-fn ssh_config_file() -> Result<Option<PathBuf>, String> {
+pub fn ssh_config_file() -> Result<Option<PathBuf>, String> {
     let Some(raw) = std::env::var_os("OCFORK_SSH").filter(|v| !v.is_empty()) else {
         return Ok(None);
     };

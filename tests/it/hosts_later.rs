@@ -1,4 +1,4 @@
-//! Forks on hosts after their first turn: `continue` reaches a remote fork's session on its
+//! Forks on hosts after their first turn: `continue` (and `attach`) reach a remote fork's session on its
 //! host and brings the new commit home; a host whose connection drops mid-run leaves its forks
 //! `interrupted` while the others finish, and `resume` picks them up once it is back.
 
@@ -40,14 +40,25 @@ fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
     let remote_tree = worktree_of(fork(&first, "a"));
     let opened = ok(&with_hosts(&w, &["open", "r/a"]));
     assert_eq!(opened.trim(), format!("hosta:{}", remote_tree.display()));
-    // `attach` does not reach hosts yet: it says so, and how to open the session there.
-    let attach = with_hosts(&w, &["attach", "r/a", "--print"]);
-    exits_with(&attach, 2, "host hosta");
-    assert!(
-        stderr(&attach).contains("ssh -t hosta"),
-        "{}",
-        stderr(&attach)
+    // `attach` opens OpenCode on the fork's session there, over ssh: here a stand-in opencode
+    // on the host writes down where and how it ran.
+    let session = fork(&first, "a")["session"].as_str().expect("session");
+    let (fake, log) = (w.path("fake-opencode"), w.path("attach-argv.txt"));
+    let fake_text = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$PWD\" \"$@\" > '{}'\n",
+        log.display()
     );
+    std::fs::write(&fake, fake_text).expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    host_config(&w, &[(&host, Some(&fake))]);
+    ok(&with_hosts(&w, &["attach", "r/a"]));
+    let tree = remote_tree.display().to_string();
+    assert_eq!(
+        read(&log).lines().collect::<Vec<_>>(),
+        vec![tree.as_str(), tree.as_str(), "--session", session]
+    );
+    host_config(&w, &[(&host, None)]);
 
     let out = with_hosts(&w, &["continue", "r/a", "Add a test for a", "--json"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
