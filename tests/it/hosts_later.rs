@@ -1,6 +1,7 @@
-//! Forks on hosts after their first turn: `continue` (and `attach`) reach a remote fork's session on its
-//! host and brings the new commit home; a host whose connection drops mid-run leaves its forks
-//! `interrupted` while the others finish, and `resume` picks them up once it is back.
+//! Forks on hosts after their first turn: `continue` and `attach` reach a remote fork's session
+//! on its host (`continue` brings the new commit home); a host whose connection drops mid-run
+//! leaves its forks `interrupted` while the others finish, and `resume` picks them up once it is
+//! back.
 
 use std::process::{Output, Stdio};
 use std::time::Duration;
