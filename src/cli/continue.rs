@@ -13,7 +13,8 @@ use crate::ui::LiveView;
 #[command(
     after_help = "The fork runs again through a spawned OpenCode server (or the run's --server), with the \
 run's timeout and --check; its worktree is committed afterwards and status shows the new totals. \
-A worktree `clean` removed is made again from the fork's branch.
+A worktree `clean` removed is made again from the fork's branch. A fork on a host (`try --host`) \
+runs there, on a server ocfork starts there, and its new commit is fetched home.
 
 Example:
   ocfork continue redux \"Also add unit tests for the reducer\"
@@ -55,7 +56,8 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         ))
         .with_hint("`ocfork resume` restarts forks that never got going"));
     }
-    let gone = !fork.worktree.join(".git").exists();
+    // A fork on a host has its worktree there.
+    let gone = fork.host.is_none() && !fork.worktree.join(".git").exists();
     if gone && !repo.branch_exists(&fork.branch) {
         return Err(CommandError::failure(format!(
             "the worktree of {name} is gone ({}), and its branch {} too",
@@ -70,7 +72,11 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
             None => "there is nothing left to continue".into(),
         }));
     }
-    crate::opencode::version::check_target(run.server.as_deref(), run.opencode.as_deref()).await?;
+    // A fork on a host runs on a server there, checked when its host is reached.
+    if fork.host.is_none() {
+        crate::opencode::version::check_target(run.server.as_deref(), run.opencode.as_deref())
+            .await?;
+    }
     if gone {
         // `clean` kept the branch: the drive makes the worktree again from it.
         eprintln!(
@@ -79,6 +85,9 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
             fork.branch
         );
     }
+    // Its host, reached again (its OpenCode server there keeps the session), before anything
+    // changes.
+    let hosts = super::run_hosts::reconnect(&repo, &run, std::slice::from_ref(&name)).await?;
     let text = args.text.clone();
     // The new commit is not merged, whatever the fork's earlier commit was.
     let updated = store.update(
@@ -101,7 +110,7 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
         run,
         DriveOptions {
             forks: vec![name.clone()],
-            ..Default::default()
+            hosts,
         },
     )
     .await?;

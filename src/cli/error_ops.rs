@@ -75,7 +75,7 @@ impl Classify for AttachError {
         match self {
             AttachError::Binary(e) => e.kind(),
             AttachError::Version(e) => e.kind(),
-            AttachError::NoSession { .. } => ErrorKind::User,
+            AttachError::NoSession { .. } | AttachError::OnHost { .. } => ErrorKind::User,
             AttachError::WorktreeGone { .. } => ErrorKind::Failure,
         }
     }

@@ -22,6 +22,7 @@ mod output;
 mod plugin;
 mod report;
 mod resume;
+mod run_hosts;
 mod session;
 mod status;
 mod synth;

@@ -1,10 +1,11 @@
-//! `ocfork open REF`: print a fork's worktree path, for `cd "$(ocfork open redux)"`.
+//! `ocfork open REF`: print a fork's worktree path, for `cd "$(ocfork open redux)"`; `HOST:PATH`
+//! for a fork on another machine (`try --host`).
 
 use clap::Args;
 
 use super::CmdResult;
 
-/// Print the worktree path of a fork.
+/// Print the worktree path of a fork (`HOST:PATH` for a fork on a host).
 #[derive(Args, Debug)]
 #[command(
     after_help = "Example:\n  cd \"$(ocfork open redux)\"\n  ocfork open redux-vs-context/context"
@@ -18,6 +19,12 @@ pub struct OpenArgs {
 pub async fn cmd_open(args: OpenArgs) -> CmdResult {
     let (_, store) = super::repo_and_store()?;
     let found = store.resolve_fork(&args.reference)?;
+    // A fork on another machine: where it is there, as scp and rsync take it.
+    if let Some(host) = &found.fork().host {
+        let path = found.fork().worktree.display();
+        super::output::println(format!("{host}:{path}"))?;
+        return Ok(0);
+    }
     super::output::println(super::existing_worktree(&found)?.display().to_string())?;
     Ok(0)
 }

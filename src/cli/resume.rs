@@ -94,28 +94,26 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         );
         run.server = None;
     }
+    // Forks that all work on hosts need no OpenCode here.
+    let here = forks
+        .iter()
+        .any(|n| run.fork(n).is_some_and(|f| f.host.is_none()));
     run.opencode = match (&args.opencode, &run.opencode) {
         (Some(p), _) => Some(crate::opencode::find_binary(Some(p))?),
         (None, Some(p)) if p.is_file() => Some(p.clone()),
-        (None, _) if run.server.is_none() => Some(crate::opencode::find_binary(None)?),
+        (None, _) if run.server.is_none() && here => Some(crate::opencode::find_binary(None)?),
+        (None, p) if !here => p.clone(),
         (None, _) => None,
     };
+    // The hosts of forks on other machines, reached again (exit 2 naming one that is not).
+    let hosts = super::run_hosts::reconnect(&repo, &run, &forks).await?;
     eprintln!(
         "ocfork: resuming {} of run {}: {}",
         plural(forks.len()),
         run.run,
         forks.join(", ")
     );
-    let driven = drive::<LiveView>(
-        &repo,
-        &store,
-        run,
-        DriveOptions {
-            forks,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions { forks, hosts }).await?;
     super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 #[path = "try_hosts.rs"]
-mod place_hosts;
+pub(super) mod place_hosts;
 #[path = "try_plan.rs"]
 mod plan;
 

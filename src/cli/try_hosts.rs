@@ -57,7 +57,7 @@ pub(super) async fn place(
 }
 
 /// Starts each host's OpenCode server and checks it offers every fork's agent and model.
-pub(super) async fn start_servers(
+pub(in crate::cli) async fn start_servers(
     hosts: Vec<Host>,
     run: &Run,
 ) -> Result<Vec<HostLink>, CommandError> {

@@ -91,16 +91,19 @@ pub async fn drive_with<V: RunView>(
     // needs the other. Both futures are polled by this task, on the thread that runs the
     // whole command, so the server's parent-death signal is tied to ocfork's life rather
     // than to a worker thread.
-    let connecting = async {
-        match connected {
-            Some(c) => Ok(c),
-            None => connect(repo, &run).await,
-        }
-    };
     let (local, remote): (Vec<String>, Vec<String>) = names
         .iter()
         .cloned()
         .partition(|n| handle.snapshot().fork(n).is_some_and(|f| f.host.is_none()));
+    let connecting = async {
+        match (connected, opts.hosts.first()) {
+            (Some(c), _) => Ok(c),
+            // Every fork of this drive works on a host (`continue`, `resume`): no server
+            // starts here; the first host's stands in where the forks' own are put.
+            (None, Some(link)) if local.is_empty() => Ok((link.server.client.clone(), None)),
+            (None, _) => connect(repo, &run).await,
+        }
+    };
     let ((ready, made_now), connected, remote_ready) = tokio::join!(
         super::worktrees::make_worktrees(repo, &handle, &local),
         connecting,
@@ -136,6 +139,7 @@ pub async fn drive_with<V: RunView>(
     // the first start, and servers starting together race on that.
     let more = match run.server {
         Some(_) => 0,
+        None if ready.is_empty() => 0,
         None => run
             .pool_size
             .unwrap_or_else(|| super::pool::default_servers(ready.len(), super::pool::cores()))

@@ -255,13 +255,36 @@ async fn finish(
     let main = snapshot.repo.clone();
     let secret = shared.client.password().map(str::to_owned);
     let branch = fork.branch.clone();
+    // A fork on a host whose connection dropped is left as it is there, for `resume`.
+    let gone = match &shared.remote {
+        Some(r) if end != EndReason::Done => super::remote::gone(r).await,
+        _ => None,
+    };
+    let (end, error) = match gone {
+        Some(words) => (EndReason::HostGone, Some(words)),
+        None => (end, error),
+    };
     let committed = match &shared.remote {
-        Some(remote) => commit_remote(remote, shared, &snapshot, &fork, &message).await,
-        None => commit_local(shared, worktree, branch, start, message, main, secret).await,
+        _ if end == EndReason::HostGone => Err(None),
+        Some(remote) => {
+            let common = &shared.common_dir;
+            super::remote::commit_remote(remote, common, &snapshot, &fork, &message)
+                .await
+                .map_err(Some)
+        }
+        None => commit_local(shared, worktree, branch, start, message, main, secret)
+            .await
+            .map_err(Some),
+    };
+    let gone = match (&committed, &shared.remote) {
+        (Err(Some(_)), Some(r)) => super::remote::gone(r).await,
+        _ => None,
     };
     let (end, error, commit, moved, stats) = match committed {
         Ok((done, stats)) => (end, error, Some(done.tip), done.moved, stats),
-        Err(e) => (
+        Err(None) => (end, error, None, None, Vec::new()),
+        Err(Some(_)) if gone.is_some() => (EndReason::HostGone, gone, None, None, Vec::new()),
+        Err(Some(e)) => (
             EndReason::CommitFailed,
             Some(join_errors(
                 error,
@@ -287,9 +310,12 @@ async fn finish(
             f.commit = commit;
             f.moved = moved;
         }
-        f.files_changed = files;
-        f.insertions = ins;
-        f.deletions = del;
+        // Nothing was measured on a host that went away: the last totals stand.
+        if end != EndReason::HostGone {
+            f.files_changed = files;
+            f.insertions = ins;
+            f.deletions = del;
+        }
         f.duration_ms = f.duration_ms.saturating_add(elapsed);
     });
 }
@@ -332,40 +358,6 @@ async fn commit_local(
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     }
-}
-
-/// Commits a fork's work on its host, fetches its branch home and measures it here.
-async fn commit_remote(
-    remote: &super::remote::RemoteFork,
-    shared: &Shared,
-    run: &crate::state::Run,
-    fork: &crate::state::Fork,
-    message: &str,
-) -> Result<(crate::git::Committed, Vec<crate::git::FileStat>), String> {
-    let worktree = fork.worktree.to_string_lossy().to_string();
-    let tip = super::remote::commit_and_fetch(
-        remote,
-        &run.repo,
-        &worktree,
-        &fork.branch,
-        &run.start,
-        message,
-    )
-    .await?;
-    let (repo, start, at) = (run.repo.clone(), run.start.clone(), tip.clone());
-    let common = shared.common_dir.clone();
-    let stats = tokio::task::spawn_blocking(move || {
-        crate::compare::fork_stats(&repo, &common, &start, &at)
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
-    let done = crate::git::Committed {
-        new_commit: fork.commit.as_deref() != Some(tip.as_str()),
-        tip,
-        moved: None,
-    };
-    Ok((done, stats))
 }
 
 fn join_errors(first: Option<String>, second: String) -> String {

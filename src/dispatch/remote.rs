@@ -61,13 +61,23 @@ pub(super) async fn make_remote_worktrees(
                 .await
                 .ok()
                 .flatten();
-            let made = match exists {
-                Some(_) => Ok(()),
-                None => {
+            // The host lost a fork whose work came home (`clean`, a wiped disk): it goes on
+            // from the branch here, never again from the run's start.
+            let pushed = match exists {
+                None if repo.branch_exists(&f.branch) => {
+                    link.host
+                        .push_branch(&repo.workdir, &mirror, &f.branch)
+                        .await
+                }
+                _ => Ok(()),
+            };
+            let made = match pushed {
+                Ok(()) => {
                     link.host
                         .add_worktree(&mirror, &path, &f.branch, &run.start)
                         .await
                 }
+                Err(e) => Err(e),
             };
             match made {
                 Ok(()) => ready.push((
@@ -96,7 +106,7 @@ pub(super) async fn make_remote_worktrees(
                 handle,
                 n,
                 EndReason::NoServer,
-                format!("the fork is on host {h}; continuing forks on hosts is not supported yet"),
+                format!("the fork is on host {h}, which ocfork did not connect to"),
             );
         }
     }
@@ -111,22 +121,48 @@ fn failed(handle: &RunHandle, name: &str, end: EndReason, error: String) {
     });
 }
 
-/// Commits a fork's work on its host and fetches its branch home; the tip.
-pub(super) async fn commit_and_fetch(
+/// Commits a fork's work on its host, fetches its branch home and measures it here.
+pub(super) async fn commit_remote(
     remote: &RemoteFork,
-    workdir: &std::path::Path,
-    worktree: &str,
-    branch: &str,
-    start: &str,
+    common: &std::path::Path,
+    run: &crate::state::Run,
+    fork: &crate::state::Fork,
     message: &str,
-) -> Result<String, String> {
+) -> Result<(crate::git::Committed, Vec<crate::git::FileStat>), String> {
     let host = &remote.host;
+    let worktree = fork.worktree.to_string_lossy().to_string();
     let tip = host
-        .commit(&remote.mirror, worktree, branch, start, message)
+        .commit(&remote.mirror, &worktree, &fork.branch, &run.start, message)
         .await
         .map_err(|e| e.to_string())?;
-    host.fetch(workdir, &remote.mirror, &[branch])
+    host.fetch(&run.repo, &remote.mirror, &[&fork.branch])
         .await
         .map_err(|e| e.to_string())?;
-    Ok(tip)
+    let (repo, start, at) = (run.repo.clone(), run.start.clone(), tip.clone());
+    let common = common.to_path_buf();
+    let stats = tokio::task::spawn_blocking(move || {
+        crate::compare::fork_stats(&repo, &common, &start, &at)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let done = crate::git::Committed {
+        new_commit: fork.commit.as_deref() != Some(tip.as_str()),
+        tip,
+        moved: None,
+    };
+    Ok((done, stats))
+}
+
+/// When the connection to the fork's host has dropped: what to say of the fork, which ends
+/// `host_gone` (`interrupted`) with its work left on the host. None while it holds.
+pub(super) async fn gone(remote: &RemoteFork) -> Option<String> {
+    if remote.host.connected().await {
+        return None;
+    }
+    Some(format!(
+        "the connection to host {} dropped; the fork's work stays there, and `ocfork resume` \
+         continues it once the host is back",
+        remote.host.name()
+    ))
 }

@@ -108,7 +108,8 @@ impl Host {
         Ok(mirror)
     }
 
-    /// Makes a fork's worktree on its branch at the run's start.
+    /// Makes a fork's worktree on its branch: the branch there when the mirror has it, else a
+    /// new one at the run's start. A worktree already at `path` is left as it is.
     pub async fn add_worktree(
         &self,
         mirror: &str,
@@ -116,8 +117,11 @@ impl Host {
         branch: &str,
         start: &str,
     ) -> Result<(), HostError> {
-        let script = "umask 077; mkdir -p \"$(dirname \"$2\")\" && \
-                      git --git-dir=\"$1\" worktree add -q -b \"$3\" \"$2\" \"$4\"";
+        let script = "umask 077; [ -e \"$2\" ] && exit 0; \
+                      mkdir -p \"$(dirname \"$2\")\" && git --git-dir=\"$1\" worktree prune || exit 1; \
+                      if git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$3\" >/dev/null; then \
+                      exec git --git-dir=\"$1\" worktree add -q \"$2\" \"$3\"; fi; \
+                      exec git --git-dir=\"$1\" worktree add -q -b \"$3\" \"$2\" \"$4\"";
         self.sh_ok(
             "making the worktree",
             script,
@@ -146,6 +150,24 @@ impl Host {
             )
             .await?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Pushes the local `branch` to the host's mirror (a fork the host lost goes on from
+    /// the work that came home).
+    pub async fn push_branch(
+        &self,
+        workdir: &Path,
+        mirror: &str,
+        branch: &str,
+    ) -> Result<(), HostError> {
+        let url = format!("ssh://ocfork-host{mirror}");
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        self.local_git_ok(
+            workdir,
+            &["push", "-q", &url, &refspec],
+            "pushing the fork's branch",
+        )
+        .await
     }
 
     /// Fetches `branches` from the host's mirror into the local repository.
@@ -182,6 +204,21 @@ impl Host {
             .await?;
         let tip = String::from_utf8_lossy(&out.stdout).trim().to_string();
         Ok((!tip.is_empty()).then_some(tip))
+    }
+
+    /// The paths a fork's worktree on the host holds that its branch does not (git's
+    /// `status --porcelain`, pinned to the fork's admin directory as the commit is); empty
+    /// when there is no such worktree.
+    pub async fn uncommitted(&self, mirror: &str, path: &str) -> Result<String, HostError> {
+        let script = "[ -e \"$2\" ] || exit 0; \
+                      for a in \"$1\"/worktrees/*; do \
+                      if [ \"$(cat \"$a/gitdir\" 2>/dev/null)\" = \"$2/.git\" ]; then \
+                      GIT_DIR=$a GIT_WORK_TREE=$2 exec git -C \"$2\" status --porcelain \
+                      --untracked-files=all; fi; done";
+        let out = self
+            .sh_ok("reading the fork's worktree", script, &[mirror, path], None)
+            .await?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// Removes a fork's worktree and branch from the host.

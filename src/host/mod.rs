@@ -77,7 +77,7 @@ fn git_at_least(text: &str) -> bool {
 }
 
 /// The `-F FILE` of `$OCFORK_SSH`: extra ssh options for every connection (only `-F` so far).
-fn ssh_config_file() -> Result<Option<PathBuf>, String> {
+pub fn ssh_config_file() -> Result<Option<PathBuf>, String> {
     let Some(raw) = std::env::var_os("OCFORK_SSH").filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -228,6 +228,12 @@ printf 'free=%s\n' "$(df -Pk "$d" | awk 'NR==2 {print $4}')"
         } else {
             Err(self.error(problems.join("; ")))
         }
+    }
+
+    /// Whether the master connection still holds (`ssh -O check`).
+    pub async fn connected(&self) -> bool {
+        let check = tokio::time::timeout(Duration::from_secs(10), self.session.check()).await;
+        matches!(check, Ok(Ok(())))
     }
 
     /// The control socket of the master connection, for git's ssh (`GIT_SSH_COMMAND`).

@@ -1,7 +1,8 @@
 //! The command that opens OpenCode's TUI on a fork's session, in the fork's worktree:
 //! `opencode <worktree> --session <id>`, or `opencode attach <url> --dir <worktree> --session
-//! <id>` for a run driven through `--server`; for `ocfork attach` to run (or print) and for
-//! `ocfork ui` to run on the user's terminal and come back.
+//! <id>` for a run driven through `--server`, or, for a fork on a host, `ssh -t HOST 'cd
+//! <worktree> && exec opencode <worktree> --session <id>'`; for `ocfork attach` to run (or
+//! print) and for `ocfork ui` to run on the user's terminal and come back.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,12 @@ pub enum AttachError {
         worktree: PathBuf,
         branch: String,
     },
+    #[error("{name} works on host {host}: {message}")]
+    OnHost {
+        name: String,
+        host: String,
+        message: String,
+    },
     #[error(transparent)]
     Binary(#[from] ServerError),
     #[error(transparent)]
@@ -36,7 +43,7 @@ impl AttachError {
             )),
             AttachError::Binary(e) => e.hint(),
             AttachError::Version(e) => Some(e.hint()),
-            AttachError::NoSession { .. } => None,
+            AttachError::NoSession { .. } | AttachError::OnHost { .. } => None,
         }
     }
 }
@@ -59,8 +66,10 @@ pub fn existing_worktree(found: &ForkRef) -> Result<&Path, AttachError> {
 pub struct AttachCommand {
     pub bin: PathBuf,
     pub args: Vec<OsString>,
-    /// The fork's worktree, where it runs.
+    /// The fork's worktree, where it runs (for a fork on a host, the main tree here).
     pub dir: PathBuf,
+    /// The host whose OpenCode it runs (checked when the fork ran there), over ssh.
+    pub host: Option<String>,
 }
 
 /// The command for `found`, with the opencode binary `opencode` (else `$OCFORK_OPENCODE`, else
@@ -73,6 +82,9 @@ pub fn command(found: &ForkRef, opencode: Option<&Path>) -> Result<AttachCommand
             state: fork.state,
         });
     };
+    if let Some(host) = &fork.host {
+        return on_host(found, host, session);
+    }
     existing_worktree(found)?;
     let bin = binary(opencode, run.opencode.as_deref())?;
     let mut args: Vec<OsString> = Vec::new();
@@ -88,6 +100,47 @@ pub fn command(found: &ForkRef, opencode: Option<&Path>) -> Result<AttachCommand
         bin,
         args,
         dir: fork.worktree.clone(),
+        host: None,
+    })
+}
+
+/// `ssh -t HOST 'cd <worktree> && exec <the host's opencode> <worktree> --session <id>'`, with
+/// the host's `[[host]]` table and `$OCFORK_SSH` as `try --host` uses them.
+fn on_host(found: &ForkRef, host: &str, session: &str) -> Result<AttachCommand, AttachError> {
+    let fail = |message: String| AttachError::OnHost {
+        name: found.qualified(),
+        host: host.to_string(),
+        message,
+    };
+    let run = &found.run;
+    let config = crate::config::Config::load(Some(&run.repo))
+        .map_err(|e| fail(e.to_string()))?
+        .layer
+        .hosts;
+    let named = crate::config::hosts::named(&[host.to_string()], &config);
+    let Some(cfg) = named.first() else {
+        return Err(fail("no such host".into()));
+    };
+    let quote = crate::text::shell_quote;
+    let tree = quote(&found.fork().worktree.to_string_lossy());
+    let opencode = match cfg.opencode.strip_prefix("~/") {
+        Some(rest) => format!("\"$HOME\"/{}", quote(rest)),
+        None => quote(&cfg.opencode),
+    };
+    let there = format!(
+        "cd {tree} && exec {opencode} {tree} --session {}",
+        quote(session)
+    );
+    let mut args: Vec<OsString> = vec!["-t".into()];
+    if let Some(file) = crate::host::ssh_config_file().map_err(fail)? {
+        args.extend(["-F".into(), file.into_os_string()]);
+    }
+    args.extend(["--".into(), cfg.ssh.clone().into(), there.into()]);
+    Ok(AttachCommand {
+        bin: "ssh".into(),
+        args,
+        dir: run.repo.clone(),
+        host: Some(host.to_string()),
     })
 }
 
@@ -104,6 +157,9 @@ impl AttachCommand {
     /// Refuses a binary of an OpenCode ocfork does not support: OpenCode 2's TUI would migrate
     /// the data directory the V1 servers share.
     pub async fn check(&self) -> Result<(), AttachError> {
+        if self.host.is_some() {
+            return Ok(());
+        }
         crate::opencode::version::check_binary(&self.bin).await?;
         Ok(())
     }

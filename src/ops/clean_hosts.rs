@@ -1,5 +1,6 @@
 //! `clean` for forks on hosts: a host's worktree and branch go only once the fork's tip on
-//! the host is in the local repository (work that exists only on a host is never deleted).
+//! the host is in the local repository and its worktree there holds nothing uncommitted (work
+//! that exists only on a host is never deleted).
 
 use super::{CleanEvent, Say};
 use crate::git::Repo;
@@ -70,6 +71,28 @@ pub(super) async fn clean_hosts(repo: &Repo, run: &Run, say: Say<'_>) -> bool {
             )));
             all = false;
             continue;
+        }
+        // Work the agent left uncommitted there (its connection dropped) exists nowhere else.
+        match host.uncommitted(&mirror, &path).await {
+            Ok(dirty) if dirty.is_empty() => {}
+            Ok(_) => {
+                say(CleanEvent::Problem(format!(
+                    "kept fork {}/{} on host {name}: its worktree there ({path}) has work that is not committed\n\
+                     hint: `ocfork resume {}` commits it and brings it home when the fork was interrupted; \
+                     else commit or remove it there",
+                    run.run, fork.name, run.run
+                )));
+                all = false;
+                continue;
+            }
+            Err(e) => {
+                say(CleanEvent::Problem(format!(
+                    "kept fork {}/{}: {e}",
+                    run.run, fork.name
+                )));
+                all = false;
+                continue;
+            }
         }
         if let Err(e) = host.remove_fork(&mirror, &path, &fork.branch).await {
             say(CleanEvent::Problem(format!(

@@ -38,6 +38,7 @@ fn each_end_gives_its_state() {
         (EndReason::SetupFailed, ForkState::Failed),
         (EndReason::WorktreeFailed, ForkState::Failed),
         (EndReason::CommitFailed, ForkState::Failed),
+        (EndReason::HostGone, ForkState::Interrupted),
         (EndReason::DriverGone, ForkState::Interrupted),
     ];
     for (end, state) in table {

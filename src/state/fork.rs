@@ -76,6 +76,9 @@ pub enum EndReason {
     WorktreeFailed,
     /// Its work could not be committed.
     CommitFailed,
+    /// The connection to the fork's host (`try --host`) dropped under it; its work stays
+    /// there. The fork is `interrupted`, for `ocfork resume` once the host is back.
+    HostGone,
     /// The process driving it went away before it finished (killed, the machine stopped);
     /// the fork is `interrupted`, for `ocfork resume`.
     DriverGone,
@@ -88,7 +91,9 @@ impl EndReason {
             EndReason::Done => ForkState::Done,
             EndReason::Timeout => ForkState::Timeout,
             EndReason::Cancelled => ForkState::Cancelled,
-            EndReason::ServerGone | EndReason::DriverGone => ForkState::Interrupted,
+            EndReason::ServerGone | EndReason::HostGone | EndReason::DriverGone => {
+                ForkState::Interrupted
+            }
             EndReason::AgentError
             | EndReason::ServerExited
             | EndReason::NoServer

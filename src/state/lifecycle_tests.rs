@@ -28,7 +28,7 @@ struct Model {
     merged: bool,
 }
 
-const ENDS: [EndReason; 11] = [
+const ENDS: [EndReason; 12] = [
     EndReason::Done,
     EndReason::AgentError,
     EndReason::Timeout,
@@ -39,6 +39,7 @@ const ENDS: [EndReason; 11] = [
     EndReason::SetupFailed,
     EndReason::WorktreeFailed,
     EndReason::CommitFailed,
+    EndReason::HostGone,
     EndReason::DriverGone,
 ];
 

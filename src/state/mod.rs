@@ -66,7 +66,7 @@
 //! | `forks[].tokens.output` | number | output tokens |
 //! | `forks[].cost` | number or null | cost OpenCode reported |
 //! | `forks[].error` | string or null | what failed: OpenCode's or git's error, a timeout, ... |
-//! | `forks[].end?` | string | why it ended, once it has: `done`, `agent_error`, `timeout`, `cancelled`, `server_exited`, `server_gone`, `no_server`, `setup_failed`, `worktree_failed`, `commit_failed` or `driver_gone` (the process driving it went away; `interrupted`) |
+//! | `forks[].end?` | string | why it ended, once it has: `done`, `agent_error`, `timeout`, `cancelled`, `server_exited`, `server_gone`, `no_server`, `setup_failed`, `worktree_failed`, `commit_failed`, `host_gone` (the connection to its host dropped; `interrupted`) or `driver_gone` (the process driving it went away; `interrupted`) |
 //! | `forks[].tool_calls` | number | tool calls its agent made so far |
 //! | `forks[].activity` | string or null | what it does beyond its state, e.g. `retrying (attempt 2)` |
 //! | `forks[].follow_ups` | array of strings | prompts sent later with `ocfork continue`, oldest first |

@@ -181,3 +181,6 @@ fn the_hosts_server_password_is_in_no_argv() {
     );
     assert_ne!(code, 0, "the password is in a file on the host");
 }
+
+#[path = "hosts_later.rs"]
+mod later;

@@ -2,6 +2,8 @@
 //! own host key, authorized key and `sshd_config`, in a private mount namespace where a tmpfs
 //! covers the host's `dir` (and the world's repository), so what ocfork keeps on a "host" does
 //! not exist locally and the host cannot read the local repository behind ocfork's back.
+//! A host can go down keeping its disk (`drop_connections`) and come back (`come_back`): a
+//! process holds its namespace while its sshd comes and goes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,7 +19,11 @@ pub struct SshHost {
     /// The host's opencode: a wrapper giving the real one the world's offline environment.
     pub opencode: PathBuf,
     pub port: u16,
+    /// Holds the host's mount namespace (and so its disk) while its sshd comes and goes.
+    holder: Child,
     sshd: Child,
+    sshd_config: PathBuf,
+    log: PathBuf,
     namespace: Option<PathBuf>,
 }
 
@@ -102,10 +108,11 @@ impl SshHost {
         std::fs::write(&opencode, wrapper).expect("write wrapper");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&opencode, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let ready = conf.join("mounted");
         let script = "mount -t tmpfs -o mode=700 ocfork-host \"$1\" && \
                       mount -t tmpfs -o mode=700 ocfork-host \"$2\" && \
-                      exec /usr/sbin/sshd -D -e -f \"$3\"";
-        let sshd = Command::new("unshare")
+                      : > \"$3\" && exec sleep infinity";
+        let holder = Command::new("unshare")
             .args([
                 "--mount",
                 "--propagation",
@@ -117,27 +124,26 @@ impl SshHost {
             ])
             .arg(&dir)
             .arg(&w.repo)
-            .arg(&sshd_config)
+            .arg(&ready)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(conf.join("sshd.log")).expect("log"))
+            .stderr(Stdio::null())
             .spawn()
             .expect("unshare starts (needs root)");
-        let up = wait_until(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(
-            up.is_some(),
-            "sshd for {name} did not listen: {}",
-            std::fs::read_to_string(conf.join("sshd.log")).unwrap_or_default()
-        );
-        let namespace = std::fs::read_link(format!("/proc/{}/ns/mnt", sshd.id())).ok();
+        let mounted = wait_until(Duration::from_secs(20), || ready.exists());
+        assert!(mounted.is_some(), "the namespace of {name} was not made");
+        let log = conf.join("sshd.log");
+        let sshd = start_sshd(holder.id(), &sshd_config, &log, port, name);
+        let namespace = std::fs::read_link(format!("/proc/{}/ns/mnt", holder.id())).ok();
         let host = SshHost {
             name: name.to_string(),
             dir,
             opencode,
             port,
+            holder,
             sshd,
+            sshd_config,
+            log,
             namespace,
         };
         let mut entry = format!(
@@ -186,7 +192,17 @@ impl SshHost {
 
     /// Stops the host's sshd and everything in its namespace: the host goes away.
     pub fn kill(&mut self) {
-        for pid in self.processes() {
+        self.drop_connections();
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+
+    /// The host goes down and keeps its disk: its sshd and every process in its namespace
+    /// (ssh sessions, its OpenCode server, agents' commands) are killed; what it holds stays
+    /// for [`SshHost::come_back`].
+    pub fn drop_connections(&mut self) {
+        let holder = self.holder.id();
+        for pid in self.processes().into_iter().filter(|p| *p != holder) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
@@ -195,6 +211,45 @@ impl SshHost {
         let _ = self.sshd.kill();
         let _ = self.sshd.wait();
     }
+
+    /// Starts the host's sshd again, on its port, with what its disk held.
+    pub fn come_back(&mut self) {
+        self.sshd = start_sshd(
+            self.holder.id(),
+            &self.sshd_config,
+            &self.log,
+            self.port,
+            &self.name,
+        );
+    }
+}
+
+/// sshd in the mount namespace `holder` keeps, listening once this returns.
+fn start_sshd(holder: u32, config: &Path, log: &Path, port: u16, name: &str) -> Child {
+    let sshd = Command::new("nsenter")
+        .arg(format!("--mount=/proc/{holder}/ns/mnt"))
+        .args(["/usr/sbin/sshd", "-D", "-e", "-f"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .expect("log"),
+        )
+        .spawn()
+        .expect("nsenter starts (needs root)");
+    let up = wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(
+        up.is_some(),
+        "sshd for {name} did not listen: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    sshd
 }
 
 impl Drop for SshHost {

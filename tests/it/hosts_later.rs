@@ -1,0 +1,240 @@
+//! Forks on hosts after their first turn: `continue` and `attach` reach a remote fork's session
+//! on its host (`continue` brings the new commit home); a host whose connection drops mid-run
+//! leaves its forks `interrupted` while the others finish, and `resume` picks them up once it is
+//! back.
+
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use crate::common::sshd::{SshHost, host_config, ssh_env};
+use crate::common::*;
+
+fn with_hosts(w: &World, args: &[&str]) -> Output {
+    let (k, v) = ssh_env(w);
+    w.ocfork()
+        .env(k, v)
+        .args(args)
+        .output()
+        .expect("ocfork runs")
+}
+
+#[test]
+fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
+    let w = world(vec![
+        writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
+        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+        writes("Add a test for a", &[("src/a.test.js", "test(a);\n")]),
+        writes("Add docs for a", &[("docs/a.md", "# a\n")]),
+    ]);
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let args = [
+        "try", "--json", "-n", "r", "--host", "hosta", "--host", "local",
+    ];
+    let out = with_hosts(&w, &[&args[..], &["a=Approach A", "b=Approach B"]].concat());
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let first = json(&out);
+    assert_eq!(fork(&first, "a")["host"], "hosta");
+    let first_tip = w.git(&["rev-parse", "ocfork/r/a"]);
+
+    // `open` says where the fork is: on its host.
+    let remote_tree = worktree_of(fork(&first, "a"));
+    let opened = ok(&with_hosts(&w, &["open", "r/a"]));
+    assert_eq!(opened.trim(), format!("hosta:{}", remote_tree.display()));
+    // `attach` opens OpenCode on the fork's session there, over ssh: here a stand-in opencode
+    // on the host writes down where and how it ran.
+    let session = fork(&first, "a")["session"].as_str().expect("session");
+    let (fake, log) = (w.path("fake-opencode"), w.path("attach-argv.txt"));
+    let fake_text = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$PWD\" \"$@\" > '{}'\n",
+        log.display()
+    );
+    std::fs::write(&fake, fake_text).expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    host_config(&w, &[(&host, Some(&fake))]);
+    ok(&with_hosts(&w, &["attach", "r/a"]));
+    let tree = remote_tree.display().to_string();
+    assert_eq!(
+        read(&log).lines().collect::<Vec<_>>(),
+        vec![tree.as_str(), tree.as_str(), "--session", session]
+    );
+    host_config(&w, &[(&host, None)]);
+
+    let out = with_hosts(&w, &["continue", "r/a", "Add a test for a", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    let a = fork(&run, "a");
+    assert_eq!(a["state"], "done", "{run:#}");
+    // The new commit is home, on top of the first, with both files.
+    assert_eq!(w.git(&["show", "ocfork/r/a:src/a.test.js"]), "test(a);\n");
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:src/a.js"]),
+        "export const a = 1;\n"
+    );
+    assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), first_tip);
+    assert_eq!(
+        a["commit"].as_str(),
+        Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
+    );
+    // The turn ran in the host's worktree, not here.
+    assert!(!remote_tree.exists(), "the host's worktree shows locally");
+    let (code, _) = host.sh(
+        &w,
+        &format!("test -f '{}/src/a.test.js'", remote_tree.display()),
+    );
+    assert_eq!(
+        code, 0,
+        "the follow-up's file is not in the host's worktree"
+    );
+    // The local fork was left alone.
+    assert_eq!(fork(&run, "b")["state"], "done");
+
+    // Work in the host's worktree that no commit holds (as a dropped connection leaves it)
+    // keeps `clean --force` off the fork there.
+    let stray = format!("{}/notes.txt", remote_tree.display());
+    assert_eq!(host.sh(&w, &format!("echo draft > '{stray}'")).0, 0);
+    let kept = with_hosts(&w, &["clean", "r", "--force"]);
+    assert_ne!(kept.status.code(), Some(0), "{}", stderr(&kept));
+    assert!(stderr(&kept).contains("not committed"), "{}", stderr(&kept));
+    assert_eq!(host.sh(&w, &format!("test -f '{stray}'")).0, 0);
+
+    // The host lost the fork (worktree and branch): continue makes it again there from the
+    // branch here, and the fork goes on from its last commit.
+    let second_tip = w.git(&["rev-parse", "ocfork/r/a"]);
+    let worktrees = remote_tree
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("run folder");
+    let mirror = format!(
+        "{}.git",
+        worktrees
+            .display()
+            .to_string()
+            .trim_end_matches(".worktrees")
+    );
+    let wipe = format!(
+        "rm -rf '{}' && git --git-dir='{mirror}' worktree prune && \
+         git --git-dir='{mirror}' branch -D ocfork/r/a",
+        remote_tree.display()
+    );
+    assert_eq!(
+        host.sh(&w, &wipe).0,
+        0,
+        "could not wipe the fork on the host"
+    );
+    let out = with_hosts(&w, &["continue", "r/a", "Add docs for a"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), second_tip);
+    assert_eq!(w.git(&["show", "ocfork/r/a:docs/a.md"]), "# a\n");
+    assert_eq!(w.git(&["show", "ocfork/r/a:src/a.test.js"]), "test(a);\n");
+}
+
+/// The agent on the host writes its file, then says it started and waits for a `go` that
+/// never comes: the host drops while it works.
+fn waits_on_the_host() -> Rule {
+    Rule {
+        when: "Approach A".into(),
+        model: None,
+        steps: vec![
+            Step {
+                tool: "write".into(),
+                args: serde_json::json!({ "filePath": "src/a.js", "content": "export const a = 1;\n" }),
+            },
+            bash("touch started-a; while [ ! -e go ]; do sleep 0.2; done"),
+        ],
+        reply: "Done with A.".into(),
+        fail: None,
+    }
+}
+
+#[test]
+fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them() {
+    let w = world(vec![
+        waits_on_the_host(),
+        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+        writes("Approach C", &[("src/c.js", "export const c = 3;\n")]),
+        writes(
+            "previous run was interrupted",
+            &[("src/a2.js", "export const a2 = 3;\n")],
+        ),
+    ]);
+    let mut host = SshHost::start(&w, "hosta");
+    let other = SshHost::start(&w, "hostb");
+    host_config(&w, &[(&host, None), (&other, None)]);
+    let (k, v) = ssh_env(&w);
+    let mut child = w
+        .ocfork()
+        .env(k, v)
+        .args([
+            "try", "--json", "-n", "r", "--host", "hosta", "--host", "local",
+        ])
+        .args([
+            "--host",
+            "hostb",
+            "a=Approach A",
+            "b=Approach B",
+            "c=Approach C",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
+    let dir = host.dir.display().to_string();
+    let started = wait_until(Duration::from_secs(120), || {
+        host.sh(&w, &format!("find '{dir}' -name started-a | grep -q ."))
+            .0
+            == 0
+    });
+    if started.is_none() {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("ocfork ends");
+        panic!("the agent on the host never started: {}", stderr(&out));
+    }
+    host.drop_connections();
+    let out = child.wait_with_output().expect("ocfork ends");
+    let run = json(&out);
+    // The contract's exit code for a run that did not finish: 1.
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let a = fork(&run, "a");
+    assert_eq!(a["state"], "interrupted", "{run:#}");
+    assert_eq!(a["end"], "host_gone", "{run:#}");
+    assert!(
+        a["error"].as_str().is_some_and(|e| e.contains("hosta")),
+        "{run:#}"
+    );
+    // The forks here and on the other host went on to their end.
+    assert_eq!(fork(&run, "b")["state"], "done", "{run:#}");
+    assert_eq!(
+        w.git(&["show", "ocfork/r/b:src/b.js"]),
+        "export const b = 2;\n"
+    );
+    assert_eq!(fork(&run, "c")["host"], "hostb", "{run:#}");
+    assert_eq!(fork(&run, "c")["state"], "done", "{run:#}");
+    assert_eq!(
+        w.git(&["show", "ocfork/r/c:src/c.js"]),
+        "export const c = 3;\n"
+    );
+
+    // While the host is down, resume exits 2 naming it and changes nothing.
+    let out = with_hosts(&w, &["resume", "r"]);
+    exits_with(&out, 2, "hosta");
+    let status = json(&w.run(&["status", "r", "--json"]));
+    assert_eq!(fork(&status, "a")["state"], "interrupted", "{status:#}");
+
+    // Back: resume reconnects, continues the fork on its host and brings its branch home,
+    // with what the agent wrote before the drop.
+    host.come_back();
+    let out = with_hosts(&w, &["resume", "r", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_eq!(fork(&run, "a")["state"], "done", "{run:#}");
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:src/a.js"]),
+        "export const a = 1;\n"
+    );
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:src/a2.js"]),
+        "export const a2 = 3;\n"
+    );
+}
