@@ -34,6 +34,11 @@ impl Serve {
         Serve::spawn(w, &[], true)
     }
 
+    /// [`Serve::start_for_process`] with `extra_env` (see [`Serve::start`]).
+    pub fn start_for_process_with(w: &World, extra_env: &[(&str, &str)]) -> Serve {
+        Serve::spawn(w, extra_env, true)
+    }
+
     /// The suite's server (see `common::suite`): [`Serve::start_for_process`] with
     /// `extra_env`, whose OpenCode installs the plugin's dependencies itself.
     pub(super) fn start_for_suite(w: &World, extra_env: &[(&str, &str)]) -> Serve {

@@ -1,5 +1,5 @@
-//! One `opencode serve` for the whole test process, serving every world that asks for it
-//! ([`World::on_suite_server`]): a server start costs ~5 CPU-seconds, and most tests that run
+//! Two `opencode serve` for the whole test process (one per test thread), serving in turn
+//! every world that asks for one ([`World::on_suite_server`]): a server start costs ~5 CPU-seconds, and most tests that run
 //! `try` are about the forks' life, not about the server `try` spawns. Each such world keeps
 //! its own repository and its own scripted model: the server's inline config names no model
 //! address, and the world's repository has an `opencode.json` (ignored through
@@ -8,30 +8,48 @@
 //!
 //! Tests about the server itself (spawned, stopped, killed, pooled, its password, the
 //! version it reports) keep a server of their own. Under `cargo nextest` each test process
-//! starts its own suite server, as each started its own before.
+//! starts its own suite servers, as each started its own before.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::serve::Serve;
 use super::{World, script};
 
-static SUITE: OnceLock<(World, Serve)> = OnceLock::new();
+/// How many suite servers a test process starts. OpenCode answers on one thread: one server
+/// for two test threads ran at a full core while the other sat idle.
+const SERVERS: usize = 2;
 
-/// The process's suite server, started at the first call.
+static SUITE: [OnceLock<(World, Serve)>; SERVERS] = [OnceLock::new(), OnceLock::new()];
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// One of the process's suite servers, in turn, each started at its first call.
 pub fn suite_server() -> &'static Serve {
-    let (_, srv) = SUITE.get_or_init(|| {
+    &suite(NEXT.fetch_add(1, Ordering::Relaxed) % SERVERS).1
+}
+
+/// Suite server `i`. The first installs the plugin's dependencies itself: the others, and
+/// every other test server, get its (see [`seed_plugin_deps`]).
+fn suite(i: usize) -> &'static (World, Serve) {
+    SUITE[i].get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         // The server's parent-death signal fires when the thread that started it ends: this
         // one lives as long as the process.
         std::thread::spawn(move || {
-            let dir = super::shared::process_dir("suite");
+            let dir = super::shared::process_dir(&format!("suite{i}"));
             let w = World::in_dir(dir, script(Vec::new()), Duration::ZERO);
             let config = ocfork_scripted::opencode_config_without_model();
-            let srv = Serve::start_for_suite(&w, &[("OPENCODE_CONFIG_CONTENT", &config)]);
-            // The first session boots an instance, which installs the plugin's dependencies
-            // into the config folder: the seed of every other server's (`seed_plugin_deps`).
-            srv.create_session(&w.repo);
+            let env = [("OPENCODE_CONFIG_CONTENT", config.as_str())];
+            let srv = if i == 0 {
+                let srv = Serve::start_for_suite(&w, &env);
+                // The first session boots an instance, which installs the plugin's
+                // dependencies into the config folder: the seed of every other server's.
+                srv.create_session(&w.repo);
+                srv
+            } else {
+                Serve::start_for_process_with(&w, &env)
+            };
             if tx.send((w, srv)).is_ok() {
                 loop {
                     std::thread::park();
@@ -39,19 +57,15 @@ pub fn suite_server() -> &'static Serve {
             }
         });
         rx.recv()
-            .unwrap_or_else(|_| panic!("the suite's OpenCode server did not start"))
-    });
-    srv
+            .unwrap_or_else(|_| panic!("the suite's OpenCode server {i} did not start"))
+    })
 }
 
 /// Gives the world's OpenCode config the dependencies of ocfork's plugin as the suite's server
 /// installed them (`package.json`, `package-lock.json`, `node_modules` linked): with them in
 /// place OpenCode installs nothing when it loads the plugin.
 pub fn seed_plugin_deps(w: &World) {
-    suite_server();
-    let Some((seed, _)) = SUITE.get() else {
-        return;
-    };
+    let (seed, _) = suite(0);
     let from = seed.tmp.path().join("xdg/config/opencode");
     let to = w.tmp.path().join("xdg/config/opencode");
     for file in ["package.json", "package-lock.json"] {
