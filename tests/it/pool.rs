@@ -255,10 +255,10 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
 /// worktree (64 forks starting together spawned ~7,000 `git worktree list` at once).
 #[test]
 fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
-    // Each turn takes a few seconds, so the others starting before the pioneer's turn ended
-    // shows that OpenCode's update opened the gate, not the end of that turn.
+    // Every turn is held until all eight have started, so the others starting shows that
+    // OpenCode's update opened the gate, not the end of the pioneer's turn.
     let mut slow = writes("Go", &[("out.txt", "x")]);
-    slow.steps.insert(0, bash("sleep 4"));
+    slow.steps.insert(0, held());
     let w = World::new(Script {
         rules: vec![slow],
         default_reply: "ok".into(),
@@ -271,6 +271,15 @@ fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
     // The events in the order the server sent them, read while the run goes on.
     let (out, seen) = std::thread::scope(|scope| {
         let run = scope.spawn(|| srv.ocfork(&w, &args));
+        scope.spawn(|| {
+            let root = w.path("app.ocfork/eight");
+            let all = wait_until(Duration::from_secs(120), || {
+                let wts = folders_in(&root);
+                let started = wts.iter().filter(|wt| wt.join(".started").exists()).count();
+                (started == 8).then_some(wts)
+            });
+            release(&all.expect("all eight turns started"));
+        });
         let mut seen = Vec::new();
         let mut quiet_since = None;
         loop {

@@ -1,6 +1,8 @@
 //! `session fork` over a pool of servers: forks of one session spread over the servers the
 //! plugin is given, each to the least busy, and found afterwards wherever they ran.
 
+use std::time::Duration;
+
 use crate::common::serve::Serve;
 use crate::common::*;
 use crate::session_fork::{fork_twice_world, forked_twice};
@@ -10,13 +12,25 @@ use crate::session_fork::{fork_twice_world, forked_twice};
 /// ran. A server that cannot be reached is named before anything is made.
 #[test]
 fn session_forks_spread_over_the_pool_of_servers() {
-    // The first fork is still working when the parent asks for the second.
+    // The first fork is still working when the parent asks for the second: held until the
+    // second one's agent wrote its file.
     let mut redux = writes("Implement using Redux", &[("src/redux.js", "// redux\n")]);
-    redux.steps.insert(0, bash("sleep 5"));
+    redux.steps.insert(0, held());
     let w = fork_twice_world(Vec::new(), redux);
     let other = Serve::start(&w, &[]);
     let (srv, s) = Serve::prompted(&w, &[("OCFORK_POOL", &other.url)], "Plan the todo store");
+    let run = ocfork::relay::fork_run_name(&s);
+    let root = w.path("app.ocfork").join(&run);
+    let releaser = std::thread::spawn(move || {
+        let both = wait_until(Duration::from_secs(120), || {
+            let wts = folders_in(&root);
+            let second = wts.iter().any(|wt| wt.join("src/context.js").exists());
+            (second && wts.len() == 2).then_some(wts)
+        });
+        release(&both.expect("the second fork wrote its file"));
+    });
     let (run, status) = forked_twice(&srv, &w, &s);
+    releaser.join().expect("the releaser");
     let forks = status["forks"].as_array().expect("forks");
     let servers: Vec<&str> = forks.iter().filter_map(|f| f["server"].as_str()).collect();
     // The first fork found both servers idle and took the session's own; the second found

@@ -415,3 +415,33 @@ pub mod rules;
 pub use rules::*;
 pub mod outputs;
 pub use outputs::*;
+
+/// A bash step that marks its worktree `.started` and holds the agent's turn until the test
+/// puts `.go` there ([`release`]), at most 2 minutes: for a turn that must still be working
+/// when something else happens, in place of a fixed sleep.
+pub fn held() -> Step {
+    bash(
+        "touch .started; for i in $(seq 1200); do [ -e .go ] && break; sleep 0.1; done; \
+         rm -f .started .go",
+    )
+}
+
+/// The folders right below `dir` (a run's worktrees below `app.ocfork/RUN`), none when it is
+/// not there yet.
+pub fn folders_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Lets the [`held`] turns in `worktrees` go on.
+pub fn release(worktrees: &[PathBuf]) {
+    for wt in worktrees {
+        std::fs::write(wt.join(".go"), "").expect("write .go");
+    }
+}
