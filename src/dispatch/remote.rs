@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::RunHandle;
 use crate::host::{Host, RemoteServer};
-use crate::state::{EndReason, ForkState};
+use crate::state::EndReason;
 
 /// A connected host and its OpenCode server, for the run's forks there.
 pub struct HostLink {
@@ -114,11 +114,7 @@ pub(super) async fn make_remote_worktrees(
 }
 
 fn failed(handle: &RunHandle, name: &str, end: EndReason, error: String) {
-    handle.update(name, |f| {
-        f.state = ForkState::Failed;
-        f.end = Some(end);
-        f.error = Some(error);
-    });
+    handle.update(name, |f| f.finish(end, Some(error)));
 }
 
 /// Commits a fork's work on its host, fetches its branch home and measures it here.
