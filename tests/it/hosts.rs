@@ -32,45 +32,6 @@ fn rules() -> Vec<Rule> {
 }
 
 #[test]
-fn forks_over_a_host_and_local_come_home_as_branches() {
-    let w = world(rules());
-    let host = SshHost::start(&w, "hosta");
-    host_config(&w, &[(&host, None)]);
-    let run = try_on_hosta(&w, &["--host", "local", "a=Approach A", "b=Approach B"]);
-    let (a, b) = (fork(&run, "a"), fork(&run, "b"));
-    assert_eq!(a["host"], "hosta", "{run:#}");
-    assert!(b.get("host").is_none_or(|h| h.is_null()), "{run:#}");
-    assert_eq!(a["state"], "done");
-    assert_eq!(b["state"], "done");
-    // The remote fork's worktree is on the host, not here.
-    let remote_tree = worktree_of(a);
-    assert!(remote_tree.starts_with(&host.dir), "{run:#}");
-    assert!(!remote_tree.exists(), "the host's worktree shows locally");
-    let (code, _) = host.sh(&w, &format!("test -f '{}/src/a.js'", remote_tree.display()));
-    assert_eq!(code, 0, "no worktree with the agent's file on the host");
-    // Both branches are home with the agents' files.
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
-    assert_eq!(
-        w.git(&["show", "ocfork/r/b:src/b.js"]),
-        "export const b = 2;\n"
-    );
-    assert_eq!(
-        a["commit"].as_str(),
-        Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
-    );
-    // Everything after the turn works locally, unchanged.
-    let diff = ok(&w.run(&["diff", "a"]));
-    assert!(diff.contains("src/a.js"), "{diff}");
-    ok(&w.run(&["merge", "a"]));
-    assert_eq!(read(w.repo.join("src/a.js")), "export const a = 1;\n");
-    let status = json(&w.run(&["status", "r", "--json"]));
-    assert_eq!(fork(&status, "a")["host"], "hosta");
-}
-
-#[test]
 fn a_host_without_opencode_exits_2_and_nothing_is_made_anywhere() {
     let w = world(rules());
     let host = SshHost::start(&w, "bare");

@@ -18,8 +18,12 @@ fn with_hosts(w: &World, args: &[&str]) -> Output {
         .expect("ocfork runs")
 }
 
+/// Forks over a host and `local`: each branch comes home with the agent's files, `open` and
+/// `attach` find the remote fork on its host, `continue` runs there (also once the host lost
+/// the fork), and diff, merge and status work here as for any fork. One test: a host and a
+/// run cost ~30 s to make.
 #[test]
-fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
+fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let w = world(vec![
         writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
         writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
@@ -34,11 +38,33 @@ fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
     let out = with_hosts(&w, &[&args[..], &["a=Approach A", "b=Approach B"]].concat());
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let first = json(&out);
-    assert_eq!(fork(&first, "a")["host"], "hosta");
+    let (a, b) = (fork(&first, "a"), fork(&first, "b"));
+    assert_eq!(a["host"], "hosta", "{first:#}");
+    assert!(b.get("host").is_none_or(|h| h.is_null()), "{first:#}");
+    assert_eq!(a["state"], "done");
+    assert_eq!(b["state"], "done");
+    // The remote fork's worktree is on the host, not here, with the agent's file.
+    let remote_tree = worktree_of(a);
+    assert!(remote_tree.starts_with(&host.dir), "{first:#}");
+    assert!(!remote_tree.exists(), "the host's worktree shows locally");
+    let (code, _) = host.sh(&w, &format!("test -f '{}/src/a.js'", remote_tree.display()));
+    assert_eq!(code, 0, "no worktree with the agent's file on the host");
+    // Both branches are home with the agents' files.
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:src/a.js"]),
+        "export const a = 1;\n"
+    );
+    assert_eq!(
+        w.git(&["show", "ocfork/r/b:src/b.js"]),
+        "export const b = 2;\n"
+    );
+    assert_eq!(
+        a["commit"].as_str(),
+        Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
+    );
     let first_tip = w.git(&["rev-parse", "ocfork/r/a"]);
 
     // `open` says where the fork is: on its host.
-    let remote_tree = worktree_of(fork(&first, "a"));
     let opened = ok(&with_hosts(&w, &["open", "r/a"]));
     assert_eq!(opened.trim(), format!("hosta:{}", remote_tree.display()));
     // `attach` opens OpenCode on the fork's session there, over ssh: here a stand-in opencode
@@ -128,6 +154,14 @@ fn continue_on_a_remote_fork_runs_on_its_host_and_brings_the_commit_home() {
     assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), second_tip);
     assert_eq!(w.git(&["show", "ocfork/r/a:docs/a.md"]), "# a\n");
     assert_eq!(w.git(&["show", "ocfork/r/a:src/a.test.js"]), "test(a);\n");
+
+    // Everything after the turn works locally, unchanged.
+    let diff = ok(&w.run(&["diff", "a"]));
+    assert!(diff.contains("src/a.js"), "{diff}");
+    ok(&w.run(&["merge", "a"]));
+    assert_eq!(read(w.repo.join("src/a.js")), "export const a = 1;\n");
+    let status = json(&w.run(&["status", "r", "--json"]));
+    assert_eq!(fork(&status, "a")["host"], "hosta");
 }
 
 /// The agent on the host writes its file, then says it started and waits for a `go` that
