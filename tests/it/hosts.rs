@@ -2,20 +2,11 @@
 //! git on both sides, the real `opencode serve` started on the host and reached through a port
 //! forward; the work comes home as branches that `diff` and `merge` read locally.
 
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, host_config, ssh_env};
+use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env};
 use crate::common::*;
-
-fn run_with_hosts(w: &World, args: &[&str]) -> Output {
-    let (k, v) = ssh_env(w);
-    w.ocfork()
-        .env(k, v)
-        .args(args)
-        .output()
-        .expect("ocfork runs")
-}
 
 /// `ocfork try --json -n r --host hosta ARGS`, which exits 0: the run's JSON.
 fn try_on_hosta(w: &World, args: &[&str]) -> serde_json::Value {

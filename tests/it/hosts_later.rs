@@ -3,20 +3,11 @@
 //! leaves its forks `interrupted` while the others finish, and `resume` picks them up once it is
 //! back.
 
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, host_config, ssh_env};
+use crate::common::sshd::{SshHost, host_config, run_with_hosts as with_hosts, ssh_env};
 use crate::common::*;
-
-fn with_hosts(w: &World, args: &[&str]) -> Output {
-    let (k, v) = ssh_env(w);
-    w.ocfork()
-        .env(k, v)
-        .args(args)
-        .output()
-        .expect("ocfork runs")
-}
 
 /// Forks over a host and `local`: each branch comes home with the agent's files, `open` and
 /// `attach` find the remote fork on its host, `continue` runs there (also once the host lost

@@ -285,3 +285,13 @@ pub fn host_config(w: &World, hosts: &[(&SshHost, Option<&Path>)]) {
     std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
     std::fs::write(file, text).expect("write config");
 }
+
+/// `ocfork ARGS` in the world, with `OCFORK_SSH` pointing at the test hosts ([`ssh_env`]).
+pub fn run_with_hosts(w: &World, args: &[&str]) -> std::process::Output {
+    let (k, v) = ssh_env(w);
+    w.ocfork()
+        .env(k, v)
+        .args(args)
+        .output()
+        .expect("ocfork runs")
+}
