@@ -24,41 +24,32 @@ impl Serve {
     /// Installs the plugin with `ocfork plugin install --global` and starts the server in the
     /// world's repo with the world's hermetic environment plus `extra_env`.
     pub fn start(w: &World, extra_env: &[(&str, &str)]) -> Serve {
-        Serve::spawn(w, extra_env, false)
+        Serve::spawn(w, extra_env, false, true)
     }
 
     /// [`Serve::start`] for a server that outlives the test that started it (a module's
     /// shared one, `common::shared`): it gets a parent-death signal, so it dies when the
     /// thread that started it does, which must live as long as the test process.
     pub fn start_for_process(w: &World) -> Serve {
-        Serve::spawn(w, &[], true)
+        Serve::start_for_process_with(w, &[])
     }
 
     /// [`Serve::start_for_process`] with `extra_env` (see [`Serve::start`]).
     pub fn start_for_process_with(w: &World, extra_env: &[(&str, &str)]) -> Serve {
-        Serve::spawn(w, extra_env, true)
+        Serve::spawn(w, extra_env, true, true)
     }
 
     /// The suite's server (see `common::suite`): [`Serve::start_for_process`] with
     /// `extra_env`, whose OpenCode installs the plugin's dependencies itself.
     pub(super) fn start_for_suite(w: &World, extra_env: &[(&str, &str)]) -> Serve {
-        Serve::spawn_with(w, extra_env, true, false)
-    }
-
-    fn spawn(w: &World, extra_env: &[(&str, &str)], die_with_thread: bool) -> Serve {
-        Serve::spawn_with(w, extra_env, die_with_thread, true)
+        Serve::spawn(w, extra_env, true, false)
     }
 
     /// Installs ocfork's plugin in the world's OpenCode config and starts the server; with
     /// `seeded`, the plugin's dependencies are the ones the suite's server installed (see
     /// [`super::suite::seed_plugin_deps`]) instead of an `npm install` at the server's first
     /// session (5-15 s).
-    fn spawn_with(
-        w: &World,
-        extra_env: &[(&str, &str)],
-        die_with_thread: bool,
-        seeded: bool,
-    ) -> Serve {
+    fn spawn(w: &World, extra_env: &[(&str, &str)], die_with_thread: bool, seeded: bool) -> Serve {
         let out = w.run(&["plugin", "install", "--global"]);
         assert_eq!(
             out.status.code(),

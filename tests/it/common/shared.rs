@@ -34,21 +34,30 @@ pub fn shared(
 ) -> &'static Shared {
     cell.get_or_init(|| {
         let dir = process_dir(name);
-        let (tx, rx) = std::sync::mpsc::channel();
-        // The server's parent-death signal fires when the thread that started it ends: this
-        // one lives as long as the process.
-        std::thread::spawn(move || {
+        on_a_lasting_thread(name, move || {
             let w = World::in_dir(dir, script(rules()), Duration::ZERO);
             let srv = Serve::start_for_process(&w);
-            if tx.send(Shared { w, srv }).is_ok() {
-                loop {
-                    std::thread::park();
-                }
-            }
-        });
-        rx.recv()
-            .unwrap_or_else(|_| panic!("the shared OpenCode server of {name} did not start"))
+            Shared { w, srv }
+        })
     })
+}
+
+/// Runs `start` on a thread that lives as long as the test process and returns what it made:
+/// a server's parent-death signal fires when the thread that started it ends.
+pub fn on_a_lasting_thread<T: Send + 'static>(
+    name: &str,
+    start: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if tx.send(start()).is_ok() {
+            loop {
+                std::thread::park();
+            }
+        }
+    });
+    rx.recv()
+        .unwrap_or_else(|_| panic!("the OpenCode server of {name} did not start"))
 }
 
 /// A folder for a world that lives as long as the test process (see the module's note).

@@ -1,6 +1,6 @@
 //! Two `opencode serve` for the whole test process (one per test thread), serving in turn
-//! every world that asks for one ([`World::on_suite_server`]): a server start costs ~5 CPU-seconds, and most tests that run
-//! `try` are about the forks' life, not about the server `try` spawns. Each such world keeps
+//! every world that asks for one ([`World::on_suite_server`]): a server start costs ~5
+//! CPU-seconds, and most tests that run `try` are about the forks' life, not about the server `try` spawns. Each such world keeps
 //! its own repository and its own scripted model: the server's inline config names no model
 //! address, and the world's repository has an `opencode.json` (ignored through
 //! `.git/info/exclude`, so in no commit) saying where its model is, which ocfork carries into
@@ -33,11 +33,9 @@ pub fn suite_server() -> &'static Serve {
 /// every other test server, get its (see [`seed_plugin_deps`]).
 fn suite(i: usize) -> &'static (World, Serve) {
     SUITE[i].get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        // The server's parent-death signal fires when the thread that started it ends: this
-        // one lives as long as the process.
-        std::thread::spawn(move || {
-            let dir = super::shared::process_dir(&format!("suite{i}"));
+        let name = format!("suite{i}");
+        let dir = super::shared::process_dir(&name);
+        super::shared::on_a_lasting_thread(&name, move || {
             let w = World::in_dir(dir, script(Vec::new()), Duration::ZERO);
             let config = ocfork_scripted::opencode_config_without_model();
             let env = [("OPENCODE_CONFIG_CONTENT", config.as_str())];
@@ -50,14 +48,8 @@ fn suite(i: usize) -> &'static (World, Serve) {
             } else {
                 Serve::start_for_process_with(&w, &env)
             };
-            if tx.send((w, srv)).is_ok() {
-                loop {
-                    std::thread::park();
-                }
-            }
-        });
-        rx.recv()
-            .unwrap_or_else(|_| panic!("the suite's OpenCode server {i} did not start"))
+            (w, srv)
+        })
     })
 }
 
