@@ -1,4 +1,4 @@
-//! A busy OpenCode server is not a dead one: a server stopped (SIGSTOP) for 12 s mid-turn and
+//! A busy OpenCode server is not a dead one: a server stopped (SIGSTOP) mid-turn and
 //! then continued finishes its forks `done` (session forks on the user's server, and `try` on
 //! ocfork's own), while a killed one leaves its session forks `interrupted` with everything
 //! already written committed, for `resume` to finish.
@@ -12,8 +12,13 @@ use crate::common::*;
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
-/// How long the server is stopped: longer than the old three silent 3-second probes.
-const STOPPED: Duration = Duration::from_secs(12);
+/// ocfork's time limits in these tests, scaled (`OCFORK_TEST_TIMEOUT_SCALE`) together with
+/// [`STOPPED`], so the stop outlasts the same limits a 12.5 s stop outlasts at full scale.
+const SCALE: (&str, &str) = ("OCFORK_TEST_TIMEOUT_SCALE", "0.4");
+/// How long the server is stopped: at [`SCALE`], longer than two liveness probes (2 s each),
+/// the wait for a refusing server's exit (3.2 s), a connection, a dispose and a usage read
+/// (4 s each); as 12.5 s is at full scale.
+const STOPPED: Duration = Duration::from_secs(5);
 /// Files each slow fork writes, one per (delayed) model call.
 const FILES: usize = 8;
 
@@ -94,7 +99,8 @@ fn settled(w: &World, run: &str, limit: Duration) -> Value {
 }
 
 fn start_parent(w: &World) -> (Serve, String) {
-    let (srv, s) = Serve::prompted(w, &[], "Fork both ways");
+    // The relays the plugin starts get the server's environment, the scale with it.
+    let (srv, s) = Serve::prompted(w, &[SCALE], "Fork both ways");
     srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
         m.last()
             .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked both"))
@@ -102,7 +108,7 @@ fn start_parent(w: &World) -> (Serve, String) {
     (srv, s)
 }
 
-/// The user's server is stopped for 12 s while two session forks work on it, then continued:
+/// The user's server is stopped (for [`STOPPED`]) while two session forks work on it, then continued:
 /// ocfork waits for it, and both forks finish `done` with all their files on their branches.
 #[test]
 fn session_forks_outlast_a_stopped_server() {
@@ -195,23 +201,27 @@ fn session_forks_of_a_killed_server_keep_their_work_and_resume() {
     .expect("resume ran");
 }
 
-/// `try`'s own server is stopped for 12 s mid-turn, then continued: both forks finish `done`.
+/// `try`'s own server is stopped (for [`STOPPED`]) mid-turn, then continued: both forks
+/// finish `done`.
 #[test]
 fn try_forks_outlast_a_stopped_server() {
     let rules = vec![slow("Use slow A", "a"), slow("Use slow B", "b")];
     let w = World::with_delay(script(rules), Duration::from_millis(300));
-    let child = w.spawn(
-        &[
+    let child = w
+        .ocfork()
+        .env(SCALE.0, SCALE.1)
+        .args([
             "try",
             "--json",
             "-n",
             "busy",
             "a=Use slow A",
             "b=Use slow B",
-        ],
-        Stdio::piped(),
-        Stdio::piped(),
-    );
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
     let mut last = Value::Null;
     let server = wait_until(Duration::from_secs(120), || {
         last = status(&w, "busy")?;

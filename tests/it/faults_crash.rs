@@ -224,11 +224,15 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
 #[test]
 fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
     let w = slow_world();
-    let child = w.spawn(
-        &["try", "--json", "-n", "frozen", "a=Use slow A"],
-        Stdio::piped(),
-        Stdio::piped(),
-    );
+    // ocfork's limits at 0.4: the stop's whole bound is 4 s instead of 10.
+    let child = w
+        .ocfork()
+        .env("OCFORK_TEST_TIMEOUT_SCALE", "0.4")
+        .args(["try", "--json", "-n", "frozen", "a=Use slow A"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
     let running = wait_status(&w, "frozen", "the fork mid-run", |r| {
         worktree_has(r, "a", "s1.txt")
     });

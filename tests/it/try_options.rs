@@ -264,7 +264,7 @@ fn a_hanging_check_is_stopped_with_everything_it_started() {
         "-n",
         "hang",
         "--timeout",
-        "20s",
+        "10s",
         "--check",
         &check,
         "a=Go",
@@ -273,7 +273,7 @@ fn a_hanging_check_is_stopped_with_everything_it_started() {
     let f = fork(&run, "a");
     assert_eq!(f["state"], "done", "{run}");
     assert!(f["check"]["exit_code"].is_null(), "{run}");
-    assert_eq!(f["error"], format!("check `{check}` timed out after 20.0s"));
+    assert_eq!(f["error"], format!("check `{check}` timed out after 10.0s"));
     let pid: i32 = fs::read_to_string(&pid_file)
         .expect("pid")
         .trim()

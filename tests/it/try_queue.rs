@@ -82,7 +82,7 @@ fn jobs_bound_the_sessions_talking_to_the_model() {
         .iter()
         .map(|l| writes(&format!("Approach {l}"), &[(&format!("{l}.txt"), l)]))
         .collect();
-    let delay = Duration::from_millis(1000);
+    let delay = Duration::from_millis(700);
     let w = World::with_delay(script(rules), delay).on_suite_server();
 
     let par_run = four_forks(&w, "4", "parallel");
