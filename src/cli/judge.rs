@@ -43,6 +43,13 @@ pub struct JudgeArgs {
 #[derive(Serialize)]
 struct JudgeJson<'a> {
     run: &'a str,
+    #[serde(flatten)]
+    verdict: VerdictJson<'a>,
+}
+
+/// The verdict in `judge --json` (and `session judge --json`, `session synth --json`).
+#[derive(Serialize)]
+pub(super) struct VerdictJson<'a> {
     ranking: Vec<RankedJson<'a>>,
     judges: Vec<JudgeEntry<'a>>,
 }
@@ -87,7 +94,7 @@ pub async fn cmd_judge(args: JudgeArgs) -> CmdResult {
 }
 
 /// Checks the input, judges, and turns an unusable reply into the error the user sees.
-async fn judge_run(
+pub(super) async fn judge_run(
     repo: &crate::git::Repo,
     store: &Store,
     run: &Run,
@@ -140,6 +147,14 @@ async fn judge_run(
 }
 
 fn as_json<'a>(run: &'a str, v: &'a Verdict) -> JudgeJson<'a> {
+    JudgeJson {
+        run,
+        verdict: verdict_json(v),
+    }
+}
+
+/// The ranking (best first, with each fork's evidence and reason) and the judges.
+pub(super) fn verdict_json(v: &Verdict) -> VerdictJson<'_> {
     let ranking = v
         .ranking
         .as_deref()
@@ -159,8 +174,7 @@ fn as_json<'a>(run: &'a str, v: &'a Verdict) -> JudgeJson<'a> {
             })
         })
         .collect();
-    JudgeJson {
-        run,
+    VerdictJson {
         ranking,
         judges: v
             .judges

@@ -24,6 +24,7 @@ mod report;
 mod resume;
 mod run_hosts;
 mod session;
+mod session_verdict;
 mod status;
 mod synth;
 #[path = "try.rs"]

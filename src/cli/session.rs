@@ -1,5 +1,6 @@
 //! `ocfork session MODE`: the `session` tool from the command line (message, new, compact,
-//! fork), and the hidden `ocfork __relay JOB` the tool's requests finish in.
+//! fork; judge and synth live in `session_verdict`), and the hidden `ocfork __relay JOB` the
+//! tool's requests finish in.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -11,20 +12,23 @@ use super::{CmdResult, CommandError};
 use crate::opencode::{Client, Server};
 use crate::relay::{self, Job, Mode, Outcome, RelayError, Request};
 
-/// Send text to an agent in a session, hand off to a new session, compact, or fork.
+/// Send text to an agent in a session, hand off to a new session, compact, fork, or judge
+/// or synthesize the session's forks.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  ocfork session message --session ses_123 --agent plan --server http://127.0.0.1:4096 \"Review the store\"\n  ocfork session fork --session ses_123 --server http://127.0.0.1:4096 \"Implement using Redux\"\n\nThe password of the server comes from OPENCODE_SERVER_PASSWORD. Without --server, ocfork starts\nits own OpenCode for the request (sessions are shared through OpenCode's data directory)."
+    after_help = "Examples:\n  ocfork session message --session ses_123 --agent plan --server http://127.0.0.1:4096 \"Review the store\"\n  ocfork session fork --session ses_123 --server http://127.0.0.1:4096 \"Implement using Redux\"\n  ocfork session judge --session ses_123 --server http://127.0.0.1:4096\n  ocfork session synth --session ses_123 --from redux,context \"keep the smaller store\"\n\njudge and synth act on the run the session's forks made (--run names another; without\nforks, the latest run) and answer when done: judge with the ranking, synth with the new\nfork once it ended (and the ranking when the run is judged again). Their TEXT is optional:\nwhat matters most (as --criteria). --agent is the judges' agent, or the synthesizing one.\n\nThe password of the server comes from OPENCODE_SERVER_PASSWORD. Without --server, ocfork starts\nits own OpenCode for the request (sessions are shared through OpenCode's data directory)."
 )]
 pub struct SessionArgs {
     /// message: send when the session is idle; new: fresh session; compact: summarize, then
-    /// send; fork: own worktree and branch with a copy of the session
+    /// send; fork: own worktree and branch with a copy of the session; judge: rank the
+    /// session's forks; synth: one more fork from the best of them
     #[arg(value_enum)]
     mode: ModeArg,
     /// The session to act from
     #[arg(long, value_name = "ID")]
     session: String,
-    /// Target agent (default: the session's current one)
+    /// Target agent (default: the session's current one; for judge the judges' read-only
+    /// one, for synth the first source fork's)
     #[arg(short, long, value_name = "NAME")]
     agent: Option<String>,
     /// A running `opencode serve` (password from OPENCODE_SERVER_PASSWORD); the first holds
@@ -47,14 +51,20 @@ pub struct SessionArgs {
     /// The assistant message whose tool call asked (set by the plugin)
     #[arg(long, value_name = "ID", hide = true)]
     caller_message: Option<String>,
+    /// judge, synth: the run (default: the one this session's forks made, else the latest)
+    #[arg(long, value_name = "RUN")]
+    run: Option<String>,
+    /// synth: the forks to combine, e.g. redux,context (default: as `ocfork synth` picks)
+    #[arg(long, value_name = "FORK,...", value_delimiter = ',')]
+    from: Vec<String>,
     /// Print the outcome as JSON
     #[arg(long)]
     json: bool,
     /// Read the text from standard input instead (any length; the plugin sends it this way)
     #[arg(long, conflicts_with = "text")]
     stdin: bool,
-    /// The text to send
-    #[arg(value_name = "TEXT", required_unless_present = "stdin")]
+    /// The text to send (judge, synth: what matters most, optional)
+    #[arg(value_name = "TEXT")]
     text: Option<String>,
 }
 
@@ -69,15 +79,29 @@ enum ModeArg {
     Compact,
     /// A new worktree and branch with a copy of the session, prompted with the text
     Fork,
+    /// Rank the forks of the session's run; answers with the ranking
+    Judge,
+    /// One more fork from the best of the run's forks; answers once it ended
+    Synth,
 }
 
-impl From<ModeArg> for Mode {
-    fn from(m: ModeArg) -> Mode {
-        match m {
-            ModeArg::Message => Mode::Message,
-            ModeArg::New => Mode::New,
-            ModeArg::Compact => Mode::Compact,
-            ModeArg::Fork => Mode::Fork,
+impl ModeArg {
+    /// The relay mode, or None for judge and synth (no relay: see `session_verdict`).
+    fn relay(self) -> Option<Mode> {
+        match self {
+            ModeArg::Message => Some(Mode::Message),
+            ModeArg::New => Some(Mode::New),
+            ModeArg::Compact => Some(Mode::Compact),
+            ModeArg::Fork => Some(Mode::Fork),
+            ModeArg::Judge | ModeArg::Synth => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ModeArg::Judge => "judge",
+            ModeArg::Synth => "synth",
+            m => m.relay().map_or("", Mode::as_str),
         }
     }
 }
@@ -89,15 +113,44 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
             args.timeout
         ))
     })?;
-    let text = match args.text.clone() {
-        Some(t) => t,
-        None => {
+    let text = match (args.text.clone(), args.stdin) {
+        (Some(t), _) => Some(t),
+        (None, true) => {
             let mut t = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map_err(|e| {
                 CommandError::usage(format!("cannot read the text from standard input: {e}"))
             })?;
-            t
+            Some(t)
         }
+        (None, false) => None,
+    };
+    if args.server.len() > 1 && args.mode != ModeArg::Fork {
+        return Err(CommandError::usage(format!(
+            "--server is given {} times, but only `session fork` spreads over several servers; \
+             {} talks to the session's one",
+            args.server.len(),
+            args.mode.name()
+        )));
+    }
+    let Some(mode) = args.mode.relay() else {
+        return judge_or_synth(args, text).await;
+    };
+    for (given, option, modes) in [
+        (args.run.is_some(), "--run", "judge and synth"),
+        (!args.from.is_empty(), "--from", "synth"),
+    ] {
+        if given {
+            return Err(CommandError::usage(format!(
+                "{option} is for `session {modes}`, not {}",
+                mode.as_str()
+            )));
+        }
+    }
+    let Some(text) = text else {
+        return Err(CommandError::usage(format!(
+            "`session {}` needs the text to send: give TEXT or --stdin",
+            mode.as_str()
+        )));
     };
     // Everything a detached request needs is checked before anything is made.
     let background = if args.detach {
@@ -107,21 +160,13 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     } else {
         None
     };
-    if args.server.len() > 1 && args.mode != ModeArg::Fork {
-        return Err(CommandError::usage(format!(
-            "--server is given {} times, but only `session fork` spreads over several servers; \
-             {} talks to the session's one",
-            args.server.len(),
-            Mode::from(args.mode).as_str()
-        )));
-    }
     let (client, server) = connect(
         args.server.first().map(String::as_str),
         args.opencode.as_deref(),
     )
     .await?;
     let req = Request {
-        mode: args.mode.into(),
+        mode,
         session: args.session.clone(),
         agent: args.agent.clone(),
         text,
@@ -142,6 +187,33 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
         eprintln!("ocfork: {}", outcome.message);
     }
     Ok(0)
+}
+
+/// `session judge` and `session synth`, handed to `session_verdict`.
+async fn judge_or_synth(args: SessionArgs, text: Option<String>) -> CmdResult {
+    if args.detach {
+        return Err(CommandError::usage(format!(
+            "`session {}` answers when done and has no --detach",
+            args.mode.name()
+        )));
+    }
+    if args.mode == ModeArg::Judge && !args.from.is_empty() {
+        return Err(CommandError::usage(
+            "--from is for `session synth`, not judge",
+        ));
+    }
+    super::session_verdict::cmd(super::session_verdict::Ask {
+        synth: args.mode == ModeArg::Synth,
+        session: args.session,
+        server: args.server.into_iter().next(),
+        opencode: args.opencode,
+        agent: args.agent,
+        run: args.run,
+        from: args.from,
+        criteria: text.filter(|t| !t.trim().is_empty()),
+        json: args.json,
+    })
+    .await
 }
 
 async fn run(
@@ -186,7 +258,7 @@ pub async fn connect(
     Ok(crate::opencode::connect(url, opencode, &cwd).await?)
 }
 
-fn relay_error(e: RelayError, server_given: bool) -> CommandError {
+pub(super) fn relay_error(e: RelayError, server_given: bool) -> CommandError {
     if let RelayError::UnknownSession { session, .. } = &e
         && !server_given
     {

@@ -65,13 +65,16 @@ pub struct SynthArgs {
     json: bool,
 }
 
-/// What to synthesize, from the command line or `try --synth`.
-struct Request {
-    pick: Pick,
-    agent: Option<String>,
-    models: Vec<String>,
-    name: Option<String>,
-    criteria: Option<String>,
+/// What to synthesize, from the command line, `try --synth` or `session synth`.
+pub(super) struct Request {
+    pub pick: Pick,
+    pub agent: Option<String>,
+    pub models: Vec<String>,
+    pub name: Option<String>,
+    pub criteria: Option<String>,
+    /// The OpenCode server to work and judge on (`session synth --server`) instead of the
+    /// run's own.
+    pub server: Option<String>,
 }
 
 pub async fn cmd_synth(args: SynthArgs) -> CmdResult {
@@ -89,6 +92,7 @@ pub async fn cmd_synth(args: SynthArgs) -> CmdResult {
         models: args.models,
         name: args.name,
         criteria: args.criteria,
+        server: None,
     };
     let (run, code) = synthesize(&repo, &store, &run, &req).await?;
     if args.json {
@@ -111,6 +115,7 @@ pub async fn after_try(repo: &crate::git::Repo, store: &Store, run: Run, code: &
         models: Vec::new(),
         name: None,
         criteria: None,
+        server: None,
     };
     match synthesize(repo, store, &run, &req).await {
         Ok((run, c)) => {
@@ -127,7 +132,7 @@ pub async fn after_try(repo: &crate::git::Repo, store: &Store, run: Run, code: &
 
 /// Drives the synthesized forks and judges the run again when it has a verdict. Returns the
 /// run as recorded then and the exit code so far.
-async fn synthesize(
+pub(super) async fn synthesize(
     repo: &crate::git::Repo,
     store: &Store,
     run: &Run,
@@ -173,7 +178,7 @@ async fn synthesize(
         })
         .unwrap_or_else(|| "build".into());
     let mut forks = plan(repo, run, req, &text, &agent, &from)?;
-    let connected = preflight(repo, run, &mut forks).await?;
+    let connected = preflight(repo, run, req.server.as_deref(), &mut forks).await?;
     let names: Vec<String> = forks.iter().map(|f| f.name.clone()).collect();
     eprintln!(
         "ocfork: synthesizing {} from {} of run {}",
@@ -237,7 +242,11 @@ async fn synthesize(
             .collect(),
         criteria,
     };
-    let connected = kept.map(|(client, server)| (client, Some(server)));
+    let connected = match (kept, &req.server) {
+        (Some((client, server)), _) => Some((client, Some(server))),
+        (None, Some(url)) => Some((on_server(url)?, None)),
+        (None, None) => None,
+    };
     let run = super::judge::judge_again(repo, store, driven.run, &opts, connected, &mut code).await;
     Ok((run, code))
 }
@@ -311,10 +320,14 @@ fn plan(
 async fn preflight(
     repo: &crate::git::Repo,
     run: &Run,
+    server: Option<&str>,
     forks: &mut Vec<Fork>,
 ) -> Result<Connected, CommandError> {
     let mut probe = run.clone();
     probe.forks = std::mem::take(forks);
+    if let Some(url) = server {
+        probe.server = Some(url.to_string());
+    }
     let checked = check(repo, &mut probe).await;
     *forks = probe.forks;
     checked.map_err(|e| match e {
@@ -323,4 +336,10 @@ async fn preflight(
         PreflightError::Api(e) => CommandError::failure(e.to_string()),
         PreflightError::Start(e) => CommandError::from(e),
     })
+}
+
+/// A client for `url` with the password from `OPENCODE_SERVER_PASSWORD`.
+fn on_server(url: &str) -> Result<crate::opencode::Client, CommandError> {
+    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
+    Ok(crate::opencode::Client::new(url, password.as_deref())?)
 }

@@ -55,6 +55,21 @@ fn run_for_start(store: &Store, repo: &Repo, session: &str, start: &str) -> Stri
     }
 }
 
+/// The last run the forks of `session` opened (`session-<id>`, or the last `session-<id>-N`
+/// a fork opened once the session's files had changed); None when it forked nothing.
+pub fn latest_run(store: &Store, session: &str) -> Option<Run> {
+    let base = run_name(session);
+    let mut taken = HashSet::new();
+    let mut name = base.clone();
+    let mut last = None;
+    while let Ok(run) = store.load(&name) {
+        last = Some(run);
+        taken.insert(name);
+        name = crate::names::unique(&base, &taken);
+    }
+    last
+}
+
 /// Makes the worktree and the forked session and records the fork (pending).
 pub async fn prepare(
     client: &Client,

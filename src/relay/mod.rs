@@ -16,7 +16,9 @@ mod wait;
 use chain::{chain_hop, current_agent, last_model, relay_mark};
 use follow::follow_to_end;
 pub use follow::post_notice;
-pub use fork::{ForkJob, claim as fork_claim, run_name as fork_run_name};
+pub use fork::{
+    ForkJob, claim as fork_claim, latest_run as fork_latest_run, run_name as fork_run_name,
+};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -190,27 +192,7 @@ pub async fn prepare(client: &Client, req: &Request) -> Result<Job, RelayError> 
     if req.text.trim().is_empty() {
         return Err(RelayError::EmptyText);
     }
-    let unknown = || RelayError::UnknownSession {
-        session: req.session.clone(),
-        server: client.base_url().to_string(),
-    };
-    // OpenCode answers 500 rather than 404 for ids that are not session ids at all.
-    if !req.session.starts_with("ses_") {
-        return Err(unknown());
-    }
-    let session = client
-        .session(&req.session, None)
-        .await
-        .map_err(|e| match e {
-            ApiError::Status { status: 404, .. } => unknown(),
-            other => RelayError::Api(other),
-        })?;
-    let directory = PathBuf::from(
-        session
-            .directory
-            .filter(|d| !d.is_empty())
-            .ok_or_else(|| RelayError::NoDirectory(req.session.clone()))?,
-    );
+    let directory = session_directory(client, &req.session).await?;
     let messages = client.messages(&req.session, &directory).await?;
     let agent = match &req.agent {
         Some(a) => a.clone(),
@@ -289,6 +271,26 @@ pub async fn prepare(client: &Client, req: &Request) -> Result<Job, RelayError> 
         Mode::Fork => fork::prepare(client, req, &mut job, &directory).await?,
     }
     Ok(job)
+}
+
+/// The directory OpenCode gives `session`; an id it does not know is `UnknownSession`.
+pub async fn session_directory(client: &Client, session: &str) -> Result<PathBuf, RelayError> {
+    let unknown = || RelayError::UnknownSession {
+        session: session.to_string(),
+        server: client.base_url().to_string(),
+    };
+    // OpenCode answers 500 rather than 404 for ids that are not session ids at all.
+    if !session.starts_with("ses_") {
+        return Err(unknown());
+    }
+    let info = client.session(session, None).await.map_err(|e| match e {
+        ApiError::Status { status: 404, .. } => unknown(),
+        other => RelayError::Api(other),
+    })?;
+    info.directory
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .ok_or_else(|| RelayError::NoDirectory(session.to_string()))
 }
 
 /// Runs what a request left to do. With `follow`, waits for the agent's turn to end (a fork's

@@ -63,6 +63,7 @@ mod session_fork;
 mod session_gone;
 mod session_pool;
 mod session_tool;
+mod session_verdict;
 mod small_truths;
 mod status_list;
 mod synth;

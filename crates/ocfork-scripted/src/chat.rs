@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::server::{Pending, Shared, lock};
-use crate::{AUX_REPLY, LoggedRequest, MODELS, SYSTEM_LOG_CHARS};
+use crate::{AUX_REPLY, LoggedRequest, MODELS, SYSTEM_LOG_CHARS, TOOL_RESULT_LOG_CHARS};
 
 /// Text of a message's `content`: a string, or an array of parts whose `text`s are concatenated.
 fn content_text(content: Option<&Value>) -> String {
@@ -42,6 +42,7 @@ struct Parsed {
     agent_turn: bool,
     last_user: String,
     step: usize,
+    tool_results: Vec<String>,
     system: String,
     prompt_chars: usize,
 }
@@ -69,11 +70,13 @@ fn parse_request(body: &Value) -> Parsed {
     let last_user = last_user_idx
         .map(|i| content_text(messages[i].get("content")))
         .unwrap_or_default();
-    let step = messages
+    let tool_results: Vec<String> = messages
         .iter()
         .skip(last_user_idx.map_or(0, |i| i + 1))
         .filter(|m| role(m) == "tool")
-        .count();
+        .map(|m| truncate_chars(&content_text(m.get("content")), TOOL_RESULT_LOG_CHARS))
+        .collect();
+    let step = tool_results.len();
     let system: String = messages
         .iter()
         .filter(|m| role(m) == "system")
@@ -90,6 +93,7 @@ fn parse_request(body: &Value) -> Parsed {
         agent_turn,
         last_user,
         step,
+        tool_results,
         system: truncate_chars(&system, SYSTEM_LOG_CHARS),
         prompt_chars,
     }
@@ -226,6 +230,7 @@ pub(crate) async fn chat_completions(
             agent_turn: parsed.agent_turn,
             last_user: parsed.last_user.clone(),
             step: parsed.step,
+            tool_results: parsed.tool_results.clone(),
             rule,
             answer: String::new(),
             started_ms,

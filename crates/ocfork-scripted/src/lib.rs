@@ -27,6 +27,8 @@ pub const MODELS: [&str; 2] = ["scripted", "other"];
 
 /// How much of the concatenated system messages a [`LoggedRequest`] keeps.
 const SYSTEM_LOG_CHARS: usize = 2000;
+/// How much of each tool result a logged request keeps.
+const TOOL_RESULT_LOG_CHARS: usize = 8000;
 
 /// A model script: rules tried in order against the last user message.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -136,6 +138,10 @@ pub struct LoggedRequest {
     pub agent_turn: bool,
     pub last_user: String,
     pub step: usize,
+    /// The results of the tool calls since the last user message, as the model got them
+    /// (each cut at 8,000 characters).
+    #[serde(default)]
+    pub tool_results: Vec<String>,
     /// The `when` of the matched rule.
     pub rule: Option<String>,
     /// `tool:<name>` | `text` | `error:<status>` | `hang` | `aborted` (client went away first).
