@@ -44,7 +44,8 @@ fn hosts_shows_git_opencode_and_disk() {
 
 /// One run on a host (a run there costs ~20 s to make): while its agent works, the host's
 /// server password is in no process's argv on either side, nor in a file ocfork wrote there;
-/// after it, `clean` removes the host's worktree only once the fork's tip is home.
+/// its server keeps no snapshots; after it, `clean` removes the host's worktree only once
+/// the fork's tip is home.
 #[test]
 fn a_hosts_password_stays_out_of_argv_and_clean_waits_for_the_work_home() {
     let w = world(vec![Rule {
@@ -125,6 +126,14 @@ fn a_hosts_password_stays_out_of_argv_and_clean_waits_for_the_work_home() {
     // Nothing ocfork wrote on the host holds it either.
     let (code, _) = host.sh(&w, &format!("grep -rqF '{password}' '{dir}'"));
     assert_ne!(code, 0, "the password is in a file on the host");
+
+    // The host's server kept no snapshots of the worktree (OpenCode's own `git add` of it at
+    // every step), as ocfork's servers here do not: the fork's branch is its record.
+    let (_, snapshots) = host.sh(
+        &w,
+        &format!("find '{dir}/.opencode-data' -path '*/snapshot/*' | head -3"),
+    );
+    assert_eq!(snapshots.trim(), "", "OpenCode snapshots on the host");
 
     let run = json(&out);
     let remote_tree = worktree_of(fork(&run, "a"));
