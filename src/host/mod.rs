@@ -11,6 +11,7 @@ use crate::config::HostConfig;
 
 pub mod mirror;
 pub mod serve;
+mod step;
 
 pub use serve::RemoteServer;
 

@@ -136,3 +136,6 @@ fn the_hosts_server_password_is_in_no_argv() {
 
 #[path = "hosts_later.rs"]
 mod later;
+
+#[path = "hosts_steps.rs"]
+mod steps;

@@ -1,0 +1,76 @@
+//! What a fork on a host gets around its agent's turn, as a local fork does: `--setup` and
+//! `--check` run on the host in the fork's worktree there (with `OCFORK_PORT` etc.).
+
+use crate::common::sshd::{SshHost, host_config, run_with_hosts};
+use crate::common::*;
+
+#[test]
+fn setup_and_check_run_on_the_host_in_the_forks_worktree() {
+    let w = world(numbered_exports(&[
+        "Approach A",
+        "Approach B",
+        "Approach C",
+    ]));
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    // Setup writes down where and with what it ran (a file the fork's commit takes); it
+    // fails for c. The check reads setup's file and passes only where the agent wrote a.js.
+    let setup = "[ \"$OCFORK_FORK\" != c ] || { echo no setup for c; exit 3; }; \
+                 printf '%s\\n' \"$OCFORK_FORK\" \"$PWD\" \"$OCFORK_WORKTREE\" \"$OCFORK_RUN\" \
+                 \"$OCFORK_PORTS\" \"$OCFORK_PORT\" > setup.txt";
+    let check = "head -n 1 setup.txt | grep -qx \"$OCFORK_FORK\" && test -f src/a.js || exit 5";
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "--ports",
+            "4",
+            "--setup",
+            setup,
+            "--check",
+            check,
+            "a=Approach A",
+            "b=Approach B",
+            "c=Approach C",
+        ],
+    );
+    // c's failed setup fails the run's work.
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let status = json(&run_with_hosts(&w, &["status", "r", "--json"]));
+    let (a, b, c) = (fork(&status, "a"), fork(&status, "b"), fork(&status, "c"));
+    for f in [a, b, c] {
+        assert_eq!(f["host"], "hosta", "{status:#}");
+    }
+    assert_eq!(a["state"], "done", "{status:#}");
+    assert_eq!(a["check"]["exit_code"], 0, "{status:#}");
+    assert_eq!(a["check"]["command"], check);
+    assert_eq!(b["state"], "done", "{status:#}");
+    assert_eq!(b["check"]["exit_code"], 5, "{status:#}");
+    assert_eq!(c["state"], "failed", "{status:#}");
+    assert!(
+        c["error"].as_str().is_some_and(|e| e.contains("setup")),
+        "{status:#}"
+    );
+    assert!(c["check"].is_null(), "{status:#}");
+    // Setup ran in each fork's worktree on the host, with the environment it gets here;
+    // its file is on the fork's branch, home.
+    for (name, f) in [("a", a), ("b", b)] {
+        let tree = worktree_of(f);
+        assert!(tree.starts_with(&host.dir), "{status:#}");
+        let text = w.git(&["show", &format!("ocfork/r/{name}:setup.txt")]);
+        let lines: Vec<&str> = text.lines().collect();
+        let tree = tree.display().to_string();
+        assert_eq!(lines[..5], [name, &tree, &tree, "r", "4"], "{text}");
+        assert!(lines[5].parse::<u16>().is_ok(), "OCFORK_PORT: {text}");
+    }
+    // Setup's output is in the fork's log here.
+    let log = w.repo.join(".git/ocfork/runs/r.logs/c.setup.log");
+    assert!(read(&log).contains("no setup for c"), "{}", log.display());
+    let log = w.repo.join(".git/ocfork/runs/r.logs/b.check.log");
+    assert!(log.is_file(), "{}", log.display());
+}
