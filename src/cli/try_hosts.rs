@@ -24,7 +24,6 @@ pub(super) async fn place(
         (args.detach, "--detach"),
         (args.ui, "--ui"),
         (!args.server.is_empty(), "--server"),
-        (!args.copy.is_empty(), "--copy"),
     ];
     if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
         return Err(CommandError::usage(format!(

@@ -22,8 +22,8 @@ pub struct RemoteFork {
     pub mirror: String,
 }
 
-/// Pushes the run's start to each host its forks use and makes their worktrees there.
-/// Returns the forks ready to start,
+/// Pushes the run's start to each host its forks use and makes their worktrees there (with
+/// the ignored files `.worktreeinclude` and `--copy` name). Returns the forks ready to start,
 /// with their host, and of those the ones whose worktree was made now; the others are
 /// failed, naming it.
 pub(super) async fn make_remote_worktrees(
@@ -82,6 +82,14 @@ pub(super) async fn make_remote_worktrees(
                         .await
                 }
                 Err(e) => Err(e),
+            };
+            let made = match made {
+                Ok(true) => link
+                    .host
+                    .copy_in(&repo.workdir, &path, &run.copy)
+                    .await
+                    .map(|()| true),
+                other => other,
             };
             match made {
                 Ok(now) => {

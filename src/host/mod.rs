@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::config::HostConfig;
 
+mod copy;
 pub mod mirror;
 pub mod serve;
 mod step;

@@ -1,5 +1,6 @@
 //! What a fork on a host gets around its agent's turn, as a local fork does: `--setup` and
-//! `--check` run on the host in the fork's worktree there (with `OCFORK_PORT` etc.).
+//! `--check` run on the host in the fork's worktree there (with `OCFORK_PORT` etc.), and the
+//! ignored files `--copy` and `.worktreeinclude` name travel to its worktree there.
 
 use crate::common::sshd::{SshHost, host_config, run_with_hosts};
 use crate::common::*;
@@ -73,4 +74,56 @@ fn setup_and_check_run_on_the_host_in_the_forks_worktree() {
     assert!(read(&log).contains("no setup for c"), "{}", log.display());
     let log = w.repo.join(".git/ocfork/runs/r.logs/b.check.log");
     assert!(log.is_file(), "{}", log.display());
+}
+
+#[test]
+fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
+    let w = world(vec![Rule {
+        when: "Approach A".into(),
+        model: None,
+        // The agent on the host reads the copied files into a tracked one, checks an ignored
+        // file nobody named stayed here, and un-ignores everything: the copies still stay out
+        // of the fork's commit.
+        steps: vec![bash(
+            "cat .env local.cfg > seen.txt; test -e other.log && echo leaked >> seen.txt; \
+             : > .gitignore",
+        )],
+        reply: "Done with A.".into(),
+        fail: None,
+    }]);
+    std::fs::write(w.repo.join(".gitignore"), ".env\nlocal.cfg\nother.log\n").expect("write");
+    std::fs::write(w.repo.join(".worktreeinclude"), "local.cfg\n").expect("write");
+    w.git(&["add", ".gitignore", ".worktreeinclude"]);
+    w.git(&["commit", "-q", "-m", "ignore local files"]);
+    std::fs::write(w.repo.join(".env"), "SECRET=42\n").expect("write");
+    std::fs::write(w.repo.join("local.cfg"), "port = 1\n").expect("write");
+    std::fs::write(w.repo.join("other.log"), "not for forks\n").expect("write");
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "--copy",
+            ".env",
+            "a=Approach A",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:seen.txt"]),
+        "SECRET=42\nport = 1\n"
+    );
+    let files = w.git(&["ls-tree", "-r", "--name-only", "ocfork/r/a"]);
+    assert!(
+        !files.lines().any(|f| f == ".env" || f == "local.cfg"),
+        "{files}"
+    );
 }
