@@ -13,21 +13,22 @@ use crate::state::Check;
 
 /// Run on the host: `$1` the worktree, `$2` the command, then `NAME=VALUE` words to export.
 /// The command runs in a session of its own, its stdout and stderr both on the wrapper's
-/// stderr (the log); its whole session is killed when it exits or when stdin closes (ocfork
+/// stderr (the log; the wrapper's own words, such as the shell's `Killed`, go nowhere); its
+/// whole session is killed when it exits or when stdin closes (ocfork
 /// stopped it, died, or the connection dropped). The exit code comes on stdout, so that no
 /// code of the command's (127, 255) is taken for ssh's own.
 const STEP_SCRIPT: &str = r#"
 cd "$1" || { echo "ocfork: cannot enter the fork's worktree $1" >&2; printf 'ocfork-exit=126\n'; exit 0; }
 cmd=$2; shift 2
 for kv; do export "$kv"; done
-exec 3<&0
-setsid sh -c "$cmd" </dev/null >&2 3<&- &
+exec 3<&0 4>&2 2>/dev/null
+setsid sh -c "$cmd" </dev/null >&4 2>&4 3<&- 4>&- &
 pid=$!
-( cat <&3 >/dev/null; kill -KILL -- "-$pid" ) >/dev/null 2>&1 &
-exec 3<&-
+( cat <&3 >/dev/null; kill -s KILL -- "-$pid" ) >/dev/null 2>&1 4>&- &
+exec 3<&- 4>&-
 wait "$pid"
 code=$?
-kill -KILL -- "-$pid" 2>/dev/null
+kill -s KILL -- "-$pid" 2>/dev/null
 printf 'ocfork-exit=%s\n' "$code"
 "#;
 

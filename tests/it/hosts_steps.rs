@@ -127,3 +127,67 @@ fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
         "{files}"
     );
 }
+
+#[test]
+fn a_hanging_check_on_a_host_is_stopped_with_everything_it_started() {
+    let w = world(vec![writes("Go", &[("a.txt", "a")])]);
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let pid_file = host.dir.join("bg.pid");
+    let check = format!(
+        "sleep 600 & echo $! > '{}'; echo checking; wait",
+        pid_file.display()
+    );
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "hang",
+            "--host",
+            "hosta",
+            "--timeout",
+            "20s",
+            "--check",
+            &check,
+            "a=Go",
+        ],
+    );
+    let run = json(&out);
+    let f = fork(&run, "a");
+    assert_eq!(f["state"], "done", "{run:#}");
+    assert!(f["check"]["exit_code"].is_null(), "{run:#}");
+    assert_eq!(f["error"], format!("check `{check}` timed out after 20.0s"));
+    // The background sleep it started on the host is gone (the pid is the host's, which
+    // shares this machine's processes).
+    let (code, pid) = host.sh(&w, &format!("cat '{}'", pid_file.display()));
+    assert_eq!(code, 0, "the check never ran on the host");
+    let pid: i32 = pid.trim().parse().expect("a pid");
+    let gone = wait_until(std::time::Duration::from_secs(10), || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty() || stat.contains(") Z ")
+    });
+    assert!(
+        gone.is_some(),
+        "the check's background sleep survived on the host"
+    );
+    // Its output came to the check's log here.
+    let log = w.repo.join(".git/ocfork/runs/hang.logs/a.check.log");
+    assert_eq!(read(&log), "checking\n");
+    // The run's OpenCode server on the host is gone with the run.
+    let serving = || {
+        host.processes()
+            .into_iter()
+            .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(" serve ") && c.contains("--hostname"))
+            .collect::<Vec<_>>()
+    };
+    let stopped = wait_until(std::time::Duration::from_secs(15), || serving().is_empty());
+    assert!(
+        stopped.is_some(),
+        "left running on the host: {:?}",
+        serving()
+    );
+}
