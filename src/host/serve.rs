@@ -34,7 +34,7 @@ fi
 exec 3<&0
 setsid "$1" serve --hostname 127.0.0.1 --port "$3" </dev/null 3<&- &
 pid=$!
-( cat <&3 >/dev/null; kill -TERM -- "-$pid"; sleep 3; kill -KILL -- "-$pid" ) >/dev/null 2>&1 &
+( cat <&3 >/dev/null; kill -s TERM -- "-$pid"; sleep 3; kill -s KILL -- "-$pid" ) >/dev/null 2>&1 &
 exec 3<&-
 wait "$pid"
 "#;

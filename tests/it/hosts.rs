@@ -30,16 +30,81 @@ fn a_host_without_opencode_exits_2_and_nothing_is_made_anywhere() {
     exits_with(&out, 2, "bare");
 }
 
+/// `ocfork hosts` shows what a host has, what its server offers, and the forks of this
+/// repository working there now: one whose agent waits on the host for a `go` file.
 #[test]
-fn hosts_shows_git_opencode_and_disk() {
-    let w = world(rules());
+fn hosts_shows_git_opencode_disk_agents_models_and_forks_running() {
+    let w = world(vec![Rule {
+        when: "Approach A".into(),
+        model: None,
+        steps: vec![bash(
+            "touch started-a; while [ ! -e go ]; do sleep 0.2; done",
+        )],
+        reply: "Done with A.".into(),
+        fail: None,
+    }]);
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
     let out = ok(&run_with_hosts(&w, &["hosts"]));
-    assert!(out.contains("hosta"), "{out}");
+    assert!(out.contains("hosta\treachable"), "{out}");
     assert!(out.contains("git 2."), "{out}");
     assert!(out.contains("opencode 1."), "{out}");
     assert!(out.contains("free"), "{out}");
+    let agents = out
+        .lines()
+        .find(|l| l.starts_with("  agents: "))
+        .unwrap_or("");
+    assert!(agents.split([' ', ',']).any(|a| a == "build"), "{out}");
+    let models: Vec<&str> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("  models of scripted: "))
+        .map(|m| m.split(", ").collect())
+        .unwrap_or_default();
+    assert!(
+        models.contains(&"scripted") && models.contains(&"other"),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l == "  forks running: none"), "{out}");
+    // --no-server asks ssh only.
+    let quick = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
+    assert!(quick.contains("hosta\treachable"), "{quick}");
+    assert!(!quick.contains("agents:"), "{quick}");
+
+    let (k, v) = ssh_env(&w);
+    let mut child = w
+        .ocfork()
+        .env(k, v)
+        .args(["try", "-n", "r", "--host", "hosta", "a=Approach A"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
+    let dir = host.dir.display().to_string();
+    let find = format!("find '{dir}' -name started-a");
+    let started = wait_until(Duration::from_secs(120), || {
+        let (code, found) = host.sh(&w, &find);
+        (code == 0 && !found.trim().is_empty()).then_some(())
+    });
+    if started.is_none() {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("ocfork ends");
+        panic!("the agent on the host never started: {}", stderr(&out));
+    }
+    let during = run_with_hosts(&w, &["hosts", "--no-server"]);
+    // The fork goes on to its end whatever `hosts` said.
+    host.sh(&w, &format!("{find} -execdir touch go ';'"));
+    let out = child.wait_with_output().expect("ocfork ends");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let during = ok(&during);
+    assert!(
+        during.lines().any(|l| l == "  forks running: r/a"),
+        "{during}"
+    );
+    let after = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
+    assert!(
+        after.lines().any(|l| l == "  forks running: none"),
+        "{after}"
+    );
 }
 
 /// One run on a host (a run there costs ~20 s to make): while its agent works, the host's
@@ -160,3 +225,6 @@ fn a_hosts_password_stays_out_of_argv_and_clean_waits_for_the_work_home() {
 
 #[path = "hosts_later.rs"]
 mod later;
+
+#[path = "hosts_steps.rs"]
+mod steps;
