@@ -30,19 +30,11 @@ fn a_host_without_opencode_exits_2_and_nothing_is_made_anywhere() {
     exits_with(&out, 2, "bare");
 }
 
-/// `ocfork hosts` shows what a host has, what its server offers, and the forks of this
-/// repository working there now: one whose agent waits on the host for a `go` file.
+/// `ocfork hosts` shows what a host has and what its server offers; the forks running there
+/// are checked in the run of [`a_run_on_a_host_keeps_its_password_out_of_argv_shows_in_hosts_and_clean_waits_for_the_work_home`].
 #[test]
-fn hosts_shows_git_opencode_disk_agents_models_and_forks_running() {
-    let w = world(vec![Rule {
-        when: "Approach A".into(),
-        model: None,
-        steps: vec![bash(
-            "touch started-a; while [ ! -e go ]; do sleep 0.2; done",
-        )],
-        reply: "Done with A.".into(),
-        fail: None,
-    }]);
+fn hosts_shows_git_opencode_disk_agents_and_models() {
+    let w = world(rules());
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
     let out = ok(&run_with_hosts(&w, &["hosts"]));
@@ -69,50 +61,15 @@ fn hosts_shows_git_opencode_disk_agents_models_and_forks_running() {
     let quick = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
     assert!(quick.contains("hosta\treachable"), "{quick}");
     assert!(!quick.contains("agents:"), "{quick}");
-
-    let (k, v) = ssh_env(&w);
-    let mut child = w
-        .ocfork()
-        .env(k, v)
-        .args(["try", "-n", "r", "--host", "hosta", "a=Approach A"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ocfork starts");
-    let dir = host.dir.display().to_string();
-    let find = format!("find '{dir}' -name started-a");
-    let started = wait_until(Duration::from_secs(120), || {
-        let (code, found) = host.sh(&w, &find);
-        (code == 0 && !found.trim().is_empty()).then_some(())
-    });
-    if started.is_none() {
-        let _ = child.kill();
-        let out = child.wait_with_output().expect("ocfork ends");
-        panic!("the agent on the host never started: {}", stderr(&out));
-    }
-    let during = run_with_hosts(&w, &["hosts", "--no-server"]);
-    // The fork goes on to its end whatever `hosts` said.
-    host.sh(&w, &format!("{find} -execdir touch go ';'"));
-    let out = child.wait_with_output().expect("ocfork ends");
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let during = ok(&during);
-    assert!(
-        during.lines().any(|l| l == "  forks running: r/a"),
-        "{during}"
-    );
-    let after = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
-    assert!(
-        after.lines().any(|l| l == "  forks running: none"),
-        "{after}"
-    );
 }
 
 /// One run on a host (a run there costs ~20 s to make): while its agent works, the host's
-/// server password is in no process's argv on either side, nor in a file ocfork wrote there;
-/// its server keeps no snapshots; after it, `clean` removes the host's worktree only once
-/// the fork's tip is home.
+/// server password is in no process's argv on either side, nor in a file ocfork wrote there,
+/// and `ocfork hosts` lists the fork running there; its server keeps no snapshots; after it,
+/// `clean` removes the host's worktree only once the fork's tip is home.
 #[test]
-fn a_hosts_password_stays_out_of_argv_and_clean_waits_for_the_work_home() {
+fn a_run_on_a_host_keeps_its_password_out_of_argv_shows_in_hosts_and_clean_waits_for_the_work_home()
+{
     let w = world(vec![Rule {
         when: "Approach A".into(),
         model: None,
@@ -174,12 +131,23 @@ fn a_hosts_password_stays_out_of_argv_and_clean_waits_for_the_work_home() {
             })
             .collect()
     });
+    let during = run_with_hosts(&w, &["hosts", "--no-server"]);
     // The agent goes on and the run ends, whatever was found.
     host.sh(
         &w,
         &format!("find '{dir}' -name .started -execdir touch .go \\;"),
     );
     let out = child.wait_with_output().expect("ocfork ends");
+    let during = ok(&during);
+    assert!(
+        during.lines().any(|l| l == "  forks running: r/a"),
+        "{during}"
+    );
+    let after = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
+    assert!(
+        after.lines().any(|l| l == "  forks running: none"),
+        "{after}"
+    );
     let Some(password) = password else {
         panic!(
             "no opencode server with a password on the host while its agent worked: {}",
