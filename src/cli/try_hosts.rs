@@ -10,8 +10,8 @@ use crate::dispatch::remote::HostLink;
 use crate::host::{Host, RemoteServer};
 use crate::state::Run;
 
-/// Connects the hosts `--host` names and spreads the forks over them in turn (`local` is
-/// this machine). Refuses the options hosts do not support yet.
+/// Connects the hosts `--host` names and spreads the forks over them by load (`local` is
+/// this machine; see [`spread`]). Refuses the options hosts do not support yet.
 pub(super) async fn place(
     args: &TryArgs,
     repo: &crate::git::Repo,
@@ -35,8 +35,19 @@ pub(super) async fn place(
         .hosts;
     let configs = crate::config::hosts::named(&args.hosts, &config);
     let hosts = super::super::hosts::connect_checked(&configs).await?;
-    for (i, fork) in run.forks.iter_mut().enumerate() {
-        let name = &args.hosts[i % args.hosts.len()];
+    let bounds: Vec<Option<usize>> = args
+        .hosts
+        .iter()
+        .map(|name| {
+            let table = hosts.iter().find(|h| h.name() == name);
+            table.and_then(|h| h.config.jobs).or(run.jobs)
+        })
+        .collect();
+    let placed = spread(run.forks.len(), &bounds);
+    for (fork, i) in run.forks.iter_mut().zip(placed) {
+        let Some(name) = args.hosts.get(i) else {
+            continue;
+        };
         if let Some(h) = hosts.iter().find(|h| h.name() == name) {
             fork.host = Some(h.name().to_string());
             fork.worktree = h
@@ -45,6 +56,31 @@ pub(super) async fn place(
         }
     }
     Ok(hosts)
+}
+
+/// Which of the places (hosts and `local`, in `--host` order) each of `forks` forks goes to:
+/// the one with the fewest forks placed relative to its capacity, the first of equals. A
+/// place's capacity is its bound on forks at once (its `jobs`, else `-j`); one with no bound
+/// counts as the largest bound given, or all count alike when none is.
+pub(super) fn spread(forks: usize, bounds: &[Option<usize>]) -> Vec<usize> {
+    let largest = bounds.iter().flatten().copied().max().unwrap_or(1);
+    let capacity: Vec<usize> = bounds.iter().map(|b| b.unwrap_or(largest).max(1)).collect();
+    let mut placed = vec![0usize; capacity.len()];
+    let mut out = Vec::with_capacity(forks);
+    for _ in 0..forks {
+        // placed[i] / capacity[i] < placed[j] / capacity[j], without fractions.
+        let best = (0..capacity.len()).reduce(|j, i| {
+            if placed[i] * capacity[j] < placed[j] * capacity[i] {
+                i
+            } else {
+                j
+            }
+        });
+        let Some(best) = best else { break };
+        placed[best] += 1;
+        out.push(best);
+    }
+    out
 }
 
 /// Starts each host's OpenCode server and checks it offers every fork's agent and model.
@@ -90,4 +126,23 @@ pub(in crate::cli) async fn start_servers(
         l.server.stop().await;
     }
     Err(CommandError::usage(errors.join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn forks_go_where_the_load_is_lightest_for_the_capacity() {
+        // Alike: in turn, in `--host` order.
+        assert_eq!(spread(5, &[None, None]), vec![0, 1, 0, 1, 0]);
+        assert_eq!(spread(4, &[Some(2), Some(2)]), vec![0, 1, 0, 1]);
+        // A host taking 3 at once gets three forks for the one that takes 1.
+        assert_eq!(spread(4, &[Some(1), Some(3)]), vec![0, 1, 1, 1]);
+        assert_eq!(spread(8, &[Some(1), Some(3)]), vec![0, 1, 1, 1, 0, 1, 1, 1]);
+        // No bound counts as the largest given.
+        assert_eq!(spread(4, &[None, Some(1), Some(3)]), vec![0, 1, 2, 0]);
+        assert_eq!(spread(0, &[Some(1)]), Vec::<usize>::new());
+        assert_eq!(spread(2, &[]), Vec::<usize>::new());
+    }
 }

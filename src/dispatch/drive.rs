@@ -201,11 +201,17 @@ pub async fn drive_with<V: RunView>(
     for link in &opts.hosts {
         let hub =
             crate::opencode::EventHub::start(link.server.client.clone(), stop_host_events.clone());
+        // The host's own queue: its `jobs`, else `-j`, bounds its forks at once.
+        let bound = link.host.config.jobs.or(run.jobs);
+        let queue = Arc::new(Semaphore::new(
+            bound.unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS),
+        ));
         for (n, rf) in remote_ready
             .iter()
             .filter(|(_, rf)| rf.host.name() == link.host.name())
         {
             let on = Arc::new(Shared {
+                queue: queue.clone(),
                 client: link.server.client.clone(),
                 hub: hub.clone(),
                 server_exit: Some(link.server.exit.clone()),

@@ -268,7 +268,8 @@ async fn finish(
         _ if end == EndReason::HostGone => Err(None),
         Some(remote) => {
             let common = &shared.common_dir;
-            super::remote::commit_remote(remote, common, &snapshot, &fork, &message)
+            let secret = secret.as_deref();
+            super::remote::commit_remote(remote, common, &snapshot, &fork, &message, secret)
                 .await
                 .map_err(Some)
         }

@@ -141,9 +141,22 @@ pub(super) async fn commit_remote(
     run: &crate::state::Run,
     fork: &crate::state::Fork,
     message: &str,
+    secret: Option<&str>,
 ) -> Result<(crate::git::Committed, Vec<crate::git::FileStat>), String> {
     let host = &remote.host;
     let worktree = fork.worktree.to_string_lossy().to_string();
+    if let Some(secret) = secret {
+        let hidden = host
+            .hide_secret(&remote.mirror, &worktree, secret)
+            .await
+            .map_err(|e| e.to_string())?;
+        for rel in hidden {
+            crate::text::eprint_line(format!(
+                "ocfork: {}:{worktree}/{rel}: the OpenCode server's password was in it; ocfork replaced it before committing",
+                host.name()
+            ));
+        }
+    }
     let tip = host
         .commit(&remote.mirror, &worktree, &fork.branch, &run.start, message)
         .await

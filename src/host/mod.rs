@@ -11,6 +11,7 @@ use crate::config::HostConfig;
 
 mod copy;
 pub mod mirror;
+mod secret;
 pub mod serve;
 mod step;
 

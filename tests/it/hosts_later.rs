@@ -6,23 +6,31 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, host_config, run_with_hosts as with_hosts, ssh_env};
+use crate::common::sshd::{
+    SshHost, host_config, host_config_jobs, run_with_hosts as with_hosts, ssh_env,
+};
 use crate::common::*;
 
-/// Forks over a host and `local`: each branch comes home with the agent's files, `open` and
-/// `attach` find the remote fork on its host, `continue` runs there (also once the host lost
-/// the fork, setup running again there), and diff, merge and status work here as for any
-/// fork. One test: a host and a run cost ~30 s to make.
+/// Forks over a host and `local`: spread by load (the host takes 1 at once, here 2: the host
+/// gets a and d, never two at once), each branch comes home with the agent's files but not the
+/// host server's password, `open` and `attach` find the remote fork on its host, `continue`
+/// runs there (also once the host lost the fork, setup running again there), and diff, merge
+/// and status work here as for any fork. One test: a host and a run cost ~30 s to make.
 #[test]
 fn forks_over_a_host_and_local_come_home_and_continue_there() {
+    let mut a = writes("Approach A", &[("src/a.js", "export const a = 1;\n")]);
+    // OpenCode hands its password to agents' shell commands, on a host too.
+    a.steps.push(bash("env > envdump.txt"));
     let w = world(vec![
-        writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
+        a,
         writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+        writes("Approach C", &[("src/c.js", "export const c = 3;\n")]),
+        writes("Approach D", &[("src/d.js", "export const d = 4;\n")]),
         writes("Add a test for a", &[("src/a.test.js", "test(a);\n")]),
         writes("Add docs for a", &[("docs/a.md", "# a\n")]),
     ]);
     let host = SshHost::start(&w, "hosta");
-    host_config(&w, &[(&host, None)]);
+    host_config_jobs(&w, &[(&host, None)], Some(1));
     // Setup runs where a worktree is made: on the host, and again there once it was lost.
     let args = [
         "try",
@@ -33,17 +41,57 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
         "hosta",
         "--host",
         "local",
+        "-j",
+        "2",
         "--setup",
         "echo ran >> setup-runs.txt",
     ];
-    let out = with_hosts(&w, &[&args[..], &["a=Approach A", "b=Approach B"]].concat());
+    let prompts = [
+        "a=Approach A",
+        "b=Approach B",
+        "c=Approach C",
+        "d=Approach D",
+    ];
+    let out = with_hosts(&w, &[&args[..], &prompts[..]].concat());
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let first = json(&out);
-    let (a, b) = (fork(&first, "a"), fork(&first, "b"));
-    assert_eq!(a["host"], "hosta", "{first:#}");
-    assert!(b.get("host").is_none_or(|h| h.is_null()), "{first:#}");
-    assert_eq!(a["state"], "done");
-    assert_eq!(b["state"], "done");
+    let a = fork(&first, "a");
+    // By load for capacity (1 there, 2 here), not in turn: a and d on the host.
+    for (name, on_host) in [("a", true), ("b", false), ("c", false), ("d", true)] {
+        let f = fork(&first, name);
+        assert_eq!(f["state"], "done", "{first:#}");
+        assert_eq!(f["host"] == "hosta", on_host, "{name}: {first:#}");
+    }
+    // The host's `jobs = 1`: its two forks' turns never talked to the model at once.
+    let sessions = [a, fork(&first, "d")].map(|f| f["session"].as_str().expect("session"));
+    let turns = w.model.requests();
+    let spans = sessions.map(|s| {
+        let reqs = turns
+            .iter()
+            .filter(|r| r.agent_turn && r.session.as_deref() == Some(s));
+        let start = reqs.clone().map(|r| r.started_ms).min().expect("requests");
+        (start, reqs.map(|r| r.ended_ms).max().expect("requests"))
+    });
+    assert!(
+        spans[0].1 <= spans[1].0 || spans[1].1 <= spans[0].0,
+        "the host ran two forks at once: {spans:?}"
+    );
+    // The host server's password was taken out of the agent's file before its commit.
+    let dumped = w.git(&["show", "ocfork/r/a:envdump.txt"]);
+    let lines: Vec<&str> = dumped
+        .lines()
+        .filter(|l| l.starts_with("OPENCODE_SERVER_PASSWORD="))
+        .collect();
+    assert_eq!(
+        lines,
+        ["OPENCODE_SERVER_PASSWORD=[server password removed by ocfork]"],
+        "{dumped}"
+    );
+    assert!(
+        stderr(&out).contains("envdump.txt: the OpenCode server's password was in it"),
+        "{}",
+        stderr(&out)
+    );
     // The remote fork's worktree is on the host, not here, with the agent's file.
     let remote_tree = worktree_of(a);
     assert!(remote_tree.starts_with(&host.dir), "{first:#}");

@@ -270,16 +270,25 @@ pub fn ssh_env(w: &World) -> (&'static str, String) {
 
 /// Writes the user config's `[[host]]` tables for `hosts` (`opencode` overridden per name).
 pub fn host_config(w: &World, hosts: &[(&SshHost, Option<&Path>)]) {
+    host_config_jobs(w, hosts, None);
+}
+
+/// [`host_config`], each table with `jobs` when given.
+pub fn host_config_jobs(w: &World, hosts: &[(&SshHost, Option<&Path>)], jobs: Option<usize>) {
     let mut text = String::new();
     for (h, opencode) in hosts {
         let opencode = opencode.unwrap_or(&h.opencode);
         text.push_str(&format!(
-            "[[host]]\nname = \"{}\"\nssh = \"{}\"\ndir = \"{}\"\nopencode = \"{}\"\n\n",
+            "[[host]]\nname = \"{}\"\nssh = \"{}\"\ndir = \"{}\"\nopencode = \"{}\"\n",
             h.name,
             h.name,
             h.dir.display(),
             opencode.display()
         ));
+        if let Some(j) = jobs {
+            text.push_str(&format!("jobs = {j}\n"));
+        }
+        text.push('\n');
     }
     let file = w.tmp.path().join("xdg/config/ocfork/config.toml");
     std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
