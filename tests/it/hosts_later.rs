@@ -3,7 +3,6 @@
 //! leaves its forks `interrupted` while the others finish, and `resume` picks them up once it is
 //! back.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::sshd::{SshHost, host_config, run_with_hosts as with_hosts, ssh_env};
@@ -201,10 +200,7 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
             "b=Approach B",
             "c=Approach C",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ocfork starts");
+        .in_background();
     let dir = host.dir.display().to_string();
     let started = wait_until(Duration::from_secs(120), || {
         host.sh(&w, &format!("find '{dir}' -name started-a | grep -q ."))
