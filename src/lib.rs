@@ -6,6 +6,7 @@ pub mod compare;
 pub mod config;
 pub mod dispatch;
 pub mod git;
+pub mod hint;
 pub mod host;
 pub mod judge;
 pub mod lockfile;

@@ -4,6 +4,7 @@
 
 use crate::config::ConfigError;
 use crate::git::GitError;
+use crate::hint::Hints;
 use crate::opencode::version::VersionError;
 use crate::opencode::{ApiError, ServerError};
 use crate::ops::attach::AttachError;
@@ -51,12 +52,13 @@ impl ErrorKind {
     }
 }
 
-/// A failure as the user sees it: what went wrong, its causes, and what to do about it.
+/// A failure as the user sees it: what went wrong, its causes, and what to do about it (each
+/// hint a line of its own).
 #[derive(Debug)]
 pub struct CommandError {
     pub kind: ErrorKind,
     pub error: anyhow::Error,
-    pub hint: Option<String>,
+    pub hints: Vec<String>,
 }
 
 impl CommandError {
@@ -64,7 +66,7 @@ impl CommandError {
         CommandError {
             kind,
             error: error.into(),
-            hint: None,
+            hints: Vec::new(),
         }
     }
 
@@ -83,8 +85,9 @@ impl CommandError {
         CommandError::new(ErrorKind::BrokenPipe, anyhow::anyhow!("stdout closed"))
     }
 
+    /// One more hint, after those the error has.
     pub fn with_hint(mut self, hint: impl Into<String>) -> CommandError {
-        self.hint = Some(hint.into());
+        self.hints.push(hint.into());
         self
     }
 
@@ -101,21 +104,15 @@ impl CommandError {
         }
         // Errors carry text from tasks, agents, git and file names: none of it drives the
         // terminal.
-        let shown = |t: String| crate::text::escape_controls(&t).into_owned();
-        eprintln!("error: {}", shown(self.error.to_string()));
-        for cause in self.error.chain().skip(1) {
-            eprintln!("  caused by: {}", shown(cause.to_string()));
-        }
-        if let Some(h) = &self.hint {
-            eprintln!("hint: {}", shown(h.clone()));
-        }
+        let told = crate::hint::told(&*self.error, &self.hints);
+        eprintln!("{}", crate::text::escape_controls(&told));
     }
 }
 
 /// A git failure in the user's words: what could not be done (`could not compare the fork
 /// with main`), git's own message under it, one `git:` line each, never git's command line.
 pub fn git_failed(what: impl std::fmt::Display, e: GitError) -> CommandError {
-    let (kind, hint) = (Classify::kind(&e), Classify::hint(&e));
+    let (kind, hints) = (Classify::kind(&e), e.hints());
     let error = match &e {
         GitError::Failed { stderr, .. } => {
             let said: Vec<String> = stderr.lines().map(|l| format!("  git: {l}")).collect();
@@ -123,16 +120,13 @@ pub fn git_failed(what: impl std::fmt::Display, e: GitError) -> CommandError {
         }
         _ => anyhow::Error::new(e).context(what.to_string()),
     };
-    CommandError { kind, error, hint }
+    CommandError { kind, error, hints }
 }
 
-/// What an error means to the user: its kind, and a hint when one helps. Every impl is an
-/// exhaustive `match` with no catch-all arm.
-pub trait Classify {
+/// What an error means to the user: its kind (its hints are the layer's own, through
+/// [`Hints`]). Every impl is an exhaustive `match` with no catch-all arm.
+pub trait Classify: Hints {
     fn kind(&self) -> ErrorKind;
-    fn hint(&self) -> Option<String> {
-        None
-    }
 }
 
 impl Classify for GitError {
@@ -146,18 +140,6 @@ impl Classify for GitError {
             | GitError::Failed { .. }
             | GitError::HeadMoved { .. }
             | GitError::Other(_) => ErrorKind::Failure,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            GitError::Spawn(_) => Some("is git installed and on PATH?".into()),
-            GitError::NotARepo(_)
-            | GitError::Bare(_)
-            | GitError::UnbornHead
-            | GitError::BadRevision { .. }
-            | GitError::Failed { .. }
-            | GitError::HeadMoved { .. }
-            | GitError::Other(_) => None,
         }
     }
 }
@@ -195,9 +177,6 @@ impl Classify for ServerError {
             ServerError::Spawn { .. } | ServerError::Start(_) => ErrorKind::Failure,
         }
     }
-    fn hint(&self) -> Option<String> {
-        ServerError::hint(self)
-    }
 }
 
 impl Classify for VersionError {
@@ -205,9 +184,6 @@ impl Classify for VersionError {
         match self {
             VersionError::Unsupported { .. } | VersionError::Unknown { .. } => ErrorKind::Config,
         }
-    }
-    fn hint(&self) -> Option<String> {
-        Some(VersionError::hint(self))
     }
 }
 
@@ -238,37 +214,12 @@ impl Classify for RelayError {
             | RelayError::TurnFailed { .. } => ErrorKind::Failure,
         }
     }
-    fn hint(&self) -> Option<String> {
-        match self {
-            RelayError::Api(e) => e.hint(),
-            RelayError::Git(e) => e.hint(),
-            RelayError::State(e) => e.hint(),
-            RelayError::Config(e) => e.hint(),
-            RelayError::NotShared { .. } => Some(
-                "start every `opencode serve` of the pool as the same user with the same XDG_DATA_HOME".into(),
-            ),
-            RelayError::UnknownSession { .. }
-            | RelayError::UnknownAgent { .. }
-            | RelayError::EmptyText
-            | RelayError::HopLimit { .. }
-            | RelayError::NoDirectory(_)
-            | RelayError::Dropped { .. }
-            | RelayError::TurnFailed { .. } => None,
-        }
-    }
 }
 
 impl Classify for crate::judge::JudgeError {
     fn kind(&self) -> ErrorKind {
         match self {
             crate::judge::JudgeError::UnknownAgent { .. } => ErrorKind::User,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            crate::judge::JudgeError::UnknownAgent { .. } => {
-                Some("choose a read-only agent with -a".into())
-            }
         }
     }
 }
@@ -300,14 +251,14 @@ macro_rules! classified_errors {
     ($($t:ty),* $(,)?) => {
         $(impl From<$t> for CommandError {
             fn from(e: $t) -> CommandError {
-                let hint = Classify::hint(&e);
-                CommandError { kind: Classify::kind(&e), error: e.into(), hint }
+                let hints = e.hints();
+                CommandError { kind: Classify::kind(&e), error: e.into(), hints }
             }
         })*
 
-        fn classified(e: &(dyn std::error::Error + 'static)) -> Option<(ErrorKind, Option<String>)> {
+        fn classified(e: &(dyn std::error::Error + 'static)) -> Option<(ErrorKind, Vec<String>)> {
             $(if let Some(c) = e.downcast_ref::<$t>() {
-                return Some((Classify::kind(c), Classify::hint(c)));
+                return Some((Classify::kind(c), c.hints()));
             })*
             None
         }
@@ -334,11 +285,11 @@ classified_errors!(
 /// its context stay as they are.
 impl From<anyhow::Error> for CommandError {
     fn from(error: anyhow::Error) -> CommandError {
-        let (kind, hint) = error
+        let (kind, hints) = error
             .chain()
             .find_map(classified)
-            .unwrap_or((ErrorKind::Failure, None));
-        CommandError { kind, error, hint }
+            .unwrap_or((ErrorKind::Failure, Vec::new()));
+        CommandError { kind, error, hints }
     }
 }
 

@@ -2,6 +2,7 @@
 //! failed comparison of a merge in git's own words.
 
 use super::{Classify, CommandError, ErrorKind, git_failed};
+use crate::hint::Hints;
 use crate::ops::attach::AttachError;
 use crate::ops::clean::CleanError;
 use crate::ops::merge::MergeError;
@@ -22,13 +23,6 @@ impl Classify for MergeError {
             | MergeError::Commit { .. } => ErrorKind::Failure,
         }
     }
-    fn hint(&self) -> Option<String> {
-        match self {
-            MergeError::Git(e) | MergeError::Compare { source: e, .. } => e.hint(),
-            MergeError::State(e) => e.hint(),
-            _ => MergeError::hint(self),
-        }
-    }
 }
 
 /// A merge error as the user sees it; a failed comparison shows git's own words, as
@@ -41,11 +35,11 @@ impl From<MergeError> for CommandError {
                 source,
             ),
             e => {
-                let hint = Classify::hint(&e);
+                let hints = e.hints();
                 CommandError {
                     kind: Classify::kind(&e),
                     error: e.into(),
-                    hint,
+                    hints,
                 }
             }
         }
@@ -61,13 +55,6 @@ impl Classify for CleanError {
             CleanError::Running { .. } => ErrorKind::Failure,
         }
     }
-    fn hint(&self) -> Option<String> {
-        match self {
-            CleanError::Git(e) => e.hint(),
-            CleanError::State(e) => e.hint(),
-            CleanError::InsideWorktree(_) | CleanError::Running { .. } => CleanError::hint(self),
-        }
-    }
 }
 
 impl Classify for AttachError {
@@ -78,8 +65,5 @@ impl Classify for AttachError {
             AttachError::NoSession { .. } | AttachError::OnHost { .. } => ErrorKind::User,
             AttachError::WorktreeGone { .. } => ErrorKind::Failure,
         }
-    }
-    fn hint(&self) -> Option<String> {
-        AttachError::hint(self)
     }
 }

@@ -16,6 +16,8 @@ pub const DEFAULT_PORTS: u16 = 10;
 /// The largest block `--ports` (or `ports` in a config file) accepts.
 pub const MAX_PORTS: u16 = 1000;
 
+impl crate::hint::Hints for ConfigError {}
+
 /// The repo's file, at the top of the main working tree.
 pub const REPO_FILE: &str = ".ocfork.toml";
 

@@ -73,6 +73,21 @@ pub enum GitError {
 
 pub type Result<T> = std::result::Result<T, GitError>;
 
+impl crate::hint::Hints for GitError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            GitError::Spawn(_) => vec!["is git installed and on PATH?".into()],
+            GitError::NotARepo(_)
+            | GitError::Bare(_)
+            | GitError::UnbornHead
+            | GitError::BadRevision { .. }
+            | GitError::Failed { .. }
+            | GitError::HeadMoved { .. }
+            | GitError::Other(_) => Vec::new(),
+        }
+    }
+}
+
 /// What a git command does, in the user's words, from its command line.
 fn action(args: &str) -> String {
     let sub = args.split_whitespace().next().unwrap_or("");

@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod prompt;
 pub mod verdict;
 
+mod error;
 mod scratch;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::state::verdict::{Judge, Ranked, Verdict};
+pub use error::JudgeError;
 pub use evidence::{Evidence, Group, is_test_file};
 
 use crate::compare;
@@ -41,13 +43,6 @@ pub struct Options {
     /// `provider/model` per judge; empty means one judge on the server's default model.
     pub models: Vec<String>,
     pub criteria: Option<String>,
-}
-
-/// Input the judge cannot work with.
-#[derive(Debug, thiserror::Error)]
-pub enum JudgeError {
-    #[error("the OpenCode server has no agent `{agent}` (it has: {known})")]
-    UnknownAgent { agent: String, known: String },
 }
 
 /// How judging ended.

@@ -31,6 +31,8 @@ pub enum ApiError {
     BadUrl(String),
 }
 
+impl crate::hint::Hints for ApiError {}
+
 /// A connection to one OpenCode server.
 #[derive(Clone, Debug)]
 pub struct Client {

@@ -25,16 +25,16 @@ pub enum ServerError {
     Start(String),
 }
 
-impl ServerError {
-    /// What to do about it, beyond the message.
-    pub fn hint(&self) -> Option<String> {
+/// What to do about it, beyond the message.
+impl crate::hint::Hints for ServerError {
+    fn hints(&self) -> Vec<String> {
         match self {
-            ServerError::NotFound(_) => Some(
+            ServerError::NotFound(_) => vec![
                 "or set OCFORK_OPENCODE to it; in a checkout of ocfork, `bash scripts/install-opencode` \
                  installs the pinned one as .tools/opencode/node_modules/.bin/opencode"
                     .into(),
-            ),
-            ServerError::Spawn { .. } | ServerError::Start(_) => None,
+            ],
+            ServerError::Spawn { .. } | ServerError::Start(_) => Vec::new(),
         }
     }
 }

@@ -57,12 +57,14 @@ pub enum VersionError {
     Unknown { what: String, said: String },
 }
 
-impl VersionError {
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        "install the V1 line (`npm install -g opencode-ai@1.18.33`) and point ocfork at it \
-         with --opencode PATH or OCFORK_OPENCODE, or give --server a server of that version"
-            .into()
+/// What to do about it.
+impl crate::hint::Hints for VersionError {
+    fn hints(&self) -> Vec<String> {
+        vec![
+            "install the V1 line (`npm install -g opencode-ai@1.18.33`) and point ocfork at it \
+             with --opencode PATH or OCFORK_OPENCODE, or give --server a server of that version"
+                .into(),
+        ]
     }
 }
 

@@ -7,6 +7,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::hint::Hints;
 use crate::opencode::ServerError;
 use crate::opencode::version::VersionError;
 use crate::state::{ForkRef, ForkState};
@@ -34,16 +35,15 @@ pub enum AttachError {
     Version(#[from] VersionError),
 }
 
-impl AttachError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl Hints for AttachError {
+    fn hints(&self) -> Vec<String> {
         match self {
-            AttachError::WorktreeGone { name, branch, .. } => Some(format!(
+            AttachError::WorktreeGone { name, branch, .. } => vec![format!(
                 "its work is on branch {branch}; `ocfork continue {name} TEXT` makes the worktree again from it"
-            )),
-            AttachError::Binary(e) => e.hint(),
-            AttachError::Version(e) => Some(e.hint()),
-            AttachError::NoSession { .. } | AttachError::OnHost { .. } => None,
+            )],
+            AttachError::Binary(e) => e.hints(),
+            AttachError::Version(e) => e.hints(),
+            AttachError::NoSession { .. } | AttachError::OnHost { .. } => Vec::new(),
         }
     }
 }

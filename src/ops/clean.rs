@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::git::{GitError, Repo};
+use crate::hint::Hints;
 use crate::state::{Run, RunState, StateError, Store};
 
 #[path = "clean_hosts.rs"]
@@ -41,14 +42,15 @@ pub enum CleanError {
     State(#[from] StateError),
 }
 
-impl CleanError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl Hints for CleanError {
+    fn hints(&self) -> Vec<String> {
         match self {
             CleanError::Running { run, .. } => {
-                Some(format!("wait for it with `ocfork wait {run}`, then clean"))
+                vec![format!("wait for it with `ocfork wait {run}`, then clean")]
             }
-            CleanError::InsideWorktree(_) | CleanError::Git(_) | CleanError::State(_) => None,
+            CleanError::Git(e) => e.hints(),
+            CleanError::State(e) => e.hints(),
+            CleanError::InsideWorktree(_) => Vec::new(),
         }
     }
 }

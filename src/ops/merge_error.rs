@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::git::GitError;
+use crate::hint::Hints;
 use crate::state::{ForkState, StateError};
 
 /// Why a merge was refused or failed; nothing was changed unless said.
@@ -81,10 +82,11 @@ pub enum MergeError {
     State(#[from] StateError),
 }
 
-impl MergeError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl Hints for MergeError {
+    fn hints(&self) -> Vec<String> {
         let hint = match self {
+            MergeError::Git(e) | MergeError::Compare { source: e, .. } => return e.hints(),
+            MergeError::State(e) => return e.hints(),
             MergeError::NotFinished { run, .. } => {
                 format!("wait for it with `ocfork wait {run}`")
             }
@@ -108,13 +110,9 @@ impl MergeError {
                 "nothing was changed; `--no-verify` skips your commit hooks".into()
             }
             MergeError::Commit { .. } => "nothing was changed".into(),
-            MergeError::NoCommit { .. }
-            | MergeError::OwnWorktree(_)
-            | MergeError::Compare { .. }
-            | MergeError::Git(_)
-            | MergeError::State(_) => return None,
+            MergeError::NoCommit { .. } | MergeError::OwnWorktree(_) => return Vec::new(),
         };
-        Some(hint)
+        vec![hint]
     }
 }
 

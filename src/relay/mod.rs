@@ -109,6 +109,27 @@ pub enum RelayError {
     Config(#[from] crate::config::ConfigError),
 }
 
+impl crate::hint::Hints for RelayError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            RelayError::Api(e) => e.hints(),
+            RelayError::Git(e) => e.hints(),
+            RelayError::State(e) => e.hints(),
+            RelayError::Config(e) => e.hints(),
+            RelayError::NotShared { .. } => vec![
+                "start every `opencode serve` of the pool as the same user with the same XDG_DATA_HOME".into(),
+            ],
+            RelayError::UnknownSession { .. }
+            | RelayError::UnknownAgent { .. }
+            | RelayError::EmptyText
+            | RelayError::HopLimit { .. }
+            | RelayError::NoDirectory(_)
+            | RelayError::Dropped { .. }
+            | RelayError::TurnFailed { .. } => Vec::new(),
+        }
+    }
+}
+
 /// One use of the `session` tool.
 #[derive(Clone, Debug)]
 pub struct Request {

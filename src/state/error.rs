@@ -64,6 +64,8 @@ pub enum StateError {
     },
 }
 
+impl crate::hint::Hints for StateError {}
+
 fn list_hint(known: &[String]) -> String {
     if known.is_empty() {
         String::new()
