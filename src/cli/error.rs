@@ -139,7 +139,17 @@ impl Classify for GitError {
             GitError::Spawn(_)
             | GitError::Failed { .. }
             | GitError::HeadMoved { .. }
-            | GitError::Other(_) => ErrorKind::Failure,
+            | GitError::CommitRefused { .. }
+            | GitError::Io { .. }
+            | GitError::Scratch(_)
+            | GitError::NotABlob(_)
+            | GitError::ShortBatch { .. }
+            | GitError::NotAWorktree { .. }
+            | GitError::Pattern { .. }
+            | GitError::EmptyNested { .. }
+            | GitError::DirtyDoesNotApply { .. }
+            | GitError::Version(_) => ErrorKind::Failure,
+            GitError::Lost(_) => ErrorKind::Internal,
         }
     }
 }

@@ -140,7 +140,7 @@ pub fn changes(
         jobs.into_iter()
             .map(|j| {
                 j.join()
-                    .unwrap_or_else(|_| Err(GitError::Other("a diff thread panicked".into())))
+                    .unwrap_or_else(|_| Err(GitError::Lost("a diff thread panicked".into())))
             })
             .collect()
     });

@@ -67,8 +67,45 @@ pub enum GitError {
     },
     #[error("HEAD moved to {} while merging: a commit was made on it meanwhile", short_id(.now))]
     HeadMoved { now: String },
+    /// `git commit` refused (a hook, signing): git's own words.
+    #[error("`git commit` failed: {stderr}")]
+    CommitRefused { stderr: String },
+    /// A file or folder ocfork works on beside git could not be made, read or written.
+    #[error("cannot {what} {}: {error}", .path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A scratch file (a private index) could not be made.
     #[error("{0}")]
-    Other(String),
+    Scratch(std::io::Error),
+    #[error("`{0}` is not a file in the repository")]
+    NotABlob(String),
+    #[error("`git cat-file {mode}` answered fewer objects than asked")]
+    ShortBatch { mode: &'static str },
+    #[error("{} is not a worktree git knows of (no entry under {})", .worktree.display(), .admin.display())]
+    NotAWorktree { worktree: PathBuf, admin: PathBuf },
+    /// `.worktreeinclude` or a `--copy` glob that cannot be read as gitignore patterns.
+    #[error("{what}: {error}")]
+    Pattern {
+        what: String,
+        error: Box<ignore::Error>,
+    },
+    #[error(
+        "{} is a git repository with no commit yet, which git cannot add to the fork's branch: commit in it, or move it out of {}",
+        .nested.display(),
+        .worktree.display()
+    )]
+    EmptyNested { nested: PathBuf, worktree: PathBuf },
+    #[error("the uncommitted changes do not apply cleanly to the base {}", short_id(.base))]
+    DirtyDoesNotApply { base: String },
+    /// git is too old for what ocfork needs, or cannot say its version.
+    #[error("{0}")]
+    Version(String),
+    /// A thread or task doing git's work ended without an answer (it panicked).
+    #[error("{0}")]
+    Lost(String),
 }
 
 pub type Result<T> = std::result::Result<T, GitError>;
@@ -83,7 +120,17 @@ impl crate::hint::Hints for GitError {
             | GitError::BadRevision { .. }
             | GitError::Failed { .. }
             | GitError::HeadMoved { .. }
-            | GitError::Other(_) => Vec::new(),
+            | GitError::CommitRefused { .. }
+            | GitError::Io { .. }
+            | GitError::Scratch(_)
+            | GitError::NotABlob(_)
+            | GitError::ShortBatch { .. }
+            | GitError::NotAWorktree { .. }
+            | GitError::Pattern { .. }
+            | GitError::EmptyNested { .. }
+            | GitError::DirtyDoesNotApply { .. }
+            | GitError::Version(_)
+            | GitError::Lost(_) => Vec::new(),
         }
     }
 }

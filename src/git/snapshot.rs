@@ -17,13 +17,15 @@ impl Repo {
         if status.stdout.is_empty() {
             return Ok(None);
         }
-        let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
+        let index = tempfile::NamedTempFile::new().map_err(GitError::Scratch)?;
         let real_index =
             self.git(["rev-parse", "--path-format=absolute", "--git-path", "index"])?;
         let real_index = PathBuf::from(stdout_line(&real_index));
         if real_index.exists() {
-            std::fs::copy(&real_index, index.path()).map_err(|e| {
-                GitError::Other(format!("cannot copy index {}: {e}", real_index.display()))
+            std::fs::copy(&real_index, index.path()).map_err(|error| GitError::Io {
+                what: "copy index",
+                path: real_index.clone(),
+                error,
             })?;
         }
         let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
@@ -50,10 +52,9 @@ impl Repo {
                     .unwrap_or_default()
                     .to_string(),
                 Err(_) => {
-                    return Err(GitError::Other(format!(
-                        "the uncommitted changes do not apply cleanly to the base {}",
-                        super::short_id(base)
-                    )));
+                    return Err(GitError::DirtyDoesNotApply {
+                        base: base.to_string(),
+                    });
                 }
             }
         };
@@ -77,15 +78,18 @@ pub fn snapshot_worktree<W: GitAt + ?Sized>(worktree: &W, message: &str) -> Resu
     if super::dirty_paths(worktree)?.is_empty() {
         return Ok(None);
     }
-    let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
+    let index = tempfile::NamedTempFile::new().map_err(GitError::Scratch)?;
     let real = PathBuf::from(stdout_line(&git_at(
         worktree,
         ["rev-parse", "--path-format=absolute", "--git-path", "index"],
         &[],
     )?));
     if real.exists() {
-        std::fs::copy(&real, index.path())
-            .map_err(|e| GitError::Other(format!("cannot copy index {}: {e}", real.display())))?;
+        std::fs::copy(&real, index.path()).map_err(|error| GitError::Io {
+            what: "copy index",
+            path: real.clone(),
+            error,
+        })?;
     }
     let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
     git_at(worktree, ["add", "-A", "--", "."], &env)?;
