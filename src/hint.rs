@@ -33,11 +33,13 @@ pub fn told(error: &(dyn std::error::Error + 'static), hints: &[String]) -> Stri
 mod tests {
     #[test]
     fn each_cause_and_each_hint_has_its_line() {
-        let inner = std::io::Error::other("disk full");
-        let outer = anyhow::Error::new(inner).context("cannot write the run");
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot write the run")]
+        struct Outer(#[source] std::io::Error);
+        let outer = Outer(std::io::Error::other("disk full"));
         let hints = ["free some space".to_string(), "or pass --dir".to_string()];
         assert_eq!(
-            super::told(&*outer, &hints),
+            super::told(&outer, &hints),
             "error: cannot write the run\n  caused by: disk full\nhint: free some space\nhint: or pass --dir"
         );
     }

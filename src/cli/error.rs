@@ -6,7 +6,7 @@ use crate::config::ConfigError;
 use crate::git::GitError;
 use crate::hint::Hints;
 use crate::opencode::version::VersionError;
-use crate::opencode::{ApiError, ServerError};
+use crate::opencode::{ApiError, ConnectError, ServerError};
 use crate::ops::attach::AttachError;
 use crate::ops::clean::CleanError;
 use crate::relay::RelayError;
@@ -197,6 +197,41 @@ impl Classify for VersionError {
     }
 }
 
+impl Classify for ConnectError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ConnectError::Api(e) => e.kind(),
+            ConnectError::Server(e) => e.kind(),
+            ConnectError::Version(e) => e.kind(),
+        }
+    }
+}
+
+impl Classify for crate::dispatch::DriveError {
+    fn kind(&self) -> ErrorKind {
+        use crate::dispatch::DriveError;
+        match self {
+            DriveError::State(e) => e.kind(),
+            DriveError::Connect(e) => e.kind(),
+            DriveError::Api(e) => e.kind(),
+            DriveError::NoServer => ErrorKind::Failure,
+        }
+    }
+}
+
+impl Classify for crate::synth::SynthError {
+    fn kind(&self) -> ErrorKind {
+        use crate::synth::SynthError;
+        match self {
+            SynthError::Git(e) => e.kind(),
+            SynthError::Unfinished { .. }
+            | SynthError::UnknownFork { .. }
+            | SynthError::NoVerdict { .. }
+            | SynthError::TooFew(_) => ErrorKind::User,
+        }
+    }
+}
+
 impl Classify for ApiError {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -228,8 +263,14 @@ impl Classify for RelayError {
 
 impl Classify for crate::judge::JudgeError {
     fn kind(&self) -> ErrorKind {
+        use crate::judge::JudgeError;
         match self {
-            crate::judge::JudgeError::UnknownAgent { .. } => ErrorKind::User,
+            JudgeError::UnknownAgent { .. } => ErrorKind::User,
+            JudgeError::Git(e) => e.kind(),
+            JudgeError::Io(e) => Classify::kind(e),
+            JudgeError::Connect(e) => e.kind(),
+            JudgeError::Api(e) => e.kind(),
+            JudgeError::State(e) => e.kind(),
         }
     }
 }
@@ -281,6 +322,9 @@ classified_errors!(
     ServerError,
     VersionError,
     ApiError,
+    ConnectError,
+    crate::dispatch::DriveError,
+    crate::synth::SynthError,
     RelayError,
     crate::judge::JudgeError,
     CleanError,
@@ -290,9 +334,9 @@ classified_errors!(
     tokio::task::JoinError,
 );
 
-/// An error from a layer that returns `anyhow` (the dispatcher, `opencode::connect`): the
-/// first typed error in its chain decides the kind, through the impls above; the message and
-/// its context stay as they are.
+/// An error the command layer put context on (`anyhow`, used here only): the first typed
+/// error in its chain decides the kind, through the impls above; the message and its context
+/// stay as they are.
 impl From<anyhow::Error> for CommandError {
     fn from(error: anyhow::Error) -> CommandError {
         let (kind, hints) = error

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::git::Repo;
 use crate::opencode::offer::{ModelSource, Offer, OfferError};
-use crate::opencode::{ApiError, Client, Server};
+use crate::opencode::{ApiError, Client, ConnectError, Server};
 use crate::state::Run;
 
 /// Why the checks did not pass.
@@ -18,9 +18,9 @@ pub enum PreflightError {
     /// The server did not answer, or answered with an error.
     #[error(transparent)]
     Api(#[from] ApiError),
-    /// The server could not be started.
+    /// The server could not be started, or is of a version ocfork does not work with.
     #[error(transparent)]
-    Start(#[from] anyhow::Error),
+    Start(#[from] ConnectError),
 }
 
 /// A server ready to drive the run: the `--server` given, or one ocfork started.

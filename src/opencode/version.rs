@@ -170,7 +170,10 @@ pub async fn check_server(client: &Client) -> Result<Option<Version>, VersionErr
 
 /// Checks the OpenCode a command will use before it changes anything: the server at `url`
 /// when given, else the binary [`super::find_binary`] finds from `bin`.
-pub async fn check_target(url: Option<&str>, bin: Option<&Path>) -> anyhow::Result<()> {
+pub async fn check_target(
+    url: Option<&str>,
+    bin: Option<&Path>,
+) -> Result<(), super::ConnectError> {
     match url {
         Some(url) => {
             let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();

@@ -41,6 +41,22 @@ pub enum SynthError {
     NoVerdict { run: String },
     #[error("{0}")]
     TooFew(String),
+    /// The forks' changes could not be read.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+}
+
+/// The hints of a git failure; the others' name the command's flags, which the CLI says.
+impl crate::hint::Hints for SynthError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            SynthError::Git(e) => e.hints(),
+            SynthError::Unfinished { .. }
+            | SynthError::UnknownFork { .. }
+            | SynthError::NoVerdict { .. }
+            | SynthError::TooFew(_) => Vec::new(),
+        }
+    }
 }
 
 /// One chosen fork, as the prompt shows it.
@@ -58,14 +74,13 @@ pub struct Source {
 }
 
 /// The chosen forks of `run` with everything the prompt says about them.
-pub fn sources(repo: &Repo, run: &Run, pick: &Pick) -> anyhow::Result<Vec<Source>> {
+pub fn sources(repo: &Repo, run: &Run, pick: &Pick) -> Result<Vec<Source>, SynthError> {
     let unfinished = run.unfinished();
     if !unfinished.is_empty() {
         return Err(SynthError::Unfinished {
             run: run.run.clone(),
             forks: unfinished.join(", "),
-        }
-        .into());
+        });
     }
     let named: Vec<(String, Option<String>)> = run
         .forks
