@@ -3,8 +3,8 @@
 //! someone decides what it means to the user), and the kind alone decides the exit code.
 
 use crate::config::ConfigError;
+use crate::fault::{Fault, Meaning};
 use crate::git::GitError;
-use crate::hint::Hints;
 use crate::opencode::version::VersionError;
 use crate::opencode::{ApiError, ConnectError, ServerError};
 use crate::ops::attach::AttachError;
@@ -22,23 +22,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 /// the reader chose to stop reading; nothing more is printed, on stdout or stderr.
 pub const EXIT_BROKEN_PIPE: i32 = 0;
 
-/// What kind of failure, as the user sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// What the user asked for cannot be done as asked (a name that does not exist, a bad
-    /// flag value, not a repository).
-    User,
-    /// A config file or setting is wrong or unreadable.
-    Config,
-    /// The work itself failed (git refused, a server is unreachable, a conflict).
-    Failure,
-    /// ocfork or its own files are in a state they should never be in.
-    Internal,
-    /// Stdout was closed by its reader: stop quietly.
-    BrokenPipe,
-    /// Ctrl-C or SIGTERM.
-    Interrupted,
-}
+pub use crate::fault::ErrorKind;
 
 impl ErrorKind {
     /// The process exit code for this kind: the only place exit codes of errors are decided.
@@ -104,7 +88,7 @@ impl CommandError {
         }
         // Errors carry text from tasks, agents, git and file names: none of it drives the
         // terminal.
-        let told = crate::hint::told(&*self.error, &self.hints);
+        let told = crate::fault::told(&*self.error, &self.hints);
         eprintln!("{}", crate::text::escape_controls(&told));
     }
 }
@@ -112,7 +96,7 @@ impl CommandError {
 /// A git failure in the user's words: what could not be done (`could not compare the fork
 /// with main`), git's own message under it, one `git:` line each, never git's command line.
 pub fn git_failed(what: impl std::fmt::Display, e: GitError) -> CommandError {
-    let (kind, hints) = (Classify::kind(&e), e.hints());
+    let Meaning { kind, hints } = e.meaning();
     let error = match &e {
         GitError::Failed { stderr, .. } => {
             let said: Vec<String> = stderr.lines().map(|l| format!("  git: {l}")).collect();
@@ -123,193 +107,20 @@ pub fn git_failed(what: impl std::fmt::Display, e: GitError) -> CommandError {
     CommandError { kind, error, hints }
 }
 
-/// What an error means to the user: its kind (its hints are the layer's own, through
-/// [`Hints`]). Every impl is an exhaustive `match` with no catch-all arm.
-pub trait Classify: Hints {
-    fn kind(&self) -> ErrorKind;
-}
-
-impl Classify for GitError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            GitError::NotARepo(_)
-            | GitError::Bare(_)
-            | GitError::UnbornHead
-            | GitError::BadRevision { .. } => ErrorKind::User,
-            GitError::Spawn(_)
-            | GitError::Failed { .. }
-            | GitError::HeadMoved { .. }
-            | GitError::CommitRefused { .. }
-            | GitError::Io { .. }
-            | GitError::Scratch(_)
-            | GitError::NotABlob(_)
-            | GitError::ShortBatch { .. }
-            | GitError::NotAWorktree { .. }
-            | GitError::Pattern { .. }
-            | GitError::EmptyNested { .. }
-            | GitError::DirtyDoesNotApply { .. }
-            | GitError::Version(_) => ErrorKind::Failure,
-            GitError::Lost(_) => ErrorKind::Internal,
-        }
-    }
-}
-
-impl Classify for StateError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            StateError::Taken(_)
-            | StateError::Busy { .. }
-            | StateError::UnknownRun { .. }
-            | StateError::NoRuns
-            | StateError::UnknownFork { .. }
-            | StateError::BadReference(_)
-            | StateError::UnknownName { .. } => ErrorKind::User,
-            StateError::Read { .. } | StateError::Write { .. } | StateError::Remove { .. } => {
-                ErrorKind::Failure
-            }
-            StateError::Parse { .. } | StateError::Invalid { .. } => ErrorKind::Internal,
-        }
-    }
-}
-
-impl Classify for ConfigError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ConfigError::Read { .. } | ConfigError::Invalid { .. } => ErrorKind::Config,
-        }
-    }
-}
-
-impl Classify for ServerError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ServerError::NotFound(_) => ErrorKind::Config,
-            ServerError::Spawn { .. } | ServerError::Start(_) => ErrorKind::Failure,
-        }
-    }
-}
-
-impl Classify for VersionError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            VersionError::Unsupported { .. } | VersionError::Unknown { .. } => ErrorKind::Config,
-        }
-    }
-}
-
-impl Classify for ConnectError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ConnectError::Api(e) => e.kind(),
-            ConnectError::Server(e) => e.kind(),
-            ConnectError::Version(e) => e.kind(),
-        }
-    }
-}
-
-impl Classify for crate::dispatch::DriveError {
-    fn kind(&self) -> ErrorKind {
-        use crate::dispatch::DriveError;
-        match self {
-            DriveError::State(e) => e.kind(),
-            DriveError::Connect(e) => e.kind(),
-            DriveError::Api(e) => e.kind(),
-            DriveError::NoServer => ErrorKind::Failure,
-        }
-    }
-}
-
-impl Classify for crate::synth::SynthError {
-    fn kind(&self) -> ErrorKind {
-        use crate::synth::SynthError;
-        match self {
-            SynthError::Git(e) => e.kind(),
-            SynthError::Unfinished { .. }
-            | SynthError::UnknownFork { .. }
-            | SynthError::NoVerdict { .. }
-            | SynthError::TooFew(_) => ErrorKind::User,
-        }
-    }
-}
-
-impl Classify for ApiError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ApiError::BadUrl(_) => ErrorKind::User,
-            ApiError::Connect { .. } | ApiError::Status { .. } => ErrorKind::Failure,
-            ApiError::Decode { .. } => ErrorKind::Internal,
-        }
-    }
-}
-
-impl Classify for RelayError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            RelayError::Api(e) => e.kind(),
-            RelayError::Git(e) => e.kind(),
-            RelayError::State(e) => e.kind(),
-            RelayError::Config(e) => e.kind(),
-            RelayError::UnknownSession { .. }
-            | RelayError::UnknownAgent { .. }
-            | RelayError::NotShared { .. }
-            | RelayError::EmptyText => ErrorKind::User,
-            RelayError::HopLimit { .. }
-            | RelayError::NoDirectory(_)
-            | RelayError::Dropped { .. }
-            | RelayError::TurnFailed { .. } => ErrorKind::Failure,
-        }
-    }
-}
-
-impl Classify for crate::judge::JudgeError {
-    fn kind(&self) -> ErrorKind {
-        use crate::judge::JudgeError;
-        match self {
-            JudgeError::UnknownAgent { .. } => ErrorKind::User,
-            JudgeError::Git(e) => e.kind(),
-            JudgeError::Io(e) => Classify::kind(e),
-            JudgeError::Connect(e) => e.kind(),
-            JudgeError::Api(e) => e.kind(),
-            JudgeError::State(e) => e.kind(),
-        }
-    }
-}
-
-impl Classify for std::io::Error {
-    fn kind(&self) -> ErrorKind {
-        match self.kind() {
-            std::io::ErrorKind::BrokenPipe => ErrorKind::BrokenPipe,
-            _ => ErrorKind::Failure,
-        }
-    }
-}
-
-impl Classify for serde_json::Error {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
-    }
-}
-
-impl Classify for tokio::task::JoinError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
-    }
-}
-
-/// For each typed error: `From` through its [`Classify`], and `classified`, which finds the
-/// first of them in an `anyhow` chain.
+/// For each typed error: `From` through its [`Fault`] (what its layer says it means), and
+/// `classified`, which finds the first of them in an `anyhow` chain.
 macro_rules! classified_errors {
     ($($t:ty),* $(,)?) => {
         $(impl From<$t> for CommandError {
             fn from(e: $t) -> CommandError {
-                let hints = e.hints();
-                CommandError { kind: Classify::kind(&e), error: e.into(), hints }
+                let Meaning { kind, hints } = e.meaning();
+                CommandError { kind, error: e.into(), hints }
             }
         })*
 
-        fn classified(e: &(dyn std::error::Error + 'static)) -> Option<(ErrorKind, Vec<String>)> {
+        fn classified(e: &(dyn std::error::Error + 'static)) -> Option<Meaning> {
             $(if let Some(c) = e.downcast_ref::<$t>() {
-                return Some((Classify::kind(c), c.hints()));
+                return Some(c.meaning());
             })*
             None
         }
@@ -339,10 +150,10 @@ classified_errors!(
 /// stay as they are.
 impl From<anyhow::Error> for CommandError {
     fn from(error: anyhow::Error) -> CommandError {
-        let (kind, hints) = error
+        let Meaning { kind, hints } = error
             .chain()
             .find_map(classified)
-            .unwrap_or((ErrorKind::Failure, Vec::new()));
+            .unwrap_or_else(Meaning::failure);
         CommandError { kind, error, hints }
     }
 }

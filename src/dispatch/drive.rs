@@ -44,13 +44,13 @@ pub enum DriveError {
     NoServer,
 }
 
-impl crate::hint::Hints for DriveError {
-    fn hints(&self) -> Vec<String> {
+impl crate::fault::Fault for DriveError {
+    fn meaning(&self) -> crate::fault::Meaning {
         match self {
-            DriveError::State(e) => e.hints(),
-            DriveError::Connect(e) => e.hints(),
-            DriveError::Api(e) => e.hints(),
-            DriveError::NoServer => Vec::new(),
+            DriveError::State(e) => e.meaning(),
+            DriveError::Connect(e) => e.meaning(),
+            DriveError::Api(e) => e.meaning(),
+            DriveError::NoServer => crate::fault::Meaning::failure(),
         }
     }
 }

@@ -110,15 +110,17 @@ pub enum GitError {
 
 pub type Result<T> = std::result::Result<T, GitError>;
 
-impl crate::hint::Hints for GitError {
-    fn hints(&self) -> Vec<String> {
+use crate::fault::Meaning;
+
+impl crate::fault::Fault for GitError {
+    fn meaning(&self) -> Meaning {
         match self {
-            GitError::Spawn(_) => vec!["is git installed and on PATH?".into()],
             GitError::NotARepo(_)
             | GitError::Bare(_)
             | GitError::UnbornHead
-            | GitError::BadRevision { .. }
-            | GitError::Failed { .. }
+            | GitError::BadRevision { .. } => Meaning::user(),
+            GitError::Spawn(_) => Meaning::failure().hint("is git installed and on PATH?"),
+            GitError::Failed { .. }
             | GitError::HeadMoved { .. }
             | GitError::CommitRefused { .. }
             | GitError::Io { .. }
@@ -129,8 +131,8 @@ impl crate::hint::Hints for GitError {
             | GitError::Pattern { .. }
             | GitError::EmptyNested { .. }
             | GitError::DirtyDoesNotApply { .. }
-            | GitError::Version(_)
-            | GitError::Lost(_) => Vec::new(),
+            | GitError::Version(_) => Meaning::failure(),
+            GitError::Lost(_) => Meaning::internal(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Why judging cannot be done, with what the user can do about it.
 
+use crate::fault::{Fault, Meaning};
 use crate::git::GitError;
-use crate::hint::Hints;
 use crate::opencode::{ApiError, ConnectError};
 use crate::state::StateError;
 
@@ -25,15 +25,17 @@ pub enum JudgeError {
     State(#[from] StateError),
 }
 
-impl Hints for JudgeError {
-    fn hints(&self) -> Vec<String> {
+impl Fault for JudgeError {
+    fn meaning(&self) -> Meaning {
         match self {
-            JudgeError::UnknownAgent { .. } => vec!["choose a read-only agent with -a".into()],
-            JudgeError::Git(e) => e.hints(),
-            JudgeError::Io(e) => e.hints(),
-            JudgeError::Connect(e) => e.hints(),
-            JudgeError::Api(e) => e.hints(),
-            JudgeError::State(e) => e.hints(),
+            JudgeError::UnknownAgent { .. } => {
+                Meaning::user().hint("choose a read-only agent with -a")
+            }
+            JudgeError::Git(e) => e.meaning(),
+            JudgeError::Io(e) => e.meaning(),
+            JudgeError::Connect(e) => e.meaning(),
+            JudgeError::Api(e) => e.meaning(),
+            JudgeError::State(e) => e.meaning(),
         }
     }
 }

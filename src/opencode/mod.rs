@@ -28,12 +28,12 @@ pub enum ConnectError {
     Version(#[from] VersionError),
 }
 
-impl crate::hint::Hints for ConnectError {
-    fn hints(&self) -> Vec<String> {
+impl crate::fault::Fault for ConnectError {
+    fn meaning(&self) -> crate::fault::Meaning {
         match self {
-            ConnectError::Api(e) => e.hints(),
-            ConnectError::Server(e) => e.hints(),
-            ConnectError::Version(e) => e.hints(),
+            ConnectError::Api(e) => e.meaning(),
+            ConnectError::Server(e) => e.meaning(),
+            ConnectError::Version(e) => e.meaning(),
         }
     }
 }

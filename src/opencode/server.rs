@@ -26,15 +26,15 @@ pub enum ServerError {
 }
 
 /// What to do about it, beyond the message.
-impl crate::hint::Hints for ServerError {
-    fn hints(&self) -> Vec<String> {
+impl crate::fault::Fault for ServerError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        use crate::fault::Meaning;
         match self {
-            ServerError::NotFound(_) => vec![
+            ServerError::NotFound(_) => Meaning::config().hint(
                 "or set OCFORK_OPENCODE to it; in a checkout of ocfork, `bash scripts/install-opencode` \
-                 installs the pinned one as .tools/opencode/node_modules/.bin/opencode"
-                    .into(),
-            ],
-            ServerError::Spawn { .. } | ServerError::Start(_) => Vec::new(),
+                 installs the pinned one as .tools/opencode/node_modules/.bin/opencode",
+            ),
+            ServerError::Spawn { .. } | ServerError::Start(_) => Meaning::failure(),
         }
     }
 }

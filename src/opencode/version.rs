@@ -58,13 +58,16 @@ pub enum VersionError {
 }
 
 /// What to do about it.
-impl crate::hint::Hints for VersionError {
-    fn hints(&self) -> Vec<String> {
-        vec![
-            "install the V1 line (`npm install -g opencode-ai@1.18.33`) and point ocfork at it \
-             with --opencode PATH or OCFORK_OPENCODE, or give --server a server of that version"
-                .into(),
-        ]
+impl crate::fault::Fault for VersionError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        match self {
+            VersionError::Unsupported { .. } | VersionError::Unknown { .. } => {
+                crate::fault::Meaning::config().hint(
+                    "install the V1 line (`npm install -g opencode-ai@1.18.33`) and point ocfork at it \
+                     with --opencode PATH or OCFORK_OPENCODE, or give --server a server of that version",
+                )
+            }
+        }
     }
 }
 

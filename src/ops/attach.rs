@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::hint::Hints;
+use crate::fault::{Fault, Meaning};
 use crate::opencode::ServerError;
 use crate::opencode::version::VersionError;
 use crate::state::{ForkRef, ForkState};
@@ -35,15 +35,15 @@ pub enum AttachError {
     Version(#[from] VersionError),
 }
 
-impl Hints for AttachError {
-    fn hints(&self) -> Vec<String> {
+impl Fault for AttachError {
+    fn meaning(&self) -> Meaning {
         match self {
-            AttachError::WorktreeGone { name, branch, .. } => vec![format!(
+            AttachError::WorktreeGone { name, branch, .. } => Meaning::failure().hint(format!(
                 "its work is on branch {branch}; `ocfork continue {name} TEXT` makes the worktree again from it"
-            )],
-            AttachError::Binary(e) => e.hints(),
-            AttachError::Version(e) => e.hints(),
-            AttachError::NoSession { .. } | AttachError::OnHost { .. } => Vec::new(),
+            )),
+            AttachError::Binary(e) => e.meaning(),
+            AttachError::Version(e) => e.meaning(),
+            AttachError::NoSession { .. } | AttachError::OnHost { .. } => Meaning::user(),
         }
     }
 }

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::fault::{Fault, Meaning};
 use crate::git::{GitError, Repo};
-use crate::hint::Hints;
 use crate::state::{Run, RunState, StateError, Store};
 
 #[path = "clean_hosts.rs"]
@@ -42,15 +42,15 @@ pub enum CleanError {
     State(#[from] StateError),
 }
 
-impl Hints for CleanError {
-    fn hints(&self) -> Vec<String> {
+impl Fault for CleanError {
+    fn meaning(&self) -> Meaning {
         match self {
             CleanError::Running { run, .. } => {
-                vec![format!("wait for it with `ocfork wait {run}`, then clean")]
+                Meaning::failure().hint(format!("wait for it with `ocfork wait {run}`, then clean"))
             }
-            CleanError::Git(e) => e.hints(),
-            CleanError::State(e) => e.hints(),
-            CleanError::InsideWorktree(_) => Vec::new(),
+            CleanError::InsideWorktree(_) => Meaning::user(),
+            CleanError::Git(e) => e.meaning(),
+            CleanError::State(e) => e.meaning(),
         }
     }
 }

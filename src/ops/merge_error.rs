@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::fault::{Fault, Meaning};
 use crate::git::GitError;
-use crate::hint::Hints;
 use crate::state::{ForkState, StateError};
 
 /// Why a merge was refused or failed; nothing was changed unless said.
@@ -82,11 +82,16 @@ pub enum MergeError {
     State(#[from] StateError),
 }
 
-impl Hints for MergeError {
-    fn hints(&self) -> Vec<String> {
-        let hint = match self {
-            MergeError::Git(e) | MergeError::Compare { source: e, .. } => return e.hints(),
-            MergeError::State(e) => return e.hints(),
+impl Fault for MergeError {
+    fn meaning(&self) -> Meaning {
+        let hint: String = match self {
+            MergeError::Git(e) | MergeError::Compare { source: e, .. } => return e.meaning(),
+            MergeError::State(e) => return e.meaning(),
+            MergeError::OwnWorktree(_) => return Meaning::user(),
+            MergeError::DirtyStart(_) => {
+                return Meaning::user().hint("merge with --squash (the default)");
+            }
+            MergeError::NoCommit { .. } => return Meaning::failure(),
             MergeError::NotFinished { run, .. } => {
                 format!("wait for it with `ocfork wait {run}`")
             }
@@ -95,7 +100,6 @@ impl Hints for MergeError {
                 format!("commit it there (`git -C {wt} add -A && git -C {wt} commit`), then merge again")
             }
             MergeError::InProgress { .. } => "finish or abort it first".into(),
-            MergeError::DirtyStart(_) => "merge with --squash (the default)".into(),
             MergeError::Conflicts { into, branch, .. } => format!(
                 "these files changed on {into} since the run started too; merge by hand with `git merge {branch}`"
             ),
@@ -110,9 +114,8 @@ impl Hints for MergeError {
                 "nothing was changed; `--no-verify` skips your commit hooks".into()
             }
             MergeError::Commit { .. } => "nothing was changed".into(),
-            MergeError::NoCommit { .. } | MergeError::OwnWorktree(_) => return Vec::new(),
         };
-        vec![hint]
+        Meaning::failure().hint(hint)
     }
 }
 

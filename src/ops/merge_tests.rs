@@ -2,7 +2,7 @@
 
 use super::super::fixture::{Fixture, git, write};
 use super::*;
-use crate::hint::Hints;
+use crate::fault::Fault;
 use crate::state::ForkState;
 
 fn planned(fx: &Fixture, reference: &str) -> (Result<MergePlan, MergeError>, Vec<MergeWarning>) {

@@ -109,23 +109,24 @@ pub enum RelayError {
     Config(#[from] crate::config::ConfigError),
 }
 
-impl crate::hint::Hints for RelayError {
-    fn hints(&self) -> Vec<String> {
+impl crate::fault::Fault for RelayError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        use crate::fault::Meaning;
         match self {
-            RelayError::Api(e) => e.hints(),
-            RelayError::Git(e) => e.hints(),
-            RelayError::State(e) => e.hints(),
-            RelayError::Config(e) => e.hints(),
-            RelayError::NotShared { .. } => vec![
-                "start every `opencode serve` of the pool as the same user with the same XDG_DATA_HOME".into(),
-            ],
+            RelayError::Api(e) => e.meaning(),
+            RelayError::Git(e) => e.meaning(),
+            RelayError::State(e) => e.meaning(),
+            RelayError::Config(e) => e.meaning(),
             RelayError::UnknownSession { .. }
             | RelayError::UnknownAgent { .. }
-            | RelayError::EmptyText
-            | RelayError::HopLimit { .. }
+            | RelayError::EmptyText => Meaning::user(),
+            RelayError::NotShared { .. } => Meaning::user().hint(
+                "start every `opencode serve` of the pool as the same user with the same XDG_DATA_HOME",
+            ),
+            RelayError::HopLimit { .. }
             | RelayError::NoDirectory(_)
             | RelayError::Dropped { .. }
-            | RelayError::TurnFailed { .. } => Vec::new(),
+            | RelayError::TurnFailed { .. } => Meaning::failure(),
         }
     }
 }

@@ -46,15 +46,15 @@ pub enum SynthError {
     Git(#[from] crate::git::GitError),
 }
 
-/// The hints of a git failure; the others' name the command's flags, which the CLI says.
-impl crate::hint::Hints for SynthError {
-    fn hints(&self) -> Vec<String> {
+/// The hints that name the command's flags are the CLI's to say.
+impl crate::fault::Fault for SynthError {
+    fn meaning(&self) -> crate::fault::Meaning {
         match self {
-            SynthError::Git(e) => e.hints(),
+            SynthError::Git(e) => e.meaning(),
             SynthError::Unfinished { .. }
             | SynthError::UnknownFork { .. }
             | SynthError::NoVerdict { .. }
-            | SynthError::TooFew(_) => Vec::new(),
+            | SynthError::TooFew(_) => crate::fault::Meaning::user(),
         }
     }
 }

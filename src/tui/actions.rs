@@ -4,7 +4,7 @@
 
 use super::app::{App, Dialog};
 use super::jobs;
-use crate::hint::Hints;
+use crate::fault::Fault;
 use crate::ops::attach::{self, AttachCommand};
 use crate::ops::merge::{self, How, MergeError};
 

@@ -6,8 +6,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use super::app::{App, Dialog};
+use crate::fault::Fault;
 use crate::git::Repo;
-use crate::hint::Hints;
 use crate::ops::merge::{self, CommitOptions, How, MergeError};
 use crate::state::Store;
 
@@ -70,7 +70,7 @@ fn merge_lines(repo: &Repo, store: &Store, reference: &str) -> Vec<String> {
 
 /// An error as the commands print it: `error: ...`, its causes, and its hints.
 pub fn error_lines(e: &(dyn std::error::Error + 'static), hints: Vec<String>) -> Vec<String> {
-    let told = crate::hint::told(e, &hints);
+    let told = crate::fault::told(e, &hints);
     told.lines().map(str::to_string).collect()
 }
 
