@@ -86,6 +86,39 @@ impl Fault for tokio::task::JoinError {
     }
 }
 
+/// An error enum (it derives `thiserror::Error` itself: the derive must come from where its
+/// `#[error]` formats are written) whose variants are its own, each with its meaning written
+/// as `match` arms, and, after `wraps`, errors of lower layers it passes on whole: each such
+/// variant is `#[error(transparent)]`, made from the inner error by `?`, and means what the
+/// inner one means. One place for what every wrapping error would otherwise write out twice.
+/// (`wraps transparent`: the word comes from the caller, as thiserror needs its span to.)
+macro_rules! error_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident { $($own:tt)* }
+        wraps $transparent:ident { $($(#[$wmeta:meta])* $wrap:ident($inner:ty)),* $(,)? }
+        meaning($this:ident) { $($arms:tt)* }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $($own)*
+            $($(#[$wmeta])* #[error($transparent)] $wrap(#[from] $inner),)*
+        }
+
+        impl $crate::fault::Fault for $name {
+            fn meaning(&$this) -> $crate::fault::Meaning {
+                #[allow(unused_imports)]
+                use $crate::fault::Meaning;
+                match $this {
+                    $($name::$wrap(e) => $crate::fault::Fault::meaning(e),)*
+                    $($arms)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use error_enum;
+
 /// An error as the interfaces tell it: `error: ...`, a `  caused by: ...` line per cause, and
 /// a `hint: ...` line per hint.
 pub fn told(error: &(dyn std::error::Error + 'static), hints: &[String]) -> String {

@@ -30,28 +30,21 @@ pub trait RunView: Sized + Send {
     fn stop(self) -> impl Future<Output = ()> + Send;
 }
 
-/// Why a run could not be driven.
-#[derive(Debug, thiserror::Error)]
-pub enum DriveError {
-    /// Another driver has it, or its record could not be read or written.
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error("no OpenCode server to drive the run")]
-    NoServer,
-}
-
-impl crate::fault::Fault for DriveError {
-    fn meaning(&self) -> crate::fault::Meaning {
-        match self {
-            DriveError::State(e) => e.meaning(),
-            DriveError::Connect(e) => e.meaning(),
-            DriveError::Api(e) => e.meaning(),
-            DriveError::NoServer => crate::fault::Meaning::failure(),
-        }
+crate::fault::error_enum! {
+    /// Why a run could not be driven.
+    #[derive(Debug, thiserror::Error)]
+    pub enum DriveError {
+        #[error("no OpenCode server to drive the run")]
+        NoServer,
+    }
+    wraps transparent {
+        /// Another driver has it, or its record could not be read or written.
+        State(StateError),
+        Connect(ConnectError),
+        Api(ApiError),
+    }
+    meaning(self) {
+        DriveError::NoServer => Meaning::failure(),
     }
 }
 

@@ -16,26 +16,17 @@ pub use server::{Server, ServerError, find_binary};
 pub use turn::{TurnEnd, TurnWatch, follow_turn};
 pub use version::VersionError;
 
-/// Why no OpenCode could be had: the server did not answer, could not be started, or is of a
-/// version ocfork does not work with.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Server(#[from] ServerError),
-    #[error(transparent)]
-    Version(#[from] VersionError),
-}
-
-impl crate::fault::Fault for ConnectError {
-    fn meaning(&self) -> crate::fault::Meaning {
-        match self {
-            ConnectError::Api(e) => e.meaning(),
-            ConnectError::Server(e) => e.meaning(),
-            ConnectError::Version(e) => e.meaning(),
-        }
+crate::fault::error_enum! {
+    /// Why no OpenCode could be had: the server did not answer, could not be started, or is of a
+    /// version ocfork does not work with.
+    #[derive(Debug, thiserror::Error)]
+    pub enum ConnectError {}
+    wraps transparent {
+        Api(ApiError),
+        Server(ServerError),
+        Version(VersionError),
     }
+    meaning(self) {}
 }
 
 /// A client for the server at `url` (password from `OPENCODE_SERVER_PASSWORD`), or, without a

@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::fault::{Fault, Meaning};
 use crate::git::{GitError, Repo};
 use crate::state::{Run, RunState, StateError, Store};
 
@@ -29,29 +28,21 @@ pub enum CleanEvent {
 /// Where the lines go as they happen.
 pub type Say<'a> = &'a mut (dyn FnMut(CleanEvent) + Send);
 
-/// Why clean changed nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum CleanError {
-    #[error("run {run} is still running{}; nothing was removed", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
-    Running { run: String, pid: Option<u32> },
-    #[error("you are in {}, a worktree clean would remove; run it from the main tree", .0.display())]
-    InsideWorktree(PathBuf),
-    #[error(transparent)]
-    Git(#[from] GitError),
-    #[error(transparent)]
-    State(#[from] StateError),
-}
-
-impl Fault for CleanError {
-    fn meaning(&self) -> Meaning {
-        match self {
-            CleanError::Running { run, .. } => {
-                Meaning::failure().hint(format!("wait for it with `ocfork wait {run}`, then clean"))
-            }
-            CleanError::InsideWorktree(_) => Meaning::user(),
-            CleanError::Git(e) => e.meaning(),
-            CleanError::State(e) => e.meaning(),
+crate::fault::error_enum! {
+    /// Why clean changed nothing.
+    #[derive(Debug, thiserror::Error)]
+    pub enum CleanError {
+        #[error("run {run} is still running{}; nothing was removed", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+        Running { run: String, pid: Option<u32> },
+        #[error("you are in {}, a worktree clean would remove; run it from the main tree", .0.display())]
+        InsideWorktree(PathBuf),
+    }
+    wraps transparent { Git(GitError), State(StateError) }
+    meaning(self) {
+        CleanError::Running { run, .. } => {
+            Meaning::failure().hint(format!("wait for it with `ocfork wait {run}`, then clean"))
         }
+        CleanError::InsideWorktree(_) => Meaning::user(),
     }
 }
 

@@ -26,36 +26,33 @@ pub enum Pick {
     Default,
 }
 
-/// Why no synthesis can be made from the run as it is.
-#[derive(Debug, thiserror::Error)]
-pub enum SynthError {
-    #[error("run {run} has forks still working: {forks}")]
-    Unfinished { run: String, forks: String },
-    #[error("run {run} has no fork `{fork}` (it has: {known})")]
-    UnknownFork {
-        run: String,
-        fork: String,
-        known: String,
-    },
-    #[error("run {run} has no verdict to take the top forks from")]
-    NoVerdict { run: String },
-    #[error("{0}")]
-    TooFew(String),
-    /// The forks' changes could not be read.
-    #[error(transparent)]
-    Git(#[from] crate::git::GitError),
-}
-
-/// The hints that name the command's flags are the CLI's to say.
-impl crate::fault::Fault for SynthError {
-    fn meaning(&self) -> crate::fault::Meaning {
-        match self {
-            SynthError::Git(e) => e.meaning(),
-            SynthError::Unfinished { .. }
-            | SynthError::UnknownFork { .. }
-            | SynthError::NoVerdict { .. }
-            | SynthError::TooFew(_) => crate::fault::Meaning::user(),
-        }
+crate::fault::error_enum! {
+    /// Why no synthesis can be made from the run as it is (the hints that name the command's
+    /// flags are the CLI's to say).
+    #[derive(Debug, thiserror::Error)]
+    pub enum SynthError {
+        #[error("run {run} has forks still working: {forks}")]
+        Unfinished { run: String, forks: String },
+        #[error("run {run} has no fork `{fork}` (it has: {known})")]
+        UnknownFork {
+            run: String,
+            fork: String,
+            known: String,
+        },
+        #[error("run {run} has no verdict to take the top forks from")]
+        NoVerdict { run: String },
+        #[error("{0}")]
+        TooFew(String),
+    }
+    wraps transparent {
+        /// The forks' changes could not be read.
+        Git(crate::git::GitError),
+    }
+    meaning(self) {
+        SynthError::Unfinished { .. }
+        | SynthError::UnknownFork { .. }
+        | SynthError::NoVerdict { .. }
+        | SynthError::TooFew(_) => Meaning::user(),
     }
 }
 
