@@ -151,7 +151,6 @@ fn a_fork_that_failed_and_changed_nothing_is_said_so_with_nothing_to_merge() {
 #[test]
 fn a_fork_still_running_is_not_merged() {
     let fx = Fixture::new();
-    fx.finished_run("r", &[("a", &[("b.txt", "b\n")])]);
     fx.running("r", "a");
     let (plan, warnings) = planned(&fx, "r/a");
     let e = plan.expect_err("refused");

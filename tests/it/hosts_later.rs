@@ -8,6 +8,16 @@ use std::time::Duration;
 use crate::common::sshd::{SshHost, host_config, run_with_hosts as with_hosts, ssh_env};
 use crate::common::*;
 
+const A_JS: &str = "export const a = 1;\n";
+const B_JS: &str = "export const b = 2;\n";
+
+/// Each `RUN/FORK:PATH` is home: the fork's branch here holds the file with that text.
+fn home(w: &World, files: &[(&str, &str)]) {
+    for (spec, text) in files {
+        assert_eq!(w.git(&["show", &format!("ocfork/{spec}")]), *text, "{spec}");
+    }
+}
+
 /// Forks over a host and `local`: each branch comes home with the agent's files, `open` and
 /// `attach` find the remote fork on its host, `continue` runs there (also once the host lost
 /// the fork), and diff, merge and status work here as for any fork. One test: a host and a
@@ -15,8 +25,8 @@ use crate::common::*;
 #[test]
 fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let w = world(vec![
-        writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
-        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+        writes("Approach A", &[("src/a.js", A_JS)]),
+        writes("Approach B", &[("src/b.js", B_JS)]),
         writes("Add a test for a", &[("src/a.test.js", "test(a);\n")]),
         writes("Add docs for a", &[("docs/a.md", "# a\n")]),
     ]);
@@ -40,14 +50,7 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let (code, _) = host.sh(&w, &format!("test -f '{}/src/a.js'", remote_tree.display()));
     assert_eq!(code, 0, "no worktree with the agent's file on the host");
     // Both branches are home with the agents' files.
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
-    assert_eq!(
-        w.git(&["show", "ocfork/r/b:src/b.js"]),
-        "export const b = 2;\n"
-    );
+    home(&w, &[("r/a:src/a.js", A_JS), ("r/b:src/b.js", B_JS)]);
     assert_eq!(
         a["commit"].as_str(),
         Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
@@ -83,10 +86,9 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let a = fork(&run, "a");
     assert_eq!(a["state"], "done", "{run:#}");
     // The new commit is home, on top of the first, with both files.
-    assert_eq!(w.git(&["show", "ocfork/r/a:src/a.test.js"]), "test(a);\n");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
+    home(
+        &w,
+        &[("r/a:src/a.test.js", "test(a);\n"), ("r/a:src/a.js", A_JS)],
     );
     assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), first_tip);
     assert_eq!(
@@ -142,14 +144,19 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let out = with_hosts(&w, &["continue", "r/a", "Add docs for a"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), second_tip);
-    assert_eq!(w.git(&["show", "ocfork/r/a:docs/a.md"]), "# a\n");
-    assert_eq!(w.git(&["show", "ocfork/r/a:src/a.test.js"]), "test(a);\n");
+    home(
+        &w,
+        &[
+            ("r/a:docs/a.md", "# a\n"),
+            ("r/a:src/a.test.js", "test(a);\n"),
+        ],
+    );
 
     // Everything after the turn works locally, unchanged.
     let diff = ok(&w.run(&["diff", "a"]));
     assert!(diff.contains("src/a.js"), "{diff}");
     ok(&w.run(&["merge", "a"]));
-    assert_eq!(read(w.repo.join("src/a.js")), "export const a = 1;\n");
+    assert_eq!(read(w.repo.join("src/a.js")), A_JS);
     let status = json(&w.run(&["status", "r", "--json"]));
     assert_eq!(fork(&status, "a")["host"], "hosta");
 }
@@ -163,7 +170,7 @@ fn waits_on_the_host() -> Rule {
         steps: vec![
             Step {
                 tool: "write".into(),
-                args: serde_json::json!({ "filePath": "src/a.js", "content": "export const a = 1;\n" }),
+                args: serde_json::json!({ "filePath": "src/a.js", "content": A_JS }),
             },
             bash("touch started-a; while [ ! -e go ]; do sleep 0.2; done"),
         ],
@@ -176,7 +183,7 @@ fn waits_on_the_host() -> Rule {
 fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them() {
     let w = world(vec![
         waits_on_the_host(),
-        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+        writes("Approach B", &[("src/b.js", B_JS)]),
         writes("Approach C", &[("src/c.js", "export const c = 3;\n")]),
         writes(
             "previous run was interrupted",
@@ -226,15 +233,14 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
     );
     // The forks here and on the other host went on to their end.
     assert_eq!(fork(&run, "b")["state"], "done", "{run:#}");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/b:src/b.js"]),
-        "export const b = 2;\n"
-    );
     assert_eq!(fork(&run, "c")["host"], "hostb", "{run:#}");
     assert_eq!(fork(&run, "c")["state"], "done", "{run:#}");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/c:src/c.js"]),
-        "export const c = 3;\n"
+    home(
+        &w,
+        &[
+            ("r/b:src/b.js", B_JS),
+            ("r/c:src/c.js", "export const c = 3;\n"),
+        ],
     );
 
     // While the host is down, resume exits 2 naming it and changes nothing.
@@ -250,12 +256,11 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let run = json(&out);
     assert_eq!(fork(&run, "a")["state"], "done", "{run:#}");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a2.js"]),
-        "export const a2 = 3;\n"
+    home(
+        &w,
+        &[
+            ("r/a:src/a.js", A_JS),
+            ("r/a:src/a2.js", "export const a2 = 3;\n"),
+        ],
     );
 }
