@@ -1,20 +1,27 @@
 //! `ocfork hosts`: whether each host can run forks: reachable over ssh, its git and OpenCode
-//! versions, and the free disk where ocfork keeps things there. Exit 2 naming each host that
-//! cannot, and what it lacks.
+//! versions, the free disk where ocfork keeps things there, the agents and models its
+//! OpenCode server offers (started there as `try` starts it), and the forks of this
+//! repository's runs working there now. Exit 2 naming each host that cannot, and what it
+//! lacks.
 
 use clap::Args;
 
 use super::{CmdResult, CommandError};
 use crate::config::HostConfig;
-use crate::host::Host;
+use crate::host::{Host, RemoteServer, Report};
+use crate::opencode::offer::Offer;
 
 /// Check the hosts forks can run on (`[[host]]` tables, or those named).
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  ocfork hosts\n  ocfork hosts --host devbox --no-server")]
 pub struct HostsArgs {
     /// A host to check (a `[[host]]` name, or anything ssh accepts); repeatable [default: every
     /// `[[host]]` of the config]
     #[arg(long = "host", value_name = "HOST")]
     hosts: Vec<String>,
+    /// Do not start each host's OpenCode server: its agents and models are not listed
+    #[arg(long)]
+    no_server: bool,
 }
 
 /// Connects to every host at once and checks it can run forks; exit 2 naming the hosts that
@@ -49,6 +56,55 @@ pub(super) async fn connect_checked(configs: &[HostConfig]) -> Result<Vec<Host>,
     ))
 }
 
+/// What one host showed: its report, and what its server offers when it was asked.
+type Seen = (
+    Result<Report, crate::host::HostError>,
+    Option<Result<Offer, String>>,
+);
+
+/// Connects to a host, reads its report and, with `offer` and nothing missing, starts its
+/// OpenCode server and reads what it offers.
+async fn look(config: &HostConfig, offer: bool) -> Seen {
+    let host = match Host::connect(config).await {
+        Ok(h) => h,
+        Err(e) => return (Err(e), None),
+    };
+    let report = host.report().await;
+    let offered = match &report {
+        Ok(r) if offer && r.problems().is_empty() => Some(read_offer(&host).await),
+        _ => None,
+    };
+    host.close().await;
+    (report, offered)
+}
+
+/// The agents and models the host's server offers where ocfork keeps things there.
+async fn read_offer(host: &Host) -> Result<Offer, String> {
+    let server = RemoteServer::start(host).await.map_err(|e| e.to_string())?;
+    let dir = std::path::PathBuf::from(&host.dir);
+    let offer = Offer::read(&server.client, &dir)
+        .await
+        .map_err(|e| format!("host {}: its OpenCode server: {e}", host.name()));
+    server.stop().await;
+    offer
+}
+
+/// The unfinished forks of this repository's runs, as `RUN/FORK` with their host; None
+/// outside a repository.
+fn forks_on_hosts() -> Option<Vec<(String, String)>> {
+    let repo = super::current_repo().ok()?;
+    let (runs, _) = crate::state::Store::new(&repo.common_dir).all().ok()?;
+    let mut out = Vec::new();
+    for run in &runs {
+        for f in run.forks.iter().filter(|f| !f.state.is_finished()) {
+            if let Some(h) = &f.host {
+                out.push((h.clone(), format!("{}/{}", run.run, f.name)));
+            }
+        }
+    }
+    Some(out)
+}
+
 pub async fn cmd_hosts(args: HostsArgs) -> CmdResult {
     let workdir = super::current_repo().ok().map(|r| r.workdir);
     let config = crate::config::Config::load(workdir.as_deref())?.layer.hosts;
@@ -62,34 +118,16 @@ pub async fn cmd_hosts(args: HostsArgs) -> CmdResult {
                 .with_hint("add one (README, \"Forks on other machines\"), or pass --host"),
         );
     }
+    let seen =
+        futures_util::future::join_all(configs.iter().map(|c| look(c, !args.no_server))).await;
+    let running = forks_on_hosts();
     let mut code = 0;
     let mut lines = Vec::new();
-    for c in &configs {
-        let report = match Host::connect(c).await {
-            Ok(h) => {
-                let r = h.report().await;
-                h.close().await;
-                r
-            }
-            Err(e) => Err(e),
-        };
+    for (c, (report, offered)) in configs.iter().zip(seen) {
         match report {
             Ok(r) => {
+                lines.push(report_line(&c.name, &r));
                 let problems = r.problems();
-                lines.push(format!(
-                    "{}\treachable\t{}\topencode {}\t{}",
-                    c.name,
-                    r.git
-                        .as_deref()
-                        .unwrap_or("no git")
-                        .replace("git version ", "git "),
-                    r.opencode.as_deref().unwrap_or("missing"),
-                    r.free_kib
-                        .map_or("free disk unknown".to_string(), |k| format!(
-                            "{:.1} GiB free",
-                            k as f64 / 1024.0 / 1024.0
-                        )),
-                ));
                 if !problems.is_empty() {
                     eprintln!("ocfork: host {}: {}", c.name, problems.join("; "));
                     code = 2;
@@ -101,7 +139,54 @@ pub async fn cmd_hosts(args: HostsArgs) -> CmdResult {
                 code = 2;
             }
         }
+        match offered {
+            Some(Ok(offer)) => lines.extend(offer_lines(&offer)),
+            Some(Err(e)) => {
+                lines.push(
+                    "  agents and models: unknown (its OpenCode server did not answer)".into(),
+                );
+                eprintln!("ocfork: {e}");
+                code = 2;
+            }
+            None => {}
+        }
+        if let Some(running) = &running {
+            let here: Vec<&str> = running
+                .iter()
+                .filter(|(h, _)| *h == c.name)
+                .map(|(_, f)| f.as_str())
+                .collect();
+            lines.push(match here.is_empty() {
+                true => "  forks running: none".to_string(),
+                false => format!("  forks running: {}", here.join(", ")),
+            });
+        }
     }
     super::output::print(lines.join("\n") + "\n")?;
     Ok(code)
+}
+
+fn report_line(name: &str, r: &Report) -> String {
+    format!(
+        "{name}\treachable\t{}\topencode {}\t{}",
+        r.git
+            .as_deref()
+            .unwrap_or("no git")
+            .replace("git version ", "git "),
+        r.opencode.as_deref().unwrap_or("missing"),
+        r.free_kib
+            .map_or("free disk unknown".to_string(), |k| format!(
+                "{:.1} GiB free",
+                k as f64 / 1024.0 / 1024.0
+            )),
+    )
+}
+
+/// `  agents: ...` and one `  models of PROVIDER: ...` line a provider.
+fn offer_lines(offer: &Offer) -> Vec<String> {
+    let mut out = vec![format!("  agents: {}", offer.agents.names().join(", "))];
+    for (provider, models) in offer.models.providers() {
+        out.push(format!("  models of {provider}: {}", models.join(", ")));
+    }
+    out
 }

@@ -123,8 +123,17 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     }
     let mut run = plan::plan(&args, &repo, &store)?;
     let hosts = place_hosts::place(&args, &repo, &mut run).await?;
-    for note in crate::dispatch::preflight::config_carried(&repo, args.include_dirty, &args.copy) {
-        eprintln!("ocfork: {note}");
+    // OpenCode's untracked config goes to the forks here, not to those on hosts.
+    let on_hosts = run.forks.iter().filter(|f| f.host.is_some()).count();
+    if on_hosts < run.forks.len() {
+        let notes =
+            crate::dispatch::preflight::config_carried(&repo, args.include_dirty, &args.copy);
+        for note in notes {
+            match on_hosts {
+                0 => eprintln!("ocfork: {note}"),
+                _ => eprintln!("ocfork: {note} (not the forks on hosts)"),
+            }
+        }
     }
     if args.detach || args.ui {
         // The background driver checks the agent and model on the server it then drives the

@@ -21,18 +21,9 @@ pub(super) async fn place(
         return Ok(Vec::new());
     }
     let unsupported = [
-        (
-            args.setup.is_some() || run.setup_command.is_some(),
-            "--setup",
-        ),
-        (
-            args.check.is_some() || run.check_command.is_some(),
-            "--check",
-        ),
         (args.detach, "--detach"),
         (args.ui, "--ui"),
         (!args.server.is_empty(), "--server"),
-        (!args.copy.is_empty(), "--copy"),
     ];
     if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
         return Err(CommandError::usage(format!(

@@ -122,7 +122,7 @@ pub async fn drive_with<V: RunView>(
             (None, _) => connect(repo, &run).await,
         }
     };
-    let ((ready, made_now), connected, remote_ready) = tokio::join!(
+    let ((ready, mut made_now), connected, (remote_ready, remote_made)) = tokio::join!(
         super::worktrees::make_worktrees(repo, &handle, &local),
         connecting,
         super::remote::make_remote_worktrees(repo, &handle, &remote, &opts.hosts)
@@ -140,6 +140,7 @@ pub async fn drive_with<V: RunView>(
         };
         return Ok((driven, None));
     }
+    made_now.extend(remote_made);
     let first = match connected {
         Ok(c) => c,
         Err(e) => {

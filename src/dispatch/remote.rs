@@ -2,6 +2,7 @@
 //! pushed there, and, when a fork ends, its work committed there and its branch fetched home,
 //! so that everything after the turn reads it locally.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::RunHandle;
@@ -21,16 +22,19 @@ pub struct RemoteFork {
     pub mirror: String,
 }
 
-/// Pushes the run's start to each host its forks use and makes their worktrees there.
-/// Returns the forks ready to start, with their host; the others are failed, naming it.
+/// Pushes the run's start to each host its forks use and makes their worktrees there (with
+/// the ignored files `.worktreeinclude` and `--copy` name). Returns the forks ready to start,
+/// with their host, and of those the ones whose worktree was made now; the others are
+/// failed, naming it.
 pub(super) async fn make_remote_worktrees(
     repo: &crate::git::Repo,
     handle: &Arc<RunHandle>,
     names: &[String],
     links: &[HostLink],
-) -> Vec<(String, RemoteFork)> {
+) -> (Vec<(String, RemoteFork)>, HashSet<String>) {
     let run = handle.snapshot();
     let mut ready = Vec::new();
+    let mut made_now = HashSet::new();
     for link in links {
         let here: Vec<&crate::state::Fork> = names
             .iter()
@@ -79,14 +83,27 @@ pub(super) async fn make_remote_worktrees(
                 }
                 Err(e) => Err(e),
             };
+            let made = match made {
+                Ok(true) => link
+                    .host
+                    .copy_in(&repo.workdir, &path, &run.copy)
+                    .await
+                    .map(|()| true),
+                other => other,
+            };
             match made {
-                Ok(()) => ready.push((
-                    f.name.clone(),
-                    RemoteFork {
-                        host: link.host.clone(),
-                        mirror: mirror.clone(),
-                    },
-                )),
+                Ok(now) => {
+                    if now {
+                        made_now.insert(f.name.clone());
+                    }
+                    ready.push((
+                        f.name.clone(),
+                        RemoteFork {
+                            host: link.host.clone(),
+                            mirror: mirror.clone(),
+                        },
+                    ));
+                }
                 Err(e) => failed(
                     handle,
                     &f.name,
@@ -110,7 +127,7 @@ pub(super) async fn make_remote_worktrees(
             );
         }
     }
-    ready
+    (ready, made_now)
 }
 
 fn failed(handle: &RunHandle, name: &str, end: EndReason, error: String) {

@@ -1,5 +1,5 @@
-//! A fork's `setup` and `check` commands: run with `sh -c` in its worktree, output in a log,
-//! the whole process group killed on Ctrl-C or at the deadline.
+//! A fork's `setup` and `check` commands: run with `sh -c` in its worktree (on its host for a
+//! fork there), output in a log, the whole process group killed on Ctrl-C or at the deadline.
 
 use std::path::Path;
 use std::time::Instant;
@@ -55,10 +55,21 @@ pub(super) async fn shell_step(
             _ = shared.cancel.cancelled() => Step::Cancelled,
         }
     };
-    let step = match run_shell(cmd, dir, &env, &log, stop).await {
-        Ok(Ok(check)) => Step::Ran(check),
-        Ok(Err(stopped)) => stopped,
-        Err(e) => Step::Broken(format!("could not run (log {}): {e}", log.display())),
+    // On a host, in the fork's worktree there (`dir` is its path on the host).
+    let step = match &shared.remote {
+        Some(remote) => {
+            let dir = dir.to_string_lossy();
+            match remote.host.run_step(cmd, &dir, &env, &log, stop).await {
+                Ok(Ok(check)) => Step::Ran(check),
+                Ok(Err(stopped)) => stopped,
+                Err(e) => Step::Broken(format!("could not run (log {}): {e}", log.display())),
+            }
+        }
+        None => match run_shell(cmd, dir, &env, &log, stop).await {
+            Ok(Ok(check)) => Step::Ran(check),
+            Ok(Err(stopped)) => stopped,
+            Err(e) => Step::Broken(format!("could not run (log {}): {e}", log.display())),
+        },
     };
     (step, log)
 }

@@ -74,22 +74,7 @@ pub fn selected(main: &Path, globs: &[String], paths: &[String]) -> Result<Vec<S
 /// Copies the ignored files of `main` that the patterns select into the same place in
 /// `worktree`.
 pub fn copy_ignored(main: &Path, worktree: &Path, globs: &[String]) -> Result<Copied> {
-    let Some(m) = matcher(main, globs)? else {
-        return Ok(Copied::default());
-    };
-    let out = git(
-        main,
-        [
-            "ls-files",
-            "-z",
-            "--others",
-            "--ignored",
-            "--exclude-standard",
-        ],
-    )?;
-    let wanted: Vec<String> = split_z(&out.stdout)
-        .filter(|p| m.matched_path_or_any_parents(p, false).is_ignore())
-        .collect();
+    let wanted = wanted(main, globs)?;
     if wanted.is_empty() {
         return Ok(Copied::default());
     }
@@ -104,6 +89,26 @@ pub fn copy_ignored(main: &Path, worktree: &Path, globs: &[String]) -> Result<Co
         result.copied.push(path);
     }
     Ok(result)
+}
+
+/// The ignored files of `main` that `.worktreeinclude` or `globs` select, relative to its top.
+pub fn wanted(main: &Path, globs: &[String]) -> Result<Vec<String>> {
+    let Some(m) = matcher(main, globs)? else {
+        return Ok(Vec::new());
+    };
+    let out = git(
+        main,
+        [
+            "ls-files",
+            "-z",
+            "--others",
+            "--ignored",
+            "--exclude-standard",
+        ],
+    )?;
+    Ok(split_z(&out.stdout)
+        .filter(|p| m.matched_path_or_any_parents(p, false).is_ignore())
+        .collect())
 }
 
 /// Which of `paths` git ignores in `dir` (tracked files never count as ignored).

@@ -27,6 +27,11 @@ else
   parent=$base
 fi
 git add -A -- .
+# Ignored files copied in for the fork (.worktreeinclude, --copy) stay out even when the agent
+# changed .gitignore so that git would take them.
+if [ -s "$admin/ocfork-copied" ]; then
+  git reset -q "$parent" --pathspec-from-file="$admin/ocfork-copied" --pathspec-file-nul
+fi
 tree=$(git write-tree)
 if [ "$tree" = "$(git rev-parse "$parent^{tree}")" ]; then
   new=$parent

@@ -114,27 +114,30 @@ impl Host {
     }
 
     /// Makes a fork's worktree on its branch: the branch there when the mirror has it, else a
-    /// new one at the run's start. A worktree already at `path` is left as it is.
+    /// new one at the run's start. A worktree already at `path` is left as it is; true when
+    /// one was made now.
     pub async fn add_worktree(
         &self,
         mirror: &str,
         path: &str,
         branch: &str,
         start: &str,
-    ) -> Result<(), HostError> {
+    ) -> Result<bool, HostError> {
         let script = "umask 077; [ -e \"$2\" ] && exit 0; \
                       mkdir -p \"$(dirname \"$2\")\" && git --git-dir=\"$1\" worktree prune || exit 1; \
                       if git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$3\" >/dev/null; then \
-                      exec git --git-dir=\"$1\" worktree add -q \"$2\" \"$3\"; fi; \
-                      exec git --git-dir=\"$1\" worktree add -q -b \"$3\" \"$2\" \"$4\"";
-        self.sh_ok(
-            "making the worktree",
-            script,
-            &[mirror, path, branch, start],
-            None,
-        )
-        .await
-        .map(|_| ())
+                      git --git-dir=\"$1\" worktree add -q \"$2\" \"$3\" || exit 1; \
+                      else git --git-dir=\"$1\" worktree add -q -b \"$3\" \"$2\" \"$4\" || exit 1; fi; \
+                      echo made";
+        let out = self
+            .sh_ok(
+                "making the worktree",
+                script,
+                &[mirror, path, branch, start],
+                None,
+            )
+            .await?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim() == "made")
     }
 
     /// Commits everything in a fork's worktree to its branch on the host; the branch's tip.

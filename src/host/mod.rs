@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use crate::config::HostConfig;
 
+mod copy;
 pub mod mirror;
 pub mod serve;
+mod step;
 
 pub use serve::RemoteServer;
 

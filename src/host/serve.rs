@@ -15,7 +15,9 @@ use crate::opencode::server::ExitWatch;
 
 /// Run on the host: reads the password, starts the server in a session of its own, and
 /// kills that whole session once stdin closes (the run ended, ocfork died or the connection
-/// dropped). Exits when the server does.
+/// dropped). Exits when the server does. OpenCode's snapshots are off, as for ocfork's
+/// servers here (`opencode::server`): through `OPENCODE_CONFIG`, a file in `dir` the host's
+/// own and project configs still override, unless the host sets `OPENCODE_CONFIG` itself.
 const SERVE_SCRIPT: &str = r#"
 IFS= read -r OPENCODE_SERVER_PASSWORD || exit 1
 export OPENCODE_SERVER_PASSWORD OPENCODE_DISABLE_AUTOUPDATE=1
@@ -24,10 +26,15 @@ unset OPENCODE_SERVER_USERNAME
 export OPENCODE_PERMISSION
 umask 077
 mkdir -p "$2" && cd "$2" || exit 1
+if [ -z "${OPENCODE_CONFIG-}" ]; then
+  printf '{"snapshot":false}\n' > opencode-settings.json || exit 1
+  OPENCODE_CONFIG="$PWD/opencode-settings.json"
+  export OPENCODE_CONFIG
+fi
 exec 3<&0
 setsid "$1" serve --hostname 127.0.0.1 --port "$3" </dev/null 3<&- &
 pid=$!
-( cat <&3 >/dev/null; kill -TERM -- "-$pid"; sleep 3; kill -KILL -- "-$pid" ) >/dev/null 2>&1 &
+( cat <&3 >/dev/null; kill -s TERM -- "-$pid"; sleep 3; kill -s KILL -- "-$pid" ) >/dev/null 2>&1 &
 exec 3<&-
 wait "$pid"
 "#;

@@ -129,6 +129,11 @@ impl Models {
         }
     }
 
+    /// Each provider's id and its model ids, in the server's order.
+    pub fn providers(&self) -> &[(String, Vec<String>)] {
+        &self.providers
+    }
+
     /// Whether the server knows `spec` (`provider/model`).
     pub fn check(&self, spec: &str, source: &ModelSource) -> Result<(), OfferError> {
         let (provider, model) = spec.split_once('/').unwrap_or((spec, ""));

@@ -8,16 +8,6 @@ use std::time::Duration;
 use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env};
 use crate::common::*;
 
-/// `ocfork try --json -n r --host hosta ARGS`, which exits 0: the run's JSON.
-fn try_on_hosta(w: &World, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["try", "--json", "-n", "r", "--host", "hosta"];
-    all.extend(args);
-    let out = run_with_hosts(w, &all);
-    let run = json(&out);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    run
-}
-
 fn rules() -> Vec<Rule> {
     numbered_exports(&["Approach A", "Approach B"])
 }
@@ -40,24 +30,177 @@ fn a_host_without_opencode_exits_2_and_nothing_is_made_anywhere() {
     exits_with(&out, 2, "bare");
 }
 
+/// `ocfork hosts` shows what a host has, what its server offers, and the forks of this
+/// repository working there now: one whose agent waits on the host for a `go` file.
 #[test]
-fn hosts_shows_git_opencode_and_disk() {
-    let w = world(rules());
+fn hosts_shows_git_opencode_disk_agents_models_and_forks_running() {
+    let w = world(vec![Rule {
+        when: "Approach A".into(),
+        model: None,
+        steps: vec![bash(
+            "touch started-a; while [ ! -e go ]; do sleep 0.2; done",
+        )],
+        reply: "Done with A.".into(),
+        fail: None,
+    }]);
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
     let out = ok(&run_with_hosts(&w, &["hosts"]));
-    assert!(out.contains("hosta"), "{out}");
+    assert!(out.contains("hosta\treachable"), "{out}");
     assert!(out.contains("git 2."), "{out}");
     assert!(out.contains("opencode 1."), "{out}");
     assert!(out.contains("free"), "{out}");
+    let agents = out
+        .lines()
+        .find(|l| l.starts_with("  agents: "))
+        .unwrap_or("");
+    assert!(agents.split([' ', ',']).any(|a| a == "build"), "{out}");
+    let models: Vec<&str> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("  models of scripted: "))
+        .map(|m| m.split(", ").collect())
+        .unwrap_or_default();
+    assert!(
+        models.contains(&"scripted") && models.contains(&"other"),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l == "  forks running: none"), "{out}");
+    // --no-server asks ssh only.
+    let quick = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
+    assert!(quick.contains("hosta\treachable"), "{quick}");
+    assert!(!quick.contains("agents:"), "{quick}");
+
+    let (k, v) = ssh_env(&w);
+    let mut child = w
+        .ocfork()
+        .env(k, v)
+        .args(["try", "-n", "r", "--host", "hosta", "a=Approach A"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
+    let dir = host.dir.display().to_string();
+    let find = format!("find '{dir}' -name started-a");
+    let started = wait_until(Duration::from_secs(120), || {
+        let (code, found) = host.sh(&w, &find);
+        (code == 0 && !found.trim().is_empty()).then_some(())
+    });
+    if started.is_none() {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("ocfork ends");
+        panic!("the agent on the host never started: {}", stderr(&out));
+    }
+    let during = run_with_hosts(&w, &["hosts", "--no-server"]);
+    // The fork goes on to its end whatever `hosts` said.
+    host.sh(&w, &format!("{find} -execdir touch go ';'"));
+    let out = child.wait_with_output().expect("ocfork ends");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let during = ok(&during);
+    assert!(
+        during.lines().any(|l| l == "  forks running: r/a"),
+        "{during}"
+    );
+    let after = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
+    assert!(
+        after.lines().any(|l| l == "  forks running: none"),
+        "{after}"
+    );
 }
 
+/// One run on a host (a run there costs ~20 s to make): while its agent works, the host's
+/// server password is in no process's argv on either side, nor in a file ocfork wrote there;
+/// its server keeps no snapshots; after it, `clean` removes the host's worktree only once
+/// the fork's tip is home.
 #[test]
-fn clean_removes_host_worktrees_only_once_the_work_is_home() {
-    let w = world(rules());
+fn a_hosts_password_stays_out_of_argv_and_clean_waits_for_the_work_home() {
+    let w = world(vec![Rule {
+        when: "Approach A".into(),
+        model: None,
+        steps: vec![
+            Step {
+                tool: "write".into(),
+                args: serde_json::json!({ "filePath": "src/a.js", "content": "export const a = 1;\n" }),
+            },
+            held(),
+        ],
+        reply: "Done with A.".into(),
+        fail: None,
+    }]);
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
-    let run = try_on_hosta(&w, &["a=Approach A"]);
+    let (k, v) = ssh_env(&w);
+    let child = w
+        .ocfork()
+        .env(k, v)
+        .args([
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "a=Approach A",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ocfork starts");
+    let dir = host.dir.display().to_string();
+    let started = wait_until(Duration::from_secs(120), || {
+        host.sh(&w, &format!("find '{dir}' -name .started | grep -q ."))
+            .0
+            == 0
+    });
+    // The host's server, found by its environment: its password is what must not leak.
+    let password = started.and_then(|_| {
+        host.processes().into_iter().find_map(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            env.split(|b| *b == 0).find_map(|kv| {
+                let kv = String::from_utf8_lossy(kv);
+                kv.strip_prefix("OPENCODE_SERVER_PASSWORD=")
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+            })
+        })
+    });
+    let leaks: Vec<String> = password.as_ref().map_or_else(Vec::new, |password| {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| {
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                text.contains(password.as_str()).then_some(text)
+            })
+            .collect()
+    });
+    // The agent goes on and the run ends, whatever was found.
+    host.sh(
+        &w,
+        &format!("find '{dir}' -name .started -execdir touch .go \\;"),
+    );
+    let out = child.wait_with_output().expect("ocfork ends");
+    let Some(password) = password else {
+        panic!(
+            "no opencode server with a password on the host while its agent worked: {}",
+            stderr(&out)
+        );
+    };
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(leaks.is_empty(), "the password is in argv: {leaks:?}");
+    // Nothing ocfork wrote on the host holds it either.
+    let (code, _) = host.sh(&w, &format!("grep -rqF '{password}' '{dir}'"));
+    assert_ne!(code, 0, "the password is in a file on the host");
+
+    // The host's server kept no snapshots of the worktree (OpenCode's own `git add` of it at
+    // every step), as ocfork's servers here do not: the fork's branch is its record.
+    let (_, snapshots) = host.sh(
+        &w,
+        &format!("find '{dir}/.opencode-data' -path '*/snapshot/*' | head -3"),
+    );
+    assert_eq!(snapshots.trim(), "", "OpenCode snapshots on the host");
+
+    let run = json(&out);
     let remote_tree = worktree_of(fork(&run, "a"));
     let on_host = |path: &str| host.sh(&w, &format!("test -e '{path}'")).0 == 0;
     // The fork's tip gone from here (as if the fetch had not happened): clean keeps the
@@ -80,59 +223,8 @@ fn clean_removes_host_worktrees_only_once_the_work_is_home() {
     assert!(!on_host(&remote_tree.display().to_string()));
 }
 
-#[test]
-fn the_hosts_server_password_is_in_no_argv() {
-    let w = World::with_delay(script(rules()), Duration::from_secs(3));
-    let host = SshHost::start(&w, "hosta");
-    host_config(&w, &[(&host, None)]);
-    let (k, v) = ssh_env(&w);
-    let mut child = w
-        .ocfork()
-        .env(k, v)
-        .args(["try", "-n", "r", "--host", "hosta", "a=Approach A"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ocfork starts");
-    // The host's server, found by its environment: its password is what must not leak.
-    let password = wait_until(Duration::from_secs(90), || {
-        host.processes().into_iter().find_map(|pid| {
-            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-            env.split(|b| *b == 0).find_map(|kv| {
-                let kv = String::from_utf8_lossy(kv);
-                kv.strip_prefix("OPENCODE_SERVER_PASSWORD=")
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_string)
-            })
-        })
-    });
-    let Some(password) = password else {
-        let _ = child.kill();
-        let out = child.wait_with_output().expect("ocfork ends");
-        panic!(
-            "no opencode server with a password on the host: {}",
-            stderr(&out)
-        );
-    };
-    let leaks: Vec<String> = std::fs::read_dir("/proc")
-        .expect("/proc")
-        .flatten()
-        .filter_map(|e| {
-            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            text.contains(&password).then_some(text)
-        })
-        .collect();
-    let out = child.wait_with_output().expect("ocfork ends");
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert!(leaks.is_empty(), "the password is in argv: {leaks:?}");
-    // Nothing ocfork wrote on the host holds it either.
-    let (code, _) = host.sh(
-        &w,
-        &format!("grep -rqF '{password}' '{}'", host.dir.display()),
-    );
-    assert_ne!(code, 0, "the password is in a file on the host");
-}
-
 #[path = "hosts_later.rs"]
 mod later;
+
+#[path = "hosts_steps.rs"]
+mod steps;

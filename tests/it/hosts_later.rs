@@ -20,8 +20,8 @@ fn home(w: &World, files: &[(&str, &str)]) {
 
 /// Forks over a host and `local`: each branch comes home with the agent's files, `open` and
 /// `attach` find the remote fork on its host, `continue` runs there (also once the host lost
-/// the fork), and diff, merge and status work here as for any fork. One test: a host and a
-/// run cost ~30 s to make.
+/// the fork, setup running again there), and diff, merge and status work here as for any
+/// fork. One test: a host and a run cost ~30 s to make.
 #[test]
 fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let w = world(vec![
@@ -32,8 +32,18 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     ]);
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
+    // Setup runs where a worktree is made: on the host, and again there once it was lost.
     let args = [
-        "try", "--json", "-n", "r", "--host", "hosta", "--host", "local",
+        "try",
+        "--json",
+        "-n",
+        "r",
+        "--host",
+        "hosta",
+        "--host",
+        "local",
+        "--setup",
+        "echo ran >> setup-runs.txt",
     ];
     let out = with_hosts(&w, &[&args[..], &["a=Approach A", "b=Approach B"]].concat());
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
@@ -91,6 +101,7 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
         &[("r/a:src/a.test.js", "test(a);\n"), ("r/a:src/a.js", A_JS)],
     );
     assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), first_tip);
+    assert_eq!(w.git(&["show", "ocfork/r/a:setup-runs.txt"]), "ran\n");
     assert_eq!(
         a["commit"].as_str(),
         Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
@@ -148,6 +159,7 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
         &w,
         &[
             ("r/a:docs/a.md", "# a\n"),
+            ("r/a:setup-runs.txt", "ran\nran\n"),
             ("r/a:src/a.test.js", "test(a);\n"),
         ],
     );

@@ -242,14 +242,9 @@ fn conflict_is_refused_and_clean_keeps_unmerged() {
 
 #[test]
 fn unfinished_forks_are_neither_merged_nor_cleaned() {
-    let w = World::with_delay(
-        script(vec![writes(
-            "SLOW",
-            &[("src/slow.js", "export const slow = 1;\n")],
-        )]),
-        std::time::Duration::from_secs(3),
-    )
-    .on_suite_server();
+    let mut slow = writes("SLOW", &[("src/slow.js", "export const slow = 1;\n")]);
+    slow.steps.push(held());
+    let w = suite_world(vec![slow]);
     let out = w.run(&["try", "--detach", "-n", "busy", "slow=SLOW"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let head0 = head(&w);
@@ -261,6 +256,7 @@ fn unfinished_forks_are_neither_merged_nor_cleaned() {
     assert_eq!(head(&w), head0);
     assert_eq!(w.git(&["worktree", "list"]).lines().count(), 2);
 
+    release(&[w.path("app.ocfork/busy/slow")]);
     ok(&w.run(&["wait", "busy"]));
     ok(&w.run(&["merge", "slow"]));
     let out = ok(&w.run(&["clean"]));

@@ -241,16 +241,14 @@ fn try_synth_ranks_a_synthesis_that_deletes_a_test_below_its_sources() {
 
 #[test]
 fn synth_refuses_and_makes_nothing() {
-    let w = World::with_delay(
-        script(vec![
-            writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
-            says("PLAN-E", "Nothing to do."),
-            writes("PLAN-B", &[("src/b.js", "export const b = 1;\n")]),
-            writes("SLOW", &[("src/slow.js", "export const slow = 1;\n")]),
-        ]),
-        std::time::Duration::from_millis(1500),
-    )
-    .on_suite_server();
+    let mut slow = writes("SLOW", &[("src/slow.js", "export const slow = 1;\n")]);
+    slow.steps.push(held());
+    let w = suite_world(vec![
+        writes("PLAN-A", &[("src/a.js", "export const a = 1;\n")]),
+        says("PLAN-E", "Nothing to do."),
+        writes("PLAN-B", &[("src/b.js", "export const b = 1;\n")]),
+        slow,
+    ]);
     ok(&w.run(&["try", "-n", "one", "a=PLAN-A", "e=PLAN-E"]));
     ok(&w.run(&["try", "-n", "two", "a=PLAN-A", "b=PLAN-B"]));
     ok(&w.run(&["try", "--detach", "-n", "busy", "slow=SLOW"]));
@@ -277,6 +275,7 @@ fn synth_refuses_and_makes_nothing() {
     assert_eq!(w.git(&["branch", "--list", "ocfork/*"]), branches);
     assert_eq!(w.git(&["worktree", "list", "--porcelain"]), worktrees);
     assert!(synth_prompts(&w).is_empty());
+    release(&[w.path("app.ocfork/busy/slow")]);
     ok(&w.run(&["wait", "busy"]));
     for run in ["one", "two", "busy"] {
         let status = json(&w.run(&["status", run, "--json"]));

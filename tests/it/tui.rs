@@ -114,6 +114,14 @@ fn two_forks() -> Script {
     }
 }
 
+/// `script` with Alpha's turn [`held`] after its write, until the test releases it.
+fn held_alpha(mut script: Script) -> Script {
+    if let Some(alpha) = script.rules.iter_mut().find(|r| r.when == "Alpha") {
+        alpha.steps.push(held());
+    }
+    script
+}
+
 #[test]
 fn finished_run_shows_forks_patches_stat_continue_and_merges_on_y_only() {
     let w = World::new(two_forks()).on_suite_server();
@@ -203,7 +211,7 @@ fn finished_run_shows_forks_patches_stat_continue_and_merges_on_y_only() {
 
 #[test]
 fn a_live_run_changes_on_screen_without_a_key() {
-    let w = World::with_delay(two_forks(), Duration::from_secs(2)).on_suite_server();
+    let w = World::new(held_alpha(two_forks())).on_suite_server();
     let out = w.run(&["try", "--detach", "-n", "live", "a=Alpha"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // At 80x24, the smallest terminal the UI is made for.
@@ -214,6 +222,7 @@ fn a_live_run_changes_on_screen_without_a_key() {
         !first.contains("done"),
         "the fork was done before the UI showed it: {first}"
     );
+    release(&[w.path("app.ocfork/live/a")]);
     let screen = t.wait_for("fork a done", |s| {
         row(s, "a").is_some_and(|r| r.contains("done"))
     });
@@ -264,7 +273,7 @@ fn running_forks_show_time_esc_leaves_the_patch_and_nothing_to_merge_asks_nothin
         ],
         default_reply: "ok".into(),
     };
-    let w = World::with_delay(script, Duration::from_secs(3)).on_suite_server();
+    let w = World::new(held_alpha(script)).on_suite_server();
     let out = w.run(&["try", "--detach", "-n", "live", "a=Alpha", "e=Empty"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let t = Tmux::start(&w, "second", "live");
@@ -276,6 +285,7 @@ fn running_forks_show_time_esc_leaves_the_patch_and_nothing_to_merge_asks_nothin
         !row(&screen, "a").unwrap_or_default().contains('…'),
         "{screen}"
     );
+    release(&[w.path("app.ocfork/live/a")]);
     t.wait_for("both forks done", |s| {
         row(s, "a").is_some_and(|r| r.contains("done"))
             && row(s, "e").is_some_and(|r| r.contains("done"))

@@ -7,6 +7,7 @@
 
 mod agents;
 mod diff;
+mod hosts;
 mod latency;
 mod measure;
 mod report;
@@ -42,6 +43,8 @@ enum Scenario {
     UserServer,
     /// 8: `try` with 4 forks, `judge`, `synth`: wall time and tokens of the synthesis
     Synth,
+    /// 9: N forks through `--host` to a loopback OpenSSH host against N here
+    Hosts,
 }
 
 /// Benchmark ocfork against git worktree loops, hand-run OpenCode and the best script.
@@ -288,6 +291,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             Scenario::Scale,
             Scenario::UserServer,
             Scenario::Synth,
+            Scenario::Hosts,
         ]
         .into_iter()
         .any(wants)
@@ -359,6 +363,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         report
             .sections
             .push(agents::synthesis(&w, &small, plan.reps)?);
+    }
+
+    if wants(Scenario::Hosts) {
+        eprintln!("ocfork-bench: 9. forks on another machine");
+        let (sec, goal) = hosts::run_scenario(&w, &small, plan.forks, plan.reps)?;
+        report.sections.push(sec);
+        report.goals.push(goal);
     }
 
     report.machine.load_after = report::load_average();

@@ -82,13 +82,15 @@ impl World {
     }
 
     /// The hermetic environment: OpenCode's config and data under the temp root, no network
-    /// lookups, fixed git identity and dates.
+    /// lookups, fixed git identity and dates, ocfork pointed at the opencode under test.
     pub fn env(&self) -> Vec<(&'static str, OsString)> {
         let r = &self.root;
         let mut env = ocfork_scripted::offline_env(&r.join("xdg"), &self.model.base_url());
         env.extend([
             ("HOME", r.join("home").into()),
             ("OCFORK_WORKTREE_ROOT", self.worktree_root().into()),
+            // The opencode under test, whatever the caller's environment says.
+            ("OCFORK_OPENCODE", self.opencode.clone().into()),
             ("NO_COLOR", "1".into()),
         ]);
         for (k, v) in GIT_ENV {

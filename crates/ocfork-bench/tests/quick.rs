@@ -66,6 +66,7 @@ fn quick_bench_writes_a_table() {
         "### 5. Diff",
         "### 6. CLI latency",
         "### 7. A user's server",
+        "### 9. Forks on another machine",
         "- OpenCode: ",
         "- CPU: ",
     ] {

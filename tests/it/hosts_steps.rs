@@ -1,0 +1,193 @@
+//! What a fork on a host gets around its agent's turn, as a local fork does: `--setup` and
+//! `--check` run on the host in the fork's worktree there (with `OCFORK_PORT` etc.), and the
+//! ignored files `--copy` and `.worktreeinclude` name travel to its worktree there.
+
+use crate::common::sshd::{SshHost, host_config, run_with_hosts};
+use crate::common::*;
+
+#[test]
+fn setup_and_check_run_on_the_host_in_the_forks_worktree() {
+    let w = world(numbered_exports(&[
+        "Approach A",
+        "Approach B",
+        "Approach C",
+    ]));
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    // Setup writes down where and with what it ran (a file the fork's commit takes); it
+    // fails for c. The check reads setup's file and passes only where the agent wrote a.js.
+    let setup = "[ \"$OCFORK_FORK\" != c ] || { echo no setup for c; exit 3; }; \
+                 printf '%s\\n' \"$OCFORK_FORK\" \"$PWD\" \"$OCFORK_WORKTREE\" \"$OCFORK_RUN\" \
+                 \"$OCFORK_PORTS\" \"$OCFORK_PORT\" > setup.txt";
+    let check = "head -n 1 setup.txt | grep -qx \"$OCFORK_FORK\" && test -f src/a.js || exit 5";
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "--ports",
+            "4",
+            "--setup",
+            setup,
+            "--check",
+            check,
+            "a=Approach A",
+            "b=Approach B",
+            "c=Approach C",
+        ],
+    );
+    // c's failed setup fails the run's work.
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let status = json(&run_with_hosts(&w, &["status", "r", "--json"]));
+    let (a, b, c) = (fork(&status, "a"), fork(&status, "b"), fork(&status, "c"));
+    for f in [a, b, c] {
+        assert_eq!(f["host"], "hosta", "{status:#}");
+    }
+    assert_eq!(a["state"], "done", "{status:#}");
+    assert_eq!(a["check"]["exit_code"], 0, "{status:#}");
+    assert_eq!(a["check"]["command"], check);
+    assert_eq!(b["state"], "done", "{status:#}");
+    assert_eq!(b["check"]["exit_code"], 5, "{status:#}");
+    assert_eq!(c["state"], "failed", "{status:#}");
+    assert!(
+        c["error"].as_str().is_some_and(|e| e.contains("setup")),
+        "{status:#}"
+    );
+    assert!(c["check"].is_null(), "{status:#}");
+    // Setup ran in each fork's worktree on the host, with the environment it gets here;
+    // its file is on the fork's branch, home.
+    for (name, f) in [("a", a), ("b", b)] {
+        let tree = worktree_of(f);
+        assert!(tree.starts_with(&host.dir), "{status:#}");
+        let text = w.git(&["show", &format!("ocfork/r/{name}:setup.txt")]);
+        let lines: Vec<&str> = text.lines().collect();
+        let tree = tree.display().to_string();
+        assert_eq!(lines[..5], [name, &tree, &tree, "r", "4"], "{text}");
+        assert!(lines[5].parse::<u16>().is_ok(), "OCFORK_PORT: {text}");
+    }
+    // Setup's output is in the fork's log here.
+    let log = w.repo.join(".git/ocfork/runs/r.logs/c.setup.log");
+    assert!(read(&log).contains("no setup for c"), "{}", log.display());
+    let log = w.repo.join(".git/ocfork/runs/r.logs/b.check.log");
+    assert!(log.is_file(), "{}", log.display());
+}
+
+#[test]
+fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
+    let w = world(vec![Rule {
+        when: "Approach A".into(),
+        model: None,
+        // The agent on the host reads the copied files into a tracked one, checks an ignored
+        // file nobody named stayed here, and un-ignores everything: the copies still stay out
+        // of the fork's commit.
+        steps: vec![bash(
+            "cat .env local.cfg > seen.txt; test -e other.log && echo leaked >> seen.txt; \
+             : > .gitignore",
+        )],
+        reply: "Done with A.".into(),
+        fail: None,
+    }]);
+    std::fs::write(w.repo.join(".gitignore"), ".env\nlocal.cfg\nother.log\n").expect("write");
+    std::fs::write(w.repo.join(".worktreeinclude"), "local.cfg\n").expect("write");
+    w.git(&["add", ".gitignore", ".worktreeinclude"]);
+    w.git(&["commit", "-q", "-m", "ignore local files"]);
+    std::fs::write(w.repo.join(".env"), "SECRET=42\n").expect("write");
+    std::fs::write(w.repo.join("local.cfg"), "port = 1\n").expect("write");
+    std::fs::write(w.repo.join("other.log"), "not for forks\n").expect("write");
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "r",
+            "--host",
+            "hosta",
+            "--copy",
+            ".env",
+            "a=Approach A",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:seen.txt"]),
+        "SECRET=42\nport = 1\n"
+    );
+    let files = w.git(&["ls-tree", "-r", "--name-only", "ocfork/r/a"]);
+    assert!(
+        !files.lines().any(|f| f == ".env" || f == "local.cfg"),
+        "{files}"
+    );
+}
+
+#[test]
+fn a_hanging_check_on_a_host_is_stopped_with_everything_it_started() {
+    let w = world(vec![writes("Go", &[("a.txt", "a")])]);
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let pid_file = host.dir.join("bg.pid");
+    let check = format!(
+        "sleep 600 & echo $! > '{}'; echo checking; wait",
+        pid_file.display()
+    );
+    let out = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "hang",
+            "--host",
+            "hosta",
+            "--timeout",
+            "20s",
+            "--check",
+            &check,
+            "a=Go",
+        ],
+    );
+    let run = json(&out);
+    let f = fork(&run, "a");
+    assert_eq!(f["state"], "done", "{run:#}");
+    assert!(f["check"]["exit_code"].is_null(), "{run:#}");
+    assert_eq!(f["error"], format!("check `{check}` timed out after 20.0s"));
+    // The background sleep it started on the host is gone (the pid is the host's, which
+    // shares this machine's processes).
+    let (code, pid) = host.sh(&w, &format!("cat '{}'", pid_file.display()));
+    assert_eq!(code, 0, "the check never ran on the host");
+    let pid: i32 = pid.trim().parse().expect("a pid");
+    let gone = wait_until(std::time::Duration::from_secs(10), || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty() || stat.contains(") Z ")
+    });
+    assert!(
+        gone.is_some(),
+        "the check's background sleep survived on the host"
+    );
+    // Its output came to the check's log here.
+    let log = w.repo.join(".git/ocfork/runs/hang.logs/a.check.log");
+    assert_eq!(read(&log), "checking\n");
+    // The run's OpenCode server on the host is gone with the run.
+    let serving = || {
+        host.processes()
+            .into_iter()
+            .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(" serve ") && c.contains("--hostname"))
+            .collect::<Vec<_>>()
+    };
+    let stopped = wait_until(std::time::Duration::from_secs(15), || serving().is_empty());
+    assert!(
+        stopped.is_some(),
+        "left running on the host: {:?}",
+        serving()
+    );
+}
