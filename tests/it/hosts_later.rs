@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, host_config, run_with_hosts as with_hosts, ssh_env};
+use crate::common::sshd::{
+    SshHost, host_config, run_with_hosts as with_hosts, ssh_env, try_on_hosta,
+};
 use crate::common::*;
 
 const A_JS: &str = "export const a = 1;\n";
@@ -33,18 +35,7 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
     // Setup runs where a worktree is made: on the host, and again there once it was lost.
-    let args = [
-        "try",
-        "--json",
-        "-n",
-        "r",
-        "--host",
-        "hosta",
-        "--host",
-        "local",
-        "--setup",
-        "echo ran >> setup-runs.txt",
-    ];
+    let args = try_on_hosta(&["--host", "local", "--setup", "echo ran >> setup-runs.txt"]);
     let out = with_hosts(&w, &[&args[..], &["a=Approach A", "b=Approach B"]].concat());
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let first = json(&out);

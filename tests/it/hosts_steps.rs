@@ -2,7 +2,7 @@
 //! `--check` run on the host in the fork's worktree there (with `OCFORK_PORT` etc.), and the
 //! ignored files `--copy` and `.worktreeinclude` name travel to its worktree there.
 
-use crate::common::sshd::{SshHost, host_config, run_with_hosts};
+use crate::common::sshd::{SshHost, host_config, run_with_hosts, try_on_hosta};
 use crate::common::*;
 
 #[test]
@@ -22,13 +22,7 @@ fn setup_and_check_run_on_the_host_in_the_forks_worktree() {
     let check = "head -n 1 setup.txt | grep -qx \"$OCFORK_FORK\" && test -f src/a.js || exit 5";
     let out = run_with_hosts(
         &w,
-        &[
-            "try",
-            "--json",
-            "-n",
-            "r",
-            "--host",
-            "hosta",
+        &try_on_hosta(&[
             "--ports",
             "4",
             "--setup",
@@ -38,7 +32,7 @@ fn setup_and_check_run_on_the_host_in_the_forks_worktree() {
             "a=Approach A",
             "b=Approach B",
             "c=Approach C",
-        ],
+        ]),
     );
     // c's failed setup fails the run's work.
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
@@ -100,20 +94,7 @@ fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
     std::fs::write(w.repo.join("other.log"), "not for forks\n").expect("write");
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
-    let out = run_with_hosts(
-        &w,
-        &[
-            "try",
-            "--json",
-            "-n",
-            "r",
-            "--host",
-            "hosta",
-            "--copy",
-            ".env",
-            "a=Approach A",
-        ],
-    );
+    let out = run_with_hosts(&w, &try_on_hosta(&["--copy", ".env", "a=Approach A"]));
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let run = json(&out);
     assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
