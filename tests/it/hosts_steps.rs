@@ -115,10 +115,7 @@ fn a_hanging_check_on_a_host_is_stopped_with_everything_it_started() {
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
     let pid_file = host.dir.join("bg.pid");
-    let check = format!(
-        "sleep 600 & echo $! > '{}'; echo checking; wait",
-        pid_file.display()
-    );
+    let check = hanging_check(&pid_file);
     let out = run_with_hosts(
         &w,
         &[
@@ -135,11 +132,7 @@ fn a_hanging_check_on_a_host_is_stopped_with_everything_it_started() {
             "a=Go",
         ],
     );
-    let run = json(&out);
-    let f = fork(&run, "a");
-    assert_eq!(f["state"], "done", "{run:#}");
-    assert!(f["check"]["exit_code"].is_null(), "{run:#}");
-    assert_eq!(f["error"], format!("check `{check}` timed out after 20.0s"));
+    check_timed_out(&out, &check, "20.0s");
     // The background sleep it started on the host is gone (the pid is the host's, which
     // shares this machine's processes).
     let (code, pid) = host.sh(&w, &format!("cat '{}'", pid_file.display()));
