@@ -1,6 +1,7 @@
 //! The one error type of the command layer: every library error becomes a [`CommandError`] of
-//! one [`ErrorKind`] through an exhaustive `From` impl (a new variant is a compile error until
-//! someone decides what it means to the user), and the kind alone decides the exit code.
+//! the kind and with the hints its layer says ([`crate::fault::Fault`], one exhaustive match
+//! per error: a new variant is a compile error until someone decides what it means to the
+//! user), and the kind alone decides the exit code.
 
 use crate::config::ConfigError;
 use crate::fault::{Fault, Meaning};
