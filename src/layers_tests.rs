@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("lockfile", 1),
     ("procfs", 1),
     ("text", 1),
+    ("fault", 1),
     ("signal", 1),
     ("names", 1),
     ("private_fs", 0),

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod dispatch;
+pub mod fault;
 pub mod git;
 pub mod host;
 pub mod judge;

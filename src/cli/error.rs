@@ -1,11 +1,13 @@
 //! The one error type of the command layer: every library error becomes a [`CommandError`] of
-//! one [`ErrorKind`] through an exhaustive `From` impl (a new variant is a compile error until
-//! someone decides what it means to the user), and the kind alone decides the exit code.
+//! the kind and with the hints its layer says ([`crate::fault::Fault`], one exhaustive match
+//! per error: a new variant is a compile error until someone decides what it means to the
+//! user), and the kind alone decides the exit code.
 
 use crate::config::ConfigError;
+use crate::fault::{Fault, Meaning};
 use crate::git::GitError;
 use crate::opencode::version::VersionError;
-use crate::opencode::{ApiError, ServerError};
+use crate::opencode::{ApiError, ConnectError, ServerError};
 use crate::ops::attach::AttachError;
 use crate::ops::clean::CleanError;
 use crate::relay::RelayError;
@@ -21,23 +23,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 /// the reader chose to stop reading; nothing more is printed, on stdout or stderr.
 pub const EXIT_BROKEN_PIPE: i32 = 0;
 
-/// What kind of failure, as the user sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// What the user asked for cannot be done as asked (a name that does not exist, a bad
-    /// flag value, not a repository).
-    User,
-    /// A config file or setting is wrong or unreadable.
-    Config,
-    /// The work itself failed (git refused, a server is unreachable, a conflict).
-    Failure,
-    /// ocfork or its own files are in a state they should never be in.
-    Internal,
-    /// Stdout was closed by its reader: stop quietly.
-    BrokenPipe,
-    /// Ctrl-C or SIGTERM.
-    Interrupted,
-}
+pub use crate::fault::ErrorKind;
 
 impl ErrorKind {
     /// The process exit code for this kind: the only place exit codes of errors are decided.
@@ -51,12 +37,13 @@ impl ErrorKind {
     }
 }
 
-/// A failure as the user sees it: what went wrong, its causes, and what to do about it.
+/// A failure as the user sees it: what went wrong, its causes, and what to do about it (each
+/// hint a line of its own).
 #[derive(Debug)]
 pub struct CommandError {
     pub kind: ErrorKind,
     pub error: anyhow::Error,
-    pub hint: Option<String>,
+    pub hints: Vec<String>,
 }
 
 impl CommandError {
@@ -64,7 +51,7 @@ impl CommandError {
         CommandError {
             kind,
             error: error.into(),
-            hint: None,
+            hints: Vec::new(),
         }
     }
 
@@ -83,8 +70,9 @@ impl CommandError {
         CommandError::new(ErrorKind::BrokenPipe, anyhow::anyhow!("stdout closed"))
     }
 
+    /// One more hint, after those the error has.
     pub fn with_hint(mut self, hint: impl Into<String>) -> CommandError {
-        self.hint = Some(hint.into());
+        self.hints.push(hint.into());
         self
     }
 
@@ -101,21 +89,15 @@ impl CommandError {
         }
         // Errors carry text from tasks, agents, git and file names: none of it drives the
         // terminal.
-        let shown = |t: String| crate::text::escape_controls(&t).into_owned();
-        eprintln!("error: {}", shown(self.error.to_string()));
-        for cause in self.error.chain().skip(1) {
-            eprintln!("  caused by: {}", shown(cause.to_string()));
-        }
-        if let Some(h) = &self.hint {
-            eprintln!("hint: {}", shown(h.clone()));
-        }
+        let told = crate::fault::told(&*self.error, &self.hints);
+        eprintln!("{}", crate::text::escape_controls(&told));
     }
 }
 
 /// A git failure in the user's words: what could not be done (`could not compare the fork
 /// with main`), git's own message under it, one `git:` line each, never git's command line.
 pub fn git_failed(what: impl std::fmt::Display, e: GitError) -> CommandError {
-    let (kind, hint) = (Classify::kind(&e), Classify::hint(&e));
+    let Meaning { kind, hints } = e.meaning();
     let error = match &e {
         GitError::Failed { stderr, .. } => {
             let said: Vec<String> = stderr.lines().map(|l| format!("  git: {l}")).collect();
@@ -123,191 +105,23 @@ pub fn git_failed(what: impl std::fmt::Display, e: GitError) -> CommandError {
         }
         _ => anyhow::Error::new(e).context(what.to_string()),
     };
-    CommandError { kind, error, hint }
+    CommandError { kind, error, hints }
 }
 
-/// What an error means to the user: its kind, and a hint when one helps. Every impl is an
-/// exhaustive `match` with no catch-all arm.
-pub trait Classify {
-    fn kind(&self) -> ErrorKind;
-    fn hint(&self) -> Option<String> {
-        None
-    }
-}
-
-impl Classify for GitError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            GitError::NotARepo(_)
-            | GitError::Bare(_)
-            | GitError::UnbornHead
-            | GitError::BadRevision { .. } => ErrorKind::User,
-            GitError::Spawn(_)
-            | GitError::Failed { .. }
-            | GitError::HeadMoved { .. }
-            | GitError::Other(_) => ErrorKind::Failure,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            GitError::Spawn(_) => Some("is git installed and on PATH?".into()),
-            GitError::NotARepo(_)
-            | GitError::Bare(_)
-            | GitError::UnbornHead
-            | GitError::BadRevision { .. }
-            | GitError::Failed { .. }
-            | GitError::HeadMoved { .. }
-            | GitError::Other(_) => None,
-        }
-    }
-}
-
-impl Classify for StateError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            StateError::Taken(_)
-            | StateError::Busy { .. }
-            | StateError::UnknownRun { .. }
-            | StateError::NoRuns
-            | StateError::UnknownFork { .. }
-            | StateError::BadReference(_)
-            | StateError::UnknownName { .. } => ErrorKind::User,
-            StateError::Read { .. } | StateError::Write { .. } | StateError::Remove { .. } => {
-                ErrorKind::Failure
-            }
-            StateError::Parse { .. } | StateError::Invalid { .. } => ErrorKind::Internal,
-        }
-    }
-}
-
-impl Classify for ConfigError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ConfigError::Read { .. } | ConfigError::Invalid { .. } => ErrorKind::Config,
-        }
-    }
-}
-
-impl Classify for ServerError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ServerError::NotFound(_) => ErrorKind::Config,
-            ServerError::Spawn { .. } | ServerError::Start(_) => ErrorKind::Failure,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        ServerError::hint(self)
-    }
-}
-
-impl Classify for VersionError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            VersionError::Unsupported { .. } | VersionError::Unknown { .. } => ErrorKind::Config,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        Some(VersionError::hint(self))
-    }
-}
-
-impl Classify for ApiError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ApiError::BadUrl(_) => ErrorKind::User,
-            ApiError::Connect { .. } | ApiError::Status { .. } => ErrorKind::Failure,
-            ApiError::Decode { .. } => ErrorKind::Internal,
-        }
-    }
-}
-
-impl Classify for RelayError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            RelayError::Api(e) => e.kind(),
-            RelayError::Git(e) => e.kind(),
-            RelayError::State(e) => e.kind(),
-            RelayError::Config(e) => e.kind(),
-            RelayError::UnknownSession { .. }
-            | RelayError::UnknownAgent { .. }
-            | RelayError::NotShared { .. }
-            | RelayError::EmptyText => ErrorKind::User,
-            RelayError::HopLimit { .. }
-            | RelayError::NoDirectory(_)
-            | RelayError::Dropped { .. }
-            | RelayError::TurnFailed { .. } => ErrorKind::Failure,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            RelayError::Api(e) => e.hint(),
-            RelayError::Git(e) => e.hint(),
-            RelayError::State(e) => e.hint(),
-            RelayError::Config(e) => e.hint(),
-            RelayError::NotShared { .. } => Some(
-                "start every `opencode serve` of the pool as the same user with the same XDG_DATA_HOME".into(),
-            ),
-            RelayError::UnknownSession { .. }
-            | RelayError::UnknownAgent { .. }
-            | RelayError::EmptyText
-            | RelayError::HopLimit { .. }
-            | RelayError::NoDirectory(_)
-            | RelayError::Dropped { .. }
-            | RelayError::TurnFailed { .. } => None,
-        }
-    }
-}
-
-impl Classify for crate::judge::JudgeError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            crate::judge::JudgeError::UnknownAgent { .. } => ErrorKind::User,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            crate::judge::JudgeError::UnknownAgent { .. } => {
-                Some("choose a read-only agent with -a".into())
-            }
-        }
-    }
-}
-
-impl Classify for std::io::Error {
-    fn kind(&self) -> ErrorKind {
-        match self.kind() {
-            std::io::ErrorKind::BrokenPipe => ErrorKind::BrokenPipe,
-            _ => ErrorKind::Failure,
-        }
-    }
-}
-
-impl Classify for serde_json::Error {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
-    }
-}
-
-impl Classify for tokio::task::JoinError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
-    }
-}
-
-/// For each typed error: `From` through its [`Classify`], and `classified`, which finds the
-/// first of them in an `anyhow` chain.
+/// For each typed error: `From` through its [`Fault`] (what its layer says it means), and
+/// `classified`, which finds the first of them in an `anyhow` chain.
 macro_rules! classified_errors {
     ($($t:ty),* $(,)?) => {
         $(impl From<$t> for CommandError {
             fn from(e: $t) -> CommandError {
-                let hint = Classify::hint(&e);
-                CommandError { kind: Classify::kind(&e), error: e.into(), hint }
+                let Meaning { kind, hints } = e.meaning();
+                CommandError { kind, error: e.into(), hints }
             }
         })*
 
-        fn classified(e: &(dyn std::error::Error + 'static)) -> Option<(ErrorKind, Option<String>)> {
+        fn classified(e: &(dyn std::error::Error + 'static)) -> Option<Meaning> {
             $(if let Some(c) = e.downcast_ref::<$t>() {
-                return Some((Classify::kind(c), Classify::hint(c)));
+                return Some(c.meaning());
             })*
             None
         }
@@ -320,6 +134,9 @@ classified_errors!(
     ServerError,
     VersionError,
     ApiError,
+    ConnectError,
+    crate::dispatch::DriveError,
+    crate::synth::SynthError,
     RelayError,
     crate::judge::JudgeError,
     CleanError,
@@ -329,16 +146,16 @@ classified_errors!(
     tokio::task::JoinError,
 );
 
-/// An error from a layer that returns `anyhow` (the dispatcher, `opencode::connect`): the
-/// first typed error in its chain decides the kind, through the impls above; the message and
-/// its context stay as they are.
+/// An error the command layer put context on (`anyhow`, used here only): the first typed
+/// error in its chain decides the kind, through the impls above; the message and its context
+/// stay as they are.
 impl From<anyhow::Error> for CommandError {
     fn from(error: anyhow::Error) -> CommandError {
-        let (kind, hint) = error
+        let Meaning { kind, hints } = error
             .chain()
             .find_map(classified)
-            .unwrap_or((ErrorKind::Failure, None));
-        CommandError { kind, error, hint }
+            .unwrap_or_else(Meaning::failure);
+        CommandError { kind, error, hints }
     }
 }
 

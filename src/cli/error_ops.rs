@@ -1,35 +1,9 @@
-//! What the operations' errors ([`crate::ops`]) mean to the user: their kind and hint, and a
-//! failed comparison of a merge in git's own words.
+//! A merge's error as the user sees it: a failed comparison in git's own words, the others as
+//! their layer says ([`crate::fault::Fault`]).
 
-use super::{Classify, CommandError, ErrorKind, git_failed};
-use crate::ops::attach::AttachError;
-use crate::ops::clean::CleanError;
+use super::{CommandError, git_failed};
+use crate::fault::{Fault, Meaning};
 use crate::ops::merge::MergeError;
-
-impl Classify for MergeError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            MergeError::Git(e) | MergeError::Compare { source: e, .. } => e.kind(),
-            MergeError::State(e) => e.kind(),
-            MergeError::OwnWorktree(_) | MergeError::DirtyStart(_) => ErrorKind::User,
-            MergeError::NotFinished { .. }
-            | MergeError::NoCommit { .. }
-            | MergeError::Uncommitted { .. }
-            | MergeError::InProgress { .. }
-            | MergeError::Conflicts { .. }
-            | MergeError::Blocked { .. }
-            | MergeError::NoIdentity
-            | MergeError::Commit { .. } => ErrorKind::Failure,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            MergeError::Git(e) | MergeError::Compare { source: e, .. } => e.hint(),
-            MergeError::State(e) => e.hint(),
-            _ => MergeError::hint(self),
-        }
-    }
-}
 
 /// A merge error as the user sees it; a failed comparison shows git's own words, as
 /// [`git_failed`] does.
@@ -41,45 +15,13 @@ impl From<MergeError> for CommandError {
                 source,
             ),
             e => {
-                let hint = Classify::hint(&e);
+                let Meaning { kind, hints } = e.meaning();
                 CommandError {
-                    kind: Classify::kind(&e),
+                    kind,
                     error: e.into(),
-                    hint,
+                    hints,
                 }
             }
         }
-    }
-}
-
-impl Classify for CleanError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            CleanError::Git(e) => e.kind(),
-            CleanError::State(e) => e.kind(),
-            CleanError::InsideWorktree(_) => ErrorKind::User,
-            CleanError::Running { .. } => ErrorKind::Failure,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            CleanError::Git(e) => e.hint(),
-            CleanError::State(e) => e.hint(),
-            CleanError::InsideWorktree(_) | CleanError::Running { .. } => CleanError::hint(self),
-        }
-    }
-}
-
-impl Classify for AttachError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            AttachError::Binary(e) => e.kind(),
-            AttachError::Version(e) => e.kind(),
-            AttachError::NoSession { .. } | AttachError::OnHost { .. } => ErrorKind::User,
-            AttachError::WorktreeGone { .. } => ErrorKind::Failure,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        AttachError::hint(self)
     }
 }

@@ -57,7 +57,11 @@ fn library_errors_map_to_kinds() {
             .into(),
             ErrorKind::Failure,
         ),
-        (GitError::Other("x".into()).into(), ErrorKind::Failure),
+        (
+            GitError::CommitRefused { stderr: "x".into() }.into(),
+            ErrorKind::Failure,
+        ),
+        (GitError::Lost("x".into()).into(), ErrorKind::Internal),
         (StateError::Taken("r".into()).into(), ErrorKind::User),
         (StateError::NoRuns.into(), ErrorKind::User),
         (

@@ -223,7 +223,7 @@ pub async fn judge_again(
 ) -> Run {
     if let Err(e) = judge_run(repo, store, &run, opts, connected).await {
         eprintln!("error: {}", e.error);
-        if let Some(h) = &e.hint {
+        for h in &e.hints {
             eprintln!("hint: {h}");
         }
         *code = (*code).max(EXIT_FAILURE);

@@ -149,15 +149,17 @@ pub(super) async fn synthesize(
         return Err(CommandError::usage("--agent must not be empty"));
     }
     let sources = crate::synth::sources(repo, run, &req.pick).map_err(|e| {
-        let hint = match e.downcast_ref::<SynthError>() {
-            Some(SynthError::Unfinished { run, .. }) => {
+        let hint = match &e {
+            SynthError::Unfinished { run, .. } => {
                 format!("wait for them with `ocfork wait {run}`")
             }
-            Some(SynthError::NoVerdict { run }) => {
+            SynthError::NoVerdict { run } => {
                 format!("run `ocfork judge {run}` first, or name the forks with --from")
             }
-            Some(_) => "name the forks to combine with --from FORK,FORK".into(),
-            None => return CommandError::from(e),
+            SynthError::UnknownFork { .. } | SynthError::TooFew(_) => {
+                "name the forks to combine with --from FORK,FORK".into()
+            }
+            SynthError::Git(_) => return CommandError::from(e),
         };
         CommandError::usage(e.to_string()).with_hint(hint)
     })?;

@@ -140,7 +140,7 @@ pub fn changes(
         jobs.into_iter()
             .map(|j| {
                 j.join()
-                    .unwrap_or_else(|_| Err(GitError::Other("a diff thread panicked".into())))
+                    .unwrap_or_else(|_| Err(GitError::Lost("a diff thread panicked".into())))
             })
             .collect()
     });
@@ -345,26 +345,19 @@ mod tests {
 
     #[test]
     fn classifies_pairs() {
-        let a = fork(
-            "a",
-            &[
+        // Both change x alike and y differently and delete gone; each adds a file of its own.
+        let side = |name: &str, y: &str, own: &str, y_line: &str| {
+            let only = format!("only-{name}");
+            let touched = [
                 ("x", Some("1")),
-                ("y", Some("2")),
+                ("y", Some(y)),
                 ("gone", None),
-                ("only-a", Some("3")),
-            ],
-            &["x\t+one", "y\t+two"],
-        );
-        let b = fork(
-            "b",
-            &[
-                ("x", Some("1")),
-                ("y", Some("9")),
-                ("gone", None),
-                ("only-b", Some("4")),
-            ],
-            &["x\t+one", "y\t+nine"],
-        );
+                (only.as_str(), Some(own)),
+            ];
+            fork(name, &touched, &["x\t+one", y_line])
+        };
+        let a = side("a", "2", "3", "y\t+two");
+        let b = side("b", "9", "4", "y\t+nine");
         let p = pair(&a, &b);
         assert_eq!(p.same, ["gone", "x"]);
         assert_eq!(p.differ, ["y"]);

@@ -16,6 +16,16 @@ pub const DEFAULT_PORTS: u16 = 10;
 /// The largest block `--ports` (or `ports` in a config file) accepts.
 pub const MAX_PORTS: u16 = 1000;
 
+impl crate::fault::Fault for ConfigError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        match self {
+            ConfigError::Read { .. } | ConfigError::Invalid { .. } => {
+                crate::fault::Meaning::config()
+            }
+        }
+    }
+}
+
 /// The repo's file, at the top of the main working tree.
 pub const REPO_FILE: &str = ".ocfork.toml";
 

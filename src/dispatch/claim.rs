@@ -1,13 +1,13 @@
 //! A driver taking a run: itself recorded as the run's driver and its forks as pending, on the
 //! run as it is on disk, so nothing another process wrote meanwhile is lost.
 
-use crate::state::{Run, Store};
+use crate::state::{Run, StateError, Store};
 
 /// Records this process as the run's driver and `names` as pending: the caller's copy of the
 /// run (with what it changed, e.g. `resume` letting go of a dead server) is written under the
 /// store's lock, keeping what other processes wrote to the file meanwhile: a fork marked
 /// merged, a verdict, the forks this driver does not drive (a session's), forks added.
-pub(super) fn claim(store: &Store, run: Run, names: &[String]) -> anyhow::Result<Run> {
+pub(super) fn claim(store: &Store, run: Run, names: &[String]) -> Result<Run, StateError> {
     let pid = std::process::id();
     let pid_start = crate::procfs::start_time(pid);
     let mark = |r: &mut Run| {

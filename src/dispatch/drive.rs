@@ -10,8 +10,8 @@ use super::RunHandle;
 use super::fork::{Shared, run_fork};
 use super::pool::Pool;
 use crate::git::Repo;
-use crate::opencode::{Client, Server};
-use crate::state::{ForkState, Run, Store};
+use crate::opencode::{ApiError, Client, ConnectError, Server};
+use crate::state::{ForkState, Run, StateError, Store};
 
 /// How to drive a run; the rest comes from its manifest.
 #[derive(Default)]
@@ -30,6 +30,24 @@ pub trait RunView: Sized + Send {
     fn stop(self) -> impl Future<Output = ()> + Send;
 }
 
+crate::fault::error_enum! {
+    /// Why a run could not be driven.
+    #[derive(Debug, thiserror::Error)]
+    pub enum DriveError {
+        #[error("no OpenCode server to drive the run")]
+        NoServer,
+    }
+    wraps transparent {
+        /// Another driver has it, or its record could not be read or written.
+        State(StateError),
+        Connect(ConnectError),
+        Api(ApiError),
+    }
+    meaning(self) {
+        DriveError::NoServer => Meaning::failure(),
+    }
+}
+
 /// The outcome of driving a run.
 pub struct Driven {
     pub run: Run,
@@ -43,7 +61,7 @@ pub async fn drive<V: RunView>(
     store: &Store,
     run: Run,
     opts: DriveOptions,
-) -> anyhow::Result<Driven> {
+) -> Result<Driven, DriveError> {
     Ok(drive_with::<V>(repo, store, run, opts, None, false)
         .await?
         .0)
@@ -59,7 +77,7 @@ pub async fn drive_with<V: RunView>(
     opts: DriveOptions,
     connected: Option<(Client, Option<Server>)>,
     keep: bool,
-) -> anyhow::Result<(Driven, Option<(Client, Server)>)> {
+) -> Result<(Driven, Option<(Client, Server)>), DriveError> {
     // Held until the run is driven: a second driver (a racing `resume`) is refused.
     let _lock = store.lock_driver(&run.run)?;
     let names: Vec<String> = if opts.forks.is_empty() {
@@ -161,7 +179,7 @@ pub async fn drive_with<V: RunView>(
     record_spawned(&pool);
     let Some(member) = pool.first() else {
         pool.stop().await;
-        return Err(anyhow::anyhow!("no OpenCode server to drive the run"));
+        return Err(DriveError::NoServer);
     };
     let pool = Arc::new(pool);
     let jobs = run
@@ -299,7 +317,7 @@ async fn stop_hosts(hosts: &[super::remote::HostLink]) {
 }
 
 /// Connects to the `--server` given, or spawns one.
-async fn connect(repo: &Repo, run: &Run) -> anyhow::Result<(Client, Option<Server>)> {
+async fn connect(repo: &Repo, run: &Run) -> Result<(Client, Option<Server>), DriveError> {
     let (client, server) = crate::opencode::connect(
         run.server.as_deref(),
         run.opencode.as_deref(),

@@ -16,6 +16,6 @@ mod step;
 mod turn;
 mod worktrees;
 
-pub use drive::{DriveOptions, RunView, drive, drive_with};
+pub use drive::{DriveError, DriveOptions, RunView, drive, drive_with};
 pub use fork::{Shared, commit_message, run_fork};
 pub use record::RunHandle;

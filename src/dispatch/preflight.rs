@@ -6,21 +6,22 @@ use std::path::Path;
 
 use crate::git::Repo;
 use crate::opencode::offer::{ModelSource, Offer, OfferError};
-use crate::opencode::{ApiError, Client, Server};
+use crate::opencode::{ApiError, Client, ConnectError, Server};
 use crate::state::Run;
 
-/// Why the checks did not pass.
-#[derive(Debug, thiserror::Error)]
-pub enum PreflightError {
-    /// The server does not offer what the run asks for.
-    #[error(transparent)]
-    Offer(#[from] OfferError),
-    /// The server did not answer, or answered with an error.
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    /// The server could not be started.
-    #[error(transparent)]
-    Start(#[from] anyhow::Error),
+crate::fault::error_enum! {
+    /// Why the checks did not pass (the CLI says what to do about each).
+    #[derive(Debug, thiserror::Error)]
+    pub enum PreflightError {}
+    wraps transparent {
+        /// The server does not offer what the run asks for.
+        Offer(OfferError),
+        /// The server did not answer, or answered with an error.
+        Api(ApiError),
+        /// The server could not be started, or is of a version ocfork does not work with.
+        Start(ConnectError),
+    }
+    meaning(self) {}
 }
 
 /// A server ready to drive the run: the `--server` given, or one ocfork started.

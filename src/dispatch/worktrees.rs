@@ -45,7 +45,7 @@ pub(super) async fn make_worktrees(
             })
         })
         .await
-        .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())));
+        .unwrap_or_else(|e| Err(crate::git::GitError::Lost(e.to_string())));
         match res {
             Ok(made) => registered.push((
                 name.clone(),
@@ -70,7 +70,7 @@ pub(super) async fn make_worktrees(
                     crate::git::include::copy_into_new_worktree(&repo.workdir, &path, &copy)
                 })
                 .await
-                .unwrap_or_else(|e| Err(crate::git::GitError::Other(e.to_string())));
+                .unwrap_or_else(|e| Err(crate::git::GitError::Lost(e.to_string())));
                 (name, res)
             })
         })

@@ -23,8 +23,11 @@ impl Repo {
     /// on each other's half-made entries. On failure nothing stays registered.
     pub fn register_worktree(&self, path: &Path, branch: &str, start: &str) -> Result<NewWorktree> {
         if let Some(parent) = path.parent() {
-            crate::private_fs::create_dir_all(parent)
-                .map_err(|e| GitError::Other(format!("cannot create {}: {e}", parent.display())))?;
+            crate::private_fs::create_dir_all(parent).map_err(|error| GitError::Io {
+                what: "create",
+                path: parent.to_path_buf(),
+                error,
+            })?;
         }
         let made = NewWorktree {
             branch_existed: self.branch_exists(branch),

@@ -38,10 +38,9 @@ pub fn blobs(dir: &Path, names: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
         .zip(found)
         .map(|(name, f)| match f {
             Some(Some(o)) if o.kind == "blob" => Ok(o.data),
-            Some(_) => Err(GitError::Other(format!(
-                "`{}` is not a file in the repository",
-                String::from_utf8_lossy(name)
-            ))),
+            Some(_) => Err(GitError::NotABlob(
+                String::from_utf8_lossy(name).into_owned(),
+            )),
             None => {
                 let args = [
                     OsStr::new("cat-file"),
@@ -85,11 +84,7 @@ fn batch(dir: &Path, names: &[Vec<u8>], contents: bool) -> Result<Vec<Option<Opt
     )?;
     let mut rest = res.stdout.as_slice();
     for &i in &asked {
-        let (object, after) = parse_one(rest, contents).ok_or_else(|| {
-            GitError::Other(format!(
-                "`git cat-file {mode}` answered fewer objects than asked"
-            ))
-        })?;
+        let (object, after) = parse_one(rest, contents).ok_or(GitError::ShortBatch { mode })?;
         out[i] = Some(object);
         rest = after;
     }

@@ -23,12 +23,9 @@ impl ForkTree {
     /// A `.git` link that is missing or points elsewhere is written back (as `git worktree
     /// repair` would), so that the user's own `git` in the worktree works again too.
     pub fn open(common: &Path, worktree: &Path) -> Result<ForkTree> {
-        let admin = admin_dir(common, worktree).ok_or_else(|| {
-            GitError::Other(format!(
-                "{} is not a worktree git knows of (no entry under {})",
-                worktree.display(),
-                common.join("worktrees").display()
-            ))
+        let admin = admin_dir(common, worktree).ok_or_else(|| GitError::NotAWorktree {
+            worktree: worktree.to_path_buf(),
+            admin: common.join("worktrees"),
         })?;
         let tree = ForkTree {
             worktree: worktree.to_path_buf(),

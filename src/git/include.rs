@@ -34,19 +34,23 @@ fn matcher(main: &Path, globs: &[String]) -> Result<Option<Gitignore>> {
     if file.is_file()
         && let Some(e) = builder.add(&file)
     {
-        return Err(GitError::Other(format!(
-            "cannot read {}: {e}",
-            file.display()
-        )));
+        return Err(GitError::Pattern {
+            what: format!("cannot read {}", file.display()),
+            error: Box::new(e),
+        });
     }
     for glob in globs {
         builder
             .add_line(None, glob)
-            .map_err(|e| GitError::Other(format!("--copy `{glob}` is not a valid pattern: {e}")))?;
+            .map_err(|e| GitError::Pattern {
+                what: format!("--copy `{glob}` is not a valid pattern"),
+                error: Box::new(e),
+            })?;
     }
-    let m = builder
-        .build()
-        .map_err(|e| GitError::Other(format!("bad pattern in {}: {e}", file.display())))?;
+    let m = builder.build().map_err(|e| GitError::Pattern {
+        what: format!("bad pattern in {}", file.display()),
+        error: Box::new(e),
+    })?;
     Ok(Some(m))
 }
 
@@ -139,8 +143,10 @@ fn split_z(raw: &[u8]) -> impl Iterator<Item = String> + '_ {
 
 /// Copies one file or symlink, making its parent folders.
 fn copy_entry(from: &Path, to: &Path) -> Result<()> {
-    let err = |what: &str, p: &Path, e: std::io::Error| {
-        GitError::Other(format!("cannot {what} {}: {e}", p.display()))
+    let err = |what: &'static str, p: &Path, error: std::io::Error| GitError::Io {
+        what,
+        path: p.to_path_buf(),
+        error,
     };
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent).map_err(|e| err("create", parent, e))?;
@@ -210,8 +216,11 @@ pub fn copy_into_new_worktree(main: &Path, worktree: &Path, globs: &[String]) ->
         let list = super::copied_list(worktree)?;
         let mut text = done.copied.join("\0");
         text.push('\0');
-        crate::private_fs::write(&list, text.as_bytes())
-            .map_err(|e| GitError::Other(format!("cannot write {}: {e}", list.display())))?;
+        crate::private_fs::write(&list, text.as_bytes()).map_err(|error| GitError::Io {
+            what: "write",
+            path: list.clone(),
+            error,
+        })?;
     }
     if !done.skipped.is_empty() {
         crate::text::eprint_line(format!(

@@ -19,10 +19,17 @@ pub fn with_repo_lock<T>(common_dir: &Path, f: impl FnOnce() -> Result<T>) -> Re
     let paths = crate::paths::Layout::new(common_dir);
     paths
         .make_private(paths.root())
-        .map_err(|e| GitError::Other(format!("cannot create {}: {e}", paths.root().display())))?;
+        .map_err(|error| GitError::Io {
+            what: "create",
+            path: paths.root().to_path_buf(),
+            error,
+        })?;
     let path = paths.git_lock();
-    let _lock = crate::lockfile::lock(&path, true)
-        .map_err(|e| GitError::Other(format!("cannot lock {}: {e}", path.display())))?;
+    let _lock = crate::lockfile::lock(&path, true).map_err(|error| GitError::Io {
+        what: "lock",
+        path: path.clone(),
+        error,
+    })?;
     HELD.with(|h| h.borrow_mut().push(common_dir.to_path_buf()));
     let res = f();
     HELD.with(|h| h.borrow_mut().retain(|p| p != common_dir));

@@ -182,7 +182,7 @@ impl Repo {
     /// stay. On failure HEAD, the index and the working tree are as they were, and the
     /// error is git's own words (the hook's output, gpg's message).
     pub fn commit_on_head(&self, c: &HeadCommit) -> Result<String> {
-        let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
+        let index = tempfile::NamedTempFile::new().map_err(GitError::Scratch)?;
         let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
         super::git_env(&self.workdir, ["read-tree", c.tree], &env)?;
         let merge_head = match c.merged {
@@ -194,8 +194,10 @@ impl Repo {
                     "MERGE_HEAD",
                 ])?;
                 let path = std::path::PathBuf::from(stdout_line(&path));
-                std::fs::write(&path, format!("{theirs}\n")).map_err(|e| {
-                    GitError::Other(format!("cannot write {}: {e}", path.display()))
+                std::fs::write(&path, format!("{theirs}\n")).map_err(|error| GitError::Io {
+                    what: "write",
+                    path: path.clone(),
+                    error,
                 })?;
                 Some(path)
             }
@@ -223,7 +225,7 @@ impl Repo {
                 return Err(GitError::HeadMoved { now });
             }
             let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(GitError::Other(format!("`git commit` failed: {stderr}")));
+            return Err(GitError::CommitRefused { stderr });
         }
         let new = self.head()?;
         let parent = self.resolve_commit(&format!("{new}^1"))?;

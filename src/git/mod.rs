@@ -67,11 +67,75 @@ pub enum GitError {
     },
     #[error("HEAD moved to {} while merging: a commit was made on it meanwhile", short_id(.now))]
     HeadMoved { now: String },
+    /// `git commit` refused (a hook, signing): git's own words.
+    #[error("`git commit` failed: {stderr}")]
+    CommitRefused { stderr: String },
+    /// A file or folder ocfork works on beside git could not be made, read or written.
+    #[error("cannot {what} {}: {error}", .path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A scratch file (a private index) could not be made.
     #[error("{0}")]
-    Other(String),
+    Scratch(std::io::Error),
+    #[error("`{0}` is not a file in the repository")]
+    NotABlob(String),
+    #[error("`git cat-file {mode}` answered fewer objects than asked")]
+    ShortBatch { mode: &'static str },
+    #[error("{} is not a worktree git knows of (no entry under {})", .worktree.display(), .admin.display())]
+    NotAWorktree { worktree: PathBuf, admin: PathBuf },
+    /// `.worktreeinclude` or a `--copy` glob that cannot be read as gitignore patterns.
+    #[error("{what}: {error}")]
+    Pattern {
+        what: String,
+        error: Box<ignore::Error>,
+    },
+    #[error(
+        "{} is a git repository with no commit yet, which git cannot add to the fork's branch: commit in it, or move it out of {}",
+        .nested.display(),
+        .worktree.display()
+    )]
+    EmptyNested { nested: PathBuf, worktree: PathBuf },
+    #[error("the uncommitted changes do not apply cleanly to the base {}", short_id(.base))]
+    DirtyDoesNotApply { base: String },
+    /// git is too old for what ocfork needs, or cannot say its version.
+    #[error("{0}")]
+    Version(String),
+    /// A thread or task doing git's work ended without an answer (it panicked).
+    #[error("{0}")]
+    Lost(String),
 }
 
 pub type Result<T> = std::result::Result<T, GitError>;
+
+use crate::fault::Meaning;
+
+impl crate::fault::Fault for GitError {
+    fn meaning(&self) -> Meaning {
+        match self {
+            GitError::NotARepo(_)
+            | GitError::Bare(_)
+            | GitError::UnbornHead
+            | GitError::BadRevision { .. } => Meaning::user(),
+            GitError::Spawn(_) => Meaning::failure().hint("is git installed and on PATH?"),
+            GitError::Failed { .. }
+            | GitError::HeadMoved { .. }
+            | GitError::CommitRefused { .. }
+            | GitError::Io { .. }
+            | GitError::Scratch(_)
+            | GitError::NotABlob(_)
+            | GitError::ShortBatch { .. }
+            | GitError::NotAWorktree { .. }
+            | GitError::Pattern { .. }
+            | GitError::EmptyNested { .. }
+            | GitError::DirtyDoesNotApply { .. }
+            | GitError::Version(_) => Meaning::failure(),
+            GitError::Lost(_) => Meaning::internal(),
+        }
+    }
+}
 
 /// What a git command does, in the user's words, from its command line.
 fn action(args: &str) -> String {

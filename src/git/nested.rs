@@ -67,9 +67,8 @@ pub fn empty_nested_repo<W: GitAt + ?Sized>(at: &W) -> Option<GitError> {
         )
         .is_err()
     })?;
-    Some(GitError::Other(format!(
-        "{} is a git repository with no commit yet, which git cannot add to the fork's branch: commit in it, or move it out of {}",
-        worktree.join(&empty).display(),
-        worktree.display()
-    )))
+    Some(GitError::EmptyNested {
+        nested: worktree.join(&empty),
+        worktree: worktree.to_path_buf(),
+    })
 }

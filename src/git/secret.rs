@@ -53,8 +53,11 @@ pub fn hide_secret<W: super::GitAt + ?Sized>(at: &W, secret: &str) -> Result<Vec
             rest = &rest[i + needle.len()..];
         }
         clean.extend_from_slice(rest);
-        std::fs::write(&path, clean)
-            .map_err(|e| GitError::Other(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, clean).map_err(|error| GitError::Io {
+            what: "write",
+            path: path.clone(),
+            error,
+        })?;
         changed.push(path);
     }
     Ok(changed)

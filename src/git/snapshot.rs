@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::commit::bookkeeping_identity;
 use super::forktree::{GitAt, git_at};
-use super::{GitError, Repo, Result, git_env, stdout_line, version};
+use super::{GitError, Repo, Result, stdout_line, version};
 
 impl Repo {
     /// A commit on top of `base` holding the working tree as it is now (tracked changes,
@@ -17,18 +17,7 @@ impl Repo {
         if status.stdout.is_empty() {
             return Ok(None);
         }
-        let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
-        let real_index =
-            self.git(["rev-parse", "--path-format=absolute", "--git-path", "index"])?;
-        let real_index = PathBuf::from(stdout_line(&real_index));
-        if real_index.exists() {
-            std::fs::copy(&real_index, index.path()).map_err(|e| {
-                GitError::Other(format!("cannot copy index {}: {e}", real_index.display()))
-            })?;
-        }
-        let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
-        git_env(&self.workdir, ["add", "-A", "--", "."], &env)?;
-        let tree = stdout_line(&git_env(&self.workdir, ["write-tree"], &env)?);
+        let tree = working_tree(self.workdir.as_path())?;
         let head = self.head()?;
         // The dirty tree is relative to HEAD; carry the same change onto the base.
         let tree = if head == base {
@@ -50,10 +39,9 @@ impl Repo {
                     .unwrap_or_default()
                     .to_string(),
                 Err(_) => {
-                    return Err(GitError::Other(format!(
-                        "the uncommitted changes do not apply cleanly to the base {}",
-                        super::short_id(base)
-                    )));
+                    return Err(GitError::DirtyDoesNotApply {
+                        base: base.to_string(),
+                    });
                 }
             }
         };
@@ -77,19 +65,7 @@ pub fn snapshot_worktree<W: GitAt + ?Sized>(worktree: &W, message: &str) -> Resu
     if super::dirty_paths(worktree)?.is_empty() {
         return Ok(None);
     }
-    let index = tempfile::NamedTempFile::new().map_err(|e| GitError::Other(e.to_string()))?;
-    let real = PathBuf::from(stdout_line(&git_at(
-        worktree,
-        ["rev-parse", "--path-format=absolute", "--git-path", "index"],
-        &[],
-    )?));
-    if real.exists() {
-        std::fs::copy(&real, index.path())
-            .map_err(|e| GitError::Other(format!("cannot copy index {}: {e}", real.display())))?;
-    }
-    let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
-    git_at(worktree, ["add", "-A", "--", "."], &env)?;
-    let tree = stdout_line(&git_at(worktree, ["write-tree"], &env)?);
+    let tree = working_tree(worktree)?;
     // ocfork's own bookkeeping: it must not fail for want of an identity.
     let mut args = bookkeeping_identity(worktree);
     args.extend([
@@ -102,4 +78,25 @@ pub fn snapshot_worktree<W: GitAt + ?Sized>(worktree: &W, message: &str) -> Resu
         message,
     ]);
     Ok(Some(stdout_line(&git_at(worktree, &args, &[])?)))
+}
+
+/// The tree of everything in the working tree at `at` (untracked files included, ignored ones
+/// not), written by git on a copy of its index: the index itself is not touched.
+fn working_tree<W: GitAt + ?Sized>(at: &W) -> Result<String> {
+    let index = tempfile::NamedTempFile::new().map_err(GitError::Scratch)?;
+    let real = PathBuf::from(stdout_line(&git_at(
+        at,
+        ["rev-parse", "--path-format=absolute", "--git-path", "index"],
+        &[],
+    )?));
+    if real.exists() {
+        std::fs::copy(&real, index.path()).map_err(|error| GitError::Io {
+            what: "copy index",
+            path: real.clone(),
+            error,
+        })?;
+    }
+    let env = [("GIT_INDEX_FILE", index.path().as_os_str())];
+    git_at(at, ["add", "-A", "--", "."], &env)?;
+    Ok(stdout_line(&git_at(at, ["write-tree"], &env)?))
 }

@@ -21,7 +21,7 @@ pub fn require_merge_tree() -> Result<()> {
             check(&String::from_utf8_lossy(&out.stdout))
         })
         .clone()
-        .map_err(GitError::Other)
+        .map_err(GitError::Version)
 }
 
 /// Ok for the text of `git --version` when it names a new enough git (or one whose number

@@ -32,6 +32,11 @@ fn mirror_name(workdir: &Path, common: &Path) -> String {
     format!("{name}-{:08x}.git", hash as u32)
 }
 
+/// What a command printed, trimmed.
+fn stdout_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 impl Host {
     /// The mirror of the repository on this host.
     pub fn mirror(&self, workdir: &Path, common: &Path) -> String {
@@ -63,25 +68,24 @@ impl Host {
         cmd
     }
 
-    async fn local_git_ok(
+    /// `git VERB -q <the host's mirror> REFSPECS...` here, over the host's connection.
+    async fn mirror_git(
         &self,
         workdir: &Path,
-        args: &[&str],
+        verb: &str,
+        mirror: &str,
+        refspecs: &[String],
         what: &str,
     ) -> Result<(), HostError> {
+        let url = format!("ssh://ocfork-host{mirror}");
         let out = self
             .local_git(workdir)
-            .args(args)
+            .args([verb, "-q", &url])
+            .args(refspecs)
             .output()
             .await
             .map_err(|e| self.error(format!("{what}: cannot run git: {e}")))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        Err(self.error(format!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
+        self.succeeded(what, out).map(|_| ())
     }
 
     /// Makes the mirror (private to the host's user) and pushes the run's start to it.
@@ -97,11 +101,12 @@ impl Host {
             "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; }";
         self.sh_ok("making the mirror", script, &[&self.dir, &mirror], None)
             .await?;
-        let url = format!("ssh://ocfork-host{mirror}");
         let refspec = format!("{start}:refs/ocfork/start/{run}");
-        self.local_git_ok(
+        self.mirror_git(
             workdir,
-            &["push", "-q", &url, &refspec],
+            "push",
+            &mirror,
+            &[refspec],
             "pushing the run's start",
         )
         .await?;
@@ -144,15 +149,10 @@ impl Host {
         start: &str,
         message: &str,
     ) -> Result<String, HostError> {
-        let out = self
-            .sh_ok(
-                "committing the fork's work",
-                COMMIT_SCRIPT,
-                &[mirror, path, branch, start],
-                Some(message.as_bytes()),
-            )
-            .await?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let args = [mirror, path, branch, start];
+        let what = "committing the fork's work";
+        let out = self.sh_ok(what, COMMIT_SCRIPT, &args, Some(message.as_bytes()));
+        out.await.map(|o| stdout_text(&o))
     }
 
     /// Pushes the local `branch` to the host's mirror (a fork the host lost goes on from
@@ -163,11 +163,12 @@ impl Host {
         mirror: &str,
         branch: &str,
     ) -> Result<(), HostError> {
-        let url = format!("ssh://ocfork-host{mirror}");
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        self.local_git_ok(
+        self.mirror_git(
             workdir,
-            &["push", "-q", &url, &refspec],
+            "push",
+            mirror,
+            &[refspec],
             "pushing the fork's branch",
         )
         .await
@@ -180,15 +181,12 @@ impl Host {
         mirror: &str,
         branches: &[&str],
     ) -> Result<(), HostError> {
-        let url = format!("ssh://ocfork-host{mirror}");
-        let mut args = vec!["fetch".to_string(), "-q".into(), url];
-        args.extend(
-            branches
-                .iter()
-                .map(|b| format!("+refs/heads/{b}:refs/heads/{b}")),
-        );
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.local_git_ok(workdir, &args, "fetching the fork's branch")
+        let refspecs: Vec<String> = branches
+            .iter()
+            .map(|b| format!("+refs/heads/{b}:refs/heads/{b}"))
+            .collect();
+        let what = "fetching the fork's branch";
+        self.mirror_git(workdir, "fetch", mirror, &refspecs, what)
             .await
     }
 
@@ -205,7 +203,7 @@ impl Host {
                 None,
             )
             .await?;
-        let tip = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let tip = stdout_text(&out);
         Ok((!tip.is_empty()).then_some(tip))
     }
 
@@ -218,10 +216,9 @@ impl Host {
                       if [ \"$(cat \"$a/gitdir\" 2>/dev/null)\" = \"$2/.git\" ]; then \
                       GIT_DIR=$a GIT_WORK_TREE=$2 exec git -C \"$2\" status --porcelain \
                       --untracked-files=all; fi; done";
-        let out = self
-            .sh_ok("reading the fork's worktree", script, &[mirror, path], None)
-            .await?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        self.sh_ok("reading the fork's worktree", script, &[mirror, path], None)
+            .await
+            .map(|o| stdout_text(&o))
     }
 
     /// Removes a fork's worktree and branch from the host.

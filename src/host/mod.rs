@@ -187,6 +187,11 @@ impl Host {
         input: Option<&[u8]>,
     ) -> Result<Output, HostError> {
         let out = self.sh(script, args, input).await?;
+        self.succeeded(what, out)
+    }
+
+    /// `out`, or an error with its stderr unless it exited 0.
+    fn succeeded(&self, what: &str, out: Output) -> Result<Output, HostError> {
         if out.status.success() {
             return Ok(out);
         }

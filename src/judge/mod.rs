@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod prompt;
 pub mod verdict;
 
+mod error;
 mod scratch;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::state::verdict::{Judge, Ranked, Verdict};
+pub use error::JudgeError;
 pub use evidence::{Evidence, Group, is_test_file};
 
 use crate::compare;
@@ -43,13 +45,6 @@ pub struct Options {
     pub criteria: Option<String>,
 }
 
-/// Input the judge cannot work with.
-#[derive(Debug, thiserror::Error)]
-pub enum JudgeError {
-    #[error("the OpenCode server has no agent `{agent}` (it has: {known})")]
-    UnknownAgent { agent: String, known: String },
-}
-
 /// How judging ended.
 pub enum Outcome {
     Ranked(Verdict),
@@ -69,7 +64,7 @@ pub async fn judge(
     store: &Store,
     run: &Run,
     opts: &Options,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, JudgeError> {
     judge_on(repo, store, run, opts, None).await
 }
 
@@ -81,7 +76,7 @@ pub async fn judge_on(
     run: &Run,
     opts: &Options,
     connected: Option<(Client, Option<crate::opencode::Server>)>,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, JudgeError> {
     let forks: Vec<&crate::state::Fork> =
         run.forks.iter().filter(|f| f.state.is_finished()).collect();
     let owned: Vec<crate::state::Fork> = forks.iter().map(|f| (*f).clone()).collect();
@@ -183,7 +178,7 @@ async fn review(
     text: &str,
     names: &[String],
     connected: Option<(Client, Option<crate::opencode::Server>)>,
-) -> anyhow::Result<Reviewed> {
+) -> Result<Reviewed, JudgeError> {
     let (client, server) = match connected {
         Some(c) => c,
         None => {
@@ -201,8 +196,7 @@ async fn review(
             return Err(JudgeError::UnknownAgent {
                 agent: opts.agent.clone(),
                 known: agents.names().join(", "),
-            }
-            .into());
+            });
         }
         let stop = CancellationToken::new();
         let hub = EventHub::start(client.clone(), stop.clone());
@@ -236,7 +230,7 @@ async fn review(
             }
             judges.push(judge);
         }
-        anyhow::Ok((judges, failure, cancel.is_cancelled()))
+        Ok::<_, JudgeError>((judges, failure, cancel.is_cancelled()))
     }
     .await;
     if let Some(s) = server {

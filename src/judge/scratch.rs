@@ -14,7 +14,7 @@ pub(super) struct Scratch<'a> {
 }
 
 impl<'a> Scratch<'a> {
-    pub(super) fn new(repo: &'a Repo, run: &Run) -> Result<Scratch<'a>, anyhow::Error> {
+    pub(super) fn new(repo: &'a Repo, run: &Run) -> Result<Scratch<'a>, super::JudgeError> {
         let dir = tempfile::Builder::new().prefix("ocfork-judge-").tempdir()?;
         let path = dir.path().join(&run.run);
         repo.git([

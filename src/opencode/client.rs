@@ -31,6 +31,17 @@ pub enum ApiError {
     BadUrl(String),
 }
 
+impl crate::fault::Fault for ApiError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        use crate::fault::Meaning;
+        match self {
+            ApiError::BadUrl(_) => Meaning::user(),
+            ApiError::Connect { .. } | ApiError::Status { .. } => Meaning::failure(),
+            ApiError::Decode { .. } => Meaning::internal(),
+        }
+    }
+}
+
 /// A connection to one OpenCode server.
 #[derive(Clone, Debug)]
 pub struct Client {

@@ -14,6 +14,20 @@ pub use client::{ApiError, Client};
 pub use events::{Event, EventHub, Kind};
 pub use server::{Server, ServerError, find_binary};
 pub use turn::{TurnEnd, TurnWatch, follow_turn};
+pub use version::VersionError;
+
+crate::fault::error_enum! {
+    /// Why no OpenCode could be had: the server did not answer, could not be started, or is of a
+    /// version ocfork does not work with.
+    #[derive(Debug, thiserror::Error)]
+    pub enum ConnectError {}
+    wraps transparent {
+        Api(ApiError),
+        Server(ServerError),
+        Version(VersionError),
+    }
+    meaning(self) {}
+}
 
 /// A client for the server at `url` (password from `OPENCODE_SERVER_PASSWORD`), or, without a
 /// URL, for a new `opencode serve` started in `cwd` from `bin` (else found as
@@ -23,7 +37,7 @@ pub async fn connect(
     url: Option<&str>,
     bin: Option<&std::path::Path>,
     cwd: &std::path::Path,
-) -> anyhow::Result<(Client, Option<Server>)> {
+) -> Result<(Client, Option<Server>), ConnectError> {
     if let Some(url) = url {
         let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
         let client = Client::new(url, password.as_deref())?;

@@ -253,6 +253,18 @@ pub enum OfferError {
     NoModel,
 }
 
+/// The user's to choose again (the hints name the command's flags: the CLI's to say).
+impl crate::fault::Fault for OfferError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        match self {
+            OfferError::UnknownAgent { .. }
+            | OfferError::UnknownProvider { .. }
+            | OfferError::UnknownModel { .. }
+            | OfferError::NoModel => crate::fault::Meaning::user(),
+        }
+    }
+}
+
 /// Names joined with commas; a long list is cut after 20.
 fn list(names: &[String]) -> String {
     const SHOWN: usize = 20;

@@ -25,16 +25,16 @@ pub enum ServerError {
     Start(String),
 }
 
-impl ServerError {
-    /// What to do about it, beyond the message.
-    pub fn hint(&self) -> Option<String> {
+/// What to do about it, beyond the message.
+impl crate::fault::Fault for ServerError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        use crate::fault::Meaning;
         match self {
-            ServerError::NotFound(_) => Some(
+            ServerError::NotFound(_) => Meaning::config().hint(
                 "or set OCFORK_OPENCODE to it; in a checkout of ocfork, `bash scripts/install-opencode` \
-                 installs the pinned one as .tools/opencode/node_modules/.bin/opencode"
-                    .into(),
+                 installs the pinned one as .tools/opencode/node_modules/.bin/opencode",
             ),
-            ServerError::Spawn { .. } | ServerError::Start(_) => None,
+            ServerError::Spawn { .. } | ServerError::Start(_) => Meaning::failure(),
         }
     }
 }

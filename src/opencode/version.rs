@@ -57,12 +57,17 @@ pub enum VersionError {
     Unknown { what: String, said: String },
 }
 
-impl VersionError {
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        "install the V1 line (`npm install -g opencode-ai@1.18.33`) and point ocfork at it \
-         with --opencode PATH or OCFORK_OPENCODE, or give --server a server of that version"
-            .into()
+/// What to do about it.
+impl crate::fault::Fault for VersionError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        match self {
+            VersionError::Unsupported { .. } | VersionError::Unknown { .. } => {
+                crate::fault::Meaning::config().hint(
+                    "install the V1 line (`npm install -g opencode-ai@1.18.33`) and point ocfork at it \
+                     with --opencode PATH or OCFORK_OPENCODE, or give --server a server of that version",
+                )
+            }
+        }
     }
 }
 
@@ -168,7 +173,10 @@ pub async fn check_server(client: &Client) -> Result<Option<Version>, VersionErr
 
 /// Checks the OpenCode a command will use before it changes anything: the server at `url`
 /// when given, else the binary [`super::find_binary`] finds from `bin`.
-pub async fn check_target(url: Option<&str>, bin: Option<&Path>) -> anyhow::Result<()> {
+pub async fn check_target(
+    url: Option<&str>,
+    bin: Option<&Path>,
+) -> Result<(), super::ConnectError> {
     match url {
         Some(url) => {
             let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();

@@ -11,40 +11,31 @@ use crate::opencode::ServerError;
 use crate::opencode::version::VersionError;
 use crate::state::{ForkRef, ForkState};
 
-/// Why OpenCode's TUI cannot be opened on the fork.
-#[derive(Debug, thiserror::Error)]
-pub enum AttachError {
-    #[error("{name} has no OpenCode session yet (state {})", state.as_str())]
-    NoSession { name: String, state: ForkState },
-    #[error("the worktree of {name} is gone ({})", worktree.display())]
-    WorktreeGone {
-        name: String,
-        worktree: PathBuf,
-        branch: String,
-    },
-    #[error("{name} works on host {host}: {message}")]
-    OnHost {
-        name: String,
-        host: String,
-        message: String,
-    },
-    #[error(transparent)]
-    Binary(#[from] ServerError),
-    #[error(transparent)]
-    Version(#[from] VersionError),
-}
-
-impl AttachError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            AttachError::WorktreeGone { name, branch, .. } => Some(format!(
-                "its work is on branch {branch}; `ocfork continue {name} TEXT` makes the worktree again from it"
-            )),
-            AttachError::Binary(e) => e.hint(),
-            AttachError::Version(e) => Some(e.hint()),
-            AttachError::NoSession { .. } | AttachError::OnHost { .. } => None,
-        }
+crate::fault::error_enum! {
+    /// Why OpenCode's TUI cannot be opened on the fork.
+    #[derive(Debug, thiserror::Error)]
+    pub enum AttachError {
+        #[error("{name} has no OpenCode session yet (state {})", state.as_str())]
+        NoSession { name: String, state: ForkState },
+        #[error("the worktree of {name} is gone ({})", worktree.display())]
+        WorktreeGone {
+            name: String,
+            worktree: PathBuf,
+            branch: String,
+        },
+        #[error("{name} works on host {host}: {message}")]
+        OnHost {
+            name: String,
+            host: String,
+            message: String,
+        },
+    }
+    wraps transparent { Binary(ServerError), Version(VersionError) }
+    meaning(self) {
+        AttachError::WorktreeGone { name, branch, .. } => Meaning::failure().hint(format!(
+            "its work is on branch {branch}; `ocfork continue {name} TEXT` makes the worktree again from it"
+        )),
+        AttachError::NoSession { .. } | AttachError::OnHost { .. } => Meaning::user(),
     }
 }
 

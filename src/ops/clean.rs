@@ -28,28 +28,21 @@ pub enum CleanEvent {
 /// Where the lines go as they happen.
 pub type Say<'a> = &'a mut (dyn FnMut(CleanEvent) + Send);
 
-/// Why clean changed nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum CleanError {
-    #[error("run {run} is still running{}; nothing was removed", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
-    Running { run: String, pid: Option<u32> },
-    #[error("you are in {}, a worktree clean would remove; run it from the main tree", .0.display())]
-    InsideWorktree(PathBuf),
-    #[error(transparent)]
-    Git(#[from] GitError),
-    #[error(transparent)]
-    State(#[from] StateError),
-}
-
-impl CleanError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            CleanError::Running { run, .. } => {
-                Some(format!("wait for it with `ocfork wait {run}`, then clean"))
-            }
-            CleanError::InsideWorktree(_) | CleanError::Git(_) | CleanError::State(_) => None,
+crate::fault::error_enum! {
+    /// Why clean changed nothing.
+    #[derive(Debug, thiserror::Error)]
+    pub enum CleanError {
+        #[error("run {run} is still running{}; nothing was removed", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+        Running { run: String, pid: Option<u32> },
+        #[error("you are in {}, a worktree clean would remove; run it from the main tree", .0.display())]
+        InsideWorktree(PathBuf),
+    }
+    wraps transparent { Git(GitError), State(StateError) }
+    meaning(self) {
+        CleanError::Running { run, .. } => {
+            Meaning::failure().hint(format!("wait for it with `ocfork wait {run}`, then clean"))
         }
+        CleanError::InsideWorktree(_) => Meaning::user(),
     }
 }
 

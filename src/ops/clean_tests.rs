@@ -99,7 +99,6 @@ async fn force_drops_an_unmerged_branch_saying_its_commit_and_forgets_the_run() 
 #[test]
 fn a_running_run_is_refused_and_nothing_is_planned() {
     let fx = Fixture::new();
-    fx.finished_run("r", &[("a", &[("b.txt", "b\n")])]);
     fx.running("r", "a");
     let e = runs(&fx.store, Which::One(Some("r")), &mut |_| {}).expect_err("refused");
     assert!(matches!(e, CleanError::Running { .. }), "{e:?}");

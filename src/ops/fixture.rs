@@ -117,9 +117,10 @@ impl Fixture {
         self.store.update(run, || None, f).expect("run updated");
     }
 
-    /// Makes run `name` running, driven by this process (alive, so no one reads it as
-    /// interrupted), with fork `fork` running in it.
+    /// A run `name` still running, driven by this process (alive, so no one reads it as
+    /// interrupted), with its one fork `fork` running after it committed `b.txt`.
     pub fn running(&self, name: &str, fork: &str) {
+        self.finished_run(name, &[(fork, &[("b.txt", "b\n")])]);
         let pid = std::process::id();
         self.update(name, |run| {
             run.state = RunState::Running;

@@ -288,8 +288,10 @@ pub fn apply(
         })
     })
     .map_err(|error| MergeError::Commit {
-        // The hint for hooks only where a hook could be what refused.
-        hooks: !options.no_verify && repo.has_commit_hooks(),
+        // The hint for hooks only where a hook could be what refused: `git commit` itself.
+        hooks: matches!(error, crate::git::GitError::CommitRefused { .. })
+            && !options.no_verify
+            && repo.has_commit_hooks(),
         name: plan.name.clone(),
         into: plan.into.clone(),
         error,

@@ -2,6 +2,7 @@
 
 use super::super::fixture::{Fixture, git, write};
 use super::*;
+use crate::fault::Fault;
 use crate::state::ForkState;
 
 fn planned(fx: &Fixture, reference: &str) -> (Result<MergePlan, MergeError>, Vec<MergeWarning>) {
@@ -90,7 +91,7 @@ fn a_conflicting_merge_is_refused_naming_the_files() {
                 e.to_string()
                     .starts_with("merging r/a into main would conflict in:\n  a.txt")
             );
-            assert!(e.hint().is_some_and(|h| h.contains("git merge ocfork/r/a")));
+            assert!(e.hints().iter().any(|h| h.contains("git merge ocfork/r/a")));
         }
         other => panic!("not refused for conflicts: {other:?}"),
     }
@@ -150,14 +151,10 @@ fn a_fork_that_failed_and_changed_nothing_is_said_so_with_nothing_to_merge() {
 #[test]
 fn a_fork_still_running_is_not_merged() {
     let fx = Fixture::new();
-    fx.finished_run("r", &[("a", &[("b.txt", "b\n")])]);
     fx.running("r", "a");
     let (plan, warnings) = planned(&fx, "r/a");
     let e = plan.expect_err("refused");
     assert!(matches!(e, MergeError::NotFinished { .. }), "{e:?}");
-    assert_eq!(
-        e.hint().as_deref(),
-        Some("wait for it with `ocfork wait r`")
-    );
+    assert_eq!(e.hints(), ["wait for it with `ocfork wait r`"]);
     assert!(warnings.is_empty());
 }

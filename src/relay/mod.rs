@@ -60,53 +60,65 @@ impl Mode {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RelayError {
-    #[error("no OpenCode session {session} on {server}")]
-    UnknownSession { session: String, server: String },
-    #[error("unknown agent `{agent}`; agents here: {}", .known.join(", "))]
-    UnknownAgent { agent: String, known: Vec<String> },
-    #[error(
-        "relay to {agent} not sent: {max} relays in a row were started by agents (the hop limit; raise it with OCFORK_MAX_HOPS)"
-    )]
-    HopLimit {
-        agent: String,
-        max: u32,
-        /// Posts the notice in the session once its turn is over.
-        notice: Box<Job>,
-    },
-    #[error(
-        "server {server} has no session {session}: a fork's servers must share OpenCode's data directory with {first}"
-    )]
-    NotShared {
-        server: String,
-        session: String,
-        first: String,
-    },
-    #[error("the text to send is empty")]
-    EmptyText,
-    #[error("OpenCode has no directory for session {0}")]
-    NoDirectory(String),
-    #[error("relay to {agent} in session {session} dropped: {reason}")]
-    Dropped {
-        session: String,
-        agent: String,
-        reason: String,
-    },
-    #[error("the turn of {agent} in session {session} failed: {reason}")]
-    TurnFailed {
-        session: String,
-        agent: String,
-        reason: String,
-    },
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Git(#[from] crate::git::GitError),
-    #[error(transparent)]
-    State(#[from] crate::state::StateError),
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+crate::fault::error_enum! {
+    #[derive(Debug, thiserror::Error)]
+    pub enum RelayError {
+        #[error("no OpenCode session {session} on {server}")]
+        UnknownSession { session: String, server: String },
+        #[error("unknown agent `{agent}`; agents here: {}", .known.join(", "))]
+        UnknownAgent { agent: String, known: Vec<String> },
+        #[error(
+            "relay to {agent} not sent: {max} relays in a row were started by agents (the hop limit; raise it with OCFORK_MAX_HOPS)"
+        )]
+        HopLimit {
+            agent: String,
+            max: u32,
+            /// Posts the notice in the session once its turn is over.
+            notice: Box<Job>,
+        },
+        #[error(
+            "server {server} has no session {session}: a fork's servers must share OpenCode's data directory with {first}"
+        )]
+        NotShared {
+            server: String,
+            session: String,
+            first: String,
+        },
+        #[error("the text to send is empty")]
+        EmptyText,
+        #[error("OpenCode has no directory for session {0}")]
+        NoDirectory(String),
+        #[error("relay to {agent} in session {session} dropped: {reason}")]
+        Dropped {
+            session: String,
+            agent: String,
+            reason: String,
+        },
+        #[error("the turn of {agent} in session {session} failed: {reason}")]
+        TurnFailed {
+            session: String,
+            agent: String,
+            reason: String,
+        },
+    }
+    wraps transparent {
+        Api(ApiError),
+        Git(crate::git::GitError),
+        State(crate::state::StateError),
+        Config(crate::config::ConfigError),
+    }
+    meaning(self) {
+        RelayError::UnknownSession { .. }
+        | RelayError::UnknownAgent { .. }
+        | RelayError::EmptyText => Meaning::user(),
+        RelayError::NotShared { .. } => Meaning::user().hint(
+            "start every `opencode serve` of the pool as the same user with the same XDG_DATA_HOME",
+        ),
+        RelayError::HopLimit { .. }
+        | RelayError::NoDirectory(_)
+        | RelayError::Dropped { .. }
+        | RelayError::TurnFailed { .. } => Meaning::failure(),
+    }
 }
 
 /// One use of the `session` tool.

@@ -64,6 +64,25 @@ pub enum StateError {
     },
 }
 
+impl crate::fault::Fault for StateError {
+    fn meaning(&self) -> crate::fault::Meaning {
+        use crate::fault::Meaning;
+        match self {
+            StateError::Taken(_)
+            | StateError::Busy { .. }
+            | StateError::UnknownRun { .. }
+            | StateError::NoRuns
+            | StateError::UnknownFork { .. }
+            | StateError::BadReference(_)
+            | StateError::UnknownName { .. } => Meaning::user(),
+            StateError::Read { .. } | StateError::Write { .. } | StateError::Remove { .. } => {
+                Meaning::failure()
+            }
+            StateError::Parse { .. } | StateError::Invalid { .. } => Meaning::internal(),
+        }
+    }
+}
+
 fn list_hint(known: &[String]) -> String {
     if known.is_empty() {
         String::new()

@@ -15,6 +15,17 @@ pub enum TurnStep {
     Checking,
 }
 
+impl TurnStep {
+    /// The fork's state while the step runs.
+    pub fn state(self) -> ForkState {
+        match self {
+            TurnStep::Setup => ForkState::Setup,
+            TurnStep::Running => ForkState::Running,
+            TurnStep::Checking => ForkState::Checking,
+        }
+    }
+}
+
 impl Fork {
     /// Back in the queue for a turn (a new run, `resume`, `continue`): pending, its last end
     /// and error forgotten.
@@ -27,14 +38,10 @@ impl Fork {
     /// Begins a step of its turn. The agent's step forgets an error of an earlier turn.
     pub fn begin(&mut self, step: TurnStep) {
         self.end = None;
-        self.state = match step {
-            TurnStep::Setup => ForkState::Setup,
-            TurnStep::Running => {
-                self.error = None;
-                ForkState::Running
-            }
-            TurnStep::Checking => ForkState::Checking,
-        };
+        self.state = step.state();
+        if step == TurnStep::Running {
+            self.error = None;
+        }
     }
 
     /// Ends the turn for `reason`, whose state it takes. `error` says what failed; without one

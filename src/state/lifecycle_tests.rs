@@ -85,14 +85,8 @@ impl ReferenceStateMachine for Reference {
             }
             Transition::Begin(step) => {
                 m.end = None;
-                m.state = match step {
-                    TurnStep::Setup => ForkState::Setup,
-                    TurnStep::Running => {
-                        m.has_error = false;
-                        ForkState::Running
-                    }
-                    TurnStep::Checking => ForkState::Checking,
-                };
+                m.state = step.state();
+                m.has_error &= *step != TurnStep::Running;
             }
             Transition::Finish(end, error) => {
                 m.state = end.state();

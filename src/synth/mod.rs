@@ -26,21 +26,34 @@ pub enum Pick {
     Default,
 }
 
-/// Why no synthesis can be made from the run as it is.
-#[derive(Debug, thiserror::Error)]
-pub enum SynthError {
-    #[error("run {run} has forks still working: {forks}")]
-    Unfinished { run: String, forks: String },
-    #[error("run {run} has no fork `{fork}` (it has: {known})")]
-    UnknownFork {
-        run: String,
-        fork: String,
-        known: String,
-    },
-    #[error("run {run} has no verdict to take the top forks from")]
-    NoVerdict { run: String },
-    #[error("{0}")]
-    TooFew(String),
+crate::fault::error_enum! {
+    /// Why no synthesis can be made from the run as it is (the hints that name the command's
+    /// flags are the CLI's to say).
+    #[derive(Debug, thiserror::Error)]
+    pub enum SynthError {
+        #[error("run {run} has forks still working: {forks}")]
+        Unfinished { run: String, forks: String },
+        #[error("run {run} has no fork `{fork}` (it has: {known})")]
+        UnknownFork {
+            run: String,
+            fork: String,
+            known: String,
+        },
+        #[error("run {run} has no verdict to take the top forks from")]
+        NoVerdict { run: String },
+        #[error("{0}")]
+        TooFew(String),
+    }
+    wraps transparent {
+        /// The forks' changes could not be read.
+        Git(crate::git::GitError),
+    }
+    meaning(self) {
+        SynthError::Unfinished { .. }
+        | SynthError::UnknownFork { .. }
+        | SynthError::NoVerdict { .. }
+        | SynthError::TooFew(_) => Meaning::user(),
+    }
 }
 
 /// One chosen fork, as the prompt shows it.
@@ -58,14 +71,13 @@ pub struct Source {
 }
 
 /// The chosen forks of `run` with everything the prompt says about them.
-pub fn sources(repo: &Repo, run: &Run, pick: &Pick) -> anyhow::Result<Vec<Source>> {
+pub fn sources(repo: &Repo, run: &Run, pick: &Pick) -> Result<Vec<Source>, SynthError> {
     let unfinished = run.unfinished();
     if !unfinished.is_empty() {
         return Err(SynthError::Unfinished {
             run: run.run.clone(),
             forks: unfinished.join(", "),
-        }
-        .into());
+        });
     }
     let named: Vec<(String, Option<String>)> = run
         .forks

@@ -4,6 +4,7 @@
 
 use super::app::{App, Dialog};
 use super::jobs;
+use crate::fault::Fault;
 use crate::ops::attach::{self, AttachCommand};
 use crate::ops::merge::{self, How, MergeError};
 
@@ -132,8 +133,7 @@ pub fn ask_merge(app: &mut App) {
             matches!(plan.action, merge::Action::Commit { .. })
         }
         Err(e) => {
-            let hint = e.hint();
-            lines.extend(jobs::error_lines(&e, hint));
+            lines.extend(jobs::error_lines(&e, e.hints()));
             false
         }
     };
@@ -212,11 +212,8 @@ fn checked_attach(app: &App, reference: &str) -> Result<AttachCommand, Vec<Strin
     let found = app
         .store
         .resolve_fork(reference)
-        .map_err(|e| jobs::error_lines(&e, None))?;
-    let lines = |e: attach::AttachError| {
-        let hint = e.hint();
-        jobs::error_lines(&e, hint)
-    };
+        .map_err(|e| jobs::error_lines(&e, e.hints()))?;
+    let lines = |e: attach::AttachError| jobs::error_lines(&e, e.hints());
     let cmd = attach::command(&found, None).map_err(lines)?;
     block_on(cmd.check())
         .map_err(|e| vec![format!("cannot check the opencode binary: {e}")])?

@@ -6,6 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use super::app::{App, Dialog};
+use crate::fault::Fault;
 use crate::git::Repo;
 use crate::ops::merge::{self, CommitOptions, How, MergeError};
 use crate::state::Store;
@@ -60,26 +61,17 @@ fn merge_lines(repo: &Repo, store: &Store, reference: &str) -> Vec<String> {
     match merged {
         Ok(line) => lines.extend([line, "(finished)".into()]),
         Err(e) => {
-            let hint = e.hint();
-            lines.extend(error_lines(&e, hint));
+            lines.extend(error_lines(&e, e.hints()));
             lines.push("(failed)".into());
         }
     }
     lines
 }
 
-/// An error as the commands print it: `error: ...`, its causes, and a hint.
-pub fn error_lines(e: &dyn std::error::Error, hint: Option<String>) -> Vec<String> {
-    let mut text = format!("error: {e}");
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(&format!("\n  caused by: {c}"));
-        cause = c.source();
-    }
-    if let Some(h) = hint {
-        text.push_str(&format!("\nhint: {h}"));
-    }
-    text.lines().map(str::to_string).collect()
+/// An error as the commands print it: `error: ...`, its causes, and its hints.
+pub fn error_lines(e: &(dyn std::error::Error + 'static), hints: Vec<String>) -> Vec<String> {
+    let told = crate::fault::told(e, &hints);
+    told.lines().map(str::to_string).collect()
 }
 
 /// This ocfork binary, to run its own commands.

@@ -3,7 +3,6 @@
 //! ocfork's own), while a killed one leaves its session forks `interrupted` with everything
 //! already written committed, for `resume` to finish.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::serve::{Serve, text_of};
@@ -218,10 +217,7 @@ fn try_forks_outlast_a_stopped_server() {
             "a=Use slow A",
             "b=Use slow B",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ocfork starts");
+        .in_background();
     let mut last = Value::Null;
     let server = wait_until(Duration::from_secs(120), || {
         last = status(&w, "busy")?;
@@ -263,10 +259,7 @@ fn try_on_a_killed_user_server_ends_its_fork_and_resumes() {
         .env("OPENCODE_SERVER_PASSWORD", &srv.password)
         .args(["try", "--json", "--server", &srv.url, "--timeout", "10m"])
         .args(["-n", "gone", "a=Use slow A"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ocfork starts");
+        .in_background();
     let mut last = Value::Null;
     wait_until(Duration::from_secs(120), || {
         last = status(&w, "gone")?;

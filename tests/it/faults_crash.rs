@@ -229,10 +229,7 @@ fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
         .ocfork()
         .env("OCFORK_TEST_TIMEOUT_SCALE", "0.4")
         .args(["try", "--json", "-n", "frozen", "a=Use slow A"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ocfork starts");
+        .in_background();
     let running = wait_status(&w, "frozen", "the fork mid-run", |r| {
         worktree_has(r, "a", "s1.txt")
     });

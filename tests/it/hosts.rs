@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env};
+use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env, try_on_hosta};
 use crate::common::*;
 
 fn rules() -> Vec<Rule> {
@@ -89,19 +89,8 @@ fn a_run_on_a_host_keeps_its_password_out_of_argv_shows_in_hosts_and_clean_waits
     let child = w
         .ocfork()
         .env(k, v)
-        .args([
-            "try",
-            "--json",
-            "-n",
-            "r",
-            "--host",
-            "hosta",
-            "a=Approach A",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ocfork starts");
+        .args(try_on_hosta(&["a=Approach A"]))
+        .in_background();
     let dir = host.dir.display().to_string();
     let started = wait_until(Duration::from_secs(120), || {
         host.sh(&w, &format!("find '{dir}' -name .started | grep -q ."))

@@ -2,7 +2,7 @@
 //! `--check` run on the host in the fork's worktree there (with `OCFORK_PORT` etc.), and the
 //! ignored files `--copy` and `.worktreeinclude` name travel to its worktree there.
 
-use crate::common::sshd::{SshHost, host_config, run_with_hosts};
+use crate::common::sshd::{SshHost, host_config, run_with_hosts, try_on_hosta};
 use crate::common::*;
 
 #[test]
@@ -22,13 +22,7 @@ fn setup_and_check_run_on_the_host_in_the_forks_worktree() {
     let check = "head -n 1 setup.txt | grep -qx \"$OCFORK_FORK\" && test -f src/a.js || exit 5";
     let out = run_with_hosts(
         &w,
-        &[
-            "try",
-            "--json",
-            "-n",
-            "r",
-            "--host",
-            "hosta",
+        &try_on_hosta(&[
             "--ports",
             "4",
             "--setup",
@@ -38,7 +32,7 @@ fn setup_and_check_run_on_the_host_in_the_forks_worktree() {
             "a=Approach A",
             "b=Approach B",
             "c=Approach C",
-        ],
+        ]),
     );
     // c's failed setup fails the run's work.
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
@@ -100,20 +94,7 @@ fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
     std::fs::write(w.repo.join("other.log"), "not for forks\n").expect("write");
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
-    let out = run_with_hosts(
-        &w,
-        &[
-            "try",
-            "--json",
-            "-n",
-            "r",
-            "--host",
-            "hosta",
-            "--copy",
-            ".env",
-            "a=Approach A",
-        ],
-    );
+    let out = run_with_hosts(&w, &try_on_hosta(&["--copy", ".env", "a=Approach A"]));
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let run = json(&out);
     assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
@@ -134,10 +115,7 @@ fn a_hanging_check_on_a_host_is_stopped_with_everything_it_started() {
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
     let pid_file = host.dir.join("bg.pid");
-    let check = format!(
-        "sleep 600 & echo $! > '{}'; echo checking; wait",
-        pid_file.display()
-    );
+    let check = hanging_check(&pid_file);
     let out = run_with_hosts(
         &w,
         &[
@@ -154,11 +132,7 @@ fn a_hanging_check_on_a_host_is_stopped_with_everything_it_started() {
             "a=Go",
         ],
     );
-    let run = json(&out);
-    let f = fork(&run, "a");
-    assert_eq!(f["state"], "done", "{run:#}");
-    assert!(f["check"]["exit_code"].is_null(), "{run:#}");
-    assert_eq!(f["error"], format!("check `{check}` timed out after 20.0s"));
+    check_timed_out(&out, &check, "20.0s");
     // The background sleep it started on the host is gone (the pid is the host's, which
     // shares this machine's processes).
     let (code, pid) = host.sh(&w, &format!("cat '{}'", pid_file.display()));

@@ -3,7 +3,6 @@
 //! instance let go of on the server that ran it.
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::serve::Serve;
@@ -195,10 +194,7 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
             "c=Go",
             "d=Go",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+        .in_background();
     let mut live = serde_json::Value::Null;
     let first_files = wait_until(Duration::from_secs(180), || {
         let status = w.run(&["status", "die", "--json"]);

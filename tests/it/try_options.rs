@@ -254,10 +254,7 @@ fn a_failing_model_fails_only_its_fork() {
 fn a_hanging_check_is_stopped_with_everything_it_started() {
     let w = suite_world(vec![writes("Go", &[("a.txt", "a")])]);
     let pid_file = w.path("bg.pid");
-    let check = format!(
-        "sleep 600 & echo $! > {}; echo checking; wait",
-        pid_file.display()
-    );
+    let check = hanging_check(&pid_file);
     let out = w.run(&[
         "try",
         "--json",
@@ -269,11 +266,7 @@ fn a_hanging_check_is_stopped_with_everything_it_started() {
         &check,
         "a=Go",
     ]);
-    let run = json(&out);
-    let f = fork(&run, "a");
-    assert_eq!(f["state"], "done", "{run}");
-    assert!(f["check"]["exit_code"].is_null(), "{run}");
-    assert_eq!(f["error"], format!("check `{check}` timed out after 10.0s"));
+    check_timed_out(&out, &check, "10.0s");
     let pid: i32 = fs::read_to_string(&pid_file)
         .expect("pid")
         .trim()

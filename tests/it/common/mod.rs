@@ -445,3 +445,18 @@ pub fn release(worktrees: &[PathBuf]) {
         std::fs::write(wt.join(".go"), "").expect("write .go");
     }
 }
+
+/// A command started in the background with its stdout and stderr kept for
+/// `wait_with_output`, as the tests that act on a run while it goes do.
+pub trait Background {
+    fn in_background(&mut self) -> Child;
+}
+
+impl Background for Command {
+    fn in_background(&mut self) -> Child {
+        self.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ocfork starts")
+    }
+}

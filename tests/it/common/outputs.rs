@@ -72,3 +72,25 @@ pub fn forks_of(run: &Value, n: usize) -> &Vec<Value> {
     assert_eq!(forks.len(), n, "{run}");
     forks
 }
+
+/// A check that starts `sleep 600` in the background (its pid written to `pid_file`) and
+/// waits for it: it hangs until ocfork stops it.
+pub fn hanging_check(pid_file: &Path) -> String {
+    format!(
+        "sleep 600 & echo $! > '{}'; echo checking; wait",
+        pid_file.display()
+    )
+}
+
+/// The run `try` printed: its fork `a` ended `done` with the error that its check timed out
+/// after `after` (and no exit code).
+pub fn check_timed_out(out: &Output, check: &str, after: &str) {
+    let run = json(out);
+    let f = super::fork(&run, "a");
+    assert_eq!(f["state"], "done", "{run:#}");
+    assert!(f["check"]["exit_code"].is_null(), "{run:#}");
+    assert_eq!(
+        f["error"],
+        format!("check `{check}` timed out after {after}")
+    );
+}

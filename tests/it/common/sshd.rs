@@ -304,3 +304,9 @@ pub fn run_with_hosts(w: &World, args: &[&str]) -> std::process::Output {
         .output()
         .expect("ocfork runs")
 }
+
+/// `try --json -n r --host hosta` and then `more`: a run `r` with forks on host `hosta`, as
+/// the host tests start one.
+pub fn try_on_hosta<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    [&["try", "--json", "-n", "r", "--host", "hosta"][..], more].concat()
+}
