@@ -2,7 +2,6 @@
 //! git on both sides, the real `opencode serve` started on the host and reached through a port
 //! forward; the work comes home as branches that `diff` and `merge` read locally.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env, try_on_hosta};
@@ -70,19 +69,11 @@ fn hosts_shows_git_opencode_disk_agents_and_models() {
 #[test]
 fn a_run_on_a_host_keeps_its_password_out_of_argv_shows_in_hosts_and_clean_waits_for_the_work_home()
 {
-    let w = world(vec![Rule {
-        when: "Approach A".into(),
-        model: None,
-        steps: vec![
-            Step {
-                tool: "write".into(),
-                args: serde_json::json!({ "filePath": "src/a.js", "content": "export const a = 1;\n" }),
-            },
-            held(),
-        ],
-        reply: "Done with A.".into(),
-        fail: None,
-    }]);
+    let w = world(vec![writes_then(
+        "Approach A",
+        ("src/a.js", "export const a = 1;\n"),
+        held(),
+    )]);
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
     let (k, v) = ssh_env(&w);

@@ -78,20 +78,7 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     );
     // The host server's password was taken out of the agent's file before its commit.
     let dumped = w.git(&["show", "ocfork/r/a:envdump.txt"]);
-    let lines: Vec<&str> = dumped
-        .lines()
-        .filter(|l| l.starts_with("OPENCODE_SERVER_PASSWORD="))
-        .collect();
-    assert_eq!(
-        lines,
-        ["OPENCODE_SERVER_PASSWORD=[server password removed by ocfork]"],
-        "{dumped}"
-    );
-    assert!(
-        stderr(&out).contains("envdump.txt: the OpenCode server's password was in it"),
-        "{}",
-        stderr(&out)
-    );
+    assert_password_scrubbed(&dumped, &out);
     // The remote fork's worktree is on the host, not here, with the agent's file.
     let remote_tree = worktree_of(a);
     assert!(remote_tree.starts_with(&host.dir), "{first:#}");
@@ -218,19 +205,11 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
 /// The agent on the host writes its file, then says it started and waits for a `go` that
 /// never comes: the host drops while it works.
 fn waits_on_the_host() -> Rule {
-    Rule {
-        when: "Approach A".into(),
-        model: None,
-        steps: vec![
-            Step {
-                tool: "write".into(),
-                args: serde_json::json!({ "filePath": "src/a.js", "content": "export const a = 1;\n" }),
-            },
-            bash("touch started-a; while [ ! -e go ]; do sleep 0.2; done"),
-        ],
-        reply: "Done with A.".into(),
-        fail: None,
-    }
+    writes_then(
+        "Approach A",
+        ("src/a.js", "export const a = 1;\n"),
+        bash("touch started-a; while [ ! -e go ]; do sleep 0.2; done"),
+    )
 }
 
 #[test]

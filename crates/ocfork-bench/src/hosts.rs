@@ -79,16 +79,7 @@ impl Host {
         let sshd_config = conf.join("sshd_config");
         std::fs::write(
             &sshd_config,
-            format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}.pub\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-                 StrictModes no\nPermitRootLogin prohibit-password\nPidFile {}\n\
-                 AllowTcpForwarding yes\nAllowStreamLocalForwarding yes\nMaxSessions 100\n\
-                 MaxStartups 100\n",
-                host_key.display(),
-                key.display(),
-                conf.join("sshd.pid").display()
-            ),
+            ocfork_scripted::sshd_config(port, &host_key, &key, &conf.join("sshd.pid")),
         )?;
         let log = std::fs::File::create(conf.join("sshd.log"))?;
         let mut sshd = Command::new("/usr/sbin/sshd")

@@ -71,3 +71,20 @@ fn with_base_url(base_url: Option<&str>) -> String {
     });
     serde_json::to_string_pretty(&cfg).unwrap_or_default()
 }
+
+/// An `sshd_config` for a loopback test host: `port` on 127.0.0.1, its `host_key`, the client
+/// key whose `.pub` is next to `client_key` as the only authorized one, no passwords or PAM,
+/// root allowed by key, port and socket forwards on, many sessions (ocfork multiplexes one
+/// connection), and its pid in `pid_file`. The tests' hosts and the bench's use it.
+pub fn sshd_config(port: u16, host_key: &Path, client_key: &Path, pid_file: &Path) -> String {
+    format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}.pub\n\
+         PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+         StrictModes no\nPermitRootLogin prohibit-password\nPidFile {}\n\
+         AllowTcpForwarding yes\nAllowStreamLocalForwarding yes\nMaxSessions 100\n\
+         MaxStartups 100\n",
+        host_key.display(),
+        client_key.display(),
+        pid_file.display()
+    )
+}

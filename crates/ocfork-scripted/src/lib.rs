@@ -11,7 +11,9 @@ mod chat;
 mod env;
 mod server;
 
-pub use env::{offline_env, opencode_config, opencode_config_without_model, project_config};
+pub use env::{
+    offline_env, opencode_config, opencode_config_without_model, project_config, sshd_config,
+};
 pub use server::{BlockingModelServer, ModelHandle, ModelServer};
 
 use std::path::{Path, PathBuf};

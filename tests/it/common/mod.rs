@@ -154,6 +154,32 @@ pub fn writes(when: &str, files: &[(&str, &str)]) -> Rule {
     }
 }
 
+/// [`writes`] for one file, then `then` (e.g. [`held`]).
+pub fn writes_then(when: &str, file: (&str, &str), then: Step) -> Rule {
+    let mut rule = writes(when, &[file]);
+    rule.steps.push(then);
+    rule
+}
+
+/// An agent's `env` dump as ocfork committed it: its one `OPENCODE_SERVER_PASSWORD=` line has
+/// the password replaced, and ocfork said so in `out`'s stderr.
+pub fn assert_password_scrubbed(dumped: &str, out: &Output) {
+    let lines: Vec<&str> = dumped
+        .lines()
+        .filter(|l| l.starts_with("OPENCODE_SERVER_PASSWORD="))
+        .collect();
+    assert_eq!(
+        lines,
+        ["OPENCODE_SERVER_PASSWORD=[server password removed by ocfork]"],
+        "the password is committed: {dumped}"
+    );
+    assert!(
+        stderr(out).contains("envdump.txt: the OpenCode server's password was in it"),
+        "{}",
+        stderr(out)
+    );
+}
+
 /// One hermetic world: a temp dir with a repo, OpenCode's config/data dirs and a scripted model.
 pub struct World {
     pub tmp: tempfile::TempDir,

@@ -77,16 +77,7 @@ impl SshHost {
         let sshd_config = conf.join("sshd_config");
         std::fs::write(
             &sshd_config,
-            format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}.pub\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-                 StrictModes no\nPermitRootLogin prohibit-password\nPidFile {}\n\
-                 AllowTcpForwarding yes\nAllowStreamLocalForwarding yes\nMaxSessions 100\n\
-                 MaxStartups 100\n",
-                host_key.display(),
-                key.display(),
-                pid_file.display()
-            ),
+            ocfork_scripted::sshd_config(port, &host_key, &key, &pid_file),
         )
         .expect("write sshd_config");
         // The host's opencode sees the world's model and config, and keeps its data on the host.

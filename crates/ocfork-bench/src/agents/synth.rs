@@ -120,13 +120,17 @@ pub fn synthesis(w: &World, repo: &Path, reps: usize) -> anyhow::Result<Section>
             r.forks_in,
             r.forks_out
         );
-        tried.push(r.try_secs);
-        judged.push(r.judge_secs);
-        synthed.push(r.synth_secs);
-        f_in.push(r.forks_in);
-        f_out.push(r.forks_out);
-        s_in.push(r.synth_in);
-        s_out.push(r.synth_out);
+        for (stat, value) in [
+            (&mut tried, r.try_secs),
+            (&mut judged, r.judge_secs),
+            (&mut synthed, r.synth_secs),
+            (&mut f_in, r.forks_in),
+            (&mut f_out, r.forks_out),
+            (&mut s_in, r.synth_in),
+            (&mut s_out, r.synth_out),
+        ] {
+            stat.push(value);
+        }
     }
     let mut sec = Section::new(
         "8. Synthesis",
