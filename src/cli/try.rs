@@ -63,7 +63,7 @@ pub struct TryArgs {
     /// Name of the run
     #[arg(short = 'n', long = "name", value_name = "RUN")]
     name: Option<String>,
-    /// Forks prompting at once (default: all)
+    /// Forks prompting at once, here and on each host without its own `jobs` (default: all)
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     jobs: Option<usize>,
     /// Command run in each worktree before prompting (e.g. "npm ci")
