@@ -246,7 +246,10 @@ pub(super) async fn synthesize(
     };
     let connected = match (kept, &req.server) {
         (Some((client, server)), _) => Some((client, Some(server))),
-        (None, Some(url)) => Some((on_server(url)?, None)),
+        (None, Some(url)) => {
+            let (client, _) = crate::opencode::connect(Some(url), None, &repo.workdir).await?;
+            Some((client, None))
+        }
         (None, None) => None,
     };
     let run = super::judge::judge_again(repo, store, driven.run, &opts, connected, &mut code).await;
@@ -338,10 +341,4 @@ async fn preflight(
         PreflightError::Api(e) => CommandError::failure(e.to_string()),
         PreflightError::Start(e) => CommandError::from(e),
     })
-}
-
-/// A client for `url` with the password from `OPENCODE_SERVER_PASSWORD`.
-fn on_server(url: &str) -> Result<crate::opencode::Client, CommandError> {
-    let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
-    Ok(crate::opencode::Client::new(url, password.as_deref())?)
 }

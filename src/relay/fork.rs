@@ -37,37 +37,32 @@ pub fn run_name(session: &str) -> String {
     format!("session-{slug}")
 }
 
+/// The names a session's runs take, in order: `session-<id>`, then each next
+/// `session-<id>-N` (a new one is opened when the session's files changed since the last).
+fn run_names(session: &str) -> impl Iterator<Item = String> {
+    let base = run_name(session);
+    let mut taken = HashSet::new();
+    std::iter::successors(Some(base.clone()), move |prev: &String| {
+        taken.insert(prev.clone());
+        Some(crate::names::unique(&base, &taken))
+    })
+}
+
 /// The run a fork of `session` starting from `start` joins: `session-<id>`, or, when the
 /// session's files changed since that run's forks were made, the next `session-<id>-N` whose
 /// start is the same tree. A run has one start, which diff and merge measure every fork from.
 fn run_for_start(store: &Store, repo: &Repo, session: &str, start: &str) -> String {
-    let base = run_name(session);
-    let mut taken = std::collections::HashSet::new();
-    let mut name = base.clone();
-    loop {
-        match store.load(&name) {
-            Ok(run) if !same_tree(repo, &run.start, start) => {
-                taken.insert(name);
-                name = crate::names::unique(&base, &taken);
-            }
-            _ => return name,
-        }
-    }
+    run_names(session)
+        .find(|name| !matches!(store.load(name), Ok(run) if !same_tree(repo, &run.start, start)))
+        .unwrap_or_else(|| run_name(session))
 }
 
 /// The last run the forks of `session` opened (`session-<id>`, or the last `session-<id>-N`
 /// a fork opened once the session's files had changed); None when it forked nothing.
 pub fn latest_run(store: &Store, session: &str) -> Option<Run> {
-    let base = run_name(session);
-    let mut taken = HashSet::new();
-    let mut name = base.clone();
-    let mut last = None;
-    while let Ok(run) = store.load(&name) {
-        last = Some(run);
-        taken.insert(name);
-        name = crate::names::unique(&base, &taken);
-    }
-    last
+    run_names(session)
+        .map_while(|name| store.load(&name).ok())
+        .last()
 }
 
 /// Makes the worktree and the forked session and records the fork (pending).
