@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::RunHandle;
-use crate::host::{Host, RemoteServer};
+use crate::host::{Host, HostError, RemoteServer};
 use crate::state::EndReason;
 
 /// A connected host and its OpenCode server, for the run's forks there.
@@ -57,53 +57,16 @@ pub(super) async fn make_remote_worktrees(
                 continue;
             }
         };
-        for f in here {
-            let path = f.worktree.to_string_lossy().to_string();
-            let exists = link
-                .host
-                .branch_tip(&mirror, &f.branch)
-                .await
-                .ok()
-                .flatten();
-            // The host lost a fork whose work came home (`clean`, a wiped disk): it goes on
-            // from the branch here, never again from the run's start.
-            let pushed = match exists {
-                None if repo.branch_exists(&f.branch) => {
-                    link.host
-                        .push_branch(&repo.workdir, &mirror, &f.branch)
-                        .await
-                }
-                _ => Ok(()),
-            };
-            let made = match pushed {
-                Ok(()) => {
-                    link.host
-                        .add_worktree(&mirror, &path, &f.branch, &run.start)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            let made = match made {
-                Ok(true) => link
-                    .host
-                    .copy_in(&repo.workdir, &path, &run.copy)
-                    .await
-                    .map(|()| true),
-                other => other,
-            };
+        let (made, made_here) = make_on_host(repo, &link.host, &mirror, &run, &here).await;
+        for (f, made) in here.iter().zip(made) {
             match made {
-                Ok(now) => {
-                    if now {
-                        made_now.insert(f.name.clone());
-                    }
-                    ready.push((
-                        f.name.clone(),
-                        RemoteFork {
-                            host: link.host.clone(),
-                            mirror: mirror.clone(),
-                        },
-                    ));
-                }
+                Ok(()) => ready.push((
+                    f.name.clone(),
+                    RemoteFork {
+                        host: link.host.clone(),
+                        mirror: mirror.clone(),
+                    },
+                )),
                 Err(e) => failed(
                     handle,
                     &f.name,
@@ -112,6 +75,7 @@ pub(super) async fn make_remote_worktrees(
                 ),
             }
         }
+        made_now.extend(made_here);
     }
     // A fork on a host this driver has no connection to (`resume` of such a run).
     for n in names {
@@ -128,6 +92,75 @@ pub(super) async fn make_remote_worktrees(
         }
     }
     (ready, made_now)
+}
+
+/// Makes the worktrees of `forks` on `host` in a few commands whatever their number: their
+/// branches' tips read there at once, the branches the host lost pushed back in one push, the
+/// worktrees made in one command, the files to copy sent to each new one at the same time. For
+/// each fork in order, whether it is ready; and the names of those made now.
+async fn make_on_host(
+    repo: &crate::git::Repo,
+    host: &Host,
+    mirror: &str,
+    run: &crate::state::Run,
+    forks: &[&crate::state::Fork],
+) -> (Vec<Result<(), HostError>>, Vec<String>) {
+    let branches: Vec<String> = forks.iter().map(|f| f.branch.clone()).collect();
+    // A tip the host cannot say counts as missing, so the branch here goes there again.
+    let tips = host
+        .branch_tips(mirror, &branches)
+        .await
+        .unwrap_or_else(|_| vec![None; branches.len()]);
+    // The host lost a fork whose work came home (`clean`, a wiped disk): it goes on from the
+    // branch here, never again from the run's start.
+    let lost: Vec<String> = forks
+        .iter()
+        .zip(&tips)
+        .filter(|(f, tip)| tip.is_none() && repo.branch_exists(&f.branch))
+        .map(|(f, _)| f.branch.clone())
+        .collect();
+    let pushed = host.push_branches(&repo.workdir, mirror, &lost).await;
+    let mut results: Vec<Result<(), HostError>> = Vec::with_capacity(forks.len());
+    let mut todo = Vec::new();
+    for (i, f) in forks.iter().enumerate() {
+        match &pushed {
+            Err(e) if lost.contains(&f.branch) => results.push(Err(e.clone())),
+            _ => {
+                results.push(Ok(()));
+                todo.push((
+                    i,
+                    f.worktree.to_string_lossy().to_string(),
+                    f.branch.clone(),
+                ));
+            }
+        }
+    }
+    let pairs: Vec<(String, String)> = todo
+        .iter()
+        .map(|(_, p, b)| (p.clone(), b.clone()))
+        .collect();
+    let made = match host.add_worktrees(mirror, &run.start, &pairs).await {
+        Ok(made) => made,
+        Err(e) => vec![Err(e); pairs.len()],
+    };
+    let mut copies = Vec::new();
+    for ((i, path, _), made) in todo.into_iter().zip(made) {
+        match made {
+            Ok(true) => {
+                copies.push(async move { (i, host.copy_in(&repo.workdir, &path, &run.copy).await) })
+            }
+            Ok(false) => {}
+            Err(e) => results[i] = Err(e),
+        }
+    }
+    let mut made_now = Vec::new();
+    for (i, copied) in futures_util::future::join_all(copies).await {
+        match copied {
+            Ok(()) => made_now.push(forks[i].name.clone()),
+            Err(e) => results[i] = Err(e),
+        }
+    }
+    (results, made_now)
 }
 
 fn failed(handle: &RunHandle, name: &str, end: EndReason, error: String) {

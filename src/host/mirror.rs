@@ -7,6 +7,7 @@ use std::path::Path;
 use super::{Host, HostError, quote};
 
 const COMMIT_SCRIPT: &str = include_str!("commit.sh");
+const ADD_WORKTREES_SCRIPT: &str = include_str!("add_worktrees.sh");
 
 /// The mirror's name on a host for the repository whose common git dir is `common`: its
 /// folder's name and a hash of its path, so two repositories never share one.
@@ -113,31 +114,38 @@ impl Host {
         Ok(mirror)
     }
 
-    /// Makes a fork's worktree on its branch: the branch there when the mirror has it, else a
-    /// new one at the run's start. A worktree already at `path` is left as it is; true when
-    /// one was made now.
-    pub async fn add_worktree(
+    /// Makes the forks' worktrees (`(path, branch)` pairs) in one command on the host, each
+    /// on its branch when the mirror has it, else on a new one at the run's start. A worktree
+    /// already at its path is left as it is. For each fork in order: true when its worktree
+    /// was made now, or what went wrong making it.
+    pub async fn add_worktrees(
         &self,
         mirror: &str,
-        path: &str,
-        branch: &str,
         start: &str,
-    ) -> Result<bool, HostError> {
-        let script = "umask 077; [ -e \"$2\" ] && exit 0; \
-                      mkdir -p \"$(dirname \"$2\")\" && git --git-dir=\"$1\" worktree prune || exit 1; \
-                      if git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$3\" >/dev/null; then \
-                      git --git-dir=\"$1\" worktree add -q \"$2\" \"$3\" || exit 1; \
-                      else git --git-dir=\"$1\" worktree add -q -b \"$3\" \"$2\" \"$4\" || exit 1; fi; \
-                      echo made";
+        forks: &[(String, String)],
+    ) -> Result<Vec<Result<bool, HostError>>, HostError> {
+        if forks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args: Vec<&str> = vec![mirror, start];
+        for (path, branch) in forks {
+            args.extend([path.as_str(), branch.as_str()]);
+        }
         let out = self
-            .sh_ok(
-                "making the worktree",
-                script,
-                &[mirror, path, branch, start],
-                None,
-            )
+            .sh_ok("making the worktrees", ADD_WORKTREES_SCRIPT, &args, None)
             .await?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim() == "made")
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut lines = text.lines();
+        let results = forks
+            .iter()
+            .map(|_| match lines.next() {
+                Some("made") => Ok(true),
+                Some("kept") => Ok(false),
+                Some(line) => Err(self.error(line.trim_start_matches("failed ").to_string())),
+                None => Err(self.error("making the worktree: no answer from the host".into())),
+            })
+            .collect();
+        Ok(results)
     }
 
     /// Commits everything in a fork's worktree to its branch on the host; the branch's tip.
@@ -155,23 +163,24 @@ impl Host {
         out.await.map(|o| stdout_text(&o))
     }
 
-    /// Pushes the local `branch` to the host's mirror (a fork the host lost goes on from
-    /// the work that came home).
-    pub async fn push_branch(
+    /// Pushes the local `branches` to the host's mirror (forks the host lost go on from the
+    /// work that came home), in one push.
+    pub async fn push_branches(
         &self,
         workdir: &Path,
         mirror: &str,
-        branch: &str,
+        branches: &[String],
     ) -> Result<(), HostError> {
-        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        self.mirror_git(
-            workdir,
-            "push",
-            mirror,
-            &[refspec],
-            "pushing the fork's branch",
-        )
-        .await
+        if branches.is_empty() {
+            return Ok(());
+        }
+        let refspecs: Vec<String> = branches
+            .iter()
+            .map(|b| format!("refs/heads/{b}:refs/heads/{b}"))
+            .collect();
+        let what = "pushing the forks' branches";
+        self.mirror_git(workdir, "push", mirror, &refspecs, what)
+            .await
     }
 
     /// Fetches `branches` from the host's mirror into the local repository.
@@ -196,15 +205,32 @@ impl Host {
         mirror: &str,
         branch: &str,
     ) -> Result<Option<String>, HostError> {
-        let out = self
-            .sh(
-                "git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$2^{commit}\"",
-                &[mirror, branch],
-                None,
-            )
-            .await?;
-        let tip = stdout_text(&out);
-        Ok((!tip.is_empty()).then_some(tip))
+        let tips = self.branch_tips(mirror, &[branch.to_string()]).await?;
+        Ok(tips.into_iter().next().flatten())
+    }
+
+    /// The commits `branches` name in the host's mirror, in order; None for a branch it does
+    /// not have. One command on the host for all of them.
+    pub async fn branch_tips(
+        &self,
+        mirror: &str,
+        branches: &[String],
+    ) -> Result<Vec<Option<String>>, HostError> {
+        let script = "m=$1; shift; for b in \"$@\"; do \
+                      t=$(git --git-dir=\"$m\" rev-parse --verify --quiet \"refs/heads/$b^{commit}\"); \
+                      echo \"${t:--}\"; done";
+        let mut args: Vec<&str> = vec![mirror];
+        args.extend(branches.iter().map(String::as_str));
+        let out = self.sh(script, &args, None).await?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut lines = text.lines();
+        Ok(branches
+            .iter()
+            .map(|_| match lines.next().map(str::trim) {
+                Some("-") | Some("") | None => None,
+                Some(tip) => Some(tip.to_string()),
+            })
+            .collect())
     }
 
     /// The paths a fork's worktree on the host holds that its branch does not (git's

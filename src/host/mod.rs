@@ -21,7 +21,7 @@ pub use serve::RemoteServer;
 const MIN_GIT: (u32, u32) = (2, 40);
 
 /// Something about a host that stops ocfork from using it; the message names the host.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("host {host}: {message}")]
 pub struct HostError {
     pub host: String,
