@@ -28,7 +28,11 @@ pub struct Timeouts {
     pub hub_connect: Duration,
     /// A spawned `opencode serve` printing where it listens.
     pub server_start: Duration,
-    /// A spawned server's exit after SIGTERM, before SIGKILL.
+    /// A spawned server's exit after SIGTERM, before SIGKILL. OpenCode 1.18 takes 2 s to exit
+    /// on SIGTERM however idle it is (measured: a fresh server with no client), and ocfork
+    /// stops a server only once it has read everything it needs and OpenCode has written its
+    /// sessions (SQLite, which a kill cannot tear): waiting those 2 s bought nothing but a
+    /// slower end of every command that started a server.
     pub server_term: Duration,
     /// Its exit after SIGKILL.
     pub server_kill: Duration,
@@ -73,7 +77,7 @@ impl Timeouts {
             events_silence: s(35),
             hub_connect: s(10),
             server_start: s(60),
-            server_term: s(3),
+            server_term: Duration::from_millis(500),
             server_kill: s(2),
             fork_stop: s(10),
             abort: s(5),

@@ -144,8 +144,20 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         }
         return super::ui::open(repo, store, run).await;
     }
-    let connected = preflight(&repo, &mut run, !args.server.is_empty()).await?;
-    let hosts = match place_hosts::start_servers(hosts, &run).await {
+    // The hosts' servers boot while the checks here start this machine's.
+    let user_server = !args.server.is_empty();
+    let (connected, booted) = tokio::join!(
+        preflight(&repo, &mut run, user_server),
+        place_hosts::boot(hosts)
+    );
+    let connected = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            booted.stop().await;
+            return Err(e);
+        }
+    };
+    let hosts = match booted.checked(&run).await {
         Ok(h) => h,
         Err(e) => {
             if let (_, Some(server)) = connected {

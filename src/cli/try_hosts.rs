@@ -1,6 +1,6 @@
 //! `try --host`: the hosts connected and checked, the forks spread over them (and `local`),
-//! and each host's OpenCode server started and asked for the run's agent and models, all
-//! before anything is made anywhere.
+//! and each host's OpenCode server started (all at once, while the checks here run) and asked
+//! for the run's agent and models, all before anything is made anywhere.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use super::TryArgs;
 use crate::cli::CommandError;
 use crate::dispatch::remote::HostLink;
 use crate::host::{Host, RemoteServer};
+use crate::opencode::offer::Offer;
 use crate::state::Run;
 
 /// Connects the hosts `--host` names and spreads the forks over them by load (`local` is
@@ -83,49 +84,87 @@ pub(super) fn spread(forks: usize, bounds: &[Option<usize>]) -> Vec<usize> {
     out
 }
 
+/// Each host's OpenCode server, started (all at once), and what it offers; or why not.
+pub(in crate::cli) struct Booted {
+    links: Vec<(HostLink, Result<Offer, String>)>,
+    errors: Vec<String>,
+}
+
+/// Starts each host's OpenCode server, all at the same time, and reads what each offers.
+/// Nothing about the run is needed, so this overlaps the checks made here.
+pub(in crate::cli) async fn boot(hosts: Vec<Host>) -> Booted {
+    let started = futures_util::future::join_all(hosts.into_iter().map(|host| async move {
+        let server = RemoteServer::start(&host).await?;
+        let dir = std::path::PathBuf::from(&host.dir);
+        let offer = Offer::read(&server.client, &dir)
+            .await
+            .map_err(|e| format!("host {}: {e}", host.name()));
+        let link = HostLink {
+            host: Arc::new(host),
+            server: Arc::new(server),
+        };
+        Ok::<_, crate::host::HostError>((link, offer))
+    }))
+    .await;
+    let mut booted = Booted {
+        links: Vec::new(),
+        errors: Vec::new(),
+    };
+    for s in started {
+        match s {
+            Ok(l) => booted.links.push(l),
+            Err(e) => booted.errors.push(e.to_string()),
+        }
+    }
+    booted
+}
+
+impl Booted {
+    /// Stops every server that started.
+    pub(in crate::cli) async fn stop(self) {
+        for (l, _) in &self.links {
+            l.server.stop().await;
+        }
+    }
+
+    /// The hosts, once each server started and offers every agent and model its forks use;
+    /// else every server is stopped and the command exits 2 naming what is missing where.
+    pub(in crate::cli) async fn checked(self, run: &Run) -> Result<Vec<HostLink>, CommandError> {
+        let mut errors = self.errors;
+        for (link, offer) in &self.links {
+            let offer = match offer {
+                Ok(o) => o,
+                Err(e) => {
+                    errors.push(e.clone());
+                    continue;
+                }
+            };
+            let name = link.host.name();
+            let forks = run.forks.iter().filter(|f| f.host.as_deref() == Some(name));
+            for f in forks {
+                if let Err(e) = offer.choose(&f.agent, f.model.as_deref()) {
+                    errors.push(format!("host {name}: {e}"));
+                    break;
+                }
+            }
+        }
+        let links: Vec<HostLink> = self.links.into_iter().map(|(l, _)| l).collect();
+        if errors.is_empty() {
+            return Ok(links);
+        }
+        for l in &links {
+            l.server.stop().await;
+        }
+        Err(CommandError::usage(errors.join("\n")))
+    }
+}
+
 /// Starts each host's OpenCode server and checks it offers every fork's agent and model.
 pub(in crate::cli) async fn start_servers(
     hosts: Vec<Host>,
     run: &Run,
 ) -> Result<Vec<HostLink>, CommandError> {
-    let mut links = Vec::new();
-    let mut errors = Vec::new();
-    for host in hosts {
-        let server = match RemoteServer::start(&host).await {
-            Ok(s) => s,
-            Err(e) => {
-                errors.push(e.to_string());
-                continue;
-            }
-        };
-        let dir = std::path::PathBuf::from(&host.dir);
-        match crate::opencode::offer::Offer::read(&server.client, &dir).await {
-            Ok(offer) => {
-                for f in run
-                    .forks
-                    .iter()
-                    .filter(|f| f.host.as_deref() == Some(host.name()))
-                {
-                    if let Err(e) = offer.choose(&f.agent, f.model.as_deref()) {
-                        errors.push(format!("host {}: {e}", host.name()));
-                        break;
-                    }
-                }
-            }
-            Err(e) => errors.push(format!("host {}: {e}", host.name())),
-        }
-        links.push(HostLink {
-            host: Arc::new(host),
-            server: Arc::new(server),
-        });
-    }
-    if errors.is_empty() {
-        return Ok(links);
-    }
-    for l in &links {
-        l.server.stop().await;
-    }
-    Err(CommandError::usage(errors.join("\n")))
+    boot(hosts).await.checked(run).await
 }
 
 #[cfg(test)]
