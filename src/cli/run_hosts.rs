@@ -29,5 +29,16 @@ pub(super) async fn reconnect(
         .hosts;
     let configs = crate::config::hosts::named(&wanted, &config);
     let hosts = super::hosts::connect_checked(&configs).await?;
-    super::try_cmd::place_hosts::start_servers(hosts, run).await
+    let started = super::try_cmd::place_hosts::start_servers(hosts, run).await?;
+    if started.gone.is_empty() {
+        return Ok(started.links);
+    }
+    // Still going (or gone again): as unreachable, nothing changes.
+    for l in &started.links {
+        l.server.stop().await;
+    }
+    let gone: Vec<String> = (started.gone.iter())
+        .map(|(host, why)| format!("host {host}: the connection dropped: {why}"))
+        .collect();
+    Err(CommandError::usage(gone.join("\n")))
 }

@@ -83,16 +83,29 @@ pub(super) fn spread(forks: usize, bounds: &[Option<usize>]) -> Vec<usize> {
     out
 }
 
-/// Starts each host's OpenCode server and checks it offers every fork's agent and model.
+/// The hosts whose OpenCode servers started, and those whose connection dropped meanwhile.
+pub(in crate::cli) struct Started {
+    pub links: Vec<HostLink>,
+    /// Each host whose connection dropped while its server started, and what failed.
+    pub gone: Vec<(String, String)>,
+}
+
+/// Starts each host's OpenCode server and checks it offers every fork's agent and model. A
+/// host whose connection drops meanwhile is in `gone`, not an error: its forks wait for
+/// `resume`.
 pub(in crate::cli) async fn start_servers(
     hosts: Vec<Host>,
     run: &Run,
-) -> Result<Vec<HostLink>, CommandError> {
+) -> Result<Started, CommandError> {
     let mut links = Vec::new();
-    let mut errors = Vec::new();
+    let (mut errors, mut gone) = (Vec::new(), Vec::new());
     for host in hosts {
         let server = match RemoteServer::start(&host).await {
             Ok(s) => s,
+            Err(e) if !host.connected().await => {
+                gone.push((host.name().to_string(), e.message));
+                continue;
+            }
             Err(e) => {
                 errors.push(e.to_string());
                 continue;
@@ -112,6 +125,11 @@ pub(in crate::cli) async fn start_servers(
                     }
                 }
             }
+            Err(e) if !host.connected().await => {
+                server.stop().await;
+                gone.push((host.name().to_string(), e.to_string()));
+                continue;
+            }
             Err(e) => errors.push(format!("host {}: {e}", host.name())),
         }
         links.push(HostLink {
@@ -120,12 +138,31 @@ pub(in crate::cli) async fn start_servers(
         });
     }
     if errors.is_empty() {
-        return Ok(links);
+        return Ok(Started { links, gone });
     }
     for l in &links {
         l.server.stop().await;
     }
     Err(CommandError::usage(errors.join("\n")))
+}
+
+/// Ends the forks on the hosts that went while their servers started `interrupted`
+/// (`host_gone`): nothing was made there yet, and `resume` starts them once the host is back.
+pub(super) fn mark_gone(run: &mut Run, gone: &[(String, String)]) {
+    for (host, why) in gone {
+        let error = format!(
+            "the connection to host {host} dropped while its OpenCode server started ({why}); \
+             `ocfork resume` starts the fork there once the host is back"
+        );
+        for f in run
+            .forks
+            .iter_mut()
+            .filter(|f| f.host.as_deref() == Some(host))
+        {
+            f.finish(crate::state::EndReason::HostGone, Some(error.clone()));
+        }
+    }
+    run.refresh_state();
 }
 
 #[cfg(test)]

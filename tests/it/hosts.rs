@@ -176,3 +176,6 @@ mod later;
 
 #[path = "hosts_steps.rs"]
 mod steps;
+
+#[path = "hosts_drops.rs"]
+mod drops;
