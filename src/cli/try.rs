@@ -137,7 +137,11 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     }
     if args.detach || args.ui {
         // The background driver checks the agent and model on the server it then drives the
-        // run with, and records the run: one server start, not one here and one there.
+        // run with, and records the run: one server start, not one here and one there. It
+        // connects the hosts again and holds their connections.
+        for h in hosts {
+            h.close().await;
+        }
         let code = detach(&repo, &store, run.clone(), args.json && !args.ui).await?;
         if code != 0 || !args.ui {
             return Ok(code);

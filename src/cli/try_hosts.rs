@@ -20,11 +20,7 @@ pub(super) async fn place(
     if args.hosts.is_empty() {
         return Ok(Vec::new());
     }
-    let unsupported = [
-        (args.detach, "--detach"),
-        (args.ui, "--ui"),
-        (!args.server.is_empty(), "--server"),
-    ];
+    let unsupported = [(args.ui, "--ui"), (!args.server.is_empty(), "--server")];
     if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
         return Err(CommandError::usage(format!(
             "{flag} does not work with --host yet"
@@ -148,7 +144,7 @@ pub(in crate::cli) async fn start_servers(
 
 /// Ends the forks on the hosts that went while their servers started `interrupted`
 /// (`host_gone`): nothing was made there yet, and `resume` starts them once the host is back.
-pub(super) fn mark_gone(run: &mut Run, gone: &[(String, String)]) {
+pub(in crate::cli) fn mark_gone(run: &mut Run, gone: &[(String, String)]) {
     for (host, why) in gone {
         let error = format!(
             "the connection to host {host} dropped while its OpenCode server started ({why}); \

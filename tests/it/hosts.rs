@@ -245,3 +245,6 @@ mod steps;
 
 #[path = "hosts_drops.rs"]
 mod drops;
+
+#[path = "hosts_detach.rs"]
+mod detach;
