@@ -47,18 +47,39 @@ async fn drive_planned(repo: &crate::git::Repo, store: &crate::state::Store) -> 
         .map_err(|e| CommandError::failure(format!("the planned run on stdin: {e}")))?;
     let user_server = run.server.is_some() || !run.pool_urls.is_empty();
     let connected = super::try_cmd::preflight(repo, &mut run, user_server).await?;
-    let recorded = super::try_cmd::record(store, &run).and_then(|()| detach_output(store, &run));
-    if let Err(e) = recorded {
-        if let (_, Some(server)) = connected {
-            server.stop().await;
-        }
-        return Err(e);
+    // The hosts of `try --host`, connected again and held for the run; one whose connection
+    // drops while its server starts leaves its forks interrupted, as in `try`.
+    let names: Vec<String> = run.forks.iter().map(|f| f.name.clone()).collect();
+    let started = super::run_hosts::connect(repo, &run, &names).await;
+    if let Ok(started) = &started {
+        super::try_cmd::place_hosts::mark_gone(&mut run, &started.gone);
     }
+    let forks: Vec<String> = (run.forks.iter().filter(|f| !f.state.is_finished()))
+        .map(|f| f.name.clone())
+        .collect();
+    let recorded = started.and_then(|s| {
+        super::try_cmd::record(store, &run)
+            .and_then(|()| detach_output(store, &run))
+            .map(|()| s.links)
+    });
+    let hosts = match recorded {
+        Ok(hosts) if !forks.is_empty() => hosts,
+        other => {
+            if let (_, Some(server)) = connected {
+                server.stop().await;
+            }
+            // Every fork's host went: nothing to drive.
+            for l in other? {
+                l.server.stop().await;
+            }
+            return Ok(super::run_exit_code(&run));
+        }
+    };
     let (driven, _) = drive_with::<LiveView>(
         repo,
         store,
         run,
-        DriveOptions::default(),
+        DriveOptions { forks, hosts },
         Some(connected),
         false,
     )

@@ -3,6 +3,23 @@
 //! OpenCode server offers (started there as `try` starts it), and the forks of this
 //! repository's runs working there now. Exit 2 naming each host that cannot, and what it
 //! lacks.
+//!
+//! # JSON
+//!
+//! `ocfork hosts --json` prints an array, one object a host in the order checked (`HostJson`):
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `[].name` | string | the host's name (what `--host` names) |
+//! | `[].ssh` | string | what ssh is given to reach it |
+//! | `[].reachable` | bool | ssh connected |
+//! | `[].git` | string or null | its git's version (`2.47.3`); null when it has none or is unreachable |
+//! | `[].opencode` | string or null | its opencode's version; null as for `git` |
+//! | `[].free_bytes` | number or null | free space where ocfork keeps things there |
+//! | `[].agents` | array of strings or null | the agents its OpenCode server offers; null when no server was asked (`--no-server`, or the host cannot run forks) or it did not answer |
+//! | `[].models` | array of strings or null | the models it offers, as `provider/model`; null as for `agents` |
+//! | `[].forks_running` | array of strings or null | the unfinished forks of this repository's runs there, as `RUN/FORK`; null outside a repository |
+//! | `[].problems` | array of strings | what keeps it from running forks (unreachable, what is missing, its server did not answer); empty when nothing does |
 
 use clap::Args;
 
@@ -22,6 +39,24 @@ pub struct HostsArgs {
     /// Do not start each host's OpenCode server: its agents and models are not listed
     #[arg(long)]
     no_server: bool,
+    /// Print the hosts as one JSON array on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+/// One host as `hosts --json` prints it (the module's JSON table).
+#[derive(serde::Serialize)]
+struct HostJson {
+    name: String,
+    ssh: String,
+    reachable: bool,
+    git: Option<String>,
+    opencode: Option<String>,
+    free_bytes: Option<u64>,
+    agents: Option<Vec<String>>,
+    models: Option<Vec<String>>,
+    forks_running: Option<Vec<String>>,
+    problems: Vec<String>,
 }
 
 /// Connects to every host at once and checks it can run forks; exit 2 naming the hosts that
@@ -121,48 +156,75 @@ pub async fn cmd_hosts(args: HostsArgs) -> CmdResult {
     let seen =
         futures_util::future::join_all(configs.iter().map(|c| look(c, !args.no_server))).await;
     let running = forks_on_hosts();
-    let mut code = 0;
-    let mut lines = Vec::new();
+    let (mut code, mut lines, mut rows) = (0, Vec::new(), Vec::new());
     for (c, (report, offered)) in configs.iter().zip(seen) {
+        let here: Option<Vec<String>> = running.as_ref().map(|running| {
+            (running.iter().filter(|(h, _)| *h == c.name))
+                .map(|(_, f)| f.clone())
+                .collect()
+        });
+        let mut row = HostJson {
+            name: c.name.clone(),
+            ssh: c.ssh.clone(),
+            reachable: report.is_ok(),
+            git: None,
+            opencode: None,
+            free_bytes: None,
+            agents: None,
+            models: None,
+            forks_running: here.clone(),
+            problems: Vec::new(),
+        };
         match report {
             Ok(r) => {
                 lines.push(report_line(&c.name, &r));
-                let problems = r.problems();
-                if !problems.is_empty() {
-                    eprintln!("ocfork: host {}: {}", c.name, problems.join("; "));
-                    code = 2;
+                row.problems = r.problems();
+                if !row.problems.is_empty() {
+                    eprintln!("ocfork: host {}: {}", c.name, row.problems.join("; "));
                 }
+                row.git = (r.git.as_deref()).map(|g| g.trim_start_matches("git version ").into());
+                (row.opencode, row.free_bytes) = (r.opencode, r.free_kib.map(|k| k * 1024));
             }
             Err(e) => {
                 lines.push(format!("{}\tunreachable", c.name));
                 eprintln!("ocfork: {e}");
-                code = 2;
+                row.problems.push(e.to_string());
             }
         }
         match offered {
-            Some(Ok(offer)) => lines.extend(offer_lines(&offer)),
+            Some(Ok(offer)) => {
+                lines.extend(offer_lines(&offer));
+                row.agents = Some(offer.agents.names());
+                row.models = Some(
+                    (offer.models.providers().iter())
+                        .flat_map(|(p, models)| models.iter().map(move |m| format!("{p}/{m}")))
+                        .collect(),
+                );
+            }
             Some(Err(e)) => {
                 lines.push(
                     "  agents and models: unknown (its OpenCode server did not answer)".into(),
                 );
                 eprintln!("ocfork: {e}");
-                code = 2;
+                row.problems.push(e);
             }
             None => {}
         }
-        if let Some(running) = &running {
-            let here: Vec<&str> = running
-                .iter()
-                .filter(|(h, _)| *h == c.name)
-                .map(|(_, f)| f.as_str())
-                .collect();
+        if let Some(here) = here {
             lines.push(match here.is_empty() {
                 true => "  forks running: none".to_string(),
                 false => format!("  forks running: {}", here.join(", ")),
             });
         }
+        if !row.problems.is_empty() {
+            code = 2;
+        }
+        rows.push(row);
     }
-    super::output::print(lines.join("\n") + "\n")?;
+    match args.json {
+        true => super::print_json(&rows)?,
+        false => super::output::print(lines.join("\n") + "\n")?,
+    }
     Ok(code)
 }
 

@@ -137,7 +137,11 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     }
     if args.detach || args.ui {
         // The background driver checks the agent and model on the server it then drives the
-        // run with, and records the run: one server start, not one here and one there.
+        // run with, and records the run: one server start, not one here and one there. It
+        // connects the hosts again and holds their connections.
+        for h in hosts {
+            h.close().await;
+        }
         let code = detach(&repo, &store, run.clone(), args.json && !args.ui).await?;
         if code != 0 || !args.ui {
             return Ok(code);
@@ -157,28 +161,33 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
             return Err(e);
         }
     };
-    let hosts = match booted.checked(&run).await {
-        Ok(h) => h,
-        Err(e) => {
+    let started = booted.checked(&run).await;
+    // A host whose connection dropped meanwhile leaves its forks interrupted, for `resume`.
+    if let Ok(started) = &started {
+        place_hosts::mark_gone(&mut run, &started.gone);
+    }
+    let forks: Vec<String> = (run.forks.iter().filter(|f| !f.state.is_finished()))
+        .map(|f| f.name.clone())
+        .collect();
+    let recorded = started.and_then(|s| record(&store, &run).map(|()| s.links));
+    let hosts = match recorded {
+        Ok(hosts) if !forks.is_empty() => hosts,
+        other => {
             if let (_, Some(server)) = connected {
                 server.stop().await;
             }
-            return Err(e);
+            // Every fork's host went: nothing to drive.
+            for l in other? {
+                l.server.stop().await;
+            }
+            finish(&run, args.json)?;
+            return Ok(super::run_exit_code(&run));
         }
     };
-    if let Err(e) = record(&store, &run) {
-        if let (_, Some(server)) = connected {
-            server.stop().await;
-        }
-        return Err(e);
-    }
     let config = crate::config::Config::load(Some(&repo.workdir))?.layer;
     let synth = args.synth || config.synth.is_some_and(|s| s.value);
     let judge = args.judge || synth || config.judge.is_some_and(|j| j.value);
-    let options = DriveOptions {
-        forks: Vec::new(),
-        hosts,
-    };
+    let options = DriveOptions { forks, hosts };
     // With --judge the run's first server stays up for the judge instead of a new one.
     let (driven, kept) =
         drive_with::<LiveView>(&repo, &store, run, options, Some(connected), judge).await?;

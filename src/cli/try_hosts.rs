@@ -21,11 +21,7 @@ pub(super) async fn place(
     if args.hosts.is_empty() {
         return Ok(Vec::new());
     }
-    let unsupported = [
-        (args.detach, "--detach"),
-        (args.ui, "--ui"),
-        (!args.server.is_empty(), "--server"),
-    ];
+    let unsupported = [(args.ui, "--ui"), (!args.server.is_empty(), "--server")];
     if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
         return Err(CommandError::usage(format!(
             "{flag} does not work with --host yet"
@@ -84,73 +80,97 @@ pub(super) fn spread(forks: usize, bounds: &[Option<usize>]) -> Vec<usize> {
     out
 }
 
-/// Each host's OpenCode server, started (all at once), and what it offers; or why not.
-pub(in crate::cli) struct Booted {
-    links: Vec<(HostLink, Result<Offer, String>)>,
-    errors: Vec<String>,
+/// The hosts whose OpenCode servers started, and those whose connection dropped meanwhile.
+pub(in crate::cli) struct Started {
+    pub links: Vec<HostLink>,
+    /// Each host whose connection dropped while its server started, and what failed.
+    pub gone: Vec<(String, String)>,
 }
 
+/// What starting one host's server came to.
+enum Boot {
+    Up(HostLink, Result<Offer, String>),
+    Gone(String, String),
+    Failed(String),
+}
+
+/// Each host's OpenCode server, started (all at once), and what it offers; or why not.
+pub(in crate::cli) struct Booted(Vec<Boot>);
+
 /// Starts each host's OpenCode server, all at the same time, and reads what each offers.
-/// Nothing about the run is needed, so this overlaps the checks made here.
+/// Nothing about the run is needed, so this overlaps the checks made here. A host whose
+/// connection drops meanwhile is gone, not failed: its forks wait for `resume`.
 pub(in crate::cli) async fn boot(hosts: Vec<Host>) -> Booted {
-    let started = futures_util::future::join_all(hosts.into_iter().map(|host| async move {
-        let server = RemoteServer::start(&host).await?;
+    let booted = futures_util::future::join_all(hosts.into_iter().map(|host| async move {
+        let server = match RemoteServer::start(&host).await {
+            Ok(s) => s,
+            Err(e) if !host.connected().await => {
+                return Boot::Gone(host.name().to_string(), e.message);
+            }
+            Err(e) => return Boot::Failed(e.to_string()),
+        };
         let dir = std::path::PathBuf::from(&host.dir);
-        let offer = Offer::read(&server.client, &dir)
-            .await
-            .map_err(|e| format!("host {}: {e}", host.name()));
+        let offer = match Offer::read(&server.client, &dir).await {
+            Ok(o) => Ok(o),
+            Err(e) if !host.connected().await => {
+                server.stop().await;
+                return Boot::Gone(host.name().to_string(), e.to_string());
+            }
+            Err(e) => Err(format!("host {}: {e}", host.name())),
+        };
         let link = HostLink {
             host: Arc::new(host),
             server: Arc::new(server),
         };
-        Ok::<_, crate::host::HostError>((link, offer))
+        Boot::Up(link, offer)
     }))
     .await;
-    let mut booted = Booted {
-        links: Vec::new(),
-        errors: Vec::new(),
-    };
-    for s in started {
-        match s {
-            Ok(l) => booted.links.push(l),
-            Err(e) => booted.errors.push(e.to_string()),
-        }
-    }
-    booted
+    Booted(booted)
 }
 
 impl Booted {
     /// Stops every server that started.
     pub(in crate::cli) async fn stop(self) {
-        for (l, _) in &self.links {
-            l.server.stop().await;
+        for b in &self.0 {
+            if let Boot::Up(l, _) = b {
+                l.server.stop().await;
+            }
         }
     }
 
-    /// The hosts, once each server started and offers every agent and model its forks use;
+    /// The hosts, once each server that started offers every agent and model its forks use;
     /// else every server is stopped and the command exits 2 naming what is missing where.
-    pub(in crate::cli) async fn checked(self, run: &Run) -> Result<Vec<HostLink>, CommandError> {
-        let mut errors = self.errors;
-        for (link, offer) in &self.links {
-            let offer = match offer {
-                Ok(o) => o,
-                Err(e) => {
-                    errors.push(e.clone());
+    pub(in crate::cli) async fn checked(self, run: &Run) -> Result<Started, CommandError> {
+        let (mut links, mut gone, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+        for b in self.0 {
+            let (link, offer) = match b {
+                Boot::Up(link, offer) => (link, offer),
+                Boot::Gone(host, why) => {
+                    gone.push((host, why));
+                    continue;
+                }
+                Boot::Failed(e) => {
+                    errors.push(e);
                     continue;
                 }
             };
-            let name = link.host.name();
-            let forks = run.forks.iter().filter(|f| f.host.as_deref() == Some(name));
-            for f in forks {
-                if let Err(e) = offer.choose(&f.agent, f.model.as_deref()) {
-                    errors.push(format!("host {name}: {e}"));
-                    break;
+            match offer {
+                Ok(offer) => {
+                    let name = link.host.name();
+                    let forks = run.forks.iter().filter(|f| f.host.as_deref() == Some(name));
+                    for f in forks {
+                        if let Err(e) = offer.choose(&f.agent, f.model.as_deref()) {
+                            errors.push(format!("host {name}: {e}"));
+                            break;
+                        }
+                    }
                 }
+                Err(e) => errors.push(e),
             }
+            links.push(link);
         }
-        let links: Vec<HostLink> = self.links.into_iter().map(|(l, _)| l).collect();
         if errors.is_empty() {
-            return Ok(links);
+            return Ok(Started { links, gone });
         }
         for l in &links {
             l.server.stop().await;
@@ -163,8 +183,27 @@ impl Booted {
 pub(in crate::cli) async fn start_servers(
     hosts: Vec<Host>,
     run: &Run,
-) -> Result<Vec<HostLink>, CommandError> {
+) -> Result<Started, CommandError> {
     boot(hosts).await.checked(run).await
+}
+
+/// Ends the forks on the hosts that went while their servers started `interrupted`
+/// (`host_gone`): nothing was made there yet, and `resume` starts them once the host is back.
+pub(in crate::cli) fn mark_gone(run: &mut Run, gone: &[(String, String)]) {
+    for (host, why) in gone {
+        let error = format!(
+            "the connection to host {host} dropped while its OpenCode server started ({why}); \
+             `ocfork resume` starts the fork there once the host is back"
+        );
+        for f in run
+            .forks
+            .iter_mut()
+            .filter(|f| f.host.as_deref() == Some(host))
+        {
+            f.finish(crate::state::EndReason::HostGone, Some(error.clone()));
+        }
+    }
+    run.refresh_state();
 }
 
 #[cfg(test)]

@@ -7,6 +7,37 @@ use std::time::Duration;
 use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env, try_on_hosta};
 use crate::common::*;
 
+/// One host of `hosts --json`, every field named.
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct HostJson {
+    name: String,
+    ssh: String,
+    reachable: bool,
+    git: Option<String>,
+    opencode: Option<String>,
+    free_bytes: Option<u64>,
+    agents: Option<Vec<String>>,
+    models: Option<Vec<String>>,
+    forks_running: Option<Vec<String>>,
+    problems: Vec<String>,
+}
+
+/// `hosts --json ARGS`: its exit code and its one host.
+fn hosts_json(w: &World, args: &[&str]) -> (Option<i32>, HostJson) {
+    let out = run_with_hosts(w, &[&["hosts", "--json"][..], args].concat());
+    crate::json_docs::assert_documented(
+        "hosts --json",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/cli/hosts.rs")),
+        &json(&out),
+    );
+    let hosts: Vec<HostJson> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not the hosts' JSON ({e}): {}", stdout(&out)));
+    let [host] = <[HostJson; 1]>::try_from(hosts).expect("one host");
+    (out.status.code(), host)
+}
+
 fn rules() -> Vec<Rule> {
     numbered_exports(&["Approach A", "Approach B"])
 }
@@ -27,6 +58,16 @@ fn a_host_without_opencode_exits_2_and_nothing_is_made_anywhere() {
     // `ocfork hosts` says the same, naming the host and what is missing.
     let out = run_with_hosts(&w, &["hosts"]);
     exits_with(&out, 2, "bare");
+    let (code, bare) = hosts_json(&w, &[]);
+    assert_eq!(code, Some(2));
+    assert!(bare.reachable && bare.git.is_some(), "{bare:?}");
+    assert_eq!(bare.opencode, None, "{bare:?}");
+    assert!(
+        bare.problems.iter().any(|p| p.contains("opencode")),
+        "{bare:?}"
+    );
+    // No server was started there, so no agents or models to show.
+    assert_eq!((bare.agents, bare.models), (None, None));
 }
 
 /// `ocfork hosts` shows what a host has and what its server offers; the forks running there
@@ -60,6 +101,29 @@ fn hosts_shows_git_opencode_disk_agents_and_models() {
     let quick = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
     assert!(quick.contains("hosta\treachable"), "{quick}");
     assert!(!quick.contains("agents:"), "{quick}");
+    // --json says the same as one document.
+    let (code, host) = hosts_json(&w, &[]);
+    assert_eq!(code, Some(0), "{host:?}");
+    assert_eq!((host.name.as_str(), host.ssh.as_str()), ("hosta", "hosta"));
+    assert!(host.reachable && host.problems.is_empty(), "{host:?}");
+    assert!(
+        host.git.as_deref().is_some_and(|g| g.starts_with("2.")),
+        "{host:?}"
+    );
+    let version = host.opencode.as_deref().unwrap_or("");
+    assert!(
+        version.starts_with("1.") && out.contains(version),
+        "{host:?}"
+    );
+    assert!(host.free_bytes.is_some_and(|b| b > 0), "{host:?}");
+    assert!(host.agents.is_some_and(|a| a.iter().any(|a| a == "build")));
+    let models = host.models.unwrap_or_default();
+    for m in ["scripted/scripted", "scripted/other"] {
+        assert!(models.iter().any(|x| x == m), "{models:?}");
+    }
+    assert_eq!(host.forks_running, Some(Vec::new()));
+    let (_, quick) = hosts_json(&w, &["--no-server"]);
+    assert_eq!((quick.agents, quick.models), (None, None));
 }
 
 /// One run on a host (a run there costs ~20 s to make): while its agent works, the host's
@@ -112,6 +176,7 @@ fn a_run_on_a_host_keeps_its_password_out_of_argv_shows_in_hosts_and_clean_waits
             .collect()
     });
     let during = run_with_hosts(&w, &["hosts", "--no-server"]);
+    let (_, during_json) = hosts_json(&w, &["--no-server"]);
     // The agent goes on and the run ends, whatever was found.
     host.sh(
         &w,
@@ -123,6 +188,7 @@ fn a_run_on_a_host_keeps_its_password_out_of_argv_shows_in_hosts_and_clean_waits
         during.lines().any(|l| l == "  forks running: r/a"),
         "{during}"
     );
+    assert_eq!(during_json.forks_running, Some(vec!["r/a".to_string()]));
     let after = ok(&run_with_hosts(&w, &["hosts", "--no-server"]));
     assert!(
         after.lines().any(|l| l == "  forks running: none"),
@@ -176,3 +242,9 @@ mod later;
 
 #[path = "hosts_steps.rs"]
 mod steps;
+
+#[path = "hosts_drops.rs"]
+mod drops;
+
+#[path = "hosts_detach.rs"]
+mod detach;

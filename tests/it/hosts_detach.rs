@@ -1,0 +1,51 @@
+//! `try --detach` with `--host`: the background driver connects the hosts and holds their
+//! connections; the forks on a host work there after `try` returned, and `wait` picks the run
+//! up with their branches home.
+
+use std::time::Duration;
+
+use crate::common::sshd::{SshHost, host_config, run_with_hosts};
+use crate::common::*;
+
+#[test]
+fn try_detach_with_a_host_drives_its_forks_in_the_background() {
+    let w = world(vec![
+        writes_then("Approach A", ("src/a.js", "export const a = 1;\n"), held()),
+        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+    ]);
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let args = ["try", "--detach", "--json", "-n", "r", "--host", "hosta"];
+    let more = ["--host", "local", "a=Approach A", "b=Approach B"];
+    let out = run_with_hosts(&w, &[&args[..], &more[..]].concat());
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
+    assert_eq!(fork(&run, "b")["host"], serde_json::Value::Null, "{run:#}");
+    // `try` has returned; the agent on the host works under the background driver.
+    let dir = host.dir.display().to_string();
+    let started = wait_until(Duration::from_secs(120), || {
+        host.sh(&w, &format!("find '{dir}' -name .started | grep -q ."))
+            .0
+            == 0
+    });
+    host.sh(
+        &w,
+        &format!("find '{dir}' -name .started -execdir touch .go \\;"),
+    );
+    assert!(started.is_some(), "the agent on the host never started");
+    let out = run_with_hosts(&w, &["wait", "r", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    for name in ["a", "b"] {
+        assert_eq!(fork(&run, name)["state"], "done", "{run:#}");
+    }
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:src/a.js"]),
+        "export const a = 1;\n"
+    );
+    assert_eq!(
+        w.git(&["show", "ocfork/r/b:src/b.js"]),
+        "export const b = 2;\n"
+    );
+}
