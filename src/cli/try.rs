@@ -122,20 +122,9 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         super::ui::require_terminal()?;
     }
     let mut run = plan::plan(&args, &repo, &store)?;
-    let hosts = place_hosts::place(&args, &repo, &mut run).await?;
-    // OpenCode's untracked config goes to the forks here, not to those on hosts.
-    let on_hosts = run.forks.iter().filter(|f| f.host.is_some()).count();
-    if on_hosts < run.forks.len() {
-        let notes =
-            crate::dispatch::preflight::config_carried(&repo, args.include_dirty, &args.copy);
-        for note in notes {
-            match on_hosts {
-                0 => eprintln!("ocfork: {note}"),
-                _ => eprintln!("ocfork: {note} (not the forks on hosts)"),
-            }
-        }
-    }
     if args.detach || args.ui {
+        let hosts = place_hosts::place(&args, &repo, &mut run).await?;
+        carried_notes(&args, &repo, &run);
         // The background driver checks the agent and model on the server it then drives the
         // run with, and records the run: one server start, not one here and one there. It
         // connects the hosts again and holds their connections.
@@ -148,19 +137,32 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         }
         return super::ui::open(repo, store, run).await;
     }
-    // The hosts' servers boot while the checks here start this machine's.
+    place_hosts::refuse_unsupported(&args)?;
+    // The hosts are connected, checked and their servers started while the checks here
+    // start this machine's: each takes seconds, and neither needs the other.
     let user_server = !args.server.is_empty();
-    let (connected, booted) = tokio::join!(
-        preflight(&repo, &mut run, user_server),
-        place_hosts::boot(hosts)
-    );
-    let connected = match connected {
-        Ok(c) => c,
-        Err(e) => {
-            booted.stop().await;
+    let mut placed = run.clone();
+    let (connected, booted) = tokio::join!(preflight(&repo, &mut run, user_server), async {
+        let hosts = place_hosts::place(&args, &repo, &mut placed).await?;
+        Ok::<_, CommandError>(place_hosts::boot(hosts).await)
+    });
+    let (connected, booted) = match (connected, booted) {
+        (Ok(c), Ok(b)) => (c, b),
+        (Err(e), booted) => {
+            if let Ok(b) = booted {
+                b.stop().await;
+            }
+            return Err(e);
+        }
+        (Ok((_, server)), Err(e)) => {
+            if let Some(server) = server {
+                server.stop().await;
+            }
             return Err(e);
         }
     };
+    place_hosts::adopt(&mut run, &placed);
+    carried_notes(&args, &repo, &run);
     let started = booted.checked(&run).await;
     // A host whose connection dropped meanwhile leaves its forks interrupted, for `resume`.
     if let Ok(started) = &started {
@@ -216,6 +218,21 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(code)
+}
+
+/// Says which of OpenCode's untracked config goes to the forks here (not to those on hosts).
+fn carried_notes(args: &TryArgs, repo: &crate::git::Repo, run: &Run) {
+    let on_hosts = run.forks.iter().filter(|f| f.host.is_some()).count();
+    if on_hosts == run.forks.len() {
+        return;
+    }
+    let notes = crate::dispatch::preflight::config_carried(repo, args.include_dirty, &args.copy);
+    for note in notes {
+        match on_hosts {
+            0 => eprintln!("ocfork: {note}"),
+            _ => eprintln!("ocfork: {note} (not the forks on hosts)"),
+        }
+    }
 }
 
 /// "the check `CMD` failed in 1 of 2 forks: b (exit 3)", when any check failed.

@@ -21,12 +21,7 @@ pub(super) async fn place(
     if args.hosts.is_empty() {
         return Ok(Vec::new());
     }
-    let unsupported = [(args.ui, "--ui"), (!args.server.is_empty(), "--server")];
-    if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
-        return Err(CommandError::usage(format!(
-            "{flag} does not work with --host yet"
-        )));
-    }
+    refuse_unsupported(args)?;
     let config = crate::config::Config::load(Some(&repo.workdir))?
         .layer
         .hosts;
@@ -53,6 +48,25 @@ pub(super) async fn place(
         }
     }
     Ok(hosts)
+}
+
+/// Refuses, with `--host`, the options hosts do not support yet.
+pub(super) fn refuse_unsupported(args: &TryArgs) -> Result<(), CommandError> {
+    let unsupported = [(args.ui, "--ui"), (!args.server.is_empty(), "--server")];
+    match unsupported.iter().find(|(on, _)| *on) {
+        Some((_, flag)) if !args.hosts.is_empty() => Err(CommandError::usage(format!(
+            "{flag} does not work with --host yet"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Takes the places `placed` (the same run, placed by [`place`]) gives the forks.
+pub(super) fn adopt(run: &mut Run, placed: &Run) {
+    for (fork, there) in run.forks.iter_mut().zip(&placed.forks) {
+        fork.host.clone_from(&there.host);
+        fork.worktree.clone_from(&there.worktree);
+    }
 }
 
 /// Which of the places (hosts and `local`, in `--host` order) each of `forks` forks goes to:
