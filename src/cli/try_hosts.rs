@@ -2,12 +2,10 @@
 //! and each host's OpenCode server started (all at once, while the checks here run) and asked
 //! for the run's agent and models, all before anything is made anywhere.
 
-use std::sync::Arc;
-
 use super::TryArgs;
 use crate::cli::CommandError;
 use crate::dispatch::remote::HostLink;
-use crate::host::{Host, RemoteServer};
+use crate::host::{Host, HostError, RemoteServer};
 use crate::opencode::offer::Offer;
 use crate::state::Run;
 
@@ -52,7 +50,23 @@ pub(super) async fn place(
                 .into();
         }
     }
+    let mut hosts = hosts;
+    let names: Vec<String> = run.forks.iter().map(|f| f.name.clone()).collect();
+    size_pools(&mut hosts, run, &names);
     Ok(hosts)
+}
+
+/// Each host's number of servers to start: its table's `servers` (else 1), but no more than
+/// its forks among `names` can work at once (their number, and its `jobs`, else `-j`).
+pub(in crate::cli) fn size_pools(hosts: &mut [Host], run: &Run, names: &[String]) {
+    for host in hosts {
+        let forks = (names.iter().filter_map(|n| run.fork(n)))
+            .filter(|f| f.host.as_deref() == Some(host.name()))
+            .count();
+        let at_once = host.config.jobs.or(run.jobs).unwrap_or(usize::MAX);
+        let wanted = host.config.servers.unwrap_or(1);
+        host.config.servers = Some(wanted.min(forks).min(at_once).max(1));
+    }
 }
 
 /// Which of the places (hosts and `local`, in `--host` order) each of `forks` forks goes to:
@@ -102,7 +116,7 @@ pub(in crate::cli) struct Booted(Vec<Boot>);
 /// connection drops meanwhile is gone, not failed: its forks wait for `resume`.
 pub(in crate::cli) async fn boot(hosts: Vec<Host>) -> Booted {
     let booted = futures_util::future::join_all(hosts.into_iter().map(|host| async move {
-        let server = match RemoteServer::start(&host).await {
+        let (server, more) = match start_all(&host).await {
             Ok(s) => s,
             Err(e) if !host.connected().await => {
                 return Boot::Gone(host.name().to_string(), e.message);
@@ -114,18 +128,42 @@ pub(in crate::cli) async fn boot(hosts: Vec<Host>) -> Booted {
             Ok(o) => Ok(o),
             Err(e) if !host.connected().await => {
                 server.stop().await;
+                futures_util::future::join_all(more.iter().map(RemoteServer::stop)).await;
                 return Boot::Gone(host.name().to_string(), e.to_string());
             }
             Err(e) => Err(format!("host {}: {e}", host.name())),
         };
-        let link = HostLink {
-            host: Arc::new(host),
-            server: Arc::new(server),
-        };
-        Boot::Up(link, offer)
+        Boot::Up(HostLink::new(host, server, more), offer)
     }))
     .await;
     Booted(booted)
+}
+
+/// The host's servers (its `servers`, sized by [`size_pools`]), started all at once: the
+/// first that started and the others. A server that does not start is left out with a
+/// warning while another did; else the first error.
+async fn start_all(host: &Host) -> Result<(RemoteServer, Vec<RemoteServer>), HostError> {
+    let wanted = host.config.servers.unwrap_or(1).max(1);
+    let started = futures_util::future::join_all((0..wanted).map(|_| RemoteServer::start(host)));
+    let (mut up, mut errors) = (Vec::new(), Vec::<HostError>::new());
+    for s in started.await {
+        match s {
+            Ok(s) => up.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut up = up.into_iter();
+    let Some(first) = up.next() else {
+        let none = || HostError {
+            host: host.name().to_string(),
+            message: "no OpenCode server started".into(),
+        };
+        return Err(errors.into_iter().next().unwrap_or_else(none));
+    };
+    for e in &errors {
+        eprintln!("ocfork: warning: {e}; its forks go to its other servers");
+    }
+    Ok((first, up.collect()))
 }
 
 impl Booted {
@@ -133,7 +171,7 @@ impl Booted {
     pub(in crate::cli) async fn stop(self) {
         for b in &self.0 {
             if let Boot::Up(l, _) = b {
-                l.server.stop().await;
+                l.stop().await;
             }
         }
     }
@@ -173,7 +211,7 @@ impl Booted {
             return Ok(Started { links, gone });
         }
         for l in &links {
-            l.server.stop().await;
+            l.stop().await;
         }
         Err(CommandError::usage(errors.join("\n")))
     }
