@@ -10,7 +10,7 @@ use crate::opencode::offer::Offer;
 use crate::state::Run;
 
 /// Connects the hosts `--host` names and spreads the forks over them by load (`local` is
-/// this machine; see [`spread`]). Refuses the options hosts do not support yet.
+/// this machine; see [`spread`]). Refuses `--server`, which hosts do not support yet.
 pub(super) async fn place(
     args: &TryArgs,
     repo: &crate::git::Repo,
@@ -19,11 +19,10 @@ pub(super) async fn place(
     if args.hosts.is_empty() {
         return Ok(Vec::new());
     }
-    let unsupported = [(args.ui, "--ui"), (!args.server.is_empty(), "--server")];
-    if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
-        return Err(CommandError::usage(format!(
-            "{flag} does not work with --host yet"
-        )));
+    if !args.server.is_empty() {
+        return Err(CommandError::usage(
+            "--server does not work with --host yet",
+        ));
     }
     let config = crate::config::Config::load(Some(&repo.workdir))?
         .layer
