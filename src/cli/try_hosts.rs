@@ -1,6 +1,6 @@
 //! `try --host`: the hosts connected and checked, the forks spread over them (and `local`),
-//! and each host's OpenCode server started (all at once, while the checks here run) and asked
-//! for the run's agent and models, all before anything is made anywhere.
+//! and each host's OpenCode servers (its `servers`) started (all at once, while the checks here
+//! run) and the first asked for the run's agent and models, all before anything is made anywhere.
 
 use super::TryArgs;
 use crate::cli::CommandError;
@@ -107,10 +107,10 @@ enum Boot {
     Failed(String),
 }
 
-/// Each host's OpenCode server, started (all at once), and what it offers; or why not.
+/// Each host's OpenCode servers, started (all at once), and what they offer; or why not.
 pub(in crate::cli) struct Booted(Vec<Boot>);
 
-/// Starts each host's OpenCode server, all at the same time, and reads what each offers.
+/// Starts each host's OpenCode servers, all at the same time, and reads what each host offers.
 /// Nothing about the run is needed, so this overlaps the checks made here. A host whose
 /// connection drops meanwhile is gone, not failed: its forks wait for `resume`.
 pub(in crate::cli) async fn boot(hosts: Vec<Host>) -> Booted {
@@ -216,7 +216,7 @@ impl Booted {
     }
 }
 
-/// Starts each host's OpenCode server and checks it offers every fork's agent and model.
+/// Starts each host's OpenCode servers and checks they offer every fork's agent and model.
 pub(in crate::cli) async fn start_servers(
     hosts: Vec<Host>,
     run: &Run,
