@@ -70,7 +70,7 @@ async fn drive_planned(repo: &crate::git::Repo, store: &crate::state::Store) -> 
             }
             // Every fork's host went: nothing to drive.
             for l in other? {
-                l.server.stop().await;
+                l.stop().await;
             }
             return Ok(super::run_exit_code(&run));
         }

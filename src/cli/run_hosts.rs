@@ -22,7 +22,7 @@ pub(super) async fn reconnect(
     }
     // Still going (or gone again): as unreachable, nothing changes.
     for l in &started.links {
-        l.server.stop().await;
+        l.stop().await;
     }
     let gone: Vec<String> = (started.gone.iter())
         .map(|(host, why)| format!("host {host}: the connection dropped: {why}"))
@@ -53,6 +53,7 @@ pub(super) async fn connect(
         .layer
         .hosts;
     let configs = crate::config::hosts::named(&wanted, &config);
-    let hosts = super::hosts::connect_checked(&configs).await?;
+    let mut hosts = super::hosts::connect_checked(&configs).await?;
+    super::try_cmd::place_hosts::size_pools(&mut hosts, run, names);
     super::try_cmd::place_hosts::start_servers(hosts, run).await
 }

@@ -180,7 +180,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
             }
             // Every fork's host went: nothing to drive.
             for l in other? {
-                l.server.stop().await;
+                l.stop().await;
             }
             finish(&run, args.json)?;
             return Ok(super::run_exit_code(&run));

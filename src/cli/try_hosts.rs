@@ -1,18 +1,16 @@
 //! `try --host`: the hosts connected and checked, the forks spread over them (and `local`),
-//! and each host's OpenCode server started (all at once, while the checks here run) and asked
-//! for the run's agent and models, all before anything is made anywhere.
-
-use std::sync::Arc;
+//! and each host's OpenCode servers (its `servers`) started (all at once, while the checks here
+//! run) and the first asked for the run's agent and models, all before anything is made anywhere.
 
 use super::TryArgs;
 use crate::cli::CommandError;
 use crate::dispatch::remote::HostLink;
-use crate::host::{Host, RemoteServer};
+use crate::host::{Host, HostError, RemoteServer};
 use crate::opencode::offer::Offer;
 use crate::state::Run;
 
 /// Connects the hosts `--host` names and spreads the forks over them by load (`local` is
-/// this machine; see [`spread`]). Refuses the options hosts do not support yet.
+/// this machine; see [`spread`]). Refuses `--server`, which hosts do not support yet.
 pub(super) async fn place(
     args: &TryArgs,
     repo: &crate::git::Repo,
@@ -47,17 +45,19 @@ pub(super) async fn place(
                 .into();
         }
     }
+    let mut hosts = hosts;
+    let names: Vec<String> = run.forks.iter().map(|f| f.name.clone()).collect();
+    size_pools(&mut hosts, run, &names);
     Ok(hosts)
 }
 
 /// Refuses, with `--host`, the options hosts do not support yet.
 pub(super) fn refuse_unsupported(args: &TryArgs) -> Result<(), CommandError> {
-    let unsupported = [(args.ui, "--ui"), (!args.server.is_empty(), "--server")];
-    match unsupported.iter().find(|(on, _)| *on) {
-        Some((_, flag)) if !args.hosts.is_empty() => Err(CommandError::usage(format!(
-            "{flag} does not work with --host yet"
-        ))),
-        _ => Ok(()),
+    match args.hosts.is_empty() || args.server.is_empty() {
+        true => Ok(()),
+        false => Err(CommandError::usage(
+            "--server does not work with --host yet",
+        )),
     }
 }
 
@@ -66,6 +66,19 @@ pub(super) fn adopt(run: &mut Run, placed: &Run) {
     for (fork, there) in run.forks.iter_mut().zip(&placed.forks) {
         fork.host.clone_from(&there.host);
         fork.worktree.clone_from(&there.worktree);
+    }
+}
+
+/// Each host's number of servers to start: its table's `servers` (else 1), but no more than
+/// its forks among `names` can work at once (their number, and its `jobs`, else `-j`).
+pub(in crate::cli) fn size_pools(hosts: &mut [Host], run: &Run, names: &[String]) {
+    for host in hosts {
+        let forks = (names.iter().filter_map(|n| run.fork(n)))
+            .filter(|f| f.host.as_deref() == Some(host.name()))
+            .count();
+        let at_once = host.config.jobs.or(run.jobs).unwrap_or(usize::MAX);
+        let wanted = host.config.servers.unwrap_or(1);
+        host.config.servers = Some(wanted.min(forks).min(at_once).max(1));
     }
 }
 
@@ -108,15 +121,15 @@ enum Boot {
     Failed(String),
 }
 
-/// Each host's OpenCode server, started (all at once), and what it offers; or why not.
+/// Each host's OpenCode servers, started (all at once), and what they offer; or why not.
 pub(in crate::cli) struct Booted(Vec<Boot>);
 
-/// Starts each host's OpenCode server, all at the same time, and reads what each offers.
+/// Starts each host's OpenCode servers, all at the same time, and reads what each host offers.
 /// Nothing about the run is needed, so this overlaps the checks made here. A host whose
 /// connection drops meanwhile is gone, not failed: its forks wait for `resume`.
 pub(in crate::cli) async fn boot(hosts: Vec<Host>) -> Booted {
     let booted = futures_util::future::join_all(hosts.into_iter().map(|host| async move {
-        let server = match RemoteServer::start(&host).await {
+        let (server, more) = match start_all(&host).await {
             Ok(s) => s,
             Err(e) if !host.connected().await => {
                 return Boot::Gone(host.name().to_string(), e.message);
@@ -128,18 +141,34 @@ pub(in crate::cli) async fn boot(hosts: Vec<Host>) -> Booted {
             Ok(o) => Ok(o),
             Err(e) if !host.connected().await => {
                 server.stop().await;
+                futures_util::future::join_all(more.iter().map(RemoteServer::stop)).await;
                 return Boot::Gone(host.name().to_string(), e.to_string());
             }
             Err(e) => Err(format!("host {}: {e}", host.name())),
         };
-        let link = HostLink {
-            host: Arc::new(host),
-            server: Arc::new(server),
-        };
-        Boot::Up(link, offer)
+        Boot::Up(HostLink::new(host, server, more), offer)
     }))
     .await;
     Booted(booted)
+}
+
+/// The host's servers (its `servers`, sized by [`size_pools`]): the first, then the others
+/// at once. One of the others that does not start is left out with a warning; the first's
+/// failure is the host's.
+async fn start_all(host: &Host) -> Result<(RemoteServer, Vec<RemoteServer>), HostError> {
+    let wanted = host.config.servers.unwrap_or(1).max(1);
+    // The first alone: OpenCode migrates its database on a first start, and servers
+    // starting together race on that (as for the servers here, `opencode::server`).
+    let first = RemoteServer::start(host).await?;
+    let started = futures_util::future::join_all((1..wanted).map(|_| RemoteServer::start(host)));
+    let mut more = Vec::new();
+    for s in started.await {
+        match s {
+            Ok(s) => more.push(s),
+            Err(e) => eprintln!("ocfork: warning: {e}; its forks go to its other servers"),
+        }
+    }
+    Ok((first, more))
 }
 
 impl Booted {
@@ -147,7 +176,7 @@ impl Booted {
     pub(in crate::cli) async fn stop(self) {
         for b in &self.0 {
             if let Boot::Up(l, _) = b {
-                l.server.stop().await;
+                l.stop().await;
             }
         }
     }
@@ -187,13 +216,13 @@ impl Booted {
             return Ok(Started { links, gone });
         }
         for l in &links {
-            l.server.stop().await;
+            l.stop().await;
         }
         Err(CommandError::usage(errors.join("\n")))
     }
 }
 
-/// Starts each host's OpenCode server and checks it offers every fork's agent and model.
+/// Starts each host's OpenCode servers and checks they offer every fork's agent and model.
 pub(in crate::cli) async fn start_servers(
     hosts: Vec<Host>,
     run: &Run,

@@ -28,7 +28,7 @@ pub struct HostConfig {
     pub opencode: String,
     /// Where ocfork keeps mirrors and worktrees on the host (`~/` is the host's home).
     pub dir: String,
-    /// OpenCode servers on the host (only 1 is supported so far).
+    /// OpenCode servers on the host to spread its forks over (default 1).
     pub servers: Option<usize>,
     /// Forks prompting at once on the host.
     pub jobs: Option<usize>,

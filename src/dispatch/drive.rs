@@ -118,7 +118,7 @@ pub async fn drive_with<V: RunView>(
             (Some(c), _) => Ok(c),
             // Every fork of this drive works on a host (`continue`, `resume`): no server
             // starts here; the first host's stands in where the forks' own are put.
-            (None, Some(link)) if local.is_empty() => Ok((link.server.client.clone(), None)),
+            (None, Some(link)) if local.is_empty() => Ok((link.server().client.clone(), None)),
             (None, _) => connect(repo, &run).await,
         }
     };
@@ -218,8 +218,22 @@ pub async fn drive_with<V: RunView>(
         .collect();
     let stop_host_events = tokio_util::sync::CancellationToken::new();
     for link in &opts.hosts {
-        let hub =
-            crate::opencode::EventHub::start(link.server.client.clone(), stop_host_events.clone());
+        // The host's servers, a pool of their own: each fork there leases the least loaded.
+        let servers = (link.servers().iter())
+            .map(|s| (s.client.clone(), s.exit.clone()))
+            .collect();
+        let host_pool = Arc::new(Pool::watched(servers, stop_host_events.clone()));
+        // Never None: a link has a server.
+        let Some(member) = host_pool.first() else {
+            continue;
+        };
+        if link.servers().len() > 1 {
+            eprintln!(
+                "ocfork: host {}: forks spread over {} OpenCode servers",
+                link.host.name(),
+                link.servers().len()
+            );
+        }
         // The host's own queue: its `jobs`, else `-j`, bounds its forks at once.
         let bound = link.host.config.jobs.or(run.jobs);
         let queue = Arc::new(Semaphore::new(
@@ -231,10 +245,10 @@ pub async fn drive_with<V: RunView>(
         {
             let on = Arc::new(Shared {
                 queue: queue.clone(),
-                client: link.server.client.clone(),
-                hub: hub.clone(),
-                server_exit: Some(link.server.exit.clone()),
-                pool: None,
+                client: member.client.clone(),
+                hub: member.hub.clone(),
+                server_exit: member.exit.clone(),
+                pool: Some(host_pool.clone()),
                 opening: None,
                 remote: Some(rf.clone()),
                 ..(*shared).clone()
@@ -348,7 +362,7 @@ async fn host_gone_while_made(
 
 /// Stops the hosts' OpenCode servers.
 async fn stop_hosts(hosts: &[super::remote::HostLink]) {
-    futures_util::future::join_all(hosts.iter().map(|l| l.server.stop())).await;
+    futures_util::future::join_all(hosts.iter().map(|l| l.stop())).await;
 }
 
 /// Connects to the `--server` given, or spawns one.

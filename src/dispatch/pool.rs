@@ -1,6 +1,7 @@
 //! The pool of OpenCode servers a run's forks are spread over: local `opencode serve`
 //! processes ocfork starts (`--servers K`, config `servers`, else [`default_servers`]), or the
-//! user's own (`--server URL`, repeatable). A fork goes to the least-loaded live member.
+//! user's own (`--server URL`, repeatable); on a host (`try --host`), the servers ocfork
+//! started there (`[[host]] servers`). A fork goes to the least-loaded live member.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -90,14 +91,7 @@ impl Pool {
     /// URL that is no server address is left out with a warning. With `growing`, leases
     /// (but one early one) wait for [`Pool::grow`].
     pub fn build(first: (Client, Option<Server>), urls: &[String], growing: bool) -> Pool {
-        let pool = Pool {
-            members: RwLock::new(Vec::new()),
-            spawned: Mutex::new(Vec::new()),
-            stop_events: CancellationToken::new(),
-            complete: watch::channel(!growing).0,
-            early_taken: AtomicBool::new(false),
-            picking: Mutex::new(()),
-        };
+        let pool = Pool::empty(CancellationToken::new(), growing);
         pool.add(first.0, first.1);
         let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
         for url in urls {
@@ -110,6 +104,28 @@ impl Pool {
             pool.announce();
         }
         pool
+    }
+
+    /// The pool of servers started and watched elsewhere (a host's, `try --host`): each
+    /// client with what is set once its server is gone. Its event streams end with `stop`.
+    pub fn watched(servers: Vec<(Client, ExitWatch)>, stop: CancellationToken) -> Pool {
+        let pool = Pool::empty(stop, false);
+        for (client, exit) in servers {
+            let url = client.base_url().trim_end_matches('/').to_string();
+            pool.push(url, client, exit);
+        }
+        pool
+    }
+
+    fn empty(stop_events: CancellationToken, growing: bool) -> Pool {
+        Pool {
+            members: RwLock::new(Vec::new()),
+            spawned: Mutex::new(Vec::new()),
+            stop_events,
+            complete: watch::channel(!growing).0,
+            early_taken: AtomicBool::new(false),
+            picking: Mutex::new(()),
+        }
     }
 
     /// Starts `more` servers from `bin` in parallel and adds those that answer; a server
@@ -147,14 +163,24 @@ impl Pool {
     }
 
     fn add(&self, client: Client, server: Option<Server>) {
-        let url = match &server {
-            Some(s) => s.url.clone(),
-            None => client.base_url().trim_end_matches('/').to_string(),
-        };
         let exit = match &server {
             Some(s) => s.exit_watch(),
             None => liveness::watch_refusals(client.clone(), self.stop_events.clone()),
         };
+        let url = match &server {
+            Some(s) => s.url.clone(),
+            None => client.base_url().trim_end_matches('/').to_string(),
+        };
+        self.push(url, client, exit);
+        if let Some(s) = server {
+            self.spawned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(s);
+        }
+    }
+
+    fn push(&self, url: String, client: Client, exit: ExitWatch) {
         let member = Member {
             url,
             hub: EventHub::start(client.clone(), self.stop_events.clone()),
@@ -166,12 +192,6 @@ impl Pool {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::new(member));
-        if let Some(s) = server {
-            self.spawned
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(s);
-        }
     }
 
     /// A place on the least-loaded live server (the first of equals), once the pool is

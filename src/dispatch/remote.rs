@@ -9,10 +9,36 @@ use super::RunHandle;
 use crate::host::{Host, HostError, RemoteServer};
 use crate::state::EndReason;
 
-/// A connected host and its OpenCode server, for the run's forks there.
+/// A connected host and its OpenCode servers (`[[host]] servers`), for the run's forks there.
 pub struct HostLink {
     pub host: Arc<Host>,
-    pub server: Arc<RemoteServer>,
+    /// At least one; the first is the one `try` asked for the host's agents and models.
+    servers: Vec<Arc<RemoteServer>>,
+}
+
+impl HostLink {
+    pub fn new(host: Host, first: RemoteServer, more: Vec<RemoteServer>) -> HostLink {
+        let servers = std::iter::once(first).chain(more).map(Arc::new).collect();
+        HostLink {
+            host: Arc::new(host),
+            servers,
+        }
+    }
+
+    /// The host's servers, the first first.
+    pub fn servers(&self) -> &[Arc<RemoteServer>] {
+        &self.servers
+    }
+
+    /// Its first server.
+    pub fn server(&self) -> &RemoteServer {
+        &self.servers[0]
+    }
+
+    /// Stops the host's servers, all at once.
+    pub async fn stop(&self) {
+        futures_util::future::join_all(self.servers.iter().map(|s| s.stop())).await;
+    }
 }
 
 /// Where a fork on a host lives.

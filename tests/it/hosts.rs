@@ -248,3 +248,6 @@ mod drops;
 
 #[path = "hosts_detach.rs"]
 mod detach;
+
+#[path = "hosts_pool.rs"]
+mod pool;

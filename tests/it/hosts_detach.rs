@@ -1,11 +1,12 @@
 //! `try --detach` with `--host`: the background driver connects the hosts and holds their
 //! connections; the forks on a host work there after `try` returned, and `wait` picks the run
-//! up with their branches home.
+//! up with their branches home. `try --ui --host` watches that driver's run in `ocfork ui`.
 
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, host_config, run_with_hosts};
+use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env};
 use crate::common::*;
+use crate::tui::{Tmux, row};
 
 #[test]
 fn try_detach_with_a_host_drives_its_forks_in_the_background() {
@@ -40,6 +41,44 @@ fn try_detach_with_a_host_drives_its_forks_in_the_background() {
     for name in ["a", "b"] {
         assert_eq!(fork(&run, name)["state"], "done", "{run:#}");
     }
+    assert_eq!(
+        w.git(&["show", "ocfork/r/a:src/a.js"]),
+        "export const a = 1;\n"
+    );
+    assert_eq!(
+        w.git(&["show", "ocfork/r/b:src/b.js"]),
+        "export const b = 2;\n"
+    );
+}
+
+#[test]
+fn try_ui_with_a_host_watches_its_forks_there_to_their_end() {
+    let w = world(vec![
+        writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
+        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+    ]);
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let args = "try --ui -n r --host hosta --host local 'a=Approach A' 'b=Approach B'";
+    let (k, v) = ssh_env(&w);
+    let t = Tmux::start_env(&w, "host", args, (120, 40), &[(k, v)]);
+    t.wait_for("both forks done in the UI", |s| {
+        s.contains("run r")
+            && row(s, "a").is_some_and(|r| r.contains("done"))
+            && row(s, "b").is_some_and(|r| r.contains("done"))
+    });
+    // The fork on the host: its patch, read from its branch home.
+    t.keys(&["Enter"]);
+    t.wait_for("fork a's patch", |s| {
+        s.contains("+export const a = 1;") && s.contains("src/a.js")
+    });
+    t.keys(&["q"]);
+    let screen = t.wait_for("the exit code", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    let out = run_with_hosts(&w, &["wait", "r", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let run = json(&out);
+    assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
     assert_eq!(
         w.git(&["show", "ocfork/r/a:src/a.js"]),
         "export const a = 1;\n"

@@ -8,7 +8,7 @@ use crate::common::*;
 
 /// One tmux server of its own (`-L`), running `ocfork ui ARGS` in a 120x40 window with the
 /// world's environment; the shell prints the exit code when ocfork ends.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
     env: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)>,
     dir: std::path::PathBuf,
@@ -19,8 +19,20 @@ impl Tmux {
         Tmux::start_sized(w, name, &format!("ui {args}"), (120, 40))
     }
 
-    fn start_sized(w: &World, name: &str, args: &str, (x, y): (u16, u16)) -> Tmux {
-        let probe = w.ocfork();
+    fn start_sized(w: &World, name: &str, args: &str, size: (u16, u16)) -> Tmux {
+        Tmux::start_env(w, name, args, size, &[])
+    }
+
+    /// [`Tmux::start_sized`] running `ocfork ARGS`, with `extra` in ocfork's environment.
+    pub(crate) fn start_env(
+        w: &World,
+        name: &str,
+        args: &str,
+        (x, y): (u16, u16),
+        extra: &[(&str, String)],
+    ) -> Tmux {
+        let mut probe = w.ocfork();
+        probe.envs(extra.iter().map(|(k, v)| (*k, v)));
         let env = probe
             .get_envs()
             .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
@@ -39,7 +51,7 @@ impl Tmux {
         t
     }
 
-    fn tmux(&self, args: &[&str]) -> String {
+    pub(crate) fn tmux(&self, args: &[&str]) -> String {
         let mut c = Command::new("tmux");
         c.arg("-L")
             .arg(&self.socket)
@@ -65,14 +77,14 @@ impl Tmux {
         self.tmux(&["send-keys", "-t", "t", "-l", text]);
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         for k in keys {
             self.tmux(&["send-keys", "-t", "t", k]);
         }
     }
 
     /// Waits (at most 90 s: the machine may be busy) until the screen satisfies `pred`, and returns it.
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
@@ -96,7 +108,7 @@ impl Drop for Tmux {
 }
 
 /// The screen's line for fork `name` in the table.
-fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
     screen.lines().find(|l| {
         l.trim_start_matches(['│', ' '])
             .starts_with(&format!("{name} "))

@@ -181,6 +181,21 @@ impl SshHost {
             .collect()
     }
 
+    /// The command lines of the OpenCode servers running on the host (`opencode serve`, not
+    /// the shell around it).
+    pub fn opencode_servers(&self) -> Vec<String> {
+        self.processes()
+            .into_iter()
+            .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| {
+                let mut words = c.split(' ');
+                let bin = words.next().unwrap_or("");
+                bin.ends_with("opencode") && words.next() == Some("serve")
+            })
+            .collect()
+    }
+
     /// Stops the host's sshd and everything in its namespace: the host goes away.
     pub fn kill(&mut self) {
         self.drop_connections();
@@ -266,6 +281,12 @@ pub fn host_config(w: &World, hosts: &[(&SshHost, Option<&Path>)]) {
 
 /// [`host_config`], each table with `jobs` when given.
 pub fn host_config_jobs(w: &World, hosts: &[(&SshHost, Option<&Path>)], jobs: Option<usize>) {
+    let extra = jobs.map(|j| format!("jobs = {j}\n")).unwrap_or_default();
+    host_config_with(w, hosts, &extra);
+}
+
+/// [`host_config`], `extra` (whole lines) added to each table.
+pub fn host_config_with(w: &World, hosts: &[(&SshHost, Option<&Path>)], extra: &str) {
     let mut text = String::new();
     for (h, opencode) in hosts {
         let opencode = opencode.unwrap_or(&h.opencode);
@@ -276,9 +297,7 @@ pub fn host_config_jobs(w: &World, hosts: &[(&SshHost, Option<&Path>)], jobs: Op
             h.dir.display(),
             opencode.display()
         ));
-        if let Some(j) = jobs {
-            text.push_str(&format!("jobs = {j}\n"));
-        }
+        text.push_str(extra);
         text.push('\n');
     }
     let file = w.tmp.path().join("xdg/config/ocfork/config.toml");
