@@ -176,10 +176,16 @@ fn clean_lets_go_of_a_fork_instance_the_users_server_opened_again() {
 
 #[test]
 fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
-    let w = World::with_delay(
-        script(&[("first.txt", "1"), ("second.txt", "2"), ("third.txt", "3")]),
-        Duration::from_millis(1500),
+    // Every fork writes its first file, then its turn is held until the server is killed.
+    let mut go = writes(
+        "Go",
+        &[("first.txt", "1"), ("second.txt", "2"), ("third.txt", "3")],
     );
+    go.steps.insert(1, held());
+    let w = World::new(Script {
+        rules: vec![go],
+        default_reply: "ok".into(),
+    });
     let child = w
         .ocfork()
         .args([
@@ -196,17 +202,24 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
         ])
         .in_background();
     let mut live = serde_json::Value::Null;
+    let worktrees: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|f| w.path(&format!("app.ocfork/die/{f}")))
+        .collect();
     let first_files = wait_until(Duration::from_secs(180), || {
         let status = w.run(&["status", "die", "--json"]);
         if status.status.code() != Some(0) {
             return false;
         }
         live = json(&status);
-        ["a", "b", "c", "d"]
+        worktrees
             .iter()
-            .all(|f| w.path(&format!("app.ocfork/die/{f}/first.txt")).exists())
+            .all(|wt| wt.join("first.txt").exists() && wt.join(".started").exists())
     });
-    assert!(first_files.is_some(), "every fork wrote its first file");
+    assert!(
+        first_files.is_some(),
+        "every fork wrote its first file and is held"
+    );
     let pool = live["spawned_servers"].as_array().expect("pool").clone();
     assert_eq!(pool.len(), 2, "{live}");
     let victim = pool[1]["url"].as_str().expect("url").to_string();
@@ -216,6 +229,8 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill the server");
+    // The forks on the live server go on; the dead server's held steps end too.
+    release(&worktrees);
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let run = json(&out);
