@@ -108,6 +108,7 @@ fn connection_refused_times_out_saying_opencode_was_retrying() {
     let port = dead.local_addr().expect("addr").port();
     drop(dead);
     let config = ocfork_scripted::opencode_config(&format!("http://127.0.0.1:{port}/v1"));
+    w.seed_opencode_deps();
     let out = w
         .ocfork()
         .env("OPENCODE_CONFIG_CONTENT", config)

@@ -186,6 +186,7 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
         rules: vec![go],
         default_reply: "ok".into(),
     });
+    w.seed_opencode_deps();
     let child = w
         .ocfork()
         .args([
