@@ -94,30 +94,6 @@ fn assert_done_with_work(w: &World, run: &serde_json::Value, file: &str) {
 }
 
 #[test]
-fn servers_2_spreads_four_forks_over_two_spawned_servers() {
-    let w = World::new(script(&[("out.txt", "x")]));
-    let approaches = ["a=Go", "b=Go", "c=Go", "d=Go"];
-    let run = w.try_json(
-        0,
-        &[&["--servers", "2", "-n", "pool"][..], &approaches].concat(),
-    );
-    assert_done_with_work(&w, &run, "out.txt");
-    let saved = json(&w.run(&["status", "pool", "--json"]));
-    let used = servers_of(&saved);
-    assert_eq!(used.len(), 2, "both servers ran forks: {used:?}");
-    assert!(used.iter().all(|u| u.starts_with("http://127.0.0.1:")));
-    // Least-loaded: two forks each.
-    assert_eq!(forks_on_each(&saved), [2, 2], "{saved}");
-    // The servers are gone with the run, and the record says so.
-    assert_eq!(saved["spawned_servers"], serde_json::json!([]));
-    // Every session is in the shared data dir: `attach --print` finds it.
-    let attach = w.run(&["attach", "pool/c", "--print"]);
-    assert_eq!(attach.status.code(), Some(0), "{}", stderr(&attach));
-    let session = saved["forks"][2]["session"].as_str().expect("session");
-    assert!(stdout(&attach).contains(session), "{}", stdout(&attach));
-}
-
-#[test]
 fn repeated_server_pools_the_users_servers_and_disposes_each_forks_instance() {
     let w = World::new(script(&[("out.txt", "x")]));
     let one = Serve::start(&w, &[]);
@@ -355,11 +331,13 @@ fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
     );
 }
 
-/// With a gate and servers to start, the first fork's turn does not wait for the pool: it
-/// starts on the first server while the others boot, and the rest, which wait for the
-/// gate anyway, are spread over the whole pool.
+/// `--servers 2`: ocfork starts two servers and spreads the forks over them, least-loaded. With a
+/// gate (eight fresh forks) and servers to start, the first fork's turn does not wait for the
+/// pool: it starts on the first server while the other boots, and the rest, which wait for
+/// the gate anyway, are spread over the whole pool. The servers are gone with the run, and the
+/// sessions they made are in the shared data dir.
 #[test]
-fn the_first_fork_starts_while_the_other_servers_boot() {
+fn the_first_fork_starts_while_the_other_servers_boot_and_the_rest_spread_over_them() {
     let w = World::new(script(&[("out.txt", "x")]));
     let names: Vec<String> = (1..=8).map(|i| format!("f{i}=Go")).collect();
     let mut args = vec!["--servers", "2", "-n", "early"];
@@ -379,11 +357,23 @@ fn the_first_fork_starts_while_the_other_servers_boot() {
         "one fork ran before the pool was up: {err}"
     );
     assert_eq!(lines[pool_up..].iter().filter(running).count(), 7, "{err}");
+    assert_done_with_work(&w, &json(&out), "out.txt");
     let saved = json(&w.run(&["status", "early", "--json"]));
     assert_done_with_work(&w, &saved, "out.txt");
+    let used = servers_of(&saved);
+    assert_eq!(used.len(), 2, "both servers ran forks: {used:?}");
+    assert!(used.iter().all(|u| u.starts_with("http://127.0.0.1:")));
+    // Least-loaded: four forks each.
     assert_eq!(
         forks_on_each(&saved),
         [4, 4],
         "the rest were spread over the pool: {saved}"
     );
+    // The servers are gone with the run, and the record says so.
+    assert_eq!(saved["spawned_servers"], serde_json::json!([]));
+    // Every session is in the shared data dir: `attach --print` finds it.
+    let attach = w.run(&["attach", "early/f3", "--print"]);
+    assert_eq!(attach.status.code(), Some(0), "{}", stderr(&attach));
+    let session = fork(&saved, "f3")["session"].as_str().expect("session");
+    assert!(stdout(&attach).contains(session), "{}", stdout(&attach));
 }
