@@ -43,6 +43,7 @@ fn an_agent_deleting_its_git_link_never_commits_to_the_users_branch() {
     std::fs::write(w.repo.join("staged.txt"), "mine\n").expect("write");
     w.git(&["add", "staged.txt"]);
     let head = w.git(&["rev-parse", "HEAD"]);
+    w.seed_opencode_deps();
     let out = w
         .ocfork()
         .env("OCFORK_WORKTREE_ROOT", w.repo.join(".forks"))

@@ -99,18 +99,30 @@ fn settled(w: &World, run: &str, limit: Duration) -> Value {
 
 fn start_parent(w: &World) -> (Serve, String) {
     // The relays the plugin starts get the server's environment, the scale with it.
-    let (srv, s) = Serve::prompted(w, &[SCALE], "Fork both ways");
+    let srv = Serve::start(w, &[SCALE]);
+    let s = fork_both_ways(w, &srv);
+    (srv, s)
+}
+
+/// A new parent session on `srv` that has forked both ways; its id.
+fn fork_both_ways(w: &World, srv: &Serve) -> String {
+    let s = srv.create_session(&w.repo);
+    srv.prompt(&s, &w.repo, "build", "Fork both ways");
     srv.wait_for(&s, &w.repo, "the parent's turn", |m| {
         m.last()
             .is_some_and(|m| answered_by(m, "build") && text_of(m).contains("Forked both"))
     });
-    (srv, s)
+    s
 }
 
-/// The user's server is stopped (for [`STOPPED`]) while two session forks work on it, then continued:
-/// ocfork waits for it, and both forks finish `done` with all their files on their branches.
+/// The user's server is stopped (for [`STOPPED`]) while two session forks work on it, then
+/// continued: ocfork waits for it, and both forks finish `done` with all their files on their
+/// branches. Then the same server is killed while two more session forks work on it, after
+/// each wrote files: neither is left `running`, both are `interrupted` with everything they
+/// wrote committed, and `resume` finishes them on a server of its own. (One test: the server
+/// a session fork needs is the user's, and the kill ends it.)
 #[test]
-fn session_forks_outlast_a_stopped_server() {
+fn session_forks_outlast_a_stopped_server_and_keep_their_work_when_it_is_killed() {
     let w = session_world();
     let (srv, s) = start_parent(&w);
     let run = ocfork::relay::fork_run_name(&s);
@@ -131,19 +143,19 @@ fn session_forks_outlast_a_stopped_server() {
         let left = git(&worktree_of(f), &["status", "--porcelain"]);
         assert_eq!(left, "", "uncommitted work in {name}");
     }
+
+    // The same server, killed while two more session forks work on it.
+    let s = fork_both_ways(&w, &srv);
+    let run = ocfork::relay::fork_run_name(&s);
+    killed_mid_turn(&w, srv, &run);
 }
 
-/// The user's server is killed while two session forks work on it, after each wrote files:
-/// neither is left `running`, both are `interrupted` with everything they wrote committed,
-/// and `resume` finishes them on a server of its own.
-#[test]
-fn session_forks_of_a_killed_server_keep_their_work_and_resume() {
-    let w = session_world();
-    let (srv, s) = start_parent(&w);
-    let run = ocfork::relay::fork_run_name(&s);
+/// Kills `srv` once both forks of session fork run `run` wrote two files, then checks they
+/// end `interrupted` with their work committed and that `resume` finishes them.
+fn killed_mid_turn(w: &World, srv: Serve, run: &str) {
     let mut last = Value::Null;
     wait_until(Duration::from_secs(120), || {
-        last = status(&w, &run)?;
+        last = status(w, run)?;
         let two = last["forks"].as_array().is_some_and(|f| f.len() == 2);
         (two && FORKS.iter().all(|(name, prefix)| {
             worktree_of(fork(&last, name))
@@ -167,7 +179,7 @@ fn session_forks_of_a_killed_server_keep_their_work_and_resume() {
         })
         .collect();
 
-    let after = settled(&w, &run, Duration::from_secs(60));
+    let after = settled(w, run, Duration::from_secs(60));
     for (name, wrote) in &written {
         let f = fork(&after, name);
         assert_eq!(f["state"], "interrupted", "{f:#}");
@@ -181,7 +193,7 @@ fn session_forks_of_a_killed_server_keep_their_work_and_resume() {
     }
     // The background relays are gone before resume takes the run over.
     wait_until(Duration::from_secs(20), || {
-        let out = w.run(&["resume", &run, "--json"]);
+        let out = w.run(&["resume", run, "--json"]);
         (!stderr(&out).contains("being driven by another")).then_some(out)
     })
     .map(|out| {
@@ -206,6 +218,7 @@ fn session_forks_of_a_killed_server_keep_their_work_and_resume() {
 fn try_forks_outlast_a_stopped_server() {
     let rules = vec![slow("Use slow A", "a"), slow("Use slow B", "b")];
     let w = World::with_delay(script(rules), Duration::from_millis(300));
+    w.seed_opencode_deps();
     let child = w
         .ocfork()
         .env(SCALE.0, SCALE.1)

@@ -225,6 +225,7 @@ fn server_death_fails_running_forks_with_work_committed_then_resume() {
 fn ctrl_c_ends_a_run_whose_server_stopped_answering() {
     let w = slow_world();
     // ocfork's limits at 0.4: the stop's whole bound is 4 s instead of 10.
+    w.seed_opencode_deps();
     let child = w
         .ocfork()
         .env("OCFORK_TEST_TIMEOUT_SCALE", "0.4")

@@ -19,6 +19,7 @@ fn assert_nothing_registered(w: &World) {
 }
 
 fn try_in_root(w: &World, root: &Path) -> serde_json::Value {
+    w.seed_opencode_deps();
     let out = w
         .ocfork()
         .env("OCFORK_WORKTREE_ROOT", root)

@@ -108,6 +108,7 @@ fn connection_refused_times_out_saying_opencode_was_retrying() {
     let port = dead.local_addr().expect("addr").port();
     drop(dead);
     let config = ocfork_scripted::opencode_config(&format!("http://127.0.0.1:{port}/v1"));
+    w.seed_opencode_deps();
     let out = w
         .ocfork()
         .env("OPENCODE_CONFIG_CONTENT", config)
@@ -115,7 +116,7 @@ fn connection_refused_times_out_saying_opencode_was_retrying() {
             "try",
             "--json",
             "--timeout",
-            "15s",
+            "10s",
             "nowhere=Use the unreachable model",
         ])
         .output()
@@ -126,7 +127,7 @@ fn connection_refused_times_out_saying_opencode_was_retrying() {
     assert_eq!(fork["state"], "timeout", "{fork:#}");
     let error = fork["error"].as_str().unwrap_or_default().to_lowercase();
     assert!(
-        error.starts_with("timed out after 15.0s while opencode was retrying"),
+        error.starts_with("timed out after 10.0s while opencode was retrying"),
         "{error}"
     );
     assert!(

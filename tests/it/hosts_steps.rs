@@ -126,13 +126,13 @@ fn a_hanging_check_on_a_host_is_stopped_with_everything_it_started() {
             "--host",
             "hosta",
             "--timeout",
-            "20s",
+            "10s",
             "--check",
             &check,
             "a=Go",
         ],
     );
-    check_timed_out(&out, &check, "20.0s");
+    check_timed_out(&out, &check, "10.0s");
     // The background sleep it started on the host is gone (the pid is the host's, which
     // shares this machine's processes).
     let (code, pid) = host.sh(&w, &format!("cat '{}'", pid_file.display()));

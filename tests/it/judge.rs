@@ -179,6 +179,7 @@ fn a_bad_reply_gets_one_follow_up() {
     // The real opencode behind a script that logs each start, to count the servers.
     let (log, wrapper) = w.counting_opencode();
     // try --judge judges once the forks are done; the run it prints holds the verdict.
+    w.seed_opencode_deps();
     let out = w
         .ocfork()
         .env("OCFORK_OPENCODE", &wrapper)

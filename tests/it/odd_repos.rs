@@ -61,6 +61,8 @@ fn spaces_unicode_non_utf8_symlinks_crlf_and_a_50mb_binary() {
         std::fs::write(d.join("big.bin"), big).expect("write");
         std::fs::write(d.join("small.bin"), b"\0\x01binary\0").expect("write");
     });
+    // try here starts a server of its own (no --server): it gets the plugin's dependencies.
+    w.seed_opencode_deps();
     let out = w
         .ocfork_in(&repo)
         .args(["try", "--json", "-n", "odd", "bin=Change the binary"])
@@ -260,6 +262,7 @@ fn from_a_linked_worktree_with_base_a_tag_or_a_remote_branch() {
         linked.to_str().expect("utf8"),
     ]);
     let sub = linked.join("src");
+    w.seed_opencode_deps();
     let run = ok_json(
         &w.ocfork_in(&sub)
             .args([

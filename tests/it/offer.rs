@@ -106,6 +106,7 @@ fn try_records_and_shows_the_model_of_every_fork() {
     config["agent"] =
         serde_json::json!({"reviewer": {"mode": "primary", "model": "scripted/other"}});
     let config = config.to_string();
+    w.seed_opencode_deps();
     let try_run = |args: &[&str]| {
         w.ocfork()
             .env("OPENCODE_CONFIG_CONTENT", &config)

@@ -94,30 +94,6 @@ fn assert_done_with_work(w: &World, run: &serde_json::Value, file: &str) {
 }
 
 #[test]
-fn servers_2_spreads_four_forks_over_two_spawned_servers() {
-    let w = World::new(script(&[("out.txt", "x")]));
-    let approaches = ["a=Go", "b=Go", "c=Go", "d=Go"];
-    let run = w.try_json(
-        0,
-        &[&["--servers", "2", "-n", "pool"][..], &approaches].concat(),
-    );
-    assert_done_with_work(&w, &run, "out.txt");
-    let saved = json(&w.run(&["status", "pool", "--json"]));
-    let used = servers_of(&saved);
-    assert_eq!(used.len(), 2, "both servers ran forks: {used:?}");
-    assert!(used.iter().all(|u| u.starts_with("http://127.0.0.1:")));
-    // Least-loaded: two forks each.
-    assert_eq!(forks_on_each(&saved), [2, 2], "{saved}");
-    // The servers are gone with the run, and the record says so.
-    assert_eq!(saved["spawned_servers"], serde_json::json!([]));
-    // Every session is in the shared data dir: `attach --print` finds it.
-    let attach = w.run(&["attach", "pool/c", "--print"]);
-    assert_eq!(attach.status.code(), Some(0), "{}", stderr(&attach));
-    let session = saved["forks"][2]["session"].as_str().expect("session");
-    assert!(stdout(&attach).contains(session), "{}", stdout(&attach));
-}
-
-#[test]
 fn repeated_server_pools_the_users_servers_and_disposes_each_forks_instance() {
     let w = World::new(script(&[("out.txt", "x")]));
     let one = Serve::start(&w, &[]);
@@ -176,10 +152,17 @@ fn clean_lets_go_of_a_fork_instance_the_users_server_opened_again() {
 
 #[test]
 fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
-    let w = World::with_delay(
-        script(&[("first.txt", "1"), ("second.txt", "2"), ("third.txt", "3")]),
-        Duration::from_millis(1500),
+    // Every fork writes its first file, then its turn is held until the server is killed.
+    let mut go = writes(
+        "Go",
+        &[("first.txt", "1"), ("second.txt", "2"), ("third.txt", "3")],
     );
+    go.steps.insert(1, held());
+    let w = World::new(Script {
+        rules: vec![go],
+        default_reply: "ok".into(),
+    });
+    w.seed_opencode_deps();
     let child = w
         .ocfork()
         .args([
@@ -196,17 +179,24 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
         ])
         .in_background();
     let mut live = serde_json::Value::Null;
+    let worktrees: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|f| w.path(&format!("app.ocfork/die/{f}")))
+        .collect();
     let first_files = wait_until(Duration::from_secs(180), || {
         let status = w.run(&["status", "die", "--json"]);
         if status.status.code() != Some(0) {
             return false;
         }
         live = json(&status);
-        ["a", "b", "c", "d"]
+        worktrees
             .iter()
-            .all(|f| w.path(&format!("app.ocfork/die/{f}/first.txt")).exists())
+            .all(|wt| wt.join("first.txt").exists() && wt.join(".started").exists())
     });
-    assert!(first_files.is_some(), "every fork wrote its first file");
+    assert!(
+        first_files.is_some(),
+        "every fork wrote its first file and is held"
+    );
     let pool = live["spawned_servers"].as_array().expect("pool").clone();
     assert_eq!(pool.len(), 2, "{live}");
     let victim = pool[1]["url"].as_str().expect("url").to_string();
@@ -216,6 +206,8 @@ fn a_pool_server_that_dies_fails_only_its_forks_with_their_work_committed() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill the server");
+    // The forks on the live server go on; the dead server's held steps end too.
+    release(&worktrees);
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let run = json(&out);
@@ -339,11 +331,13 @@ fn the_first_fork_goes_alone_until_opencode_has_the_worktrees() {
     );
 }
 
-/// With a gate and servers to start, the first fork's turn does not wait for the pool: it
-/// starts on the first server while the others boot, and the rest, which wait for the
-/// gate anyway, are spread over the whole pool.
+/// `--servers 2`: ocfork starts two servers and spreads the forks over them, least-loaded. With a
+/// gate (eight fresh forks) and servers to start, the first fork's turn does not wait for the
+/// pool: it starts on the first server while the other boots, and the rest, which wait for
+/// the gate anyway, are spread over the whole pool. The servers are gone with the run, and the
+/// sessions they made are in the shared data dir.
 #[test]
-fn the_first_fork_starts_while_the_other_servers_boot() {
+fn the_first_fork_starts_while_the_other_servers_boot_and_the_rest_spread_over_them() {
     let w = World::new(script(&[("out.txt", "x")]));
     let names: Vec<String> = (1..=8).map(|i| format!("f{i}=Go")).collect();
     let mut args = vec!["--servers", "2", "-n", "early"];
@@ -363,11 +357,23 @@ fn the_first_fork_starts_while_the_other_servers_boot() {
         "one fork ran before the pool was up: {err}"
     );
     assert_eq!(lines[pool_up..].iter().filter(running).count(), 7, "{err}");
+    assert_done_with_work(&w, &json(&out), "out.txt");
     let saved = json(&w.run(&["status", "early", "--json"]));
     assert_done_with_work(&w, &saved, "out.txt");
+    let used = servers_of(&saved);
+    assert_eq!(used.len(), 2, "both servers ran forks: {used:?}");
+    assert!(used.iter().all(|u| u.starts_with("http://127.0.0.1:")));
+    // Least-loaded: four forks each.
     assert_eq!(
         forks_on_each(&saved),
         [4, 4],
         "the rest were spread over the pool: {saved}"
     );
+    // The servers are gone with the run, and the record says so.
+    assert_eq!(saved["spawned_servers"], serde_json::json!([]));
+    // Every session is in the shared data dir: `attach --print` finds it.
+    let attach = w.run(&["attach", "early/f3", "--print"]);
+    assert_eq!(attach.status.code(), Some(0), "{}", stderr(&attach));
+    let session = fork(&saved, "f3")["session"].as_str().expect("session");
+    assert!(stdout(&attach).contains(session), "{}", stdout(&attach));
 }

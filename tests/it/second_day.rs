@@ -51,44 +51,10 @@ fn uncommitted_opencode_config_reaches_every_fork_and_stays_out_of_its_commits()
     assert!(!worktree_of(map).exists(), "{}", stderr(&out));
 }
 
-/// On its own server: a long-running server kept the config it read for the worktree before
-/// `clean` removed it, and served the worktree made again without it (see TESTING.md).
-#[test]
-fn continue_makes_the_worktree_again_from_a_kept_branch() {
-    let w = world(vec![
-        writes("Also a test", &[("src/map.test.js", "// test\n")]),
-        writes("Use a map", &[("src/map.js", "// map\n")]),
-    ]);
-    let run = w.try_json(0, &["-n", "day", "map=Use a map"]);
-    let wt = worktree_of(fork(&run, "map"));
-    let out = w.run(&["clean", "day"]);
-    assert!(ok(&out).contains("kept branch ocfork/day/map (not merged)"));
-    assert!(!wt.exists());
-    // open and attach say how to get it back.
-    let out = w.run(&["open", "map"]);
-    exits_with(&out, 1, "the worktree of day/map is gone");
-    assert!(stderr(&out).contains("ocfork continue"), "{}", stderr(&out));
-
-    let out = w.run(&["continue", "map", "Also a test", "--json"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("from branch ocfork/day/map"), "{err}");
-    let run = json(&out);
-    let map = fork(&run, "map");
-    assert_eq!(map["state"], "done", "{run:#}");
-    assert_eq!(worktree_of(map), wt);
-    assert_eq!(read(wt.join("src/map.js")), "// map\n");
-    let files = w.git(&["show", "--name-only", "--format=", "ocfork/day/map"]);
-    assert_eq!(files.trim(), "src/map.test.js");
-    assert_eq!(map["files_changed"], 2, "{map:#}");
-    assert_eq!(
-        ok(&w.run(&["open", "map"])).trim(),
-        wt.display().to_string()
-    );
-}
-
-/// On its own server: a long-running server kept the config it read for the worktree before
-/// `clean` removed it, and served the worktree made again without it (see TESTING.md).
+/// Not on the suite's server: a long-running server kept the config it read for the worktree
+/// before `clean` removed it, and served the worktree made again without it (see TESTING.md).
+/// A server of the world's own (the model's address in its inline config) serves the run and
+/// both continues.
 #[test]
 fn continue_runs_setup_again_in_a_worktree_made_again_but_not_in_one_it_kept() {
     let w = world(vec![
@@ -96,10 +62,20 @@ fn continue_runs_setup_again_in_a_worktree_made_again_but_not_in_one_it_kept() {
         writes("Also a test", &[("src/map.test.js", "// test\n")]),
         writes("Use a map", &[("src/map.js", "// map\n")]),
     ]);
+    let srv = crate::common::serve::Serve::start(&w, &[]);
+    let run_ok = |args: &[&str]| {
+        let out = srv.ocfork(&w, args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out
+    };
     // What setup makes is ignored by git, like node_modules: no branch keeps it.
     std::fs::write(w.repo.join(".git/info/exclude"), "deps/\n").unwrap();
     let setup = "mkdir -p deps && echo ran >> deps/runs";
     let args = [
+        "try",
+        "--json",
+        "--server",
+        &srv.url,
         "-n",
         "day",
         "--setup",
@@ -108,23 +84,20 @@ fn continue_runs_setup_again_in_a_worktree_made_again_but_not_in_one_it_kept() {
         "test -f deps/runs",
         "map=Use a map",
     ];
-    let run = w.try_json(0, &args);
+    let run = json(&run_ok(&args));
     let wt = worktree_of(fork(&run, "map"));
     assert_eq!(read(wt.join("deps/runs")), "ran\n");
-    assert!(ok(&w.run(&["clean", "day"])).contains("kept branch ocfork/day/map"));
+    assert!(stdout(&run_ok(&["clean", "day"])).contains("kept branch ocfork/day/map"));
     assert!(!wt.exists());
 
-    let out = w.run(&["continue", "map", "Also a test", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let run = json(&out);
+    let run = json(&run_ok(&["continue", "map", "Also a test", "--json"]));
     let map = fork(&run, "map");
     assert_eq!(map["state"], "done", "{run:#}");
     assert_eq!(map["check"]["exit_code"], 0, "{map:#}");
     assert_eq!(read(wt.join("deps/runs")), "ran\n");
 
     // The worktree is still there: what setup made is too, and it is not made twice.
-    let out = w.run(&["continue", "map", "Once more", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run_ok(&["continue", "map", "Once more", "--json"]);
     assert_eq!(fork(&json(&out), "map")["state"], "done");
     assert_eq!(read(wt.join("deps/runs")), "ran\n");
 }

@@ -62,6 +62,7 @@ fn works_from_a_subdirectory_on_a_detached_head() {
     let w = world(vec![writes("Go", &[("done.txt", "done")])]);
     w.git(&["checkout", "-q", "--detach", "HEAD"]);
     let head = w.git(&["rev-parse", "HEAD"]);
+    w.seed_opencode_deps();
     let out = w
         .ocfork_in(&w.repo.join("src"))
         .args(["try", "--json", "a=Go"])

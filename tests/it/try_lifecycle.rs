@@ -74,6 +74,7 @@ fn detach_then_wait() {
     std::fs::write(w.path("task.md"), "Add a store\nin two lines").expect("write");
     let task_file = w.path("task.md");
     let (starts, opencode) = w.counting_opencode();
+    w.seed_opencode_deps();
     let mut cmd = w.ocfork();
     cmd.env("OCFORK_OPENCODE", &opencode).args([
         "try",

@@ -307,8 +307,32 @@ impl World {
         cmd
     }
 
+    /// Gives this world's OpenCode config the plugin's dependencies (see
+    /// [`suite::seed_plugin_deps`]) for the OpenCode servers its commands start (here or on a
+    /// host, whose OpenCode reads this world's config): OpenCode otherwise installs them at a
+    /// new config folder's first session (5-15 s, a registry download). [`World::run`],
+    /// [`World::spawn`], [`World::try_run`] and `sshd::run_with_hosts` do it before a command
+    /// that may start a server; a test running such a command with `w.ocfork()` itself
+    /// calls this first.
+    pub fn seed_opencode_deps(&self) {
+        suite::seed_plugin_deps(self);
+    }
+
+    /// [`World::seed_opencode_deps`] when `args` is a command that may start OpenCode: the
+    /// ones that only read a run start none (nor, for them, the suite's server).
+    pub fn seed_for(&self, args: &[&str]) {
+        const STARTS_OPENCODE: [&str; 11] = [
+            "try", "resume", "continue", "judge", "synth", "agents", "hosts", "ui", "demo",
+            "session", "detached",
+        ];
+        if args.first().is_some_and(|a| STARTS_OPENCODE.contains(a)) {
+            self.seed_opencode_deps();
+        }
+    }
+
     /// Starts ocfork with `args` in the background, its stdout and stderr going to `out`, `err`.
     pub fn spawn(&self, args: &[&str], out: Stdio, err: Stdio) -> Child {
+        self.seed_for(args);
         let mut cmd = self.ocfork();
         cmd.args(self.args_for(args)).stdout(out).stderr(err);
         cmd.spawn().expect("ocfork starts")
@@ -316,6 +340,7 @@ impl World {
 
     /// Runs ocfork with `args` and returns its output.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.seed_for(args);
         self.ocfork()
             .args(self.args_for(args))
             .output()
@@ -335,6 +360,7 @@ impl World {
     pub fn try_run(&self, code: i32, args: &[&str]) -> Output {
         let mut all = vec!["try", "--json"];
         all.extend_from_slice(args);
+        self.seed_for(&all);
         let out = self.ocfork().args(self.args_for(&all)).output();
         let out = out.expect("ocfork runs");
         assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(&out));

@@ -308,6 +308,7 @@ pub fn host_config_with(w: &World, hosts: &[(&SshHost, Option<&Path>)], extra: &
 /// `ocfork ARGS` in the world, with `OCFORK_SSH` pointing at the test hosts ([`ssh_env`]).
 pub fn run_with_hosts(w: &World, args: &[&str]) -> std::process::Output {
     let (k, v) = ssh_env(w);
+    w.seed_for(args);
     w.ocfork()
         .env(k, v)
         .args(args)

@@ -57,17 +57,19 @@ fn suite(i: usize) -> &'static (World, Serve) {
 /// installed them (`package.json`, `package-lock.json`, `node_modules` linked): with them in
 /// place OpenCode installs nothing when it loads the plugin.
 pub fn seed_plugin_deps(w: &World) {
+    let to = w.tmp.path().join("xdg/config/opencode");
+    let link = to.join("node_modules");
+    if std::fs::symlink_metadata(&link).is_ok() {
+        return;
+    }
     let (seed, _) = suite(0);
     let from = seed.tmp.path().join("xdg/config/opencode");
-    let to = w.tmp.path().join("xdg/config/opencode");
+    std::fs::create_dir_all(&to).expect("mkdir the world's OpenCode config");
     for file in ["package.json", "package-lock.json"] {
         std::fs::copy(from.join(file), to.join(file))
             .unwrap_or_else(|e| panic!("the suite server's {file} (plugin deps): {e}"));
     }
-    let link = to.join("node_modules");
-    if std::fs::symlink_metadata(&link).is_err() {
-        std::os::unix::fs::symlink(from.join("node_modules"), &link).expect("link node_modules");
-    }
+    std::os::unix::fs::symlink(from.join("node_modules"), &link).expect("link node_modules");
 }
 
 /// Points OpenCode sessions in `repo` (and, once ocfork carries the file, in its forks) at
