@@ -226,6 +226,7 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
     let mut host = SshHost::start(&w, "hosta");
     let other = SshHost::start(&w, "hostb");
     host_config(&w, &[(&host, None), (&other, None)]);
+    w.seed_opencode_deps();
     let (k, v) = ssh_env(&w);
     let mut child = w
         .ocfork()
