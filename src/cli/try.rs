@@ -138,6 +138,9 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         return super::ui::open(repo, store, run).await;
     }
     place_hosts::refuse_unsupported(&args)?;
+    if args.hosts.is_empty() {
+        carried_notes(&args, &repo, &run);
+    }
     // The hosts are connected, checked and their servers started while the checks here
     // start this machine's: each takes seconds, and neither needs the other.
     let user_server = !args.server.is_empty();
@@ -162,7 +165,9 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         }
     };
     place_hosts::adopt(&mut run, &placed);
-    carried_notes(&args, &repo, &run);
+    if !args.hosts.is_empty() {
+        carried_notes(&args, &repo, &run);
+    }
     let started = booted.checked(&run).await;
     // A host whose connection dropped meanwhile leaves its forks interrupted, for `resume`.
     if let Ok(started) = &started {
