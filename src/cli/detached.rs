@@ -54,26 +54,16 @@ async fn drive_planned(repo: &crate::git::Repo, store: &crate::state::Store) -> 
     if let Ok(started) = &started {
         super::try_cmd::place_hosts::mark_gone(&mut run, &started.gone);
     }
-    let forks: Vec<String> = (run.forks.iter().filter(|f| !f.state.is_finished()))
-        .map(|f| f.name.clone())
-        .collect();
+    let forks = super::try_cmd::place_hosts::unfinished(&run);
     let recorded = started.and_then(|s| {
         super::try_cmd::record(store, &run)
             .and_then(|()| detach_output(store, &run))
             .map(|()| s.links)
     });
-    let hosts = match recorded {
-        Ok(hosts) if !forks.is_empty() => hosts,
-        other => {
-            if let (_, Some(server)) = connected {
-                server.stop().await;
-            }
-            // Every fork's host went: nothing to drive.
-            for l in other? {
-                l.stop().await;
-            }
-            return Ok(super::run_exit_code(&run));
-        }
+    let ready = super::try_cmd::place_hosts::ready_to_drive(recorded, &forks, connected).await?;
+    let Some((hosts, connected)) = ready else {
+        // Every fork's host went: nothing to drive.
+        return Ok(super::run_exit_code(&run));
     };
     let (driven, _) = drive_with::<LiveView>(
         repo,

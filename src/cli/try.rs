@@ -173,23 +173,13 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     if let Ok(started) = &started {
         place_hosts::mark_gone(&mut run, &started.gone);
     }
-    let forks: Vec<String> = (run.forks.iter().filter(|f| !f.state.is_finished()))
-        .map(|f| f.name.clone())
-        .collect();
+    let forks = place_hosts::unfinished(&run);
     let recorded = started.and_then(|s| record(&store, &run).map(|()| s.links));
-    let hosts = match recorded {
-        Ok(hosts) if !forks.is_empty() => hosts,
-        other => {
-            if let (_, Some(server)) = connected {
-                server.stop().await;
-            }
-            // Every fork's host went: nothing to drive.
-            for l in other? {
-                l.stop().await;
-            }
-            finish(&run, args.json)?;
-            return Ok(super::run_exit_code(&run));
-        }
+    let Some((hosts, connected)) = place_hosts::ready_to_drive(recorded, &forks, connected).await?
+    else {
+        // Every fork's host went: nothing to drive.
+        finish(&run, args.json)?;
+        return Ok(super::run_exit_code(&run));
     };
     let config = crate::config::Config::load(Some(&repo.workdir))?.layer;
     let synth = args.synth || config.synth.is_some_and(|s| s.value);

@@ -4,6 +4,7 @@
 
 use super::TryArgs;
 use crate::cli::CommandError;
+use crate::dispatch::preflight::Connected;
 use crate::dispatch::remote::HostLink;
 use crate::host::{Host, HostError, RemoteServer};
 use crate::opencode::offer::Offer;
@@ -228,6 +229,34 @@ pub(in crate::cli) async fn start_servers(
     run: &Run,
 ) -> Result<Started, CommandError> {
     boot(hosts).await.checked(run).await
+}
+
+/// The forks of `run` still to drive (those on hosts that went are finished).
+pub(in crate::cli) fn unfinished(run: &Run) -> Vec<String> {
+    (run.forks.iter().filter(|f| !f.state.is_finished()))
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// The hosts and the server here to drive the run with once it is `recorded`; None, with
+/// every server stopped, when no fork is left to drive (every fork's host went).
+pub(in crate::cli) async fn ready_to_drive(
+    recorded: Result<Vec<HostLink>, CommandError>,
+    forks: &[String],
+    connected: Connected,
+) -> Result<Option<(Vec<HostLink>, Connected)>, CommandError> {
+    match recorded {
+        Ok(hosts) if !forks.is_empty() => Ok(Some((hosts, connected))),
+        other => {
+            if let (_, Some(server)) = connected {
+                server.stop().await;
+            }
+            for l in other? {
+                l.stop().await;
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// Ends the forks on the hosts that went while their servers started `interrupted`
