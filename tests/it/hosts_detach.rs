@@ -41,14 +41,7 @@ fn try_detach_with_a_host_drives_its_forks_in_the_background() {
     for name in ["a", "b"] {
         assert_eq!(fork(&run, name)["state"], "done", "{run:#}");
     }
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
-    assert_eq!(
-        w.git(&["show", "ocfork/r/b:src/b.js"]),
-        "export const b = 2;\n"
-    );
+    assert_both_home(&w);
 }
 
 #[test]
@@ -79,6 +72,11 @@ fn try_ui_with_a_host_watches_its_forks_there_to_their_end() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let run = json(&out);
     assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
+    assert_both_home(&w);
+}
+
+/// Both forks' branches are home with their agents' files.
+fn assert_both_home(w: &World) {
     assert_eq!(
         w.git(&["show", "ocfork/r/a:src/a.js"]),
         "export const a = 1;\n"
