@@ -122,6 +122,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         super::ui::require_terminal()?;
     }
     let mut run = plan::plan(&args, &repo, &store)?;
+    place_hosts::refuse_unsupported(&args)?;
     if args.detach || args.ui {
         let hosts = place_hosts::place(&args, &repo, &mut run).await?;
         carried_notes(&args, &repo, &run);
@@ -137,7 +138,6 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         }
         return super::ui::open(repo, store, run).await;
     }
-    place_hosts::refuse_unsupported(&args)?;
     if args.hosts.is_empty() {
         carried_notes(&args, &repo, &run);
     }

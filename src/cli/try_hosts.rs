@@ -11,7 +11,7 @@ use crate::opencode::offer::Offer;
 use crate::state::Run;
 
 /// Connects the hosts `--host` names and spreads the forks over them by load (`local` is
-/// this machine; see [`spread`]). Refuses `--server`, which hosts do not support yet.
+/// this machine; see [`spread`]). `--server` is refused first ([`refuse_unsupported`]).
 pub(super) async fn place(
     args: &TryArgs,
     repo: &crate::git::Repo,
@@ -20,7 +20,6 @@ pub(super) async fn place(
     if args.hosts.is_empty() {
         return Ok(Vec::new());
     }
-    refuse_unsupported(args)?;
     let config = crate::config::Config::load(Some(&repo.workdir))?
         .layer
         .hosts;

@@ -127,7 +127,6 @@ pub async fn drive_with<V: RunView>(
         connecting,
         super::remote::make_remote_worktrees(repo, &handle, &remote, &opts.hosts)
     );
-    host_gone_while_made(&handle, &remote, &remote_ready, &opts.hosts).await;
     if ready.is_empty() && remote_ready.is_empty() {
         stop_hosts(&opts.hosts).await;
         if let Ok((_, Some(server))) = connected {
@@ -324,40 +323,6 @@ fn report_shared_changes(
         crate::text::eprint_line(format!("ocfork: warning: {s}"));
     }
     let _ = handle.update_run(|r| r.warnings.extend(said));
-}
-
-/// The forks of `remote` whose worktrees could not be made (not in `ready`) because their
-/// host's connection dropped, while the run's start was pushed there or the worktrees made:
-/// `interrupted` (`host_gone`), not failed, so that `resume` makes them once it is back.
-async fn host_gone_while_made(
-    handle: &RunHandle,
-    remote: &[String],
-    ready: &[(String, super::remote::RemoteFork)],
-    hosts: &[super::remote::HostLink],
-) {
-    let run = handle.snapshot();
-    for link in hosts {
-        let failed: Vec<&crate::state::Fork> = (remote.iter())
-            .filter(|n| !ready.iter().any(|(r, _)| r == *n))
-            .filter_map(|n| run.fork(n))
-            .filter(|f| f.host.as_deref() == Some(link.host.name()))
-            .filter(|f| f.end == Some(crate::state::EndReason::WorktreeFailed))
-            .collect();
-        if failed.is_empty() || link.host.connected().await {
-            continue;
-        }
-        for f in failed {
-            let error = format!(
-                "the connection to host {} dropped while the fork was made there ({}); \
-                 `ocfork resume` makes it there once the host is back",
-                link.host.name(),
-                f.error.as_deref().unwrap_or("")
-            );
-            handle.update(&f.name, |f| {
-                f.finish(crate::state::EndReason::HostGone, Some(error))
-            });
-        }
-    }
 }
 
 /// Stops the hosts' OpenCode servers.

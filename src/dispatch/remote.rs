@@ -77,13 +77,16 @@ pub(super) async fn make_remote_worktrees(
         let mirror = match pushed {
             Ok(m) => m,
             Err(e) => {
-                for f in &here {
-                    failed(handle, &f.name, EndReason::WorktreeFailed, e.to_string());
-                }
+                let failed: Vec<(&str, String)> = here
+                    .iter()
+                    .map(|f| (f.name.as_str(), e.to_string()))
+                    .collect();
+                not_made(handle, &link.host, failed).await;
                 continue;
             }
         };
         let (made, made_here) = make_on_host(repo, &link.host, &mirror, &run, &here).await;
+        let mut not_ready = Vec::new();
         for (f, made) in here.iter().zip(made) {
             match made {
                 Ok(()) => ready.push((
@@ -93,14 +96,13 @@ pub(super) async fn make_remote_worktrees(
                         mirror: mirror.clone(),
                     },
                 )),
-                Err(e) => failed(
-                    handle,
-                    &f.name,
-                    EndReason::WorktreeFailed,
-                    format!("could not create the worktree: {e}"),
-                ),
+                Err(e) => {
+                    let error = format!("could not create the worktree: {e}");
+                    not_ready.push((f.name.as_str(), error));
+                }
             }
         }
+        not_made(handle, &link.host, not_ready).await;
         made_now.extend(made_here);
     }
     // A fork on a host this driver has no connection to (`resume` of such a run).
@@ -147,30 +149,24 @@ async fn make_on_host(
         .collect();
     let pushed = host.push_branches(&repo.workdir, mirror, &lost).await;
     let mut results: Vec<Result<(), HostError>> = Vec::with_capacity(forks.len());
-    let mut todo = Vec::new();
+    // The forks whose worktrees are to be made (their index), and their (path, branch).
+    let (mut todo, mut pairs) = (Vec::new(), Vec::new());
     for (i, f) in forks.iter().enumerate() {
         match &pushed {
             Err(e) if lost.contains(&f.branch) => results.push(Err(e.clone())),
             _ => {
                 results.push(Ok(()));
-                todo.push((
-                    i,
-                    f.worktree.to_string_lossy().to_string(),
-                    f.branch.clone(),
-                ));
+                todo.push(i);
+                pairs.push((f.worktree.to_string_lossy().to_string(), f.branch.clone()));
             }
         }
     }
-    let pairs: Vec<(String, String)> = todo
-        .iter()
-        .map(|(_, p, b)| (p.clone(), b.clone()))
-        .collect();
     let made = match host.add_worktrees(mirror, &run.start, &pairs).await {
         Ok(made) => made,
         Err(e) => vec![Err(e); pairs.len()],
     };
     let mut copies = Vec::new();
-    for ((i, path, _), made) in todo.into_iter().zip(made) {
+    for ((i, (path, _)), made) in todo.into_iter().zip(pairs).zip(made) {
         match made {
             Ok(true) => {
                 copies.push(async move { (i, host.copy_in(&repo.workdir, &path, &run.copy).await) })
@@ -187,6 +183,31 @@ async fn make_on_host(
         }
     }
     (results, made_now)
+}
+
+/// Ends the forks on `host` whose worktrees could not be made, each with what went wrong: `interrupted` (`host_gone`) when the host's connection dropped meanwhile (while the
+/// run's start was pushed or the worktrees made), so that `resume` makes them once it is
+/// back; else failed.
+async fn not_made(handle: &RunHandle, host: &Host, forks: Vec<(&str, String)>) {
+    if forks.is_empty() {
+        return;
+    }
+    let gone = !host.connected().await;
+    for (name, error) in forks {
+        match gone {
+            true => failed(
+                handle,
+                name,
+                EndReason::HostGone,
+                format!(
+                    "the connection to host {} dropped while the fork was made there ({error}); \
+                     `ocfork resume` makes it there once the host is back",
+                    host.name()
+                ),
+            ),
+            false => failed(handle, name, EndReason::WorktreeFailed, error),
+        }
+    }
 }
 
 fn failed(handle: &RunHandle, name: &str, end: EndReason, error: String) {
