@@ -177,10 +177,10 @@ pub async fn drive_with<V: RunView>(
         }
     };
     record_spawned(&pool);
-    let Some(member) = pool.first() else {
+    if pool.first().is_none() {
         pool.stop().await;
         return Err(DriveError::NoServer);
-    };
+    }
     let pool = Arc::new(pool);
     let jobs = run
         .jobs
@@ -188,11 +188,8 @@ pub async fn drive_with<V: RunView>(
         .clamp(1, Semaphore::MAX_PERMITS);
     let shared = Arc::new(Shared {
         handle: handle.clone(),
-        client: member.client.clone(),
-        hub: member.hub.clone(),
         queue: Arc::new(Semaphore::new(jobs)),
         cancel: cancel.clone(),
-        server_exit: member.exit.clone(),
         external_server: false,
         timeout: Duration::from_millis(run.timeout_ms.unwrap_or(30 * 60 * 1000)),
         setup: run.setup_command.clone(),
@@ -201,7 +198,7 @@ pub async fn drive_with<V: RunView>(
         common_dir: repo.common_dir.clone(),
         prompt_metadata: None,
         remote: None,
-        pool: Some(pool.clone()),
+        pool: pool.clone(),
         opening: {
             let snapshot = handle.snapshot();
             let fresh = ready
@@ -222,10 +219,6 @@ pub async fn drive_with<V: RunView>(
             .map(|s| (s.client.clone(), s.exit.clone()))
             .collect();
         let host_pool = Arc::new(Pool::watched(servers, stop_host_events.clone()));
-        // Never None: a link has a server.
-        let Some(member) = host_pool.first() else {
-            continue;
-        };
         if link.servers().len() > 1 {
             eprintln!(
                 "ocfork: host {}: forks spread over {} OpenCode servers",
@@ -244,10 +237,7 @@ pub async fn drive_with<V: RunView>(
         {
             let on = Arc::new(Shared {
                 queue: queue.clone(),
-                client: member.client.clone(),
-                hub: member.hub.clone(),
-                server_exit: member.exit.clone(),
-                pool: Some(host_pool.clone()),
+                pool: host_pool.clone(),
                 opening: None,
                 remote: Some(rf.clone()),
                 ..(*shared).clone()

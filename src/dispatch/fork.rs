@@ -9,22 +9,18 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::RunHandle;
+use super::pool::{Member, Pool};
 use super::step::{Step, exit_text, shell_step};
 use super::turn::{agent_turn, current_prompt, record_usage};
-use crate::opencode::server::ExitWatch;
 use crate::opencode::turn::TurnEnd;
-use crate::opencode::{Client, EventHub};
 use crate::state::{Check, EndReason, ForkState, TurnStep};
 
 /// What every fork of a run shares.
 #[derive(Clone)]
 pub struct Shared {
     pub handle: Arc<RunHandle>,
-    pub client: Client,
-    pub hub: EventHub,
     pub queue: Arc<Semaphore>,
     pub cancel: CancellationToken,
-    pub server_exit: Option<ExitWatch>,
     /// The server is someone else's (a session fork's): when it goes away the fork is left
     /// `interrupted`, for `ocfork resume`, rather than failed.
     pub external_server: bool,
@@ -37,9 +33,9 @@ pub struct Shared {
     pub common_dir: std::path::PathBuf,
     /// Metadata put on the prompt's text part (ocfork's relay marks), if any.
     pub prompt_metadata: Option<serde_json::Value>,
-    /// The servers to spread forks over; `client`, `hub` and `server_exit` are then the
-    /// member a fork leases when it leaves the queue.
-    pub pool: Option<Arc<super::pool::Pool>>,
+    /// The servers the forks work on: each fork leases the least-loaded live one when it
+    /// leaves the queue, and works on it to its end (one for a session fork).
+    pub pool: Arc<Pool>,
     /// The gate fresh forks' first prompts pass, so OpenCode registers the worktrees once.
     pub opening: Option<Arc<super::opening::Opening>>,
     /// The host the fork works on (`try --host`); None on this machine.
@@ -58,11 +54,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     let early = shared.opening.is_some() && fork.session.is_none();
     let placed = async {
         let permit = shared.queue.clone().acquire_owned().await.ok()?;
-        let leased = match &shared.pool {
-            None => None,
-            Some(pool) => Some(pool.lease(early).await),
-        };
-        Some((permit, leased))
+        Some((permit, shared.pool.lease(early).await))
     };
     let placed = tokio::select! {
         p = placed => p,
@@ -73,6 +65,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     let Some((permit, leased)) = placed else {
         finish(
             &shared,
+            None,
             &name,
             &dir,
             EndReason::Cancelled,
@@ -82,32 +75,22 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         .await;
         return;
     };
-    let (shared, _lease) = match leased {
-        None => (shared, None),
-        Some(Some(lease)) => {
-            let on = Shared {
-                client: lease.member.client.clone(),
-                hub: lease.member.hub.clone(),
-                server_exit: lease.member.exit.clone(),
-                ..(*shared).clone()
-            };
-            (Arc::new(on), Some(lease))
-        }
-        Some(None) => {
-            let error = Some("every OpenCode server of the run exited".to_string());
-            finish(
-                &shared,
-                &name,
-                &dir,
-                EndReason::ServerExited,
-                error,
-                started,
-            )
-            .await;
-            return;
-        }
+    let Some(lease) = leased else {
+        let error = Some("every OpenCode server of the run exited".to_string());
+        finish(
+            &shared,
+            None,
+            &name,
+            &dir,
+            EndReason::ServerExited,
+            error,
+            started,
+        )
+        .await;
+        return;
     };
-    let url = shared.client.base_url().trim_end_matches('/').to_string();
+    let on = &*lease.member;
+    let url = on.url.clone();
     shared.handle.update(&name, |f| {
         f.started_at = Some(crate::state::now_rfc3339());
         f.server = Some(url);
@@ -143,7 +126,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
             ),
         };
         if let Some(state) = state {
-            finish(&shared, &name, &dir, state, error, started).await;
+            finish(&shared, Some(on), &name, &dir, state, error, started).await;
             return;
         }
     }
@@ -151,7 +134,7 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     shared.handle.update(&name, |f| {
         f.begin(TurnStep::Running);
     });
-    let end = agent_turn(&shared, &name, &dir, deadline).await;
+    let end = agent_turn(&shared, on, &name, &dir, deadline).await;
     drop(permit);
     let last_activity = shared
         .handle
@@ -159,10 +142,10 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         .fork(&name)
         .and_then(|f| f.activity.clone());
     let asks = async {
-        record_usage(&shared, &name, &dir).await;
+        record_usage(&shared, on, &name, &dir).await;
         // The server lets go of the worktree's instance (watcher, LSP, plugin state): a
         // user's long-running server stays flat however many forks it ran.
-        let dispose = shared.client.dispose_instance(&dir);
+        let dispose = on.client.dispose_instance(&dir);
         let _ = tokio::time::timeout(crate::timeouts::get().dispose, dispose).await;
     };
     // After Ctrl-C, within the stop's bound as a whole: then the work is committed.
@@ -233,12 +216,13 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         });
         shared.handle.update(&name, |f| f.check = Some(check));
     }
-    finish(&shared, &name, &dir, state, error, started).await;
+    finish(&shared, Some(on), &name, &dir, state, error, started).await;
 }
 
 /// Commits the worktree, measures the change, and records the final state.
 async fn finish(
     shared: &Shared,
+    on: Option<&Member>,
     name: &str,
     dir: &Path,
     end: EndReason,
@@ -253,7 +237,11 @@ async fn finish(
     let start = snapshot.start.clone();
     let worktree = dir.to_path_buf();
     let main = snapshot.repo.clone();
-    let secret = shared.client.password().map(str::to_owned);
+    // The password of the server it worked on (before it started, the run's first).
+    let first = shared.pool.first();
+    let secret = (on.or(first.as_deref()))
+        .and_then(|m| m.client.password())
+        .map(str::to_owned);
     let branch = fork.branch.clone();
     // A fork on a host whose connection dropped is left as it is there, for `resume`.
     let gone = match &shared.remote {

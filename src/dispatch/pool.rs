@@ -41,6 +41,17 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Which of servers with these loads (forks working on each) takes the next fork: the
+/// least loaded, the first of equals; None without servers. `try`'s pool and session forks
+/// (which count the forks the run store records on each server) both pick by it.
+pub fn least_loaded(loads: impl IntoIterator<Item = usize>) -> Option<usize> {
+    loads
+        .into_iter()
+        .enumerate()
+        .min_by_key(|&(i, load)| (load, i))
+        .map(|(i, _)| i)
+}
+
 /// One server of the pool.
 pub struct Member {
     /// Where it listens (never its password).
@@ -55,8 +66,14 @@ pub struct Member {
 }
 
 impl Member {
+    /// What was seen of its end (its process exited, or it refuses connections), once it is
+    /// gone; None while it is there, however slowly it answers.
+    pub fn gone(&self) -> Option<String> {
+        self.exit.as_ref().and_then(|e| e.borrow().clone())
+    }
+
     fn alive(&self) -> bool {
-        self.exit.as_ref().is_none_or(|e| e.borrow().is_none())
+        self.gone().is_none()
     }
 }
 
@@ -205,11 +222,16 @@ impl Pool {
             let _ = complete.wait_for(|c| *c).await;
         }
         let _picking = self.picking.lock().unwrap_or_else(|e| e.into_inner());
-        let member = self
+        let live: Vec<_> = self
             .members()
             .iter()
             .filter(|m| m.alive())
-            .min_by_key(|m| m.load.load(Ordering::SeqCst))?
+            .cloned()
+            .collect();
+        let member = live
+            .get(least_loaded(
+                live.iter().map(|m| m.load.load(Ordering::SeqCst)),
+            )?)?
             .clone();
         member.load.fetch_add(1, Ordering::SeqCst);
         Some(Lease { member })
@@ -262,7 +284,7 @@ impl Pool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Pool, default_servers};
+    use super::{Pool, default_servers, least_loaded};
     use crate::opencode::Client;
 
     /// Many forks leasing at the same moment end up spread evenly: picking the least-loaded
@@ -305,6 +327,14 @@ mod tests {
         assert_eq!(counts.len(), 2, "{on:?}");
         assert!(counts[0].abs_diff(counts[1]) <= 1, "{on:?}");
         pool.stop_events.cancel();
+    }
+
+    #[test]
+    fn the_least_loaded_is_the_first_of_equals() {
+        assert_eq!(least_loaded([2, 1, 1]), Some(1));
+        assert_eq!(least_loaded([0, 0]), Some(0));
+        assert_eq!(least_loaded([3, 4, 2]), Some(2));
+        assert_eq!(least_loaded([]), None);
     }
 
     #[test]

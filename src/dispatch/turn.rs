@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::fork::Shared;
 use super::opening::Turn;
+use super::pool::Member;
 use crate::opencode::turn::{Progress, TurnEnd, TurnWatch, follow_turn};
 use crate::opencode::types::{ModelRef, PromptBody};
 use crate::opencode::{ApiError, liveness};
@@ -17,19 +18,20 @@ pub const CONTINUE_PROMPT: &str = "Continue the task; the previous run was inter
 /// failed because the server died reports the server's exit.
 pub(super) async fn agent_turn(
     shared: &Shared,
+    on: &Member,
     name: &str,
     dir: &Path,
     deadline: tokio::time::Instant,
 ) -> TurnEnd {
-    let end = prompt_and_follow(shared, name, dir, deadline).await;
-    if let (TurnEnd::Failed(_), Some(exit)) = (&end, &shared.server_exit) {
+    let end = prompt_and_follow(shared, on, name, dir, deadline).await;
+    if let (TurnEnd::Failed(_), Some(exit)) = (&end, &on.exit) {
         // The failed request may have noticed the death before the exit was reaped.
         let mut exit = exit.clone();
         // A server without a process of ours is watched by probing, which takes a few
         // seconds more; one that refuses connections now will be seen gone.
         let limits = crate::timeouts::get();
         let refused =
-            liveness::probe(&shared.client, limits.quick_probe).await == liveness::Liveness::Gone;
+            liveness::probe(&on.client, limits.quick_probe).await == liveness::Liveness::Gone;
         let grace = if shared.external_server || refused {
             limits.exit_seen_probed
         } else {
@@ -45,6 +47,7 @@ pub(super) async fn agent_turn(
 
 async fn prompt_and_follow(
     shared: &Shared,
+    on: &Member,
     name: &str,
     dir: &Path,
     deadline: tokio::time::Instant,
@@ -54,24 +57,24 @@ async fn prompt_and_follow(
     };
     // Getting the prompt in may itself hang on a sick server: Ctrl-C and the time limit
     // apply from the start, and a prompt that got through is aborted.
-    let send = send_prompt(shared, &fork, dir);
+    let send = send_prompt(shared, on, &fork, dir);
     let (session, before, events) = tokio::select! {
         sent = send => match sent {
             Ok(s) => s,
             Err(end) => return end,
         },
-        _ = shared.cancel.cancelled() => return stop_early(shared, name, dir, TurnEnd::Cancelled).await,
-        _ = tokio::time::sleep_until(deadline) => return stop_early(shared, name, dir, TurnEnd::Timeout).await,
+        _ = shared.cancel.cancelled() => return stop_early(shared, on, name, dir, TurnEnd::Cancelled).await,
+        _ = tokio::time::sleep_until(deadline) => return stop_early(shared, on, name, dir, TurnEnd::Timeout).await,
     };
     let watch = TurnWatch {
-        client: &shared.client,
+        client: &on.client,
         events,
         session: &session,
         directory: dir,
         before,
         deadline,
         cancel: shared.cancel.clone(),
-        server_exit: shared.server_exit.clone(),
+        server_exit: on.exit.clone(),
     };
     let end = follow_turn(watch, |p| match p {
         Progress::ToolCalls(n) => shared.handle.update(name, |f| f.tool_calls = n),
@@ -95,6 +98,7 @@ type Sent = (
 /// messages it held before, and an event subscription made before the prompt went out.
 async fn send_prompt(
     shared: &Shared,
+    on: &Member,
     fork: &crate::state::Fork,
     dir: &Path,
 ) -> Result<Sent, TurnEnd> {
@@ -105,7 +109,7 @@ async fn send_prompt(
     };
     // A pioneer that fails, or is stopped, before its prompt is in lets the others go.
     let mut guard = super::opening::OpenOnDrop(shared.opening.clone().filter(|_| pioneer));
-    let sent = create_and_send(shared, fork, dir, pioneer).await;
+    let sent = create_and_send(shared, on, fork, dir, pioneer).await;
     if sent.is_ok() {
         guard.0 = None;
     }
@@ -114,6 +118,7 @@ async fn send_prompt(
 
 async fn create_and_send(
     shared: &Shared,
+    on: &Member,
     fork: &crate::state::Fork,
     dir: &Path,
     pioneer: bool,
@@ -122,7 +127,7 @@ async fn create_and_send(
     // asked to continue it; one whose session never got the prompt, or is gone, starts over.
     let earlier = match &fork.session {
         // A slow server is asked again (the caller's deadline and Ctrl-C bound it).
-        Some(id) => match liveness::patiently(|| shared.client.messages(id, dir)).await {
+        Some(id) => match liveness::patiently(|| on.client.messages(id, dir)).await {
             Ok(m) => Some((id.clone(), m)),
             Err(ApiError::Status { .. }) => None,
             Err(e) => return Err(TurnEnd::Failed(e.to_string())),
@@ -139,7 +144,7 @@ async fn create_and_send(
             };
             (id, messages.len(), prompt)
         }
-        None => match shared
+        None => match on
             .client
             .create_session(
                 dir,
@@ -160,16 +165,15 @@ async fn create_and_send(
             Err(e) => return Err(TurnEnd::Failed(e.to_string())),
         },
     };
-    let events = shared.hub.subscribe();
-    shared
-        .hub
+    let events = on.hub.subscribe();
+    on.hub
         .wait_connected(crate::timeouts::get().hub_connect)
         .await;
     let model = fork.model.as_deref().and_then(ModelRef::parse);
     let body = PromptBody::text(Some(&fork.agent), model, &prompt)
         .with_metadata(shared.prompt_metadata.clone());
-    let refresh = pioneer.then(|| shared.hub.subscribe());
-    if let Err(e) = shared.client.prompt_async(&session, dir, &body).await {
+    let refresh = pioneer.then(|| on.hub.subscribe());
+    if let Err(e) = on.client.prompt_async(&session, dir, &body).await {
         return Err(TurnEnd::Failed(e.to_string()));
     }
     if let (Some(gate), Some(refresh)) = (&shared.opening, refresh) {
@@ -179,20 +183,20 @@ async fn create_and_send(
 }
 
 /// Ends a turn stopped before it could be followed, aborting a prompt that got through.
-async fn stop_early(shared: &Shared, name: &str, dir: &Path, end: TurnEnd) -> TurnEnd {
+async fn stop_early(shared: &Shared, on: &Member, name: &str, dir: &Path, end: TurnEnd) -> TurnEnd {
     if let Some(session) = shared
         .handle
         .snapshot()
         .fork(name)
         .and_then(|f| f.session.clone())
     {
-        crate::opencode::turn::stop_turn(&shared.client, &session, dir).await;
+        crate::opencode::turn::stop_turn(&on.client, &session, dir).await;
     }
     end
 }
 
 /// Records tokens and cost from the session's assistant messages.
-pub(super) async fn record_usage(shared: &Shared, name: &str, dir: &Path) {
+pub(super) async fn record_usage(shared: &Shared, on: &Member, name: &str, dir: &Path) {
     let Some(session) = shared
         .handle
         .snapshot()
@@ -201,7 +205,7 @@ pub(super) async fn record_usage(shared: &Shared, name: &str, dir: &Path) {
     else {
         return;
     };
-    let Some(used) = crate::opencode::turn::usage(&shared.client, &session, dir).await else {
+    let Some(used) = crate::opencode::turn::usage(&on.client, &session, dir).await else {
         return;
     };
     shared.handle.update(name, |f| {

@@ -12,9 +12,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{Job, RelayError, Request, State, relay_mark};
+use crate::dispatch::pool::Pool;
 use crate::dispatch::{RunHandle, Shared, run_fork};
 use crate::git::Repo;
-use crate::opencode::{Client, EventHub};
+use crate::opencode::Client;
 use crate::state::{Driver, EndReason, Fork, ForkState, Run, Store};
 
 /// The fork a job drives.
@@ -200,18 +201,15 @@ fn trimmed(url: &str) -> String {
 /// of equals).
 fn least_loaded<'a>(servers: &[String], runs: impl Iterator<Item = &'a Run>) -> String {
     let mut load = vec![0usize; servers.len()];
-    for fork in runs.flat_map(|r| r.forks.iter()) {
-        let on = fork.server.as_deref().map(trimmed);
-        if fork.state.is_finished() {
-            continue;
-        }
-        if let Some(i) = servers.iter().position(|s| Some(s) == on.as_ref()) {
+    let working = runs
+        .flat_map(|r| r.forks.iter())
+        .filter(|f| !f.state.is_finished());
+    for on in working.filter_map(|f| f.server.as_deref().map(trimmed)) {
+        if let Some(i) = servers.iter().position(|s| *s == on) {
             load[i] += 1;
         }
     }
-    let best = (0..servers.len())
-        .min_by_key(|&i| (load[i], i))
-        .unwrap_or(0);
+    let best = crate::dispatch::pool::least_loaded(load).unwrap_or(0);
     servers.get(best).cloned().unwrap_or_default()
 }
 
@@ -266,11 +264,8 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
     let gone = crate::opencode::liveness::watch_refusals(client.clone(), stop.clone());
     let shared = Arc::new(Shared {
         handle: handle.clone(),
-        client: client.clone(),
-        hub: EventHub::start(client.clone(), stop.clone()),
         queue: Arc::new(Semaphore::new(1)),
         cancel,
-        server_exit: Some(gone),
         external_server: true,
         timeout: Duration::from_millis(job.timeout_ms),
         setup: None,
@@ -282,7 +277,7 @@ pub async fn finish(client: &Client, job: &mut Job, f: &ForkJob) -> Result<(), R
             job.outcome.mode,
             &job.outcome.from_session,
         )),
-        pool: None,
+        pool: Arc::new(Pool::watched(vec![(client.clone(), gone)], stop.clone())),
         opening: None,
         remote: None,
     });
