@@ -150,6 +150,14 @@ pub fn user_state() -> PathBuf {
         .join("ocfork")
 }
 
+/// ocfork's folder for per-user caches (what can be made again): `$XDG_CACHE_HOME/ocfork`
+/// (else `~/.cache/ocfork`, else in the temporary folder).
+pub fn user_cache() -> PathBuf {
+    xdg_home("XDG_CACHE_HOME", ".cache")
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ocfork")
+}
+
 /// An XDG base folder: `$var` when it is an absolute path (the spec ignores relative ones),
 /// else `$HOME/<under_home>`.
 fn xdg_home(var: &str, under_home: &str) -> Option<PathBuf> {

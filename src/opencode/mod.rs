@@ -9,6 +9,7 @@ pub mod server;
 pub mod turn;
 pub mod types;
 pub mod version;
+mod version_cache;
 
 pub use client::{ApiError, Client};
 pub use events::{Event, EventHub, Kind};

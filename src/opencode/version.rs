@@ -77,20 +77,22 @@ fn seen() -> &'static Mutex<HashMap<PathBuf, Version>> {
     SEEN.get_or_init(Default::default)
 }
 
-/// Runs `bin --version` (once per process and binary) and refuses a version ocfork does not
-/// support, or a binary that does not say one.
+/// Runs `bin --version` (once per process and binary, and not again while the binary is the
+/// same file, see [`super::version_cache`]) and refuses a version ocfork does not support, or
+/// a binary that does not say one.
 pub async fn check_binary(bin: &Path) -> Result<Version, VersionError> {
     let known = seen().lock().ok().and_then(|s| s.get(bin).copied());
-    let version = match known {
+    let version = match known.or_else(|| super::version_cache::read(bin)) {
         Some(v) => v,
         None => {
             let v = binary_version(bin).await?;
-            if let Ok(mut s) = seen().lock() {
-                s.insert(bin.to_path_buf(), v);
-            }
+            super::version_cache::write(bin, v);
             v
         }
     };
+    if let Ok(mut s) = seen().lock() {
+        s.insert(bin.to_path_buf(), version);
+    }
     match version.supported() {
         true => Ok(version),
         false => Err(VersionError::Unsupported {

@@ -99,3 +99,35 @@ fn an_opencode_2_server_is_refused_before_anything_is_made() {
     assert!(err.contains("1.18"), "{err}");
     nothing_made(&w);
 }
+
+/// The binary's version is read once and kept while the binary is the same file (`opencode
+/// --version` costs most of a CPU-second): a kept version is what counts (one made to say
+/// 2.0.1 is refused without the binary being asked), and one kept for another file (as if
+/// the binary was replaced: another size) is read again.
+#[test]
+fn the_binarys_version_is_kept_while_it_is_the_same_file() {
+    let w = world(vec![]);
+    ok(&w.run(&["agents"]));
+    let cache = w.path("xdg/cache/ocfork/opencode-versions");
+    let kept = read(&cache);
+    let said = std::process::Command::new(&w.opencode)
+        .arg("--version")
+        .output()
+        .expect("opencode --version");
+    let said = String::from_utf8_lossy(&said.stdout).trim().to_string();
+    let real = std::fs::canonicalize(&w.opencode).expect("the binary");
+    let words: Vec<&str> = kept.trim_end().splitn(6, ' ').collect();
+    assert_eq!(words.len(), 6, "{kept}");
+    assert_eq!(words[0], said, "{kept}");
+    assert_eq!(words[5], real.display().to_string(), "{kept}");
+
+    std::fs::write(&cache, kept.replacen(&said, "2.0.1", 1)).expect("write");
+    let out = w.run(&["agents"]);
+    exits_with(&out, 2, "OpenCode 2.0.1");
+
+    let mut other = words.clone();
+    other[3] = "1";
+    std::fs::write(&cache, format!("2.0.1 {}\n", other[1..].join(" "))).expect("write");
+    ok(&w.run(&["agents"]));
+    assert_eq!(read(&cache), kept);
+}
