@@ -16,7 +16,8 @@ pub(super) async fn reconnect(
     run: &Run,
     names: &[String],
 ) -> Result<Vec<HostLink>, CommandError> {
-    let started = connect(repo, run, names).await?;
+    // The forks' models were chosen when the run began: the check only refuses.
+    let started = connect(repo, &mut run.clone(), names).await?;
     if started.gone.is_empty() {
         return Ok(started.links);
     }
@@ -34,7 +35,7 @@ pub(super) async fn reconnect(
 /// background driver of `try --detach` leaves its forks `interrupted`).
 pub(super) async fn connect(
     repo: &Repo,
-    run: &Run,
+    run: &mut Run,
     names: &[String],
 ) -> Result<Started, CommandError> {
     let mut wanted: Vec<String> = Vec::new();

@@ -335,10 +335,12 @@ async fn preflight(
     }
     let checked = check(repo, &mut probe).await;
     *forks = probe.forks;
-    checked.map_err(|e| match e {
+    let checked = checked.map_err(|e| match e {
         PreflightError::Offer(e) => CommandError::usage(e.to_string())
             .with_hint("pass an agent (-a) and a model (-m) OpenCode offers here"),
         PreflightError::Api(e) => CommandError::failure(e.to_string()),
         PreflightError::Start(e) => CommandError::from(e),
-    })
+    })?;
+    // The synthesized forks work here: a server is connected for them.
+    checked.ok_or_else(|| CommandError::failure("no OpenCode server for the synthesized forks"))
 }

@@ -123,8 +123,9 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     }
     let mut run = plan::plan(&args, &repo, &store)?;
     place_hosts::refuse_unsupported(&args)?;
+    let hosts = place_hosts::assign(&args, &repo, &mut run)?;
     if args.detach || args.ui {
-        let hosts = place_hosts::place(&args, &repo, &mut run).await?;
+        let hosts = place_hosts::place(&hosts, &repo, &mut run).await?;
         carried_notes(&args, &repo, &run);
         // The background driver checks the agent and model on the server it then drives the
         // run with, and records the run: one server start, not one here and one there. It
@@ -146,7 +147,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     let user_server = !args.server.is_empty();
     let mut placed = run.clone();
     let (connected, booted) = tokio::join!(preflight(&repo, &mut run, user_server), async {
-        let hosts = place_hosts::place(&args, &repo, &mut placed).await?;
+        let hosts = place_hosts::place(&hosts, &repo, &mut placed).await?;
         Ok::<_, CommandError>(place_hosts::boot(hosts).await)
     });
     let (connected, booted) = match (connected, booted) {
@@ -157,8 +158,8 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
             }
             return Err(e);
         }
-        (Ok((_, server)), Err(e)) => {
-            if let Some(server) = server {
+        (Ok(connected), Err(e)) => {
+            if let Some((_, Some(server))) = connected {
                 server.stop().await;
             }
             return Err(e);
@@ -168,7 +169,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     if !args.hosts.is_empty() {
         carried_notes(&args, &repo, &run);
     }
-    let started = booted.checked(&run).await;
+    let started = booted.checked(&mut run).await;
     // A host whose connection dropped meanwhile leaves its forks interrupted, for `resume`.
     if let Ok(started) = &started {
         place_hosts::mark_gone(&mut run, &started.gone);
@@ -187,7 +188,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     let options = DriveOptions { forks, hosts };
     // With --judge the run's first server stays up for the judge instead of a new one.
     let (driven, kept) =
-        drive_with::<LiveView>(&repo, &store, run, options, Some(connected), judge).await?;
+        drive_with::<LiveView>(&repo, &store, run, options, connected, judge).await?;
     let mut code = super::run_exit_code(&driven.run);
     let mut run = match judge && !driven.interrupted {
         true => super::judge::after_try(&repo, &store, driven.run, kept, &mut code).await,
@@ -271,13 +272,14 @@ pub(super) fn record(store: &Store, run: &Run) -> Result<(), CommandError> {
 }
 
 /// Asks the server, before anything is recorded or made, which agent and model every fork
-/// will use (refusing names it does not know). A typo in `--server` (`user_server`) or its
-/// password leaves nothing behind either.
+/// here will use (refusing names it does not know). A typo in `--server` (`user_server`) or
+/// its password leaves nothing behind either. None when every fork works on a host: no
+/// OpenCode starts here.
 pub(super) async fn preflight(
     repo: &crate::git::Repo,
     run: &mut Run,
     user_server: bool,
-) -> Result<Connected, CommandError> {
+) -> Result<Option<Connected>, CommandError> {
     use crate::dispatch::preflight::{PreflightError, check};
     check(repo, run).await.map_err(|e| match e {
         PreflightError::Offer(e) => {

@@ -4,19 +4,21 @@
 
 use super::TryArgs;
 use crate::cli::CommandError;
+use crate::config::hosts::HostConfig;
 use crate::dispatch::preflight::Connected;
 use crate::dispatch::remote::HostLink;
 use crate::host::{Host, HostError, RemoteServer};
 use crate::opencode::offer::Offer;
 use crate::state::Run;
 
-/// Connects the hosts `--host` names and spreads the forks over them by load (`local` is
-/// this machine; see [`spread`]). `--server` is refused first ([`refuse_unsupported`]).
-pub(super) async fn place(
+/// Spreads the forks over the places `--host` names by load (`local` is this machine; see
+/// [`spread`]): each fork on a host gets the host's name, from the config alone, before any
+/// connection. Returns the hosts' configs, for [`place`].
+pub(super) fn assign(
     args: &TryArgs,
     repo: &crate::git::Repo,
     run: &mut Run,
-) -> Result<Vec<Host>, CommandError> {
+) -> Result<Vec<HostConfig>, CommandError> {
     if args.hosts.is_empty() {
         return Ok(Vec::new());
     }
@@ -24,28 +26,42 @@ pub(super) async fn place(
         .layer
         .hosts;
     let configs = crate::config::hosts::named(&args.hosts, &config);
-    let hosts = super::super::hosts::connect_checked(&configs).await?;
-    let bounds: Vec<Option<usize>> = args
-        .hosts
-        .iter()
-        .map(|name| {
-            let table = hosts.iter().find(|h| h.name() == name);
-            table.and_then(|h| h.config.jobs).or(run.jobs)
-        })
+    let table = |name: &str| configs.iter().find(|c| c.name == name);
+    let bounds: Vec<Option<usize>> = (args.hosts.iter())
+        .map(|name| table(name).and_then(|c| c.jobs).or(run.jobs))
         .collect();
     let placed = spread(run.forks.len(), &bounds);
     for (fork, i) in run.forks.iter_mut().zip(placed) {
-        let Some(name) = args.hosts.get(i) else {
-            continue;
-        };
-        if let Some(h) = hosts.iter().find(|h| h.name() == name) {
-            fork.host = Some(h.name().to_string());
+        fork.host = args
+            .hosts
+            .get(i)
+            .and_then(|n| table(n))
+            .map(|c| c.name.clone());
+    }
+    Ok(configs)
+}
+
+/// Connects and checks the hosts of `configs` ([`assign`] gave each fork its place) and puts
+/// each fork on a host in a worktree there.
+pub(super) async fn place(
+    configs: &[HostConfig],
+    repo: &crate::git::Repo,
+    run: &mut Run,
+) -> Result<Vec<Host>, CommandError> {
+    if configs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut hosts = super::super::hosts::connect_checked(configs).await?;
+    for fork in run.forks.iter_mut() {
+        let on = hosts
+            .iter()
+            .find(|h| fork.host.as_deref() == Some(h.name()));
+        if let Some(h) = on {
             fork.worktree = h
                 .worktree_path(&repo.workdir, &repo.common_dir, &run.run, &fork.name)
                 .into();
         }
     }
-    let mut hosts = hosts;
     let names: Vec<String> = run.forks.iter().map(|f| f.name.clone()).collect();
     size_pools(&mut hosts, run, &names);
     Ok(hosts)
@@ -183,7 +199,7 @@ impl Booted {
 
     /// The hosts, once each server that started offers every agent and model its forks use;
     /// else every server is stopped and the command exits 2 naming what is missing where.
-    pub(in crate::cli) async fn checked(self, run: &Run) -> Result<Started, CommandError> {
+    pub(in crate::cli) async fn checked(self, run: &mut Run) -> Result<Started, CommandError> {
         let (mut links, mut gone, mut errors) = (Vec::new(), Vec::new(), Vec::new());
         for b in self.0 {
             let (link, offer) = match b {
@@ -200,11 +216,16 @@ impl Booted {
             match offer {
                 Ok(offer) => {
                     let name = link.host.name();
-                    let forks = run.forks.iter().filter(|f| f.host.as_deref() == Some(name));
+                    let forks = (run.forks.iter_mut())
+                        .filter(|f| f.host.as_deref() == Some(name) && !f.state.is_finished());
+                    // Each fork works on the model the host's OpenCode picks for it.
                     for f in forks {
-                        if let Err(e) = offer.choose(&f.agent, f.model.as_deref()) {
-                            errors.push(format!("host {name}: {e}"));
-                            break;
+                        match offer.choose(&f.agent, f.model.as_deref()) {
+                            Ok(choice) => f.model = Some(choice.model),
+                            Err(e) => {
+                                errors.push(format!("host {name}: {e}"));
+                                break;
+                            }
                         }
                     }
                 }
@@ -225,7 +246,7 @@ impl Booted {
 /// Starts each host's OpenCode servers and checks they offer every fork's agent and model.
 pub(in crate::cli) async fn start_servers(
     hosts: Vec<Host>,
-    run: &Run,
+    run: &mut Run,
 ) -> Result<Started, CommandError> {
     boot(hosts).await.checked(run).await
 }
@@ -242,12 +263,12 @@ pub(in crate::cli) fn unfinished(run: &Run) -> Vec<String> {
 pub(in crate::cli) async fn ready_to_drive(
     recorded: Result<Vec<HostLink>, CommandError>,
     forks: &[String],
-    connected: Connected,
-) -> Result<Option<(Vec<HostLink>, Connected)>, CommandError> {
+    connected: Option<Connected>,
+) -> Result<Option<(Vec<HostLink>, Option<Connected>)>, CommandError> {
     match recorded {
         Ok(hosts) if !forks.is_empty() => Ok(Some((hosts, connected))),
         other => {
-            if let (_, Some(server)) = connected {
+            if let Some((_, Some(server))) = connected {
                 server.stop().await;
             }
             for l in other? {

@@ -27,10 +27,14 @@ crate::fault::error_enum! {
 /// A server ready to drive the run: the `--server` given, or one ocfork started.
 pub type Connected = (Client, Option<Server>);
 
-/// Connects as the run says, reads what the server offers for the repo, and sets every
-/// fork's `model` to the one its session will use. Prints the choice on stderr. A server
-/// ocfork started is stopped when a check fails, else handed back for the run.
-pub async fn check(repo: &Repo, run: &mut Run) -> Result<Connected, PreflightError> {
+/// Connects as the run says, reads what the server offers for the repo, and sets the `model`
+/// of every fork here (not on a host) to the one its session will use. Prints the choice on
+/// stderr. A server ocfork started is stopped when a check fails, else handed back for the
+/// run. None, with nothing started, when every fork works on a host.
+pub async fn check(repo: &Repo, run: &mut Run) -> Result<Option<Connected>, PreflightError> {
+    if run.forks.iter().all(|f| f.host.is_some()) {
+        return Ok(None);
+    }
     let (client, server) = crate::opencode::connect(
         run.server.as_deref(),
         run.opencode.as_deref(),
@@ -42,7 +46,7 @@ pub async fn check(repo: &Repo, run: &mut Run) -> Result<Connected, PreflightErr
         Err(e) => Err(e),
     };
     match checked {
-        Ok(()) => Ok((client, server)),
+        Ok(()) => Ok(Some((client, server))),
         Err(e) => {
             if let Some(s) = server {
                 s.stop().await;
@@ -69,7 +73,7 @@ async fn choose(client: &Client, dir: &Path, run: &mut Run) -> Result<(), Prefli
     let offer = Offer::read(client, dir).await?;
     let mut models: Vec<String> = Vec::new();
     let mut source = ModelSource::Asked;
-    for fork in &mut run.forks {
+    for fork in run.forks.iter_mut().filter(|f| f.host.is_none()) {
         let choice = offer.choose(&fork.agent, fork.model.as_deref())?;
         if !models.contains(&choice.model) {
             models.push(choice.model.clone());
@@ -77,7 +81,7 @@ async fn choose(client: &Client, dir: &Path, run: &mut Run) -> Result<(), Prefli
         source = choice.source;
         fork.model = Some(choice.model);
     }
-    if let Some(agent) = run.forks.first().map(|f| f.agent.clone()) {
+    if let Some(agent) = (run.forks.iter().find(|f| f.host.is_none())).map(|f| f.agent.clone()) {
         let noun = if models.len() == 1 { "model" } else { "models" };
         crate::text::eprint_line(format!(
             "ocfork: agent {agent}, {noun} {} ({source})",
