@@ -351,6 +351,12 @@ impl World {
         git(&self.repo, args)
     }
 
+    /// Asserts the repository's `object` (`REV:PATH`, e.g. a fork's file on its branch) holds
+    /// `want`.
+    pub fn assert_shows(&self, object: &str, want: &str) {
+        assert_eq!(self.git(&["show", object]), want, "git show {object}");
+    }
+
     /// Runs `ocfork try --json ARGS`, asserts it exits `code` and returns its JSON.
     pub fn try_json(&self, code: i32, args: &[&str]) -> Value {
         json(&self.try_run(code, args))
@@ -435,6 +441,12 @@ pub fn ok(out: &Output) -> String {
         stderr(out)
     );
     stdout(out)
+}
+
+/// The exit code is 0; returns stdout as JSON. Panics showing stdout and stderr otherwise.
+pub fn ok_json(out: &Output) -> Value {
+    ok(out);
+    json(out)
 }
 
 /// The exit code is `code` and stderr says `says`; panics showing stderr otherwise.

@@ -73,24 +73,28 @@ pub fn forks_of(run: &Value, n: usize) -> &Vec<Value> {
     forks
 }
 
-/// A check that starts `sleep 600` in the background (its pid written to `pid_file`) and
-/// waits for it: it hangs until ocfork stops it.
-pub fn hanging_check(pid_file: &Path) -> String {
-    format!(
+/// Runs (with `run`) `try --json -n hang --timeout 10s`, `more` options and one fork `a` (the
+/// rule "Go") whose check starts `sleep 600` in the background (its pid written to `pid_file`)
+/// and waits for it: it hangs until ocfork stops it. Asserts the fork ended `done` with the
+/// error that its check timed out after 10 s (and no exit code), and that the check's output is
+/// in its log in the run's state here.
+pub fn try_with_a_hanging_check(
+    w: &super::World,
+    pid_file: &Path,
+    more: &[&str],
+    run: impl FnOnce(&[&str]) -> Output,
+) {
+    let check = format!(
         "sleep 600 & echo $! > '{}'; echo checking; wait",
         pid_file.display()
-    )
-}
-
-/// The run `try` printed: its fork `a` ended `done` with the error that its check timed out
-/// after `after` (and no exit code).
-pub fn check_timed_out(out: &Output, check: &str, after: &str) {
-    let run = json(out);
+    );
+    let head = ["try", "--json", "-n", "hang", "--timeout", "10s"];
+    let out = run(&[&head[..], more, &["--check", &check, "a=Go"]].concat());
+    let run = json(&out);
     let f = super::fork(&run, "a");
     assert_eq!(f["state"], "done", "{run:#}");
     assert!(f["check"]["exit_code"].is_null(), "{run:#}");
-    assert_eq!(
-        f["error"],
-        format!("check `{check}` timed out after {after}")
-    );
+    assert_eq!(f["error"], format!("check `{check}` timed out after 10.0s"));
+    let log = w.repo.join(".git/ocfork/runs/hang.logs/a.check.log");
+    assert_eq!(super::read(&log), "checking\n");
 }
