@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::git::Repo;
 use crate::opencode::offer::{ModelSource, Offer, OfferError};
-use crate::opencode::{ApiError, Client, ConnectError, Server};
+use crate::opencode::{ApiError, Client, ConnectError, MainThread, Server};
 use crate::state::Run;
 
 crate::fault::error_enum! {
@@ -29,12 +29,18 @@ pub type Connected = (Client, Option<Server>);
 
 /// Connects as the run says, reads what the server offers for the repo, and sets every
 /// fork's `model` to the one its session will use. Prints the choice on stderr. A server
-/// ocfork started is stopped when a check fails, else handed back for the run.
-pub async fn check(repo: &Repo, run: &mut Run) -> Result<Connected, PreflightError> {
+/// ocfork started (on the main thread, `main`) is stopped when a check fails, else handed back
+/// for the run.
+pub async fn check(
+    repo: &Repo,
+    run: &mut Run,
+    main: MainThread,
+) -> Result<Connected, PreflightError> {
     let (client, server) = crate::opencode::connect(
         run.server.as_deref(),
         run.opencode.as_deref(),
         &repo.workdir,
+        main,
     )
     .await?;
     let checked = match others_supported(run).await {
