@@ -337,13 +337,7 @@ async fn connect(
     run: &Run,
     main: MainThread,
 ) -> Result<(Client, Option<Server>), DriveError> {
-    let (client, server) = crate::opencode::connect(
-        run.server.as_deref(),
-        run.opencode.as_deref(),
-        &repo.workdir,
-        main,
-    )
-    .await?;
+    let (client, server) = super::connect_run(repo, run, main).await?;
     if server.is_none() {
         client.agents(&repo.workdir).await?;
     }

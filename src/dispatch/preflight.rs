@@ -36,13 +36,7 @@ pub async fn check(
     run: &mut Run,
     main: MainThread,
 ) -> Result<Connected, PreflightError> {
-    let (client, server) = crate::opencode::connect(
-        run.server.as_deref(),
-        run.opencode.as_deref(),
-        &repo.workdir,
-        main,
-    )
-    .await?;
+    let (client, server) = super::connect_run(repo, run, main).await?;
     let checked = match others_supported(run).await {
         Ok(()) => choose(&client, &repo.workdir, run).await,
         Err(e) => Err(e),

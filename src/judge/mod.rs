@@ -110,10 +110,7 @@ pub async fn judge_on(
     let scratch = Scratch::new(repo, run)?;
     let connected = match connected {
         Some(c) => Ok(c),
-        None => {
-            let (url, bin) = (run.server.as_deref(), run.opencode.as_deref());
-            crate::opencode::connect(url, bin, &repo.workdir, main).await
-        }
+        None => crate::dispatch::connect_run(repo, run, main).await,
     };
     let judged = match connected {
         Ok(c) => review(run, opts, scratch.path(), &text, &names, c).await,
