@@ -1,6 +1,7 @@
 //! The layers the README's module map draws, enforced: each module of the crate uses only
 //! modules of lower layers (and itself), and only the CLI knows clap. A reference that points
-//! up fails here, naming the file and the line.
+//! up fails here, naming the file and the line; so does a README whose line "The layers, top
+//! down: ..." differs from the table here.
 
 use std::path::Path;
 
@@ -105,4 +106,67 @@ fn every_module_uses_only_the_layers_below_it() {
         }
     }
     assert!(wrong.is_empty(), "upward references:\n{}", wrong.join("\n"));
+}
+
+/// The README's line "The layers, top down: ..." as groups of module names, top group first:
+/// the groups are separated by `;`, the names are the words in backticks.
+fn readme_layers() -> Vec<Vec<String>> {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let text = std::fs::read_to_string(&readme).expect("README.md readable");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let start = text
+        .find("The layers, top down:")
+        .expect("README has the line \"The layers, top down: ...\"");
+    let line = &text[start..];
+    let line = &line[..line.find(". ").unwrap_or(line.len())];
+    line.split(';')
+        .map(|group| {
+            group
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_draws_the_layers_this_table_holds() {
+    let groups = readme_layers();
+    let mut wrong = Vec::new();
+    let mut above: Option<u8> = None;
+    for group in &groups {
+        let layers: Vec<Option<u8>> = group.iter().map(|m| layer(m)).collect();
+        for (m, l) in group.iter().zip(&layers) {
+            if l.is_none() {
+                wrong.push(format!("README names `{m}`, which has no layer here"));
+            }
+        }
+        let Some(Some(first)) = layers.first() else {
+            continue;
+        };
+        if layers.iter().any(|l| l.is_some_and(|l| l != *first)) {
+            wrong.push(format!(
+                "README puts {group:?} in one layer; here they differ"
+            ));
+        }
+        if above.is_some_and(|a| a <= *first) {
+            wrong.push(format!(
+                "README puts {group:?} below a layer that is not above it here"
+            ));
+        }
+        above = Some(*first);
+    }
+    let named: Vec<&String> = groups.iter().flatten().collect();
+    for (m, _) in LAYERS {
+        if !matches!(*m, "main" | "lib") && !named.iter().any(|n| n == m) {
+            wrong.push(format!("module {m} is missing from the README's layers"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "README against src/layers_tests.rs:\n{}",
+        wrong.join("\n")
+    );
 }

@@ -7,6 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{CmdResult, CommandError};
+use crate::opencode::MainThread;
 
 /// List the agents OpenCode offers here (name, mode, description).
 #[derive(Args, Debug)]
@@ -34,11 +35,11 @@ struct AgentRow {
     model: Option<String>,
 }
 
-pub async fn cmd_agents(args: AgentsArgs) -> CmdResult {
+pub async fn cmd_agents(args: AgentsArgs, main: MainThread) -> CmdResult {
     let cwd = std::env::current_dir()
         .map_err(|e| CommandError::usage(format!("cannot read the current directory: {e}")))?;
     let (client, server) =
-        super::session::connect(args.server.as_deref(), args.opencode.as_deref()).await?;
+        super::session::connect(args.server.as_deref(), args.opencode.as_deref(), main).await?;
     let listed = crate::opencode::offer::Agents::read(&client, &cwd).await;
     if let Some(s) = server {
         s.stop().await;

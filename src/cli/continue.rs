@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::{CmdResult, CommandError, EXIT_FAILURE, EXIT_INTERRUPTED};
 use crate::dispatch::{DriveOptions, drive};
+use crate::opencode::MainThread;
 use crate::state::{ForkState, RunState};
 use crate::ui::LiveView;
 
@@ -32,7 +33,7 @@ pub struct ContinueArgs {
     json: bool,
 }
 
-pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
+pub async fn cmd_continue(args: ContinueArgs, main: MainThread) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     if args.text.trim().is_empty() {
         return Err(CommandError::usage("the follow-up prompt is empty"));
@@ -112,6 +113,7 @@ pub async fn cmd_continue(args: ContinueArgs) -> CmdResult {
             forks: vec![name.clone()],
             hosts,
         },
+        main,
     )
     .await?;
     let after = driven.run.fork(&name).and_then(|f| f.commit.clone());

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::{CmdResult, CommandError};
 use crate::dispatch::{DriveOptions, drive, drive_with};
+use crate::opencode::MainThread;
 use crate::state::Run;
 use crate::ui::LiveView;
 
@@ -25,20 +26,24 @@ pub struct DetachedArgs {
     plan: bool,
 }
 
-pub async fn cmd_detached(args: DetachedArgs) -> CmdResult {
+pub async fn cmd_detached(args: DetachedArgs, main: MainThread) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     let Some(name) = args.run else {
-        return drive_planned(&repo, &store).await;
+        return drive_planned(&repo, &store, main).await;
     };
     let run = store.load(&name)?;
-    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions::default()).await?;
+    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions::default(), main).await?;
     Ok(super::run_exit_code(&driven.run))
 }
 
 /// `--plan`: the checks `try` makes before anything is recorded, here on the server that then
 /// drives the run. Until [`READY`] is printed, stderr is the `try` command's and a failure is
 /// its failure; then stdout goes nowhere and stderr into the run's driver log.
-async fn drive_planned(repo: &crate::git::Repo, store: &crate::state::Store) -> CmdResult {
+async fn drive_planned(
+    repo: &crate::git::Repo,
+    store: &crate::state::Store,
+    main: MainThread,
+) -> CmdResult {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
@@ -46,7 +51,7 @@ async fn drive_planned(repo: &crate::git::Repo, store: &crate::state::Store) -> 
     let mut run: Run = serde_json::from_str(&text)
         .map_err(|e| CommandError::failure(format!("the planned run on stdin: {e}")))?;
     let user_server = run.server.is_some() || !run.pool_urls.is_empty();
-    let connected = super::try_cmd::preflight(repo, &mut run, user_server).await?;
+    let connected = super::try_cmd::preflight(repo, &mut run, user_server, main).await?;
     // The hosts of `try --host`, connected again and held for the run; one whose connection
     // drops while its server starts leaves its forks interrupted, as in `try`.
     let names: Vec<String> = run.forks.iter().map(|f| f.name.clone()).collect();
@@ -72,6 +77,7 @@ async fn drive_planned(repo: &crate::git::Repo, store: &crate::state::Store) -> 
         DriveOptions { forks, hosts },
         connected,
         false,
+        main,
     )
     .await?;
     Ok(super::run_exit_code(&driven.run))

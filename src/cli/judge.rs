@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{CmdResult, CommandError, EXIT_FAILURE};
 use crate::judge::{self, Outcome, Verdict};
+use crate::opencode::MainThread;
 use crate::state::{Run, Store};
 
 /// Rank the finished forks: check, weakened tests, empty, then OpenCode reviewers.
@@ -76,7 +77,7 @@ struct JudgeEntry<'a> {
     cost: Option<f64>,
 }
 
-pub async fn cmd_judge(args: JudgeArgs) -> CmdResult {
+pub async fn cmd_judge(args: JudgeArgs, main: MainThread) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     let run = store.resolve(args.run.as_deref())?;
     let opts = judge::Options {
@@ -84,7 +85,7 @@ pub async fn cmd_judge(args: JudgeArgs) -> CmdResult {
         models: args.models.clone(),
         criteria: args.criteria.clone(),
     };
-    let verdict = judge_run(&repo, &store, &run, &opts, None).await?;
+    let verdict = judge_run(&repo, &store, &run, &opts, None, main).await?;
     if args.json {
         super::print_json(&as_json(&run.run, &verdict))?;
     } else {
@@ -100,6 +101,7 @@ pub(super) async fn judge_run(
     run: &Run,
     opts: &judge::Options,
     connected: Option<(crate::opencode::Client, Option<crate::opencode::Server>)>,
+    main: MainThread,
 ) -> Result<Verdict, CommandError> {
     for m in &opts.models {
         if crate::opencode::types::ModelRef::parse(m).is_none() {
@@ -126,7 +128,7 @@ pub(super) async fn judge_run(
         if run.forks.len() == 1 { "" } else { "s" },
         run.run
     );
-    let outcome = judge::judge_on(repo, store, run, opts, connected).await?;
+    let outcome = judge::judge_on(repo, store, run, opts, connected, main).await?;
     match outcome {
         Outcome::Ranked(v) => Ok(v),
         Outcome::Unusable {
@@ -200,6 +202,7 @@ pub async fn after_try(
     run: Run,
     kept: Option<(crate::opencode::Client, crate::opencode::Server)>,
     code: &mut i32,
+    main: MainThread,
 ) -> Run {
     let opts = judge::Options {
         agent: judge::DEFAULT_AGENT.to_string(),
@@ -207,7 +210,7 @@ pub async fn after_try(
         criteria: None,
     };
     let connected = kept.map(|(client, server)| (client, Some(server)));
-    judge_again(repo, store, run, &opts, connected, code).await
+    judge_again(repo, store, run, &opts, connected, code, main).await
 }
 
 /// Judges `run` with `opts` (`try --judge`, and `synth` once its fork ended), on `connected`
@@ -220,8 +223,9 @@ pub async fn judge_again(
     opts: &judge::Options,
     connected: Option<(crate::opencode::Client, Option<crate::opencode::Server>)>,
     code: &mut i32,
+    main: MainThread,
 ) -> Run {
-    if let Err(e) = judge_run(repo, store, &run, opts, connected).await {
+    if let Err(e) = judge_run(repo, store, &run, opts, connected, main).await {
         eprintln!("error: {}", e.error);
         for h in &e.hints {
             eprintln!("hint: {h}");

@@ -34,6 +34,8 @@ mod wait;
 
 use clap::{Parser, Subcommand};
 
+use crate::opencode::MainThread;
+
 pub use error::{
     CommandError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, ErrorKind,
     git_failed,
@@ -107,8 +109,14 @@ pub fn main() -> i32 {
             return EXIT_FAILURE;
         }
     };
+    // The one place the proof is made: every OpenCode server ocfork starts is started by
+    // code this future polls, on this thread (see `MainThread`).
+    let Some(main) = crate::opencode::MainThread::here() else {
+        eprintln!("error: ocfork's commands run on the process's main thread only");
+        return EXIT_FAILURE;
+    };
     let result = runtime.block_on(async {
-        let mut command = Box::pin(run(cli));
+        let mut command = Box::pin(run(cli, main));
         tokio::select! {
             r = &mut command => Some(r),
             () = crate::signal::aborted() => {
@@ -135,30 +143,31 @@ pub fn main() -> i32 {
     }
 }
 
-async fn run(cli: Cli) -> CmdResult {
+/// Runs the command; `main` goes to those that may start an OpenCode server.
+async fn run(cli: Cli, main: MainThread) -> CmdResult {
     match cli.command {
-        Command::Try(a) => try_cmd::cmd_try(*a).await,
+        Command::Try(a) => try_cmd::cmd_try(*a, main).await,
         Command::Status(a) => status::cmd_status(a).await,
         Command::List(a) => list::cmd_list(a).await,
         Command::Wait(a) => wait::cmd_wait(a).await,
-        Command::Resume(a) => resume::cmd_resume(a).await,
+        Command::Resume(a) => resume::cmd_resume(a, main).await,
         #[cfg(feature = "demo")]
         Command::Demo(a) => demo::cmd_demo(a).await,
         Command::Diff(a) => diff::cmd_diff(a).await,
-        Command::Judge(a) => judge::cmd_judge(a).await,
-        Command::Synth(a) => synth::cmd_synth(a).await,
+        Command::Judge(a) => judge::cmd_judge(a, main).await,
+        Command::Synth(a) => synth::cmd_synth(a, main).await,
         Command::Merge(a) => merge::cmd_merge(a).await,
         Command::Clean(a) => clean::cmd_clean(a).await,
-        Command::Continue(a) => continue_cmd::cmd_continue(a).await,
+        Command::Continue(a) => continue_cmd::cmd_continue(a, main).await,
         Command::Open(a) => open::cmd_open(a).await,
         Command::Attach(a) => attach::cmd_attach(a).await,
         Command::Report(a) => report::cmd_report(a).await,
         Command::Config(a) => config::cmd_config(a).await,
         Command::Completions(a) => completions::cmd_completions(a),
         Command::Man(a) => completions::cmd_man(a),
-        Command::Detached(a) => detached::cmd_detached(a).await,
-        Command::Session(a) => session::cmd_session(a).await,
-        Command::Agents(a) => agents::cmd_agents(a).await,
+        Command::Detached(a) => detached::cmd_detached(a, main).await,
+        Command::Session(a) => session::cmd_session(a, main).await,
+        Command::Agents(a) => agents::cmd_agents(a, main).await,
         Command::Hosts(a) => hosts::cmd_hosts(a).await,
         Command::Plugin(a) => plugin::cmd_plugin(a).await,
         Command::Ui(a) => ui::cmd_ui(a).await,

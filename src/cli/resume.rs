@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
 use crate::dispatch::{DriveOptions, drive};
+use crate::opencode::MainThread;
 use crate::state::{EndReason, Fork, ForkState, StateError};
 use crate::ui::LiveView;
 
@@ -38,7 +39,7 @@ fn left_by_crash(f: &Fork) -> bool {
     f.state == ForkState::Interrupted || f.end == Some(EndReason::ServerExited)
 }
 
-pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
+pub async fn cmd_resume(args: ResumeArgs, main: MainThread) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     let mut run = store.resolve(args.run.as_deref())?;
     if run.owner_alive() {
@@ -113,7 +114,8 @@ pub async fn cmd_resume(args: ResumeArgs) -> CmdResult {
         run.run,
         forks.join(", ")
     );
-    let driven = drive::<LiveView>(&repo, &store, run, DriveOptions { forks, hosts }).await?;
+    let options = DriveOptions { forks, hosts };
+    let driven = drive::<LiveView>(&repo, &store, run, options, main).await?;
     super::output::after_work(super::try_cmd::finish(&driven.run, args.json))?;
     if driven.interrupted {
         return Ok(EXIT_INTERRUPTED);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CmdResult, CommandError};
-use crate::opencode::{Client, Server};
+use crate::opencode::{Client, MainThread, Server};
 use crate::relay::{self, Job, Mode, Outcome, RelayError, Request};
 
 /// Send text to an agent in a session, hand off to a new session, compact, fork, or judge
@@ -106,7 +106,7 @@ impl ModeArg {
     }
 }
 
-pub async fn cmd_session(args: SessionArgs) -> CmdResult {
+pub async fn cmd_session(args: SessionArgs, main: MainThread) -> CmdResult {
     let timeout = humantime::parse_duration(&args.timeout).map_err(|e| {
         CommandError::usage(format!(
             "--timeout `{}` is not a duration: {e}",
@@ -133,7 +133,7 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
         )));
     }
     let Some(mode) = args.mode.relay() else {
-        return judge_or_synth(args, text).await;
+        return judge_or_synth(args, text, main).await;
     };
     for (given, option, modes) in [
         (args.run.is_some(), "--run", "judge and synth"),
@@ -163,6 +163,7 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
     let (client, server) = connect(
         args.server.first().map(String::as_str),
         args.opencode.as_deref(),
+        main,
     )
     .await?;
     let req = Request {
@@ -190,7 +191,7 @@ pub async fn cmd_session(args: SessionArgs) -> CmdResult {
 }
 
 /// `session judge` and `session synth`, handed to `session_verdict`.
-async fn judge_or_synth(args: SessionArgs, text: Option<String>) -> CmdResult {
+async fn judge_or_synth(args: SessionArgs, text: Option<String>, main: MainThread) -> CmdResult {
     if args.detach {
         return Err(CommandError::usage(format!(
             "`session {}` answers when done and has no --detach",
@@ -202,7 +203,7 @@ async fn judge_or_synth(args: SessionArgs, text: Option<String>) -> CmdResult {
             "--from is for `session synth`, not judge",
         ));
     }
-    super::session_verdict::cmd(super::session_verdict::Ask {
+    let ask = super::session_verdict::Ask {
         synth: args.mode == ModeArg::Synth,
         session: args.session,
         server: args.server.into_iter().next(),
@@ -212,8 +213,8 @@ async fn judge_or_synth(args: SessionArgs, text: Option<String>) -> CmdResult {
         from: args.from,
         criteria: text.filter(|t| !t.trim().is_empty()),
         json: args.json,
-    })
-    .await
+    };
+    super::session_verdict::cmd(ask, main).await
 }
 
 async fn run(
@@ -248,14 +249,16 @@ async fn run(
     Ok(job.outcome)
 }
 
-/// The client for `--server`, or one for an OpenCode started for this command.
+/// The client for `--server`, or one for an OpenCode started for this command (on the main
+/// thread, `main`).
 pub async fn connect(
     url: Option<&str>,
     opencode: Option<&std::path::Path>,
+    main: MainThread,
 ) -> Result<(Client, Option<Server>), CommandError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CommandError::usage(format!("cannot read the current directory: {e}")))?;
-    Ok(crate::opencode::connect(url, opencode, &cwd).await?)
+    Ok(crate::opencode::connect(url, opencode, &cwd, main).await?)
 }
 
 pub(super) fn relay_error(e: RelayError, server_given: bool) -> CommandError {

@@ -43,6 +43,7 @@ use serde::Serialize;
 use super::judge::{VerdictJson, judge_run, verdict_json};
 use super::{CmdResult, CommandError, EXIT_FAILURE};
 use crate::judge::{self, Verdict};
+use crate::opencode::MainThread;
 use crate::state::{Fork, ForkState, Run, Store};
 use crate::synth::Pick;
 
@@ -82,9 +83,9 @@ struct MadeJson<'a> {
     from: &'a [String],
 }
 
-pub async fn cmd(ask: Ask) -> CmdResult {
-    let (client, server) =
-        super::session::connect(ask.server.as_deref(), ask.opencode.as_deref()).await?;
+pub async fn cmd(ask: Ask, main: MainThread) -> CmdResult {
+    let (url, bin) = (ask.server.as_deref(), ask.opencode.as_deref());
+    let (client, server) = super::session::connect(url, bin, main).await?;
     let found = async {
         let dir = crate::relay::session_directory(&client, &ask.session)
             .await
@@ -120,7 +121,7 @@ pub async fn cmd(ask: Ask) -> CmdResult {
             models: Vec::new(),
             criteria: ask.criteria.clone(),
         };
-        let verdict = judge_run(&repo, &store, &run, &opts, Some((client, server))).await?;
+        let verdict = judge_run(&repo, &store, &run, &opts, Some((client, server)), main).await?;
         let message = judged(&run, &verdict);
         return answer(&ask, &run.run, None, Some(&verdict), message).map(|()| 0);
     }
@@ -139,7 +140,7 @@ pub async fn cmd(ask: Ask) -> CmdResult {
         criteria: ask.criteria.clone(),
         server: ask.server.clone(),
     };
-    let (after, code) = super::synth::synthesize(&repo, &store, &run, &req).await?;
+    let (after, code) = super::synth::synthesize(&repo, &store, &run, &req, main).await?;
     let Some(made) = after.forks.iter().find(|f| run.fork(&f.name).is_none()) else {
         return Err(CommandError::failure(format!(
             "run {} has no synthesized fork after the synthesis",

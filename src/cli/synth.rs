@@ -10,6 +10,7 @@ use super::{CmdResult, CommandError, EXIT_FAILURE, EXIT_INTERRUPTED};
 use crate::dispatch::preflight::{Connected, PreflightError, check};
 use crate::dispatch::{DriveOptions, drive_with};
 use crate::judge;
+use crate::opencode::MainThread;
 use crate::state::{Fork, ForkState, Run, Store, Synth};
 use crate::synth::{DEFAULT_NAME, Pick, SynthError};
 use crate::ui::LiveView;
@@ -77,7 +78,7 @@ pub(super) struct Request {
     pub server: Option<String>,
 }
 
-pub async fn cmd_synth(args: SynthArgs) -> CmdResult {
+pub async fn cmd_synth(args: SynthArgs, main: MainThread) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     let run = store.resolve(args.run.as_deref())?;
     let pick = match (args.from.is_empty(), args.top) {
@@ -94,7 +95,7 @@ pub async fn cmd_synth(args: SynthArgs) -> CmdResult {
         criteria: args.criteria,
         server: None,
     };
-    let (run, code) = synthesize(&repo, &store, &run, &req).await?;
+    let (run, code) = synthesize(&repo, &store, &run, &req, main).await?;
     if args.json {
         super::output::after_work(super::print_json(&run))?;
     } else {
@@ -108,7 +109,13 @@ pub async fn cmd_synth(args: SynthArgs) -> CmdResult {
 
 /// `try --synth`: synthesizes with the defaults and judges again; a refusal or failure is
 /// reported on stderr and makes the exit code `EXIT_FAILURE`.
-pub async fn after_try(repo: &crate::git::Repo, store: &Store, run: Run, code: &mut i32) -> Run {
+pub async fn after_try(
+    repo: &crate::git::Repo,
+    store: &Store,
+    run: Run,
+    code: &mut i32,
+    main: MainThread,
+) -> Run {
     let req = Request {
         pick: Pick::Default,
         agent: None,
@@ -117,7 +124,7 @@ pub async fn after_try(repo: &crate::git::Repo, store: &Store, run: Run, code: &
         criteria: None,
         server: None,
     };
-    match synthesize(repo, store, &run, &req).await {
+    match synthesize(repo, store, &run, &req, main).await {
         Ok((run, c)) => {
             *code = (*code).max(c);
             run
@@ -131,12 +138,13 @@ pub async fn after_try(repo: &crate::git::Repo, store: &Store, run: Run, code: &
 }
 
 /// Drives the synthesized forks and judges the run again when it has a verdict. Returns the
-/// run as recorded then and the exit code so far.
+/// run as recorded then and the exit code so far. Servers start on the main thread (`main`).
 pub(super) async fn synthesize(
     repo: &crate::git::Repo,
     store: &Store,
     run: &Run,
     req: &Request,
+    main: MainThread,
 ) -> Result<(Run, i32), CommandError> {
     for m in &req.models {
         if crate::opencode::types::ModelRef::parse(m).is_none() {
@@ -180,7 +188,7 @@ pub(super) async fn synthesize(
         })
         .unwrap_or_else(|| "build".into());
     let mut forks = plan(repo, run, req, &text, &agent, &from)?;
-    let connected = preflight(repo, run, req.server.as_deref(), &mut forks).await?;
+    let connected = preflight(repo, run, req.server.as_deref(), &mut forks, main).await?;
     let names: Vec<String> = forks.iter().map(|f| f.name.clone()).collect();
     eprintln!(
         "ocfork: synthesizing {} from {} of run {}",
@@ -210,6 +218,7 @@ pub(super) async fn synthesize(
         },
         Some(connected),
         verdict.is_some(),
+        main,
     )
     .await?;
     let stop_kept = |kept: Option<(crate::opencode::Client, crate::opencode::Server)>| async {
@@ -247,12 +256,14 @@ pub(super) async fn synthesize(
     let connected = match (kept, &req.server) {
         (Some((client, server)), _) => Some((client, Some(server))),
         (None, Some(url)) => {
-            let (client, _) = crate::opencode::connect(Some(url), None, &repo.workdir).await?;
+            let (client, _) =
+                crate::opencode::connect(Some(url), None, &repo.workdir, main).await?;
             Some((client, None))
         }
         (None, None) => None,
     };
-    let run = super::judge::judge_again(repo, store, driven.run, &opts, connected, &mut code).await;
+    let run = super::judge::judge_again(repo, store, driven.run, &opts, connected, &mut code, main);
+    let run = run.await;
     Ok((run, code))
 }
 
@@ -327,13 +338,14 @@ async fn preflight(
     run: &Run,
     server: Option<&str>,
     forks: &mut Vec<Fork>,
+    main: MainThread,
 ) -> Result<Connected, CommandError> {
     let mut probe = run.clone();
     probe.forks = std::mem::take(forks);
     if let Some(url) = server {
         probe.server = Some(url.to_string());
     }
-    let checked = check(repo, &mut probe).await;
+    let checked = check(repo, &mut probe, main).await;
     *forks = probe.forks;
     let checked = checked.map_err(|e| match e {
         PreflightError::Offer(e) => CommandError::usage(e.to_string())

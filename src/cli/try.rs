@@ -14,6 +14,7 @@ mod plan;
 use super::{CmdResult, CommandError, EXIT_INTERRUPTED};
 use crate::dispatch::preflight::Connected;
 use crate::dispatch::{DriveOptions, drive_with};
+use crate::opencode::MainThread;
 use crate::opencode::offer::OfferError;
 use crate::state::{Run, RunState, StateError, Store};
 use crate::ui::LiveView;
@@ -116,7 +117,7 @@ pub struct TryArgs {
     ui: bool,
 }
 
-pub async fn cmd_try(args: TryArgs) -> CmdResult {
+pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     if args.ui {
         super::ui::require_terminal()?;
@@ -146,7 +147,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     // start this machine's: each takes seconds, and neither needs the other.
     let user_server = !args.server.is_empty();
     let mut placed = run.clone();
-    let (connected, booted) = tokio::join!(preflight(&repo, &mut run, user_server), async {
+    let (connected, booted) = tokio::join!(preflight(&repo, &mut run, user_server, main), async {
         let hosts = place_hosts::place(&hosts, &repo, &mut placed).await?;
         Ok::<_, CommandError>(place_hosts::boot(hosts).await)
     });
@@ -188,10 +189,10 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
     let options = DriveOptions { forks, hosts };
     // With --judge the run's first server stays up for the judge instead of a new one.
     let (driven, kept) =
-        drive_with::<LiveView>(&repo, &store, run, options, connected, judge).await?;
+        drive_with::<LiveView>(&repo, &store, run, options, connected, judge, main).await?;
     let mut code = super::run_exit_code(&driven.run);
     let mut run = match judge && !driven.interrupted {
-        true => super::judge::after_try(&repo, &store, driven.run, kept, &mut code).await,
+        true => super::judge::after_try(&repo, &store, driven.run, kept, &mut code, main).await,
         false => {
             if let Some((_, server)) = kept {
                 server.stop().await;
@@ -200,7 +201,7 @@ pub async fn cmd_try(args: TryArgs) -> CmdResult {
         }
     };
     if synth && !driven.interrupted {
-        run = super::synth::after_try(&repo, &store, run, &mut code).await;
+        run = super::synth::after_try(&repo, &store, run, &mut code, main).await;
     }
     super::output::after_work(finish(&run, args.json))?;
     // Where the synthesized fork landed among its sources.
@@ -279,9 +280,10 @@ pub(super) async fn preflight(
     repo: &crate::git::Repo,
     run: &mut Run,
     user_server: bool,
+    main: MainThread,
 ) -> Result<Option<Connected>, CommandError> {
     use crate::dispatch::preflight::{PreflightError, check};
-    check(repo, run).await.map_err(|e| match e {
+    check(repo, run, main).await.map_err(|e| match e {
         PreflightError::Offer(e) => {
             let hint = match &e {
                 OfferError::UnknownAgent { .. } => {

@@ -10,7 +10,7 @@ use super::RunHandle;
 use super::fork::{Shared, run_fork};
 use super::pool::Pool;
 use crate::git::Repo;
-use crate::opencode::{ApiError, Client, ConnectError, Server};
+use crate::opencode::{ApiError, Client, ConnectError, MainThread, Server};
 use crate::state::{ForkState, Run, StateError, Store};
 
 /// How to drive a run; the rest comes from its manifest.
@@ -55,14 +55,16 @@ pub struct Driven {
     pub interrupted: bool,
 }
 
-/// Drives the run's forks to finished states and returns the final record.
+/// Drives the run's forks to finished states and returns the final record. The servers it
+/// starts are started on the main thread (`main`; see [`MainThread`]).
 pub async fn drive<V: RunView>(
     repo: &Repo,
     store: &Store,
     run: Run,
     opts: DriveOptions,
+    main: MainThread,
 ) -> Result<Driven, DriveError> {
-    Ok(drive_with::<V>(repo, store, run, opts, None, false)
+    Ok(drive_with::<V>(repo, store, run, opts, None, false, main)
         .await?
         .0)
 }
@@ -77,6 +79,7 @@ pub async fn drive_with<V: RunView>(
     opts: DriveOptions,
     connected: Option<(Client, Option<Server>)>,
     keep: bool,
+    main: MainThread,
 ) -> Result<(Driven, Option<(Client, Server)>), DriveError> {
     // Held until the run is driven: a second driver (a racing `resume`) is refused.
     let _lock = store.lock_driver(&run.run)?;
@@ -106,9 +109,7 @@ pub async fn drive_with<V: RunView>(
 
     let view = V::start(handle.clone());
     // The server boots while the worktrees are written: both take seconds, and neither
-    // needs the other. Both futures are polled by this task, on the thread that runs the
-    // whole command, so the server's parent-death signal is tied to ocfork's life rather
-    // than to a worker thread.
+    // needs the other. Both futures are polled by this task, on the main thread (`main`).
     let (local, remote): (Vec<String>, Vec<String>) = names
         .iter()
         .cloned()
@@ -119,7 +120,7 @@ pub async fn drive_with<V: RunView>(
             // Every fork of this drive works on a host (`continue`, `resume`): no server
             // starts here; the first host's stands in where the forks' own are put.
             (None, Some(link)) if local.is_empty() => Ok((link.server().client.clone(), None)),
-            (None, _) => connect(repo, &run).await,
+            (None, _) => connect(repo, &run, main).await,
         }
     };
     let ((ready, mut made_now), connected, (remote_ready, remote_made)) = tokio::join!(
@@ -250,7 +251,7 @@ pub async fn drive_with<V: RunView>(
     // rest wait for the pool). Polled by this task, on the main thread, like the first.
     let growing = async {
         if let Some(bin) = &bin {
-            pool.grow(more, bin, &repo.workdir).await;
+            pool.grow(more, bin, &repo.workdir, main).await;
             record_spawned(&pool);
         }
     };
@@ -320,14 +321,13 @@ async fn stop_hosts(hosts: &[super::remote::HostLink]) {
     futures_util::future::join_all(hosts.iter().map(|l| l.stop())).await;
 }
 
-/// Connects to the `--server` given, or spawns one.
-async fn connect(repo: &Repo, run: &Run) -> Result<(Client, Option<Server>), DriveError> {
-    let (client, server) = crate::opencode::connect(
-        run.server.as_deref(),
-        run.opencode.as_deref(),
-        &repo.workdir,
-    )
-    .await?;
+/// Connects to the `--server` given, or spawns one (on the main thread, `main`).
+async fn connect(
+    repo: &Repo,
+    run: &Run,
+    main: MainThread,
+) -> Result<(Client, Option<Server>), DriveError> {
+    let (client, server) = super::connect_run(repo, run, main).await?;
     if server.is_none() {
         client.agents(&repo.workdir).await?;
     }

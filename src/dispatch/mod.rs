@@ -19,3 +19,16 @@ mod worktrees;
 pub use drive::{DriveError, DriveOptions, RunView, drive, drive_with};
 pub use fork::{Shared, commit_message, run_fork};
 pub use record::RunHandle;
+
+/// The OpenCode server `run` works on: the `--server` it names (its password from
+/// `OPENCODE_SERVER_PASSWORD`), else a new one started in the repository from the run's
+/// binary (on the main thread, `main`), returned too so the caller stops it.
+pub async fn connect_run(
+    repo: &crate::git::Repo,
+    run: &crate::state::Run,
+    main: crate::opencode::MainThread,
+) -> Result<(crate::opencode::Client, Option<crate::opencode::Server>), crate::opencode::ConnectError>
+{
+    let (url, bin) = (run.server.as_deref(), run.opencode.as_deref());
+    crate::opencode::connect(url, bin, &repo.workdir, main).await
+}

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::opencode::server::ExitWatch;
-use crate::opencode::{Client, EventHub, Server, liveness};
+use crate::opencode::{Client, EventHub, MainThread, Server, liveness};
 use crate::state::SpawnedServer;
 
 /// Forks from which a second server pays on a small machine. Measured on 2 cores with
@@ -148,10 +148,10 @@ impl Pool {
     /// Starts `more` servers from `bin` in parallel and adds those that answer; a server
     /// that does not start is left out with a warning. Call only after the first server
     /// answered (OpenCode migrates its database on the first start, and servers starting
-    /// together race on that), and from the main thread (see [`Server::spawn`]).
-    pub async fn grow(&self, more: usize, bin: &Path, cwd: &Path) {
-        let started =
-            futures_util::future::join_all((0..more).map(|_| Server::spawn(bin, cwd))).await;
+    /// together race on that), on the main thread (`main`; see [`MainThread`]).
+    pub async fn grow(&self, more: usize, bin: &Path, cwd: &Path, main: MainThread) {
+        let starts = (0..more).map(|_| Server::spawn(bin, cwd, main));
+        let started = futures_util::future::join_all(starts).await;
         for s in started {
             match s {
                 Ok(server) => match Client::new(&server.url, Some(&server.password)) {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::git::Repo;
 use crate::opencode::offer::{ModelSource, Offer, OfferError};
-use crate::opencode::{ApiError, Client, ConnectError, Server};
+use crate::opencode::{ApiError, Client, ConnectError, MainThread, Server};
 use crate::state::Run;
 
 crate::fault::error_enum! {
@@ -29,18 +29,17 @@ pub type Connected = (Client, Option<Server>);
 
 /// Connects as the run says, reads what the server offers for the repo, and sets the `model`
 /// of every fork here (not on a host) to the one its session will use. Prints the choice on
-/// stderr. A server ocfork started is stopped when a check fails, else handed back for the
-/// run. None, with nothing started, when every fork works on a host.
-pub async fn check(repo: &Repo, run: &mut Run) -> Result<Option<Connected>, PreflightError> {
+/// stderr. A server ocfork started (on the main thread, `main`) is stopped when a check fails,
+/// else handed back for the run. None, with nothing started, when every fork works on a host.
+pub async fn check(
+    repo: &Repo,
+    run: &mut Run,
+    main: MainThread,
+) -> Result<Option<Connected>, PreflightError> {
     if run.forks.iter().all(|f| f.host.is_some()) {
         return Ok(None);
     }
-    let (client, server) = crate::opencode::connect(
-        run.server.as_deref(),
-        run.opencode.as_deref(),
-        &repo.workdir,
-    )
-    .await?;
+    let (client, server) = super::connect_run(repo, run, main).await?;
     let checked = match others_supported(run).await {
         Ok(()) => choose(&client, &repo.workdir, run).await,
         Err(e) => Err(e),

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::RunHandle;
+use crate::host::mirror::Way;
 use crate::host::{Host, HostError, RemoteServer};
 use crate::state::EndReason;
 
@@ -147,7 +148,10 @@ async fn make_on_host(
         .filter(|(f, tip)| tip.is_none() && repo.branch_exists(&f.branch))
         .map(|(f, _)| f.branch.clone())
         .collect();
-    let pushed = host.push_branches(&repo.workdir, mirror, &lost).await;
+    let lost_refs: Vec<&str> = lost.iter().map(String::as_str).collect();
+    let pushed = host
+        .move_branches(&repo.workdir, mirror, &lost_refs, Way::Push)
+        .await;
     let mut results: Vec<Result<(), HostError>> = Vec::with_capacity(forks.len());
     // The forks whose worktrees are to be made (their index), and their (path, branch).
     let (mut todo, mut pairs) = (Vec::new(), Vec::new());
@@ -241,7 +245,7 @@ pub(super) async fn commit_remote(
         .commit(&remote.mirror, &worktree, &fork.branch, &run.start, message)
         .await
         .map_err(|e| e.to_string())?;
-    host.fetch(&run.repo, &remote.mirror, &[&fork.branch])
+    host.move_branches(&run.repo, &remote.mirror, &[&fork.branch], Way::Fetch)
         .await
         .map_err(|e| e.to_string())?;
     let (repo, start, at) = (run.repo.clone(), run.start.clone(), tip.clone());

@@ -9,6 +9,17 @@ use super::{Host, HostError, quote};
 const COMMIT_SCRIPT: &str = include_str!("commit.sh");
 const ADD_WORKTREES_SCRIPT: &str = include_str!("add_worktrees.sh");
 
+/// Which way [`Host::move_branches`] moves branches.
+#[derive(Clone, Copy, Debug)]
+pub enum Way {
+    /// Local branches to the host's mirror, fast-forward only (forks the host lost go on from
+    /// the work that came home).
+    Push,
+    /// The mirror's branches home, replacing the local ones (the forks' work was committed on
+    /// the host).
+    Fetch,
+}
+
 /// The mirror's name on a host for the repository whose common git dir is `common`: its
 /// folder's name and a hash of its path, so two repositories never share one.
 fn mirror_name(workdir: &Path, common: &Path) -> String {
@@ -163,39 +174,27 @@ impl Host {
         out.await.map(|o| stdout_text(&o))
     }
 
-    /// Pushes the local `branches` to the host's mirror (forks the host lost go on from the
-    /// work that came home), in one push.
-    pub async fn push_branches(
-        &self,
-        workdir: &Path,
-        mirror: &str,
-        branches: &[String],
-    ) -> Result<(), HostError> {
-        if branches.is_empty() {
-            return Ok(());
-        }
-        let refspecs: Vec<String> = branches
-            .iter()
-            .map(|b| format!("refs/heads/{b}:refs/heads/{b}"))
-            .collect();
-        let what = "pushing the forks' branches";
-        self.mirror_git(workdir, "push", mirror, &refspecs, what)
-            .await
-    }
-
-    /// Fetches `branches` from the host's mirror into the local repository.
-    pub async fn fetch(
+    /// Moves `branches` between here and the host's mirror, in one git command (none when
+    /// there are none).
+    pub async fn move_branches(
         &self,
         workdir: &Path,
         mirror: &str,
         branches: &[&str],
+        way: Way,
     ) -> Result<(), HostError> {
+        if branches.is_empty() {
+            return Ok(());
+        }
+        let (verb, force, what) = match way {
+            Way::Push => ("push", "", "pushing the forks' branches"),
+            Way::Fetch => ("fetch", "+", "fetching the fork's branch"),
+        };
         let refspecs: Vec<String> = branches
             .iter()
-            .map(|b| format!("+refs/heads/{b}:refs/heads/{b}"))
+            .map(|b| format!("{force}refs/heads/{b}:refs/heads/{b}"))
             .collect();
-        let what = "fetching the fork's branch";
-        self.mirror_git(workdir, "fetch", mirror, &refspecs, what)
+        self.mirror_git(workdir, verb, mirror, &refspecs, what)
             .await
     }
 

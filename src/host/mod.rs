@@ -156,18 +156,11 @@ impl Host {
         input: Option<&[u8]>,
     ) -> Result<Output, HostError> {
         use tokio::io::AsyncWriteExt as _;
-        let mut cmd = self.session.command("sh");
-        cmd.arg("-c").arg(script).arg("sh").args(args);
-        cmd.stdin(match input {
-            Some(_) => openssh::Stdio::piped(),
-            None => openssh::Stdio::null(),
-        })
-        .stdout(openssh::Stdio::piped())
-        .stderr(openssh::Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .await
-            .map_err(|e| self.error(format!("cannot run a command: {e}")))?;
+        let cmd = self.session.command("sh");
+        let stdin = input.is_some();
+        let mut child = self
+            .spawn_sh(cmd, script, args, stdin, "cannot run a command")
+            .await?;
         if let (Some(input), Some(mut stdin)) = (input, child.stdin().take()) {
             let _ = stdin.write_all(input).await;
             drop(stdin);
@@ -176,6 +169,29 @@ impl Host {
             .wait_with_output()
             .await
             .map_err(|e| self.error(format!("the connection failed: {e}")))
+    }
+
+    /// Starts `sh -c SCRIPT sh ARGS...` through `cmd` (a `sh` of the host's session), its
+    /// stdout and stderr piped, its stdin piped or closed; `what` begins the error.
+    async fn spawn_sh<S: Clone>(
+        &self,
+        mut cmd: openssh::OwningCommand<S>,
+        script: &str,
+        args: &[&str],
+        stdin: bool,
+        what: &str,
+    ) -> Result<openssh::Child<S>, HostError> {
+        cmd.arg("-c").arg(script).arg("sh").args(args);
+        cmd.stdin(if stdin {
+            openssh::Stdio::piped()
+        } else {
+            openssh::Stdio::null()
+        })
+        .stdout(openssh::Stdio::piped())
+        .stderr(openssh::Stdio::piped());
+        cmd.spawn()
+            .await
+            .map_err(|e| self.error(format!("{what}: {e}")))
     }
 
     /// Like [`Host::sh`], an error with the script's stderr unless it exits 0.

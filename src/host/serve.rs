@@ -55,20 +55,11 @@ impl RemoteServer {
         let remote_port = crate::opencode::server::free_port()
             .map_err(|e| host.error(format!("no free port: {e}")))?;
         let password = crate::opencode::server::random_password();
-        let mut cmd = Arc::clone(&host.session).arc_command("sh");
-        cmd.arg("-c")
-            .arg(SERVE_SCRIPT)
-            .arg("sh")
-            .arg(&host.opencode)
-            .arg(&host.dir)
-            .arg(remote_port.to_string())
-            .stdin(openssh::Stdio::piped())
-            .stdout(openssh::Stdio::piped())
-            .stderr(openssh::Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .await
-            .map_err(|e| host.error(format!("cannot start opencode serve: {e}")))?;
+        let cmd = Arc::clone(&host.session).arc_command("sh");
+        let port = remote_port.to_string();
+        let args = [host.opencode.as_str(), host.dir.as_str(), port.as_str()];
+        let what = "cannot start opencode serve";
+        let mut child = host.spawn_sh(cmd, SERVE_SCRIPT, &args, true, what).await?;
         let mut stdin = child
             .stdin()
             .take()

@@ -24,7 +24,7 @@ pub use evidence::{Evidence, Group, is_test_file};
 use crate::compare;
 use crate::git::{self, Repo};
 use crate::opencode::types::{ModelRef, PromptBody};
-use crate::opencode::{Client, EventHub};
+use crate::opencode::{Client, EventHub, MainThread};
 use crate::opencode::{TurnEnd, TurnWatch, follow_turn};
 use crate::state::{Run, Store, Tokens};
 use scratch::Scratch;
@@ -58,14 +58,16 @@ pub enum Outcome {
     Interrupted(Verdict),
 }
 
-/// Judges the finished forks of `run` and records the verdict in it.
+/// Judges the finished forks of `run` and records the verdict in it. A server it starts is
+/// started on the main thread (`main`; see [`MainThread`]).
 pub async fn judge(
     repo: &Repo,
     store: &Store,
     run: &Run,
     opts: &Options,
+    main: MainThread,
 ) -> Result<Outcome, JudgeError> {
-    judge_on(repo, store, run, opts, None).await
+    judge_on(repo, store, run, opts, None, main).await
 }
 
 /// [`judge`] on a server already running (the one `try --judge` drove the run on), stopped
@@ -76,6 +78,7 @@ pub async fn judge_on(
     run: &Run,
     opts: &Options,
     connected: Option<(Client, Option<crate::opencode::Server>)>,
+    main: MainThread,
 ) -> Result<Outcome, JudgeError> {
     let forks: Vec<&crate::state::Fork> =
         run.forks.iter().filter(|f| f.state.is_finished()).collect();
@@ -105,7 +108,14 @@ pub async fn judge_on(
     let names: Vec<String> = forks.iter().map(|f| f.name.clone()).collect();
 
     let scratch = Scratch::new(repo, run)?;
-    let judged = review(repo, run, opts, scratch.path(), &text, &names, connected).await;
+    let connected = match connected {
+        Some(c) => Ok(c),
+        None => crate::dispatch::connect_run(repo, run, main).await,
+    };
+    let judged = match connected {
+        Ok(c) => review(run, opts, scratch.path(), &text, &names, c).await,
+        Err(e) => Err(e.into()),
+    };
     scratch.remove();
     let (judges, failure, interrupted) = judged?;
 
@@ -170,26 +180,16 @@ fn patch(repo: &Repo, start: &str, commit: &str) -> Result<String, git::GitError
 /// The judges, and the first unusable reply (session, problem, start of the reply).
 type Reviewed = (Vec<Judge>, Option<(String, String, String)>, bool);
 
+/// The judges' sessions in `dir` on the server `connected` (stopped at the end when ocfork
+/// started it).
 async fn review(
-    repo: &Repo,
     run: &Run,
     opts: &Options,
     dir: &Path,
     text: &str,
     names: &[String],
-    connected: Option<(Client, Option<crate::opencode::Server>)>,
+    (client, server): (Client, Option<crate::opencode::Server>),
 ) -> Result<Reviewed, JudgeError> {
-    let (client, server) = match connected {
-        Some(c) => c,
-        None => {
-            crate::opencode::connect(
-                run.server.as_deref(),
-                run.opencode.as_deref(),
-                &repo.workdir,
-            )
-            .await?
-        }
-    };
     let result = async {
         let agents = crate::opencode::offer::Agents::read(&client, dir).await?;
         if agents.get(&opts.agent).is_err() {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod events;
 pub mod liveness;
+pub mod main_thread;
 pub mod offer;
 pub mod server;
 pub mod turn;
@@ -13,6 +14,7 @@ mod version_cache;
 
 pub use client::{ApiError, Client};
 pub use events::{Event, EventHub, Kind};
+pub use main_thread::MainThread;
 pub use server::{Server, ServerError, find_binary};
 pub use turn::{TurnEnd, TurnWatch, follow_turn};
 pub use version::VersionError;
@@ -32,12 +34,14 @@ crate::fault::error_enum! {
 
 /// A client for the server at `url` (password from `OPENCODE_SERVER_PASSWORD`), or, without a
 /// URL, for a new `opencode serve` started in `cwd` from `bin` (else found as
-/// [`find_binary`] does), returned too so the caller stops it. Either way, an OpenCode of a
-/// version ocfork does not support is refused first (see [`version`]).
+/// [`find_binary`] does), returned too so the caller stops it (started from the main thread:
+/// see [`MainThread`]). Either way, an OpenCode of a version ocfork does not support is refused
+/// first (see [`version`]).
 pub async fn connect(
     url: Option<&str>,
     bin: Option<&std::path::Path>,
     cwd: &std::path::Path,
+    main: MainThread,
 ) -> Result<(Client, Option<Server>), ConnectError> {
     if let Some(url) = url {
         let password = std::env::var("OPENCODE_SERVER_PASSWORD").ok();
@@ -47,7 +51,7 @@ pub async fn connect(
     }
     let bin = find_binary(bin)?;
     version::check_binary(&bin).await?;
-    let server = Server::spawn(&bin, cwd).await?;
+    let server = Server::spawn(&bin, cwd, main).await?;
     let client = Client::new(&server.url, Some(&server.password))?;
     if let Err(e) = version::check_server(&client).await {
         server.stop().await;

@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 
+use super::MainThread;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(
@@ -116,9 +118,9 @@ pub(crate) fn random_password() -> String {
 
 impl Server {
     /// Starts `opencode serve` on 127.0.0.1 with a fresh password and waits until it listens.
-    /// Call from the thread that lives as long as ocfork (the main thread): the child gets
-    /// SIGKILL when that thread dies.
-    pub async fn spawn(bin: &Path, cwd: &Path) -> Result<Server, ServerError> {
+    /// The child gets SIGKILL when the thread that forked it dies: `main` proves that is the
+    /// main thread, which lives as long as ocfork (see [`MainThread`]).
+    pub async fn spawn(bin: &Path, cwd: &Path, _main: MainThread) -> Result<Server, ServerError> {
         // Servers sharing a data directory race on its database migration when they start at
         // the same moment, and one exits: starts on this machine take turns, each until its
         // server listens (held across processes, so two `try` at once are safe too).
@@ -153,6 +155,9 @@ impl Server {
         if let Some(config) = without_snapshots(std::env::var("OPENCODE_CONFIG_CONTENT").ok()) {
             cmd.env("OPENCODE_CONFIG_CONTENT", config);
         }
+        // The fork happens on the thread polling this future, the main thread: the future
+        // holds `_main` (an async fn's arguments live until it ends), so it cannot be moved
+        // to another thread.
         // SAFETY: only async-signal-safe calls (prctl, getppid) run between fork and exec.
         unsafe {
             cmd.pre_exec(|| {

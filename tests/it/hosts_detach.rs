@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env};
+use crate::common::sshd::{SshHost, assert_both_home, host_config, run_with_hosts, ssh_env};
 use crate::common::*;
 use crate::tui::{Tmux, row};
 
@@ -19,8 +19,7 @@ fn try_detach_with_a_host_drives_its_forks_in_the_background() {
     let args = ["try", "--detach", "--json", "-n", "r", "--host", "hosta"];
     let more = ["--host", "local", "a=Approach A", "b=Approach B"];
     let out = run_with_hosts(&w, &[&args[..], &more[..]].concat());
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = ok_json(&out);
     assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
     assert_eq!(fork(&run, "b")["host"], serde_json::Value::Null, "{run:#}");
     // `try` has returned; the agent on the host works under the background driver.
@@ -36,8 +35,7 @@ fn try_detach_with_a_host_drives_its_forks_in_the_background() {
     );
     assert!(started.is_some(), "the agent on the host never started");
     let out = run_with_hosts(&w, &["wait", "r", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = ok_json(&out);
     for name in ["a", "b"] {
         assert_eq!(fork(&run, name)["state"], "done", "{run:#}");
     }
@@ -69,20 +67,7 @@ fn try_ui_with_a_host_watches_its_forks_there_to_their_end() {
     let screen = t.wait_for("the exit code", |s| s.contains("EXIT="));
     assert!(screen.contains("EXIT=0"), "{screen}");
     let out = run_with_hosts(&w, &["wait", "r", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = ok_json(&out);
     assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
     assert_both_home(&w);
-}
-
-/// Both forks' branches are home with their agents' files.
-fn assert_both_home(w: &World) {
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
-    assert_eq!(
-        w.git(&["show", "ocfork/r/b:src/b.js"]),
-        "export const b = 2;\n"
-    );
 }

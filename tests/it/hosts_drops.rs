@@ -60,6 +60,23 @@ fn drop_when_blocked(
     json(&out)
 }
 
+/// Once the host is back and what blocked goes on (`go`), `resume RUN` ends the host's fork
+/// `name` `done`, with its agent's `file` (path, contents) on its branch.
+fn resume_once_back(
+    w: &World,
+    host: &mut SshHost,
+    go: &Path,
+    run: &str,
+    name: &str,
+    (path, contents): (&str, &str),
+) {
+    host.come_back();
+    std::fs::write(go, "").expect("write");
+    let out = with_hosts(w, &["resume", run, "--json"]);
+    assert_eq!(fork(&ok_json(&out), name)["state"], "done");
+    w.assert_shows(&format!("ocfork/{run}/{name}:{path}"), contents);
+}
+
 /// The host's fork `name` of `run` is interrupted by the host's going, naming it.
 fn assert_host_gone(run: &serde_json::Value, name: &str) {
     let f = fork(run, name);
@@ -102,22 +119,12 @@ fn a_host_dropping_while_its_server_starts_or_the_start_is_pushed_leaves_its_for
     assert_host_gone(&run, "a");
     // The fork here went on to its end.
     assert_eq!(fork(&run, "b")["state"], "done", "{run:#}");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/b:src/b.js"]),
-        "export const b = 2;\n"
-    );
+    w.assert_shows("ocfork/r/b:src/b.js", "export const b = 2;\n");
     let status = json(&w.run(&["status", "r", "--json"]));
     assert_host_gone(&status, "a");
     // Back: resume starts the host's server, makes the fork there and runs it.
-    host.come_back();
-    std::fs::write(&go, "").expect("write");
-    let out = with_hosts(&w, &["resume", "r", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert_eq!(fork(&json(&out), "a")["state"], "done");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
+    let a = ("src/a.js", "export const a = 1;\n");
+    resume_once_back(&w, &mut host, &go, "r", "a", a);
 
     // The connection drops while the run's start is pushed to the host's mirror.
     let (blocked, go) = (w.path("push-blocked"), w.path("push-go"));
@@ -133,13 +140,6 @@ fn a_host_dropping_while_its_server_starts_or_the_start_is_pushed_leaves_its_for
     let run = drop_when_blocked(&mut host, child, &blocked, "the push of the run's start");
     assert_host_gone(&run, "c");
     assert_eq!(fork(&run, "d")["state"], "done", "{run:#}");
-    host.come_back();
-    std::fs::write(&go, "").expect("write");
-    let out = with_hosts(&w, &["resume", "r2", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert_eq!(fork(&json(&out), "c")["state"], "done");
-    assert_eq!(
-        w.git(&["show", "ocfork/r2/c:src/c.js"]),
-        "export const c = 3;\n"
-    );
+    let c = ("src/c.js", "export const c = 3;\n");
+    resume_once_back(&w, &mut host, &go, "r2", "c", c);
 }

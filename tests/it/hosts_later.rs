@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::sshd::{
-    SshHost, host_config, host_config_jobs, run_with_hosts as with_hosts, ssh_env,
+    SshHost, assert_both_home, host_config, host_config_jobs, run_with_hosts as with_hosts, ssh_env,
 };
 use crate::common::*;
 
@@ -53,8 +53,7 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
         "d=Approach D",
     ];
     let out = with_hosts(&w, &[&args[..], &prompts[..]].concat());
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let first = json(&out);
+    let first = ok_json(&out);
     let a = fork(&first, "a");
     // By load for capacity (1 there, 2 here), not in turn: a and d on the host.
     for (name, on_host) in [("a", true), ("b", false), ("c", false), ("d", true)] {
@@ -85,15 +84,7 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     assert!(!remote_tree.exists(), "the host's worktree shows locally");
     let (code, _) = host.sh(&w, &format!("test -f '{}/src/a.js'", remote_tree.display()));
     assert_eq!(code, 0, "no worktree with the agent's file on the host");
-    // Both branches are home with the agents' files.
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
-    assert_eq!(
-        w.git(&["show", "ocfork/r/b:src/b.js"]),
-        "export const b = 2;\n"
-    );
+    assert_both_home(&w);
     assert_eq!(
         a["commit"].as_str(),
         Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
@@ -124,18 +115,14 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     host_config(&w, &[(&host, None)]);
 
     let out = with_hosts(&w, &["continue", "r/a", "Add a test for a", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = ok_json(&out);
     let a = fork(&run, "a");
     assert_eq!(a["state"], "done", "{run:#}");
     // The new commit is home, on top of the first, with both files.
-    assert_eq!(w.git(&["show", "ocfork/r/a:src/a.test.js"]), "test(a);\n");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
+    w.assert_shows("ocfork/r/a:src/a.test.js", "test(a);\n");
+    w.assert_shows("ocfork/r/a:src/a.js", "export const a = 1;\n");
     assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), first_tip);
-    assert_eq!(w.git(&["show", "ocfork/r/a:setup-runs.txt"]), "ran\n");
+    w.assert_shows("ocfork/r/a:setup-runs.txt", "ran\n");
     assert_eq!(
         a["commit"].as_str(),
         Some(w.git(&["rev-parse", "ocfork/r/a"]).trim())
@@ -189,9 +176,9 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let out = with_hosts(&w, &["continue", "r/a", "Add docs for a"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert_eq!(w.git(&["rev-parse", "ocfork/r/a^"]), second_tip);
-    assert_eq!(w.git(&["show", "ocfork/r/a:docs/a.md"]), "# a\n");
-    assert_eq!(w.git(&["show", "ocfork/r/a:setup-runs.txt"]), "ran\nran\n");
-    assert_eq!(w.git(&["show", "ocfork/r/a:src/a.test.js"]), "test(a);\n");
+    w.assert_shows("ocfork/r/a:docs/a.md", "# a\n");
+    w.assert_shows("ocfork/r/a:setup-runs.txt", "ran\nran\n");
+    w.assert_shows("ocfork/r/a:src/a.test.js", "test(a);\n");
 
     // Everything after the turn works locally, unchanged.
     let diff = ok(&w.run(&["diff", "a"]));
@@ -270,16 +257,10 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
     );
     // The forks here and on the other host went on to their end.
     assert_eq!(fork(&run, "b")["state"], "done", "{run:#}");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/b:src/b.js"]),
-        "export const b = 2;\n"
-    );
+    w.assert_shows("ocfork/r/b:src/b.js", "export const b = 2;\n");
     assert_eq!(fork(&run, "c")["host"], "hostb", "{run:#}");
     assert_eq!(fork(&run, "c")["state"], "done", "{run:#}");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/c:src/c.js"]),
-        "export const c = 3;\n"
-    );
+    w.assert_shows("ocfork/r/c:src/c.js", "export const c = 3;\n");
 
     // While the host is down, resume exits 2 naming it and changes nothing.
     let out = with_hosts(&w, &["resume", "r"]);
@@ -291,15 +272,8 @@ fn a_host_dropping_mid_run_leaves_its_forks_interrupted_and_resume_finishes_them
     // with what the agent wrote before the drop.
     host.come_back();
     let out = with_hosts(&w, &["resume", "r", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let run = json(&out);
+    let run = ok_json(&out);
     assert_eq!(fork(&run, "a")["state"], "done", "{run:#}");
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a.js"]),
-        "export const a = 1;\n"
-    );
-    assert_eq!(
-        w.git(&["show", "ocfork/r/a:src/a2.js"]),
-        "export const a2 = 3;\n"
-    );
+    w.assert_shows("ocfork/r/a:src/a.js", "export const a = 1;\n");
+    w.assert_shows("ocfork/r/a:src/a2.js", "export const a2 = 3;\n");
 }

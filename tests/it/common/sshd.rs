@@ -321,3 +321,10 @@ pub fn run_with_hosts(w: &World, args: &[&str]) -> std::process::Output {
 pub fn try_on_hosta<'a>(more: &[&'a str]) -> Vec<&'a str> {
     [&["try", "--json", "-n", "r", "--host", "hosta"][..], more].concat()
 }
+
+/// The forks `a` and `b` of run `r` (rules "Approach A" and "Approach B" writing `src/a.js` and
+/// `src/b.js`, as the host tests make them) have their branches home with their agents' files.
+pub fn assert_both_home(w: &World) {
+    w.assert_shows("ocfork/r/a:src/a.js", "export const a = 1;\n");
+    w.assert_shows("ocfork/r/b:src/b.js", "export const b = 2;\n");
+}
