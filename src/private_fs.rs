@@ -75,6 +75,19 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     create(path)?.write_all(bytes)
 }
 
+/// Writes `bytes` aside in `path`'s folder (made private, as [`own_dir`]), then renames the
+/// file into place: a reader sees the whole file or the one before, never half of it.
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
+    own_dir(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Best effort: makes an existing path private (0700 for folders, 0600 for files).
 pub fn restrict(path: &Path, mode: u32) {
     let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));

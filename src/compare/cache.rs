@@ -6,7 +6,6 @@
 //! when it finds none, and `ocfork clean` removes a run's. It is only ever a cache: an entry
 //! that cannot be read or written is computed again.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::paths::Layout;
@@ -45,24 +44,9 @@ pub fn store(common_dir: &Path, start: &str, commit: &str, output: &[u8]) {
     let Some(path) = entry(common_dir, start, commit) else {
         return;
     };
-    let paths = Layout::new(common_dir);
-    let dir = paths.diffs();
-    // Private like the rest of `.git/ocfork`, whatever the umask (entries are made 0600).
-    let made = crate::private_fs::own_dir(&dir);
-    if made.is_err() {
-        return;
-    }
-    // Written aside, then renamed into place: a reader sees the whole entry or none.
-    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir) else {
-        return;
-    };
-    let written = tmp
-        .write_all(HEADER)
-        .and_then(|()| tmp.write_all(output))
-        .and_then(|()| tmp.write_all(&(output.len() as u64).to_le_bytes()));
-    if written.is_ok() {
-        let _ = tmp.persist(&path);
-    }
+    // Private like the rest of `.git/ocfork`, and whole or absent for a reader.
+    let len = (output.len() as u64).to_le_bytes();
+    let _ = crate::private_fs::replace(&path, &[HEADER, output, &len].concat());
 }
 
 /// Removes every entry compared against `start`: what a run's forks left (other runs from

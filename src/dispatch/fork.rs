@@ -134,7 +134,14 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
     shared.handle.update(&name, |f| {
         f.begin(TurnStep::Running);
     });
-    let end = agent_turn(&shared, on, &name, &dir, deadline).await;
+    let end = match agent_turn(&shared, on, &name, &dir, deadline).await {
+        // A request that failed because the server went reports the server's end.
+        TurnEnd::Failed(e) => match on.gone_after_failure(shared.external_server).await {
+            Some(status) => TurnEnd::ServerExited(status),
+            None => TurnEnd::Failed(e),
+        },
+        end => end,
+    };
     drop(permit);
     let last_activity = shared
         .handle

@@ -75,6 +75,26 @@ impl Member {
     fn alive(&self) -> bool {
         self.gone().is_none()
     }
+
+    /// Whether a request that failed was this server going: its end, once seen within a
+    /// grace (the failed request may have noticed before the exit was reaped). `probed`
+    /// (someone else's server, watched by probing) and a server that refuses connections now
+    /// get the longer grace, since probing takes seconds to see it.
+    pub async fn gone_after_failure(&self, probed: bool) -> Option<String> {
+        let mut exit = self.exit.clone()?;
+        let limits = crate::timeouts::get();
+        let refused =
+            liveness::probe(&self.client, limits.quick_probe).await == liveness::Liveness::Gone;
+        let grace = match probed || refused {
+            true => limits.exit_seen_probed,
+            false => limits.exit_seen,
+        };
+        let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
+        match waited {
+            Ok(Ok(status)) => Some(status.clone().unwrap_or_default()),
+            _ => None,
+        }
+    }
 }
 
 /// A fork's place on a member, given back when dropped.

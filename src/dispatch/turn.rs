@@ -14,38 +14,8 @@ use crate::state::Tokens;
 /// The prompt a resumed fork's session gets: its history already holds the task.
 pub const CONTINUE_PROMPT: &str = "Continue the task; the previous run was interrupted.";
 
-/// Creates the session if needed, sends the prompt and follows the turn. A request that
-/// failed because the server died reports the server's exit.
+/// Creates the session if needed, sends the prompt and follows the turn.
 pub(super) async fn agent_turn(
-    shared: &Shared,
-    on: &Member,
-    name: &str,
-    dir: &Path,
-    deadline: tokio::time::Instant,
-) -> TurnEnd {
-    let end = prompt_and_follow(shared, on, name, dir, deadline).await;
-    if let (TurnEnd::Failed(_), Some(exit)) = (&end, &on.exit) {
-        // The failed request may have noticed the death before the exit was reaped.
-        let mut exit = exit.clone();
-        // A server without a process of ours is watched by probing, which takes a few
-        // seconds more; one that refuses connections now will be seen gone.
-        let limits = crate::timeouts::get();
-        let refused =
-            liveness::probe(&on.client, limits.quick_probe).await == liveness::Liveness::Gone;
-        let grace = if shared.external_server || refused {
-            limits.exit_seen_probed
-        } else {
-            limits.exit_seen
-        };
-        let waited = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some())).await;
-        if let Ok(Ok(status)) = waited {
-            return TurnEnd::ServerExited(status.clone().unwrap_or_default());
-        }
-    }
-    end
-}
-
-async fn prompt_and_follow(
     shared: &Shared,
     on: &Member,
     name: &str,

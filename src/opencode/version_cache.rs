@@ -4,7 +4,7 @@
 //! modification time); only compiled binaries are kept, since a script (a wrapper running
 //! `npx opencode-ai@latest`) can run another OpenCode each time without changing itself.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -76,22 +76,11 @@ fn write_in(file: &Path, bin: &Path, version: Version) {
         .filter(|(_, _, p)| *p != path)
         .collect();
     kept.push((version, id, path));
-    let Some(dir) = file.parent() else {
-        return;
-    };
-    if crate::private_fs::own_dir(dir).is_err() {
-        return;
-    }
-    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
-        return;
-    };
     let text: String = kept
         .iter()
         .map(|(v, i, p)| format!("{v} {i} {}\n", p.display()))
         .collect();
-    if tmp.write_all(text.as_bytes()).is_ok() {
-        let _ = tmp.persist(file);
-    }
+    let _ = crate::private_fs::replace(file, text.as_bytes());
 }
 
 #[cfg(test)]
