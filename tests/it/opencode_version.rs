@@ -109,6 +109,20 @@ fn the_binarys_version_is_kept_while_it_is_the_same_file() {
     let w = world(vec![]);
     ok(&w.run(&["agents"]));
     let cache = w.path("xdg/cache/ocfork/opencode-versions");
+    let mut magic = [0u8; 4];
+    let compiled = std::fs::File::open(&w.opencode)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"\x7fELF";
+    if !compiled {
+        // OCFORK_OPENCODE is a script (a wrapper): it is asked every time, nothing is kept.
+        assert!(
+            !cache.exists(),
+            "a script's version was kept: {}",
+            read(&cache)
+        );
+        return;
+    }
     let kept = read(&cache);
     let said = std::process::Command::new(&w.opencode)
         .arg("--version")
