@@ -125,9 +125,9 @@ pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
     let mut run = plan::plan(&args, &repo, &store)?;
     place_hosts::refuse_unsupported(&args)?;
     let hosts = place_hosts::assign(&args, &repo, &mut run)?;
+    carried_notes(&args, &repo);
     if args.detach || args.ui {
         let hosts = place_hosts::place(&hosts, &repo, &mut run).await?;
-        carried_notes(&args, &repo, &run);
         // The background driver checks the agent and model on the server it then drives the
         // run with, and records the run: one server start, not one here and one there. It
         // connects the hosts again and holds their connections.
@@ -139,9 +139,6 @@ pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
             return Ok(code);
         }
         return super::ui::open(repo, store, run).await;
-    }
-    if args.hosts.is_empty() {
-        carried_notes(&args, &repo, &run);
     }
     // The hosts are connected, checked and their servers started while the checks here
     // start this machine's: each takes seconds, and neither needs the other.
@@ -167,9 +164,6 @@ pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
         }
     };
     place_hosts::adopt(&mut run, &placed);
-    if !args.hosts.is_empty() {
-        carried_notes(&args, &repo, &run);
-    }
     let started = booted.checked(&mut run).await;
     // A host whose connection dropped meanwhile leaves its forks interrupted, for `resume`.
     if let Ok(started) = &started {
@@ -217,18 +211,11 @@ pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
     Ok(code)
 }
 
-/// Says which of OpenCode's untracked config goes to the forks here (not to those on hosts).
-fn carried_notes(args: &TryArgs, repo: &crate::git::Repo, run: &Run) {
-    let on_hosts = run.forks.iter().filter(|f| f.host.is_some()).count();
-    if on_hosts == run.forks.len() {
-        return;
-    }
+/// Says which of OpenCode's config git does not hold goes to every fork, here or on a host.
+fn carried_notes(args: &TryArgs, repo: &crate::git::Repo) {
     let notes = crate::dispatch::preflight::config_carried(repo, args.include_dirty, &args.copy);
     for note in notes {
-        match on_hosts {
-            0 => eprintln!("ocfork: {note}"),
-            _ => eprintln!("ocfork: {note} (not the forks on hosts)"),
-        }
+        eprintln!("ocfork: {note}");
     }
 }
 

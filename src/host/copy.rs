@@ -1,15 +1,17 @@
-//! Ignored files a fork needs (`.worktreeinclude`, `--copy`) carried into its new worktree on
-//! a host: the files git would ignore there too, as a tar over the host's connection, listed
-//! in the fork's admin directory there so that its commits leave them out, as here.
+//! Files a fork needs that git does not bring, carried into its new worktree on a host as
+//! here: the ignored files `.worktreeinclude` and `--copy` name (those git would ignore there
+//! too) and OpenCode's untracked or ignored project config (`opencode.json`, `.opencode/`,
+//! where the checkout brought none), as a tar over the host's connection, listed in the fork's
+//! admin directory there so that its commits leave them out.
 
 use std::path::Path;
 
 use super::{Host, HostError};
 
 impl Host {
-    /// Copies the ignored files of `main` that `.worktreeinclude` or `globs` select into the
-    /// same place in the host's `worktree`, warning on stderr about those git would not ignore
-    /// there.
+    /// Copies into the host's `worktree` the ignored files of `main` that `.worktreeinclude`
+    /// or `globs` select (warning on stderr about those git would not ignore there) and
+    /// OpenCode's project config that git does not hold, each to the same place.
     pub async fn copy_in(
         &self,
         main: &Path,
@@ -17,40 +19,21 @@ impl Host {
         globs: &[String],
     ) -> Result<(), HostError> {
         let (from, patterns) = (main.to_path_buf(), globs.to_vec());
-        let wanted = tokio::task::spawn_blocking(move || {
-            crate::git::include::wanted(&from, &patterns).map_err(|e| e.to_string())
+        let listed = tokio::task::spawn_blocking(move || {
+            use crate::git::include::{opencode_config, wanted};
+            let wanted = wanted(&from, &patterns).map_err(|e| e.to_string())?;
+            let config: Vec<String> = (opencode_config(&from, false).into_iter())
+                .chain(opencode_config(&from, true))
+                .filter(|p| !wanted.contains(p) && !p.contains('\n'))
+                .collect();
+            Ok::<_, String>((wanted, config))
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()))
         .map_err(|e| self.error(format!("cannot list the files to copy: {e}")))?;
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        // Only what git ignores in the worktree too, so the fork's commits cannot take it.
-        let script = "cd \"$1\" || exit 2; git check-ignore -z --stdin; [ $? -le 1 ]";
-        let out = self
-            .sh_ok(
-                "checking the files to copy",
-                script,
-                &[worktree],
-                Some(&nul_list(&wanted)),
-            )
-            .await?;
-        let ignored: Vec<&[u8]> = out
-            .stdout
-            .split(|b| *b == 0)
-            .filter(|p| !p.is_empty())
-            .collect();
-        let (copied, skipped): (Vec<String>, Vec<String>) = wanted
-            .into_iter()
-            .partition(|p| ignored.contains(&p.as_bytes()));
-        if !skipped.is_empty() {
-            crate::text::eprint_line(format!(
-                "ocfork: warning: not copied into {}:{worktree} because git would not ignore them there: {}",
-                self.name(),
-                skipped.join(", ")
-            ));
-        }
+        let (wanted, config) = listed;
+        let mut copied = self.ignored_there(worktree, wanted).await?;
+        copied.extend(self.missing_there(worktree, config).await?);
         if copied.is_empty() {
             return Ok(());
         }
@@ -70,6 +53,58 @@ impl Host {
         self.sh_ok("listing the copied files", script, &[worktree], Some(&list))
             .await
             .map(|_| ())
+    }
+
+    /// Which of `wanted` git ignores in the host's `worktree` too (so the fork's commits
+    /// cannot take them); a warning names the others, which are not copied.
+    async fn ignored_there(
+        &self,
+        worktree: &str,
+        wanted: Vec<String>,
+    ) -> Result<Vec<String>, HostError> {
+        if wanted.is_empty() {
+            return Ok(wanted);
+        }
+        let script = "cd \"$1\" || exit 2; git check-ignore -z --stdin; [ $? -le 1 ]";
+        let what = "checking the files to copy";
+        let out = (self.sh_ok(what, script, &[worktree], Some(&nul_list(&wanted)))).await?;
+        let ignored: Vec<&[u8]> = (out.stdout.split(|b| *b == 0))
+            .filter(|p| !p.is_empty())
+            .collect();
+        let (copied, skipped): (Vec<String>, Vec<String>) = wanted
+            .into_iter()
+            .partition(|p| ignored.contains(&p.as_bytes()));
+        if !skipped.is_empty() {
+            crate::text::eprint_line(format!(
+                "ocfork: warning: not copied into {}:{worktree} because git would not ignore them there: {}",
+                self.name(),
+                skipped.join(", ")
+            ));
+        }
+        Ok(copied)
+    }
+
+    /// Which of `paths` the host's `worktree` has nothing at (its checkout brought no such
+    /// file): OpenCode's config is carried only there, as here.
+    async fn missing_there(
+        &self,
+        worktree: &str,
+        paths: Vec<String>,
+    ) -> Result<Vec<String>, HostError> {
+        if paths.is_empty() {
+            return Ok(paths);
+        }
+        let script = "cd \"$1\" || exit 2; tr '\\0' '\\n' | while IFS= read -r p; do \
+                      [ -e \"$p\" ] || [ -h \"$p\" ] || printf '%s\\0' \"$p\"; done";
+        let what = "checking OpenCode's config to copy";
+        let out = (self.sh_ok(what, script, &[worktree], Some(&nul_list(&paths)))).await?;
+        let missing: Vec<&[u8]> = (out.stdout.split(|b| *b == 0))
+            .filter(|p| !p.is_empty())
+            .collect();
+        Ok(paths
+            .into_iter()
+            .filter(|p| missing.contains(&p.as_bytes()))
+            .collect())
     }
 }
 

@@ -79,8 +79,8 @@ fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
         // file nobody named stayed here, and un-ignores everything: the copies still stay out
         // of the fork's commit.
         steps: vec![bash(
-            "cat .env local.cfg > seen.txt; test -e other.log && echo leaked >> seen.txt; \
-             : > .gitignore",
+            "cat .env local.cfg opencode.json > seen.txt; \
+             test -e other.log && echo leaked >> seen.txt; : > .gitignore",
         )],
         reply: "Done with A.".into(),
         fail: None,
@@ -92,15 +92,22 @@ fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
     std::fs::write(w.repo.join(".env"), "SECRET=42\n").expect("write");
     std::fs::write(w.repo.join("local.cfg"), "port = 1\n").expect("write");
     std::fs::write(w.repo.join("other.log"), "not for forks\n").expect("write");
+    // OpenCode's config that git does not hold travels too, as to a fork here.
+    let config = r#"{"agent": {"solo": {"description": "Works alone.", "prompt": "Alone."}}}"#;
+    std::fs::write(w.repo.join("opencode.json"), config).expect("write");
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
     let out = run_with_hosts(&w, &try_on_hosta(&["--copy", ".env", "a=Approach A"]));
     let run = ok_json(&out);
     assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
-    w.assert_shows("ocfork/r/a:seen.txt", "SECRET=42\nport = 1\n");
+    let seen = w.git(&["show", "ocfork/r/a:seen.txt"]);
+    assert!(seen.starts_with("SECRET=42\nport = 1\n"), "{seen}");
+    // (OpenCode may add a `$schema` line to the config it reads.)
+    assert!(seen.contains("Works alone."), "{seen}");
+    assert!(!seen.contains("leaked"), "{seen}");
     let files = w.git(&["ls-tree", "-r", "--name-only", "ocfork/r/a"]);
     assert!(
-        !files.lines().any(|f| f == ".env" || f == "local.cfg"),
+        !(files.lines()).any(|f| [".env", "local.cfg", "opencode.json"].contains(&f)),
         "{files}"
     );
 }
