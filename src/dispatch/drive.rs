@@ -232,14 +232,21 @@ pub async fn drive_with<V: RunView>(
         let queue = Arc::new(Semaphore::new(
             bound.unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS),
         ));
-        for (n, rf) in remote_ready
-            .iter()
+        let here: Vec<_> = (remote_ready.iter())
             .filter(|(_, rf)| rf.host.name() == link.host.name())
-        {
+            .collect();
+        // The host's OpenCode keeps its own record of the project's directories: its fresh
+        // forks' first prompts pass a gate of their own, as here.
+        let snapshot = handle.snapshot();
+        let fresh = (here.iter())
+            .filter(|(n, _)| snapshot.fork(n).is_some_and(|f| f.session.is_none()))
+            .count();
+        let opening = super::opening::Opening::for_forks(fresh.min(bound.unwrap_or(usize::MAX)));
+        for (n, rf) in here {
             let on = Arc::new(Shared {
                 queue: queue.clone(),
                 pool: host_pool.clone(),
-                opening: None,
+                opening: opening.clone(),
                 remote: Some(rf.clone()),
                 ..(*shared).clone()
             });

@@ -6,6 +6,7 @@
 mod claim;
 mod drive;
 mod fork;
+mod home;
 mod opening;
 pub mod pool;
 pub mod ports;

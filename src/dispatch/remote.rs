@@ -47,6 +47,8 @@ impl HostLink {
 pub struct RemoteFork {
     pub host: Arc<Host>,
     pub mirror: String,
+    /// The fetches that bring the host's forks home, shared by them.
+    pub home: Arc<super::home::Homecoming>,
 }
 
 /// Pushes the run's start to each host its forks use and makes their worktrees there (with
@@ -87,6 +89,11 @@ pub(super) async fn make_remote_worktrees(
             }
         };
         let (made, made_here) = make_on_host(repo, &link.host, &mirror, &run, &here).await;
+        let home = Arc::new(super::home::Homecoming::new(
+            link.host.clone(),
+            run.repo.clone(),
+            mirror.clone(),
+        ));
         let mut not_ready = Vec::new();
         for (f, made) in here.iter().zip(made) {
             match made {
@@ -95,6 +102,7 @@ pub(super) async fn make_remote_worktrees(
                     RemoteFork {
                         host: link.host.clone(),
                         mirror: mirror.clone(),
+                        home: home.clone(),
                     },
                 )),
                 Err(e) => {
@@ -245,9 +253,7 @@ pub(super) async fn commit_remote(
         .commit(&remote.mirror, &worktree, &fork.branch, &run.start, message)
         .await
         .map_err(|e| e.to_string())?;
-    host.move_branches(&run.repo, &remote.mirror, &[&fork.branch], Way::Fetch)
-        .await
-        .map_err(|e| e.to_string())?;
+    remote.home.fetch(&fork.branch).await?;
     let (repo, start, at) = (run.repo.clone(), run.start.clone(), tip.clone());
     let common = common.to_path_buf();
     let stats = tokio::task::spawn_blocking(move || {

@@ -4,10 +4,15 @@
 
 use super::{Host, HostError};
 
-/// Prints the worktree's new and changed files, NUL-separated, asking git through the fork's
-/// own admin directory (found from the mirror, as `commit.sh` does). $1 mirror, $2 worktree.
-const CHANGED: &str = r#"set -e
+/// Prints those of the worktree's new and changed regular files (not symlinks, not deleted
+/// ones) that hold the password, read from stdin, NUL-separated: git is asked through the
+/// fork's own admin directory (found from the mirror, as `commit.sh` does). The password
+/// reaches `grep` through a pipe from the shell's own `printf`, never argv. $1 mirror,
+/// $2 worktree.
+const HOLDING: &str = r#"set -e
 M=$1 W=$2
+IFS= read -r OCFORK_HIDE || [ -n "$OCFORK_HIDE" ]
+export OCFORK_HIDE
 admin=
 for a in "$M"/worktrees/*; do
   if [ "$(cat "$a/gitdir" 2>/dev/null)" = "$W/.git" ]; then admin=$a; break; fi
@@ -15,14 +20,16 @@ done
 [ -n "$admin" ] || { echo "$W is not a worktree of $M" >&2; exit 1; }
 cd "$W"
 GIT_DIR="$admin" GIT_WORK_TREE="$W" GIT_OPTIONAL_LOCKS=0 \
-  git ls-files -z --modified --others --exclude-standard
+  git ls-files -z --modified --others --exclude-standard |
+  xargs -0 -r sh -c '
+    for f do
+      shift
+      if [ -f "$f" ] && [ ! -h "$f" ]; then set -- "$@" "$f"; fi
+    done
+    [ $# -gt 0 ] || exit 0
+    printf "%s\n" "$OCFORK_HIDE" | grep -lZF -f - -- "$@"
+    [ $? -le 1 ]' sh
 "#;
-
-/// Of the files named after $1 (the worktree), those holding the pattern on stdin.
-const HOLDING: &str = r#"cd "$1" && shift && grep -lZF -f - -- "$@"; [ $? -le 1 ]"#;
-
-/// Files given at once to one `grep` (argv stays short).
-const CHUNK: usize = 200;
 
 impl Host {
     /// Replaces `secret` in the new and changed regular files of the fork's worktree at
@@ -36,35 +43,15 @@ impl Host {
         if secret.len() < 8 {
             return Ok(Vec::new());
         }
+        let pattern = format!("{secret}\n");
+        let what = "looking for the server's password";
         let out = self
-            .sh_ok("listing the fork's changes", CHANGED, &[mirror, path], None)
+            .sh_ok(what, HOLDING, &[mirror, path], Some(pattern.as_bytes()))
             .await?;
-        let files: Vec<String> = out
-            .stdout
-            .split(|b| *b == 0)
+        let holding: Vec<String> = (out.stdout.split(|b| *b == 0))
             .filter(|p| !p.is_empty())
             .map(|p| String::from_utf8_lossy(p).to_string())
             .collect();
-        let pattern = format!("{secret}\n");
-        let mut holding = Vec::new();
-        for chunk in files.chunks(CHUNK) {
-            let mut args = vec![path];
-            args.extend(chunk.iter().map(String::as_str));
-            let out = self
-                .sh_ok(
-                    "looking for the server's password",
-                    HOLDING,
-                    &args,
-                    Some(pattern.as_bytes()),
-                )
-                .await?;
-            holding.extend(
-                out.stdout
-                    .split(|b| *b == 0)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| String::from_utf8_lossy(p).to_string()),
-            );
-        }
         let mut changed = Vec::new();
         for rel in holding {
             let file = format!("{path}/{rel}");

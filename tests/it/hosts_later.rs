@@ -19,8 +19,9 @@ use crate::common::*;
 #[test]
 fn forks_over_a_host_and_local_come_home_and_continue_there() {
     let mut a = writes("Approach A", &[("src/a.js", "export const a = 1;\n")]);
-    // OpenCode hands its password to agents' shell commands, on a host too.
-    a.steps.push(bash("env > envdump.txt"));
+    // OpenCode hands its password to agents' shell commands, on a host too; and an agent
+    // deletes a tracked file (the password is looked for in the files that are left).
+    a.steps.push(bash("env > envdump.txt && rm README.md"));
     let w = world(vec![
         a,
         writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
@@ -76,6 +77,8 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
         "the host ran two forks at once: {spans:?}"
     );
     // The host server's password was taken out of the agent's file before its commit.
+    let files = w.git(&["ls-tree", "-r", "--name-only", "ocfork/r/a"]);
+    assert!(!files.lines().any(|f| f == "README.md"), "{files}");
     let dumped = w.git(&["show", "ocfork/r/a:envdump.txt"]);
     assert_password_scrubbed(&dumped, &out);
     // The remote fork's worktree is on the host, not here, with the agent's file.

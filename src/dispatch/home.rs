@@ -1,0 +1,65 @@
+//! Forks' branches fetched home from a host's mirror: forks that end while a fetch is under
+//! way wait for it and go home together in the next one, so forks ending together cost one
+//! `git fetch` over the connection, not one each.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use crate::host::Host;
+use crate::host::mirror::Way;
+
+/// What a fetch came to, for every fork whose branch it carried.
+type Fetched = Result<(), String>;
+
+/// The fetches home from one host's mirror of one repository.
+pub struct Homecoming {
+    host: Arc<Host>,
+    workdir: PathBuf,
+    mirror: String,
+    /// Branches waiting for the next fetch, each with the fork waiting on it.
+    waiting: Mutex<Vec<(String, oneshot::Sender<Fetched>)>>,
+    /// Held while a fetch runs.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl Homecoming {
+    pub fn new(host: Arc<Host>, workdir: PathBuf, mirror: String) -> Homecoming {
+        Homecoming {
+            host,
+            workdir,
+            mirror,
+            waiting: Mutex::new(Vec::new()),
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Brings `branch` home from the host's mirror (replacing the local one), with whatever
+    /// other branches are waiting by the time a fetch can start.
+    pub async fn fetch(&self, branch: &str) -> Fetched {
+        let (tx, rx) = oneshot::channel();
+        self.lock_waiting().push((branch.to_string(), tx));
+        {
+            let _turn = self.turn.lock().await;
+            // Empty when the fetch before took this branch along.
+            let batch = std::mem::take(&mut *self.lock_waiting());
+            if !batch.is_empty() {
+                let branches: Vec<&str> = batch.iter().map(|(b, _)| b.as_str()).collect();
+                let fetched = (self.host)
+                    .move_branches(&self.workdir, &self.mirror, &branches, Way::Fetch)
+                    .await
+                    .map_err(|e| e.to_string());
+                for (_, tx) in batch {
+                    let _ = tx.send(fetched.clone());
+                }
+            }
+        }
+        rx.await
+            .unwrap_or_else(|_| Err("the fetch home was dropped".into()))
+    }
+
+    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<(String, oneshot::Sender<Fetched>)>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
