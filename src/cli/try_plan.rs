@@ -74,8 +74,11 @@ pub(super) fn plan(
         return Err(CommandError::usage("--servers must be at least 1"));
     }
     let pool_size = args.servers.or(config.servers.map(|k| k.value));
+    // Forks only on hosts need no OpenCode here (unless --opencode names one).
+    let hosts_only = !args.hosts.is_empty() && !args.hosts.iter().any(|h| h == "local");
     let opencode = match args.server.is_empty() {
         false => None,
+        true if hosts_only && args.opencode.is_none() => crate::opencode::find_binary(None).ok(),
         true => Some(crate::opencode::find_binary(args.opencode.as_deref())?),
     };
     let approaches = parse_approaches(&args.approaches)?;

@@ -2,7 +2,7 @@
 //! `--check` run on the host in the fork's worktree there (with `OCFORK_PORT` etc.), and the
 //! ignored files `--copy` and `.worktreeinclude` name travel to its worktree there.
 
-use crate::common::sshd::{SshHost, host_config, run_with_hosts, try_on_hosta};
+use crate::common::sshd::{SshHost, host_config, run_with_hosts, ssh_env, try_on_hosta};
 use crate::common::*;
 
 #[test]
@@ -97,7 +97,15 @@ fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
     std::fs::write(w.repo.join("opencode.json"), config).expect("write");
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
-    let out = run_with_hosts(&w, &try_on_hosta(&["--copy", ".env", "a=Approach A"]));
+    // Every fork on the host: no OpenCode is needed here, and none is found.
+    let (k, v) = ssh_env(&w);
+    w.seed_opencode_deps();
+    let out = (w.ocfork())
+        .env(k, v)
+        .env("OCFORK_OPENCODE", w.path("no-opencode-here"))
+        .args(try_on_hosta(&["--copy", ".env", "a=Approach A"]))
+        .output()
+        .expect("ocfork runs");
     let run = ok_json(&out);
     assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
     let seen = w.git(&["show", "ocfork/r/a:seen.txt"]);
