@@ -107,8 +107,10 @@ fn an_opencode_2_server_is_refused_before_anything_is_made() {
 #[test]
 fn the_binarys_version_is_kept_while_it_is_the_same_file() {
     let w = world(vec![]);
-    ok(&w.run(&["agents"]));
     let cache = w.path("xdg/cache/ocfork/opencode-versions");
+    // Not `w.run`, which would give the world a version kept in an earlier world.
+    w.seed_opencode_deps();
+    ok(&w.ocfork().arg("agents").output().expect("ocfork runs"));
     let mut magic = [0u8; 4];
     let compiled = std::fs::File::open(&w.opencode)
         .and_then(|mut f| f.read_exact(&mut magic))

@@ -309,11 +309,9 @@ pub fn host_config_with(w: &World, hosts: &[(&SshHost, Option<&Path>)], extra: &
 pub fn run_with_hosts(w: &World, args: &[&str]) -> std::process::Output {
     let (k, v) = ssh_env(w);
     w.seed_for(args);
-    w.ocfork()
-        .env(k, v)
-        .args(args)
-        .output()
-        .expect("ocfork runs")
+    let out = (w.ocfork().env(k, v).args(args).output()).expect("ocfork runs");
+    w.kept_for_others(args);
+    out
 }
 
 /// `try --json -n r --host hosta` and then `more`: a run `r` with forks on host `hosta`, as

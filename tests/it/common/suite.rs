@@ -10,6 +10,7 @@
 //! version it reports) keep a server of their own. Under `cargo nextest` each test process
 //! starts its own suite servers, as each started its own before.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -70,6 +71,40 @@ pub fn seed_plugin_deps(w: &World) {
             .unwrap_or_else(|e| panic!("the suite server's {file} (plugin deps): {e}"));
     }
     std::os::unix::fs::symlink(from.join("node_modules"), &link).expect("link node_modules");
+}
+
+/// Where ocfork keeps the `opencode --version` it read (its user cache, see
+/// `opencode::version_cache`): under the world's own XDG cache folder.
+fn version_cache(w: &World) -> PathBuf {
+    w.tmp.path().join("xdg/cache/ocfork/opencode-versions")
+}
+
+/// The first world's kept version, shared with the worlds after it.
+fn suite_version_cache() -> PathBuf {
+    suite(0).0.tmp.path().join("ocfork-opencode-versions")
+}
+
+/// Gives the world what ocfork kept of the binary's `opencode --version` in a world before
+/// (the same binary, whose version a world's first command would otherwise read again, most
+/// of a CPU-second), when one has. Copied as ocfork wrote it: the harness does not read it.
+pub fn seed_version_cache(w: &World) {
+    let (from, to) = (suite_version_cache(), version_cache(w));
+    if from.is_file() && !to.exists() {
+        let dir = to.parent().expect("a folder");
+        std::fs::create_dir_all(dir).expect("mkdir the world's ocfork cache");
+        std::fs::copy(&from, &to).expect("copy the kept version");
+    }
+}
+
+/// Keeps the version this world's ocfork read for the worlds after it (the first one only).
+pub fn keep_version_cache(w: &World) {
+    let (from, to) = (version_cache(w), suite_version_cache());
+    if from.is_file() && !to.exists() {
+        let aside = to.with_extension(format!("{}", std::process::id()));
+        if std::fs::copy(&from, &aside).is_ok() {
+            let _ = std::fs::rename(&aside, &to);
+        }
+    }
 }
 
 /// Points OpenCode sessions in `repo` (and, once ocfork carries the file, in its forks) at

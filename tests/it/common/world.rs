@@ -32,6 +32,16 @@ pub struct World {
     pub server: Option<&'static serve::Serve>,
 }
 
+/// Whether `args` is a command that may start OpenCode: the ones that only read a run start
+/// none (nor, for them, the suite's server).
+fn starts_opencode(args: &[&str]) -> bool {
+    const STARTS_OPENCODE: [&str; 11] = [
+        "try", "resume", "continue", "judge", "synth", "agents", "hosts", "ui", "demo", "session",
+        "detached",
+    ];
+    args.first().is_some_and(|a| STARTS_OPENCODE.contains(a))
+}
+
 impl World {
     /// A repo with one commit (README.md, src/app.js) and a model following `script`.
     /// Panics when opencode is not installed (see [`opencode_bin`]).
@@ -163,12 +173,16 @@ impl World {
     /// [`World::seed_opencode_deps`] when `args` is a command that may start OpenCode: the
     /// ones that only read a run start none (nor, for them, the suite's server).
     pub fn seed_for(&self, args: &[&str]) {
-        const STARTS_OPENCODE: [&str; 11] = [
-            "try", "resume", "continue", "judge", "synth", "agents", "hosts", "ui", "demo",
-            "session", "detached",
-        ];
-        if args.first().is_some_and(|a| STARTS_OPENCODE.contains(a)) {
+        if starts_opencode(args) {
             self.seed_opencode_deps();
+            suite::seed_version_cache(self);
+        }
+    }
+
+    /// After a command [`World::seed_for`] seeded: what it kept for the worlds after it.
+    pub fn kept_for_others(&self, args: &[&str]) {
+        if starts_opencode(args) {
+            suite::keep_version_cache(self);
         }
     }
 
@@ -183,10 +197,9 @@ impl World {
     /// Runs ocfork with `args` and returns its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.seed_for(args);
-        self.ocfork()
-            .args(self.args_for(args))
-            .output()
-            .expect("ocfork runs")
+        let out = (self.ocfork().args(self.args_for(args)).output()).expect("ocfork runs");
+        self.kept_for_others(args);
+        out
     }
 
     pub fn git(&self, args: &[&str]) -> String {
@@ -211,6 +224,7 @@ impl World {
         self.seed_for(&all);
         let out = self.ocfork().args(self.args_for(&all)).output();
         let out = out.expect("ocfork runs");
+        self.kept_for_others(&all);
         assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(&out));
         out
     }
