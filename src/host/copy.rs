@@ -62,18 +62,9 @@ impl Host {
         worktree: &str,
         wanted: Vec<String>,
     ) -> Result<Vec<String>, HostError> {
-        if wanted.is_empty() {
-            return Ok(wanted);
-        }
         let script = "cd \"$1\" || exit 2; git check-ignore -z --stdin; [ $? -le 1 ]";
         let what = "checking the files to copy";
-        let out = (self.sh_ok(what, script, &[worktree], Some(&nul_list(&wanted)))).await?;
-        let ignored: Vec<&[u8]> = (out.stdout.split(|b| *b == 0))
-            .filter(|p| !p.is_empty())
-            .collect();
-        let (copied, skipped): (Vec<String>, Vec<String>) = wanted
-            .into_iter()
-            .partition(|p| ignored.contains(&p.as_bytes()));
+        let (copied, skipped) = self.sort_out(what, script, worktree, wanted).await?;
         if !skipped.is_empty() {
             crate::text::eprint_line(format!(
                 "ocfork: warning: not copied into {}:{worktree} because git would not ignore them there: {}",
@@ -91,20 +82,31 @@ impl Host {
         worktree: &str,
         paths: Vec<String>,
     ) -> Result<Vec<String>, HostError> {
-        if paths.is_empty() {
-            return Ok(paths);
-        }
         let script = "cd \"$1\" || exit 2; tr '\\0' '\\n' | while IFS= read -r p; do \
                       [ -e \"$p\" ] || [ -h \"$p\" ] || printf '%s\\0' \"$p\"; done";
         let what = "checking OpenCode's config to copy";
+        Ok(self.sort_out(what, script, worktree, paths).await?.0)
+    }
+
+    /// `paths` split into those `script` (run in `worktree`, the paths NUL-separated on its
+    /// stdin) prints back NUL-separated, and the others.
+    async fn sort_out(
+        &self,
+        what: &str,
+        script: &str,
+        worktree: &str,
+        paths: Vec<String>,
+    ) -> Result<(Vec<String>, Vec<String>), HostError> {
+        if paths.is_empty() {
+            return Ok((paths, Vec::new()));
+        }
         let out = (self.sh_ok(what, script, &[worktree], Some(&nul_list(&paths)))).await?;
-        let missing: Vec<&[u8]> = (out.stdout.split(|b| *b == 0))
+        let printed: Vec<&[u8]> = (out.stdout.split(|b| *b == 0))
             .filter(|p| !p.is_empty())
             .collect();
         Ok(paths
             .into_iter()
-            .filter(|p| missing.contains(&p.as_bytes()))
-            .collect())
+            .partition(|p| printed.contains(&p.as_bytes())))
     }
 }
 
