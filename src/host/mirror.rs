@@ -44,6 +44,26 @@ fn mirror_name(workdir: &Path, common: &Path) -> String {
     format!("{name}-{:08x}.git", hash as u32)
 }
 
+/// Where [`Host::uncommitted`]'s script ends the copied list.
+const COPIED_END: &str = "--ocfork-copied-end--";
+
+/// The entries of `status --porcelain -z` after the copied list in `out` (see
+/// [`Host::uncommitted`]) that are not copied files, a line each.
+fn not_copied(out: &[u8]) -> String {
+    let mut items = out.split(|b| *b == 0);
+    let copied: Vec<&[u8]> = items
+        .by_ref()
+        .take_while(|p| *p != COPIED_END.as_bytes())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let lines: Vec<String> = items
+        .filter(|e| e.len() > 3)
+        .filter(|e| !(e.starts_with(b"?? ") && copied.contains(&&e[3..])))
+        .map(|e| String::from_utf8_lossy(e).to_string())
+        .collect();
+    lines.join("\n")
+}
+
 /// What a command printed, trimmed.
 fn stdout_text(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -233,17 +253,20 @@ impl Host {
     }
 
     /// The paths a fork's worktree on the host holds that its branch does not (git's
-    /// `status --porcelain`, pinned to the fork's admin directory as the commit is); empty
-    /// when there is no such worktree.
+    /// `status --porcelain`, pinned to the fork's admin directory as the commit is), but for
+    /// the files ocfork copied in (listed in the admin directory, as here, and kept out of the
+    /// fork's commits); empty when there is no such worktree.
     pub async fn uncommitted(&self, mirror: &str, path: &str) -> Result<String, HostError> {
+        // The copied list (NUL-separated), a marker, then git's entries (NUL-separated).
         let script = "[ -e \"$2\" ] || exit 0; \
                       for a in \"$1\"/worktrees/*; do \
                       if [ \"$(cat \"$a/gitdir\" 2>/dev/null)\" = \"$2/.git\" ]; then \
-                      GIT_DIR=$a GIT_WORK_TREE=$2 exec git -C \"$2\" status --porcelain \
+                      cat \"$a/ocfork-copied\" 2>/dev/null; printf '\\0%s\\0' \"$3\"; \
+                      GIT_DIR=$a GIT_WORK_TREE=$2 exec git -C \"$2\" status --porcelain -z \
                       --untracked-files=all; fi; done";
-        self.sh_ok("reading the fork's worktree", script, &[mirror, path], None)
-            .await
-            .map(|o| stdout_text(&o))
+        let args = [mirror, path, COPIED_END];
+        let out = self.sh_ok("reading the fork's worktree", script, &args, None);
+        Ok(not_copied(&out.await?.stdout))
     }
 
     /// Removes a fork's worktree and branch from the host.
@@ -260,5 +283,16 @@ impl Host {
         self.sh_ok("removing the fork", script, &[mirror, path, branch], None)
             .await
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn copied_files_are_not_uncommitted_work() {
+        let out = b"opencode.json\0.env\0\0--ocfork-copied-end--\0?? opencode.json\0?? notes.txt\0 M src/a.js\0";
+        assert_eq!(super::not_copied(out), "?? notes.txt\n M src/a.js");
+        assert_eq!(super::not_copied(b"\0--ocfork-copied-end--\0"), "");
+        assert_eq!(super::not_copied(b""), "");
     }
 }

@@ -118,6 +118,11 @@ fn ignored_files_copy_and_worktreeinclude_name_travel_to_the_host() {
         !(files.lines()).any(|f| [".env", "local.cfg", "opencode.json"].contains(&f)),
         "{files}"
     );
+    // The copies are no one's work there either: `clean` removes the fork from the host.
+    let tree = worktree_of(fork(&run, "a"));
+    ok(&run_with_hosts(&w, &["clean", "r", "--force"]));
+    let (code, _) = host.sh(&w, &format!("test -e '{}'", tree.display()));
+    assert_ne!(code, 0, "the fork's worktree is still on the host");
 }
 
 #[test]
