@@ -55,7 +55,7 @@ async fn drive_planned(
     // The hosts of `try --host`, connected again and held for the run; one whose connection
     // drops while its server starts leaves its forks interrupted, as in `try`.
     let names: Vec<String> = run.forks.iter().map(|f| f.name.clone()).collect();
-    let started = super::run_hosts::connect(repo, &mut run, &names).await;
+    let started = super::run_hosts::connect(repo, &run, &names).await;
     if let Ok(started) = &started {
         super::try_cmd::place_hosts::mark_gone(&mut run, &started.gone);
     }

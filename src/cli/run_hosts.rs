@@ -16,8 +16,7 @@ pub(super) async fn reconnect(
     run: &Run,
     names: &[String],
 ) -> Result<Vec<HostLink>, CommandError> {
-    // The forks' models were chosen when the run began: the check only refuses.
-    let started = connect(repo, &mut run.clone(), names).await?;
+    let started = connect(repo, run, names).await?;
     if started.gone.is_empty() {
         return Ok(started.links);
     }
@@ -35,7 +34,7 @@ pub(super) async fn reconnect(
 /// background driver of `try --detach` leaves its forks `interrupted`).
 pub(super) async fn connect(
     repo: &Repo,
-    run: &mut Run,
+    run: &Run,
     names: &[String],
 ) -> Result<Started, CommandError> {
     let mut wanted: Vec<String> = Vec::new();

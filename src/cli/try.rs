@@ -164,7 +164,7 @@ pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
         }
     };
     place_hosts::adopt(&mut run, &placed);
-    let started = booted.checked(&mut run).await;
+    let started = booted.checked(&run).await;
     // A host whose connection dropped meanwhile leaves its forks interrupted, for `resume`.
     if let Ok(started) = &started {
         place_hosts::mark_gone(&mut run, &started.gone);

@@ -199,7 +199,7 @@ impl Booted {
 
     /// The hosts, once each server that started offers every agent and model its forks use;
     /// else every server is stopped and the command exits 2 naming what is missing where.
-    pub(in crate::cli) async fn checked(self, run: &mut Run) -> Result<Started, CommandError> {
+    pub(in crate::cli) async fn checked(self, run: &Run) -> Result<Started, CommandError> {
         let (mut links, mut gone, mut errors) = (Vec::new(), Vec::new(), Vec::new());
         for b in self.0 {
             let (link, offer) = match b {
@@ -216,16 +216,14 @@ impl Booted {
             match offer {
                 Ok(offer) => {
                     let name = link.host.name();
-                    let forks = (run.forks.iter_mut())
-                        .filter(|f| f.host.as_deref() == Some(name) && !f.state.is_finished());
-                    // Each fork works on the model the host's OpenCode picks for it.
+                    let forks = run.forks.iter().filter(|f| f.host.as_deref() == Some(name));
+                    // Only checked: a fork without -m keeps no model (OpenCode's default,
+                    // which its server picks in the fork's worktree there, with the
+                    // repository's config in view; `dir` has only the host's).
                     for f in forks {
-                        match offer.choose(&f.agent, f.model.as_deref()) {
-                            Ok(choice) => f.model = Some(choice.model),
-                            Err(e) => {
-                                errors.push(format!("host {name}: {e}"));
-                                break;
-                            }
+                        if let Err(e) = offer.choose(&f.agent, f.model.as_deref()) {
+                            errors.push(format!("host {name}: {e}"));
+                            break;
                         }
                     }
                 }
@@ -246,7 +244,7 @@ impl Booted {
 /// Starts each host's OpenCode servers and checks they offer every fork's agent and model.
 pub(in crate::cli) async fn start_servers(
     hosts: Vec<Host>,
-    run: &mut Run,
+    run: &Run,
 ) -> Result<Started, CommandError> {
     boot(hosts).await.checked(run).await
 }

@@ -74,8 +74,13 @@ pub(super) fn plan(
         return Err(CommandError::usage("--servers must be at least 1"));
     }
     let pool_size = args.servers.or(config.servers.map(|k| k.value));
-    // Forks only on hosts need no OpenCode here (unless --opencode names one).
-    let hosts_only = !args.hosts.is_empty() && !args.hosts.iter().any(|h| h == "local");
+    // Forks only on hosts need no OpenCode here (unless --opencode names one), but a judge
+    // or a synthesis after them works here.
+    let judged = args.judge
+        || args.synth
+        || config.judge.is_some_and(|j| j.value)
+        || config.synth.is_some_and(|s| s.value);
+    let hosts_only = !args.hosts.is_empty() && !args.hosts.iter().any(|h| h == "local") && !judged;
     let opencode = match args.server.is_empty() {
         false => None,
         true if hosts_only && args.opencode.is_none() => crate::opencode::find_binary(None).ok(),

@@ -44,19 +44,28 @@ impl Homecoming {
             let _turn = self.turn.lock().await;
             // Empty when the fetch before took this branch along.
             let batch = std::mem::take(&mut *self.lock_waiting());
-            if !batch.is_empty() {
-                let branches: Vec<&str> = batch.iter().map(|(b, _)| b.as_str()).collect();
-                let fetched = (self.host)
-                    .move_branches(&self.workdir, &self.mirror, &branches, Way::Fetch)
-                    .await
-                    .map_err(|e| e.to_string());
-                for (_, tx) in batch {
-                    let _ = tx.send(fetched.clone());
-                }
+            let branches: Vec<&str> = batch.iter().map(|(b, _)| b.as_str()).collect();
+            let together = self.fetch_now(&branches).await;
+            let alone = together.is_err() && batch.len() > 1;
+            for (branch, tx) in batch {
+                let fetched = match &together {
+                    // One branch git refused fails the whole fetch: each goes alone, so
+                    // only its own fork fails.
+                    Err(_) if alone => self.fetch_now(&[&branch]).await,
+                    other => other.clone(),
+                };
+                let _ = tx.send(fetched);
             }
         }
         rx.await
             .unwrap_or_else(|_| Err("the fetch home was dropped".into()))
+    }
+
+    async fn fetch_now(&self, branches: &[&str]) -> Fetched {
+        (self.host)
+            .move_branches(&self.workdir, &self.mirror, branches, Way::Fetch)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<(String, oneshot::Sender<Fetched>)>> {

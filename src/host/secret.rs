@@ -19,16 +19,20 @@ for a in "$M"/worktrees/*; do
 done
 [ -n "$admin" ] || { echo "$W is not a worktree of $M" >&2; exit 1; }
 cd "$W"
+list="$admin/ocfork-changed"
 GIT_DIR="$admin" GIT_WORK_TREE="$W" GIT_OPTIONAL_LOCKS=0 \
-  git ls-files -z --modified --others --exclude-standard |
-  xargs -0 -r sh -c '
+  git ls-files -z --modified --others --exclude-standard > "$list"
+status=0
+xargs -0 -r sh -c '
     for f do
       shift
       if [ -f "$f" ] && [ ! -h "$f" ]; then set -- "$@" "$f"; fi
     done
     [ $# -gt 0 ] || exit 0
     printf "%s\n" "$OCFORK_HIDE" | grep -lZF -f - -- "$@"
-    [ $? -le 1 ]' sh
+    [ $? -le 1 ]' sh < "$list" || status=$?
+rm -f "$list"
+exit $status
 "#;
 
 impl Host {

@@ -82,11 +82,15 @@ fn seen() -> &'static Mutex<HashMap<PathBuf, Version>> {
 /// a binary that does not say one.
 pub async fn check_binary(bin: &Path) -> Result<Version, VersionError> {
     let known = seen().lock().ok().and_then(|s| s.get(bin).copied());
-    let version = match known.or_else(|| super::version_cache::read(bin)) {
+    let key = super::version_cache::key(bin);
+    let kept = || key.as_ref().and_then(super::version_cache::read);
+    let version = match known.or_else(kept) {
         Some(v) => v,
         None => {
             let v = binary_version(bin).await?;
-            super::version_cache::write(bin, v);
+            if let Some(key) = &key {
+                super::version_cache::write(bin, key, v);
+            }
             v
         }
     };

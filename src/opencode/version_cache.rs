@@ -15,9 +15,23 @@ fn file() -> PathBuf {
     crate::paths::user_cache().join("opencode-versions")
 }
 
-/// What identifies the file `bin` resolves to, when it is a compiled (ELF) binary.
-fn identity(bin: &Path) -> Option<(PathBuf, String)> {
+/// The file a binary resolves to and what identifies it there: device, inode, size, and
+/// modification and change times (the change time cannot be set back).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Key {
+    path: PathBuf,
+    id: String,
+}
+
+/// The key of the file `bin` resolves to, when it is a compiled (ELF) binary named
+/// `opencode...` (npm's `opencode.exe` link, the install script's `opencode`): not a script,
+/// nor a version manager's shim that resolves to one dispatcher for every version.
+pub(super) fn key(bin: &Path) -> Option<Key> {
     let path = std::fs::canonicalize(bin).ok()?;
+    let named = path.file_name()?.to_str()?.starts_with("opencode");
+    if !named || path.to_str().is_none_or(|p| p.contains('\n')) {
+        return None;
+    }
     let mut magic = [0u8; 4];
     std::fs::File::open(&path)
         .ok()?
@@ -27,14 +41,15 @@ fn identity(bin: &Path) -> Option<(PathBuf, String)> {
         return None;
     }
     let m = std::fs::metadata(&path).ok()?;
-    let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
-    Some((
-        path,
-        format!("{} {} {} {mtime}", m.dev(), m.ino(), m.size()),
-    ))
+    let (mtime, ctime) = (
+        i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+    );
+    let id = format!("{} {} {} {mtime}-{ctime}", m.dev(), m.ino(), m.size());
+    Some(Key { path, id })
 }
 
-fn entries(file: &Path) -> Vec<(Version, String, PathBuf)> {
+fn entries(file: &Path) -> Vec<(Version, Key)> {
     let text = std::fs::read_to_string(file).unwrap_or_default();
     text.lines()
         .filter_map(|line| {
@@ -42,43 +57,40 @@ fn entries(file: &Path) -> Vec<(Version, String, PathBuf)> {
             let version = Version::parse(words.next()?)?;
             let id: Vec<&str> = words.by_ref().take(4).collect();
             let path = PathBuf::from(words.next()?);
-            (id.len() == 4).then(|| (version, id.join(" "), path))
+            let id = id.join(" ");
+            (id.split(' ').count() == 4).then_some((version, Key { path, id }))
         })
         .collect()
 }
 
-/// The version kept for `bin`, if it is still the file it was read from.
-pub(super) fn read(bin: &Path) -> Option<Version> {
-    read_in(&file(), bin)
+/// The version kept for the file `key` names, if it is still that file.
+pub(super) fn read(key: &Key) -> Option<Version> {
+    read_in(&file(), key)
 }
 
-fn read_in(file: &Path, bin: &Path) -> Option<Version> {
-    let (path, id) = identity(bin)?;
-    entries(file)
-        .into_iter()
-        .find(|(_, i, p)| *p == path && *i == id)
-        .map(|(v, _, _)| v)
+fn read_in(file: &Path, key: &Key) -> Option<Version> {
+    (entries(file).into_iter())
+        .find(|(_, k)| k == key)
+        .map(|(v, _)| v)
 }
 
-/// Keeps `version` for `bin`. Best effort: a cache that cannot be written costs only time.
-pub(super) fn write(bin: &Path, version: Version) {
-    write_in(&file(), bin, version)
-}
-
-fn write_in(file: &Path, bin: &Path, version: Version) {
-    let Some((path, id)) = identity(bin) else {
-        return;
-    };
-    if path.to_str().is_none_or(|p| p.contains('\n')) {
-        return;
+/// Keeps `version`, read from `bin` whose key was `key` before it was asked, if `bin` is
+/// still that file (it may have been replaced while it answered). Best effort: a cache that
+/// cannot be written costs only time.
+pub(super) fn write(bin: &Path, key: &Key, version: Version) {
+    if self::key(bin).as_ref() == Some(key) {
+        write_in(&file(), key, version)
     }
+}
+
+fn write_in(file: &Path, key: &Key, version: Version) {
     let mut kept: Vec<_> = (entries(file).into_iter())
-        .filter(|(_, _, p)| *p != path)
+        .filter(|(_, k)| k.path != key.path)
         .collect();
-    kept.push((version, id, path));
+    kept.push((version, key.clone()));
     let text: String = kept
         .iter()
-        .map(|(v, i, p)| format!("{v} {i} {}\n", p.display()))
+        .map(|(v, k)| format!("{v} {} {}\n", k.id, k.path.display()))
         .collect();
     let _ = crate::private_fs::replace(file, text.as_bytes());
 }
@@ -87,24 +99,31 @@ fn write_in(file: &Path, bin: &Path, version: Version) {
 mod tests {
     use super::*;
 
-    /// An entry is read back for the same file, and not once the file changed; a script is
-    /// never kept.
+    /// An entry is read back for the same file, and not once the file changed; a script,
+    /// or a binary not named `opencode...` (a version manager's shim), is never kept.
     #[test]
     fn an_entry_holds_while_the_binary_is_the_same_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = dir.path().join("cache/opencode-versions");
-        let read = |bin: &Path| read_in(&cache, bin);
-        let write = |bin: &Path, v| write_in(&cache, bin, v);
         let bin = dir.path().join("opencode");
         std::fs::write(&bin, b"\x7fELF not really").expect("write");
-        assert_eq!(read(&bin), None);
-        write(&bin, Version(1, 18, 33));
-        assert_eq!(read(&bin), Some(Version(1, 18, 33)));
+        let first = key(&bin).expect("a key");
+        assert_eq!(read_in(&cache, &first), None);
+        write_in(&cache, &first, Version(1, 18, 33));
+        assert_eq!(read_in(&cache, &first), Some(Version(1, 18, 33)));
         std::fs::write(&bin, b"\x7fELF another build").expect("write");
-        assert_eq!(read(&bin), None, "a changed binary kept its old version");
-        let script = dir.path().join("wrapper");
+        let second = key(&bin).expect("a key");
+        assert_ne!(first, second);
+        assert_eq!(
+            read_in(&cache, &second),
+            None,
+            "a changed binary kept its version"
+        );
+        let script = dir.path().join("opencode-wrapper");
         std::fs::write(&script, b"#!/bin/sh\nexec npx opencode-ai@latest \"$@\"\n").expect("w");
-        write(&script, Version(1, 18, 33));
-        assert_eq!(read(&script), None, "a script's version was kept");
+        assert_eq!(key(&script), None, "a script would be kept");
+        let shim = dir.path().join("mise");
+        std::fs::write(&shim, b"\x7fELF a dispatcher").expect("write");
+        assert_eq!(key(&shim), None, "a shim's dispatcher would be kept");
     }
 }
