@@ -282,9 +282,18 @@ fn plan(
             "fork name `{n}` is not valid: use 1-40 of a-z, 0-9 and -, starting with a letter or digit"
         )));
     }
-    let Some(root) = run.forks.first().and_then(|f| f.worktree.parent()) else {
+    if run.forks.is_empty() {
         return Err(CommandError::usage(format!("run {} has no forks", run.run)));
+    }
+    // Beside the run's forks here; for a run whose forks all worked on hosts, where this
+    // machine keeps the run's worktrees (the synthesis works here).
+    let here = (run.forks.iter().filter(|f| f.host.is_none()))
+        .find_map(|f| f.worktree.parent().map(std::path::Path::to_path_buf));
+    let root = match here {
+        Some(root) => root,
+        None => crate::config::Config::load(Some(&repo.workdir))?.run_worktree_root(repo, &run.run),
     };
+    let root = root.as_path();
     let mut taken: HashSet<String> = run.forks.iter().map(|f| f.name.clone()).collect();
     let models: Vec<Option<&String>> = match req.models.is_empty() {
         true => vec![None],
