@@ -115,12 +115,12 @@ pub async fn drive_with<V: RunView>(
         .cloned()
         .partition(|n| handle.snapshot().fork(n).is_some_and(|f| f.host.is_none()));
     let connecting = async {
-        match (connected, opts.hosts.first()) {
-            (Some(c), _) => Ok(c),
-            // Every fork of this drive works on a host (`continue`, `resume`): no server
-            // starts here; the first host's stands in where the forks' own are put.
-            (None, Some(link)) if local.is_empty() => Ok((link.server().client.clone(), None)),
-            (None, _) => connect(repo, &run, main).await,
+        match connected {
+            Some(c) => Ok(Some(c)),
+            // Every fork of this drive works on a host (`try --host`, `continue`, `resume`):
+            // no server is needed here.
+            None if local.is_empty() => Ok(None),
+            None => connect(repo, &run, main).await.map(Some),
         }
     };
     let ((ready, mut made_now), connected, (remote_ready, remote_made)) = tokio::join!(
@@ -130,7 +130,7 @@ pub async fn drive_with<V: RunView>(
     );
     if ready.is_empty() && remote_ready.is_empty() {
         stop_hosts(&opts.hosts).await;
-        if let Ok((_, Some(server))) = connected {
+        if let Ok(Some((_, Some(server)))) = connected {
             server.stop().await;
         }
         view.stop().await;
@@ -159,7 +159,7 @@ pub async fn drive_with<V: RunView>(
     // the first start, and servers starting together race on that.
     let more = match run.server {
         Some(_) => 0,
-        None if ready.is_empty() => 0,
+        None if ready.is_empty() || first.is_none() => 0,
         None => run
             .pool_size
             .unwrap_or_else(|| super::pool::default_servers(ready.len(), super::pool::cores()))
@@ -167,7 +167,11 @@ pub async fn drive_with<V: RunView>(
     };
     let extra_urls = run.pool_urls.get(1..).unwrap_or_default();
     let bin = run.opencode.clone().filter(|_| more > 0);
-    let pool = Pool::build(first, extra_urls, bin.is_some());
+    let pool = match first {
+        Some(first) => Pool::build(first, extra_urls, bin.is_some()),
+        // No fork works here: a pool of none, which no fork leases.
+        None => Pool::watched(Vec::new(), tokio_util::sync::CancellationToken::new()),
+    };
     let record_spawned = |pool: &Pool| {
         let spawned = pool.spawned();
         if !spawned.is_empty() {
@@ -178,7 +182,7 @@ pub async fn drive_with<V: RunView>(
         }
     };
     record_spawned(&pool);
-    if pool.first().is_none() {
+    if pool.first().is_none() && !ready.is_empty() {
         pool.stop().await;
         return Err(DriveError::NoServer);
     }
