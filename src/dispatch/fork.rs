@@ -76,17 +76,19 @@ pub async fn run_fork(shared: Arc<Shared>, name: String) {
         return;
     };
     let Some(lease) = leased else {
-        let error = Some("every OpenCode server of the run exited".to_string());
-        finish(
-            &shared,
-            None,
-            &name,
-            &dir,
-            EndReason::ServerExited,
-            error,
-            started,
-        )
-        .await;
+        // As when the server goes during the turn: someone else's leaves the fork for
+        // `resume`.
+        let (end, error) = match shared.external_server {
+            true => (
+                EndReason::ServerGone,
+                "the OpenCode server refuses connections; `ocfork resume` continues the fork",
+            ),
+            false => (
+                EndReason::ServerExited,
+                "every OpenCode server of the run exited",
+            ),
+        };
+        finish(&shared, None, &name, &dir, end, Some(error.into()), started).await;
         return;
     };
     let on = &*lease.member;
