@@ -117,6 +117,16 @@ pub struct TryArgs {
     ui: bool,
 }
 
+impl TryArgs {
+    /// Whether the run is judged, and whether synthesized (which judges too), once its forks
+    /// end: the flags, else the config's `judge` and `synth`.
+    fn judge_and_synth(&self, config: &crate::config::Layer) -> (bool, bool) {
+        let synth = self.synth || config.synth.as_ref().is_some_and(|s| s.value);
+        let judge = self.judge || synth || config.judge.as_ref().is_some_and(|j| j.value);
+        (judge, synth)
+    }
+}
+
 pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
     let (repo, store) = super::repo_and_store()?;
     if args.ui {
@@ -178,8 +188,7 @@ pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
         return Ok(super::run_exit_code(&run));
     };
     let config = crate::config::Config::load(Some(&repo.workdir))?.layer;
-    let synth = args.synth || config.synth.is_some_and(|s| s.value);
-    let judge = args.judge || synth || config.judge.is_some_and(|j| j.value);
+    let (judge, synth) = args.judge_and_synth(&config);
     let options = DriveOptions { forks, hosts };
     // With --judge the run's first server stays up for the judge instead of a new one.
     let (driven, kept) =

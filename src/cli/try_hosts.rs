@@ -77,10 +77,10 @@ pub(super) fn refuse_unsupported(args: &TryArgs) -> Result<(), CommandError> {
     }
 }
 
-/// Takes the places `placed` (the same run, placed by [`place`]) gives the forks.
+/// Takes the worktrees on hosts that `placed` (the same run, after [`place`]) gives the forks
+/// (their hosts are [`assign`]'s already).
 pub(super) fn adopt(run: &mut Run, placed: &Run) {
     for (fork, there) in run.forks.iter_mut().zip(&placed.forks) {
-        fork.host.clone_from(&there.host);
         fork.worktree.clone_from(&there.worktree);
     }
 }

@@ -22,6 +22,7 @@ pub(super) fn plan(
     };
     let loaded = crate::config::Config::load(Some(&repo.workdir))?;
     let config = loaded.layer.clone();
+    let (judged, _) = args.judge_and_synth(&config);
     let timeout = match &args.timeout {
         Some(t) => humantime::parse_duration(t).map_err(|e| {
             CommandError::usage(format!("--timeout `{t}` is not a duration: {e}"))
@@ -76,10 +77,6 @@ pub(super) fn plan(
     let pool_size = args.servers.or(config.servers.map(|k| k.value));
     // Forks only on hosts need no OpenCode here (unless --opencode names one), but a judge
     // or a synthesis after them works here.
-    let judged = args.judge
-        || args.synth
-        || config.judge.is_some_and(|j| j.value)
-        || config.synth.is_some_and(|s| s.value);
     let hosts_only = !args.hosts.is_empty() && !args.hosts.iter().any(|h| h == "local") && !judged;
     let opencode = match args.server.is_empty() {
         false => None,

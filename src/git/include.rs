@@ -187,15 +187,20 @@ pub fn opencode_config(main: &Path, ignored: bool) -> Vec<String> {
         .collect()
 }
 
+/// OpenCode's project config in `main` that git does not hold: the untracked files, then the
+/// ignored ones (see [`opencode_config`]).
+pub fn opencode_config_not_held(main: &Path) -> Vec<String> {
+    let mut paths = opencode_config(main, false);
+    paths.extend(opencode_config(main, true));
+    paths
+}
+
 /// Copies OpenCode's untracked and ignored project config from `main` into `worktree` where
 /// the worktree has no such file (its checkout, or `--include-dirty`, brought its own), so
 /// the fork's sessions run with the config the user runs with. Returns the paths copied.
 pub fn carry_opencode_config(main: &Path, worktree: &Path) -> Result<Vec<String>> {
     let mut carried = Vec::new();
-    for path in opencode_config(main, false)
-        .into_iter()
-        .chain(opencode_config(main, true))
-    {
+    for path in opencode_config_not_held(main) {
         let to = worktree.join(&path);
         if std::fs::symlink_metadata(&to).is_ok() || carried.contains(&path) {
             continue;

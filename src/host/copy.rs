@@ -20,10 +20,9 @@ impl Host {
     ) -> Result<(), HostError> {
         let (from, patterns) = (main.to_path_buf(), globs.to_vec());
         let listed = tokio::task::spawn_blocking(move || {
-            use crate::git::include::{opencode_config, wanted};
+            use crate::git::include::{opencode_config_not_held, wanted};
             let wanted = wanted(&from, &patterns).map_err(|e| e.to_string())?;
-            let config: Vec<String> = (opencode_config(&from, false).into_iter())
-                .chain(opencode_config(&from, true))
+            let config: Vec<String> = (opencode_config_not_held(&from).into_iter())
                 .filter(|p| !wanted.contains(p) && !p.contains('\n'))
                 .collect();
             Ok::<_, String>((wanted, config))

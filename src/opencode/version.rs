@@ -82,21 +82,27 @@ fn seen() -> &'static Mutex<HashMap<PathBuf, Version>> {
 /// a binary that does not say one.
 pub async fn check_binary(bin: &Path) -> Result<Version, VersionError> {
     let known = seen().lock().ok().and_then(|s| s.get(bin).copied());
-    let key = super::version_cache::key(bin);
-    let kept = || key.as_ref().and_then(super::version_cache::read);
-    let version = match known.or_else(kept) {
+    let version = match known {
         Some(v) => v,
         None => {
-            let v = binary_version(bin).await?;
-            if let Some(key) = &key {
-                super::version_cache::write(bin, key, v);
+            // The file is identified before it is asked: it may be replaced meanwhile.
+            let key = super::version_cache::key(bin);
+            let v = match key.as_ref().and_then(super::version_cache::read) {
+                Some(v) => v,
+                None => {
+                    let v = binary_version(bin).await?;
+                    if let Some(key) = &key {
+                        super::version_cache::write(bin, key, v);
+                    }
+                    v
+                }
+            };
+            if let Ok(mut s) = seen().lock() {
+                s.insert(bin.to_path_buf(), v);
             }
             v
         }
     };
-    if let Ok(mut s) = seen().lock() {
-        s.insert(bin.to_path_buf(), version);
-    }
     match version.supported() {
         true => Ok(version),
         false => Err(VersionError::Unsupported {

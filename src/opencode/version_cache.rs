@@ -1,8 +1,9 @@
 //! The versions `opencode --version` printed, kept across commands: running it costs most of a
 //! CPU-second (OpenCode boots its runtime), and every command that starts a server checks the
-//! binary first. An entry holds while the binary is the same file (device, inode, size and
-//! modification time); only compiled binaries are kept, since a script (a wrapper running
-//! `npx opencode-ai@latest`) can run another OpenCode each time without changing itself.
+//! binary first. An entry holds while the binary is the same file (device, inode, size,
+//! modification and change times); only compiled binaries named `opencode...` are kept, since
+//! a script (a wrapper running `npx opencode-ai@latest`) or a version manager's shim can run
+//! another OpenCode each time without changing itself.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::version::Version;
 
-/// The cache file: a line per binary, `version dev ino size mtime_ns path`.
+/// The cache file: a line per binary, `version dev ino size mtime_ns-ctime_ns path`.
 fn file() -> PathBuf {
     crate::paths::user_cache().join("opencode-versions")
 }
