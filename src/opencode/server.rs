@@ -125,6 +125,18 @@ impl Server {
         // the same moment, and one exits: starts on this machine take turns, each until its
         // server listens (held across processes, so two `try` at once are safe too).
         let _turn = start_turn().await;
+        match Server::spawn_once(bin, cwd).await {
+            // The free port found was taken before the server listened on it (another
+            // process picked it meanwhile): once more, on another.
+            Err(ServerError::Start(e)) if e.contains("ServeError") => {
+                Server::spawn_once(bin, cwd).await
+            }
+            started => started,
+        }
+    }
+
+    /// One start of [`Server::spawn`]'s, on a port free a moment before.
+    async fn spawn_once(bin: &Path, cwd: &Path) -> Result<Server, ServerError> {
         let port = free_port().map_err(|e| ServerError::Start(e.to_string()))?;
         let password = random_password();
         let mut cmd = tokio::process::Command::new(bin);
