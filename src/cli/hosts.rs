@@ -63,14 +63,17 @@ struct HostJson {
 /// cannot (the connected ones are closed then).
 pub(super) async fn connect_checked(configs: &[HostConfig]) -> Result<Vec<Host>, CommandError> {
     let tried = futures_util::future::join_all(configs.iter().map(|c| async move {
-        let host = Host::connect(c).await?;
-        match host.check().await {
-            Ok(_) => Ok(host),
-            Err(e) => {
-                host.close().await;
-                Err(e)
-            }
+        let (host, report) = Host::connect_reporting(c).await?;
+        let problems = report.problems();
+        if problems.is_empty() {
+            return Ok(host);
         }
+        let e = crate::host::HostError {
+            host: host.name().to_string(),
+            message: problems.join("; "),
+        };
+        host.close().await;
+        Err(e)
     }))
     .await;
     let (mut hosts, mut errors) = (Vec::new(), Vec::new());
@@ -100,17 +103,16 @@ type Seen = (
 /// Connects to a host, reads its report and, with `offer` and nothing missing, starts its
 /// OpenCode server and reads what it offers.
 async fn look(config: &HostConfig, offer: bool) -> Seen {
-    let host = match Host::connect(config).await {
-        Ok(h) => h,
+    let (host, report) = match Host::connect_reporting(config).await {
+        Ok(found) => found,
         Err(e) => return (Err(e), None),
     };
-    let report = host.report().await;
-    let offered = match &report {
-        Ok(r) if offer && r.problems().is_empty() => Some(read_offer(&host).await),
-        _ => None,
+    let offered = match offer && report.problems().is_empty() {
+        true => Some(read_offer(&host).await),
+        false => None,
     };
     host.close().await;
-    (report, offered)
+    (Ok(report), offered)
 }
 
 /// The agents and models the host's server offers where ocfork keeps things there.

@@ -142,19 +142,21 @@ async fn make_on_host(
     run: &crate::state::Run,
     forks: &[&crate::state::Fork],
 ) -> (Vec<Result<(), HostError>>, Vec<String>) {
-    let branches: Vec<String> = forks.iter().map(|f| f.branch.clone()).collect();
-    // A tip the host cannot say counts as missing, so the branch here goes there again.
-    let tips = host
-        .branch_tips(mirror, &branches)
-        .await
-        .unwrap_or_else(|_| vec![None; branches.len()]);
     // The host lost a fork whose work came home (`clean`, a wiped disk): it goes on from the
-    // branch here, never again from the run's start.
-    let lost: Vec<String> = forks
-        .iter()
-        .zip(&tips)
-        .filter(|(f, tip)| tip.is_none() && repo.branch_exists(&f.branch))
-        .map(|(f, _)| f.branch.clone())
+    // branch here, never again from the run's start. Only a branch here can be lost there (a
+    // new run's forks have none yet, and the host is not asked).
+    let home: Vec<String> = (forks.iter())
+        .filter(|f| repo.branch_exists(&f.branch))
+        .map(|f| f.branch.clone())
+        .collect();
+    // A tip the host cannot say counts as missing, so the branch here goes there again.
+    let tips = match home.is_empty() {
+        true => Vec::new(),
+        false => (host.branch_tips(mirror, &home).await).unwrap_or_else(|_| vec![None; home.len()]),
+    };
+    let lost: Vec<String> = (home.into_iter().zip(&tips))
+        .filter(|(_, tip)| tip.is_none())
+        .map(|(b, _)| b)
         .collect();
     let lost_refs: Vec<&str> = lost.iter().map(String::as_str).collect();
     let pushed = host
@@ -237,22 +239,17 @@ pub(super) async fn commit_remote(
 ) -> Result<(crate::git::Committed, Vec<crate::git::FileStat>), String> {
     let host = &remote.host;
     let worktree = fork.worktree.to_string_lossy().to_string();
-    if let Some(secret) = secret {
-        let hidden = host
-            .hide_secret(&remote.mirror, &worktree, secret)
-            .await
-            .map_err(|e| e.to_string())?;
-        for rel in hidden {
-            crate::text::eprint_line(format!(
-                "ocfork: {}:{worktree}/{rel}: the OpenCode server's password was in it; ocfork replaced it before committing",
-                host.name()
-            ));
-        }
-    }
-    let tip = host
-        .commit(&remote.mirror, &worktree, &fork.branch, &run.start, message)
+    let on = (fork.branch.as_str(), run.start.as_str());
+    let (tip, hidden) = host
+        .commit(&remote.mirror, &worktree, on, message, secret)
         .await
         .map_err(|e| e.to_string())?;
+    for rel in hidden {
+        crate::text::eprint_line(format!(
+            "ocfork: {}:{worktree}/{rel}: the OpenCode server's password was in it; ocfork replaced it before committing",
+            host.name()
+        ));
+    }
     remote.home.fetch(&fork.branch).await?;
     let (repo, start, at) = (run.repo.clone(), run.start.clone(), tip.clone());
     let common = common.to_path_buf();

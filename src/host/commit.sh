@@ -2,19 +2,50 @@
 # call names the fork's own admin directory (found from the mirror, never from the worktree),
 # the branch ends at a commit with the worktree's tree, on top of the agent's own commits
 # where they descend from it, and the worktree goes back to the branch. Prints the tip.
-# $1 mirror, $2 worktree, $3 branch, $4 the run's start; the message on stdin.
+# $1 mirror, $2 worktree, $3 branch, $4 the run's start. On stdin: the OpenCode server's
+# password on the first line (empty: none to look for), then the message. Before committing,
+# the worktree's new and changed regular files (not symlinks, not deleted ones) are searched
+# for the password (through a pipe from the shell's own printf, never argv); when some hold
+# it, nothing is committed and `held` is printed, then those files, NUL-separated.
 set -e
 M=$1 W=$2 B=$3 S=$4
 full=refs/heads/$B
 admin=
 for a in "$M"/worktrees/*; do
-  if [ "$(cat "$a/gitdir" 2>/dev/null)" = "$W/.git" ]; then admin=$a; break; fi
+  g=
+  [ ! -f "$a/gitdir" ] || IFS= read -r g < "$a/gitdir" || true
+  if [ "$g" = "$W/.git" ]; then admin=$a; break; fi
 done
 [ -n "$admin" ] || { echo "$W is not a worktree of $M" >&2; exit 1; }
 [ -d "$W/.git" ] || printf 'gitdir: %s\n' "$admin" > "$W/.git"
 export GIT_DIR="$admin" GIT_WORK_TREE="$W" GIT_TERMINAL_PROMPT=0 GIT_OPTIONAL_LOCKS=0
 unset GIT_INDEX_FILE
 cd "$W"
+IFS= read -r OCFORK_HIDE || [ -n "$OCFORK_HIDE" ] || true
+if [ -n "$OCFORK_HIDE" ]; then
+  export OCFORK_HIDE
+  list="$admin/ocfork-changed"
+  git ls-files -z --modified --others --exclude-standard > "$list"
+  status=0
+  xargs -0 -r sh -c '
+      for f do
+        shift
+        if [ -f "$f" ] && [ ! -h "$f" ]; then set -- "$@" "$f"; fi
+      done
+      [ $# -gt 0 ] || exit 0
+      printf "%s\n" "$OCFORK_HIDE" | grep -lZF -f - -- "$@"
+      [ $? -le 1 ]' sh < "$list" > "$list.held" || status=$?
+  unset OCFORK_HIDE
+  rm -f "$list"
+  if [ "$status" -ne 0 ]; then rm -f "$list.held"; exit "$status"; fi
+  if [ -s "$list.held" ]; then
+    printf 'held\0'
+    cat "$list.held"
+    rm -f "$list.held"
+    exit 0
+  fi
+  rm -f "$list.held"
+fi
 head_ref=$(git symbolic-ref --quiet HEAD || true)
 head=$(git rev-parse --verify --quiet 'HEAD^{commit}' || true)
 tip=$(git rev-parse --verify --quiet "$full^{commit}" || true)

@@ -100,7 +100,8 @@ impl Host {
         cmd
     }
 
-    /// `git VERB -q <the host's mirror> REFSPECS...` here, over the host's connection.
+    /// `git VERB -q [OPTIONS] <the host's mirror> REFSPECS...` here, over the host's
+    /// connection; `refspecs` may begin with options (`--...`).
     async fn mirror_git(
         &self,
         workdir: &Path,
@@ -110,9 +111,14 @@ impl Host {
         what: &str,
     ) -> Result<(), HostError> {
         let url = format!("ssh://ocfork-host{mirror}");
+        // Options (`--receive-pack=...`) go before the URL.
+        let (options, refspecs): (Vec<&String>, Vec<&String>) =
+            refspecs.iter().partition(|r| r.starts_with("--"));
         let out = self
             .local_git(workdir)
-            .args([verb, "-q", &url])
+            .args([verb, "-q"])
+            .args(options)
+            .arg(&url)
             .args(refspecs)
             .output()
             .await
@@ -120,7 +126,8 @@ impl Host {
         self.succeeded(what, out).map(|_| ())
     }
 
-    /// Makes the mirror (private to the host's user) and pushes the run's start to it.
+    /// Makes the mirror (private to the host's user) and pushes the run's start to it, in one
+    /// command on the host: its receiving end makes the mirror first when there is none.
     pub async fn push_start(
         &self,
         workdir: &Path,
@@ -129,19 +136,17 @@ impl Host {
         start: &str,
     ) -> Result<String, HostError> {
         let mirror = self.mirror(workdir, common);
-        let script =
-            "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; }";
-        self.sh_ok("making the mirror", script, &[&self.dir, &mirror], None)
-            .await?;
+        // git adds the mirror's path, quoted, as the last word ($2).
+        let script = "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; } >&2 && exec git-receive-pack \"$2\"";
+        let receive = format!(
+            "--receive-pack=sh -c {} sh {}",
+            quote(script),
+            quote(&self.dir)
+        );
         let refspec = format!("{start}:refs/ocfork/start/{run}");
-        self.mirror_git(
-            workdir,
-            "push",
-            &mirror,
-            &[refspec],
-            "pushing the run's start",
-        )
-        .await?;
+        let args = [receive, refspec];
+        self.mirror_git(workdir, "push", &mirror, &args, "pushing the run's start")
+            .await?;
         Ok(mirror)
     }
 
@@ -179,19 +184,31 @@ impl Host {
         Ok(results)
     }
 
-    /// Commits everything in a fork's worktree to its branch on the host; the branch's tip.
-    pub async fn commit(
+    /// Commits everything in a fork's worktree to its branch on the host, unless some of its
+    /// files hold `hide` (the server's password; see `commit.sh`): the branch's tip, or those
+    /// files (relative to the worktree), nothing committed.
+    pub(super) async fn commit_unless_held(
         &self,
         mirror: &str,
         path: &str,
         branch: &str,
         start: &str,
         message: &str,
-    ) -> Result<String, HostError> {
+        hide: Option<&str>,
+    ) -> Result<Result<String, Vec<String>>, HostError> {
         let args = [mirror, path, branch, start];
+        let input = format!("{}\n{message}", hide.unwrap_or(""));
         let what = "committing the fork's work";
-        let out = self.sh_ok(what, COMMIT_SCRIPT, &args, Some(message.as_bytes()));
-        out.await.map(|o| stdout_text(&o))
+        let out = self
+            .sh_ok(what, COMMIT_SCRIPT, &args, Some(input.as_bytes()))
+            .await?;
+        match out.stdout.strip_prefix(b"held\0") {
+            Some(held) => Ok(Err((held.split(|b| *b == 0))
+                .filter(|p| !p.is_empty())
+                .map(|p| String::from_utf8_lossy(p).to_string())
+                .collect())),
+            None => Ok(Ok(stdout_text(&out))),
+        }
     }
 
     /// Moves `branches` between here and the host's mirror, in one git command (none when
@@ -210,10 +227,20 @@ impl Host {
             Way::Push => ("push", "", "pushing the forks' branches"),
             Way::Fetch => ("fetch", "+", "fetching the fork's branch"),
         };
-        let refspecs: Vec<String> = branches
+        let mut refspecs: Vec<String> = branches
             .iter()
             .map(|b| format!("{force}refs/heads/{b}:refs/heads/{b}"))
             .collect();
+        if let Way::Fetch = way {
+            // No FETCH_HEAD to write and no maintenance to start after each fetch home: the
+            // branches are what is wanted.
+            let quiet = [
+                "--no-write-fetch-head",
+                "--no-auto-maintenance",
+                "--no-tags",
+            ];
+            refspecs.splice(0..0, quiet.map(String::from));
+        }
         self.mirror_git(workdir, verb, mirror, &refspecs, what)
             .await
     }

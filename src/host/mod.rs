@@ -20,6 +20,9 @@ pub use serve::RemoteServer;
 /// The oldest git a host may have (the same floor as here: `merge-tree --write-tree`).
 const MIN_GIT: (u32, u32) = (2, 40);
 
+/// Finds where ocfork keeps things on a host, and what the host has.
+const CONNECT_SCRIPT: &str = include_str!("connect.sh");
+
 /// Something about a host that stops ocfork from using it; the message names the host.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("host {host}: {message}")]
@@ -61,8 +64,28 @@ impl Report {
             )),
             Some(true) => {}
         }
-        if self.opencode.is_none() {
-            out.push("opencode is missing (set `opencode` in its [[host]] table)".into());
+        use crate::opencode::version::{Version, VersionError};
+        let what = || "its opencode".to_string();
+        match self.opencode.as_deref().map(Version::parse) {
+            None => out.push("opencode is missing (set `opencode` in its [[host]] table)".into()),
+            Some(None) => out.push(
+                VersionError::Unknown {
+                    what: what(),
+                    said: format!(
+                        "`--version` printed {:?}",
+                        self.opencode.as_deref().unwrap_or("")
+                    ),
+                }
+                .to_string(),
+            ),
+            Some(Some(version)) if !version.supported() => out.push(
+                VersionError::Unsupported {
+                    what: what(),
+                    version,
+                }
+                .to_string(),
+            ),
+            Some(Some(_)) => {}
         }
         out
     }
@@ -102,6 +125,12 @@ pub(crate) fn quote(word: &str) -> String {
 impl Host {
     /// Opens the host's master connection and finds its home.
     pub async fn connect(config: &HostConfig) -> Result<Host, HostError> {
+        let host = Host::connect_bare(config).await?;
+        host.find_places(false).await.map(|(host, _)| host)
+    }
+
+    /// The master connection alone, `dir` and `opencode` not resolved yet.
+    async fn connect_bare(config: &HostConfig) -> Result<Host, HostError> {
         let fail = |message: String| HostError {
             host: config.name.clone(),
             message,
@@ -119,21 +148,49 @@ impl Host {
             .connect(&config.ssh)
             .await
             .map_err(|e| fail(format!("cannot connect over ssh to `{}`: {e}", config.ssh)))?;
-        let mut host = Host {
+        Ok(Host {
             config: config.clone(),
             session: Arc::new(session),
             dir: String::new(),
             opencode: String::new(),
+        })
+    }
+
+    /// Like [`Host::connect`], and reads what the host has in the same command.
+    pub async fn connect_reporting(config: &HostConfig) -> Result<(Host, Report), HostError> {
+        let host = Host::connect_bare(config).await?;
+        host.find_places(true).await
+    }
+
+    /// Resolves `dir` and `opencode` on the host (its home for `~/`) and, with `report`, reads
+    /// what it has: one command either way ([`CONNECT_SCRIPT`]).
+    async fn find_places(mut self, report: bool) -> Result<(Host, Report), HostError> {
+        let mode = if report { "report" } else { "places" };
+        let args = [
+            self.config.dir.as_str(),
+            self.config.opencode.as_str(),
+            mode,
+        ];
+        let out = self.sh(CONNECT_SCRIPT, &args, None).await?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
         };
-        let out = host.sh("printf %s \"$HOME\"", &[], None).await?;
-        let home = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let resolve = |p: &str| match p.strip_prefix("~/") {
-            Some(rest) => format!("{}/{rest}", home.trim_end_matches('/')),
-            None => p.to_string(),
+        let (Some(dir), Some(bin)) = (field("dir="), field("bin=")) else {
+            let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(self.error(format!("cannot find its home ({said})")));
         };
-        host.dir = resolve(&config.dir);
-        host.opencode = resolve(&config.opencode);
-        Ok(host)
+        (self.dir, self.opencode) = (dir, bin);
+        let found = Report {
+            git: field("git="),
+            opencode: field("opencode="),
+            free_kib: field("free=").and_then(|f| f.parse().ok()),
+        };
+        Ok((self, found))
     }
 
     pub fn name(&self) -> &str {
@@ -215,43 +272,6 @@ impl Host {
             "{what} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )))
-    }
-
-    /// The host's git, opencode and free disk.
-    pub async fn report(&self) -> Result<Report, HostError> {
-        let script = r#"
-printf 'git=%s\n' "$(git --version 2>/dev/null)"
-if [ -x "$1" ] || command -v "$1" >/dev/null 2>&1; then
-  printf 'opencode=%s\n' "$("$1" --version 2>/dev/null | head -n 1)"
-fi
-d=$2; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-printf 'free=%s\n' "$(df -Pk "$d" | awk 'NR==2 {print $4}')"
-"#;
-        let out = self.sh(script, &[&self.opencode, &self.dir], None).await?;
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let field = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        Ok(Report {
-            git: field("git="),
-            opencode: field("opencode="),
-            free_kib: field("free=").and_then(|f| f.parse().ok()),
-        })
-    }
-
-    /// Checks the host can run forks: an error naming what is missing.
-    pub async fn check(&self) -> Result<Report, HostError> {
-        let report = self.report().await?;
-        let problems = report.problems();
-        if problems.is_empty() {
-            Ok(report)
-        } else {
-            Err(self.error(problems.join("; ")))
-        }
     }
 
     /// Whether the master connection still holds (`ssh -O check`).

@@ -4,58 +4,47 @@
 
 use super::{Host, HostError};
 
-/// Prints those of the worktree's new and changed regular files (not symlinks, not deleted
-/// ones) that hold the password, read from stdin, NUL-separated: git is asked through the
-/// fork's own admin directory (found from the mirror, as `commit.sh` does). The password
-/// reaches `grep` through a pipe from the shell's own `printf`, never argv. $1 mirror,
-/// $2 worktree.
-const HOLDING: &str = r#"set -e
-M=$1 W=$2
-IFS= read -r OCFORK_HIDE || [ -n "$OCFORK_HIDE" ]
-export OCFORK_HIDE
-admin=
-for a in "$M"/worktrees/*; do
-  if [ "$(cat "$a/gitdir" 2>/dev/null)" = "$W/.git" ]; then admin=$a; break; fi
-done
-[ -n "$admin" ] || { echo "$W is not a worktree of $M" >&2; exit 1; }
-cd "$W"
-list="$admin/ocfork-changed"
-GIT_DIR="$admin" GIT_WORK_TREE="$W" GIT_OPTIONAL_LOCKS=0 \
-  git ls-files -z --modified --others --exclude-standard > "$list"
-status=0
-xargs -0 -r sh -c '
-    for f do
-      shift
-      if [ -f "$f" ] && [ ! -h "$f" ]; then set -- "$@" "$f"; fi
-    done
-    [ $# -gt 0 ] || exit 0
-    printf "%s\n" "$OCFORK_HIDE" | grep -lZF -f - -- "$@"
-    [ $? -le 1 ]' sh < "$list" || status=$?
-rm -f "$list"
-exit $status
-"#;
+/// The host said files held the password when it was not asked to look.
+const UNASKED: &str =
+    "committing the fork's work: the host found files holding a password it was not given";
 
 impl Host {
-    /// Replaces `secret` in the new and changed regular files of the fork's worktree at
-    /// `path` with [`crate::git::SECRET_MARK`]. Returns the files changed, relative to it.
-    pub async fn hide_secret(
+    /// Commits everything in a fork's worktree to its branch on the host, as
+    /// [`Host::commit_unless_held`], after replacing `secret` in the new and changed regular
+    /// files that hold it with [`crate::git::SECRET_MARK`]. Returns the branch's tip and the
+    /// files changed, relative to the worktree: one command on the host when none holds it.
+    pub async fn commit(
         &self,
         mirror: &str,
         path: &str,
+        fork: (&str, &str),
+        message: &str,
+        secret: Option<&str>,
+    ) -> Result<(String, Vec<String>), HostError> {
+        let (branch, start) = fork;
+        // A password too short to look for, or on more than one line, is not looked for.
+        let secret = secret.filter(|s| s.len() >= 8 && !s.contains('\n'));
+        let first = self.commit_unless_held(mirror, path, branch, start, message, secret);
+        let holding = match (first.await?, secret) {
+            (Ok(tip), _) => return Ok((tip, Vec::new())),
+            (Err(holding), Some(secret)) => (holding, secret),
+            (Err(_), None) => return Err(self.error(UNASKED.into())),
+        };
+        let changed = self.hide_in(path, holding.0, holding.1).await?;
+        let again = self.commit_unless_held(mirror, path, branch, start, message, None);
+        match again.await? {
+            Ok(tip) => Ok((tip, changed)),
+            Err(_) => Err(self.error(UNASKED.into())),
+        }
+    }
+
+    /// Replaces `secret` in the files `holding` of the worktree at `path`; those changed.
+    async fn hide_in(
+        &self,
+        path: &str,
+        holding: Vec<String>,
         secret: &str,
     ) -> Result<Vec<String>, HostError> {
-        if secret.len() < 8 {
-            return Ok(Vec::new());
-        }
-        let pattern = format!("{secret}\n");
-        let what = "looking for the server's password";
-        let out = self
-            .sh_ok(what, HOLDING, &[mirror, path], Some(pattern.as_bytes()))
-            .await?;
-        let holding: Vec<String> = (out.stdout.split(|b| *b == 0))
-            .filter(|p| !p.is_empty())
-            .map(|p| String::from_utf8_lossy(p).to_string())
-            .collect();
         let mut changed = Vec::new();
         for rel in holding {
             let file = format!("{path}/{rel}");

@@ -85,28 +85,30 @@ impl RemoteServer {
             };
             let _ = exit_tx.send(Some(text));
         });
+        // The forward is asked for while the server starts: it only needs the port.
+        let local_port = crate::opencode::server::free_port()
+            .map_err(|e| host.error(format!("no free local port: {e}")))?;
+        let forward = host.session.request_port_forward(
+            openssh::ForwardType::Local,
+            (std::net::Ipv4Addr::LOCALHOST, local_port),
+            (std::net::Ipv4Addr::LOCALHOST, remote_port),
+        );
         let mut exited = exit.clone();
-        let listening = tokio::select! {
-            url = url_rx.recv() => url.is_some(),
-            _ = exited.wait_for(|e| e.is_some()) => false,
-            _ = tokio::time::sleep(Duration::from_secs(90)) => false,
+        let started = async {
+            tokio::select! {
+                url = url_rx.recv() => url.is_some(),
+                _ = exited.wait_for(|e| e.is_some()) => false,
+                _ = tokio::time::sleep(Duration::from_secs(90)) => false,
+            }
         };
+        let (forwarded, listening) = tokio::join!(forward, started);
         if !listening {
             let tail = log.lock().map(|l| l.join(" | ")).unwrap_or_default();
             return Err(host.error(format!("opencode serve did not start: {tail}")));
         }
-        let local_port = crate::opencode::server::free_port()
-            .map_err(|e| host.error(format!("no free local port: {e}")))?;
-        host.session
-            .request_port_forward(
-                openssh::ForwardType::Local,
-                (std::net::Ipv4Addr::LOCALHOST, local_port),
-                (std::net::Ipv4Addr::LOCALHOST, remote_port),
-            )
-            .await
-            .map_err(|e| {
-                host.error(format!("cannot forward a port to its OpenCode server: {e}"))
-            })?;
+        forwarded.map_err(|e| {
+            host.error(format!("cannot forward a port to its OpenCode server: {e}"))
+        })?;
         let client = Client::new(&format!("http://127.0.0.1:{local_port}"), Some(&password))
             .map_err(|e| host.error(e.to_string()))?;
         Ok(RemoteServer {

@@ -68,6 +68,52 @@ fn a_host_without_opencode_exits_2_and_nothing_is_made_anywhere() {
     );
     // No server was started there, so no agents or models to show.
     assert_eq!((bare.agents, bare.models), (None, None));
+
+    // An OpenCode 2 there is refused as here, before anything is made (its server would
+    // migrate the data V1 shares with it); a script's version is never kept.
+    let v2 = w.path("opencode-v2");
+    std::fs::write(&v2, "#!/bin/sh\necho 2.0.1\n").expect("write");
+    std::fs::set_permissions(&v2, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    host_config(&w, &[(&host, Some(&v2))]);
+    let out = run_with_hosts(&w, &["try", "-n", "r", "--host", "bare", "a=Approach A"]);
+    exits_with(&out, 2, "bare");
+    assert!(stderr(&out).contains("OpenCode 2.0.1"), "{}", stderr(&out));
+    assert!(!w.repo.join(".git/ocfork/runs/r.json").exists());
+    let (_, listing) = host.sh(&w, &format!("ls -A '{}'", host.dir.display()));
+    assert_eq!(listing.trim(), "", "ocfork made things on the host");
+}
+
+/// The host's `opencode --version` (most of a CPU-second) is kept on the host, where ocfork
+/// keeps things there, while the binary is the same compiled file, as here.
+#[test]
+fn a_hosts_opencode_version_is_kept_there_while_it_is_the_same_file() {
+    let w = world(rules());
+    let host = SshHost::start(&w, "hosta");
+    host_config(&w, &[(&host, None)]);
+    let version = || hosts_json(&w, &["--no-server"]).1.opencode;
+    let real = version().expect("the host's opencode has a version");
+    let cache = format!("{}/opencode-versions", host.dir.display());
+    let kept = || host.sh(&w, &format!("cat '{cache}'")).1;
+    let first = kept();
+    assert!(
+        first.starts_with(&format!("{real} ")) && first.lines().count() == 1,
+        "{first:?}"
+    );
+    // What is kept is what the host's opencode is said to be while the file is the same...
+    host.sh(&w, &format!("sed -i 's/^[^ ]* /1.18.99 /' '{cache}'"));
+    assert_eq!(version().as_deref(), Some("1.18.99"));
+    // ...and it is asked again once the file differs (another inode here).
+    host.sh(
+        &w,
+        &format!("sed -i 's/^\\([^ ]* [^ ]*\\) [0-9]* /\\1 1 /' '{cache}'"),
+    );
+    assert_eq!(version(), Some(real.clone()));
+    let again = kept();
+    assert!(
+        again.starts_with(&format!("{real} ")) && again.lines().count() == 1,
+        "{again:?}"
+    );
 }
 
 /// `ocfork hosts` shows what a host has and what its server offers; the forks running there

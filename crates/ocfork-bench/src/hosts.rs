@@ -56,13 +56,9 @@ fn keygen(path: &Path) -> anyhow::Result<()> {
     .map(drop)
 }
 
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 impl Host {
-    /// Starts `/usr/sbin/sshd` on a free loopback port, with a host opencode that runs the
-    /// world's real one in the world's offline environment (its data kept on the host).
+    /// Starts `/usr/sbin/sshd` on a free loopback port whose sessions have the world's offline
+    /// environment (OpenCode's data kept on the host), the host's opencode the world's own.
     pub fn start(w: &World) -> anyhow::Result<Host> {
         let conf = w.root.join("ssh");
         let dir = w.root.join("host");
@@ -76,10 +72,20 @@ impl Host {
             .local_addr()?
             .port();
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        // The host's sessions get the world's environment, OpenCode's data kept on the host,
+        // and its opencode is the compiled binary itself, as on a real host.
+        let env: Vec<(&str, std::ffi::OsString)> = (w.env().into_iter())
+            .filter(|(k, _)| *k != "HOME")
+            .map(|(k, v)| match k {
+                "XDG_DATA_HOME" => (k, dir.join(".opencode-data").into_os_string()),
+                _ => (k, v),
+            })
+            .collect();
         let sshd_config = conf.join("sshd_config");
         std::fs::write(
             &sshd_config,
-            ocfork_scripted::sshd_config(port, &host_key, &key, &conf.join("sshd.pid")),
+            ocfork_scripted::sshd_config(port, &host_key, &key, &conf.join("sshd.pid"))
+                + &ocfork_scripted::sshd_set_env(&env),
         )?;
         let log = std::fs::File::create(conf.join("sshd.log"))?;
         let mut sshd = Command::new("/usr/sbin/sshd")
@@ -111,23 +117,7 @@ impl Host {
                 key.display()
             ),
         )?;
-        // The host's opencode: the world's environment, its data on the host.
-        let opencode = conf.join("opencode");
-        let mut wrapper = String::from("#!/bin/sh\n");
-        for (k, v) in w.env() {
-            let v = match k {
-                "XDG_DATA_HOME" => dir.join(".opencode-data").into_os_string(),
-                _ => v,
-            };
-            wrapper.push_str(&format!("export {k}={}\n", quoted(&v.to_string_lossy())));
-        }
-        wrapper.push_str(&format!(
-            "exec {} \"$@\"\n",
-            quoted(&w.opencode.to_string_lossy())
-        ));
-        std::fs::write(&opencode, wrapper)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&opencode, std::fs::Permissions::from_mode(0o755))?;
+        let opencode = w.opencode.clone();
         // The user's `[[host]]` table.
         let table = w.root.join("xdg/config/ocfork/config.toml");
         std::fs::create_dir_all(table.parent().context("config folder")?)?;

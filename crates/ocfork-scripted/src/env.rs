@@ -88,3 +88,19 @@ pub fn sshd_config(port: u16, host_key: &Path, client_key: &Path, pid_file: &Pat
         pid_file.display()
     )
 }
+
+/// An `sshd_config` line giving every session of a test host `env` (`SetEnv`), so the host's
+/// `opencode` can be the compiled binary itself, as on a real host, rather than a wrapper
+/// script exporting it (ocfork never keeps a script's version). Newlines become spaces
+/// (JSON allows it between tokens); quotes and backslashes are escaped for sshd.
+pub fn sshd_set_env<V: AsRef<std::ffi::OsStr>>(env: &[(&str, V)]) -> String {
+    let words: Vec<String> = env
+        .iter()
+        .map(|(k, v)| {
+            let v = v.as_ref().to_string_lossy().replace('\n', " ");
+            let v = v.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("\"{k}={v}\"")
+        })
+        .collect();
+    format!("SetEnv {}\n", words.join(" "))
+}

@@ -13,6 +13,7 @@ mod server;
 
 pub use env::{
     offline_env, opencode_config, opencode_config_without_model, project_config, sshd_config,
+    sshd_set_env,
 };
 pub use server::{BlockingModelServer, ModelHandle, ModelServer};
 

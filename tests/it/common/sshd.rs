@@ -16,7 +16,8 @@ pub struct SshHost {
     pub name: String,
     /// Where ocfork keeps its things on the host (a tmpfs there, an empty folder here).
     pub dir: PathBuf,
-    /// The host's opencode: a wrapper giving the real one the world's offline environment.
+    /// The host's opencode: the world's own (its sessions have the world's offline
+    /// environment, see [`ocfork_scripted::sshd_set_env`]).
     pub opencode: PathBuf,
     pub port: u16,
     /// Holds the host's mount namespace (and so its disk) while its sshd comes and goes.
@@ -54,10 +55,6 @@ fn client_key(w: &World) -> PathBuf {
     key
 }
 
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 impl SshHost {
     /// Starts host `name` for world `w` and adds it to the world's ssh config
     /// ([`ssh_config`]).
@@ -74,31 +71,22 @@ impl SshHost {
             .arg(&host_key));
         let port = free_port();
         let pid_file = conf.join("sshd.pid");
+        // The host's sessions see the world's model and config, OpenCode keeping its data on
+        // the host; its opencode is the compiled binary itself, as on a real host.
+        let env: Vec<(&str, std::ffi::OsString)> = (w.offline_env().into_iter())
+            .map(|(k, v)| match k {
+                "XDG_DATA_HOME" => (k, dir.join(".opencode-data").into_os_string()),
+                _ => (k, v),
+            })
+            .collect();
         let sshd_config = conf.join("sshd_config");
         std::fs::write(
             &sshd_config,
-            ocfork_scripted::sshd_config(port, &host_key, &key, &pid_file),
+            ocfork_scripted::sshd_config(port, &host_key, &key, &pid_file)
+                + &ocfork_scripted::sshd_set_env(&env),
         )
         .expect("write sshd_config");
-        // The host's opencode sees the world's model and config, and keeps its data on the host.
-        let opencode = conf.join("opencode");
-        let mut wrapper = String::from("#!/bin/sh\n");
-        for (k, v) in w.offline_env() {
-            let v = v.to_string_lossy().to_string();
-            let v = if k == "XDG_DATA_HOME" {
-                dir.join(".opencode-data").display().to_string()
-            } else {
-                v
-            };
-            wrapper.push_str(&format!("export {k}={}\n", shell_quote(&v)));
-        }
-        wrapper.push_str(&format!(
-            "exec {} \"$@\"\n",
-            shell_quote(&w.opencode.display().to_string())
-        ));
-        std::fs::write(&opencode, wrapper).expect("write wrapper");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&opencode, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let opencode = w.opencode.clone();
         let ready = conf.join("mounted");
         let script = "mount -t tmpfs -o mode=700 ocfork-host \"$1\" && \
                       mount -t tmpfs -o mode=700 ocfork-host \"$2\" && \
