@@ -51,14 +51,18 @@ async fn drive_planned(
     let mut run: Run = serde_json::from_str(&text)
         .map_err(|e| CommandError::failure(format!("the planned run on stdin: {e}")))?;
     let user_server = run.server.is_some() || !run.pool_urls.is_empty();
-    let connected = super::try_cmd::preflight(repo, &mut run, user_server, main).await?;
-    // The hosts of `try --host`, connected again and held for the run; one whose connection
-    // drops while its server starts leaves its forks interrupted, as in `try`.
+    // The hosts of `try --host` are connected, checked and held for the run while the checks
+    // here run, as in `try`.
     let names: Vec<String> = run.forks.iter().map(|f| f.name.clone()).collect();
-    let started = super::run_hosts::connect(repo, &run, &names).await;
-    if let Ok(started) = &started {
-        super::try_cmd::place_hosts::mark_gone(&mut run, &started.gone);
-    }
+    let configs = super::try_cmd::place_hosts::configs_of(repo, &run, &names)?;
+    let (connected, started) = super::try_cmd::place_hosts::check_here_and_there(
+        &configs,
+        repo,
+        &mut run,
+        user_server,
+        main,
+    )
+    .await?;
     let forks = super::try_cmd::place_hosts::unfinished(&run);
     let recorded = started.and_then(|s| {
         super::try_cmd::record(store, &run)

@@ -37,22 +37,11 @@ pub(super) async fn connect(
     run: &Run,
     names: &[String],
 ) -> Result<Started, CommandError> {
-    let mut wanted: Vec<String> = Vec::new();
-    for f in names.iter().filter_map(|n| run.fork(n)) {
-        if let Some(h) = &f.host
-            && !wanted.contains(h)
-        {
-            wanted.push(h.clone());
-        }
-    }
-    if wanted.is_empty() {
+    let configs = super::try_cmd::place_hosts::configs_of(repo, run, names)?;
+    if configs.is_empty() {
         let (links, gone) = (Vec::new(), Vec::new());
         return Ok(Started { links, gone });
     }
-    let config = crate::config::Config::load(Some(&repo.workdir))?
-        .layer
-        .hosts;
-    let configs = crate::config::hosts::named(&wanted, &config);
     let mut hosts = super::hosts::connect_checked(&configs).await?;
     super::try_cmd::place_hosts::size_pools(&mut hosts, run, names);
     super::try_cmd::place_hosts::start_servers(hosts, run).await

@@ -137,48 +137,18 @@ pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
     let hosts = place_hosts::assign(&args, &repo, &mut run)?;
     carried_notes(&args, &repo);
     if args.detach || args.ui {
-        let hosts = place_hosts::place(&hosts, &repo, &mut run).await?;
-        // The background driver checks the agent and model on the server it then drives the
-        // run with, and records the run: one server start, not one here and one there. It
-        // connects the hosts again and holds their connections.
-        for h in hosts {
-            h.close().await;
-        }
+        // The background driver makes the checks here and on the hosts, on the server it then
+        // drives the run with and the connections it holds, and records the run; until then
+        // its failure is this command's.
         let code = detach(&repo, &store, run.clone(), args.json && !args.ui).await?;
         if code != 0 || !args.ui {
             return Ok(code);
         }
         return super::ui::open(repo, store, run).await;
     }
-    // The hosts are connected, checked and their servers started while the checks here
-    // start this machine's: each takes seconds, and neither needs the other.
     let user_server = !args.server.is_empty();
-    let mut placed = run.clone();
-    let (connected, booted) = tokio::join!(preflight(&repo, &mut run, user_server, main), async {
-        let hosts = place_hosts::place(&hosts, &repo, &mut placed).await?;
-        Ok::<_, CommandError>(place_hosts::boot(hosts).await)
-    });
-    let (connected, booted) = match (connected, booted) {
-        (Ok(c), Ok(b)) => (c, b),
-        (Err(e), booted) => {
-            if let Ok(b) = booted {
-                b.stop().await;
-            }
-            return Err(e);
-        }
-        (Ok(connected), Err(e)) => {
-            if let Some((_, Some(server))) = connected {
-                server.stop().await;
-            }
-            return Err(e);
-        }
-    };
-    place_hosts::adopt(&mut run, &placed);
-    let started = booted.checked(&run).await;
-    // A host whose connection dropped meanwhile leaves its forks interrupted, for `resume`.
-    if let Ok(started) = &started {
-        place_hosts::mark_gone(&mut run, &started.gone);
-    }
+    let (connected, started) =
+        place_hosts::check_here_and_there(&hosts, &repo, &mut run, user_server, main).await?;
     let forks = place_hosts::unfinished(&run);
     let recorded = started.and_then(|s| record(&store, &run).map(|()| s.links));
     let Some((hosts, connected)) = place_hosts::ready_to_drive(recorded, &forks, connected).await?

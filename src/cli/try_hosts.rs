@@ -67,6 +67,72 @@ pub(super) async fn place(
     Ok(hosts)
 }
 
+/// This machine's checks (its server started, see [`super::preflight`]) and the hosts' (each
+/// connected and checked, its forks placed there and its servers started and asked for their
+/// agents and models), at the same time: each takes seconds, and neither needs the other. A
+/// failure here stops what started there, and the other way round. The hosts are `run`'s
+/// forks' (`configs`, see [`configs_of`]); a host whose connection dropped meanwhile leaves
+/// its forks interrupted, for `resume`. What the hosts came to is returned apart, for the
+/// caller to record the run or not.
+pub(in crate::cli) async fn check_here_and_there(
+    configs: &[HostConfig],
+    repo: &crate::git::Repo,
+    run: &mut Run,
+    user_server: bool,
+    main: crate::opencode::MainThread,
+) -> Result<(Option<Connected>, Result<Started, CommandError>), CommandError> {
+    let mut placed = run.clone();
+    let (connected, booted) = tokio::join!(super::preflight(repo, run, user_server, main), async {
+        let hosts = place(configs, repo, &mut placed).await?;
+        Ok::<_, CommandError>(boot(hosts).await)
+    });
+    let (connected, booted) = match (connected, booted) {
+        (Ok(c), Ok(b)) => (c, b),
+        (Err(e), booted) => {
+            if let Ok(b) = booted {
+                b.stop().await;
+            }
+            return Err(e);
+        }
+        (Ok(connected), Err(e)) => {
+            if let Some((_, Some(server))) = connected {
+                server.stop().await;
+            }
+            return Err(e);
+        }
+    };
+    adopt(run, &placed);
+    let started = booted.checked(run).await;
+    if let Ok(started) = &started {
+        mark_gone(run, &started.gone);
+    }
+    Ok((connected, started))
+}
+
+/// The `[[host]]` tables (or defaults) of the hosts the forks `names` of `run` work on, each
+/// once; none when they all work here.
+pub(in crate::cli) fn configs_of(
+    repo: &crate::git::Repo,
+    run: &Run,
+    names: &[String],
+) -> Result<Vec<HostConfig>, CommandError> {
+    let mut wanted: Vec<String> = Vec::new();
+    for f in names.iter().filter_map(|n| run.fork(n)) {
+        if let Some(h) = &f.host
+            && !wanted.contains(h)
+        {
+            wanted.push(h.clone());
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let config = crate::config::Config::load(Some(&repo.workdir))?
+        .layer
+        .hosts;
+    Ok(crate::config::hosts::named(&wanted, &config))
+}
+
 /// Refuses, with `--host`, the options hosts do not support yet.
 pub(super) fn refuse_unsupported(args: &TryArgs) -> Result<(), CommandError> {
     match args.hosts.is_empty() || args.server.is_empty() {
@@ -79,7 +145,7 @@ pub(super) fn refuse_unsupported(args: &TryArgs) -> Result<(), CommandError> {
 
 /// Takes the worktrees on hosts that `placed` (the same run, after [`place`]) gives the forks
 /// (their hosts are [`assign`]'s already).
-pub(super) fn adopt(run: &mut Run, placed: &Run) {
+fn adopt(run: &mut Run, placed: &Run) {
     for (fork, there) in run.forks.iter_mut().zip(&placed.forks) {
         fork.worktree.clone_from(&there.worktree);
     }

@@ -4,9 +4,10 @@
 # where they descend from it, and the worktree goes back to the branch. Prints the tip.
 # $1 mirror, $2 worktree, $3 branch, $4 the run's start. On stdin: the OpenCode server's
 # password on the first line (empty: none to look for), then the message. Before committing,
-# the worktree's new and changed regular files (not symlinks, not deleted ones) are searched
-# for the password (through a pipe from the shell's own printf, never argv); when some hold
-# it, nothing is committed and `held` is printed, then those files, NUL-separated.
+# the worktree's new and changed regular files (not symlinks, not deleted or unreadable ones,
+# as here) are searched for the password (through a pipe from the shell's own printf, never
+# argv); when some hold it, nothing is committed and `held` is printed, then those files,
+# NUL-separated.
 set -e
 M=$1 W=$2 B=$3 S=$4
 full=refs/heads/$B
@@ -30,7 +31,7 @@ if [ -n "$OCFORK_HIDE" ]; then
   xargs -0 -r sh -c '
       for f do
         shift
-        if [ -f "$f" ] && [ ! -h "$f" ]; then set -- "$@" "$f"; fi
+        if [ -f "$f" ] && [ ! -h "$f" ] && [ -r "$f" ]; then set -- "$@" "$f"; fi
       done
       [ $# -gt 0 ] || exit 0
       printf "%s\n" "$OCFORK_HIDE" | grep -lZF -f - -- "$@"

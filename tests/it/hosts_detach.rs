@@ -15,11 +15,33 @@ fn try_detach_with_a_host_drives_its_forks_in_the_background() {
         writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
     ]);
     let host = SshHost::start(&w, "hosta");
+    // A host that cannot run forks fails `try --detach` as it fails `try`: exit 2 naming it,
+    // nothing recorded (the background driver's check is the command's).
+    let missing = host.dir.join("no/opencode");
+    host_config(&w, &[(&host, Some(&missing))]);
+    let refused = [
+        "try",
+        "--detach",
+        "-n",
+        "r",
+        "--host",
+        "hosta",
+        "a=Approach A",
+    ];
+    exits_with(&run_with_hosts(&w, &refused), 2, "hosta");
+    assert!(!w.repo.join(".git/ocfork/runs/r.json").exists());
     host_config(&w, &[(&host, None)]);
+    let logins = host.logins();
     let args = ["try", "--detach", "--json", "-n", "r", "--host", "hosta"];
     let more = ["--host", "local", "a=Approach A", "b=Approach B"];
     let out = run_with_hosts(&w, &[&args[..], &more[..]].concat());
     let run = ok_json(&out);
+    // One connection to the host for the run: the background driver's, held to its end.
+    assert_eq!(
+        host.logins() - logins,
+        1,
+        "logins to the host for one detached run"
+    );
     assert_eq!(fork(&run, "a")["host"], "hosta", "{run:#}");
     assert_eq!(fork(&run, "b")["host"], serde_json::Value::Null, "{run:#}");
     // `try` has returned; the agent on the host works under the background driver.

@@ -155,6 +155,14 @@ impl SshHost {
         )
     }
 
+    /// How many ssh logins the host has accepted so far (its sshd's log).
+    pub fn logins(&self) -> usize {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.starts_with("Accepted publickey"))
+            .count()
+    }
+
     /// Pids of the processes in the host's mount namespace (its sshd and what it started).
     pub fn processes(&self) -> Vec<u32> {
         let Some(ns) = &self.namespace else {
