@@ -133,7 +133,6 @@ pub async fn cmd_try(args: TryArgs, main: MainThread) -> CmdResult {
         super::ui::require_terminal()?;
     }
     let mut run = plan::plan(&args, &repo, &store)?;
-    place_hosts::refuse_unsupported(&args)?;
     let hosts = place_hosts::assign(&args, &repo, &mut run)?;
     carried_notes(&args, &repo);
     if args.detach || args.ui {

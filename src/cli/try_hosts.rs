@@ -133,16 +133,6 @@ pub(in crate::cli) fn configs_of(
     Ok(crate::config::hosts::named(&wanted, &config))
 }
 
-/// Refuses, with `--host`, the options hosts do not support yet.
-pub(super) fn refuse_unsupported(args: &TryArgs) -> Result<(), CommandError> {
-    match args.hosts.is_empty() || args.server.is_empty() {
-        true => Ok(()),
-        false => Err(CommandError::usage(
-            "--server does not work with --host yet",
-        )),
-    }
-}
-
 /// Takes the worktrees on hosts that `placed` (the same run, after [`place`]) gives the forks
 /// (their hosts are [`assign`]'s already).
 fn adopt(run: &mut Run, placed: &Run) {
