@@ -32,11 +32,16 @@ pub fn status_table(run: &Run) -> String {
         out.push_str(&format!("task: {}\n", text::first_line(task, TASK_SHOWN)));
     }
     let now = time::OffsetDateTime::now_utc();
-    let header = ["FORK", "STATE", "TIME", "FILES", "+/-", "CHECK", "ERROR"];
+    // Where each fork works, once some work on other machines (`try --host`).
+    let hosts = run.forks.iter().any(|f| f.host.is_some());
+    let header = [
+        "FORK", "HOST", "STATE", "TIME", "FILES", "+/-", "CHECK", "ERROR",
+    ];
     let mut rows = vec![header.map(String::from).to_vec()];
     rows.extend(run.forks.iter().map(|f| {
         [
             f.name.clone(),
+            f.host.clone().unwrap_or_else(|| "local".into()),
             if f.merged {
                 format!("{} (merged)", f.state.as_str())
             } else {
@@ -57,6 +62,11 @@ pub fn status_table(run: &Run) -> String {
         ]
         .to_vec()
     }));
+    if !hosts {
+        for row in &mut rows {
+            row.remove(1);
+        }
+    }
     out.push_str(&text::columns(&rows, ""));
     out.push_str(&run_notes(run));
     out

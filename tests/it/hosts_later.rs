@@ -190,6 +190,18 @@ fn forks_over_a_host_and_local_come_home_and_continue_there() {
     assert_eq!(read(w.repo.join("src/a.js")), "export const a = 1;\n");
     let status = json(&w.run(&["status", "r", "--json"]));
     assert_eq!(fork(&status, "a")["host"], "hosta");
+    // The table says where each fork worked.
+    let table = ok(&w.run(&["status", "r"]));
+    let row = |name: &str| -> Vec<String> {
+        let line = table.lines().find(|l| l.starts_with(&format!("{name} ")));
+        line.unwrap_or("")
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(row("FORK")[..3], ["FORK", "HOST", "STATE"], "{table}");
+    assert_eq!(row("a")[..2], ["a", "hosta"], "{table}");
+    assert_eq!(row("b")[..2], ["b", "local"], "{table}");
 }
 
 /// The agent on the host writes its file, then says it started and waits for a `go` that
