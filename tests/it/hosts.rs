@@ -297,3 +297,6 @@ mod detach;
 
 #[path = "hosts_pool.rs"]
 mod pool;
+
+#[path = "hosts_disk.rs"]
+mod disk;

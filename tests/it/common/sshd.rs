@@ -155,6 +155,21 @@ impl SshHost {
         )
     }
 
+    /// Mounts a tmpfs of `size` (`mount`'s `size=`) at `path` on the host (made there first):
+    /// a small disk of its own.
+    pub fn mount_tmpfs(&self, path: &Path, size: &str) {
+        run(Command::new("nsenter")
+            .arg(format!("--mount=/proc/{}/ns/mnt", self.holder.id()))
+            .args([
+                "sh",
+                "-c",
+                "mkdir -p \"$1\" && mount -t tmpfs -o \"size=$2,mode=700\" ocfork-small \"$1\"",
+                "sh",
+            ])
+            .arg(path)
+            .arg(size));
+    }
+
     /// How many ssh logins the host has accepted so far (its sshd's log).
     pub fn logins(&self) -> usize {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
