@@ -100,20 +100,17 @@ impl Host {
         cmd
     }
 
-    /// `git VERB -q [OPTIONS] <the host's mirror> REFSPECS...` here, over the host's
-    /// connection; `refspecs` may begin with options (`--...`).
+    /// `git VERB -q OPTIONS... <the host's mirror> REFSPECS...` here, over the host's
+    /// connection.
     async fn mirror_git(
         &self,
         workdir: &Path,
-        verb: &str,
+        (verb, options): (&str, &[String]),
         mirror: &str,
         refspecs: &[String],
         what: &str,
     ) -> Result<(), HostError> {
         let url = format!("ssh://ocfork-host{mirror}");
-        // Options (`--receive-pack=...`) go before the URL.
-        let (options, refspecs): (Vec<&String>, Vec<&String>) =
-            refspecs.iter().partition(|r| r.starts_with("--"));
         let out = self
             .local_git(workdir)
             .args([verb, "-q"])
@@ -144,8 +141,8 @@ impl Host {
             quote(&self.dir)
         );
         let refspec = format!("{start}:refs/ocfork/start/{run}");
-        let args = [receive, refspec];
-        self.mirror_git(workdir, "push", &mirror, &args, "pushing the run's start")
+        let what = "pushing the run's start";
+        self.mirror_git(workdir, ("push", &[receive]), &mirror, &[refspec], what)
             .await?;
         Ok(mirror)
     }
@@ -227,21 +224,23 @@ impl Host {
             Way::Push => ("push", "", "pushing the forks' branches"),
             Way::Fetch => ("fetch", "+", "fetching the fork's branch"),
         };
-        let mut refspecs: Vec<String> = branches
+        let refspecs: Vec<String> = branches
             .iter()
             .map(|b| format!("{force}refs/heads/{b}:refs/heads/{b}"))
             .collect();
-        if let Way::Fetch = way {
-            // No FETCH_HEAD to write and no maintenance to start after each fetch home: the
-            // branches are what is wanted.
-            let quiet = [
+        // Fetched home: no FETCH_HEAD to write and no maintenance to start after each fetch;
+        // the branches are what is wanted.
+        let options: Vec<String> = match way {
+            Way::Push => Vec::new(),
+            Way::Fetch => [
                 "--no-write-fetch-head",
                 "--no-auto-maintenance",
                 "--no-tags",
-            ];
-            refspecs.splice(0..0, quiet.map(String::from));
-        }
-        self.mirror_git(workdir, verb, mirror, &refspecs, what)
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        self.mirror_git(workdir, (verb, &options), mirror, &refspecs, what)
             .await
     }
 

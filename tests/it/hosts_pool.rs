@@ -1,13 +1,10 @@
 //! A host's pool of OpenCode servers (`[[host]] servers = N`): the host runs N `opencode
 //! serve`, its forks spread over them least-loaded first as forks here spread over the local
-//! pool, and none is left running there once the run ends. With `--server`, the forks here
-//! work on the user's server while the host's work on the host's.
+//! pool, and none is left running there once the run ends.
 
 use std::time::Duration;
 
-use crate::common::sshd::{
-    SshHost, assert_both_home, host_config, host_config_with, ssh_env, try_on_hosta,
-};
+use crate::common::sshd::{SshHost, host_config_with, ssh_env, try_on_hosta};
 use crate::common::*;
 
 #[test]
@@ -78,50 +75,4 @@ fn a_host_with_two_servers_spreads_its_forks_over_both_and_stops_them() {
         "left running on the host: {:?}",
         host.opencode_servers()
     );
-}
-
-#[test]
-fn with_server_the_forks_here_use_the_users_server_and_the_hosts_their_own() {
-    let w = world(vec![
-        writes("Approach A", &[("src/a.js", "export const a = 1;\n")]),
-        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
-    ]);
-    let server = crate::common::serve::Serve::start(&w, &[]);
-    let host = SshHost::start(&w, "hosta");
-    host_config(&w, &[(&host, None)]);
-    let (k, v) = ssh_env(&w);
-    let args = [
-        "--server",
-        &server.url,
-        "--host",
-        "local",
-        "a=Approach A",
-        "b=Approach B",
-    ];
-    let out = w
-        .ocfork()
-        .env("OPENCODE_SERVER_PASSWORD", &server.password)
-        .env(k, v)
-        .args(try_on_hosta(&args))
-        .output()
-        .expect("ocfork runs");
-    let run = ok_json(&out);
-    assert_eq!(run["server"], server.url.as_str(), "{run:#}");
-    let (on_host, here) = (fork(&run, "a"), fork(&run, "b"));
-    assert_eq!(on_host["host"], "hosta", "{run:#}");
-    assert_eq!(here["host"], serde_json::Value::Null, "{run:#}");
-    assert_eq!(here["server"], server.url.as_str(), "{run:#}");
-    assert_ne!(on_host["server"], server.url.as_str(), "{run:#}");
-    for f in [on_host, here] {
-        assert_eq!(f["state"], "done", "{run:#}");
-    }
-    // The fork here talked to the user's server: its session is there.
-    let session = here["session"].as_str().expect("session");
-    let worktree = worktree_of(here);
-    let messages = server.messages(session, &worktree);
-    assert!(
-        !messages.is_empty(),
-        "no session {session} on the user's server"
-    );
-    assert_both_home(&w);
 }
