@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::RunHandle;
-use crate::host::mirror::Way;
 use crate::host::{Host, HostError, RemoteServer};
 use crate::state::EndReason;
 
@@ -159,9 +158,7 @@ async fn make_on_host(
         .map(|(b, _)| b)
         .collect();
     let lost_refs: Vec<&str> = lost.iter().map(String::as_str).collect();
-    let pushed = host
-        .move_branches(&repo.workdir, mirror, &lost_refs, Way::Push)
-        .await;
+    let pushed = host.push_branches(&repo.workdir, mirror, &lost_refs).await;
     let mut results: Vec<Result<(), HostError>> = Vec::with_capacity(forks.len());
     // The forks whose worktrees are to be made (their index), and their (path, branch).
     let (mut todo, mut pairs) = (Vec::new(), Vec::new());
@@ -250,7 +247,7 @@ pub(super) async fn commit_remote(
             host.name()
         ));
     }
-    remote.home.fetch(&fork.branch).await?;
+    remote.home.fetch(&fork.branch, &tip).await?;
     let (repo, start, at) = (run.repo.clone(), run.start.clone(), tip.clone());
     let common = common.to_path_buf();
     let stats = tokio::task::spawn_blocking(move || {

@@ -9,17 +9,6 @@ use super::{Host, HostError, quote};
 const COMMIT_SCRIPT: &str = include_str!("commit.sh");
 const ADD_WORKTREES_SCRIPT: &str = include_str!("add_worktrees.sh");
 
-/// Which way [`Host::move_branches`] moves branches.
-#[derive(Clone, Copy, Debug)]
-pub enum Way {
-    /// Local branches to the host's mirror, fast-forward only (forks the host lost go on from
-    /// the work that came home).
-    Push,
-    /// The mirror's branches home, replacing the local ones (the forks' work was committed on
-    /// the host).
-    Fetch,
-}
-
 /// The mirror's name on a host for the repository whose common git dir is `common`: its
 /// folder's name and a hash of its path, so two repositories never share one.
 fn mirror_name(workdir: &Path, common: &Path) -> String {
@@ -133,8 +122,12 @@ impl Host {
         start: &str,
     ) -> Result<String, HostError> {
         let mirror = self.mirror(workdir, common);
-        // git adds the mirror's path, quoted, as the last word ($2).
-        let script = "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; } >&2 && exec git-receive-pack \"$2\"";
+        // git adds the mirror's path, quoted, as the last word ($2). The forks' work comes
+        // home by the commits it was committed as (see `fetch_home`), which git's protocol
+        // over ssh (v0, unless the host's sshd accepts GIT_PROTOCOL) serves only when allowed.
+        let script = "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; } >&2 && \
+                      git --git-dir=\"$2\" config uploadpack.allowAnySHA1InWant true && \
+                      exec git-receive-pack \"$2\"";
         let receive = format!(
             "--receive-pack=sh -c {} sh {}",
             quote(script),
@@ -208,39 +201,51 @@ impl Host {
         }
     }
 
-    /// Moves `branches` between here and the host's mirror, in one git command (none when
-    /// there are none).
-    pub async fn move_branches(
+    /// Pushes `branches` to the host's mirror, fast-forward only, in one git command (none
+    /// when there are none): forks the host lost go on from the work that came home.
+    pub async fn push_branches(
         &self,
         workdir: &Path,
         mirror: &str,
         branches: &[&str],
-        way: Way,
     ) -> Result<(), HostError> {
         if branches.is_empty() {
             return Ok(());
         }
-        let (verb, force, what) = match way {
-            Way::Push => ("push", "", "pushing the forks' branches"),
-            Way::Fetch => ("fetch", "+", "fetching the fork's branch"),
-        };
-        let refspecs: Vec<String> = branches
-            .iter()
-            .map(|b| format!("{force}refs/heads/{b}:refs/heads/{b}"))
+        let refspecs: Vec<String> = (branches.iter())
+            .map(|b| format!("refs/heads/{b}:refs/heads/{b}"))
             .collect();
-        // Fetched home: no FETCH_HEAD to write and no maintenance to start after each fetch;
-        // the branches are what is wanted.
-        let options: Vec<String> = match way {
-            Way::Push => Vec::new(),
-            Way::Fetch => [
-                "--no-write-fetch-head",
-                "--no-auto-maintenance",
-                "--no-tags",
-            ]
-            .map(String::from)
-            .to_vec(),
-        };
-        self.mirror_git(workdir, (verb, &options), mirror, &refspecs, what)
+        let (what, verb) = ("pushing the forks' branches", ("push", &[][..]));
+        self.mirror_git(workdir, verb, mirror, &refspecs, what)
+            .await
+    }
+
+    /// Brings forks' branches home from the host's mirror in one git command (none when there
+    /// are none), each `(branch, tip)` set here to the commit its fork's work was committed
+    /// as there, whatever the branch there names by now (an agent of another fork can move
+    /// it), replacing the branch here.
+    pub async fn fetch_home(
+        &self,
+        workdir: &Path,
+        mirror: &str,
+        forks: &[(&str, &str)],
+    ) -> Result<(), HostError> {
+        if forks.is_empty() {
+            return Ok(());
+        }
+        let refspecs: Vec<String> = (forks.iter())
+            .map(|(branch, tip)| format!("+{tip}:refs/heads/{branch}"))
+            .collect();
+        // No FETCH_HEAD to write and no maintenance to start after each fetch: the branches
+        // are what is wanted.
+        let options = [
+            "--no-write-fetch-head",
+            "--no-auto-maintenance",
+            "--no-tags",
+        ];
+        let options = options.map(String::from);
+        let what = "fetching the fork's branch";
+        self.mirror_git(workdir, ("fetch", &options), mirror, &refspecs, what)
             .await
     }
 

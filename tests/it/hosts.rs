@@ -300,3 +300,6 @@ mod pool;
 
 #[path = "hosts_disk.rs"]
 mod disk;
+
+#[path = "hosts_agents.rs"]
+mod agents;
