@@ -1,24 +1,31 @@
 //! Agents on a host cannot fool ocfork there either: the forks share the host's mirror, so an
-//! agent can move another fork's branch there; what comes home is still that fork's own work.
+//! agent can move another fork's branch there, or delete its worktree's `.git` while another
+//! run uses the mirror; what comes home is still each fork's own work.
 
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, assert_both_home, host_config, ssh_env, try_on_hosta};
+use crate::common::sshd::{
+    SshHost, assert_both_home, host_config, run_with_hosts, ssh_env, try_on_hosta,
+};
 use crate::common::*;
 
 #[test]
-fn an_agent_moving_another_forks_branch_on_the_host_does_not_change_what_comes_home() {
+fn agents_on_a_host_moving_another_forks_branch_or_their_git_link_do_not_change_what_comes_home() {
     // a's agent, until released, puts b's branch in the host's mirror back at the run's start
     // whenever it is anywhere else (so once b's work is committed there, before it is fetched).
+    // It also deletes its worktree's `.git` link first.
     let mover = bash(
-        "touch .started; s=$(git rev-parse HEAD); b=refs/heads/ocfork/r/b; \
+        "g=$(git rev-parse --absolute-git-dir); s=$(git rev-parse HEAD); rm -f .git; \
+         touch .started; b=refs/heads/ocfork/r/b; \
          for i in $(seq 6000); do [ -e .go ] && break; \
-         [ \"$(git rev-parse -q --verify $b)\" = \"$s\" ] || git update-ref $b \"$s\"; \
+         [ \"$(git --git-dir=\"$g\" rev-parse -q --verify $b)\" = \"$s\" ] || \
+         git --git-dir=\"$g\" update-ref $b \"$s\"; \
          sleep 0.02; done; rm -f .started .go",
     );
     let w = world(vec![
         writes_then("Approach A", ("src/a.js", "export const a = 1;\n"), mover),
         writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+        writes("Approach C", &[("src/c.js", "export const c = 3;\n")]),
     ]);
     let host = SshHost::start(&w, "hosta");
     host_config(&w, &[(&host, None)]);
@@ -42,6 +49,21 @@ fn an_agent_moving_another_forks_branch_on_the_host_does_not_change_what_comes_h
         &w,
         &format!("git --git-dir=\"$(ls -d '{dir}'/*.git)\" rev-parse refs/heads/ocfork/r/b"),
     );
+    // Another run on the host meanwhile (its worktree made in the same mirror, where git
+    // would prune a worktree whose `.git` is gone) leaves a's worktree a worktree.
+    let other = run_with_hosts(
+        &w,
+        &[
+            "try",
+            "--json",
+            "-n",
+            "r2",
+            "--host",
+            "hosta",
+            "c=Approach C",
+        ],
+    );
+    assert_eq!(fork(&ok_json(&other), "c")["state"], "done");
     host.sh(
         &w,
         &format!("find '{dir}' -name .started -execdir touch .go \\;"),
