@@ -1,6 +1,7 @@
 //! Agents on a host cannot fool ocfork there either: the forks share the host's mirror, so an
-//! agent can move another fork's branch there, or delete its worktree's `.git` while another
-//! run uses the mirror; what comes home is still each fork's own work.
+//! agent can move another fork's branch there, switch its own worktree to another branch, or
+//! delete its worktree's `.git` while another run uses the mirror; what comes home is still
+//! each fork's own work, on its branch.
 
 use std::time::Duration;
 
@@ -24,7 +25,12 @@ fn agents_on_a_host_moving_another_forks_branch_or_their_git_link_do_not_change_
     );
     let w = world(vec![
         writes_then("Approach A", ("src/a.js", "export const a = 1;\n"), mover),
-        writes("Approach B", &[("src/b.js", "export const b = 2;\n")]),
+        // b's agent commits its work on a branch of its own there.
+        writes_then(
+            "Approach B",
+            ("src/b.js", "export const b = 2;\n"),
+            bash("git checkout -q -b elsewhere && git add -A && git commit -qm mine"),
+        ),
         writes("Approach C", &[("src/c.js", "export const c = 3;\n")]),
     ]);
     let host = SshHost::start(&w, "hosta");
