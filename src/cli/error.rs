@@ -76,6 +76,18 @@ impl CommandError {
         self
     }
 
+    /// This failure and `other`, found at the same time (here and on a host): both messages,
+    /// a line each, and both hints; this one's kind decides the exit code.
+    pub fn and(mut self, other: CommandError) -> CommandError {
+        let error = anyhow::anyhow!("{:#}\nerror: {:#}", self.error, other.error);
+        self.hints.extend(other.hints);
+        CommandError {
+            kind: self.kind,
+            error,
+            hints: self.hints,
+        }
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> i32 {
         self.kind.exit_code()

@@ -171,3 +171,16 @@ fn context_survives_the_mapping() {
         .into();
     assert_eq!(err.error.to_string(), "while looking");
 }
+
+/// Two failures found at once (here and on a host) are both told, each with its hints.
+#[test]
+fn two_failures_at_once_are_both_told() {
+    let here = CommandError::usage("opencode is missing").with_hint("install it");
+    let there = CommandError::failure("host `box`: git 2.30 is too old").with_hint("upgrade git");
+    let both = here.and(there);
+    assert_eq!(both.exit_code(), 2);
+    assert_eq!(
+        crate::fault::told(&*both.error, &both.hints),
+        "error: opencode is missing\nerror: host `box`: git 2.30 is too old\nhint: install it\nhint: upgrade git"
+    );
+}

@@ -85,7 +85,11 @@ pub async fn cmd_resume(args: ResumeArgs, main: MainThread) -> CmdResult {
         super::try_cmd::finish(&run, args.json)?;
         return Ok(super::run_exit_code(&run));
     }
-    if let Some(url) = run.server.clone()
+    // Forks that all work on hosts need no OpenCode here.
+    let here = forks
+        .iter()
+        .any(|n| run.fork(n).is_some_and(|f| f.host.is_none()));
+    if let Some(url) = run.server.clone().filter(|_| here)
         && !answers(&url).await
     {
         // A session fork's server is gone (its owner quit OpenCode): the forks' sessions live
@@ -95,10 +99,6 @@ pub async fn cmd_resume(args: ResumeArgs, main: MainThread) -> CmdResult {
         );
         run.server = None;
     }
-    // Forks that all work on hosts need no OpenCode here.
-    let here = forks
-        .iter()
-        .any(|n| run.fork(n).is_some_and(|f| f.host.is_none()));
     run.opencode = match (&args.opencode, &run.opencode) {
         (Some(p), _) => Some(crate::opencode::find_binary(Some(p))?),
         (None, Some(p)) if p.is_file() => Some(p.clone()),

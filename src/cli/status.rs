@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::CmdResult;
 
-/// Show the forks of a run: state, time, files, +/-, check, error.
+/// Show the forks of a run: state, time, files, +/-, check, error, and host when any is on one.
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  ocfork status\n  ocfork status redux-vs-context-api --json")]
 pub struct StatusArgs {

@@ -13,7 +13,8 @@ use crate::state::Run;
 
 /// Spreads the forks over the places `--host` names by load (`local` is this machine; see
 /// [`spread`]): each fork on a host gets the host's name, from the config alone, before any
-/// connection. Returns the hosts' configs, for [`place`].
+/// connection. Returns the configs of the hosts that got forks, for [`place`] (a host left
+/// without one is neither connected nor given a server, as when the run goes on detached).
 pub(super) fn assign(
     args: &TryArgs,
     repo: &crate::git::Repo,
@@ -38,6 +39,8 @@ pub(super) fn assign(
             .and_then(|n| table(n))
             .map(|c| c.name.clone());
     }
+    let mut configs = configs;
+    configs.retain(|c| run.forks.iter().any(|f| f.host.as_ref() == Some(&c.name)));
     Ok(configs)
 }
 
@@ -88,12 +91,11 @@ pub(in crate::cli) async fn check_here_and_there(
     });
     let (connected, booted) = match (connected, booted) {
         (Ok(c), Ok(b)) => (c, b),
-        (Err(e), booted) => {
-            if let Ok(b) = booted {
-                b.stop().await;
-            }
+        (Err(e), Ok(booted)) => {
+            booted.stop().await;
             return Err(e);
         }
+        (Err(here), Err(there)) => return Err(here.and(there)),
         (Ok(connected), Err(e)) => {
             if let Some((_, Some(server))) = connected {
                 server.stop().await;

@@ -1,22 +1,11 @@
 # Makes forks' worktrees in a host's mirror: $1 the mirror, $2 the run's start, then
 # (path, branch) pairs. One line per fork: made, kept (already there), or failed <why>.
+# Runs after prune.sh (see mirror.rs).
 umask 077
 m=$1
 s=$2
 shift 2
-# git prunes a worktree whose `.git` link is gone, as when an agent deleted it while it still
-# works there (another run's worktrees are made in the same mirror): the link goes back first,
-# as the fork's commit puts it back (commit.sh). Only worktrees whose folder is gone are pruned.
-for a in "$m"/worktrees/*; do
-  [ -f "$a/gitdir" ] || continue
-  g=
-  IFS= read -r g < "$a/gitdir" || true
-  case $g in */.git) ;; *) continue ;; esac
-  if [ -d "${g%/.git}" ] && [ ! -e "$g" ] && [ ! -L "$g" ]; then
-    printf 'gitdir: %s\n' "$a" > "$g" || true
-  fi
-done
-git --git-dir="$m" worktree prune || exit 1
+prune_worktrees "$m" || exit 1
 while [ $# -ge 2 ]; do
   p=$1
   b=$2

@@ -2,7 +2,7 @@
 # report, what the host has. $1 the [[host]] `dir`, $2 its `opencode` (`~/` is the host's
 # home). Prints `dir=` and `bin=`, resolved, then `git=`, `free=` and `opencode=`.
 # `opencode --version` costs most of a CPU-second (OpenCode boots its runtime); its answer is
-# kept in $dir/opencode-versions while the binary is the same compiled file, as ocfork keeps
+# kept in $dir/host-opencode-versions while the binary is the same compiled file, as ocfork keeps
 # it here (opencode::version_cache): a compiled (ELF) file named opencode..., identified by
 # device, inode, size and modification and change times before it is asked and checked after;
 # a script or a shim is asked every time. That file is all this writes (making $dir private
@@ -37,7 +37,7 @@ id() {
   printf '%s %s' "$s" "$p"
 }
 key=$(id)
-cache=$dir/opencode-versions
+cache=$dir/host-opencode-versions
 v=
 if [ -n "$key" ] && [ -f "$cache" ]; then
   while IFS= read -r line; do
@@ -53,9 +53,10 @@ if [ -z "$v" ]; then
     '' | *[!0-9A-Za-z.+-]*) ;;
     *)
       if [ -n "$key" ] && [ "$(id)" = "$key" ] && (umask 077 && mkdir -p "$dir") 2>/dev/null; then
-        { grep -vF " $p" "$cache" 2>/dev/null
-          printf '%s %s\n' "$v" "$key"; } > "$cache.$$" 2>/dev/null && chmod 600 "$cache.$$" &&
-          mv -f "$cache.$$" "$cache"
+        ( umask 077
+          { grep -vF " $p" "$cache"
+            printf '%s %s\n' "$v" "$key"; } > "$cache.$$" && mv -f "$cache.$$" "$cache"
+        ) 2>/dev/null || rm -f "$cache.$$"
       fi
       ;;
   esac

@@ -7,7 +7,21 @@ use std::path::Path;
 use super::{Host, HostError, quote};
 
 const COMMIT_SCRIPT: &str = include_str!("commit.sh");
-const ADD_WORKTREES_SCRIPT: &str = include_str!("add_worktrees.sh");
+const ADD_WORKTREES_SCRIPT: &str =
+    concat!(include_str!("prune.sh"), include_str!("add_worktrees.sh"));
+const REMOVE_FORK_SCRIPT: &str = concat!(
+    include_str!("prune.sh"),
+    r#"
+# $1 the mirror, $2 the fork's worktree, $3 its branch. The worktree's link is put back first
+# (git refuses to remove a worktree without one), then the worktree and branch go (a worktree
+# whose folder is already gone is forgotten by the prune).
+prune_worktrees "$1" || exit 1
+if [ -e "$2" ]; then git --git-dir="$1" worktree remove --force --force "$2" || exit 1; fi
+if git --git-dir="$1" rev-parse --verify --quiet "refs/heads/$3" >/dev/null; then
+  git --git-dir="$1" branch -q -D "$3"
+fi
+"#
+);
 
 /// The mirror's name on a host for the repository whose common git dir is `common`: its
 /// folder's name and a hash of its path, so two repositories never share one.
@@ -125,8 +139,11 @@ impl Host {
         // git adds the mirror's path, quoted, as the last word ($2). The forks' work comes
         // home by the commits it was committed as (see `fetch_home`), which git's protocol
         // over ssh (v0, unless the host's sshd accepts GIT_PROTOCOL) serves only when allowed.
+        // The setting is written only when missing: two runs pushing at once would race on
+        // the mirror's config lock (the loser reads the winner's setting).
         let script = "umask 077; mkdir -p \"$1\" && { [ -d \"$2\" ] || git init -q --bare \"$2\"; } >&2 && \
-                      git --git-dir=\"$2\" config uploadpack.allowAnySHA1InWant true && \
+                      { a() { git --git-dir=\"$2\" config --get uploadpack.allowAnySHA1InWant >/dev/null; }; \
+                      a || git --git-dir=\"$2\" config uploadpack.allowAnySHA1InWant true || { sleep 1; a; }; } && \
                       exec git-receive-pack \"$2\"";
         let receive = format!(
             "--receive-pack=sh -c {} sh {}",
@@ -307,13 +324,14 @@ impl Host {
         path: &str,
         branch: &str,
     ) -> Result<(), HostError> {
-        let script = "if [ -e \"$2\" ]; then git --git-dir=\"$1\" worktree remove --force --force \"$2\" || exit 1; fi; \
-                      git --git-dir=\"$1\" worktree prune; \
-                      if git --git-dir=\"$1\" rev-parse --verify --quiet \"refs/heads/$3\" >/dev/null; then \
-                      git --git-dir=\"$1\" branch -q -D \"$3\"; fi";
-        self.sh_ok("removing the fork", script, &[mirror, path, branch], None)
-            .await
-            .map(|_| ())
+        self.sh_ok(
+            "removing the fork",
+            REMOVE_FORK_SCRIPT,
+            &[mirror, path, branch],
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 }
 

@@ -173,14 +173,19 @@ impl Host {
         ];
         let out = self.sh(CONNECT_SCRIPT, &args, None).await?;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let field = |key: &str| {
+        // Paths as the host printed them (a name may end in a space); the rest trimmed.
+        let path = |key: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(key))
-                .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
-        let (Some(dir), Some(bin)) = (field("dir="), field("bin=")) else {
+        let field = |key: &str| {
+            path(key)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let (Some(dir), Some(bin)) = (path("dir="), path("bin=")) else {
             let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
             return Err(self.error(format!("cannot find its home ({said})")));
         };

@@ -52,8 +52,8 @@ pub struct RemoteServer {
 impl RemoteServer {
     /// Starts the host's server and forwards a local loopback port to it.
     pub async fn start(host: &Host) -> Result<RemoteServer, HostError> {
-        let remote_port = crate::opencode::server::free_port()
-            .map_err(|e| host.error(format!("no free port: {e}")))?;
+        let (remote_port, local_port) =
+            two_free_ports().map_err(|e| host.error(format!("no free port: {e}")))?;
         let password = crate::opencode::server::random_password();
         let cmd = Arc::clone(&host.session).arc_command("sh");
         let port = remote_port.to_string();
@@ -86,13 +86,10 @@ impl RemoteServer {
             let _ = exit_tx.send(Some(text));
         });
         // The forward is asked for while the server starts: it only needs the port.
-        let local_port = crate::opencode::server::free_port()
-            .map_err(|e| host.error(format!("no free local port: {e}")))?;
-        let forward = host.session.request_port_forward(
-            openssh::ForwardType::Local,
-            (std::net::Ipv4Addr::LOCALHOST, local_port),
-            (std::net::Ipv4Addr::LOCALHOST, remote_port),
-        );
+        let listen = (std::net::Ipv4Addr::LOCALHOST, local_port);
+        let connect = (std::net::Ipv4Addr::LOCALHOST, remote_port);
+        let forward =
+            (host.session).request_port_forward(openssh::ForwardType::Local, listen, connect);
         let mut exited = exit.clone();
         let started = async {
             tokio::select! {
@@ -103,6 +100,13 @@ impl RemoteServer {
         };
         let (forwarded, listening) = tokio::join!(forward, started);
         if !listening {
+            if forwarded.is_ok() {
+                let local = openssh::ForwardType::Local;
+                let _ = host
+                    .session
+                    .close_port_forward(local, listen, connect)
+                    .await;
+            }
             let tail = log.lock().map(|l| l.join(" | ")).unwrap_or_default();
             return Err(host.error(format!("opencode serve did not start: {tail}")));
         }
@@ -125,6 +129,14 @@ impl RemoteServer {
         let mut exit = self.exit.clone();
         let _ = tokio::time::timeout(Duration::from_secs(6), exit.wait_for(|e| e.is_some())).await;
     }
+}
+
+/// Two distinct free loopback ports here (the server's on the host, which a loopback test
+/// host shares with this machine, and the forward's), both held while the other is found.
+fn two_free_ports() -> std::io::Result<(u16, u16)> {
+    let a = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let b = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
 }
 
 async fn pump<R: tokio::io::AsyncRead + Unpin>(

@@ -189,3 +189,49 @@ fn live_line(f: &Fork, elapsed: Duration) -> String {
         if f.tool_calls == 1 { "" } else { "s" }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::state::{Fork, Run};
+
+    fn run(hosts: &[Option<&str>]) -> Run {
+        let base = "b".repeat(40);
+        Run {
+            forks: (hosts.iter().enumerate())
+                .map(|(i, host)| {
+                    let name = format!("f{i}");
+                    let root = std::path::Path::new("/wt").join(&name);
+                    let mut f = Fork::pending("r", name, &root, "Go".into(), "build".into());
+                    f.host = host.map(String::from);
+                    f
+                })
+                .collect(),
+            ..Run::new("r".into(), "/repo".into(), base.clone(), base)
+        }
+    }
+
+    /// The status table's header line.
+    fn header(run: &Run) -> Vec<String> {
+        let table = super::status_table(run);
+        let line = table.lines().find(|l| l.starts_with("FORK")).unwrap_or("");
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    /// A HOST column only once a fork works on another machine; `local` for those here.
+    #[test]
+    fn the_status_table_has_a_host_column_only_for_runs_on_hosts() {
+        let here = run(&[None, None]);
+        assert_eq!(header(&here)[..2], ["FORK", "STATE"]);
+        assert!(!super::status_table(&here).contains("local"));
+        let table = super::status_table(&run(&[None, Some("devbox")]));
+        assert_eq!(
+            header(&run(&[None, Some("devbox")]))[..3],
+            ["FORK", "HOST", "STATE"]
+        );
+        let hosts: Vec<&str> = (table.lines())
+            .filter(|l| l.starts_with('f'))
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .collect();
+        assert_eq!(hosts, ["local", "devbox"], "{table}");
+    }
+}

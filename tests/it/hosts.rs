@@ -93,13 +93,21 @@ fn a_hosts_opencode_version_is_kept_there_while_it_is_the_same_file() {
     host_config(&w, &[(&host, None)]);
     let version = || hosts_json(&w, &["--no-server"]).1.opencode;
     let real = version().expect("the host's opencode has a version");
-    let cache = format!("{}/opencode-versions", host.dir.display());
+    let cache = format!("{}/host-opencode-versions", host.dir.display());
     let kept = || host.sh(&w, &format!("cat '{cache}'")).1;
     let first = kept();
     assert!(
         first.starts_with(&format!("{real} ")) && first.lines().count() == 1,
         "{first:?}"
     );
+    // Private to the host's user, as all ocfork writes there, and no temporary file left.
+    let mode = host.sh(&w, &format!("stat -c %a '{cache}'")).1;
+    assert_eq!(mode, "600\n");
+    let left = host.sh(&w, &format!("ls -a '{}'", host.dir.display())).1;
+    let temporary = left
+        .lines()
+        .filter(|f| f.starts_with("host-opencode-versions."));
+    assert_eq!(temporary.count(), 0, "{left}");
     // What is kept is what the host's opencode is said to be while the file is the same...
     host.sh(&w, &format!("sed -i 's/^[^ ]* /1.18.99 /' '{cache}'"));
     assert_eq!(version().as_deref(), Some("1.18.99"));

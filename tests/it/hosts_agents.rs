@@ -1,7 +1,7 @@
 //! Agents on a host cannot fool ocfork there either: the forks share the host's mirror, so an
 //! agent can move another fork's branch there, switch its own worktree to another branch, or
-//! delete its worktree's `.git` while another run uses the mirror; what comes home is still
-//! each fork's own work, on its branch.
+//! delete its worktree's `.git` while another run uses the mirror (or is cleaned); what comes
+//! home is still each fork's own work, on its branch.
 
 use std::time::Duration;
 
@@ -70,6 +70,13 @@ fn agents_on_a_host_moving_another_forks_branch_or_their_git_link_do_not_change_
         ],
     );
     assert_eq!(fork(&ok_json(&other), "c")["state"], "done");
+    // So does cleaning that run (its worktree removed from the mirror, where git would prune
+    // a's), a's agent having deleted the link once more.
+    host.sh(
+        &w,
+        &format!("find '{dir}' -name .started -execdir rm -f .git \\;"),
+    );
+    ok(&run_with_hosts(&w, &["clean", "r2", "--force"]));
     host.sh(
         &w,
         &format!("find '{dir}' -name .started -execdir touch .go \\;"),

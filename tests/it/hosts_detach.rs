@@ -28,7 +28,9 @@ fn try_detach_with_a_host_drives_its_forks_in_the_background() {
         "hosta",
         "a=Approach A",
     ];
-    exits_with(&run_with_hosts(&w, &refused), 2, "hosta");
+    let out = run_with_hosts(&w, &refused);
+    exits_with(&out, 2, "hosta");
+    exits_with(&out, 2, "opencode is missing");
     assert!(!w.repo.join(".git/ocfork/runs/r.json").exists());
     host_config(&w, &[(&host, None)]);
     let logins = host.logins();
