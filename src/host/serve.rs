@@ -52,12 +52,11 @@ pub struct RemoteServer {
 impl RemoteServer {
     /// Starts the host's server and forwards a local loopback port to it.
     pub async fn start(host: &Host) -> Result<RemoteServer, HostError> {
-        let (remote_port, local_port) =
-            two_free_ports().map_err(|e| host.error(format!("no free port: {e}")))?;
         let password = crate::opencode::server::random_password();
         let cmd = Arc::clone(&host.session).arc_command("sh");
-        let port = remote_port.to_string();
-        let args = [host.opencode.as_str(), host.dir.as_str(), port.as_str()];
+        // The server picks its port (`--port 0`), one free on the host, which this machine
+        // cannot know; the forward follows once it listens.
+        let args = [host.opencode.as_str(), host.dir.as_str(), "0"];
         let what = "cannot start opencode serve";
         let mut child = host.spawn_sh(cmd, SERVE_SCRIPT, &args, true, what).await?;
         let mut stdin = child
@@ -85,34 +84,26 @@ impl RemoteServer {
             };
             let _ = exit_tx.send(Some(text));
         });
-        // The forward is asked for while the server starts: it only needs the port.
-        let listen = (std::net::Ipv4Addr::LOCALHOST, local_port);
-        let connect = (std::net::Ipv4Addr::LOCALHOST, remote_port);
-        let forward =
-            (host.session).request_port_forward(openssh::ForwardType::Local, listen, connect);
         let mut exited = exit.clone();
-        let started = async {
-            tokio::select! {
-                url = url_rx.recv() => url.is_some(),
-                _ = exited.wait_for(|e| e.is_some()) => false,
-                _ = tokio::time::sleep(Duration::from_secs(90)) => false,
-            }
+        let url = tokio::select! {
+            url = url_rx.recv() => url,
+            _ = exited.wait_for(|e| e.is_some()) => None,
+            _ = tokio::time::sleep(Duration::from_secs(90)) => None,
         };
-        let (forwarded, listening) = tokio::join!(forward, started);
-        if !listening {
-            if forwarded.is_ok() {
-                let local = openssh::ForwardType::Local;
-                let _ = host
-                    .session
-                    .close_port_forward(local, listen, connect)
-                    .await;
-            }
+        let Some(remote_port) = url.as_deref().and_then(listening_port) else {
             let tail = log.lock().map(|l| l.join(" | ")).unwrap_or_default();
             return Err(host.error(format!("opencode serve did not start: {tail}")));
-        }
-        forwarded.map_err(|e| {
-            host.error(format!("cannot forward a port to its OpenCode server: {e}"))
-        })?;
+        };
+        let local_port = crate::opencode::server::free_port()
+            .map_err(|e| host.error(format!("no free local port: {e}")))?;
+        let listen = (std::net::Ipv4Addr::LOCALHOST, local_port);
+        let connect = (std::net::Ipv4Addr::LOCALHOST, remote_port);
+        (host.session)
+            .request_port_forward(openssh::ForwardType::Local, listen, connect)
+            .await
+            .map_err(|e| {
+                host.error(format!("cannot forward a port to its OpenCode server: {e}"))
+            })?;
         let client = Client::new(&format!("http://127.0.0.1:{local_port}"), Some(&password))
             .map_err(|e| host.error(e.to_string()))?;
         Ok(RemoteServer {
@@ -131,12 +122,15 @@ impl RemoteServer {
     }
 }
 
-/// Two distinct free loopback ports here (the server's on the host, which a loopback test
-/// host shares with this machine, and the forward's), both held while the other is found.
-fn two_free_ports() -> std::io::Result<(u16, u16)> {
-    let a = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    let b = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+/// The port in OpenCode's `opencode server listening on http://127.0.0.1:PORT` line.
+fn listening_port(line: &str) -> Option<u16> {
+    let url = &line[line.find("listening on ")? + "listening on ".len()..];
+    url.trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()
 }
 
 async fn pump<R: tokio::io::AsyncRead + Unpin>(
@@ -157,5 +151,23 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(
                 l.remove(0);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_port_is_read_off_the_servers_line() {
+        let line = "opencode server listening on http://127.0.0.1:43073";
+        assert_eq!(super::listening_port(line), Some(43073));
+        assert_eq!(
+            super::listening_port("listening on http://127.0.0.1:4096/ "),
+            Some(4096)
+        );
+        assert_eq!(
+            super::listening_port("listening on http://127.0.0.1:x"),
+            None
+        );
+        assert_eq!(super::listening_port("starting"), None);
     }
 }
