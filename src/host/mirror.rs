@@ -344,4 +344,45 @@ mod tests {
         assert_eq!(super::not_copied(b"\0--ocfork-copied-end--\0"), "");
         assert_eq!(super::not_copied(b""), "");
     }
+
+    /// `prune_worktrees` reads a worktree's `gitdir` written relative to its admin folder
+    /// (git's `worktree.useRelativePaths`) as git does: its deleted `.git` link goes back, and
+    /// it is forgotten only once its folder is gone.
+    #[test]
+    fn the_prune_reads_relative_worktree_paths() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let t = tmp.path();
+        let sh = |script: &str| {
+            let out = std::process::Command::new("sh")
+                .args(["-c", script, "sh"])
+                .arg(t)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .output()
+                .expect("sh runs");
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(out.status.success(), "{script}: {err}");
+        };
+        let prune = format!("{}\nprune_worktrees \"$1/m.git\"", include_str!("prune.sh"));
+        sh("cd \"$1\" && git init -q -b main src \
+            && git -C src -c user.name=t -c user.email=t@t commit -q --allow-empty -m x \
+            && git clone -q --bare src m.git && git --git-dir=m.git worktree add -q \"$1/wt\" main \
+            && echo ../../../wt/.git > m.git/worktrees/wt/gitdir && rm wt/.git");
+        sh(&prune);
+        let link = std::fs::read_to_string(t.join("wt/.git")).expect("the link is back");
+        assert_eq!(
+            link.trim(),
+            format!("gitdir: {}", t.join("m.git/worktrees/wt").display())
+        );
+        assert!(
+            t.join("m.git/worktrees/wt").is_dir(),
+            "kept while its folder is there"
+        );
+        std::fs::remove_dir_all(t.join("wt")).expect("rm wt");
+        sh(&prune);
+        assert!(
+            !t.join("m.git/worktrees/wt").exists(),
+            "forgotten once its folder is gone"
+        );
+    }
 }

@@ -9,6 +9,7 @@ prune_worktrees() {
     [ -f "$a/gitdir" ] && [ ! -e "$a/locked" ] || continue
     g=
     IFS= read -r g < "$a/gitdir" || true
+    case $g in /*) ;; ?*) g=$a/$g ;; esac # worktree.useRelativePaths: relative to $a
     case $g in /*/.git) ;; *) continue ;; esac
     if [ ! -e "${g%/.git}" ] && [ ! -L "${g%/.git}" ]; then
       rm -rf "$a" || return 1
