@@ -35,6 +35,8 @@ pub struct HostError {
 pub struct Host {
     pub config: HostConfig,
     session: Arc<openssh::Session>,
+    /// The write end of [`watch_master`]'s stdin: held, never written.
+    _watch: Option<std::process::ChildStdin>,
     /// `dir` made absolute on the host (`~/` is its home).
     pub dir: String,
     /// The opencode binary on the host, `~/` resolved.
@@ -117,6 +119,37 @@ pub fn ssh_config_file() -> Result<Option<PathBuf>, String> {
     }
 }
 
+/// Starts a process here that closes the master connection at `socket` once this process
+/// is gone, and returns the stdin it waits on. The master runs in the background (`ssh -f`,
+/// persisting) and outlives an ocfork killed outright, when neither [`Host::close`] nor a drop
+/// runs: holding the connection to the host open, its forward listening here, forever. Only
+/// this process holds the watcher's stdin (Rust's pipes are close-on-exec), so it closes
+/// when this process ends however it ends, or when the host is dropped; the watcher then asks
+/// the master to exit (a no-op after a close) and removes the master's socket folder. Its
+/// own process group keeps a terminal's Ctrl-C or hangup from taking it first.
+fn watch_master(socket: &std::path::Path) -> Option<std::process::ChildStdin> {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    const WATCH: &str = r#"read -r _ || true
+ssh -F /dev/null -S "$1" -O exit ocfork-host >/dev/null 2>&1
+d=${1%/*}
+case ${d##*/} in .ssh-connection*) rm -rf "$d" ;; esac
+"#;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", WATCH, "sh"])
+        .arg(socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()?;
+    let stdin = child.stdin.take();
+    // Reaped when it ends, so a long-lived driver keeps no zombies.
+    std::thread::spawn(move || child.wait());
+    stdin
+}
+
 /// `sh`-quotes one word.
 pub(crate) fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
@@ -148,9 +181,11 @@ impl Host {
             .connect(&config.ssh)
             .await
             .map_err(|e| fail(format!("cannot connect over ssh to `{}`: {e}", config.ssh)))?;
+        let watch = watch_master(session.control_socket());
         Ok(Host {
             config: config.clone(),
             session: Arc::new(session),
+            _watch: watch,
             dir: String::new(),
             opencode: String::new(),
         })

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::sshd::{SshHost, host_config_with, ssh_env, try_on_hosta};
+use crate::common::sshd::{SshHost, host_config_with, ssh_config, ssh_env, try_on_hosta};
 use crate::common::*;
 
 #[test]
@@ -28,7 +28,7 @@ fn a_host_with_two_servers_spreads_its_forks_over_both_and_stops_them() {
     let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
     let child = w
         .ocfork()
-        .env(k, v)
+        .env(k, &v)
         .args(try_on_hosta(&prompts))
         .in_background();
     // Every agent at work at once: each fork holds its place on its server meanwhile.
@@ -75,4 +75,71 @@ fn a_host_with_two_servers_spreads_its_forks_over_both_and_stops_them() {
         "left running on the host: {:?}",
         host.opencode_servers()
     );
+    assert_eq!(
+        masters(&w),
+        Vec::<u32>::new(),
+        "ssh masters left after the run"
+    );
+
+    // ocfork killed outright (no signal handler, no Drop) while a fork works on the host:
+    // the host's server stops all the same, and no ssh connection to the host is left here.
+    let child = w
+        .ocfork()
+        .env(k, &v)
+        .args([
+            "try",
+            "--json",
+            "-n",
+            "killed",
+            "--host",
+            "hosta",
+            "a=Approach a",
+        ])
+        .in_background();
+    let started = wait_until(Duration::from_secs(120), || {
+        let (_, found) = host.sh(&w, &format!("find '{dir}' -name .started"));
+        found.lines().count() == 1
+    });
+    let (serving, connected) = (host.opencode_servers(), masters(&w));
+    let mut child = child;
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("ocfork ends");
+    assert!(
+        started.is_some(),
+        "the agent never started: {}",
+        stderr(&out)
+    );
+    assert_eq!(serving.len(), 1, "servers on the host: {serving:?}");
+    assert_eq!(
+        connected.len(),
+        1,
+        "ssh masters while it ran: {connected:?}"
+    );
+    let gone = wait_until(Duration::from_secs(30), || {
+        host.opencode_servers().is_empty() && masters(&w).is_empty()
+    });
+    assert!(
+        gone.is_some(),
+        "left after ocfork was killed: on the host {:?}, here {:?}",
+        host.opencode_servers(),
+        masters(&w)
+    );
+}
+
+/// The ssh master connections here made with the world's ssh config (ocfork's hosts).
+fn masters(w: &World) -> Vec<u32> {
+    let config = ssh_config(w).display().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let line = crate::common::procs::cmdline(*pid);
+            let words: Vec<&str> = line.split(' ').collect();
+            words.first().is_some_and(|w| w.ends_with("ssh"))
+                && words.contains(&"-M")
+                && line.contains(&config)
+        })
+        .collect()
 }

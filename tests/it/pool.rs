@@ -363,8 +363,10 @@ fn the_first_fork_starts_while_the_other_servers_boot_and_the_rest_spread_over_t
         1,
         "one fork ran before the pool was up: {err}"
     );
-    let pioneer = (before[0].strip_prefix("ocfork: ").and_then(|l| l.split(' ').next()))
-        .expect("the first fork's name");
+    let pioneer = (before[0]
+        .strip_prefix("ocfork: ")
+        .and_then(|l| l.split(' ').next()))
+    .expect("the first fork's name");
     assert_eq!(lines[pool_up..].iter().filter(running).count(), 7, "{err}");
     assert_done_with_work(&w, &json(&out), "out.txt");
     let saved = json(&w.run(&["status", "early", "--json"]));
