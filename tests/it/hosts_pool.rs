@@ -1,6 +1,7 @@
 //! A host's pool of OpenCode servers (`[[host]] servers = N`): the host runs N `opencode
 //! serve`, its forks spread over them least-loaded first as forks here spread over the local
-//! pool, and none is left running there once the run ends.
+//! pool, and none is left running there once the run ends, nor, when ocfork is killed
+//! outright, there or an ssh connection to the host here.
 
 use std::time::Duration;
 

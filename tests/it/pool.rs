@@ -75,7 +75,6 @@ fn servers_of(run: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// How many forks of a run object each server ran, in [`servers_of`]'s order.
 /// How many forks each server of the run ran, fewest first, leaving out the fork `except`.
 fn forks_on_each(run: &serde_json::Value, except: &str) -> Vec<usize> {
     let forks = run["forks"].as_array().expect("forks");
