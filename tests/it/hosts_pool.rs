@@ -130,11 +130,8 @@ fn a_host_with_two_servers_spreads_its_forks_over_both_and_stops_them() {
 /// The ssh master connections here made with the world's ssh config (ocfork's hosts).
 fn masters(w: &World) -> Vec<u32> {
     let config = ssh_config(w).display().to_string();
-    std::fs::read_dir("/proc")
+    crate::common::procs::all_pids()
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let line = crate::common::procs::cmdline(*pid);
             let words: Vec<&str> = line.split(' ').collect();

@@ -19,7 +19,8 @@ pub fn alive(pid: u32) -> bool {
     stat(pid).is_some_and(|(s, _, _)| s != 'Z' && s != 'X')
 }
 
-fn all_pids() -> Vec<u32> {
+/// Every process id /proc lists now.
+pub fn all_pids() -> Vec<u32> {
     std::fs::read_dir("/proc")
         .map(|d| {
             d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())

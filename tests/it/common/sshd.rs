@@ -183,11 +183,8 @@ impl SshHost {
         let Some(ns) = &self.namespace else {
             return Vec::new();
         };
-        std::fs::read_dir("/proc")
+        super::procs::all_pids()
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
             .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| &l == ns))
             .collect()
     }
